@@ -1,0 +1,94 @@
+"""The errors labelloop raises, in one tree.
+
+::
+
+    LabelloopError
+    ├── ValidationError (also ValueError)   bad arguments or bad input data; names the place
+    │   └── ImportDataError                 a record of an import file: file, line, field
+    ├── NotFoundError (also LookupError)    a project, item, task, user, version that is not there
+    ├── ConflictError                       the state does not allow it (already exists, not leased, ...)
+    ├── PermissionDeniedError               the actor's role does not allow it
+    ├── PoolExhaustedError                  nothing left to query
+    └── AuditChainError                     the audit log's hash chain is broken
+
+Every error carries a message written for the user: what is wrong, where, and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuditChainError",
+    "ConflictError",
+    "ImportDataError",
+    "LabelloopError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PoolExhaustedError",
+    "ValidationError",
+]
+
+
+class LabelloopError(Exception):
+    """Base class of every error labelloop raises on purpose."""
+
+
+class ValidationError(LabelloopError, ValueError):
+    """Bad arguments or bad input data.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and what to do.
+    field : str, optional
+        The argument, column or field at fault.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ImportDataError(ValidationError):
+    """A record of an import file is invalid; names the file, line and field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = ":".join(str(p) for p in (path, line) if p is not None)
+        parts = [where] if where else []
+        if field is not None:
+            parts.append(f"field {field!r}")
+        prefix = ", ".join(parts)
+        super().__init__(f"{prefix}: {message}" if prefix else message, field=field)
+        self.path = path
+        self.line = line
+
+
+class NotFoundError(LabelloopError, LookupError):
+    """A project, item, task, user or version that does not exist."""
+
+
+class ConflictError(LabelloopError):
+    """The current state does not allow the change (already exists, lease expired, ...)."""
+
+
+class PermissionDeniedError(LabelloopError):
+    """The actor's role does not allow the action."""
+
+
+class PoolExhaustedError(LabelloopError):
+    """There is nothing left in the pool to query."""
+
+
+class AuditChainError(LabelloopError):
+    """The audit log's hash chain is broken at a named event."""
+
+    def __init__(self, message: str, *, event_id: int | None = None, seq: int | None = None):
+        super().__init__(message)
+        self.event_id = event_id
+        self.seq = seq

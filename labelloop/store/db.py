@@ -1,0 +1,137 @@
+"""Database connection: engine and transactions for SQLite (default) and PostgreSQL.
+
+The engine's use cases own the transaction::
+
+    db = Database.from_url("sqlite:///labelloop.db")
+    with db.transaction() as session:   # BEGIN IMMEDIATE on SQLite: no upgrade deadlocks
+        ...                             # change + audit event, committed together
+    with db.read() as session:          # a read-only snapshot
+        ...
+
+Repository functions take a session and never commit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from labelloop.exceptions import ValidationError
+
+__all__ = ["DEFAULT_URL", "Database", "resolve_url"]
+
+DEFAULT_URL = "sqlite:///labelloop.db"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL to use: ``url``, else ``$LABELLOOP_DB``, else ``labelloop.db`` here.
+
+    A bare path (``data/team.db``) is taken as a SQLite file.
+    """
+    url = url or os.environ.get("LABELLOOP_DB") or DEFAULT_URL
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+class Database:
+    """A database by URL, with write and read transactions.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL: ``sqlite:///path.db`` (default) or ``postgresql+psycopg://...``.
+    artifact_dir : path, optional
+        Where model artifacts live. Default: ``<db name>-artifacts`` beside a SQLite
+        file, else ``$LABELLOOP_ARTIFACTS`` or ``./labelloop-artifacts``.
+    """
+
+    def __init__(self, url: str, *, artifact_dir: str | Path | None = None) -> None:
+        self.url = resolve_url(url)
+        try:
+            parsed = make_url(self.url)
+        except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
+            raise ValidationError(f"not a database URL: {self.url!r}", field="db") from exc
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = self._sqlite_engine(parsed.database)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        else:
+            raise ValidationError(
+                f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql+psycopg://",
+                field="db",
+            )
+        self._write_engine = self.engine.execution_options(labelloop_write=True)
+        self.artifact_dir = Path(artifact_dir) if artifact_dir else self._default_artifact_dir(
+            parsed.database
+        )
+
+    @classmethod
+    def from_url(cls, url: str | None = None, **kwargs) -> Database:
+        """Open the database named by ``url`` / ``$LABELLOOP_DB`` / the default."""
+        return cls(resolve_url(url), **kwargs)
+
+    def _default_artifact_dir(self, database: str | None) -> Path:
+        if self.dialect == "sqlite" and database and database != ":memory:":
+            path = Path(database)
+            return path.with_name(path.stem + "-artifacts")
+        return Path(os.environ.get("LABELLOOP_ARTIFACTS", "labelloop-artifacts"))
+
+    @staticmethod
+    def _sqlite_engine(database: str | None) -> Engine:
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            f"sqlite:///{database or ':memory:'}",
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            # We emit BEGIN ourselves (below); pysqlite's implicit transactions would not.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:
+            write = conn.get_execution_options().get("labelloop_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any error."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (rolled back at the end)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def create_schema(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        from labelloop.store.migrate import upgrade
+
+        upgrade(self)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

@@ -1,0 +1,518 @@
+"""The schema: one table per domain word of the design (project, item, task, ...).
+
+Conventions
+-----------
+- Times are timezone-aware UTC (`utcnow()`), stored as ``DateTime(timezone=True)``.
+- Labels are stored as JSON: a string for single-label projects, a sorted list of
+  strings for multi-label projects.
+- Hot queries have their own composite index, named after the query it serves:
+  "next highest-priority open task" and "items without a final label" stay index
+  scans at 1M items.
+- Rows that history depends on (annotations, reviews, versions, audit events) are
+  never updated in place except for a status column; corrections add rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AnnotationRow",
+    "ApiTokenRow",
+    "AuditEventRow",
+    "AuditHeadRow",
+    "Base",
+    "BrowserSessionRow",
+    "DatasetVersionEntryRow",
+    "DatasetVersionRow",
+    "GuidelineVersionRow",
+    "ItemRow",
+    "JobRow",
+    "MembershipRow",
+    "ModelVersionRow",
+    "PredictionRow",
+    "ProjectRow",
+    "ReviewRow",
+    "ReviewTaskRow",
+    "RoundRow",
+    "TaskLeaseRow",
+    "TaskRow",
+    "UserRow",
+    "WebhookDeliveryRow",
+    "WebhookRow",
+    "utcnow",
+]
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: DateTime(timezone=True),
+    }
+
+
+# --------------------------------------------------------------------------- people
+
+
+class UserRow(Base):
+    """A person or a client model's service account. ``role`` holds in all its projects."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # admin | annotator | reviewer | model
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """An API token, stored as the SHA-256 hex digest of the secret (looked up directly)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class BrowserSessionRow(Base):
+    """A browser log-in: the cookie holds the secret, the row its digest and CSRF token."""
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+
+
+# --------------------------------------------------------------------------- projects
+
+
+class ProjectRow(Base):
+    """One labelling job.
+
+    ``settings`` holds the tunables (batch_size, retrain_every, overlap, review_policy,
+    review_percent, lease_seconds, eval_share, eval_min, show_model_guess, model, ...);
+    `labelloop.engine.projects.DEFAULT_SETTINGS` lists them with their defaults.
+    """
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    task_type: Mapped[str] = mapped_column(String(40))  # classification | tabular | image | ...
+    labels: Mapped[list[Any]] = mapped_column(JSON)
+    multi_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    strategy: Mapped[str] = mapped_column(String(60), default="auto")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    guideline_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MembershipRow(Base):
+    """A user's membership of a project; nobody sees a project they are not a member of."""
+
+    __tablename__ = "memberships"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GuidelineVersionRow(Base):
+    """One version of a project's guidelines (Markdown); versions are numbered from 1."""
+
+    __tablename__ = "guideline_versions"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- pool
+
+
+class ItemRow(Base):
+    """One unit of data in the pool.
+
+    ``status`` is derived by the engine's final-label rule and kept here so the hot
+    queries need no join: ``open`` (no final label), ``annotated`` (final label from
+    annotation or import), ``in_review``, ``accepted`` (a reviewer accepted/corrected).
+    """
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("project_id", "external_id", name="uq_items_project_external"),
+        Index("ix_items_project_hash", "project_id", "content_hash"),
+        Index("ix_items_unlabelled", "project_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    media_ref: Mapped[str | None] = mapped_column(String(1000))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    is_eval: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    final_label: Mapped[Any | None] = mapped_column(JSON)
+    label_source: Mapped[str | None] = mapped_column(String(20))  # import | human | review | model
+    labelled_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PredictionRow(Base):
+    """A model version's output for an item and the informativeness score derived from it."""
+
+    __tablename__ = "predictions"
+    __table_args__ = (Index("ix_predictions_model_item", "model_version_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    probabilities: Mapped[dict[str, Any]] = mapped_column(JSON)  # label -> probability
+    score: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- queues
+
+
+class TaskRow(Base):
+    """An item routed to a queue.
+
+    One row per (item, queue). ``needed`` is how many annotations the item still needs
+    (the project's overlap); the task is ``open`` while it does, ``done`` after.
+    Leases live in `TaskLeaseRow`, so overlapping annotators each hold their own.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("item_id", "queue", name="uq_tasks_item_queue"),
+        Index("ix_tasks_next", "project_id", "queue", "status", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    queue: Mapped[str] = mapped_column(String(40), default="label")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    priority: Mapped[float] = mapped_column(Float, default=0.0)  # higher first
+    needed: Mapped[int] = mapped_column(Integer, default=1)
+    active_leases: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    is_eval: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TaskLeaseRow(Base):
+    """A task leased to one annotator until ``expires_at``; ``outcome`` closes it."""
+
+    __tablename__ = "task_leases"
+    __table_args__ = (
+        Index("ix_task_leases_task_user", "task_id", "user_id"),
+        Index("ix_task_leases_open", "project_id", "outcome", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    leased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # annotated | skipped | expired
+    skip_reason: Mapped[str | None] = mapped_column(String(500))
+    closed_at: Mapped[dt.datetime | None]
+
+
+# --------------------------------------------------------------------------- labels
+
+
+class AnnotationRow(Base):
+    """A label given by a human, a model, or an import.
+
+    ``status``: ``active`` counts toward the final label; ``undone`` (withdrawn by its
+    author before review) and ``rejected`` (by a reviewer) do not.
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_annotations_idempotency"),
+        Index("ix_annotations_item", "item_id", "status"),
+        Index("ix_annotations_project_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(200))  # user name, cli:<os user>, model:<name>
+    source: Mapped[str] = mapped_column(String(20))  # human | model | import
+    label: Mapped[Any] = mapped_column(JSON)
+    time_spent_ms: Mapped[int | None] = mapped_column(Integer)
+    guideline_version: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReviewTaskRow(Base):
+    """An item waiting for a reviewer, with the reason review is due."""
+
+    __tablename__ = "review_tasks"
+    __table_args__ = (Index("ix_review_tasks_next", "project_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(60))  # all | sample | model_disagrees | tie ...
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | done
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lease_expires_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReviewRow(Base):
+    """A reviewer's verdict on an annotation: accept, reject or correct."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL"), index=True
+    )
+    review_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_tasks.id", ondelete="SET NULL")
+    )
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | correct
+    corrected_label: Mapped[Any | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- versions
+
+
+class DatasetVersionRow(Base):
+    """An immutable snapshot of the labelled set a model saw, numbered per project."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DatasetVersionEntryRow(Base):
+    """One (item, label, annotation ids) of a dataset version."""
+
+    __tablename__ = "dataset_version_entries"
+
+    dataset_version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[Any] = mapped_column(JSON)
+    annotation_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ModelVersionRow(Base):
+    """A trained (or client-pushed) model, numbered per project.
+
+    Built-in models keep their artifact in the project's artifact directory, checked
+    by ``artifact_sha256`` before loading. Client models have ``kind='client'`` and
+    ``name`` set to the client's own version string.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="builtin")  # builtin | client
+    name: Mapped[str] = mapped_column(String(200), default="")
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL")
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    artifact_path: Mapped[str | None] = mapped_column(String(1000))
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RoundRow(Base):
+    """One turn of the loop: dataset version in, model version out, batch, metrics."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    dataset_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL")
+    )
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    strategy: Mapped[str] = mapped_column(String(60))
+    batch: Mapped[list[Any]] = mapped_column(JSON, default=list)  # item ids, in pick order
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    n_labels: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class AuditEventRow(Base):
+    """An append-only, hash-chained record of who changed what, when.
+
+    ``chain`` is ``project:<id>`` for project events and ``global`` for the rest
+    (users, tokens). ``hash`` = SHA-256 over the canonical JSON of the event's fields
+    and ``prev_hash``; see `labelloop.store.audit`.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="SET NULL"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(80))
+    target: Mapped[str] = mapped_column(String(300))
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The last event of each chain: one short row lock serialises chained writes."""
+
+    __tablename__ = "audit_heads"
+
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# --------------------------------------------------------------------------- jobs, webhooks
+
+
+class JobRow(Base):
+    """Work done outside request handlers (retrains, webhook sends); re-run if interrupted."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_pending", "status", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # retrain | ...
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class WebhookRow(Base):
+    """A URL an admin registered for some events of a project; deliveries are HMAC-signed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDeliveryRow(Base):
+    """One event sent (or to be sent) to one webhook, with its retries and outcome."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(60))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[dt.datetime | None]
