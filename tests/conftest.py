@@ -1,0 +1,257 @@
+"""Shared fixtures: real databases for the tests, never mocks.
+
+- ``sqlite_db``: a fresh `Database` on a SQLite file in the test's tmp_path, schema created.
+- ``pg_server``: one real PostgreSQL server per test session, started in a temporary
+  data directory (as the ``postgres`` system user when the tests run as root, since the
+  server refuses to run as root), listening on 127.0.0.1 only; its base URL.
+- ``pg_db``: a fresh database on that server per test, schema created, dropped after.
+- ``database``: parametrised over ``sqlite`` and ``postgres``.
+
+The schema is built once per session by `Database.create_schema` into a template (a
+SQLite file copied per test, a PostgreSQL template database cloned per test), so a fresh
+database costs a file copy or a ``CREATE DATABASE ... TEMPLATE``.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labelloop.store.db import Database
+
+PG_USER = "postgres"
+_TEMPLATE_DB = "labelloop_template"
+_counter = itertools.count()
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    db.create_schema()
+    with db.engine.connect() as conn:
+        # Fold the WAL into the main file so one file copy is the whole database.
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, _sqlite_template: Path) -> Iterator[Database]:
+    """A fresh `Database` on a SQLite file in ``tmp_path``, schema created."""
+    path = tmp_path / "labelloop.db"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A running PostgreSQL server: ``url(name)`` is the URL of database ``name`` on it."""
+
+    host: str
+    port: int
+
+    def url(self, name: str = "postgres") -> str:
+        return f"postgresql+psycopg://{PG_USER}@{self.host}:{self.port}/{name}"
+
+    def admin_execute(self, *statements: str) -> None:
+        """Run statements outside a transaction (CREATE/DROP DATABASE) on ``postgres``."""
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=PG_USER, dbname="postgres", autocommit=True
+        ) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+
+def _pg_bin_dir() -> Path:
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
+    )
+    if candidates:
+        return Path(candidates[-1]).parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    pytest.fail(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found in /usr/lib/postgresql/*/bin "
+        "or on PATH: run `make test`, whose system-deps target installs the postgresql "
+        "package, or `apt-get install postgresql`.",
+        pytrace=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["runuser", "-u", PG_USER, "--", *argv]
+
+
+def _run(argv: list[str], log: Path | None = None) -> None:
+    result = subprocess.run(
+        _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False
+    )
+    if result.returncode != 0:
+        detail = result.stdout + result.stderr
+        if log is not None and log.exists():
+            detail += "\n--- server log ---\n" + log.read_text(errors="replace")[-4000:]
+        pytest.fail(f"{' '.join(argv[:2])} failed:\n{detail}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the whole test session (trust auth, loopback only)."""
+    bin_dir = _pg_bin_dir()
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam(PG_USER)
+        except KeyError:
+            pytest.fail(
+                f"running as root but there is no {PG_USER!r} system user to run the "
+                "PostgreSQL server: run `make test` (installs the postgresql package).",
+                pytrace=False,
+            )
+    # Not under pytest's tmp dir: that one is private to root, the server user must enter.
+    root = Path(tempfile.mkdtemp(prefix="labelloop-pg-"))
+    if os.geteuid() == 0:
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+    data, log = root / "data", root / "server.log"
+    _run(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            PG_USER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]
+    )
+    server = None
+    for _attempt in range(3):  # the free port can be taken between probe and bind
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        result = subprocess.run(
+            _as_server_user(
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    options,
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode == 0:
+            server = PgServer("127.0.0.1", port)
+            break
+    if server is None:
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start:\n{result.stderr}\n{tail}", pytrace=False)
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _pg_template(pg_server: PgServer) -> str:
+    pg_server.admin_execute(f"CREATE DATABASE {_TEMPLATE_DB}")
+    db = Database(pg_server.url(_TEMPLATE_DB))
+    db.create_schema()
+    db.dispose()  # a template must have no open connections while it is cloned
+    return _TEMPLATE_DB
+
+
+def new_pg_database(pg_server: PgServer, *, template: str | None = None) -> str:
+    """Create an empty (or templated) database on the server and return its name."""
+    name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+    clause = f" TEMPLATE {template}" if template else " TEMPLATE template0"
+    pg_server.admin_execute(f"CREATE DATABASE {name}{clause}")
+    return name
+
+
+def drop_pg_database(pg_server: PgServer, name: str) -> None:
+    """Drop a database, closing whatever connections a test left open."""
+    pg_server.admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_db(pg_server: PgServer, _pg_template: str) -> Iterator[Database]:
+    """A fresh database on the session's PostgreSQL server, schema created, dropped after."""
+    name = new_pg_database(pg_server, template=_pg_template)
+    db = Database(pg_server.url(name))
+    try:
+        yield db
+    finally:
+        db.dispose()
+        drop_pg_database(pg_server, name)
+
+
+# --------------------------------------------------------------------------- both
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest) -> Database:
+    """A fresh database with the schema created: SQLite, then PostgreSQL."""
+    fixture = "sqlite_db" if request.param == "sqlite" else "pg_db"
+    return request.getfixturevalue(fixture)
