@@ -7,6 +7,10 @@ that serialises chained writes, on SQLite and on PostgreSQL alike.
 
 ``hash = sha256(canonical_json({chain, seq, project_id, actor, action, target,
 before, after, created_at}) + prev_hash)``; the first event's ``prev_hash`` is 64 zeros.
+Canonical JSON: keys sorted, no spaces, ``created_at`` as ISO 8601 UTC with microseconds,
+and floats with an integral value written as integers (PostgreSQL's JSONB returns
+``1e16`` as ``10000000000000000``; the hash must not depend on the database).
+`labelloop.engine.audit.verify_chain` recomputes the chain.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from labelloop.store.tables import AuditEventRow, AuditHeadRow, utcnow
 
-__all__ = ["GENESIS_HASH", "append_event", "chain_for", "event_hash"]
+__all__ = ["GENESIS_HASH", "append_event", "chain_for", "event_hash", "to_json_value"]
 
 GENESIS_HASH = "0" * 64
 
@@ -31,12 +38,52 @@ def chain_for(project_id: int | None) -> str:
     return "global" if project_id is None else f"project:{project_id}"
 
 
+def _canonical_time(value: dt.datetime) -> str:
+    if value.tzinfo is None:  # SQLite returns naive datetimes: they were stored as UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
 def _canonical(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # SQLite returns naive datetimes: they were stored as UTC
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _canonical(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
     return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def _finite(value: Any) -> Any:
+    # NaN and infinity are not JSON: PostgreSQL refuses them, so they are stored as null.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def to_json_value(value: Any) -> Any:
+    """``value`` as the plain JSON data the database will return for it.
+
+    Dates become ISO strings, numpy values plain numbers, sets sorted lists, NaN and
+    infinity null, anything else its ``str``.
+    """
+    if value is None:
+        return None
+    return _finite(json.loads(json.dumps(value, default=_json_default)))
 
 
 def event_hash(
@@ -60,11 +107,11 @@ def event_hash(
         "actor": actor,
         "action": action,
         "target": target,
-        "before": before,
-        "after": after,
-        "created_at": _canonical(created_at),
+        "before": _canonical(before),
+        "after": _canonical(after),
+        "created_at": _canonical_time(created_at),
     }
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((text + prev_hash).encode()).hexdigest()
 
 
@@ -96,15 +143,10 @@ def append_event(
         The state before and after, where it applies.
     """
     chain = chain_for(project_id)
-    # Round-trip through JSON so what is hashed is exactly what the database returns.
-    before = json.loads(json.dumps(before, default=str)) if before is not None else None
-    after = json.loads(json.dumps(after, default=str)) if after is not None else None
-    head = session.execute(
-        select(AuditHeadRow).where(AuditHeadRow.chain == chain).with_for_update()
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditHeadRow(chain=chain, seq=0, hash=GENESIS_HASH)
-        session.add(head)
+    # What is hashed is exactly what the database will return.
+    before = to_json_value(before)
+    after = to_json_value(after)
+    head = _lock_head(session, chain)
     created_at = utcnow()
     seq = head.seq + 1
     digest = event_hash(
@@ -137,3 +179,26 @@ def append_event(
     head.hash = digest
     session.flush()
     return event
+
+
+def _lock_head(session: Session, chain: str) -> AuditHeadRow:
+    """The chain's head row, locked until the transaction ends (created on first use)."""
+    query = (
+        select(AuditHeadRow)
+        .where(AuditHeadRow.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = session.execute(query).scalar_one_or_none()
+    if head is None:
+        # Two first events of a chain may race here: ON CONFLICT DO NOTHING lets the loser
+        # wait for the winner's row (PostgreSQL) and then lock it like any later writer.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert(AuditHeadRow)
+            .values(chain=chain, seq=0, hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["chain"])
+        )
+        head = session.execute(query).scalar_one()
+    return head

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -116,6 +116,15 @@ class Database:
         """A write transaction: commits on success, rolls back on any error."""
         with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (schema changes, bulk loads).
+
+        Commits on success, rolls back on any error; ``BEGIN IMMEDIATE`` on SQLite.
+        """
+        with self._write_engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,18 +1,100 @@
-"""Schema migrations with Alembic; the migration scripts live in ``migrations/``."""
+"""Schema migrations with Alembic, run in code on a `Database`.
+
+The migration scripts ship inside the package (``labelloop/store/migrations``); no
+``alembic.ini`` is needed::
+
+    upgrade(db)                 # what `labelloop db upgrade` and `Database.create_schema` do
+    current_revision(db)        # None for an empty database
+    head_revision()             # the newest revision this version of labelloop knows
+
+A new revision is written with the Alembic CLI pointed at the same folder, e.g.
+``alembic -x ... revision --autogenerate`` from a small ini whose ``script_location``
+is ``labelloop/store/migrations``; `test_migrations` checks it matches `tables.py`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from labelloop.exceptions import ValidationError
 
 if TYPE_CHECKING:
     from labelloop.store.db import Database
 
-__all__ = ["upgrade"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Any constant will do: it names the lock concurrent upgrades of one PostgreSQL take.
+_PG_MIGRATION_LOCK = 0x6C6C_6D67
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic `Config` for labelloop's migrations, built in code.
+
+    Parameters
+    ----------
+    connection : Connection, optional
+        The connection the migrations run on (handed to ``migrations/env.py``).
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version of labelloop."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:  # only if the package lost its migration scripts
+        raise RuntimeError(f"no migration scripts in {MIGRATIONS_DIR}")
+    return head
+
+
+def current_revision(db: Database) -> str | None:
+    """The revision the database is at, or None when it has never been migrated."""
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply every migration up to ``revision`` (default: the newest)."""
-    from labelloop.store.tables import Base
+    """Apply every migration up to ``revision`` (default: the newest), in one transaction.
 
-    # Replaced by the Alembic migration chain in migrations/.
-    Base.metadata.create_all(db.engine)
+    Upgrading a database that is already at ``revision`` changes nothing. Concurrent
+    upgrades of one database are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+    advisory lock), so the second finds the work done.
+
+    Parameters
+    ----------
+    db : Database
+        The database to upgrade.
+    revision : str
+        A revision id from ``labelloop/store/migrations/versions``, or ``"head"``.
+
+    Raises
+    ------
+    ValidationError
+        ``revision`` is not a known revision (field ``revision``).
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    if revision != "head":
+        try:
+            script.get_revision(revision)
+        except Exception as exc:  # alembic raises several kinds for unknown / ambiguous ids
+            raise ValidationError(
+                f"unknown schema revision {revision!r}; known: "
+                + ", ".join(r.revision for r in script.walk_revisions()),
+                field="revision",
+            ) from exc
+    with db.write_connection() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+        command.upgrade(alembic_config(conn), revision)

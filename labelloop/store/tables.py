@@ -26,10 +26,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -61,6 +63,19 @@ __all__ = [
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# JSONB on PostgreSQL: unlike its plain json type it has equality, so labels can be
+# compared, grouped and de-duplicated in SQL on both databases.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+# Every constraint gets a name, so later migrations can drop or alter it (SQLite's batch
+# mode cannot address an unnamed constraint).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 def utcnow() -> dt.datetime:
@@ -69,9 +84,10 @@ def utcnow() -> dt.datetime:
 
 
 class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
-        dict[str, Any]: JSON,
-        list[Any]: JSON,
+        dict[str, Any]: Json,
+        list[Any]: Json,
         dt.datetime: DateTime(timezone=True),
     }
 
@@ -135,10 +151,10 @@ class ProjectRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     task_type: Mapped[str] = mapped_column(String(40))  # classification | tabular | image | ...
-    labels: Mapped[list[Any]] = mapped_column(JSON)
+    labels: Mapped[list[Any]] = mapped_column(Json)
     multi_label: Mapped[bool] = mapped_column(Boolean, default=False)
     strategy: Mapped[str] = mapped_column(String(60), default="auto")
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     guideline_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -192,13 +208,13 @@ class ItemRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(300))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
     media_ref: Mapped[str | None] = mapped_column(String(1000))
-    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     content_hash: Mapped[str] = mapped_column(String(64))
     is_eval: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default="open")
-    final_label: Mapped[Any | None] = mapped_column(JSON)
+    final_label: Mapped[Any | None] = mapped_column(Json)
     label_source: Mapped[str | None] = mapped_column(String(20))  # import | human | review | model
     labelled_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -216,7 +232,7 @@ class PredictionRow(Base):
     model_version_id: Mapped[int] = mapped_column(
         ForeignKey("model_versions.id", ondelete="CASCADE")
     )
-    probabilities: Mapped[dict[str, Any]] = mapped_column(JSON)  # label -> probability
+    probabilities: Mapped[dict[str, Any]] = mapped_column(Json)  # label -> probability
     score: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -297,7 +313,7 @@ class AnnotationRow(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(200))  # user name, cli:<os user>, model:<name>
     source: Mapped[str] = mapped_column(String(20))  # human | model | import
-    label: Mapped[Any] = mapped_column(JSON)
+    label: Mapped[Any] = mapped_column(Json)
     time_spent_ms: Mapped[int | None] = mapped_column(Integer)
     guideline_version: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
@@ -337,7 +353,7 @@ class ReviewRow(Base):
     )
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | correct
-    corrected_label: Mapped[Any | None] = mapped_column(JSON)
+    corrected_label: Mapped[Any | None] = mapped_column(Json)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -370,8 +386,8 @@ class DatasetVersionEntryRow(Base):
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
-    label: Mapped[Any] = mapped_column(JSON)
-    annotation_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    label: Mapped[Any] = mapped_column(Json)
+    annotation_ids: Mapped[list[Any]] = mapped_column(Json, default=list)
 
 
 class ModelVersionRow(Base):
@@ -393,8 +409,8 @@ class ModelVersionRow(Base):
     dataset_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("dataset_versions.id", ondelete="SET NULL")
     )
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     artifact_path: Mapped[str | None] = mapped_column(String(1000))
     artifact_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -416,8 +432,8 @@ class RoundRow(Base):
         ForeignKey("model_versions.id", ondelete="SET NULL")
     )
     strategy: Mapped[str] = mapped_column(String(60))
-    batch: Mapped[list[Any]] = mapped_column(JSON, default=list)  # item ids, in pick order
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    batch: Mapped[list[Any]] = mapped_column(Json, default=list)  # item ids, in pick order
+    metrics: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     n_labels: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -445,8 +461,8 @@ class AuditEventRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(80))
     target: Mapped[str] = mapped_column(String(300))
-    before: Mapped[Any | None] = mapped_column(JSON)
-    after: Mapped[Any | None] = mapped_column(JSON)
+    before: Mapped[Any | None] = mapped_column(Json)
+    after: Mapped[Any | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -475,7 +491,7 @@ class JobRow(Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))  # retrain | ...
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -493,7 +509,7 @@ class WebhookRow(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
     url: Mapped[str] = mapped_column(String(2000))
-    events: Mapped[list[Any]] = mapped_column(JSON)
+    events: Mapped[list[Any]] = mapped_column(Json)
     secret: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
