@@ -1,0 +1,48 @@
+"""Selection strategies: plain functions on numpy arrays (and scipy sparse embeddings).
+
+Scores say how much a human label of each pool item would teach the model (higher = ask
+first); selectors turn scores and/or embeddings into a batch of pool indices; the
+``stopping`` module says when labelling stops paying off.
+
+- Uncertainty of one model, ``proba`` (n_samples, n_classes): :func:`least_confidence`,
+  :func:`margin`, :func:`entropy`, :func:`ratio` (``multilabel=True`` for one-vs-rest
+  label probabilities), :func:`multilabel_uncertainty`.
+- Committee / Bayesian disagreement, ``proba`` (n_members, n_samples, n_classes):
+  :func:`vote_entropy`, :func:`kl_disagreement`, :func:`bald`.
+- Selectors returning indices into the pool: :func:`top_k`, :func:`random_sample`
+  (also exported as ``random``).
+
+Every function validates its input and raises :class:`labelloop.exceptions.ValidationError`
+(a ``ValueError``) naming the argument at fault.
+"""
+
+from __future__ import annotations
+
+from labelloop.strategies import stopping
+from labelloop.strategies.committee import bald, kl_disagreement, vote_entropy
+from labelloop.strategies.sampling import random_sample, top_k
+from labelloop.strategies.uncertainty import (
+    entropy,
+    least_confidence,
+    margin,
+    multilabel_uncertainty,
+    ratio,
+)
+
+# The issue's name for the uniform baseline; modules here never shadow the stdlib module.
+random = random_sample
+
+__all__ = [
+    "bald",
+    "entropy",
+    "kl_disagreement",
+    "least_confidence",
+    "margin",
+    "multilabel_uncertainty",
+    "random",
+    "random_sample",
+    "ratio",
+    "stopping",
+    "top_k",
+    "vote_entropy",
+]

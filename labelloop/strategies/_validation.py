@@ -1,0 +1,189 @@
+"""Argument checks shared by the strategies; each raises a ValidationError naming the argument."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from labelloop.exceptions import ValidationError
+
+__all__ = [
+    "check_committee_proba",
+    "check_embeddings",
+    "check_k",
+    "check_proba",
+    "check_random_state",
+    "check_scores",
+    "check_threshold",
+]
+
+# Probabilities from float32 models drift from 1 by a few ulps per class.
+_SUM_TOLERANCE = 1e-3
+_RANGE_TOLERANCE = 1e-6
+
+
+def check_random_state(random_state: None | int | np.random.Generator) -> np.random.Generator:
+    """Turn None, an int seed or a Generator into a Generator (a Generator is used as is)."""
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValidationError(
+                f"random_state must be a non-negative int seed, got {random_state}",
+                field="random_state",
+            )
+        return np.random.default_rng(int(random_state))
+    raise ValidationError(
+        "random_state must be None, an int seed or a numpy.random.Generator, "
+        f"got {type(random_state).__name__}",
+        field="random_state",
+    )
+
+
+def _as_float_array(values: Any, name: str) -> np.ndarray:
+    if sp.issparse(values):
+        raise ValidationError(f"{name} must be a dense array, got a sparse matrix", field=name)
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:
+        raise ValidationError(f"{name} must be a numeric array: {error}", field=name) from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise ValidationError(f"{name} must be numeric, got dtype {array.dtype}", field=name)
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValidationError(f"{name} must be real, got dtype {array.dtype}", field=name)
+    if array.dtype not in (np.float32, np.float64):
+        array = array.astype(np.float64)
+    return array
+
+
+def _check_probability_values(array: np.ndarray, name: str, *, rows_sum_to_one: bool) -> None:
+    sums = array.sum(axis=-1)
+    if not np.isfinite(sums).all():
+        raise ValidationError(f"{name} contains NaN or infinite values", field=name)
+    if array.min() < -_RANGE_TOLERANCE or array.max() > 1 + _RANGE_TOLERANCE:
+        raise ValidationError(f"{name} must hold probabilities in [0, 1]", field=name)
+    if rows_sum_to_one:
+        bad = np.flatnonzero(np.abs(sums.reshape(-1) - 1) > _SUM_TOLERANCE)
+        if bad.size:
+            raise ValidationError(
+                f"{name} rows must sum to 1 (row {int(bad[0])} sums to "
+                f"{float(sums.reshape(-1)[bad[0]]):.6g}); pass multilabel=True for "
+                "one-vs-rest label probabilities",
+                field=name,
+            )
+
+
+def check_proba(proba: Any, *, name: str = "proba", multilabel: bool = False) -> np.ndarray:
+    """Return ``proba`` as a float (n_samples, n_classes) array of checked probabilities.
+
+    Rows must sum to 1 unless ``multilabel`` (one column per label, each in [0, 1]).
+    """
+    array = _as_float_array(proba, name)
+    if array.ndim != 2:
+        raise ValidationError(
+            f"{name} must be 2-D (n_samples, n_classes), got {array.ndim}-D shape {array.shape}",
+            field=name,
+        )
+    if array.shape[0] == 0:
+        raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
+    if array.shape[1] == 0:
+        raise ValidationError(f"{name} has no class columns", field=name)
+    if not multilabel and array.shape[1] < 2:
+        raise ValidationError(
+            f"{name} needs at least 2 class columns, got {array.shape[1]}; "
+            "pass multilabel=True for one column per label",
+            field=name,
+        )
+    _check_probability_values(array, name, rows_sum_to_one=not multilabel)
+    return array
+
+
+def check_committee_proba(proba: Any, *, name: str = "proba") -> np.ndarray:
+    """Return ``proba`` as a float (n_members, n_samples, n_classes) array of probabilities."""
+    array = _as_float_array(proba, name)
+    if array.ndim != 3:
+        raise ValidationError(
+            f"{name} must be 3-D (n_members, n_samples, n_classes), "
+            f"got {array.ndim}-D shape {array.shape}",
+            field=name,
+        )
+    n_members, n_samples, n_classes = array.shape
+    if n_members == 0:
+        raise ValidationError(f"{name} has no committee members", field=name)
+    if n_samples == 0:
+        raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
+    if n_classes < 2:
+        raise ValidationError(f"{name} needs at least 2 class columns, got {n_classes}", field=name)
+    _check_probability_values(array, name, rows_sum_to_one=True)
+    return array
+
+
+def check_scores(scores: Any, *, name: str = "scores") -> np.ndarray:
+    """Return ``scores`` as a finite, non-empty 1-D float array."""
+    array = _as_float_array(scores, name)
+    if array.ndim != 1:
+        raise ValidationError(
+            f"{name} must be 1-D (n_samples,), got {array.ndim}-D shape {array.shape}", field=name
+        )
+    if array.size == 0:
+        raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
+    if not np.isfinite(array.sum()):
+        raise ValidationError(f"{name} contains NaN or infinite values", field=name)
+    return array
+
+
+def check_k(k: Any, n_pool: int, *, name: str = "k") -> int:
+    """Return ``k`` as an int in [1, n_pool]."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise ValidationError(f"{name} must be an int, got {type(k).__name__}", field=name)
+    k = int(k)
+    if k < 1:
+        raise ValidationError(f"{name} must be at least 1, got {k}", field=name)
+    if k > n_pool:
+        raise ValidationError(
+            f"{name}={k} is larger than the pool ({n_pool} samples available)", field=name
+        )
+    return k
+
+
+def check_embeddings(embeddings: Any, *, name: str = "embeddings") -> np.ndarray | sp.csr_matrix:
+    """Return a finite 2-D float array, or a CSR matrix for scipy sparse input."""
+    if sp.issparse(embeddings):
+        matrix = sp.csr_matrix(embeddings)
+        if matrix.dtype not in (np.float32, np.float64):
+            matrix = matrix.astype(np.float64)
+        data = matrix.data
+    else:
+        matrix = _as_float_array(embeddings, name)
+        if matrix.ndim != 2:
+            raise ValidationError(
+                f"{name} must be 2-D (n_samples, n_features), "
+                f"got {matrix.ndim}-D shape {matrix.shape}",
+                field=name,
+            )
+        data = matrix
+    if matrix.shape[0] == 0:
+        raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
+    if matrix.shape[1] == 0:
+        raise ValidationError(f"{name} has no feature columns", field=name)
+    if not np.isfinite(data).all():
+        raise ValidationError(f"{name} contains NaN or infinite values", field=name)
+    return matrix
+
+
+def check_threshold(threshold: Any, *, name: str = "threshold") -> float:
+    """Return ``threshold`` as a finite float."""
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ValidationError(
+            f"{name} must be a number, got {type(threshold).__name__}", field=name
+        )
+    if not np.isfinite(threshold):
+        raise ValidationError(f"{name} must be finite, got {threshold}", field=name)
+    return float(threshold)
