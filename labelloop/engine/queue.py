@@ -1,0 +1,380 @@
+"""The label queue: lease the next task to an annotator, skip it, expire stale leases.
+
+Rules
+-----
+- A task is offered while it is ``open`` and has fewer active leases than the
+  annotations it still ``needed`` (the project's overlap); one annotator never gets
+  the same item twice: not while they hold a lease on it, not after they annotated or
+  skipped it. After `labelloop.engine.annotate.undo_annotation` they may take it again.
+- Order: highest ``priority`` first, then oldest task; the candidate query walks index
+  ``ix_tasks_next`` (project, queue, status, priority, id) and stops at the first task
+  that fits, so its cost does not grow with the pool.
+- Evaluation-set tasks are interleaved deterministically: an annotator's n-th lease
+  (counting from 1) comes from the evaluation set when ``n % round(1 / eval_share) == 0``,
+  from the rest otherwise; when the preferred kind has nothing open the other is used.
+- A user asking again while holding an unexpired lease in the project gets that same
+  task back (a page reload does not hoard tasks).
+- Leases last the project's ``lease_seconds``. A lease past its expiry with no outcome
+  is closed as ``expired`` lazily, by the next lease call in its project (or by
+  `release_expired_leases`), and its slot goes back to the queue.
+- Concurrency: on SQLite the write transaction (BEGIN IMMEDIATE) serialises lease
+  calls; on PostgreSQL candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so
+  simultaneous callers each get their own task and nobody waits on another's row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
+from labelloop.engine.users import UserInfo
+from labelloop.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    AnnotationRow,
+    ItemRow,
+    ProjectRow,
+    TaskLeaseRow,
+    TaskRow,
+    utcnow,
+)
+
+__all__ = [
+    "LABELLING_ROLES",
+    "LABEL_QUEUE",
+    "ItemInfo",
+    "TaskInfo",
+    "aware",
+    "check_user",
+    "expire_leases",
+    "item_info",
+    "lease_next_task",
+    "open_lease",
+    "project_setting",
+    "release_expired_leases",
+    "skip_task",
+]
+
+LABEL_QUEUE = "label"
+LABELLING_ROLES = ("admin", "annotator", "reviewer")
+# Lease outcomes after which the same user is not offered the task again.
+_BLOCKING_OUTCOMES = ("annotated", "skipped")
+_MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """An item as shown to an annotator."""
+
+    id: int
+    external_id: str
+    payload: dict[str, Any]
+    media_url: str | None
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task leased to an annotator."""
+
+    id: int
+    project_id: int
+    item: ItemInfo
+    priority: float
+    reason: str | None
+    is_eval: bool
+    lease_id: int
+    lease_expires_at: dt.datetime
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A datetime read back from the database, as timezone-aware UTC (SQLite drops the zone)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def project_setting(project: ProjectRow, name: str) -> Any:
+    """One of a project's settings, falling back to the default."""
+    settings = project.settings or {}
+    return settings[name] if name in settings else DEFAULT_SETTINGS.get(name)
+
+
+def media_url(item: ItemRow) -> str | None:
+    """Where a client fetches an item's media: the URL itself, or the service's media route."""
+    if not item.media_ref:
+        return None
+    if item.media_ref.startswith(("http://", "https://")):
+        return item.media_ref
+    return f"/api/v1/items/{item.id}/media"
+
+
+def item_info(item: ItemRow) -> ItemInfo:
+    """The `ItemInfo` of an item row."""
+    return ItemInfo(
+        id=item.id,
+        external_id=item.external_id,
+        payload=dict(item.payload or {}),
+        media_url=media_url(item),
+        meta=dict(item.meta or {}),
+    )
+
+
+def check_user(user: object, roles: tuple[str, ...], action: str) -> UserInfo:
+    """Check that ``user`` is an active `UserInfo` whose role may do ``action``."""
+    if not isinstance(user, UserInfo):
+        raise ValidationError(f"user must be a UserInfo, not {type(user).__name__}", field="user")
+    if not user.is_active:
+        raise PermissionDeniedError(f"user {user.name!r} is deactivated")
+    if user.role not in roles:
+        raise PermissionDeniedError(f"a user with role {user.role!r} may not {action}")
+    return user
+
+
+def _lease_seconds(project: ProjectRow, lease_seconds: int | None) -> int:
+    value = project_setting(project, "lease_seconds") if lease_seconds is None else lease_seconds
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValidationError(
+            f"lease_seconds must be a positive number, not {value!r}", field="lease_seconds"
+        )
+    return int(value)
+
+
+def _eval_period(project: ProjectRow) -> int:
+    """Every how many leases an annotator gets an evaluation task (0: never preferred)."""
+    share = project_setting(project, "eval_share") or 0
+    if share <= 0:
+        return 0
+    return max(1, round(1 / share))
+
+
+def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime) -> int:
+    """Close leases past their expiry with outcome "expired" and free their slots.
+
+    Audits one ``leases.expired`` event per project. Returns how many were closed.
+    """
+    query = select(TaskLeaseRow.id, TaskLeaseRow.task_id, TaskLeaseRow.project_id).where(
+        TaskLeaseRow.outcome.is_(None), TaskLeaseRow.expires_at < now
+    )
+    if project_id is not None:
+        query = query.where(TaskLeaseRow.project_id == project_id)
+    stale = session.execute(query.order_by(TaskLeaseRow.id)).all()
+    closed: dict[int, list[int]] = {}
+    for lease_id, task_id, lease_project in stale:
+        # Re-checked in the UPDATE: a concurrent caller may have closed it first.
+        done = session.execute(
+            update(TaskLeaseRow)
+            .where(TaskLeaseRow.id == lease_id, TaskLeaseRow.outcome.is_(None))
+            .values(outcome="expired", closed_at=now)
+        ).rowcount
+        if done:
+            closed.setdefault(lease_project, []).append(task_id)
+    for lease_project, task_ids in sorted(closed.items()):
+        for task_id, count in sorted(Counter(task_ids).items()):
+            task = session.get(TaskRow, task_id, with_for_update=True)
+            task.active_leases = max(task.active_leases - count, 0)
+            task.updated_at = now
+        append_event(
+            session,
+            project_id=lease_project,
+            actor="system",
+            action="leases.expired",
+            target=f"project:{lease_project}",
+            after={"tasks": sorted(task_ids)},
+        )
+    return sum(len(ids) for ids in closed.values())
+
+
+def _candidate(session: Session, *, project_id: int, user_id: int, is_eval: bool) -> TaskRow | None:
+    """The highest-priority open task of one kind this user may take, locked on PostgreSQL."""
+    seen_lease = exists().where(
+        TaskLeaseRow.task_id == TaskRow.id,
+        TaskLeaseRow.user_id == user_id,
+        or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome.in_(_BLOCKING_OUTCOMES)),
+    )
+    own_annotation = exists().where(
+        AnnotationRow.item_id == TaskRow.item_id,
+        AnnotationRow.status == "active",
+        AnnotationRow.user_id == user_id,
+    )
+    query = (
+        select(TaskRow)
+        .where(
+            TaskRow.project_id == project_id,
+            TaskRow.queue == LABEL_QUEUE,
+            TaskRow.status == "open",
+            TaskRow.is_eval.is_(is_eval),
+            TaskRow.active_leases < TaskRow.needed,
+            ~seen_lease,
+            ~own_annotation,
+        )
+        .order_by(TaskRow.priority.desc(), TaskRow.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=TaskRow)
+    return session.execute(query).scalar_one_or_none()
+
+
+def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
+    return TaskInfo(
+        id=task.id,
+        project_id=task.project_id,
+        item=item_info(item),
+        priority=float(task.priority),
+        reason=task.reason,
+        is_eval=bool(task.is_eval),
+        lease_id=lease.id,
+        lease_expires_at=aware(lease.expires_at),
+    )
+
+
+def lease_next_task(
+    db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
+) -> TaskInfo | None:
+    """Lease the highest-priority open task this user may take.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int
+    user : UserInfo
+        An active admin, annotator or reviewer (membership is checked by the caller).
+    lease_seconds : int, optional
+        How long the lease lasts; default: the project's ``lease_seconds`` setting.
+
+    Returns
+    -------
+    TaskInfo or None
+        The task, with its item and lease; None when nothing is open for this user.
+    """
+    check_user(user, LABELLING_ROLES, "label tasks")
+    with db.transaction() as session:
+        project = resolve_project(session, project_id)
+        seconds = _lease_seconds(project, lease_seconds)
+        now = utcnow()
+        expire_leases(session, project_id=project.id, now=now)
+
+        held = session.execute(
+            select(TaskLeaseRow)
+            .where(
+                TaskLeaseRow.user_id == user.id,
+                TaskLeaseRow.project_id == project.id,
+                TaskLeaseRow.outcome.is_(None),
+            )
+            .order_by(TaskLeaseRow.id)
+            .limit(1)
+        ).scalar_one_or_none()
+        if held is not None:
+            task = session.get(TaskRow, held.task_id)
+            return _task_info(task, session.get(ItemRow, held.item_id), held)
+
+        period = _eval_period(project)
+        taken = session.execute(
+            select(func.count())
+            .select_from(TaskLeaseRow)
+            .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
+        ).scalar_one()
+        prefer_eval = period > 0 and (taken + 1) % period == 0
+        task = _candidate(session, project_id=project.id, user_id=user.id, is_eval=prefer_eval)
+        if task is None:
+            task = _candidate(
+                session, project_id=project.id, user_id=user.id, is_eval=not prefer_eval
+            )
+        if task is None:
+            return None
+
+        lease = TaskLeaseRow(
+            project_id=project.id,
+            task_id=task.id,
+            item_id=task.item_id,
+            user_id=user.id,
+            leased_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+        )
+        session.add(lease)
+        task.active_leases = task.active_leases + 1
+        task.updated_at = now
+        session.flush()
+        item = session.get(ItemRow, task.item_id)
+        append_event(
+            session,
+            project_id=project.id,
+            actor=user.name,
+            action="task.leased",
+            target=f"task:{task.id}",
+            after={"item": item.external_id, "lease": lease.id, "expires_at": lease.expires_at},
+        )
+        return _task_info(task, item, lease)
+
+
+def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None) -> None:
+    """Give a leased task back with a reason; it is re-queued for others, not for this user.
+
+    Raises
+    ------
+    NotFoundError
+        No such task.
+    ConflictError
+        The user holds no lease on this task.
+    """
+    check_user(user, LABELLING_ROLES, "skip tasks")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > _MAX_REASON):
+        raise ValidationError(
+            f"reason must be a string of at most {_MAX_REASON} characters", field="reason"
+        )
+    with db.transaction() as session:
+        task = session.get(TaskRow, task_id, with_for_update=True)
+        if task is None:
+            raise NotFoundError(f"no task {task_id}")
+        lease = open_lease(session, task_id=task.id, user_id=user.id)
+        if lease is None:
+            raise ConflictError(f"task {task_id} is not leased to {user.name!r}: lease it first")
+        now = utcnow()
+        if lease.outcome is None:
+            task.active_leases = max(task.active_leases - 1, 0)
+            task.updated_at = now
+        lease.outcome = "skipped"
+        lease.skip_reason = reason or None
+        lease.closed_at = now
+        item = session.get(ItemRow, task.item_id)
+        append_event(
+            session,
+            project_id=task.project_id,
+            actor=user.name,
+            action="task.skipped",
+            target=f"task:{task.id}",
+            after={"item": item.external_id, "reason": reason or None},
+        )
+
+
+def release_expired_leases(db: Database) -> int:
+    """Close every lease past its expiry (all projects); returns how many were closed."""
+    with db.transaction() as session:
+        return expire_leases(session, project_id=None, now=utcnow())
+
+
+def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
+    """The user's most recent lease on a task that has not been annotated or skipped."""
+    return session.execute(
+        select(TaskLeaseRow)
+        .where(
+            TaskLeaseRow.task_id == task_id,
+            TaskLeaseRow.user_id == user_id,
+            or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome == "expired"),
+        )
+        .order_by(TaskLeaseRow.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
