@@ -28,7 +28,14 @@ from sqlalchemy.orm import Session
 
 from labelloop.store.tables import AuditEventRow, AuditHeadRow, utcnow
 
-__all__ = ["GENESIS_HASH", "append_event", "chain_for", "event_hash", "to_json_value"]
+__all__ = [
+    "GENESIS_HASH",
+    "append_event",
+    "canonical_time",
+    "chain_for",
+    "event_hash",
+    "to_json_value",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -38,7 +45,8 @@ def chain_for(project_id: int | None) -> str:
     return "global" if project_id is None else f"project:{project_id}"
 
 
-def _canonical_time(value: dt.datetime) -> str:
+def canonical_time(value: dt.datetime) -> str:
+    """A timestamp as hashed and exported: ISO 8601 in UTC with microseconds."""
     if value.tzinfo is None:  # SQLite returns naive datetimes: they were stored as UTC
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
@@ -109,7 +117,7 @@ def event_hash(
         "target": target,
         "before": _canonical(before),
         "after": _canonical(after),
-        "created_at": _canonical_time(created_at),
+        "created_at": canonical_time(created_at),
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256((text + prev_hash).encode()).hexdigest()
