@@ -1,0 +1,110 @@
+"""`create_app(settings)`: the FastAPI application over the engine.
+
+Nothing is created at import time: each call builds its own app on its own database,
+so tests (and several apps in one process) never share state. The HTTP layer holds no
+business rules: routers turn requests into engine calls and engine results into JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from labelloop import __version__
+from labelloop.server.body_limit import BodySizeLimit
+from labelloop.server.errors import install_error_handlers
+from labelloop.server.schemas import ErrorPublic, HealthPublic
+from labelloop.server.settings import ServerSettings
+from labelloop.store.db import Database
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
+
+# One router module per resource, each exposing `router`; included in this order.
+_API_ROUTERS = ("auth", "projects", "tasks", "users")
+_PAGES_ROUTER = "labelloop.server.routers.pages"
+
+_ERROR_RESPONSES = {
+    code: {"model": ErrorPublic, "description": text}
+    for code, text in (
+        (401, "No token, or an unknown or revoked one."),
+        (403, "The caller's role does not allow it."),
+        (404, "Not there, or in a project the caller is not a member of."),
+        (409, "The current state does not allow it."),
+        (413, "The request body is too large."),
+        (422, "The request is invalid; `field` names the place."),
+    )
+}
+
+
+def create_app(settings: ServerSettings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the labelloop HTTP service.
+
+    Parameters
+    ----------
+    settings : ServerSettings, optional
+        Database URL, media root, limits, worker; defaults for everything if omitted.
+    db : Database, optional
+        An open database to use instead of opening ``settings.db_url`` (the caller
+        then owns it and disposes of it).
+
+    Returns
+    -------
+    FastAPI
+        The app: REST API under ``/api/v1``, ``/healthz``, OpenAPI at ``/openapi.json``,
+        and the web UI at ``/`` when its pages module is installed.
+    """
+    settings = settings or ServerSettings()
+    owns_db = db is None
+    database = db if db is not None else Database.from_url(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.worker:
+            from labelloop.server.worker import BackgroundWorker
+
+            worker = BackgroundWorker(database, settings)
+            worker.start()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if owns_db:
+                database.dispose()
+
+    app = FastAPI(
+        title="labelloop",
+        version=__version__,
+        summary="Active learning for data annotation: the model picks what humans label next.",
+        lifespan=lifespan,
+        responses=_ERROR_RESPONSES,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", tags=["health"], response_model=HealthPublic)
+    def healthz() -> HealthPublic:
+        """Liveness: the process answers (no database access)."""
+        return HealthPublic(status="ok", version=__version__)
+
+    for name in _API_ROUTERS:
+        module = importlib.import_module(f"labelloop.server.routers.{name}")
+        app.include_router(module.router, prefix=API_PREFIX)
+    if importlib.util.find_spec(_PAGES_ROUTER) is not None:
+        app.include_router(importlib.import_module(_PAGES_ROUTER).router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

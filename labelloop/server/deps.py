@@ -1,0 +1,246 @@
+"""Dependencies as type aliases: the database, the calling user, role rules, the project.
+
+Access is checked in a fixed order, before the request body is read or validated (see
+`GuardedRoute`): 401 when the caller is unknown, 403 when their role does not allow the
+route, 404 when the path names a project they are not a member of. Each guard caches its
+answer on ``request.state``, so the ordinary dependency call that follows is free.
+
+::
+
+    @router.post("/projects/{project_id}/items", dependencies=[AdminOnly])
+    def import_items(project: ProjectMember, user: CurrentUser, db: DbDep, body: ItemsCreate):
+        ...
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from labelloop.engine import projects as project_engine
+from labelloop.engine import users as user_engine
+from labelloop.engine.projects import ProjectInfo
+from labelloop.engine.users import UserInfo
+from labelloop.server.errors import ApiError
+from labelloop.server.settings import ServerSettings
+from labelloop.store.db import Database
+
+__all__ = [
+    "ADMIN",
+    "HUMANS",
+    "LABELLERS",
+    "MEMBERS",
+    "MODEL_READERS",
+    "REVIEWERS",
+    "SESSION_COOKIE",
+    "CSRF_HEADER",
+    "AdminOnly",
+    "AdminUser",
+    "CurrentUser",
+    "DbDep",
+    "GuardedRoute",
+    "HumanUser",
+    "LabellerUser",
+    "ModelReader",
+    "ModelWriter",
+    "ProjectMember",
+    "ReviewerUser",
+    "SettingsDep",
+    "actor_for",
+    "current_user",
+    "get_db",
+    "get_settings",
+    "project_member",
+    "require_roles",
+]
+
+SESSION_COOKIE = "labelloop_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+ADMIN = frozenset({"admin"})
+REVIEWERS = frozenset({"admin", "reviewer"})
+LABELLERS = frozenset({"admin", "annotator", "reviewer"})
+HUMANS = LABELLERS
+MODEL_READERS = frozenset({"admin", "model"})
+MEMBERS = frozenset({"admin", "annotator", "reviewer", "model"})
+
+# Guard ranks: authentication, then role, then project membership.
+_RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
+
+
+def get_db(request: Request) -> Database:
+    """The app's `Database`."""
+    return request.app.state.db
+
+
+def get_settings(request: Request) -> ServerSettings:
+    """The app's `ServerSettings`."""
+    return request.app.state.settings
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
+
+
+def actor_for(user: UserInfo) -> str:
+    """The audit actor of a user: their name, or ``model:<name>`` for a model account."""
+    return f"model:{user.name}" if user.role == "model" else user.name
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _authenticate(request: Request) -> UserInfo:
+    cached = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    db = get_db(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("the Authorization header must be 'Bearer <token>'")
+        user = user_engine.authenticate_token(db, token)
+        if user is None:
+            raise _unauthorized("unknown or revoked token")
+        request.state.auth = "token"
+    else:
+        secret = request.cookies.get(SESSION_COOKIE)
+        if not secret:
+            raise _unauthorized("log in, or send 'Authorization: Bearer <token>'")
+        found = user_engine.session_user(db, secret)
+        if found is None:
+            raise _unauthorized("the session has expired: log in again")
+        user, csrf = found
+        if request.method not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
+                raise ApiError(
+                    403,
+                    f"missing or wrong {CSRF_HEADER} header for a cookie session",
+                    field=CSRF_HEADER,
+                )
+        request.state.auth = "cookie"
+        request.state.csrf_token = csrf
+    if not user.is_active:
+        raise _unauthorized("this account is deactivated")
+    request.state.user = user
+    return user
+
+
+def current_user(request: Request) -> UserInfo:
+    """The calling user, from ``Authorization: Bearer`` or the session cookie.
+
+    A cookie session must also send its CSRF token in ``X-CSRF-Token`` on unsafe methods.
+    """
+    return _authenticate(request)
+
+
+current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
+
+CurrentUser = Annotated[UserInfo, Depends(current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[Request], UserInfo]:
+    """A dependency that answers 403 unless the caller's role is one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def check(request: Request) -> UserInfo:
+        user = _authenticate(request)
+        if user.role not in allowed:
+            raise ApiError(
+                403,
+                f"the {user.role} role may not do this (allowed: {', '.join(sorted(allowed))})",
+            )
+        return user
+
+    check.guard = (_RANK_ROLE, check)  # type: ignore[attr-defined]
+    check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    return check
+
+
+AdminUser = Annotated[UserInfo, Depends(require_roles(*ADMIN))]
+ReviewerUser = Annotated[UserInfo, Depends(require_roles(*REVIEWERS))]
+LabellerUser = Annotated[UserInfo, Depends(require_roles(*LABELLERS))]
+HumanUser = Annotated[UserInfo, Depends(require_roles(*HUMANS))]
+ModelReader = Annotated[UserInfo, Depends(require_roles(*MODEL_READERS))]
+ModelWriter = ModelReader
+AdminOnly = Depends(require_roles(*ADMIN))
+
+
+def _member_project(request: Request) -> ProjectInfo:
+    cached = getattr(request.state, "project", None)
+    if cached is not None:
+        return cached
+    user = _authenticate(request)
+    raw = request.path_params.get("project_id")
+    try:
+        project_id = int(raw)
+    except (TypeError, ValueError):
+        project_id = 0
+    not_found = ApiError(404, f"no project {raw}", field="project_id")
+    if project_id < 1:
+        raise not_found
+    db = get_db(request)
+    if user.role != "admin" and not user_engine.is_member(db, project_id, user.id):
+        raise not_found
+    try:
+        project = project_engine.get_project_info(db, project_id)
+    except LookupError:
+        raise not_found from None
+    request.state.project = project
+    return project
+
+
+def project_member(
+    request: Request,
+    project_id: Annotated[int, Path(description="The project's id.")],
+) -> ProjectInfo:
+    """The project named by ``{project_id}``; 404 unless the caller is a member (or admin)."""
+    return _member_project(request)
+
+
+project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
+
+ProjectMember = Annotated[ProjectInfo, Depends(project_member)]
+
+
+def _guards(route: APIRoute) -> list[Callable[[Request], Any]]:
+    found: dict[int, tuple[int, Callable[[Request], Any]]] = {}
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependant = stack.pop()
+        stack.extend(dependant.dependencies)
+        guard = getattr(dependant.call, "guard", None)
+        if guard is not None:
+            found[id(guard[1])] = guard
+    return [call for _rank, call in sorted(found.values(), key=lambda g: g[0])]
+
+
+class GuardedRoute(APIRoute):
+    """A route that runs its access guards before FastAPI reads and validates the body.
+
+    FastAPI parses a JSON body before it solves dependencies, so without this a caller
+    with the wrong role and a malformed body would learn 422 instead of 403.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        guards = _guards(self)
+        if not guards:
+            return handler
+
+        async def guarded(request: Request) -> Response:
+            for guard in guards:
+                await run_in_threadpool(guard, request)
+            return await handler(request)
+
+        return guarded

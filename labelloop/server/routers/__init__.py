@@ -1,0 +1,1 @@
+"""One router per resource; `labelloop.server.app.create_app` includes them."""

@@ -1,0 +1,112 @@
+"""Projects: list, show, create, settings, guidelines, and bulk item import."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, status
+
+from labelloop.engine import ingest
+from labelloop.engine import projects as project_engine
+from labelloop.server.deps import (
+    MEMBERS,
+    AdminOnly,
+    AdminUser,
+    CurrentUser,
+    DbDep,
+    GuardedRoute,
+    HumanUser,
+    ProjectMember,
+    SettingsDep,
+    actor_for,
+    require_roles,
+)
+from labelloop.server.errors import ApiError
+from labelloop.server.schemas import (
+    GuidelinesPublic,
+    GuidelinesUpdate,
+    ItemsCreate,
+    ProjectCreate,
+    ProjectPublic,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["projects"], route_class=GuardedRoute)
+_Members = Depends(require_roles(*MEMBERS))
+
+
+@router.get("/projects", response_model=list[ProjectPublic], dependencies=[_Members])
+def list_projects(user: CurrentUser, db: DbDep) -> list[Any]:
+    """The caller's projects (every project for an admin) with their item counts."""
+    if user.role == "admin":
+        return project_engine.list_projects(db)
+    return project_engine.list_projects(db, user_id=user.id)
+
+
+@router.post("/projects", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED)
+def create_project(body: ProjectCreate, user: AdminUser, db: DbDep) -> Any:
+    """Create a project (admin)."""
+    return project_engine.create_project(db, actor=actor_for(user), **body.model_dump())
+
+
+@router.get("/projects/{project_id}", response_model=ProjectPublic, dependencies=[_Members])
+def get_project(project: ProjectMember) -> Any:
+    """One project with its counts."""
+    return project
+
+
+@router.patch(
+    "/projects/{project_id}/settings", response_model=ProjectPublic, dependencies=[AdminOnly]
+)
+def update_settings(
+    project: ProjectMember,
+    user: CurrentUser,
+    db: DbDep,
+    changes: Annotated[dict[str, Any], Body(max_length=50)],
+) -> Any:
+    """Change some settings and/or ``strategy`` (admin); unknown names are refused."""
+    return project_engine.update_settings(
+        db, actor=actor_for(user), project=project.id, changes=changes
+    )
+
+
+@router.get("/projects/{project_id}/guidelines", response_model=GuidelinesPublic)
+def get_guidelines(project: ProjectMember, user: HumanUser, db: DbDep) -> Any:
+    """The guidelines in force (Markdown); version 0 and empty text before the first."""
+    found = project_engine.get_guidelines(db, project.id)
+    if found is None:
+        return GuidelinesPublic(
+            project_id=project.id, version=0, text="", created_by="", created_at=None
+        )
+    return found
+
+
+@router.put(
+    "/projects/{project_id}/guidelines", response_model=GuidelinesPublic, dependencies=[AdminOnly]
+)
+def set_guidelines(
+    project: ProjectMember, user: CurrentUser, db: DbDep, body: GuidelinesUpdate
+) -> Any:
+    """Store a new guideline version (admin); annotators see it from their next task."""
+    version = project_engine.set_guidelines(
+        db, actor=actor_for(user), project=project.id, text=body.text
+    )
+    return project_engine.get_guidelines(db, project.id, version)
+
+
+@router.post(
+    "/projects/{project_id}/items", status_code=status.HTTP_201_CREATED, dependencies=[AdminOnly]
+)
+def import_items(
+    project: ProjectMember, user: CurrentUser, db: DbDep, settings: SettingsDep, body: ItemsCreate
+) -> Any:
+    """Import records in bulk (admin): items, their tasks, and any labels they carry."""
+    if len(body.records) > settings.max_items_per_request:
+        raise ApiError(
+            413,
+            f"{len(body.records)} records in one request: send at most "
+            f"{settings.max_items_per_request} per request",
+            field="records",
+        )
+    return ingest.import_items(db, actor=actor_for(user), project=project.id, records=body.records)

@@ -1,0 +1,67 @@
+"""The label queue: lease the next task, skip a task."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel
+
+from labelloop.engine import queue
+from labelloop.server.deps import DbDep, GuardedRoute, LabellerUser, ProjectMember, SettingsDep
+from labelloop.server.schemas import SkipCreate
+
+__all__ = ["ItemPublic", "TaskId", "TaskPublic", "router"]
+
+router = APIRouter(tags=["tasks"], route_class=GuardedRoute)
+
+TaskId = Annotated[int, Path(ge=1, le=2**62, description="The task's id.")]
+
+
+class ItemPublic(BaseModel):
+    id: int
+    external_id: str
+    payload: dict[str, Any]
+    media_url: str | None
+    meta: dict[str, Any]
+
+
+class TaskPublic(BaseModel):
+    """A task leased to the caller, with its item and lease expiry."""
+
+    id: int
+    project_id: int
+    item: ItemPublic
+    priority: float
+    reason: str | None
+    is_eval: bool
+    lease_id: int
+    lease_expires_at: dt.datetime
+
+
+@router.post(
+    "/projects/{project_id}/tasks/next",
+    response_model=TaskPublic,
+    responses={204: {"description": "Nothing is open for this annotator."}},
+)
+def lease_next_task(
+    project: ProjectMember, user: LabellerUser, db: DbDep, settings: SettingsDep
+) -> Any:
+    """Lease the highest-priority open task to the caller (no body); 204 when none.
+
+    Asking again while holding an unexpired lease answers the same task.
+    """
+    task = queue.lease_next_task(
+        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    )
+    if task is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return task
+
+
+@router.post("/tasks/{task_id}/skip", status_code=status.HTTP_204_NO_CONTENT)
+def skip_task(task_id: TaskId, body: SkipCreate, user: LabellerUser, db: DbDep) -> Response:
+    """Give a leased task back with a reason; it goes to others, not back to the caller."""
+    queue.skip_task(db, task_id=task_id, user=user, reason=body.reason)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

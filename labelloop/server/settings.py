@@ -1,0 +1,77 @@
+"""The service's settings: one value object handed to `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelloop.exceptions import ValidationError
+
+__all__ = ["ServerSettings"]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What `labelloop serve` and the tests configure about the HTTP service.
+
+    Parameters
+    ----------
+    db_url : str, optional
+        Database URL or SQLite path; default ``$LABELLOOP_DB`` or ``labelloop.db``.
+    media_root : path, optional
+        Directory media files are served from (a project's ``media_root`` setting,
+        relative to it, narrows it further). Without it no media is served.
+    max_body_bytes : int
+        Largest request body accepted; larger ones get 413.
+    max_items_per_request : int
+        Most records, predictions or items one request may carry.
+    lease_seconds : int, optional
+        Overrides the projects' lease time for tasks leased through this service.
+    model_url : str, optional
+        Pull mode: the client model's prediction endpoint the worker calls in batches.
+    model_batch_size : int
+        Items per call to ``model_url``.
+    worker : bool
+        Run the job worker (retrains, webhook deliveries, pull mode) in a thread.
+    worker_poll_seconds : float
+        How often the idle worker looks for work.
+    secure_cookies : bool
+        Mark the session cookie ``Secure`` (set it when served over HTTPS).
+    """
+
+    db_url: str | None = None
+    media_root: Path | None = None
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_items_per_request: int = 5000
+    lease_seconds: int | None = None
+    model_url: str | None = None
+    model_batch_size: int = 256
+    worker: bool = False
+    worker_poll_seconds: float = 1.0
+    secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_items_per_request", "model_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValidationError(
+                    f"{name} must be a positive integer, got {value!r}", field=name
+                )
+        if self.lease_seconds is not None and (
+            not isinstance(self.lease_seconds, int) or self.lease_seconds < 1
+        ):
+            raise ValidationError(
+                f"lease_seconds must be a positive integer, got {self.lease_seconds!r}",
+                field="lease_seconds",
+            )
+        if self.worker_poll_seconds <= 0:
+            raise ValidationError(
+                "worker_poll_seconds must be positive", field="worker_poll_seconds"
+            )
+        if self.media_root is not None:
+            object.__setattr__(self, "media_root", Path(self.media_root))
+        if self.model_url is not None and not self.model_url.startswith(("http://", "https://")):
+            raise ValidationError(
+                f"model URL must start with http:// or https://, got {self.model_url!r}",
+                field="model_url",
+            )
