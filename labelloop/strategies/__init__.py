@@ -10,7 +10,8 @@ first); selectors turn scores and/or embeddings into a batch of pool indices; th
 - Committee / Bayesian disagreement, ``proba`` (n_members, n_samples, n_classes):
   :func:`vote_entropy`, :func:`kl_disagreement`, :func:`bald`.
 - Selectors returning indices into the pool: :func:`top_k`, :func:`random_sample`
-  (also exported as ``random``).
+  (also exported as ``random``), :func:`k_center_greedy`, :func:`cluster_diverse` and
+  :func:`badge` (the last three take dense or scipy sparse embeddings).
 
 Every function validates its input and raises :class:`labelloop.exceptions.ValidationError`
 (a ``ValueError``) naming the argument at fault.
@@ -19,7 +20,9 @@ Every function validates its input and raises :class:`labelloop.exceptions.Valid
 from __future__ import annotations
 
 from labelloop.strategies import stopping
+from labelloop.strategies.badge import badge
 from labelloop.strategies.committee import bald, kl_disagreement, vote_entropy
+from labelloop.strategies.diversity import cluster_diverse, k_center_greedy
 from labelloop.strategies.sampling import random_sample, top_k
 from labelloop.strategies.uncertainty import (
     entropy,
@@ -33,8 +36,11 @@ from labelloop.strategies.uncertainty import (
 random = random_sample
 
 __all__ = [
+    "badge",
     "bald",
+    "cluster_diverse",
     "entropy",
+    "k_center_greedy",
     "kl_disagreement",
     "least_confidence",
     "margin",

@@ -1,0 +1,106 @@
+"""k-means++ seeding and a small k-means, in numpy, for dense or CSR rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from labelloop.strategies._distances import (
+    Matrix,
+    dense_row,
+    nearest_center,
+    row_sq_norms,
+    sq_distances_to,
+)
+
+__all__ = ["d2_seeding", "kmeans_labels"]
+
+
+def d2_seeding(
+    distances_to: Callable[[int], np.ndarray],
+    n_samples: int,
+    n_seeds: int,
+    first: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """k-means++ seeding: each next seed drawn with probability proportional to D^2.
+
+    ``distances_to(j)`` returns the squared distances from every sample to sample ``j``.
+    When every remaining sample coincides with a seed (all D^2 are 0), the next seed is
+    drawn uniformly from the samples not yet chosen, so the seeds are always distinct.
+    """
+    seeds = np.empty(n_seeds, dtype=np.intp)
+    seeds[0] = first
+    chosen = np.zeros(n_samples, dtype=bool)
+    chosen[first] = True
+    closest = distances_to(first).astype(np.float64)
+    closest[first] = 0.0
+    for position in range(1, n_seeds):
+        cumulative = np.cumsum(closest)
+        total = cumulative[-1]
+        if total > 0:
+            seed = int(np.searchsorted(cumulative, rng.random() * total, side="right"))
+            seed = min(seed, n_samples - 1)
+            if chosen[seed]:
+                seed = int(rng.choice(np.flatnonzero(~chosen)))
+        else:
+            seed = int(rng.choice(np.flatnonzero(~chosen)))
+        seeds[position] = seed
+        chosen[seed] = True
+        np.minimum(closest, distances_to(seed), out=closest)
+        closest[seed] = 0.0
+    return seeds
+
+
+def _cluster_means(X: Matrix, labels: np.ndarray, old: np.ndarray) -> np.ndarray:
+    n_clusters = old.shape[0]
+    membership = sp.csr_matrix(
+        (np.ones(labels.size, dtype=X.dtype), (labels, np.arange(labels.size))),
+        shape=(n_clusters, labels.size),
+    )
+    sums = membership @ X
+    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums)
+    counts = np.bincount(labels, minlength=n_clusters)
+    means = old.copy()
+    filled = counts > 0
+    means[filled] = sums[filled] / counts[filled, None]
+    return means
+
+
+def kmeans_labels(
+    X: Matrix,
+    n_clusters: int,
+    rng: np.random.Generator,
+    *,
+    sample_size: int,
+    n_iter: int,
+    rows_per_block: int,
+) -> np.ndarray:
+    """Cluster label of every row of ``X``.
+
+    Centers come from k-means++ seeding and ``n_iter`` Lloyd iterations on a random
+    subsample of ``sample_size`` rows; then every row is assigned to its nearest center.
+    """
+    n_samples = X.shape[0]
+    if n_samples > sample_size:
+        sample = X[np.sort(rng.choice(n_samples, size=sample_size, replace=False))]
+    else:
+        sample = X
+    norms = row_sq_norms(sample)
+
+    def distances_to(index: int) -> np.ndarray:
+        return sq_distances_to(sample, norms, dense_row(sample, index), norms[index])
+
+    first = int(rng.integers(sample.shape[0]))
+    seeds = d2_seeding(distances_to, sample.shape[0], n_clusters, first, rng)
+    centers = sample[seeds]
+    centers = centers.toarray() if sp.issparse(centers) else np.array(centers)
+    for _ in range(n_iter):
+        labels = nearest_center(sample, centers, rows_per_block)
+        updated = _cluster_means(sample, labels, centers)
+        if np.allclose(updated, centers):
+            break
+        centers = updated
+    return nearest_center(X, centers, rows_per_block)
