@@ -84,6 +84,16 @@ class PgServer:
             for statement in statements:
                 conn.execute(statement)
 
+    def create_database(self, *, template: str | None = None) -> str:
+        """Create an empty (or templated) database and return its name."""
+        name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+        self.admin_execute(f"CREATE DATABASE {name} TEMPLATE {template or 'template0'}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database, closing whatever connections a test left open."""
+        self.admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
 
 def _pg_bin_dir() -> Path:
     candidates = sorted(
@@ -217,29 +227,16 @@ def _pg_template(pg_server: PgServer) -> str:
     return _TEMPLATE_DB
 
 
-def new_pg_database(pg_server: PgServer, *, template: str | None = None) -> str:
-    """Create an empty (or templated) database on the server and return its name."""
-    name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    clause = f" TEMPLATE {template}" if template else " TEMPLATE template0"
-    pg_server.admin_execute(f"CREATE DATABASE {name}{clause}")
-    return name
-
-
-def drop_pg_database(pg_server: PgServer, name: str) -> None:
-    """Drop a database, closing whatever connections a test left open."""
-    pg_server.admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 @pytest.fixture
 def pg_db(pg_server: PgServer, _pg_template: str) -> Iterator[Database]:
     """A fresh database on the session's PostgreSQL server, schema created, dropped after."""
-    name = new_pg_database(pg_server, template=_pg_template)
+    name = pg_server.create_database(template=_pg_template)
     db = Database(pg_server.url(name))
     try:
         yield db
     finally:
         db.dispose()
-        drop_pg_database(pg_server, name)
+        pg_server.drop_database(name)
 
 
 # --------------------------------------------------------------------------- both

@@ -58,19 +58,24 @@ class Database:
             parsed = make_url(self.url)
         except Exception as exc:  # sqlalchemy raises ArgumentError with a terse text
             raise ValidationError(f"not a database URL: {self.url!r}", field="db") from exc
+        if parsed.drivername in ("postgresql", "postgres"):  # the driver we ship: psycopg 3
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            self.url = parsed.render_as_string(hide_password=False)
         self.dialect = parsed.get_backend_name()
-        if self.dialect == "sqlite":
+        if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
             self.engine = self._sqlite_engine(parsed.database)
-        elif self.dialect == "postgresql":
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        elif parsed.drivername == "postgresql+psycopg":
+            self.engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
         else:
             raise ValidationError(
-                f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql+psycopg://",
+                f"unsupported database {parsed.drivername!r} in "
+                f"{parsed.render_as_string(hide_password=True)!r}: "
+                "use sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME",
                 field="db",
             )
         self._write_engine = self.engine.execution_options(labelloop_write=True)
-        self.artifact_dir = Path(artifact_dir) if artifact_dir else self._default_artifact_dir(
-            parsed.database
+        self.artifact_dir = (
+            Path(artifact_dir) if artifact_dir else self._default_artifact_dir(parsed.database)
         )
 
     @classmethod

@@ -1,0 +1,180 @@
+"""Schema and migrations on SQLite and PostgreSQL; Database URL resolution and pragmas."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from labelloop.exceptions import ValidationError
+from labelloop.store.db import DEFAULT_URL, Database, resolve_url
+from labelloop.store.migrate import alembic_config, current_revision, head_revision, upgrade
+from labelloop.store.tables import Base, ProjectRow
+
+REVISIONS = [r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+
+
+def _schema_diff(db: Database) -> list:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database(request, tmp_path):
+    """A database with no schema at all."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield db
+        db.dispose()
+        return
+    server = request.getfixturevalue("pg_server")
+    name = server.create_database()
+    db = Database(server.url(name))
+    yield db
+    db.dispose()
+    server.drop_database(name)
+
+
+def test_upgrade_builds_exactly_the_tables_schema(empty_database):
+    assert current_revision(empty_database) is None
+    upgrade(empty_database)
+    assert current_revision(empty_database) == head_revision()
+    assert _schema_diff(empty_database) == []
+    tables = set(inspect(empty_database.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_upgrade_twice_changes_nothing(database):
+    before = _schema_diff(database)
+    upgrade(database)
+    upgrade(database)
+    assert current_revision(database) == head_revision()
+    assert _schema_diff(database) == before == []
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_every_revision_upgrades_to_head(empty_database, revision):
+    upgrade(empty_database, revision)
+    assert current_revision(empty_database) == revision
+    upgrade(empty_database)
+    assert current_revision(empty_database) == head_revision()
+    assert _schema_diff(empty_database) == []
+
+
+def test_unknown_revision_is_refused(sqlite_db):
+    with pytest.raises(ValidationError) as info:
+        upgrade(sqlite_db, "nope")
+    assert info.value.field == "revision"
+
+
+def test_named_constraints_are_enforced(database):
+    with pytest.raises(IntegrityError), database.transaction() as s:
+        s.add(ProjectRow(name="p", task_type="classification", labels=["a"]))
+        s.add(ProjectRow(name="p", task_type="classification", labels=["a"]))
+    with database.read() as s:
+        assert s.execute(text("SELECT count(*) FROM projects")).scalar() == 0
+
+
+def test_labels_compare_in_sql(database):
+    # JSONB on PostgreSQL: equality and GROUP BY on JSON columns work on both databases.
+    with database.transaction() as s:
+        s.add_all(
+            ProjectRow(name=f"p{i}", task_type="classification", labels=labels)
+            for i, labels in enumerate([["a", "b"], ["a", "b"], ["c"]])
+        )
+    with database.read() as s:
+        groups = s.execute(
+            text("SELECT labels, count(*) FROM projects GROUP BY labels ORDER BY count(*)")
+        ).all()
+        assert [count for _labels, count in groups] == [1, 2]
+        n_ab = s.query(ProjectRow).filter(ProjectRow.labels == ["a", "b"]).count()
+        assert n_ab == 2
+
+
+# --------------------------------------------------------------------------- SQLite details
+
+
+def test_sqlite_pragmas(sqlite_db):
+    with sqlite_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_foreign_keys_are_enforced(database):
+    from labelloop.store.tables import ItemRow
+
+    with pytest.raises(IntegrityError), database.transaction() as s:
+        s.add(ItemRow(project_id=999, external_id="x", payload={}, content_hash="0" * 64))
+
+
+def test_write_transaction_rolls_back_on_error(database):
+    with pytest.raises(RuntimeError), database.transaction() as s:
+        s.add(ProjectRow(name="gone", task_type="classification", labels=["a"]))
+        s.flush()
+        raise RuntimeError("boom")
+    with database.read() as s:
+        assert s.query(ProjectRow).count() == 0
+
+
+def test_sqlite_write_transactions_begin_immediate(sqlite_db):
+    # BEGIN IMMEDIATE takes the write lock at once: a second writer waits (here: times out
+    # quickly) instead of both reading and then deadlocking on the upgrade to a write lock.
+    import sqlite3
+
+    path = sqlite_db.engine.url.database
+    with sqlite_db.transaction() as s:
+        s.execute(text("SELECT count(*) FROM projects"))  # a read opens the transaction
+        other = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.execute("BEGIN")  # readers are never blocked in WAL mode
+            other.execute("SELECT count(*) FROM projects").fetchone()
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+
+# --------------------------------------------------------------------------- URL resolution
+
+
+def test_resolve_url(monkeypatch, tmp_path):
+    monkeypatch.delenv("LABELLOOP_DB", raising=False)
+    assert resolve_url() == DEFAULT_URL == "sqlite:///labelloop.db"
+    assert resolve_url("data/team.db") == "sqlite:///data/team.db"
+    assert resolve_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("LABELLOOP_DB", str(tmp_path / "env.db"))
+    assert resolve_url() == f"sqlite:///{tmp_path / 'env.db'}"
+    assert resolve_url("sqlite:///given.db") == "sqlite:///given.db"  # --db wins over env
+
+
+def test_database_from_bare_path_creates_parent(tmp_path):
+    db = Database(str(tmp_path / "sub" / "team.db"))
+    try:
+        assert db.dialect == "sqlite"
+        db.create_schema()
+        assert (tmp_path / "sub" / "team.db").exists()
+        assert db.artifact_dir == tmp_path / "sub" / "team-artifacts"
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["mysql://u@h/db", "sqlite+nope:///x.db", "postgresql+psycopg2://u@h/db", "://"]
+)
+def test_bad_url_names_db(url):
+    with pytest.raises(ValidationError) as info:
+        Database(url)
+    assert info.value.field == "db"
+
+
+def test_plain_postgresql_url_uses_psycopg():
+    db = Database("postgresql://team:secret@db.example/labels")  # no connection is made
+    assert db.url == "postgresql+psycopg://team:secret@db.example/labels"
+    assert db.dialect == "postgresql"
+    assert "secret" not in repr(db)
