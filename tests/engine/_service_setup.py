@@ -1,0 +1,82 @@
+"""Set-up shared by the service use-case tests: a project, its items and tasks, users.
+
+Items and tasks are inserted directly (as the importer leaves them: open, one label
+task per item, ``needed`` = the project's overlap), so these tests depend only on the
+schema and on `create_project`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelloop.engine.projects import create_project
+from labelloop.engine.users import UserInfo, create_user
+from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, TaskRow
+
+
+def make_project(
+    db: Database,
+    *,
+    name: str = "reviews",
+    labels: tuple[str, ...] = ("pos", "neg"),
+    multi_label: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> int:
+    info = create_project(
+        db,
+        actor="cli:test",
+        name=name,
+        task_type="classification",
+        labels=list(labels),
+        multi_label=multi_label,
+        settings={"retrain_every": 0, **(settings or {})},
+    )
+    return info.id
+
+
+def add_items(
+    db: Database,
+    project_id: int,
+    n: int,
+    *,
+    overlap: int = 1,
+    eval_ids: tuple[int, ...] = (),
+    prefix: str = "it",
+    priorities: list[float] | None = None,
+) -> list[int]:
+    """Insert ``n`` open items with one label task each; returns the task ids in order."""
+    task_ids = []
+    with db.transaction() as session:
+        for i in range(n):
+            item = ItemRow(
+                project_id=project_id,
+                external_id=f"{prefix}{i}",
+                payload={"text": f"text {i}"},
+                meta={},
+                content_hash=f"{prefix}{i:060d}",
+                is_eval=i in eval_ids,
+            )
+            session.add(item)
+            session.flush()
+            task = TaskRow(
+                project_id=project_id,
+                item_id=item.id,
+                queue="label",
+                status="open",
+                priority=priorities[i] if priorities else float(n - i),
+                needed=overlap,
+                active_leases=0,
+                is_eval=i in eval_ids,
+            )
+            session.add(task)
+            session.flush()
+            task_ids.append(task.id)
+    return task_ids
+
+
+def make_user(
+    db: Database, name: str, role: str = "annotator", projects: tuple[int, ...] = ()
+) -> UserInfo:
+    user, _token = create_user(db, actor="cli:test", name=name, role=role, projects=projects)
+    return user
