@@ -1,0 +1,1170 @@
+"""Rounds: train on the current labels, score the pool, re-prioritise the queue.
+
+One call to `train` makes one round::
+
+    read labels ──► dataset version ──► fit ──► model version ──► score pool in chunks
+        (snapshot)      (immutable)      │         (artifact)          │ select_batch
+                                         ▼                              ▼
+                                  metrics on the eval set     predictions + task priorities
+                                  and by cross-validation      (picked batch first)
+
+Fitting and scoring happen outside any write transaction; the writes (dataset version,
+model version, predictions, priorities, round, audit events) commit together in one.
+Priorities: the picked batch gets ``2 + (k - rank) / k`` (in pick order, above
+everything else), the rest of the pool its informativeness rank scaled into [0, 1);
+evaluation-set tasks keep theirs, since the queue mixes them in at their own share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+    update,
+    values,
+)
+from sqlalchemy.orm import Session
+
+from labelloop.engine.projects import effective_settings, resolve_project
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.models.artifacts import load_model, save_model
+from labelloop.models.builtin import (
+    ItemInput,
+    ProjectModel,
+    build_model,
+    check_model_spec,
+    cross_validated_metrics,
+    label_metrics,
+)
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    AnnotationRow,
+    DatasetVersionEntryRow,
+    DatasetVersionRow,
+    ItemRow,
+    ModelVersionRow,
+    PredictionRow,
+    ProjectRow,
+    RoundRow,
+    TaskRow,
+    utcnow,
+)
+
+__all__ = [
+    "LABELLED_STATUSES",
+    "ModelVersionInfo",
+    "Progress",
+    "QueryRow",
+    "RoundInfo",
+    "StatusInfo",
+    "list_rounds",
+    "load_project_model",
+    "project_dir",
+    "project_status",
+    "query",
+    "train",
+]
+
+LABELLED_STATUSES = ("annotated", "accepted")
+CHUNK_SIZE = 20_000
+FEATURIZER_SAMPLE = 5_000  # pool items the featurizer also learns from (unsupervised)
+WRITE_BATCH = 5_000
+STOP_KAPPA = 0.99
+STOP_UNCERTAINTY = 0.05
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stages ``fit``, ``score`` and ``write``."""
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    """One turn of the loop.
+
+    Attributes
+    ----------
+    number : int
+        The round's number in its project, from 1.
+    strategy : str
+        The strategy that picked the batch (for ``auto``: the arm used, or ``cold-start``).
+    dataset_version : int
+        The dataset version trained on.
+    model_version : int or None
+        The model version produced; None for a cold-start round (fewer than 2 classes).
+    n_labels : int
+        Labelled items in the dataset version.
+    batch : tuple of str
+        External ids of the picked items, in pick order.
+    metrics : dict
+        ``eval`` (accuracy, macro_f1, n on the evaluation set), ``cv`` (the same by
+        cross-validation on the training set), ``pool_size``, ``max_uncertainty``,
+        ``stop_kappa`` (agreement with the previous model on the evaluation set),
+        ``strategy_state`` (what the strategy carries to the next round).
+    created_at : datetime
+    """
+
+    number: int
+    strategy: str
+    dataset_version: int | None
+    model_version: int | None
+    n_labels: int
+    batch: tuple[str, ...]
+    metrics: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    """One item of the next batch: what to label, how informative it is, and why."""
+
+    external_id: str
+    score: float | None
+    reason: str
+    priority: float
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """A stored model version (without its artifact)."""
+
+    version: int
+    kind: str
+    name: str
+    dataset_version: int | None
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    artifact_path: str | None
+    artifact_sha256: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """Where a project stands: counts, rounds, and whether labelling still pays off.
+
+    Attributes
+    ----------
+    should_stop : bool
+        True when a stopping criterion says labelling has reached diminishing returns.
+    verdict : str
+        ``"keep labelling: ..."`` or ``"diminishing returns: ..."``, in words.
+    reasons : tuple of str
+        Each criterion's verdict in words.
+    """
+
+    project: str
+    n_items: int
+    n_labelled: int
+    n_open: int
+    n_in_review: int
+    n_eval: int
+    n_eval_labelled: int
+    rounds: tuple[RoundInfo, ...]
+    should_stop: bool
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True)
+class _Project:
+    id: int
+    name: str
+    task_type: str
+    labels: list[str]
+    multi_label: bool
+    strategy: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Labelled:
+    item_ids: list[int]
+    inputs: list[ItemInput]
+    labels: list[Any]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+def project_dir(db: Database, project_id: int) -> Path:
+    """The project's own artifact directory: ``<artifact dir>/project-<id>``."""
+    return Path(db.artifact_dir) / f"project-{project_id}"
+
+
+def _snapshot(row: ProjectRow) -> _Project:
+    return _Project(
+        id=row.id,
+        name=row.name,
+        task_type=row.task_type,
+        labels=list(row.labels),
+        multi_label=bool(row.multi_label),
+        strategy=row.strategy,
+        settings=effective_settings(row),
+    )
+
+
+def _labelled(session: Session, project_id: int, *, is_eval: bool) -> _Labelled:
+    rows = session.execute(
+        select(ItemRow.id, ItemRow.payload, ItemRow.media_ref, ItemRow.final_label)
+        .where(
+            ItemRow.project_id == project_id,
+            ItemRow.status.in_(LABELLED_STATUSES),
+            ItemRow.is_eval.is_(is_eval),
+        )
+        .order_by(ItemRow.id)
+    ).all()
+    rows = [r for r in rows if r.final_label is not None]
+    return _Labelled(
+        item_ids=[r.id for r in rows],
+        inputs=[ItemInput(r.payload or {}, r.media_ref) for r in rows],
+        labels=[r.final_label for r in rows],
+    )
+
+
+def _annotation_ids(session: Session, project_id: int, item_ids: set[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    rows = session.execute(
+        select(AnnotationRow.item_id, AnnotationRow.id)
+        .where(AnnotationRow.project_id == project_id, AnnotationRow.status == "active")
+        .order_by(AnnotationRow.id)
+    )
+    for item_id, annotation_id in rows:
+        if item_id in item_ids:
+            found.setdefault(item_id, []).append(annotation_id)
+    return found
+
+
+def _pool_chunks(
+    db: Database, project_id: int, size: int
+) -> Iterator[tuple[list[int], list[ItemInput]]]:
+    """The unlabelled non-eval pool, ``size`` items at a time (keyset on the index)."""
+    last = 0
+    while True:
+        with db.read() as session:
+            rows = session.execute(
+                select(ItemRow.id, ItemRow.payload, ItemRow.media_ref)
+                .where(
+                    ItemRow.project_id == project_id,
+                    ItemRow.status == "open",
+                    ItemRow.is_eval.is_(False),
+                    ItemRow.id > last,
+                )
+                .order_by(ItemRow.id)
+                .limit(size)
+            ).all()
+        if not rows:
+            return
+        yield [r.id for r in rows], [ItemInput(r.payload or {}, r.media_ref) for r in rows]
+        last = rows[-1].id
+
+
+def _count_pool(session: Session, project_id: int) -> int:
+    return session.execute(
+        select(func.count())
+        .select_from(ItemRow)
+        .where(
+            ItemRow.project_id == project_id,
+            ItemRow.status == "open",
+            ItemRow.is_eval.is_(False),
+        )
+    ).scalar_one()
+
+
+def _eval_items(session: Session, project_id: int) -> tuple[list[int], list[ItemInput]]:
+    rows = session.execute(
+        select(ItemRow.id, ItemRow.payload, ItemRow.media_ref)
+        .where(ItemRow.project_id == project_id, ItemRow.is_eval.is_(True))
+        .order_by(ItemRow.id)
+    ).all()
+    return [r.id for r in rows], [ItemInput(r.payload or {}, r.media_ref) for r in rows]
+
+
+def _can_fit(project: _Project, labels: Sequence[Any]) -> bool:
+    if len(labels) < 2:
+        return False
+    if project.multi_label:
+        return len({tuple(sorted(lab)) for lab in labels}) >= 2
+    return len({str(lab) for lab in labels}) >= 2
+
+
+def _stack(blocks: list[Any]):
+    if not blocks:
+        return None
+    if any(sp.issparse(b) for b in blocks):
+        return sp.vstack(blocks, format="csr")
+    return np.vstack(blocks)
+
+
+def _uncertainty(proba: np.ndarray, *, multi_label: bool) -> np.ndarray:
+    from labelloop.strategies import least_confidence
+
+    if proba.shape[0] == 0:
+        return np.zeros(0)
+    if multi_label:
+        return np.max(1.0 - np.abs(2.0 * proba - 1.0), axis=1)
+    return np.asarray(least_confidence(proba), dtype=np.float64)
+
+
+def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
+    if multi_label:
+        return [",".join(n for n, p in zip(labels, row, strict=True) if p >= 0.5) for row in proba]
+    return [labels[i] for i in proba.argmax(axis=1)]
+
+
+def _probability_dicts(proba: np.ndarray, labels: list[str]) -> list[dict[str, float]]:
+    rounded = np.round(proba, 6).tolist()
+    return [dict(zip(labels, row, strict=True)) for row in rounded]
+
+
+def _rank_scale(scores: np.ndarray) -> np.ndarray:
+    """Scores to [0, 1) by rank: robust to the scale of any one strategy's scores."""
+    n = scores.shape[0]
+    if n == 0:
+        return scores
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[np.argsort(scores, kind="stable")] = np.arange(n)
+    return ranks / n
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class _Scored:
+    item_ids: np.ndarray
+    scores: np.ndarray
+    proba: np.ndarray | None
+    batch_ids: list[int]
+    reasons: list[str]
+    strategy: str
+    state: dict[str, Any]
+
+
+def _select(strategy, estimator, X_lab, y_lab, X_pool, k, *, state, classes, seed):
+    from labelloop.selection import select_batch
+
+    return select_batch(
+        strategy,
+        estimator,
+        X_lab,
+        y_lab,
+        X_pool,
+        k,
+        state=state,
+        classes=classes,
+        random_state=seed,
+    )
+
+
+def _score_pool(
+    db: Database,
+    project: _Project,
+    model: ProjectModel,
+    fitted: bool,
+    X_lab,
+    y_lab,
+    *,
+    k: int,
+    state: dict[str, Any] | None,
+    seed: int,
+    pool_size: int,
+    progress: Progress | None,
+) -> _Scored:
+    estimator = model.classifier if fitted else None
+    classes = list(project.labels)
+    ids: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    probas: list[np.ndarray] = []
+    cand_ids: list[int] = []
+    cand_rows: list[Any] = []
+    last = None
+    done = 0
+    for chunk_ids, inputs in _pool_chunks(db, project.id, CHUNK_SIZE):
+        X = model.featurizer.transform(inputs)
+        selection = _select(
+            project.strategy,
+            estimator,
+            X_lab,
+            y_lab,
+            X,
+            min(k, len(chunk_ids)),
+            state=state,
+            classes=classes,
+            seed=seed,
+        )
+        ids.append(np.asarray(chunk_ids, dtype=np.int64))
+        scores.append(np.asarray(selection.scores, dtype=np.float64))
+        if fitted:
+            probas.append(model.predict_proba(X))
+        picked = np.asarray(selection.indices, dtype=np.int64)
+        cand_ids.extend(int(chunk_ids[i]) for i in picked)
+        cand_rows.append(X[picked])
+        last = selection
+        done += len(chunk_ids)
+        if progress:
+            progress("score", done, pool_size)
+    if last is None:
+        return _Scored(
+            np.zeros(0, np.int64), np.zeros(0), None, [], [], project.strategy, state or {}
+        )
+    if len(ids) > 1:
+        # Each chunk proposed its own batch; the final batch is picked among the proposals.
+        X_cand = _stack(cand_rows)
+        last = _select(
+            project.strategy,
+            estimator,
+            X_lab,
+            y_lab,
+            X_cand,
+            min(k, len(cand_ids)),
+            state=state,
+            classes=classes,
+            seed=seed,
+        )
+        batch_ids = [cand_ids[int(i)] for i in last.indices]
+    else:
+        batch_ids = [int(ids[0][int(i)]) for i in last.indices]
+    return _Scored(
+        item_ids=np.concatenate(ids),
+        scores=np.concatenate(scores),
+        proba=np.vstack(probas) if probas else None,
+        batch_ids=batch_ids,
+        reasons=list(last.reasons),
+        strategy=str(last.strategy),
+        state=dict(last.state or {}),
+    )
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _insert_batched(session: Session, table, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), WRITE_BATCH):
+        session.execute(table.insert(), rows[start : start + WRITE_BATCH])
+
+
+def _refresh_priorities(
+    session: Session, dialect: str, project_id: int, updates: list[dict[str, Any]]
+) -> None:
+    """Set open non-eval label tasks' priority and reason, by item id, in bulk."""
+    tasks = TaskRow.__table__
+    now = utcnow()
+    for start in range(0, len(updates), WRITE_BATCH):
+        batch = updates[start : start + WRITE_BATCH]
+        if dialect == "postgresql":
+            rows = values(
+                column("item_id", Integer),
+                column("priority", Float),
+                column("reason", String),
+                name="refreshed",
+            ).data([(u["b_item"], u["b_priority"], u["b_reason"]) for u in batch])
+            session.execute(
+                update(tasks)
+                .where(
+                    tasks.c.item_id == rows.c.item_id,
+                    tasks.c.project_id == project_id,
+                    tasks.c.queue == "label",
+                    tasks.c.status == "open",
+                    tasks.c.is_eval.is_(False),
+                )
+                .values(priority=rows.c.priority, reason=rows.c.reason, updated_at=now)
+            )
+        else:
+            session.execute(
+                update(tasks)
+                .where(
+                    tasks.c.item_id == bindparam("b_item"),
+                    tasks.c.queue == "label",
+                    tasks.c.status == "open",
+                    tasks.c.is_eval.is_(False),
+                )
+                .values(
+                    priority=bindparam("b_priority"), reason=bindparam("b_reason"), updated_at=now
+                ),
+                batch,
+            )
+
+
+def _priority_updates(scored: _Scored) -> list[dict[str, Any]]:
+    scaled = _rank_scale(scored.scores)
+    picked = {item_id: rank for rank, item_id in enumerate(scored.batch_ids)}
+    k = max(len(scored.batch_ids), 1)
+    updates = []
+    for item_id, priority in zip(scored.item_ids.tolist(), scaled.tolist(), strict=True):
+        rank = picked.get(item_id)
+        if rank is None:
+            updates.append({"b_item": item_id, "b_priority": priority, "b_reason": None})
+        else:
+            reason = scored.reasons[rank][:300] if rank < len(scored.reasons) else None
+            updates.append(
+                {"b_item": item_id, "b_priority": 2.0 + (k - rank) / k, "b_reason": reason}
+            )
+    return updates
+
+
+def _next_number(session: Session, column_, project_column, project_id: int) -> int:
+    current = session.execute(select(func.max(column_)).where(project_column == project_id))
+    return int(current.scalar_one() or 0) + 1
+
+
+def _external_ids(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    ids = list(item_ids)
+    for start in range(0, len(ids), WRITE_BATCH):
+        rows = session.execute(
+            select(ItemRow.id, ItemRow.external_id).where(
+                ItemRow.id.in_(ids[start : start + WRITE_BATCH])
+            )
+        )
+        found.update(dict(rows.tuples().all()))
+    return found
+
+
+def _round_info(
+    row: RoundRow,
+    external: dict[int, str],
+    dataset_versions: dict[int, int],
+    model_versions: dict[int, int],
+) -> RoundInfo:
+    return RoundInfo(
+        number=row.number,
+        strategy=row.strategy,
+        dataset_version=dataset_versions.get(row.dataset_version_id),
+        model_version=model_versions.get(row.model_version_id),
+        n_labels=row.n_labels,
+        batch=tuple(external.get(int(i), str(i)) for i in row.batch or ()),
+        metrics=dict(row.metrics or {}),
+        created_at=_aware(row.created_at),
+    )
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _check_actor(actor: Any) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValidationError("actor must name who trains (a user or cli:<os user>)", field="actor")
+    return actor
+
+
+def _stopping_metrics(
+    prev_labels: dict[int, str],
+    eval_ids: list[int],
+    eval_labels: list[str],
+    pool_uncertainty: np.ndarray,
+) -> dict[str, Any]:
+    from labelloop.strategies import stopping
+
+    verdicts: dict[str, Any] = {}
+    common = [i for i, item_id in enumerate(eval_ids) if item_id in prev_labels]
+    if common:
+        decision = stopping.stabilizing_predictions(
+            [prev_labels[eval_ids[i]] for i in common],
+            [eval_labels[i] for i in common],
+            threshold=STOP_KAPPA,
+        )
+        verdicts["stabilizing_predictions"] = {
+            "stop": decision.stop,
+            "value": decision.value,
+            "reason": decision.reason,
+        }
+    if pool_uncertainty.size:
+        decision = stopping.max_uncertainty_below(pool_uncertainty, STOP_UNCERTAINTY)
+        verdicts["max_uncertainty"] = {
+            "stop": decision.stop,
+            "value": decision.value,
+            "reason": decision.reason,
+        }
+    return verdicts
+
+
+def _predict_in_chunks(model: ProjectModel, inputs: list[ItemInput]) -> np.ndarray:
+    blocks = [
+        model.predict_proba(model.featurizer.transform(inputs[start : start + CHUNK_SIZE]))
+        for start in range(0, len(inputs), CHUNK_SIZE)
+    ]
+    return np.vstack(blocks) if blocks else np.zeros((0, len(model.labels)))
+
+
+def train(
+    db: Database, *, actor: str, project: int | str, progress: Progress | None = None
+) -> RoundInfo:
+    """Make one round: snapshot the labels, fit, score the pool, re-prioritise the queue.
+
+    Parameters
+    ----------
+    db : Database
+    actor : str
+        Who trains: a user name, ``cli:<os user>``, or ``model:<name>`` for retrain jobs.
+    project : int or str
+        The project's id or name.
+    progress : callable, optional
+        ``progress(stage, done, total)`` for stages ``fit``, ``score`` and ``write``.
+
+    Returns
+    -------
+    RoundInfo
+        The new round. With fewer than two classes labelled no model is fitted
+        (``model_version`` is None) and the queue is ordered by diversity alone.
+
+    Raises
+    ------
+    NotFoundError
+        No such project.
+    ValidationError
+        The project has no items, or its ``model`` setting is invalid.
+    """
+    actor = _check_actor(actor)
+    with db.read() as session:
+        proj = _snapshot(resolve_project(session, project))
+        train_set = _labelled(session, proj.id, is_eval=False)
+        eval_set = _labelled(session, proj.id, is_eval=True)
+        eval_ids, eval_inputs = _eval_items(session, proj.id)
+        annotations = _annotation_ids(session, proj.id, set(train_set.item_ids))
+        pool_size = _count_pool(session, proj.id)
+        sample = _pool_sample(session, proj.id, FEATURIZER_SAMPLE)
+        previous = (
+            session.execute(
+                select(RoundRow)
+                .where(RoundRow.project_id == proj.id)
+                .order_by(RoundRow.number.desc())
+            )
+            .scalars()
+            .first()
+        )
+        prev_state = (previous.metrics or {}).get("strategy_state") if previous else None
+        seed = previous.number + 1 if previous else 1
+        prev_eval = _previous_eval_labels(session, proj, previous, eval_ids)
+    if not (train_set.item_ids or pool_size or eval_ids):
+        raise ValidationError(
+            f"project {proj.name!r} has no items to train on: import some first", field="project"
+        )
+    if progress:
+        progress("fit", 0, 1)
+    spec = check_model_spec(proj.settings.get("model"))
+    model = build_model(
+        proj.task_type,
+        labels=proj.labels,
+        multi_label=proj.multi_label,
+        spec=spec,
+        media_root=proj.settings.get("media_root"),
+    )
+    model.featurizer.fit((train_set.inputs + sample) or eval_inputs)
+    X_lab = model.featurizer.transform(train_set.inputs)
+    y_lab = model.encode_labels(train_set.labels)
+    fitted = _can_fit(proj, train_set.labels)
+    metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
+    eval_proba = np.zeros((0, len(proj.labels)))
+    if fitted:
+        model.fit(X_lab, y_lab)
+        if eval_set.inputs:
+            X_eval = model.featurizer.transform(eval_set.inputs)
+            metrics["eval"] = label_metrics(
+                model, model.encode_labels(eval_set.labels), model.predict_labels(X_eval)
+            )
+        cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
+        if cv is not None:
+            metrics["cv"] = cv
+        eval_proba = _predict_in_chunks(model, eval_inputs)
+    if progress:
+        progress("fit", 1, 1)
+    batch_size = int(proj.settings.get("batch_size") or 20)
+    scored = _score_pool(
+        db,
+        proj,
+        model,
+        fitted,
+        X_lab,
+        y_lab,
+        k=batch_size,
+        state=prev_state,
+        seed=seed,
+        pool_size=pool_size,
+        progress=progress,
+    )
+    metrics["strategy_state"] = scored.state
+    if fitted:
+        uncertainty = _uncertainty(scored.proba, multi_label=proj.multi_label)
+        if uncertainty.size:
+            metrics["max_uncertainty"] = round(float(uncertainty.max()), 6)
+        eval_labels = _predicted_labels(eval_proba, proj.labels, multi_label=proj.multi_label)
+        metrics["stopping"] = _stopping_metrics(prev_eval, eval_ids, eval_labels, uncertainty)
+    saved = None
+    if fitted:
+        pending = project_dir(db, proj.id) / f".pending-{os.getpid()}-{seed}.skops"
+        saved = save_model(model, pending)
+    try:
+        return _write_round(
+            db,
+            proj,
+            actor=actor,
+            model=model,
+            saved=saved,
+            train_set=train_set,
+            annotations=annotations,
+            scored=scored,
+            metrics=metrics,
+            eval_ids=eval_ids,
+            eval_proba=eval_proba,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    finally:
+        if saved is not None:
+            saved.path.unlink(missing_ok=True)
+
+
+def _pool_sample(session: Session, project_id: int, size: int) -> list[ItemInput]:
+    rows = session.execute(
+        select(ItemRow.payload, ItemRow.media_ref)
+        .where(
+            ItemRow.project_id == project_id,
+            ItemRow.status == "open",
+            ItemRow.is_eval.is_(False),
+        )
+        .order_by(ItemRow.id)
+        .limit(size)
+    ).all()
+    return [ItemInput(r.payload or {}, r.media_ref) for r in rows]
+
+
+def _previous_eval_labels(
+    session: Session, project: _Project, previous: RoundRow | None, eval_ids: list[int]
+) -> dict[int, str]:
+    if previous is None or previous.model_version_id is None or not eval_ids:
+        return {}
+    rows = session.execute(
+        select(PredictionRow.item_id, PredictionRow.probabilities).where(
+            PredictionRow.model_version_id == previous.model_version_id,
+            PredictionRow.item_id.in_(eval_ids),
+        )
+    ).all()
+    found: dict[int, str] = {}
+    for item_id, probabilities in rows:
+        proba = np.asarray([[float(probabilities.get(n, 0.0)) for n in project.labels]])
+        found[item_id] = _predicted_labels(proba, project.labels, multi_label=project.multi_label)[
+            0
+        ]
+    return found
+
+
+def _write_round(
+    db: Database,
+    proj: _Project,
+    *,
+    actor: str,
+    model: ProjectModel,
+    saved,
+    train_set: _Labelled,
+    annotations: dict[int, list[int]],
+    scored: _Scored,
+    metrics: dict[str, Any],
+    eval_ids: list[int],
+    eval_proba: np.ndarray,
+    batch_size: int,
+    progress: Progress | None,
+) -> RoundInfo:
+    updates = _priority_updates(scored)
+    final_path: Path | None = None
+    try:
+        with db.transaction() as session:
+            session.execute(select(ProjectRow.id).where(ProjectRow.id == proj.id).with_for_update())
+            number = _next_number(session, RoundRow.number, RoundRow.project_id, proj.id)
+            dataset = DatasetVersionRow(
+                project_id=proj.id,
+                version=_next_number(
+                    session, DatasetVersionRow.version, DatasetVersionRow.project_id, proj.id
+                ),
+                n_items=len(train_set.item_ids),
+                created_by=actor,
+            )
+            session.add(dataset)
+            session.flush()
+            _insert_batched(
+                session,
+                DatasetVersionEntryRow.__table__,
+                [
+                    {
+                        "dataset_version_id": dataset.id,
+                        "item_id": item_id,
+                        "label": label,
+                        "annotation_ids": annotations.get(item_id, []),
+                    }
+                    for item_id, label in zip(train_set.item_ids, train_set.labels, strict=True)
+                ],
+            )
+            model_row = None
+            if saved is not None:
+                version = _next_number(
+                    session, ModelVersionRow.version, ModelVersionRow.project_id, proj.id
+                )
+                final_path = saved.path.with_name(f"model-{version}.skops")
+                os.replace(saved.path, final_path)
+                model_row = ModelVersionRow(
+                    project_id=proj.id,
+                    version=version,
+                    kind="builtin",
+                    name=f"{proj.task_type}-{model.params['classifier']['estimator'].split(':')[-1]}",
+                    dataset_version_id=dataset.id,
+                    params={**model.params, "artifact_types": list(saved.extra_types)},
+                    metrics={k: metrics[k] for k in ("eval", "cv") if k in metrics},
+                    artifact_path=final_path.relative_to(Path(db.artifact_dir)).as_posix(),
+                    artifact_sha256=saved.sha256,
+                )
+                session.add(model_row)
+                session.flush()
+                _write_predictions(session, proj, model_row.id, scored, eval_ids, eval_proba)
+            if progress:
+                progress("write", 0, len(updates))
+            _refresh_priorities(session, db.dialect, proj.id, updates)
+            if progress:
+                progress("write", len(updates), len(updates))
+            round_row = RoundRow(
+                project_id=proj.id,
+                number=number,
+                dataset_version_id=dataset.id,
+                model_version_id=model_row.id if model_row else None,
+                strategy=scored.strategy,
+                batch=list(scored.batch_ids),
+                metrics=json.loads(json.dumps(metrics, default=float)),
+                n_labels=len(train_set.item_ids),
+            )
+            session.add(round_row)
+            session.flush()
+            summary = {
+                "round": number,
+                "dataset_version": dataset.version,
+                "model_version": model_row.version if model_row else None,
+                "n_labels": len(train_set.item_ids),
+                "strategy": scored.strategy,
+                "batch_size": len(scored.batch_ids),
+            }
+            if model_row is not None:
+                append_event(
+                    session,
+                    project_id=proj.id,
+                    actor=actor,
+                    action="model.trained",
+                    target=f"model_version:{model_row.version}",
+                    after={
+                        **summary,
+                        "metrics": model_row.metrics,
+                        "artifact_sha256": model_row.artifact_sha256,
+                    },
+                )
+            append_event(
+                session,
+                project_id=proj.id,
+                actor=actor,
+                action="round.completed",
+                target=f"round:{number}",
+                after=summary,
+            )
+            external = _external_ids(session, scored.batch_ids)
+            models = {model_row.id: model_row.version} if model_row is not None else {}
+            return _round_info(round_row, external, {dataset.id: dataset.version}, models)
+    except BaseException:
+        if final_path is not None:
+            final_path.unlink(missing_ok=True)
+        raise
+
+
+def _write_predictions(
+    session: Session,
+    proj: _Project,
+    model_version_id: int,
+    scored: _Scored,
+    eval_ids: list[int],
+    eval_proba: np.ndarray,
+) -> None:
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    if scored.proba is not None:
+        for item_id, score, probabilities in zip(
+            scored.item_ids.tolist(),
+            scored.scores.tolist(),
+            _probability_dicts(scored.proba, proj.labels),
+            strict=True,
+        ):
+            rows.append(
+                {
+                    "project_id": proj.id,
+                    "item_id": item_id,
+                    "model_version_id": model_version_id,
+                    "probabilities": probabilities,
+                    "score": float(score),
+                    "created_at": now,
+                }
+            )
+    eval_scores = _uncertainty(eval_proba, multi_label=proj.multi_label)
+    for item_id, score, probabilities in zip(
+        eval_ids, eval_scores.tolist(), _probability_dicts(eval_proba, proj.labels), strict=True
+    ):
+        rows.append(
+            {
+                "project_id": proj.id,
+                "item_id": item_id,
+                "model_version_id": model_version_id,
+                "probabilities": probabilities,
+                "score": float(score),
+                "created_at": now,
+            }
+        )
+    _insert_batched(session, PredictionRow.__table__, rows)
+    # Pool predictions of built-in models older than the previous one are no longer read;
+    # evaluation-set predictions stay for learning curves and stopping criteria.
+    stale = (
+        select(ModelVersionRow.id)
+        .where(
+            ModelVersionRow.project_id == proj.id,
+            ModelVersionRow.kind == "builtin",
+            ModelVersionRow.id != model_version_id,
+        )
+        .order_by(ModelVersionRow.version.desc())
+        .offset(1)
+    )
+    stale_ids = list(session.execute(stale).scalars())
+    if stale_ids:
+        session.execute(
+            delete(PredictionRow).where(
+                PredictionRow.model_version_id.in_(stale_ids),
+                PredictionRow.item_id.not_in(
+                    select(ItemRow.id).where(
+                        ItemRow.project_id == proj.id, ItemRow.is_eval.is_(True)
+                    )
+                ),
+            )
+        )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def load_project_model(
+    db: Database, project: int | str, version: int | None = None
+) -> tuple[ModelVersionInfo, ProjectModel]:
+    """A built-in model version and its model, loaded from the checked artifact.
+
+    Parameters
+    ----------
+    version : int, optional
+        The model version; default the newest built-in one.
+
+    Raises
+    ------
+    NotFoundError
+        No such model version (or none trained yet).
+    ValidationError
+        The artifact is missing, outside the project's directory, or modified.
+    """
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        query_ = select(ModelVersionRow).where(
+            ModelVersionRow.project_id == proj.id, ModelVersionRow.kind == "builtin"
+        )
+        if version is not None:
+            query_ = query_.where(ModelVersionRow.version == version)
+        row = session.execute(query_.order_by(ModelVersionRow.version.desc())).scalars().first()
+        if row is None:
+            wanted = f"model version {version}" if version is not None else "trained model"
+            raise NotFoundError(f"project {proj.name!r} has no {wanted}: run `labelloop train`")
+        dataset_version = None
+        if row.dataset_version_id is not None:
+            dataset_version = session.get(DatasetVersionRow, row.dataset_version_id).version
+        info = ModelVersionInfo(
+            version=row.version,
+            kind=row.kind,
+            name=row.name,
+            dataset_version=dataset_version,
+            params=dict(row.params or {}),
+            metrics=dict(row.metrics or {}),
+            artifact_path=row.artifact_path,
+            artifact_sha256=row.artifact_sha256,
+            created_at=_aware(row.created_at),
+        )
+        project_id = proj.id
+    if not info.artifact_path or not info.artifact_sha256:
+        raise ValidationError(
+            f"model version {info.version} has no artifact to load", field="artifact"
+        )
+    model = load_model(
+        Path(db.artifact_dir) / info.artifact_path,
+        project_dir=project_dir(db, project_id),
+        sha256=info.artifact_sha256,
+        extra_trusted=info.params.get("artifact_types", ()),
+    )
+    return info, model
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValidationError(f"n must be a positive number of items, got {n!r}", field="n")
+    return n
+
+
+def query(db: Database, project: int | str, n: int = 10) -> list[QueryRow]:
+    """The next ``n`` items to label: open non-eval tasks, highest priority first.
+
+    Each row carries the item's external id, its informativeness score under the newest
+    model version (None before the first model), the reason it is there, and its priority.
+    """
+    n = _check_n(n)
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        rows = session.execute(
+            select(TaskRow.item_id, TaskRow.priority, TaskRow.reason, ItemRow.external_id)
+            .join(ItemRow, ItemRow.id == TaskRow.item_id)
+            .where(
+                TaskRow.project_id == proj.id,
+                TaskRow.queue == "label",
+                TaskRow.status == "open",
+                TaskRow.is_eval.is_(False),
+            )
+            .order_by(TaskRow.priority.desc(), TaskRow.id)
+            .limit(n)
+        ).all()
+        latest = session.execute(
+            select(ModelVersionRow.id, ModelVersionRow.version)
+            .where(ModelVersionRow.project_id == proj.id)
+            .order_by(ModelVersionRow.version.desc())
+            .limit(1)
+        ).first()
+        scores: dict[int, float] = {}
+        if latest is not None and rows:
+            scores = dict(
+                session.execute(
+                    select(PredictionRow.item_id, PredictionRow.score).where(
+                        PredictionRow.model_version_id == latest.id,
+                        PredictionRow.item_id.in_([r.item_id for r in rows]),
+                    )
+                )
+                .tuples()
+                .all()
+            )
+    result = []
+    for row in rows:
+        score = scores.get(row.item_id)
+        if row.reason:
+            reason = row.reason
+        elif score is not None:
+            reason = f"ranked by informativeness under model version {latest.version}"
+        else:
+            reason = "cold-start order (no round yet)"
+        result.append(QueryRow(row.external_id, score, reason, float(row.priority)))
+    return result
+
+
+def list_rounds(db: Database, project: int | str) -> list[RoundInfo]:
+    """Every round of a project, oldest first, with its metrics and batch."""
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        return _rounds(session, proj.id)
+
+
+def _rounds(session: Session, project_id: int) -> list[RoundInfo]:
+    rows = list(
+        session.execute(
+            select(RoundRow).where(RoundRow.project_id == project_id).order_by(RoundRow.number)
+        ).scalars()
+    )
+    dataset_versions = dict(
+        session.execute(
+            select(DatasetVersionRow.id, DatasetVersionRow.version).where(
+                DatasetVersionRow.project_id == project_id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    model_versions = dict(
+        session.execute(
+            select(ModelVersionRow.id, ModelVersionRow.version).where(
+                ModelVersionRow.project_id == project_id
+            )
+        )
+        .tuples()
+        .all()
+    )
+    external = _external_ids(session, [int(i) for r in rows for i in (r.batch or ())])
+    return [_round_info(row, external, dataset_versions, model_versions) for row in rows]
+
+
+def project_status(db: Database, project: int | str) -> StatusInfo:
+    """Counts, rounds with metrics, and the stopping verdict of a project."""
+    from labelloop.strategies import stopping
+
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        counts: dict[tuple[str, bool], int] = {}
+        for status, is_eval, count in session.execute(
+            select(ItemRow.status, ItemRow.is_eval, func.count())
+            .where(ItemRow.project_id == proj.id)
+            .group_by(ItemRow.status, ItemRow.is_eval)
+        ):
+            counts[(status, bool(is_eval))] = count
+        rounds = _rounds(session, proj.id)
+        settings = effective_settings(proj)
+        name = proj.name
+
+    def total(statuses: Sequence[str] | None = None, is_eval: bool | None = None) -> int:
+        return sum(
+            c
+            for (s, e), c in counts.items()
+            if (statuses is None or s in statuses) and (is_eval is None or e == is_eval)
+        )
+
+    n_labelled = total(LABELLED_STATUSES)
+    reasons: list[str] = []
+    stops: list[str] = []
+    modelled = [r for r in rounds if r.model_version is not None]
+    if not modelled:
+        reasons.append("no model trained yet: label items of at least two classes and train")
+    else:
+        for verdict in modelled[-1].metrics.get("stopping", {}).values():
+            reasons.append(verdict["reason"])
+            if verdict["stop"]:
+                stops.append(verdict["reason"])
+    budget = settings.get("label_budget")
+    if budget:
+        decision = stopping.budget_exhausted(n_labelled, int(budget))
+        reasons.append(decision.reason)
+        if decision.stop:
+            stops.append(decision.reason)
+    if stops:
+        verdict_text = "diminishing returns: " + "; ".join(stops)
+    else:
+        verdict_text = "keep labelling: " + "; ".join(reasons)
+    return StatusInfo(
+        project=name,
+        n_items=total(),
+        n_labelled=n_labelled,
+        n_open=total(("open",)),
+        n_in_review=total(("in_review",)),
+        n_eval=total(is_eval=True),
+        n_eval_labelled=total(LABELLED_STATUSES, is_eval=True),
+        rounds=tuple(rounds),
+        should_stop=bool(stops),
+        verdict=verdict_text,
+        reasons=tuple(reasons),
+    )
