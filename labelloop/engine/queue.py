@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
@@ -57,6 +57,7 @@ __all__ = [
     "ItemInfo",
     "TaskInfo",
     "aware",
+    "candidate_query",
     "check_user",
     "expire_leases",
     "item_info",
@@ -197,8 +198,12 @@ def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime)
     return sum(len(ids) for ids in closed.values())
 
 
-def _candidate(session: Session, *, project_id: int, user_id: int, is_eval: bool) -> TaskRow | None:
-    """The highest-priority open task of one kind this user may take, locked on PostgreSQL."""
+def candidate_query(*, project_id: int, user_id: int, is_eval: bool, dialect: str) -> Select:
+    """The query for the highest-priority open task of one kind this user may take.
+
+    Walks index ``ix_tasks_next`` in priority order and stops at the first fit; on
+    PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``.
+    """
     seen_lease = exists().where(
         TaskLeaseRow.task_id == TaskRow.id,
         TaskLeaseRow.user_id == user_id,
@@ -223,8 +228,16 @@ def _candidate(session: Session, *, project_id: int, user_id: int, is_eval: bool
         .order_by(TaskRow.priority.desc(), TaskRow.id)
         .limit(1)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TaskRow)
+    return query
+
+
+def _candidate(session: Session, *, project_id: int, user_id: int, is_eval: bool) -> TaskRow | None:
+    dialect = session.get_bind().dialect.name
+    query = candidate_query(
+        project_id=project_id, user_id=user_id, is_eval=is_eval, dialect=dialect
+    )
     return session.execute(query).scalar_one_or_none()
 
 
