@@ -1,0 +1,554 @@
+"""Label efficiency: how many labels each strategy needs, against random and peer libraries.
+
+Every strategy runs in one loop on the same splits, seeds, initial labelled sets and model
+(logistic regression); only the query differs. Peers plug in as query functions on the
+fitted model and the unlabelled pool: scikit-activeml (UncertaintySampling margin and
+entropy, RandomSampling), small-text (BreakingTies, PredictionEntropy, RandomSampling)
+and modAL (margin_sampling, entropy_sampling).
+
+For each data set it prints, per strategy, the area under the learning curve (AULC: mean
+test score over the label budget) for accuracy and macro-F1, the labels needed to reach 95%
+of the full-pool score, and the ratios to random and to the best peer. Each data set's rows
+are printed and appended to a CSV as soon as it finishes.
+
+    python benchmarks/label_efficiency.py            # full run: 5 seeds, all data sets
+    python benchmarks/label_efficiency.py --quick    # 2 seeds, smaller sets, a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from labelloop.datasets import load_dataset
+from labelloop.models.text import SentenceEmbeddingFeaturizer, TfidfFeaturizer
+
+METRICS = ("accuracy", "f1_macro")
+OURS = ("auto", "margin", "entropy", "random")
+PEERS = (
+    "skactiveml:margin",
+    "skactiveml:entropy",
+    "skactiveml:random",
+    "small-text:breaking_ties",
+    "small-text:prediction_entropy",
+    "small-text:random",
+    "modal:margin",
+    "modal:entropy",
+)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """One benchmark data set: where it comes from and its label budget."""
+
+    name: str
+    source: str
+    features: str  # "dense", "tfidf" or "minilm"
+    initial: int
+    batch: int
+    budget: int
+    subsample: int | None = None
+
+
+FULL = (
+    DataSpec("digits", "digits", "dense", initial=20, batch=20, budget=300),
+    DataSpec("breast_cancer", "breast_cancer", "dense", initial=10, batch=10, budget=150),
+    DataSpec("mnist_5k", "mnist", "dense", initial=50, batch=50, budget=1000),
+    DataSpec(
+        "rotten_tomatoes_tfidf", "rotten_tomatoes", "tfidf", initial=50, batch=100, budget=1500
+    ),
+    DataSpec(
+        "rotten_tomatoes_minilm", "rotten_tomatoes", "minilm", initial=50, batch=100, budget=1500
+    ),
+)
+QUICK = (
+    DataSpec("digits", "digits", "dense", initial=20, batch=20, budget=160),
+    DataSpec("breast_cancer", "breast_cancer", "dense", initial=10, batch=10, budget=80),
+    DataSpec("mnist_5k", "mnist", "dense", initial=50, batch=50, budget=400, subsample=2000),
+    DataSpec(
+        "rotten_tomatoes_tfidf", "rotten_tomatoes", "tfidf", 50, 100, budget=600, subsample=3000
+    ),
+    DataSpec(
+        "rotten_tomatoes_minilm", "rotten_tomatoes", "minilm", 50, 100, budget=600, subsample=3000
+    ),
+)
+
+
+@dataclass
+class QueryContext:
+    """What a query function may look at besides the model and the pool."""
+
+    X_labelled: Any
+    y_labelled: np.ndarray
+    classes: np.ndarray
+    seed: int
+    round: int
+    state: dict = field(default_factory=dict)
+
+
+QueryFunction = Callable[[Any, Any, int, QueryContext], np.ndarray]
+
+
+# --- query functions: ours through labelloop.selection, peers through their own APIs ---
+
+
+def ours(name: str) -> QueryFunction:
+    from labelloop.selection import select_batch
+
+    def query(model: Any, X_pool: Any, k: int, ctx: QueryContext) -> np.ndarray:
+        selection = select_batch(
+            name,
+            model,
+            ctx.X_labelled,
+            ctx.y_labelled,
+            X_pool,
+            k,
+            state=ctx.state,
+            classes=ctx.classes,
+            random_state=ctx.seed * 10_000 + ctx.round,
+        )
+        ctx.state = selection.state
+        return np.asarray(selection.indices)
+
+    return query
+
+
+def skactiveml(method: str) -> QueryFunction:
+    from skactiveml.classifier import SklearnClassifier
+    from skactiveml.pool import RandomSampling, UncertaintySampling
+
+    def query(model: Any, X_pool: Any, k: int, ctx: QueryContext) -> np.ndarray:
+        if hasattr(X_pool, "toarray"):
+            raise NotImplementedError("scikit-activeml needs dense data")
+        y_pool = np.full(X_pool.shape[0], np.nan)
+        random_state = ctx.seed * 10_000 + ctx.round
+        if method == "random":
+            return RandomSampling(random_state=random_state).query(X_pool, y_pool, batch_size=k)
+        # The already fitted model, wrapped so scikit-activeml accepts it; fit_clf=False
+        # keeps it from refitting, so only the selection differs.
+        clf = SklearnClassifier(model, classes=model.classes_, missing_label=np.nan)
+        clf.estimator_ = model
+        clf.classes_ = model.classes_
+        strategy = UncertaintySampling(method=method, random_state=random_state)
+        return strategy.query(X_pool, y_pool, clf=clf, fit_clf=False, batch_size=k)
+
+    return query
+
+
+class _SmallTextPool:
+    """The pool as small-text's strategies see a data set: ``len`` and the features."""
+
+    def __init__(self, X: Any) -> None:
+        self.x = X
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+class _SmallTextModel:
+    """The fitted model behind small-text's classifier protocol (predict_proba on a data set)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def predict_proba(self, dataset: _SmallTextPool) -> np.ndarray:
+        return self.model.predict_proba(dataset.x)
+
+
+def small_text(kind: str) -> QueryFunction:
+    from small_text.query_strategies import BreakingTies, PredictionEntropy, RandomSampling
+
+    strategies = {
+        "breaking_ties": BreakingTies,
+        "prediction_entropy": PredictionEntropy,
+        "random": RandomSampling,
+    }
+
+    def query(model: Any, X_pool: Any, k: int, ctx: QueryContext) -> np.ndarray:
+        # small-text's random sampling draws from numpy's global generator.
+        np.random.seed(ctx.seed * 10_000 + ctx.round)
+        n = X_pool.shape[0]
+        return strategies[kind]().query(
+            _SmallTextModel(model),
+            _SmallTextPool(X_pool),
+            np.arange(n),
+            np.arange(0),  # labelled indices: the pool view holds none
+            ctx.y_labelled,
+            n=k,
+        )
+
+    return query
+
+
+def modal(kind: str) -> QueryFunction:
+    from modAL.uncertainty import entropy_sampling, margin_sampling
+
+    function = {"margin": margin_sampling, "entropy": entropy_sampling}[kind]
+
+    def query(model: Any, X_pool: Any, k: int, ctx: QueryContext) -> np.ndarray:
+        picked = function(model, X_pool, n_instances=k)
+        # Older modAL returns (indices, instances).
+        return np.asarray(picked[0] if isinstance(picked, tuple) else picked)
+
+    return query
+
+
+def query_function(name: str) -> QueryFunction:
+    if name in OURS:
+        return ours(name)
+    library, kind = name.split(":")
+    if library == "skactiveml":
+        return skactiveml({"margin": "margin_sampling"}.get(kind, kind))
+    if library == "small-text":
+        return small_text(kind)
+    return modal(kind)
+
+
+# --- data ---
+
+
+def load_features(spec: DataSpec, *, cache_dir: Path | None) -> tuple[Any, np.ndarray]:
+    """The feature matrix and labels of a data set, subsampled (stratified) for --quick."""
+    data = load_dataset(spec.source)
+    X, y = data.X, np.asarray(data.y)
+    if spec.subsample is not None and spec.subsample < len(y):
+        keep, _ = train_test_split(
+            np.arange(len(y)), train_size=spec.subsample, stratify=y, random_state=0
+        )
+        keep = np.sort(keep)
+        X = [X[i] for i in keep] if data.is_text else X[keep]
+        y = y[keep]
+    if spec.features == "tfidf":
+        return TfidfFeaturizer().fit_transform(X), y
+    if spec.features == "minilm":
+        return SentenceEmbeddingFeaturizer(cache_dir=cache_dir).transform(X), y
+    # Scaling is unsupervised, so it may see the whole pool.
+    if spec.source != "mnist":
+        X = StandardScaler().fit_transform(X)
+    return np.asarray(X, dtype=np.float64), y
+
+
+def initial_set(y_pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random initial labelled set with at least two classes, so the model can be fitted."""
+    while True:
+        picked = rng.choice(len(y_pool), size=n, replace=False)
+        if len(np.unique(y_pool[picked])) >= 2:
+            return picked
+
+
+# --- the loop ---
+
+
+def scores(model: Any, X_test: Any, y_test: np.ndarray) -> tuple[float, float]:
+    predicted = model.predict(X_test)
+    return (
+        float(accuracy_score(y_test, predicted)),
+        float(f1_score(y_test, predicted, average="macro")),
+    )
+
+
+def run_curve(
+    query: QueryFunction,
+    base: Any,
+    X_pool: Any,
+    y_pool: np.ndarray,
+    X_test: Any,
+    y_test: np.ndarray,
+    initial: np.ndarray,
+    spec: DataSpec,
+    seed: int,
+) -> list[tuple[int, float, float]]:
+    """One learning curve: (labels, accuracy, macro-F1) after each round."""
+    labelled = list(initial)
+    unlabelled = np.setdiff1d(np.arange(len(y_pool)), initial)
+    classes = np.unique(y_pool)
+    ctx = QueryContext(None, np.empty(0), classes, seed, 0)
+    curve = []
+    while True:
+        model = clone(base).fit(X_pool[labelled], y_pool[labelled])
+        curve.append((len(labelled), *scores(model, X_test, y_test)))
+        if len(labelled) >= spec.budget or unlabelled.size == 0:
+            return curve
+        k = min(spec.batch, spec.budget - len(labelled), unlabelled.size)
+        ctx.X_labelled, ctx.y_labelled = X_pool[labelled], y_pool[labelled]
+        picked = np.asarray(query(model, X_pool[unlabelled], k, ctx), dtype=np.int64)
+        if picked.shape != (k,) or len(np.unique(picked)) != k:
+            raise RuntimeError(f"query returned {picked.shape} indices, not {k} distinct ones")
+        labelled.extend(unlabelled[picked].tolist())
+        unlabelled = np.delete(unlabelled, picked)
+        ctx.round += 1
+
+
+def aulc(curve: np.ndarray) -> float:
+    """Area under the learning curve, normalised by the label range: the mean score."""
+    n, score = curve[:, 0], curve[:, 1]
+    return float(np.trapezoid(score, n) / (n[-1] - n[0]))
+
+
+def labels_to(curves: np.ndarray, targets: np.ndarray) -> int | None:
+    """Labels needed to reach each seed's target: the median over seeds, as ``simulate`` does.
+
+    A seed that never reaches its target counts as infinite; None when the median does not
+    reach it within the budget.
+    """
+    needed = []
+    for curve, target in zip(curves, targets, strict=True):
+        reached = np.flatnonzero(curve[:, 1] >= target)
+        needed.append(curve[reached[0], 0] if reached.size else np.inf)
+    median = float(np.median(needed))
+    return int(median) if np.isfinite(median) else None
+
+
+def benchmark_dataset(
+    spec: DataSpec, strategies: list[str], seeds: list[int], *, cache_dir: Path | None
+) -> list[dict[str, Any]]:
+    """Run every strategy on every seed of one data set; one summary row per strategy."""
+    started = time.perf_counter()
+    X, y = load_features(spec, cache_dir=cache_dir)
+    log(f"{spec.name}: {X.shape[0]} samples x {X.shape[1]} features, {len(np.unique(y))} classes")
+    base = LogisticRegression(max_iter=2000)
+    curves: dict[str, list[np.ndarray]] = {s: [] for s in strategies}
+    full: list[tuple[float, float]] = []
+    failed: dict[str, str] = {}
+    for seed in seeds:
+        pool, test = train_test_split(
+            np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed
+        )
+        X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
+        full.append(scores(clone(base).fit(X_pool, y_pool), X_test, y_test))
+        initial = initial_set(y_pool, spec.initial, np.random.default_rng(seed))
+        for name in strategies:
+            if name in failed:
+                continue
+            t0 = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    curve = run_curve(
+                        query_function(name),
+                        base,
+                        X_pool,
+                        y_pool,
+                        X_test,
+                        y_test,
+                        initial,
+                        spec,
+                        seed,
+                    )
+            except (NotImplementedError, TypeError, ValueError, RuntimeError) as exc:
+                failed[name] = str(exc).splitlines()[0][:80]
+                log(f"  {name}: does not run here ({failed[name]})")
+                continue
+            curves[name].append(np.asarray(curve))
+            log(f"  seed {seed} {name:32s} {time.perf_counter() - t0:6.1f}s")
+    full_mean = np.mean(full, axis=0)
+    rows = []
+    for name in strategies:
+        row: dict[str, Any] = {"dataset": spec.name, "strategy": name}
+        if name in failed:
+            row["note"] = failed[name]
+            rows.append(row)
+            continue
+        stacked = np.stack(curves[name])  # (seeds, rounds, 3)
+        for m, metric in enumerate(METRICS, start=1):
+            row[f"aulc_{metric}"] = float(np.mean([aulc(c[:, [0, m]]) for c in stacked]))
+            targets = 0.95 * np.asarray(full)[:, m - 1]
+            row[f"labels95_{metric}"] = labels_to(stacked[:, :, [0, m]], targets)
+            row[f"full_{metric}"] = float(full_mean[m - 1])
+        rows.append(row)
+    add_ratios(rows)
+    log(f"{spec.name}: done in {time.perf_counter() - started:.0f}s")
+    return rows
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Ratios of AULC and labels-to-95% to random and to the best peer (not its random)."""
+    ran = [r for r in rows if "note" not in r]
+    by_name = {r["strategy"]: r for r in ran}
+    peers = [r for r in ran if ":" in r["strategy"] and not r["strategy"].endswith("random")]
+    for metric in METRICS:
+        aulc_key, l95_key = f"aulc_{metric}", f"labels95_{metric}"
+        random_row = by_name.get("random")
+        best_aulc = max((r[aulc_key] for r in peers), default=None)
+        peer_l95 = [r[l95_key] for r in peers if r[l95_key] is not None]
+        best_l95 = min(peer_l95, default=None)
+        for row in ran:
+            row[f"aulc_vs_random_{metric}"] = ratio(
+                row[aulc_key], random_row and random_row[aulc_key]
+            )
+            row[f"labels95_vs_random_{metric}"] = ratio(
+                row[l95_key], random_row and random_row[l95_key]
+            )
+            row[f"aulc_vs_best_peer_{metric}"] = ratio(row[aulc_key], best_aulc)
+            row[f"labels95_vs_best_peer_{metric}"] = ratio(row[l95_key], best_l95)
+
+
+def ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return value / reference
+
+
+# --- output ---
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/r"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(spec: DataSpec, rows: list[dict[str, Any]], n_seeds: int) -> str:
+    full = next((r for r in rows if "note" not in r), {})
+    lines = [
+        f"#### {spec.name} (initial {spec.initial}, batch {spec.batch}, budget {spec.budget}, "
+        f"{n_seeds} seeds; full pool: accuracy {fmt(full.get('full_accuracy'))}, "
+        f"macro-F1 {fmt(full.get('full_f1_macro'))})",
+        "",
+        "| strategy | AULC acc | AULC F1 | labels→95% acc | labels→95% F1 "
+        "| AULC ×random | labels ×random | AULC ×best peer | labels ×best peer |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        if "note" in r:
+            lines.append(f"| {r['strategy']} | not run: {r['note']} |||||||| ")
+            continue
+        lines.append(
+            f"| {r['strategy']} | {fmt(r['aulc_accuracy'])} | {fmt(r['aulc_f1_macro'])} "
+            f"| {fmt(r['labels95_accuracy'])} | {fmt(r['labels95_f1_macro'])} "
+            f"| {fmt(r['aulc_vs_random_accuracy'])} | {fmt(r['labels95_vs_random_accuracy'], 2)} "
+            f"| {fmt(r['aulc_vs_best_peer_accuracy'])} "
+            f"| {fmt(r['labels95_vs_best_peer_accuracy'], 2)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+CSV_COLUMNS = [
+    "dataset",
+    "strategy",
+    *(
+        f"{k}_{m}"
+        for m in METRICS
+        for k in (
+            "aulc",
+            "labels95",
+            "full",
+            "aulc_vs_random",
+            "labels95_vs_random",
+            "aulc_vs_best_peer",
+            "labels95_vs_best_peer",
+        )
+    ),
+    "note",
+]
+
+
+def append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+
+
+def summary(all_rows: list[dict[str, Any]]) -> str:
+    """The targets: auto's AULC against margin per set, labels-to-95% against random."""
+    lines = ["", "#### Targets (accuracy)", ""]
+    ratios = []
+    for dataset in dict.fromkeys(r["dataset"] for r in all_rows):
+        rows = {r["strategy"]: r for r in all_rows if r["dataset"] == dataset and "note" not in r}
+        if "auto" not in rows or "margin" not in rows:
+            continue
+        auto, margin = rows["auto"], rows["margin"]
+        verdict = ">=" if auto["aulc_accuracy"] >= margin["aulc_accuracy"] else "<"
+        lines.append(
+            f"- {dataset}: auto AULC {auto['aulc_accuracy']:.3f} {verdict} margin "
+            f"{margin['aulc_accuracy']:.3f}; labels to 95%: auto {fmt(auto['labels95_accuracy'])}, "
+            f"margin {fmt(margin['labels95_accuracy'])}, random "
+            f"{fmt(rows.get('random', {}).get('labels95_accuracy'))}"
+        )
+        ratios.append(auto.get("labels95_vs_random_accuracy"))
+    known = [r for r in ratios if r is not None]
+    if known:
+        lines.append(
+            f"- median labels-to-95% of auto / random over {len(known)} sets with both reached: "
+            f"{np.median(known):.2f}x"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 seeds, smaller sets and budgets")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default 5, quick 2)")
+    parser.add_argument("--datasets", help="comma-separated subset of the data set names")
+    parser.add_argument("--strategies", help="comma-separated subset of the strategies")
+    parser.add_argument(
+        "--csv", type=Path, default=Path("label_efficiency.csv"), help="CSV to append rows to"
+    )
+    parser.add_argument("--cache-dir", type=Path, help="embedding cache folder")
+    args = parser.parse_args(argv)
+
+    specs = QUICK if args.quick else FULL
+    if args.datasets:
+        wanted = args.datasets.split(",")
+        unknown = set(wanted) - {s.name for s in specs}
+        if unknown:
+            parser.error(f"unknown data set(s): {', '.join(sorted(unknown))}")
+        specs = tuple(s for s in specs if s.name in wanted)
+    strategies = list(OURS + PEERS)
+    if args.strategies:
+        strategies = args.strategies.split(",")
+        unknown = set(strategies) - set(OURS + PEERS)
+        if unknown:
+            parser.error(f"unknown strategy(ies): {', '.join(sorted(unknown))}")
+    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+
+    command = "python benchmarks/label_efficiency.py " + " ".join(argv or sys.argv[1:])
+    print(f"`{command.strip()}`\n")
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+        "model LogisticRegression(max_iter=2000); "
+        "AULC = mean test score over the label budget (trapezoid); labels→95% = median over seeds "
+        "of the fewest labels reaching 95% of that seed's full-pool score (n/r: not reached in "
+        "the budget); ×best peer: against the best peer strategy other than random.\n",
+        flush=True,
+    )
+    all_rows = []
+    started = time.perf_counter()
+    for spec in specs:
+        rows = benchmark_dataset(spec, strategies, seeds, cache_dir=args.cache_dir)
+        print(markdown_table(spec, rows, len(seeds)), flush=True)
+        append_csv(args.csv, rows)
+        all_rows.extend(rows)
+    print(summary(all_rows), flush=True)
+    print(f"total {time.perf_counter() - started:.0f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
