@@ -1,0 +1,383 @@
+"""Project commands: ``project create|list|show|set|guidelines``, ``import``, ``export``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labelloop.cli.common import (
+    DbOption,
+    app,
+    cli_actor,
+    err_console,
+    open_database,
+    out_console,
+    reports_errors,
+)
+from labelloop.exceptions import ValidationError
+
+__all__ = ["project_app"]
+
+project_app = typer.Typer(
+    help="Labelling projects: create, list, show, settings.", no_args_is_help=True
+)
+app.add_typer(project_app, name="project")
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Progress]:
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+    with progress:
+        yield progress
+
+
+def _parse_assignment(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValidationError(f"expected KEY=VALUE, got {text!r}", field="settings")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word: a string
+    return key.strip(), value
+
+
+def _show(info: Any) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("id", info.id),
+        ("name", info.name),
+        ("task", info.task_type),
+        ("labels", ", ".join(info.labels)),
+        ("multi-label", "yes" if info.multi_label else "no"),
+        ("strategy", info.strategy),
+        ("guidelines", f"version {info.guideline_version}" if info.guideline_version else "none"),
+        ("items", info.n_items),
+        ("labelled", info.n_labelled),
+        ("open", info.n_open),
+        ("in review", info.n_in_review),
+    ]
+    rows += [(f"  {key}", json.dumps(value)) for key, value in info.settings.items()]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    out_console.print(table)
+
+
+@project_app.command("create")
+@reports_errors
+def create(
+    name: Annotated[str, typer.Argument(help="A unique project name.")],
+    task: Annotated[
+        str, typer.Option("--task", help="classification, tabular, image, audio or video.")
+    ] = "classification",
+    labels: Annotated[str, typer.Option("--labels", help="Comma-separated label names.")] = "",
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="Several labels per item.")
+    ] = False,
+    strategy: Annotated[str, typer.Option("--strategy", help="Selection strategy.")] = "auto",
+    guidelines: Annotated[
+        Path | None, typer.Option("--guidelines", help="Guidelines as a Markdown file.")
+    ] = None,
+    setting: Annotated[
+        list[str] | None, typer.Option("--set", help="A setting as KEY=VALUE (repeatable).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a project."""
+    from labelloop.engine.projects import create_project
+
+    text = _read_text(guidelines) if guidelines is not None else None
+    settings = dict(_parse_assignment(item) for item in setting or [])
+    database = open_database(db)
+    try:
+        info = create_project(
+            database,
+            actor=cli_actor(),
+            name=name,
+            task_type=task,
+            labels=labels.split(",") if labels else [],
+            multi_label=multi_label,
+            strategy=strategy,
+            guidelines=text,
+            settings=settings,
+        )
+    finally:
+        database.dispose()
+    err_console.print(
+        f"created project {info.name!r} (id {info.id})", highlight=False, soft_wrap=True
+    )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read {path}: {exc}", field="guidelines") from None
+
+
+@project_app.command("list")
+@reports_errors
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List projects with their counts."""
+    from labelloop.engine.projects import list_projects
+
+    database = open_database(db)
+    try:
+        projects = list_projects(database)
+    finally:
+        database.dispose()
+    if as_json:
+        for info in projects:
+            sys.stdout.write(json.dumps(_summary(info)) + "\n")
+        return
+    table = Table()
+    for column in ("id", "name", "task", "labels", "items", "labelled", "open", "in review"):
+        table.add_column(column)
+    for info in projects:
+        table.add_row(
+            str(info.id),
+            info.name,
+            info.task_type,
+            ", ".join(info.labels),
+            str(info.n_items),
+            str(info.n_labelled),
+            str(info.n_open),
+            str(info.n_in_review),
+        )
+    out_console.print(table)
+
+
+def _summary(info: Any) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "task_type": info.task_type,
+        "labels": list(info.labels),
+        "multi_label": info.multi_label,
+        "strategy": info.strategy,
+        "guideline_version": info.guideline_version,
+        "settings": info.settings,
+        "n_items": info.n_items,
+        "n_labelled": info.n_labelled,
+        "n_open": info.n_open,
+        "n_in_review": info.n_in_review,
+    }
+
+
+@project_app.command("show")
+@reports_errors
+def show(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show a project: schema, settings and counts."""
+    from labelloop.engine.projects import get_project_info
+
+    database = open_database(db)
+    try:
+        info = get_project_info(database, project)
+    finally:
+        database.dispose()
+    if as_json:
+        sys.stdout.write(json.dumps(_summary(info)) + "\n")
+    else:
+        _show(info)
+
+
+@project_app.command("set")
+@reports_errors
+def set_(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    assignments: Annotated[
+        list[str], typer.Argument(help="KEY=VALUE pairs; values are JSON or bare words.")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Change settings (audited), e.g. ``overlap=2 review_policy=percent strategy=margin``."""
+    from labelloop.engine.projects import update_settings
+
+    changes = dict(_parse_assignment(item) for item in assignments)
+    database = open_database(db)
+    try:
+        info = update_settings(database, actor=cli_actor(), project=project, changes=changes)
+    finally:
+        database.dispose()
+    for key in changes:
+        value = info.strategy if key == "strategy" else info.settings[key]
+        err_console.print(
+            f"{info.name}: {key} = {json.dumps(value)}", highlight=False, soft_wrap=True
+        )
+
+
+@project_app.command("guidelines")
+@reports_errors
+def guidelines(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="A Markdown file: stored as a new version.")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Print this version (default: current).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print the project's guidelines, or store FILE as their new version."""
+    from labelloop.engine.projects import get_guidelines, set_guidelines
+
+    database = open_database(db)
+    try:
+        if file is not None:
+            number = set_guidelines(
+                database, actor=cli_actor(), project=project, text=_read_text(file)
+            )
+            err_console.print(
+                f"stored guidelines version {number}", highlight=False, soft_wrap=True
+            )
+            return
+        found = get_guidelines(database, project, version)
+    finally:
+        database.dispose()
+    if found is None:
+        err_console.print("this project has no guidelines yet")
+        return
+    sys.stdout.write(found.text if found.text.endswith("\n") else found.text + "\n")
+
+
+@app.command("import")
+@reports_errors
+def import_(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    source: Annotated[
+        Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a directory of media files.")
+    ],
+    format: Annotated[
+        str, typer.Option("--format", help="auto, jsonl, csv, parquet or media.")
+    ] = "auto",
+    id_field: Annotated[str, typer.Option("--id-field")] = "id",
+    text_field: Annotated[str, typer.Option("--text-field")] = "text",
+    label_field: Annotated[str, typer.Option("--label-field")] = "label",
+    labels_field: Annotated[str, typer.Option("--labels-field")] = "labels",
+    meta_field: Annotated[str, typer.Option("--meta-field")] = "meta",
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the eval draw.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Import items (all or nothing); labelled records become final labels.
+
+    Records whose content duplicates an item already in the pool (or an earlier record)
+    are skipped and listed on stderr.
+    """
+    from labelloop.engine.ingest import import_items
+    from labelloop.io.records import FieldNames
+
+    fields = FieldNames(
+        id=id_field, text=text_field, label=label_field, labels=labels_field, meta=meta_field
+    )
+    database = open_database(db)
+    try:
+        with _progress("importing") as progress:
+            bars: dict[str, Any] = {}
+
+            def on_progress(phase: str, done: int, total: int | None) -> None:
+                if phase not in bars:
+                    bars[phase] = progress.add_task(phase, total=total)
+                progress.update(bars[phase], completed=done, total=total)
+
+            report = import_items(
+                database,
+                actor=cli_actor(),
+                project=project,
+                path=source,
+                format=format,
+                fields=fields,
+                seed=seed,
+                on_progress=on_progress,
+            )
+    finally:
+        database.dispose()
+    err_console.print(
+        f"imported {report.n_imported} of {report.n_records} records into {report.project_name!r}: "
+        f"{report.n_labelled} labelled, {report.n_open} open, {report.n_eval} in the eval set",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report.n_duplicates:
+        examples = ", ".join(
+            f"{d.external_id!r} (line {d.line}) = {d.duplicate_of!r}" for d in report.duplicates[:5]
+        )
+        err_console.print(
+            f"skipped {report.n_duplicates} duplicate(s) of content already imported: {examples}"
+            + (" ..." if report.n_duplicates > 5 else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.ignored_files:
+        err_console.print(
+            f"ignored {len(report.ignored_files)} file(s) that are not "
+            f"media of this project: {', '.join(report.ignored_files[:5])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command("export")
+@reports_errors
+def export(
+    project: Annotated[str, typer.Argument(help="Project name or id.")],
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (default: stdout).")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Export this dataset version exactly.")
+    ] = None,
+    labelled_only: Annotated[
+        bool, typer.Option("--labelled-only", help="Only items with a final label.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Export items and final labels with their provenance (records only on stdout)."""
+    from labelloop.engine.export import export_items
+
+    database = open_database(db)
+    try:
+        with _progress("exporting") as progress:
+            bar = progress.add_task("exporting", total=None)
+            report = export_items(
+                database,
+                project=project,
+                format=format,
+                out=out,
+                version=version,
+                labelled_only=labelled_only,
+                on_progress=lambda done: progress.update(bar, completed=done),
+            )
+    finally:
+        database.dispose()
+    version_text = f" (dataset version {report.dataset_version})" if version is not None else ""
+    err_console.print(
+        f"exported {report.n_records} records of {report.project_name!r}{version_text} "
+        f"to {report.destination}",
+        highlight=False,
+        soft_wrap=True,
+    )

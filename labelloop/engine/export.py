@@ -1,0 +1,308 @@
+"""Export: a project's items and final labels, or one dataset version exactly, as records
+in the import's keys, so that an export imports again as it is.
+
+A record is ``{"id", <payload fields>, "label" (or "labels"), "meta"}`` plus the final
+label's provenance: ``annotators`` (who gave the active annotations, imports excluded),
+``reviewers``, ``label_source`` (import, human, review or model) and ``dataset_version``
+(the dataset version the label is in: the latest one holding this item with this label,
+or the exported version with ``version=N``; None when no model has seen it yet).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import null, select
+from sqlalchemy.orm import Session
+
+from labelloop.engine.projects import resolve_project
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    AnnotationRow,
+    DatasetVersionEntryRow,
+    DatasetVersionRow,
+    ItemRow,
+    ProjectRow,
+    ReviewRow,
+    UserRow,
+)
+
+__all__ = ["EXPORT_FORMATS", "ExportReport", "export_items", "iter_export_records"]
+
+EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet")
+_BATCH = 10_000
+_PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export wrote."""
+
+    project_id: int
+    project_name: str
+    format: str
+    destination: str
+    n_records: int
+    dataset_version: int | None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    project_id: int
+    project_name: str
+    task_type: str
+    label_key: str
+    version_id: int | None  # the dataset version exported, or the latest (for provenance)
+    version_number: int | None
+    exact: bool  # True: export the version's entries; False: the current pool
+
+
+def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
+    row: ProjectRow = resolve_project(session, project)
+    query = select(DatasetVersionRow.id, DatasetVersionRow.version).where(
+        DatasetVersionRow.project_id == row.id
+    )
+    if version is None:
+        query = query.order_by(DatasetVersionRow.version.desc()).limit(1)
+    else:
+        query = query.where(DatasetVersionRow.version == version)
+    found = session.execute(query).first()
+    if version is not None and found is None:
+        raise NotFoundError(f"project {row.name!r} has no dataset version {version}")
+    return _Scope(
+        project_id=row.id,
+        project_name=row.name,
+        task_type=row.task_type,
+        label_key="labels" if row.multi_label else "label",
+        version_id=found[0] if found else None,
+        version_number=found[1] if found else None,
+        exact=version is not None,
+    )
+
+
+def _item_batches(session: Session, scope: _Scope, labelled_only: bool) -> Iterator[list[Any]]:
+    """Batches of (item, label, annotation ids or None), by item id (keyset pages)."""
+    last = 0
+    while True:
+        if scope.exact:
+            query = (
+                select(ItemRow, DatasetVersionEntryRow.label, DatasetVersionEntryRow.annotation_ids)
+                .join(DatasetVersionEntryRow, DatasetVersionEntryRow.item_id == ItemRow.id)
+                .where(DatasetVersionEntryRow.dataset_version_id == scope.version_id)
+            )
+        else:
+            query = select(ItemRow, ItemRow.final_label, null()).where(
+                ItemRow.project_id == scope.project_id
+            )
+            if labelled_only:
+                query = query.where(ItemRow.status.in_(("annotated", "accepted")))
+        rows = session.execute(
+            query.where(ItemRow.id > last).order_by(ItemRow.id).limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0].id
+        session.expunge_all()
+
+
+def _provenance(
+    session: Session, scope: _Scope, rows: list[Any]
+) -> tuple[dict[int, list[str]], dict[int, list[str]], dict[int, Any]]:
+    low, high = rows[0][0].id, rows[-1][0].id
+    annotators: dict[int, set[str]] = {}
+    if scope.exact:
+        wanted = {aid for _, _, ids in rows for aid in (ids or [])}
+        query = select(AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.id).where(
+            AnnotationRow.project_id == scope.project_id,
+            AnnotationRow.item_id.between(low, high),
+            AnnotationRow.source != "import",
+        )
+        for item_id, actor, annotation_id in session.execute(query):
+            if annotation_id in wanted:
+                annotators.setdefault(item_id, set()).add(actor)
+    else:
+        query = select(AnnotationRow.item_id, AnnotationRow.actor).where(
+            AnnotationRow.item_id.between(low, high),
+            AnnotationRow.project_id == scope.project_id,
+            AnnotationRow.status == "active",
+            AnnotationRow.source != "import",
+        )
+        for item_id, actor in session.execute(query):
+            annotators.setdefault(item_id, set()).add(actor)
+    reviewers: dict[int, set[str]] = {}
+    query = (
+        select(ReviewRow.item_id, UserRow.name)
+        .join(UserRow, UserRow.id == ReviewRow.reviewer_id)
+        .where(ReviewRow.item_id.between(low, high), ReviewRow.project_id == scope.project_id)
+    )
+    for item_id, name in session.execute(query):
+        reviewers.setdefault(item_id, set()).add(name)
+    in_version: dict[int, Any] = {}
+    if scope.version_id is not None and not scope.exact:
+        query = select(DatasetVersionEntryRow.item_id, DatasetVersionEntryRow.label).where(
+            DatasetVersionEntryRow.dataset_version_id == scope.version_id,
+            DatasetVersionEntryRow.item_id.between(low, high),
+        )
+        in_version = dict(session.execute(query).all())
+    return (
+        {k: sorted(v) for k, v in annotators.items()},
+        {k: sorted(v) for k, v in reviewers.items()},
+        in_version,
+    )
+
+
+def _records(
+    session: Session,
+    scope: _Scope,
+    labelled_only: bool,
+    on_progress: Callable[[int], None] | None,
+) -> Iterator[dict[str, Any]]:
+    done = 0
+    for rows in _item_batches(session, scope, labelled_only):
+        annotators, reviewers, in_version = _provenance(session, scope, rows)
+        for item, label, _ids in rows:
+            record: dict[str, Any] = {"id": item.external_id}
+            record.update(item.payload)
+            record[scope.label_key] = label
+            record["meta"] = item.meta or {}
+            record["annotators"] = annotators.get(item.id, [])
+            record["reviewers"] = reviewers.get(item.id, [])
+            record["label_source"] = item.label_source if label is not None else None
+            if scope.exact:
+                record["dataset_version"] = scope.version_number
+            else:
+                held = item.id in in_version and in_version[item.id] == label
+                record["dataset_version"] = scope.version_number if held else None
+            yield record
+        done += len(rows)
+        if on_progress is not None:
+            on_progress(done)
+
+
+def iter_export_records(
+    db: Database,
+    project: int | str,
+    *,
+    version: int | None = None,
+    labelled_only: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Yield the export records of a project (or of dataset version ``version``), by item.
+
+    Reads in pages of 10,000 items inside one read transaction; memory stays flat.
+    """
+    _check_version(version)
+    with db.read() as session:
+        scope = _scope(session, project, version)
+        yield from _records(session, scope, labelled_only, None)
+
+
+def _check_version(version: Any) -> None:
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ValidationError("a dataset version is a number", field="version")
+
+
+def _columns(session: Session, scope: _Scope, labelled_only: bool) -> list[str]:
+    """The payload keys of every exported item, in first-seen order, around the fixed keys."""
+    keys: dict[str, None] = {}
+    for rows in _item_batches(session, scope, labelled_only):
+        for item, _label, _ids in rows:
+            for key in item.payload:
+                keys.setdefault(key, None)
+    return ["id", *keys, scope.label_key, "meta", *_PROVENANCE]
+
+
+def export_items(
+    db: Database,
+    *,
+    project: int | str,
+    format: str,
+    out: str | Path | IO[str] | None = None,
+    version: int | None = None,
+    labelled_only: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ExportReport:
+    """Write a project's records (or dataset version ``version`` exactly) to ``out``.
+
+    Parameters
+    ----------
+    db : Database
+    project : int or str
+        The project's id or name.
+    format : {"jsonl", "csv", "parquet"}
+    out : path or text file, optional
+        Where to write; default: stdout (Parquet goes to stdout's binary buffer).
+    version : int, optional
+        A dataset version number: exactly its items and labels.
+    labelled_only : bool, default False
+        Only items with a final label (the current pool only).
+    on_progress : callable, optional
+        Called with the number of items written so far.
+
+    Raises
+    ------
+    NotFoundError
+        For an unknown project or dataset version.
+    """
+    if format not in EXPORT_FORMATS:
+        raise ValidationError(
+            f"unknown export format {format!r}: use {', '.join(EXPORT_FORMATS)}", field="format"
+        )
+    _check_version(version)
+    with db.read() as session:
+        scope = _scope(session, project, version)
+        records = _records(session, scope, labelled_only, on_progress)
+        destination = "<stdout>" if out is None else getattr(out, "name", str(out))
+        if format == "jsonl":
+            from labelloop.io.jsonl import write_jsonl
+
+            n = _write_text(out, lambda handle: write_jsonl(records, handle))
+        elif format == "csv":
+            from labelloop.io.csv import write_csv
+
+            columns = _columns(session, scope, labelled_only)
+            n = _write_text(out, lambda handle: write_csv(records, handle, columns=columns))
+        else:
+            n = _write_parquet(records, out, _columns(session, scope, labelled_only))
+        return ExportReport(
+            project_id=scope.project_id,
+            project_name=scope.project_name,
+            format=format,
+            destination=destination,
+            n_records=n,
+            dataset_version=scope.version_number,
+        )
+
+
+def _write_text(out: str | Path | IO[str] | None, write: Callable[[IO[str]], int]) -> int:
+    if out is None:
+        return write(sys.stdout)
+    if isinstance(out, str | Path):
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            return write(handle)
+    return write(out)
+
+
+def _write_parquet(
+    records: Iterator[dict[str, Any]], out: str | Path | IO[Any] | None, columns: list[str]
+) -> int:
+    from labelloop.io.parquet import write_parquet
+
+    if isinstance(out, str | Path):
+        return write_parquet(records, out, columns=columns)
+    # Parquet's footer is written last: build the file aside, then copy it to the stream.
+    target = sys.stdout.buffer if out is None else getattr(out, "buffer", out)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.parquet"
+        n = write_parquet(records, path, columns=columns)
+        with open(path, "rb") as handle:
+            shutil.copyfileobj(handle, target)
+        target.flush()
+    return n
