@@ -29,7 +29,16 @@ API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "static"
 
 # One router module per resource, each exposing `router`; included in this order.
-_API_ROUTERS = ("auth", "projects", "tasks", "users")
+_API_ROUTERS = (
+    "auth",
+    "projects",
+    "tasks",
+    "annotations",
+    "rounds",
+    "webhooks",
+    "users",
+    "media",
+)
 _PAGES_ROUTER = "labelloop.server.routers.pages"
 
 _ERROR_RESPONSES = {

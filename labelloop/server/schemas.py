@@ -15,6 +15,7 @@ __all__ = [
     "ROLES",
     "WEBHOOK_EVENTS",
     "AnnotationCreate",
+    "AnnotationPublic",
     "ErrorPublic",
     "GuidelinesPublic",
     "GuidelinesUpdate",
@@ -169,6 +170,26 @@ class AnnotationCreate(_In):
     label: str | None = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+
+
+class AnnotationPublic(_Out):
+    """An annotation, with the item's status and final label after it."""
+
+    id: int
+    project_id: int
+    item_id: int
+    item_external_id: str
+    task_id: int | None
+    user_id: int | None
+    actor: str
+    source: str
+    label: Any
+    time_spent_ms: int | None
+    guideline_version: int | None
+    status: str
+    created_at: dt.datetime
+    item_status: str
+    final_label: Any
 
 
 class ReviewCreate(_In):

@@ -1,0 +1,267 @@
+"""A small Python client for the labelloop service, for client models and scripts.
+
+::
+
+    from labelloop.client import Client
+
+    with Client("http://127.0.0.1:8000", token) as client:
+        project = client.projects()[0]
+        task = client.next_task(project["id"])          # None when nothing is open
+        if task is not None:
+            client.submit(task["id"], "pos")            # retried safely (Idempotency-Key)
+        for row in client.labels(project["id"]):        # every final label, page by page
+            ...
+
+Errors the service answers become labelloop's own exceptions (`NotFoundError`,
+`ValidationError` with its ``field``, `ConflictError`, `PermissionDeniedError`), or
+`ServiceError` for the rest, each carrying the HTTP status and the service's message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import httpx
+
+from labelloop.exceptions import (
+    ConflictError,
+    LabelloopError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+
+__all__ = ["Client", "ServiceError"]
+
+API = "/api/v1"
+
+
+class ServiceError(LabelloopError):
+    """The service refused a request for a reason without a more specific error type.
+
+    Attributes
+    ----------
+    status_code : int
+        The HTTP status.
+    error : str
+        The service's short error name (``unauthorized``, ``payload_too_large``, ...).
+    """
+
+    def __init__(self, message: str, *, status_code: int, error: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error = error
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    error = str(body.get("error") or "error")
+    detail = str(body.get("detail") or response.reason_phrase)
+    message = f"{response.request.method} {response.request.url.path}: {detail}"
+    status = response.status_code
+    if status == 404:
+        raise NotFoundError(message)
+    if status == 422:
+        raise ValidationError(message, field=body.get("field"))
+    if status == 409:
+        raise ConflictError(message)
+    if status == 403:
+        raise PermissionDeniedError(message)
+    raise ServiceError(message, status_code=status, error=error)
+
+
+class Client:
+    """Calls the labelloop REST API with an API token.
+
+    Parameters
+    ----------
+    url : str
+        The service's base URL, e.g. ``http://127.0.0.1:8000``.
+    token : str
+        An API token (``labelloop user create`` or ``labelloop token create`` prints one).
+    timeout : float, default 30.0
+        Seconds to wait for each answer.
+    retries : int, default 3
+        How often a submit or push is retried after a connection error; safe because
+        submits carry an ``Idempotency-Key``.
+    transport : httpx.BaseTransport, optional
+        For tests: e.g. ``httpx.ASGITransport`` over an app made by `create_app`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValidationError(
+                f"url must start with http:// or https://, got {url!r}", field="url"
+            )
+        if not isinstance(token, str) or not token:
+            raise ValidationError("token must be a non-empty string", field="token")
+        if not isinstance(retries, int) or retries < 0:
+            raise ValidationError("retries must be a non-negative integer", field="retries")
+        self.url = url.rstrip("/")
+        self.retries = retries
+        self._http = httpx.Client(
+            base_url=self.url + API,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _request(self, method: str, path: str, *, retry: bool = False, **kwargs: Any) -> Any:
+        attempts = self.retries + 1 if retry else 1
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(method, path, **kwargs)
+                break
+            except httpx.TransportError:
+                if attempt + 1 == attempts:
+                    raise
+        _raise_for(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ projects
+
+    def projects(self) -> list[dict[str, Any]]:
+        """The projects the token's user is a member of, with their counts."""
+        return self._request("GET", "/projects")
+
+    def project(self, project_id: int) -> dict[str, Any]:
+        """One project: labels, settings, counts."""
+        return self._request("GET", f"/projects/{int(project_id)}")
+
+    # ------------------------------------------------------------------ labelling
+
+    def next_task(self, project_id: int) -> dict[str, Any] | None:
+        """Lease the next task of a project; None when nothing is open for this user."""
+        return self._request("POST", f"/projects/{int(project_id)}/tasks/next")
+
+    def submit(
+        self,
+        task_id: int,
+        label: str | None = None,
+        *,
+        labels: list[str] | None = None,
+        time_spent_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Submit a label (or ``labels`` for multi-label) for a leased task.
+
+        A fresh ``Idempotency-Key`` is sent when none is given, so the retries after a
+        dropped connection never create a second annotation.
+        """
+        body: dict[str, Any] = {}
+        if label is not None:
+            body["label"] = label
+        if labels is not None:
+            body["labels"] = list(labels)
+        if time_spent_ms is not None:
+            body["time_spent_ms"] = int(time_spent_ms)
+        key = idempotency_key or uuid.uuid4().hex
+        return self._request(
+            "POST",
+            f"/tasks/{int(task_id)}/annotations",
+            json=body,
+            headers={"Idempotency-Key": key},
+            retry=True,
+        )
+
+    def skip(self, task_id: int, reason: str) -> None:
+        """Give a leased task back with a reason."""
+        self._request("POST", f"/tasks/{int(task_id)}/skip", json={"reason": reason})
+
+    def undo(self, annotation_id: int) -> dict[str, Any]:
+        """Withdraw one of your annotations that is not yet reviewed."""
+        return self._request("POST", f"/annotations/{int(annotation_id)}/undo")
+
+    # ------------------------------------------------------------------ client models
+
+    def push_predictions(
+        self,
+        project_id: int,
+        model_version: str,
+        predictions: Iterable[dict[str, Any]],
+        *,
+        batch_size: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Push predictions (``item_id``, ``probabilities``, optional ``embedding``) in batches.
+
+        Returns the service's report of each batch.
+        """
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError("batch_size must be a positive integer", field="batch_size")
+        reports: list[dict[str, Any]] = []
+        batch: list[dict[str, Any]] = []
+        for prediction in predictions:
+            batch.append(prediction)
+            if len(batch) == batch_size:
+                reports.append(self._push(project_id, model_version, batch))
+                batch = []
+        if batch:
+            reports.append(self._push(project_id, model_version, batch))
+        return reports
+
+    def _push(self, project_id: int, model_version: str, batch: list[dict[str, Any]]) -> Any:
+        return self._request(
+            "POST",
+            f"/projects/{int(project_id)}/predictions",
+            json={"model_version": model_version, "predictions": batch},
+            retry=True,
+        )
+
+    def labels(self, project_id: int, *, since: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every final label after cursor ``since`` (all when None), fetching page by page.
+
+        Each row has ``item_id`` (the external id), ``label`` and ``annotation_id``; the
+        cursor to resume from later is `last_cursor` after iterating.
+        """
+        cursor = since
+        while True:
+            params = {} if cursor is None else {"since": cursor}
+            page = self._request("GET", f"/projects/{int(project_id)}/labels", params=params)
+            yield from page["labels"]
+            self.last_cursor = page.get("next_cursor") or cursor
+            if not page.get("has_more"):
+                return
+            cursor = page["next_cursor"]
+
+    last_cursor: str | None = None
+
+    # ------------------------------------------------------------------ rounds
+
+    def rounds(self, project_id: int) -> list[dict[str, Any]]:
+        """The project's rounds with their metrics, oldest first."""
+        return self._request("GET", f"/projects/{int(project_id)}/rounds")
+
+    def retrain(self, project_id: int) -> dict[str, Any]:
+        """Ask for a retrain (admin): answers the queued job."""
+        return self._request("POST", f"/projects/{int(project_id)}/retrain")

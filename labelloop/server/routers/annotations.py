@@ -1,0 +1,66 @@
+"""Submitting labels (idempotent with ``Idempotency-Key``) and undoing them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Response, status
+
+from labelloop.engine import annotate
+from labelloop.server.deps import DbDep, GuardedRoute, LabellerUser
+from labelloop.server.routers.tasks import TaskId
+from labelloop.server.schemas import AnnotationCreate, AnnotationPublic
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["annotations"], route_class=GuardedRoute)
+
+AnnotationId = Annotated[int, Path(ge=1, le=2**62, description="The annotation's id.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Makes a retried submit safe: the same key never creates two annotations.",
+    ),
+]
+
+
+@router.post(
+    "/tasks/{task_id}/annotations",
+    response_model=AnnotationPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": AnnotationPublic, "description": "A retry: the original."}},
+)
+def submit_annotation(
+    task_id: TaskId,
+    body: AnnotationCreate,
+    user: LabellerUser,
+    db: DbDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Label a task leased to the caller: ``{"label": ...}`` or ``{"labels": [...]}``.
+
+    Answers 201 with the new annotation, or 200 with the original one when the
+    ``Idempotency-Key`` was used before by the caller.
+    """
+    annotation, created = annotate.submit_annotation(
+        db,
+        task_id=task_id,
+        user=user,
+        label=body.label,
+        labels=body.labels,
+        time_spent_ms=body.time_spent_ms,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return annotation
+
+
+@router.post("/annotations/{annotation_id}/undo", response_model=AnnotationPublic)
+def undo_annotation(annotation_id: AnnotationId, user: LabellerUser, db: DbDep) -> Any:
+    """Withdraw the caller's own annotation while it is not yet reviewed."""
+    return annotate.undo_annotation(db, annotation_id=annotation_id, user=user)

@@ -1,0 +1,66 @@
+"""The service's background work: the engine's job worker, and pull mode for client models."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from labelloop.engine.jobs import JobWorker
+from labelloop.server.settings import ServerSettings
+from labelloop.store.db import Database
+
+__all__ = ["BackgroundWorker"]
+
+log = logging.getLogger("labelloop.server")
+
+
+class BackgroundWorker:
+    """Runs retrain jobs and webhook deliveries, and polls the client model in pull mode.
+
+    Parameters
+    ----------
+    db : Database
+    settings : ServerSettings
+        ``worker_poll_seconds``; ``model_url`` and ``model_batch_size`` for pull mode.
+    """
+
+    def __init__(self, db: Database, settings: ServerSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.jobs = JobWorker(db, poll_interval=settings.worker_poll_seconds)
+        self._stop = threading.Event()
+        self._pull: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the job thread, and the pull thread when a model URL is set."""
+        self.jobs.start()
+        if self.settings.model_url:
+            self._stop.clear()
+            self._pull = threading.Thread(
+                target=self._pull_loop, name="labelloop-pull", daemon=True
+            )
+            self._pull.start()
+
+    def stop(self) -> None:
+        """Stop both threads (a running job finishes first)."""
+        self._stop.set()
+        self.jobs.stop()
+        if self._pull is not None:
+            self._pull.join(30)
+            self._pull = None
+
+    def _pull_loop(self) -> None:
+        from labelloop.server.model_pull import pull_predictions_once
+
+        while not self._stop.is_set():
+            try:
+                busy = pull_predictions_once(
+                    self.db,
+                    url=self.settings.model_url,
+                    batch_size=self.settings.model_batch_size,
+                )
+            except Exception:  # an unreachable model must not stop the service
+                log.exception("pulling predictions from %s failed", self.settings.model_url)
+                busy = 0
+            if not busy:
+                self._stop.wait(self.settings.worker_poll_seconds)
