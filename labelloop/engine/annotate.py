@@ -229,22 +229,26 @@ def _check_options(time_spent_ms: Any, idempotency_key: Any) -> None:
         )
 
 
+def _key_lookup(session: Session, user_id: int, key: str, task_id: int) -> AnnotationInfo | None:
+    found = session.execute(
+        select(AnnotationRow, ItemRow)
+        .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+        .where(AnnotationRow.user_id == user_id, AnnotationRow.idempotency_key == key)
+    ).first()
+    if found is None:
+        return None
+    row, item = found
+    if row.task_id != task_id:
+        raise ConflictError(
+            f"idempotency key {key!r} was used for task {row.task_id}, not {task_id}: "
+            "use a new key for each annotation"
+        )
+    return annotation_info(row, item)
+
+
 def _by_key(db: Database, user_id: int, key: str, task_id: int) -> AnnotationInfo | None:
     with db.read() as session:
-        found = session.execute(
-            select(AnnotationRow, ItemRow)
-            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
-            .where(AnnotationRow.user_id == user_id, AnnotationRow.idempotency_key == key)
-        ).first()
-        if found is None:
-            return None
-        row, item = found
-        if row.task_id != task_id:
-            raise ConflictError(
-                f"idempotency key {key!r} was used for task {row.task_id}, not {task_id}: "
-                "use a new key for each annotation"
-            )
-        return annotation_info(row, item)
+        return _key_lookup(session, user_id, key, task_id)
 
 
 def _after_label(
@@ -290,10 +294,15 @@ def _submit(
     labels: Any,
     time_spent_ms: int | None,
     idempotency_key: str | None,
-) -> AnnotationInfo:
+) -> tuple[AnnotationInfo, bool]:
     task = session.get(TaskRow, task_id, with_for_update=True)
     if task is None or task.queue != LABEL_QUEUE:
         raise NotFoundError(f"no task {task_id}")
+    if idempotency_key is not None:
+        # Re-checked under the write lock: a retry racing the original lands here.
+        existing = _key_lookup(session, user.id, idempotency_key, task_id)
+        if existing is not None:
+            return existing, False
     project = resolve_project(session, task.project_id)
     value = validate_label(project, label=label, labels=labels)
     lease = open_lease(session, task_id=task.id, user_id=user.id)
@@ -334,7 +343,7 @@ def _submit(
     item = session.get(ItemRow, task.item_id, with_for_update=True)
     settle_item(session, project=project, item=item, task=task)
     _after_label(session, project=project, item=item, row=row, actor=user.name)
-    return annotation_info(row, item)
+    return annotation_info(row, item), True
 
 
 def submit_annotation(
@@ -385,7 +394,7 @@ def submit_annotation(
             return existing, False
     try:
         with db.transaction() as session:
-            info = _submit(
+            return _submit(
                 session,
                 task_id=task_id,
                 user=user,
@@ -400,7 +409,6 @@ def submit_annotation(
         if existing is None:
             raise
         return existing, False
-    return info, True
 
 
 def undo_annotation(db: Database, *, annotation_id: int, user: UserInfo) -> AnnotationInfo:
