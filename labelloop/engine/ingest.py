@@ -422,9 +422,8 @@ def _eval_count(session: Session, project: ProjectRow, n_new: int) -> int:
         )
     ).one()
     total = n_before + n_new
-    target = max(math.ceil(settings["eval_share"] * total), min(settings["eval_min"], total))
-    if settings["eval_share"] == 0 and settings["eval_min"] == 0:
-        target = 0
+    # eval_min applies "where the pool allows": never more than half the pool.
+    target = max(math.ceil(settings["eval_share"] * total), min(settings["eval_min"], total // 2))
     return max(0, min(n_new, target - int(n_eval_before)))
 
 
