@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +77,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "eval_share": 0.05,  # share of the pool set aside as the evaluation set
     "eval_min": 50,  # ... and at least this many items where the pool allows
     "show_model_guess": True,
-    "model": None,  # None: built-in by task type; else an import path "package.module:Name"
+    "model": None,  # None: built-in by task type; see labelloop.models.builtin.check_model_spec
     "media_root": None,  # the directory media items are stored relative to (set at import)
 }
 
 _MAX_LABELS = 1000
 _MAX_NAME = 200
-_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*([:.][A-Za-z_][\w]*)$")
 
 
 @dataclass(frozen=True)
@@ -263,12 +261,10 @@ def _check_setting(key: str, value: Any) -> Any:
             )
         return value
     if key == "model":
-        if value is not None and (not isinstance(value, str) or not _IMPORT_PATH.match(value)):
-            raise ValidationError(
-                f"setting 'model' must be null (built-in) or an import path like "
-                f"'package.module:Estimator', got {value!r}",
-                field=key,
-            )
+        # Imported here: the model layer pulls in scikit-learn, which the API loads lazily.
+        from labelloop.models.builtin import check_model_spec
+
+        check_model_spec(value)
         return value
     if key == "media_root":
         if value is not None and (not isinstance(value, str) or not value.strip()):
