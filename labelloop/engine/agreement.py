@@ -1,0 +1,200 @@
+"""Inter-annotator agreement and agreement with reviewers, per project and per annotator.
+
+- Cohen's kappa for every pair of annotators over the items both labelled:
+  ``(p_o - p_e) / (1 - p_e)``, with ``p_e`` from each annotator's own label frequencies
+  on those items (None when both always gave the one same label: it is undefined).
+- Krippendorff's alpha (nominal) over every item with two or more annotations, reported
+  when some item has more than two (overlap > 2), from the coincidence matrix:
+  ``alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k``.
+- Agreement with reviewers: of an annotator's reviewed annotations, the share the
+  reviewer accepted (rather than corrected or rejected).
+
+Annotations that count: by humans and models, active or rejected (a rejection is a
+reviewer's judgement, the annotator's label still tells about agreement); undone ones,
+imports and reviewer corrections do not. A multi-label set counts as one category.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from labelloop.engine.labels import label_key
+from labelloop.engine.projects import resolve_project
+from labelloop.store.db import Database
+from labelloop.store.tables import AnnotationRow, ReviewRow
+
+__all__ = ["agreement_report", "cohen_kappa", "krippendorff_alpha_nominal"]
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
+    """Cohen's kappa of two raters' labels on the same items (None when undefined).
+
+    Parameters
+    ----------
+    a, b : sequence of hashable, same length
+        The labels each rater gave, item by item.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"a and b must have the same length, got {len(a)} and {len(b)}")
+    n = len(a)
+    if n == 0:
+        return None
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    freq_a, freq_b = Counter(a), Counter(b)
+    expected = sum(freq_a[c] * freq_b[c] for c in freq_a) / (n * n)
+    if expected >= 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def krippendorff_alpha_nominal(units: Sequence[Sequence[Any]]) -> float | None:
+    """Krippendorff's alpha for nominal data (None when there is no variation to judge).
+
+    Parameters
+    ----------
+    units : sequence of sequences of hashable
+        For each item, the labels its raters gave; items with fewer than two are ignored.
+    """
+    coincidence: Counter[tuple[Any, Any]] = Counter()
+    for values in units:
+        m = len(values)
+        if m < 2:
+            continue
+        for i, j in itertools.permutations(range(m), 2):
+            coincidence[(values[i], values[j])] += 1.0 / (m - 1)
+    totals: Counter[Any] = Counter()
+    for (c, _k), weight in coincidence.items():
+        totals[c] += weight
+    n = sum(totals.values())
+    if n <= 1:
+        return None
+    disagree = sum(w for (c, k), w in coincidence.items() if c != k)
+    spread = sum(totals[c] * totals[k] for c in totals for k in totals if c != k)
+    if spread == 0:
+        return None
+    return 1.0 - (n - 1) * disagree / spread
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _pairs(by_item: Mapping[int, dict[str, str]]) -> list[dict[str, Any]]:
+    shared: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for votes in by_item.values():
+        for a, b in itertools.combinations(sorted(votes), 2):
+            shared[(a, b)].append((votes[a], votes[b]))
+    pairs = []
+    for (a, b), rows in sorted(shared.items()):
+        left = [x for x, _ in rows]
+        right = [y for _, y in rows]
+        pairs.append(
+            {
+                "annotators": [a, b],
+                "n_items": len(rows),
+                "kappa": _rounded(cohen_kappa(left, right)),
+                "percent_agreement": _rounded(sum(x == y for x, y in rows) / len(rows)),
+            }
+        )
+    return pairs
+
+
+def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
+    """Agreement between annotators and with reviewers, for the project and per annotator.
+
+    Returns
+    -------
+    dict
+        ``project_id``; ``n_items_shared`` (items with two or more annotators);
+        ``percent_agreement`` (share of agreeing annotator pairs on those items);
+        ``krippendorff_alpha`` (None unless some item has more than two annotators);
+        ``pairs`` (per pair: ``annotators``, ``n_items``, ``kappa``,
+        ``percent_agreement``); ``annotators`` (per annotator: ``name``,
+        ``n_annotations``, ``mean_kappa`` weighted by shared items, ``reviewed``,
+        ``accepted``, ``corrected``, ``rejected``, ``review_agreement``);
+        ``reviews`` (the same review counts for the whole project).
+    """
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        rows = session.execute(
+            select(
+                AnnotationRow.id, AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label
+            )
+            .where(
+                AnnotationRow.project_id == project.id,
+                AnnotationRow.source.in_(("human", "model")),
+                AnnotationRow.status.in_(("active", "rejected")),
+            )
+            .order_by(AnnotationRow.id)
+        ).all()
+        verdicts = session.execute(
+            select(ReviewRow.annotation_id, ReviewRow.verdict).where(
+                ReviewRow.project_id == project.id, ReviewRow.annotation_id.is_not(None)
+            )
+        ).all()
+
+    author = {row.id: row.actor for row in rows}
+    counts: Counter[str] = Counter(row.actor for row in rows)
+    by_item: dict[int, dict[str, str]] = defaultdict(dict)
+    for row in rows:  # in id order: an annotator's latest label on an item stands
+        by_item[row.item_id][row.actor] = label_key(row.label)
+    shared = {item: votes for item, votes in by_item.items() if len(votes) >= 2}
+
+    pairs = _pairs(shared)
+    agreeing = total = 0
+    for votes in shared.values():
+        for a, b in itertools.combinations(votes.values(), 2):
+            total += 1
+            agreeing += a == b
+    alpha = None
+    if any(len(votes) > 2 for votes in shared.values()):
+        alpha = krippendorff_alpha_nominal([list(v.values()) for v in shared.values()])
+
+    reviewed: dict[str, Counter[str]] = defaultdict(Counter)
+    for annotation_id, verdict in verdicts:
+        if annotation_id in author:
+            reviewed[author[annotation_id]][verdict] += 1
+
+    def review_counts(tally: Counter[str]) -> dict[str, Any]:
+        n = tally["accept"] + tally["correct"] + tally["reject"]
+        return {
+            "reviewed": n,
+            "accepted": tally["accept"],
+            "corrected": tally["correct"],
+            "rejected": tally["reject"],
+            "review_agreement": _rounded(tally["accept"] / n) if n else None,
+        }
+
+    annotators = []
+    for name in sorted(counts):
+        weighted = [
+            (p["kappa"], p["n_items"])
+            for p in pairs
+            if name in p["annotators"] and p["kappa"] is not None
+        ]
+        weight = sum(n for _, n in weighted)
+        annotators.append(
+            {
+                "name": name,
+                "n_annotations": counts[name],
+                "mean_kappa": _rounded(sum(k * n for k, n in weighted) / weight)
+                if weight
+                else None,
+                **review_counts(reviewed.get(name, Counter())),
+            }
+        )
+    project_reviews = sum(reviewed.values(), Counter())
+    return {
+        "project_id": project.id,
+        "n_items_shared": len(shared),
+        "percent_agreement": _rounded(agreeing / total) if total else None,
+        "krippendorff_alpha": _rounded(alpha),
+        "pairs": pairs,
+        "annotators": annotators,
+        "reviews": review_counts(project_reviews),
+    }
