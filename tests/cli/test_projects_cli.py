@@ -1,0 +1,71 @@
+"""The project, import and export commands, through Typer's runner on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+
+    def invoke(*args: str):
+        return runner.invoke(app, [*args, "--db", db])
+
+    assert invoke("init").exit_code == 0
+    return invoke
+
+
+def test_project_lifecycle(run, tmp_path):
+    (tmp_path / "guide.md").write_text("# Guide\nBe kind.\n")
+    result = run(
+        "project", "create", "rev", "--labels", "pos,neg", "--guidelines", "guide.md",
+        "--set", "overlap=2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    listed = run("project", "list", "--json")
+    assert json.loads(listed.stdout)["settings"]["overlap"] == 2
+    assert run("project", "set", "rev", "review_policy=percent", "review_percent=20").exit_code == 0
+    shown = json.loads(run("project", "show", "rev", "--json").stdout)
+    assert shown["settings"]["review_policy"] == "percent"
+    assert run("project", "guidelines", "rev").stdout == "# Guide\nBe kind.\n"
+    (tmp_path / "v2.md").write_text("Version two")
+    assert run("project", "guidelines", "rev", "v2.md").exit_code == 0
+    assert run("project", "guidelines", "rev", "--version", "1").stdout.startswith("# Guide")
+    bad = run("project", "set", "rev", "colour=red")
+    assert bad.exit_code == 2 and "unknown setting 'colour'" in bad.output
+    assert run("project", "show", "nope").exit_code == 2
+
+
+def test_import_export_and_bad_input(run, tmp_path):
+    assert run("project", "create", "rev", "--labels", "pos,neg").exit_code == 0
+    lines = [{"id": i, "text": f"text {i}", "label": "pos" if i % 2 else None} for i in range(60)]
+    lines.append({"id": "dup", "text": "text 3"})
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    result = run("import", "rev", "in.jsonl")
+    assert result.exit_code == 0, result.output
+    assert "imported 60 of 61" in result.stderr and "'dup'" in result.stderr
+    exported = run("export", "rev", "--format", "jsonl")
+    assert exported.exit_code == 0
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(records) == 60 and records[1]["label"] == "pos"
+    assert run("export", "rev", "--format", "csv", "--out", "out.csv").exit_code == 0
+    assert (tmp_path / "out.csv").read_text().startswith("id,text,label,meta,")
+    parquet = run("export", "rev", "--format", "parquet", "--out", "out.parquet")
+    assert parquet.exit_code == 0
+
+    (tmp_path / "bad.jsonl").write_text('{"id": "n1", "text": "x"}\n{"id": "n2", "label": "pos"}\n')
+    bad = run("import", "rev", "bad.jsonl")
+    assert bad.exit_code == 2
+    assert "bad.jsonl:2, field 'text': missing text" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert json.loads(run("project", "show", "rev", "--json").stdout)["n_items"] == 60
+    missing_version = run("export", "rev", "--version", "3")
+    assert missing_version.exit_code == 2 and "no dataset version 3" in missing_version.stderr
