@@ -34,6 +34,7 @@ _API_ROUTERS = (
     "projects",
     "tasks",
     "annotations",
+    "reviews",
     "rounds",
     "webhooks",
     "users",

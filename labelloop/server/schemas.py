@@ -193,8 +193,11 @@ class AnnotationPublic(_Out):
 
 
 class ReviewCreate(_In):
+    """A verdict; ``correct`` needs the label (``labels`` for multi-label projects)."""
+
     verdict: Literal["accept", "reject", "correct"]
-    label: str | list[str] | None = None
+    label: str | None = Field(default=None, max_length=200)
+    labels: list[str] | None = Field(default=None, max_length=1000)
     note: str | None = Field(default=None, max_length=5000)
 
 

@@ -96,6 +96,12 @@ def build_world(db: Database, media_root: Path, *, n_items: int = 40, **settings
     )
 
 
+@pytest.fixture(scope="session")
+def world_builder():
+    """`build_world` itself, for fixtures of a wider scope."""
+    return build_world
+
+
 @pytest.fixture
 def make_world(sqlite_db: Database, tmp_path: Path) -> Iterator:
     """A factory: ``make_world(n_items=..., **server_settings)`` -> a started `World`."""
