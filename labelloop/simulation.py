@@ -1,0 +1,485 @@
+"""Oracle simulation: replay the labelling loop with the true labels and draw learning curves.
+
+:func:`simulate` hides the labels of a training pool, lets each strategy pick batches
+from it (the true labels answer), retrains after every batch and scores the model on a
+held-out test set. Every strategy sees the same split and the same initial labels within
+a seed, so the curves compare strategies and nothing else.
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from labelloop.exceptions import ValidationError
+from labelloop.selection import check_strategy, select_batch
+
+__all__ = ["CURVE_COLUMNS", "SimulationResult", "simulate"]
+
+CURVE_COLUMNS = ("strategy", "seed", "n_labels", "score")
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Learning curves of one or more strategies over several seeds.
+
+    Attributes
+    ----------
+    curves : list of dict
+        A tidy table, one row per strategy, seed and round, with the columns
+        ``strategy``, ``seed``, ``n_labels`` (labels used) and ``score`` (test score).
+    full_scores : dict
+        Seed -> test score of the model trained on the whole labelled pool.
+    strategies : tuple of str
+        The strategies compared, in the order asked.
+    seeds : tuple of int
+        The seeds run.
+    scoring : str
+        The scikit-learn scorer name used.
+    seconds : dict
+        Strategy -> wall-clock seconds spent selecting and retraining, over all seeds.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> result = simulate(model, X, y, strategy=["margin", "random"], initial=10,
+    ...                   batch=10, budget=50, seeds=2, random_state=0)
+    >>> sorted(result.aulc)
+    ['margin', 'random']
+    >>> result.curves[0]["n_labels"], len(result.curves)
+    (10, 20)
+    """
+
+    curves: list[dict[str, Any]]
+    full_scores: dict[int, float]
+    strategies: tuple[str, ...]
+    seeds: tuple[int, ...]
+    scoring: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def full_score(self) -> float:
+        """Mean over seeds of the score of the model trained on the whole pool."""
+        return float(np.mean(list(self.full_scores.values())))
+
+    def curve(self, strategy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels used and test score of one strategy on one seed, in round order."""
+        rows = [r for r in self.curves if r["strategy"] == strategy and r["seed"] == seed]
+        if not rows:
+            raise ValidationError(
+                f"no curve for strategy {strategy!r} and seed {seed}", field="strategy"
+            )
+        return (
+            np.array([r["n_labels"] for r in rows], dtype=float),
+            np.array([r["score"] for r in rows], dtype=float),
+        )
+
+    @property
+    def aulc(self) -> dict[str, float]:
+        """Strategy -> mean over seeds of the normalised area under the learning curve.
+
+        The area is taken over the labels range of the run and divided by its width, so
+        it reads as the mean test score over the labelling budget (same scale as the score).
+        """
+        out = {}
+        for strategy in self.strategies:
+            areas = []
+            for seed in self.seeds:
+                n_labels, score = self.curve(strategy, seed)
+                areas.append(_normalised_area(n_labels, score))
+            out[strategy] = float(np.mean(areas))
+        return out
+
+    def labels_to(self, fraction: float) -> dict[str, float | None]:
+        """Strategy -> labels needed to reach ``fraction`` of the full-pool score.
+
+        Per seed: the first label count whose score reaches ``fraction`` times that
+        seed's full-pool score. Over seeds: the median, counting a seed that never
+        reaches the target as infinite; None when the median is not reached within the
+        budget.
+
+        Parameters
+        ----------
+        fraction : float
+            Target as a fraction of the full-pool score, in (0, 1.5].
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
+            raise ValidationError("fraction must be a number such as 0.95", field="fraction")
+        if not 0 < fraction <= 1.5:
+            raise ValidationError(f"fraction must be in (0, 1.5], got {fraction}", field="fraction")
+        out: dict[str, float | None] = {}
+        for strategy in self.strategies:
+            needed = []
+            for seed in self.seeds:
+                n_labels, score = self.curve(strategy, seed)
+                reached = np.flatnonzero(score >= fraction * self.full_scores[seed])
+                needed.append(float(n_labels[reached[0]]) if reached.size else np.inf)
+            median = float(np.median(needed))
+            out[strategy] = median if np.isfinite(median) else None
+        return out
+
+    def summary(self, baseline: str = "random") -> dict[str, dict[str, float | None]]:
+        """Strategy -> AULC, labels to 95% and 99% of the full-pool score, and ratios.
+
+        ``aulc_ratio`` and ``labels_to_95_ratio`` compare with ``baseline`` when it was
+        run (None otherwise, or when a target was not reached).
+        """
+        aulc = self.aulc
+        to_95 = self.labels_to(0.95)
+        to_99 = self.labels_to(0.99)
+        out: dict[str, dict[str, float | None]] = {}
+        for strategy in self.strategies:
+            base_95 = to_95.get(baseline)
+            mine_95 = to_95[strategy]
+            out[strategy] = {
+                "aulc": aulc[strategy],
+                "labels_to_95": mine_95,
+                "labels_to_99": to_99[strategy],
+                "aulc_ratio": aulc[strategy] / aulc[baseline] if baseline in aulc else None,
+                "labels_to_95_ratio": (
+                    mine_95 / base_95 if mine_95 is not None and base_95 else None
+                ),
+                "seconds": self.seconds.get(strategy),
+            }
+        return out
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """The curves as a list of plain dicts (a copy)."""
+        return [dict(row) for row in self.curves]
+
+    def to_frame(self) -> Any:
+        """The curves as a pandas DataFrame (pandas is imported only here)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.curves, columns=list(CURVE_COLUMNS))
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the curves as CSV with a header row; returns the path."""
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(CURVE_COLUMNS))
+            writer.writeheader()
+            writer.writerows(self.curves)
+        return path
+
+    def plot(self, path: str | Path | None = None, *, title: str | None = None) -> Any:
+        """Draw the mean curves with a random-sampling baseline; save to ``path`` if given.
+
+        Returns the matplotlib Figure (Agg backend; matplotlib is imported only here).
+        """
+        from labelloop.report import plot_learning_curves
+
+        return plot_learning_curves(
+            self.curves,
+            path,
+            full_score=self.full_score,
+            baseline="random",
+            scoring=self.scoring,
+            title=title,
+        )
+
+
+def _normalised_area(n_labels: np.ndarray, score: np.ndarray) -> float:
+    if n_labels.size == 1 or n_labels[-1] == n_labels[0]:
+        return float(score[-1])
+    return float(np.trapezoid(score, n_labels) / (n_labels[-1] - n_labels[0]))
+
+
+def simulate(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    strategy: str | Sequence[str] = "auto",
+    initial: int = 10,
+    batch: int = 10,
+    budget: int = 300,
+    X_test: Any = None,
+    y_test: Any = None,
+    test_size: float = 0.25,
+    seeds: int | Sequence[int] = 5,
+    scoring: str = "accuracy",
+    random_state: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SimulationResult:
+    """Replay the labelling loop with the true labels as the oracle.
+
+    For each seed: split off a test set (unless ``X_test`` is given), draw ``initial``
+    random labels from the training pool, then for each strategy repeatedly pick
+    ``batch`` items, reveal their labels, refit a clone of ``estimator`` and score it,
+    until ``budget`` labels are used. A random baseline is not added implicitly: ask for
+    ``"random"`` in ``strategy`` to compare against it.
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier
+        Unfitted; cloned for every fit. Any classifier with ``predict_proba``.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        The items (the training pool, plus the test set when ``X_test`` is None).
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Their true labels (a 0/1 indicator matrix for multi-label).
+    strategy : str or sequence of str, default="auto"
+        One or more of :data:`labelloop.selection.STRATEGY_NAMES`.
+    initial : int, default=10
+        Random labels every strategy starts from (0 starts from nothing).
+    batch : int, default=10
+        Items picked per round.
+    budget : int, default=300
+        Labels used in total, the initial ones included; capped at the pool size.
+    X_test, y_test : optional
+        A fixed test set; otherwise ``test_size`` of ``X`` is held out per seed
+        (stratified for single-label data).
+    test_size : float, default=0.25
+        Fraction held out when no test set is given.
+    seeds : int or sequence of int, default=5
+        A count (seeds ``random_state``, ``random_state + 1``, ...) or the seeds to run.
+    scoring : str, default="accuracy"
+        Any scikit-learn scorer name, e.g. ``"f1_macro"`` for imbalanced data.
+    random_state : int, optional
+        First seed when ``seeds`` is a count (default 0).
+    progress : callable, optional
+        Called as ``progress(done, total, description)`` after every round, for
+        progress bars.
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ValidationError
+        Mismatched shapes, an unknown strategy or scorer, a single class, a budget not
+        above ``initial``, or sizes out of range. Each names its argument.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X, y = load_digits(return_X_y=True)
+    >>> result = simulate(LogisticRegression(max_iter=300), X / 16, y, strategy="margin",
+    ...                   initial=20, batch=20, budget=60, seeds=1, random_state=0)
+    >>> [row["n_labels"] for row in result.curves]
+    [20, 40, 60]
+    """
+    names = _check_strategies(strategy)
+    X, y = _check_xy(X, y, "X", "y")
+    seed_list = _check_seeds(seeds, random_state)
+    scorer = _check_scoring(scoring)
+    for name, value, low in (("initial", initial, 0), ("batch", batch, 1), ("budget", budget, 1)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValidationError(f"{name} must be an int >= {low}, got {value!r}", field=name)
+    if budget <= initial:
+        raise ValidationError(
+            f"budget ({budget}) must be larger than initial ({initial})", field="budget"
+        )
+    if (X_test is None) != (y_test is None):
+        raise ValidationError("pass both X_test and y_test, or neither", field="X_test")
+    if X_test is not None:
+        X_test, y_test = _check_xy(X_test, y_test, "X_test", "y_test")
+        if X_test.shape[1] != X.shape[1]:
+            raise ValidationError(
+                f"X_test has {X_test.shape[1]} features but X has {X.shape[1]}", field="X_test"
+            )
+    elif not 0 < test_size < 1:
+        raise ValidationError(f"test_size must be in (0, 1), got {test_size}", field="test_size")
+
+    multilabel = y.ndim == 2
+    classes = None if multilabel else np.unique(y).tolist()
+    n_train = X.shape[0] if X_test is not None else X.shape[0] - int(np.ceil(test_size * len(y)))
+    rounds = len(_label_counts(initial, batch, min(budget, n_train)))
+    total = rounds * len(names) * len(seed_list)
+    curves: list[dict[str, Any]] = []
+    full_scores: dict[int, float] = {}
+    seconds = dict.fromkeys(names, 0.0)
+    done = 0
+    # Many small fits: one thread each (BLAS, OpenMP) is far faster than threads fighting for cores.
+    with threadpool_limits(limits=1):
+        for seed in seed_list:
+            X_pool, y_pool, X_eval, y_eval = _split(
+                X, y, X_test, y_test, test_size, seed, multilabel
+            )
+            full_scores[seed] = float(scorer(clone(estimator).fit(X_pool, y_pool), X_eval, y_eval))
+            initial_set = np.random.default_rng(seed).choice(
+                y_pool.shape[0], size=min(initial, y_pool.shape[0]), replace=False
+            )
+            for name in names:
+                started = time.perf_counter()
+                for n_labels, score in _run_strategy(
+                    name,
+                    estimator,
+                    X_pool,
+                    y_pool,
+                    X_eval,
+                    y_eval,
+                    initial_set,
+                    batch,
+                    budget,
+                    classes,
+                    scorer,
+                    seed,
+                ):
+                    curves.append(
+                        {"strategy": name, "seed": seed, "n_labels": n_labels, "score": score}
+                    )
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, f"{name}, seed {seed}: {n_labels} labels")
+                seconds[name] += time.perf_counter() - started
+    return SimulationResult(curves, full_scores, names, tuple(seed_list), scoring, seconds)
+
+
+def _label_counts(initial: int, batch: int, budget: int) -> list[int]:
+    counts = [initial] if initial > 0 else []
+    n = initial
+    while n < budget:
+        n = min(n + batch, budget)
+        counts.append(n)
+    return counts
+
+
+def _run_strategy(
+    name: str,
+    estimator: Any,
+    X_pool: Any,
+    y_pool: np.ndarray,
+    X_eval: Any,
+    y_eval: np.ndarray,
+    initial_set: np.ndarray,
+    batch: int,
+    budget: int,
+    classes: list[Any] | None,
+    scorer: Any,
+    seed: int,
+) -> Iterable[tuple[int, float]]:
+    """Yield (labels used, test score) after the initial set and after every batch."""
+    rng = np.random.default_rng(seed)
+    n_total = y_pool.shape[0]
+    budget = min(budget, n_total)
+    labelled = np.zeros(n_total, dtype=bool)
+    labelled[initial_set] = True
+    order = list(initial_set)
+    state: dict | None = None
+    model = _fit(estimator, X_pool[order], y_pool[order]) if order else None
+    if order:
+        yield len(order), float(scorer(model, X_eval, y_eval))
+    while len(order) < budget:
+        pool_index = np.flatnonzero(~labelled)
+        k = min(batch, budget - len(order))
+        usable = model if model is not None and not isinstance(model, DummyClassifier) else None
+        chosen = select_batch(
+            name,
+            usable,
+            X_pool[order] if order else X_pool[:0],
+            y_pool[order] if order else y_pool[:0],
+            X_pool[pool_index],
+            k,
+            state=state,
+            classes=classes,
+            random_state=rng,
+        )
+        state = chosen.state
+        picked = pool_index[chosen.indices]
+        labelled[picked] = True
+        order.extend(int(i) for i in picked)
+        model = _fit(estimator, X_pool[order], y_pool[order])
+        yield len(order), float(scorer(model, X_eval, y_eval))
+
+
+def _fit(estimator: Any, X: Any, y: np.ndarray) -> Any:
+    """A fitted clone, or a constant predictor while only one class is labelled."""
+    if y.ndim == 1 and np.unique(y).size < 2:
+        return DummyClassifier(strategy="most_frequent").fit(X, y)
+    return clone(estimator).fit(X, y)
+
+
+def _split(X, y, X_test, y_test, test_size, seed, multilabel):
+    if X_test is not None:
+        return X, y, X_test, y_test
+    stratify = None
+    if not multilabel:
+        _, counts = np.unique(y, return_counts=True)
+        stratify = y if counts.min() >= 2 else None
+    X_pool, X_eval, y_pool, y_eval = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=stratify
+    )
+    return X_pool, y_pool, X_eval, y_eval
+
+
+def _check_strategies(strategy: str | Sequence[str]) -> tuple[str, ...]:
+    names = [strategy] if isinstance(strategy, str) else list(strategy)
+    if not names:
+        raise ValidationError("strategy names no strategy to run", field="strategy")
+    checked = tuple(dict.fromkeys(check_strategy(name) for name in names))
+    return checked
+
+
+def _check_xy(X: Any, y: Any, x_name: str, y_name: str) -> tuple[Any, np.ndarray]:
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+    else:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValidationError(
+                f"{x_name} must be 2-D (n_samples, n_features), got shape {X.shape}",
+                field=x_name,
+            )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValidationError(
+            f"{y_name} has shape {y.shape} for {X.shape[0]} rows of {x_name}", field=y_name
+        )
+    if y.ndim == 1 and np.unique(y).size < 2:
+        raise ValidationError(
+            f"{y_name} holds a single class; a classifier needs at least two", field=y_name
+        )
+    return X, y
+
+
+def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[int]:
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValidationError(f"seeds must be at least 1, got {seeds}", field="seeds")
+        first = 0 if random_state is None else int(random_state)
+        return list(range(first, first + int(seeds)))
+    try:
+        seed_list = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "seeds must be a count or a sequence of int seeds", field="seeds"
+        ) from None
+    if not seed_list or len(set(seed_list)) != len(seed_list):
+        raise ValidationError("seeds must be a non-empty sequence of distinct ints", field="seeds")
+    return seed_list
+
+
+def _check_scoring(scoring: str) -> Any:
+    try:
+        return get_scorer(scoring)
+    except (ValueError, TypeError):
+        raise ValidationError(
+            f"unknown scoring {scoring!r}: use a scikit-learn scorer name such as "
+            "'accuracy' or 'f1_macro'",
+            field="scoring",
+        ) from None
