@@ -537,7 +537,7 @@ def _external_ids(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
                 ItemRow.id.in_(ids[start : start + WRITE_BATCH])
             )
         )
-        found.update(dict(rows.tuples().all()))
+        found.update({item_id: external_id for item_id, external_id in rows})
     return found
 
 
@@ -1058,9 +1058,7 @@ def query(db: Database, project: int | str, n: int = 10) -> list[QueryRow]:
                         PredictionRow.model_version_id == latest.id,
                         PredictionRow.item_id.in_([r.item_id for r in rows]),
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
     result = []
     for row in rows:
@@ -1093,18 +1091,14 @@ def _rounds(session: Session, project_id: int) -> list[RoundInfo]:
             select(DatasetVersionRow.id, DatasetVersionRow.version).where(
                 DatasetVersionRow.project_id == project_id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     model_versions = dict(
         session.execute(
             select(ModelVersionRow.id, ModelVersionRow.version).where(
                 ModelVersionRow.project_id == project_id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     external = _external_ids(session, [int(i) for r in rows for i in (r.batch or ())])
     return [_round_info(row, external, dataset_versions, model_versions) for row in rows]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -105,11 +106,14 @@ class TextFeaturizer:
             dtype=np.float32,
         )
         self.vectorizer_.fit(self._texts(items))
+        self.n_features_ = len(self.vectorizer_.vocabulary_)
         return self
 
-    def transform(self, items: Sequence[ItemInput]):
+    def transform(self, items: Sequence[ItemInput]) -> sp.csr_matrix:
         """Sparse TF-IDF matrix of shape (n_items, n_terms)."""
-        return self.vectorizer_.transform(self._texts(items))
+        if not items:
+            return sp.csr_matrix((0, self.n_features_), dtype=np.float32)
+        return sp.csr_matrix(self.vectorizer_.transform(self._texts(items)), dtype=np.float32)
 
 
 class TabularFeaturizer:
@@ -161,6 +165,8 @@ class TabularFeaturizer:
 
     def transform(self, items: Sequence[ItemInput]) -> np.ndarray:
         """Dense matrix of shape (n_items, n_columns)."""
+        if not items:
+            return np.zeros((0, len(self.columns_)))
         return self.scaler_.transform(self.imputer_.transform(self._matrix(items)))
 
 
