@@ -32,6 +32,10 @@ def _where(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def _say(message: str) -> None:
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _unreadable_as_error(where: str) -> Iterator[None]:
     try:
@@ -56,11 +60,9 @@ def init(db: DbOption = None) -> None:
     finally:
         database.dispose()
     if before is None:
-        err_console.print(f"created database {where} (schema {head_revision()})", highlight=False)
+        _say(f"created database {where} (schema {head_revision()})")
     else:
-        err_console.print(
-            f"database {where} already exists (schema {head_revision()})", highlight=False
-        )
+        _say(f"database {where} already exists (schema {head_revision()})")
 
 
 @db_app.command("upgrade")
@@ -85,11 +87,9 @@ def upgrade(
     finally:
         database.dispose()
     if before == after:
-        err_console.print(f"{where}: schema already at {after}", highlight=False)
+        _say(f"{where}: schema already at {after}")
     else:
-        err_console.print(
-            f"{where}: schema upgraded from {before or 'empty'} to {after}", highlight=False
-        )
+        _say(f"{where}: schema upgraded from {before or 'empty'} to {after}")
 
 
 @audit_app.command("verify")
@@ -114,9 +114,9 @@ def verify(
     finally:
         database.dispose()
     if not report.ok:
-        err_console.print(f"[bold red]broken:[/] {report.message}", highlight=False)
+        _say(f"broken: {report.message}")
         raise typer.Exit(1)
-    err_console.print(f"ok: {report.message}", highlight=False)
+    _say(f"ok: {report.message}")
 
 
 @audit_app.command("export")
@@ -151,9 +151,7 @@ def export(
     finally:
         events.close()
         database.dispose()
-    err_console.print(
-        f"exported {n_events} events" + (f" to {out}" if out else ""), highlight=False
-    )
+    _say(f"exported {n_events} events" + (f" to {out}" if out else ""))
 
 
 def _write_jsonl(
