@@ -1,0 +1,436 @@
+"""Client models: push predictions in bulk; read final labels page by page.
+
+A client model (the model lives with the customer) pushes, for items named by their
+external ids, its class probabilities and optionally an embedding. The engine scores
+them with the project's uncertainty strategy (margin unless the project names
+least_confidence, entropy or ratio), picks a batch of ``batch_size`` items (diverse
+by clusters of the embeddings when every prediction carries one, else the top scores),
+and re-prioritises the open label tasks on the scale rounds use: the batch first in
+pick order (priority in (2, 3]), the other pushed items by score rank (in [0, 1)).
+Evaluation-set tasks keep their priority: the strategy never picks them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from labelloop import strategies
+from labelloop.engine.projects import effective_settings, resolve_project
+from labelloop.engine.queue import LABEL_QUEUE
+from labelloop.engine.webhooks import emit_event
+from labelloop.exceptions import ValidationError
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    AnnotationRow,
+    ItemRow,
+    ModelVersionRow,
+    PredictionRow,
+    ProjectRow,
+    TaskRow,
+    utcnow,
+)
+
+__all__ = ["MAX_PREDICTIONS", "PushReport", "labels_since", "push_predictions"]
+
+MAX_PREDICTIONS = 10_000
+MAX_PAGE = 5_000
+_MAX_EMBEDDING = 4_096
+_SUM_TOLERANCE = 0.01
+_CHUNK = 500
+_SCORERS = {
+    "least_confidence": strategies.least_confidence,
+    "entropy": strategies.entropy,
+    "ratio": strategies.ratio,
+}
+_KEYS = {"item_id", "probabilities", "embedding"}
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What a push did: the model version it was filed under and the batch it picked."""
+
+    model_version_id: int
+    model_version: int
+    model_name: str
+    n_predictions: int
+    n_reprioritised: int
+    batch: tuple[str, ...]
+
+
+def _check_probabilities(
+    value: Any, where: str, labels: list[str], multi_label: bool
+) -> list[float]:
+    field = f"{where}.probabilities"
+    if not isinstance(value, dict) or not value:
+        raise ValidationError(f"{field} must be an object of label: probability", field=field)
+    for name, p in value.items():
+        if name not in labels:
+            raise ValidationError(
+                f"{field}: unknown label {name!r}; the project's labels are {', '.join(labels)}",
+                field=field,
+            )
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+            raise ValidationError(
+                f"{field}[{name!r}] must be a number from 0 to 1, got {p!r}", field=field
+            )
+    row = [float(value.get(name, 0.0)) for name in labels]
+    if not multi_label and abs(sum(row) - 1.0) > _SUM_TOLERANCE:
+        raise ValidationError(
+            f"{field} must sum to 1 for a single-label project (got {sum(row):.4f})", field=field
+        )
+    return row
+
+
+def _check_embedding(value: Any, where: str) -> list[float]:
+    field = f"{where}.embedding"
+    if not isinstance(value, list) or not 0 < len(value) <= _MAX_EMBEDDING:
+        raise ValidationError(
+            f"{field} must be a list of 1 to {_MAX_EMBEDDING} numbers", field=field
+        )
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+            raise ValidationError(f"{field} must hold finite numbers, got {x!r}", field=field)
+    return [float(x) for x in value]
+
+
+def _check_predictions(
+    project: ProjectRow, predictions: Any
+) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """External ids, probabilities (n, n_labels) and embeddings (or None), validated."""
+    if not isinstance(predictions, list) or not 0 < len(predictions) <= MAX_PREDICTIONS:
+        raise ValidationError(
+            f"predictions must be a list of 1 to {MAX_PREDICTIONS} entries", field="predictions"
+        )
+    labels = list(project.labels)
+    ids: list[str] = []
+    rows: list[list[float]] = []
+    embeddings: list[list[float]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(predictions):
+        where = f"predictions[{i}]"
+        if not isinstance(entry, dict):
+            raise ValidationError(f"{where} must be an object", field=where)
+        unknown = set(entry) - _KEYS
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ValidationError(f"{where}: unknown field {key!r}", field=f"{where}.{key}")
+        item_id = entry.get("item_id")
+        if isinstance(item_id, bool) or not isinstance(item_id, str | int) or item_id == "":
+            raise ValidationError(
+                f"{where}.item_id must be the item's id", field=f"{where}.item_id"
+            )
+        item_id = str(item_id)
+        if item_id in seen:
+            raise ValidationError(
+                f"{where}.item_id {item_id!r} appears twice in this push", field=f"{where}.item_id"
+            )
+        seen.add(item_id)
+        ids.append(item_id)
+        rows.append(
+            _check_probabilities(entry.get("probabilities"), where, labels, project.multi_label)
+        )
+        if entry.get("embedding") is not None:
+            embeddings.append(_check_embedding(entry["embedding"], where))
+    matrix = None
+    if embeddings and len(embeddings) == len(ids):
+        if len({len(e) for e in embeddings}) != 1:
+            raise ValidationError(
+                "every embedding in a push must have the same length",
+                field="predictions.embedding",
+            )
+        matrix = np.asarray(embeddings, dtype=np.float64)
+    return ids, np.asarray(rows, dtype=np.float64), matrix
+
+
+def _item_ids(session: Session, project_id: int, external_ids: list[str]) -> list[int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(external_ids), _CHUNK):
+        chunk = external_ids[start : start + _CHUNK]
+        found.update(
+            session.execute(
+                select(ItemRow.external_id, ItemRow.id).where(
+                    ItemRow.project_id == project_id, ItemRow.external_id.in_(chunk)
+                )
+            ).all()
+        )
+    for i, external_id in enumerate(external_ids):
+        if external_id not in found:
+            raise ValidationError(
+                f"predictions[{i}].item_id: no item {external_id!r} in this project",
+                field=f"predictions[{i}].item_id",
+            )
+    return [found[e] for e in external_ids]
+
+
+def _open_tasks(session: Session, item_ids: list[int]) -> dict[int, int]:
+    """Item id -> task id of the open, non-evaluation label tasks among these items."""
+    found: dict[int, int] = {}
+    for start in range(0, len(item_ids), _CHUNK):
+        found.update(
+            session.execute(
+                select(TaskRow.item_id, TaskRow.id).where(
+                    TaskRow.item_id.in_(item_ids[start : start + _CHUNK]),
+                    TaskRow.queue == LABEL_QUEUE,
+                    TaskRow.status == "open",
+                    TaskRow.is_eval.is_(False),
+                )
+            ).all()
+        )
+    return found
+
+
+def _model_version(session: Session, project_id: int, name: str) -> ModelVersionRow:
+    row = session.execute(
+        select(ModelVersionRow).where(
+            ModelVersionRow.project_id == project_id,
+            ModelVersionRow.kind == "client",
+            ModelVersionRow.name == name,
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        return row
+    current = session.execute(
+        select(func.max(ModelVersionRow.version)).where(ModelVersionRow.project_id == project_id)
+    ).scalar_one()
+    row = ModelVersionRow(
+        project_id=project_id, version=int(current or 0) + 1, kind="client", name=name
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _scores(project: ProjectRow, proba: np.ndarray) -> np.ndarray:
+    scorer = _SCORERS.get(project.strategy, strategies.margin)
+    return np.asarray(scorer(proba, multilabel=project.multi_label), dtype=np.float64)
+
+
+def _pick(scores: np.ndarray, embeddings: np.ndarray | None, k: int) -> np.ndarray:
+    k = min(k, scores.shape[0])
+    if embeddings is not None and k > 1:
+        # One cluster per batch slot: the batch spreads over as many regions as it has items.
+        return strategies.cluster_diverse(scores, embeddings, k, n_clusters=k, random_state=0)
+    return strategies.top_k(scores, k, random_state=0)
+
+
+def _priorities(scores: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    n = scores.shape[0]
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[np.argsort(scores, kind="stable")] = np.arange(n)
+    priority = ranks / n
+    k = max(len(picked), 1)
+    priority[picked] = 2.0 + (k - np.arange(len(picked))) / k
+    return priority
+
+
+def push_predictions(
+    db: Database,
+    *,
+    project_id: int | str,
+    actor: str,
+    model_version: str,
+    predictions: list[dict[str, Any]],
+) -> PushReport:
+    """Store a client model's predictions, score them and re-prioritise the queue.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int or str
+    actor : str
+        Usually ``model:<account name>``.
+    model_version : str
+        The client's own version string; one ``model_versions`` row (kind ``client``)
+        per distinct string.
+    predictions : list of dict
+        ``{"item_id": EXTERNAL_ID, "probabilities": {label: p}, "embedding": [...]}``,
+        the embedding optional. Single-label probabilities must sum to 1 (within 0.01).
+
+    Returns
+    -------
+    PushReport
+
+    Raises
+    ------
+    ValidationError
+        Naming the entry and field at fault (``predictions[3].item_id``, ...); nothing
+        is written.
+    """
+    if not isinstance(model_version, str) or not 0 < len(model_version.strip()) <= 200:
+        raise ValidationError(
+            "model_version must be a non-empty string of at most 200 characters",
+            field="model_version",
+        )
+    with db.transaction() as session:
+        project = resolve_project(session, project_id)
+        external_ids, proba, embeddings = _check_predictions(project, predictions)
+        item_ids = _item_ids(session, project.id, external_ids)
+        version = _model_version(session, project.id, model_version.strip())
+        scores = _scores(project, proba)
+        now = utcnow()
+        labels = list(project.labels)
+        session.execute(
+            PredictionRow.__table__.insert(),
+            [
+                {
+                    "project_id": project.id,
+                    "item_id": item_id,
+                    "model_version_id": version.id,
+                    "probabilities": dict(zip(labels, row.tolist(), strict=True)),
+                    "score": float(score),
+                    "created_at": now,
+                }
+                for item_id, row, score in zip(item_ids, proba, scores, strict=True)
+            ],
+        )
+        open_tasks = _open_tasks(session, item_ids)
+        # Only items still waiting for a label, outside the evaluation set, are ranked.
+        waiting = np.array([i for i, item in enumerate(item_ids) if item in open_tasks], dtype=int)
+        picked = np.empty(0, dtype=int)
+        updates = []
+        if waiting.size:
+            batch_size = int(effective_settings(project)["batch_size"])
+            local = _pick(
+                scores[waiting], None if embeddings is None else embeddings[waiting], batch_size
+            )
+            picked = waiting[local]
+            priorities = _priorities(scores[waiting], local)
+            reason = f"{model_version.strip()}: picked for the next batch"[:300]
+            chosen = set(local.tolist())
+            updates = [
+                {
+                    "b_id": open_tasks[item_ids[i]],
+                    "b_priority": float(priorities[j]),
+                    "b_reason": reason if j in chosen else None,
+                }
+                for j, i in enumerate(waiting.tolist())
+            ]
+            session.execute(
+                update(TaskRow.__table__)
+                .where(TaskRow.__table__.c.id == bindparam("b_id"))
+                .values(
+                    priority=bindparam("b_priority"),
+                    reason=bindparam("b_reason"),
+                    updated_at=now,
+                ),
+                updates,
+            )
+        batch = tuple(external_ids[i] for i in picked.tolist())
+        append_event(
+            session,
+            project_id=project.id,
+            actor=actor,
+            action="predictions.pushed",
+            target=f"project:{project.id}",
+            after={
+                "model_version": version.version,
+                "name": version.name,
+                "n_predictions": len(item_ids),
+                "n_reprioritised": len(updates),
+            },
+        )
+        emit_event(
+            session,
+            project_id=project.id,
+            event="batch.ready",
+            payload={
+                "model_version": version.name,
+                "n_predictions": len(item_ids),
+                "batch": list(batch),
+            },
+        )
+        return PushReport(
+            model_version_id=version.id,
+            model_version=version.version,
+            model_name=version.name,
+            n_predictions=len(item_ids),
+            n_reprioritised=len(updates),
+            batch=batch,
+        )
+
+
+def _encode_cursor(annotation_id: int) -> str:
+    return base64.urlsafe_b64encode(f"a:{annotation_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, _, value = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if kind != "a" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationError(f"not a cursor from this service: {cursor!r}", field="since") from exc
+
+
+def labels_since(
+    db: Database, *, project_id: int | str, cursor: str | None = None, limit: int = 500
+) -> tuple[list[dict[str, Any]], str]:
+    """Final labels, one page at a time, for a client's retraining.
+
+    An item appears when its latest annotation is newer than the cursor and it has a
+    final label (annotated or accepted); an item whose final label changes later (a
+    review, another annotation) appears again on a later page.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int or str
+    cursor : str, optional
+        The ``next_cursor`` of the previous page; None for the first page.
+    limit : int
+        Page size, 1 to 5000.
+
+    Returns
+    -------
+    (list of dict, str)
+        Rows ``{"item_id": external id, "label" or "labels": ..., "annotation_id": id}``
+        in annotation order, and the cursor to pass next time. The cursor is always
+        given: a page shorter than ``limit`` means the client has caught up, and the
+        same cursor later returns only what changed since.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
+        raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}", field="limit")
+    after = 0 if cursor in (None, "") else _decode_cursor(cursor)
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        current = AnnotationRow.__table__.alias("current")
+        later = (
+            select(1)
+            .select_from(AnnotationRow.__table__)
+            .where(
+                AnnotationRow.__table__.c.item_id == current.c.item_id,
+                AnnotationRow.__table__.c.status == "active",
+                AnnotationRow.__table__.c.id > current.c.id,
+            )
+            .exists()
+        )
+        rows = session.execute(
+            select(current.c.id, ItemRow.external_id, ItemRow.final_label)
+            .join(ItemRow, ItemRow.id == current.c.item_id)
+            .where(
+                current.c.project_id == project.id,
+                current.c.id > after,
+                current.c.status == "active",
+                ItemRow.status.in_(("annotated", "accepted")),
+                ~later,
+            )
+            .order_by(current.c.id)
+            .limit(limit)
+        ).all()
+        key = "labels" if project.multi_label else "label"
+    page = [
+        {"item_id": external_id, key: final_label, "annotation_id": annotation_id}
+        for annotation_id, external_id, final_label in rows
+    ]
+    return page, _encode_cursor(page[-1]["annotation_id"] if page else after)
