@@ -92,6 +92,7 @@ def simulate_command(
 
     from labelloop.simulation import simulate
 
+    _check_sizes(initial=initial, batch=batch, budget=budget, seeds=seeds, test_size=test_size)
     strategies = _strategies(strategy)
     X, y, source = _load(data, dataset, label_column, text_column, feature_columns, featurizer)
     _prepare_out(out)
@@ -139,6 +140,21 @@ def simulate_command(
         f"wrote {out / 'curves.csv'}, {out / 'summary.json'} and {out / 'learning_curve.png'}",
         highlight=False,
     )
+
+
+def _check_sizes(*, initial: int, batch: int, budget: int, seeds: int, test_size: float) -> None:
+    """Check the numeric options before any data is read, naming the option at fault."""
+    for name, value, low in (("initial", initial, 0), ("batch", batch, 1), ("seeds", seeds, 1)):
+        if value < low:
+            raise ValidationError(f"--{name} must be at least {low}, got {value}", field=name)
+    if budget <= initial:
+        raise ValidationError(
+            f"--budget ({budget}) must be larger than --initial ({initial})", field="budget"
+        )
+    if not 0 < test_size < 1:
+        raise ValidationError(
+            f"--test-size must be between 0 and 1, got {test_size}", field="test_size"
+        )
 
 
 def _strategies(text: str) -> list[str]:

@@ -268,15 +268,21 @@ def _texts(column: Any, name: str, places: list[str], path: str | Path) -> list[
 
 
 def _numbers(column: Any, name: str, places: list[str], path: str | Path) -> np.ndarray:
-    if not _is_numeric(column.type):
-        values = column.to_pylist()
-        bad = next((i for i, v in enumerate(values) if v is not None and not _is_number(v)), 0)
-        raise ValidationError(
-            f"{places[bad]}: column {name!r} is not numeric ({values[bad]!r}); "
-            "use --text-column for text",
-            field=name,
-        )
-    values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    if _is_numeric(column.type):
+        values = column.to_numpy(zero_copy_only=False).astype(np.float64)
+    else:
+        # Text cells that all spell numbers (mixed JSON values) are numbers too.
+        cells = column.to_pylist()
+        values = np.empty(len(cells))
+        for i, cell in enumerate(cells):
+            try:
+                values[i] = np.nan if cell is None else float(cell)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"{places[i]}: column {name!r} is not numeric ({cell!r}); "
+                    "use --text-column for text",
+                    field=name,
+                ) from None
     missing = np.flatnonzero(~np.isfinite(values))
     if missing.size:
         raise ValidationError(
@@ -284,7 +290,3 @@ def _numbers(column: Any, name: str, places: list[str], path: str | Path) -> np.
             field=name,
         )
     return values
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
