@@ -7,9 +7,14 @@ The migration scripts ship inside the package (``labelloop/store/migrations``); 
     current_revision(db)        # None for an empty database
     head_revision()             # the newest revision this version of labelloop knows
 
-A new revision is written with the Alembic CLI pointed at the same folder, e.g.
-``alembic -x ... revision --autogenerate`` from a small ini whose ``script_location``
-is ``labelloop/store/migrations``; `test_migrations` checks it matches `tables.py`.
+A schema change is made in ``tables.py`` and in a new revision, generated against a
+database at the previous head and then reviewed by hand::
+
+    with db.write_connection() as conn:
+        alembic.command.revision(alembic_config(conn), "what changed", autogenerate=True,
+                                 rev_id="0002")
+
+``tests/store/test_store_schema.py`` fails while the two disagree, on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
