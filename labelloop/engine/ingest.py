@@ -39,6 +39,7 @@ ProgressCallback = Callable[[str, int, int | None], None]
 
 BATCH_ROWS = 10_000
 _MAX_EXAMPLES = 20
+_SQLITE_CACHE_KIB = 256 * 1024
 _MEDIA_TYPES = ("image", "audio", "video")
 
 
@@ -510,13 +511,13 @@ def _write(
                     writer.now,
                 )
             )
-        if len(writer.items) >= BATCH_ROWS:
+        if len(writer.items) >= BATCH_ROWS and ordinal < plan.n_new:
             writer.flush()
             if on_progress is not None:
                 on_progress("writing", ordinal, plan.n_new)
     if ordinal != plan.n_new:
         raise ConflictError(f"{source} changed while it was imported: nothing was imported")
-    writer.flush()
+    writer.close()
     if on_progress is not None:
         on_progress("writing", ordinal, plan.n_new)
     return n_eval
@@ -554,6 +555,10 @@ class _BulkWriter:
             f"VALUES ({', '.join([marker] * len(columns))})"
             for table, columns in self._COLUMNS.items()
         }
+        self.sqlite = dialect.name == "sqlite"
+        if self.sqlite:
+            # Index pages of a large pool stay in memory while the import writes them.
+            self.connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
         moment = ItemRow.__table__.c.created_at.type
         to_db = moment.dialect_impl(dialect).bind_processor(dialect)
         now = utcnow()
@@ -571,3 +576,9 @@ class _BulkWriter:
             if rows:
                 self.connection.exec_driver_sql(self.sql[table], rows)
                 rows.clear()
+
+    def close(self) -> None:
+        """Flush what is left; give the connection back its default page cache."""
+        self.flush()
+        if self.sqlite:
+            self.connection.exec_driver_sql("PRAGMA cache_size=-2000")
