@@ -1,0 +1,53 @@
+"""The Workspace Python API: the whole loop over a database URL, without the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_rounds import text_records
+
+import labelloop
+from labelloop.engine.audit import verify_chain
+from labelloop.exceptions import NotFoundError
+
+
+def test_workspace_runs_the_loop_and_reopens_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    with labelloop.Workspace(url, actor="alice") as ws:
+        project = ws.create_project(
+            "reviews",
+            task_type="classification",
+            labels=["pos", "neg"],
+            settings={"batch_size": 5, "eval_min": 10},
+        )
+        report = project.add_items(text_records(80, n_labelled=0))
+        assert report.n_imported == 80
+        cold = project.train()
+        assert cold.model_version is None and len(cold.batch) == 5
+        for external_id in [f"r{i}" for i in range(16)]:
+            label = "pos" if int(external_id[1:]) % 2 == 0 else "neg"
+            annotation = project.annotate(external_id, label, annotator="bob")
+        assert annotation.label == "neg"
+        round_ = project.train()
+        assert round_.number == 2 and round_.model_version == 1
+        rows = project.query(3)
+        assert [r.external_id for r in rows] == list(round_.batch[:3])
+        status = project.status()
+        assert status.n_labelled == 16 and len(status.rounds) == 2
+        assert [v.version for v in project.dataset_versions()] == [1, 2]
+        assert len(project.diff(1, 2).added) == 16 - status.n_eval_labelled
+        out = tmp_path / "labels.jsonl"
+        written = project.export(out, labelled_only=True)
+        assert written.n_records == 16
+        exported = [json.loads(line) for line in out.read_text().splitlines()]
+        assert {r["id"] for r in exported} == {f"r{i}" for i in range(16)}
+
+    with labelloop.Workspace(url) as again:
+        same = again.project("reviews")
+        assert same.id == project.id
+        assert [r.number for r in same.rounds()] == [1, 2]
+        assert [p.name for p in again.projects()] == ["reviews"]
+        with pytest.raises(NotFoundError):
+            again.project("missing")
+        assert verify_chain(again.db, "reviews").ok
