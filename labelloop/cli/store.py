@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
 from labelloop.cli.common import DbOption, app, err_console, open_database, reports_errors
-from labelloop.exceptions import ValidationError
+from labelloop.exceptions import AuditChainError, ValidationError
 
 __all__ = ["audit_app", "db_app"]
 
@@ -114,8 +114,9 @@ def verify(
     finally:
         database.dispose()
     if not report.ok:
-        _say(f"broken: {report.message}")
-        raise typer.Exit(1)
+        raise AuditChainError(
+            report.message, event_id=report.broken_event_id, seq=report.broken_seq
+        )
     _say(f"ok: {report.message}")
 
 
