@@ -480,6 +480,7 @@ CSV_COLUMNS = [
 
 
 def append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
@@ -527,7 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", help="comma-separated subset of the data set names")
     parser.add_argument("--strategies", help="comma-separated subset of the strategies")
     parser.add_argument(
-        "--csv", type=Path, default=Path("label_efficiency.csv"), help="CSV to append rows to"
+        "--csv",
+        type=Path,
+        default=Path("bench-out/label_efficiency.csv"),
+        help="CSV to append rows to",
     )
     parser.add_argument("--cache-dir", type=Path, help="embedding cache folder")
     args = parser.parse_args(argv)
