@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
 from labelloop.exceptions import ValidationError
 
@@ -91,11 +92,14 @@ class Database:
 
     @staticmethod
     def _sqlite_engine(database: str | None) -> Engine:
-        if database and database != ":memory:":
+        in_memory = not database or database == ":memory:"
+        if not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             f"sqlite:///{database or ':memory:'}",
             connect_args={"timeout": 30, "check_same_thread": False},
+            # Each connection to :memory: is a database of its own: share one.
+            **({"poolclass": StaticPool} if in_memory else {}),
         )
 
         @event.listens_for(engine, "connect")

@@ -164,6 +164,18 @@ def test_database_from_bare_path_creates_parent(tmp_path):
         db.dispose()
 
 
+def test_in_memory_database_keeps_its_schema():
+    db = Database("sqlite://")
+    try:
+        db.create_schema()
+        with db.transaction() as s:
+            s.add(ProjectRow(name="p", task_type="classification", labels=["a"]))
+        with db.read() as s:
+            assert s.query(ProjectRow).count() == 1
+    finally:
+        db.dispose()
+
+
 @pytest.mark.parametrize(
     "url", ["mysql://u@h/db", "sqlite+nope:///x.db", "postgresql+psycopg2://u@h/db", "://"]
 )
