@@ -1,0 +1,91 @@
+"""The train, query, status and versions commands, through Typer's runner on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+WORDS = {"pos": ["good", "great", "lovely"], "neg": ["bad", "awful", "dull"]}
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+
+    def invoke(*args: str):
+        return runner.invoke(app, [*args, "--db", db])
+
+    assert invoke("init").exit_code == 0
+    return invoke
+
+
+@pytest.fixture
+def project(run, tmp_path):
+    created = run(
+        "project", "create", "rev", "--labels", "pos,neg",
+        "--set", "batch_size=5", "--set", "eval_min=10",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    lines = []
+    for i in range(150):
+        label = "pos" if i % 2 == 0 else "neg"
+        record = {"id": f"r{i}", "text": f"{WORDS[label][i % 3]} {WORDS[label][(i + 1) % 3]} x{i}"}
+        if i < 30:
+            record["label"] = label
+        lines.append(json.dumps(record))
+    (tmp_path / "items.jsonl").write_text("\n".join(lines) + "\n")
+    imported = run("import", "rev", "items.jsonl")
+    assert imported.exit_code == 0, imported.output
+    return "rev"
+
+
+def test_train_query_status_and_versions(run, project):
+    before = run("status", project)
+    assert before.exit_code == 0, before.output
+    assert "keep labelling" in before.stdout and "no model trained yet" in before.stdout
+
+    trained = run("train", project)
+    assert trained.exit_code == 0, trained.output
+    assert "round 1: dataset version 1" in trained.stderr
+    assert "model version 1" in trained.stderr and "cross-validation" in trained.stderr
+
+    queried = run("query", project, "--n", "7")
+    assert queried.exit_code == 0, queried.output
+    ids = re.findall(r"│\s+\d+\s+│\s+(r\d+)\s+│", queried.stdout)
+    assert len(ids) == len(set(ids)) == 7
+    assert "next 7 to label" in queried.stdout and "reason" in queried.stdout
+
+    assert run("train", project).exit_code == 0
+    status = run("status", project)
+    assert status.exit_code == 0, status.output
+    assert "rounds" in status.stdout and "acc " in status.stdout
+    assert "diminishing returns" in status.stdout or "keep labelling" in status.stdout
+
+    listed = run("versions", "list", project)
+    assert listed.exit_code == 0, listed.output
+    assert "dataset versions" in listed.stdout
+    diff = run("versions", "diff", project, "1", "2")
+    assert diff.exit_code == 0, diff.output
+    assert "dataset version 1 -> 2: 0 added, 0 removed, 0 relabelled" in diff.stdout
+
+
+def test_errors_exit_2_with_a_message(run, project):
+    unknown = run("train", "nope")
+    assert unknown.exit_code == 2 and "no project 'nope'" in unknown.stderr
+    missing = run("versions", "diff", project, "1", "2")
+    assert missing.exit_code == 2 and "no dataset versions yet" in missing.stderr
+    assert run("query", project, "--n", "0").exit_code == 2
+
+
+def test_commands_need_an_existing_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["status", "rev", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 2 and "labelloop init" in result.stderr
