@@ -207,12 +207,12 @@ class ReviewCreate(_In):
 class PredictionCreate(_In):
     item_id: str = Field(min_length=1, max_length=300)
     probabilities: dict[str, float] = Field(min_length=1, max_length=1000)
-    embedding: list[float] | None = Field(default=None, max_length=8192)
+    embedding: list[float] | None = Field(default=None, max_length=4096)
 
 
 class PredictionsCreate(_In):
     model_version: str = Field(min_length=1, max_length=200)
-    predictions: list[PredictionCreate] = Field(min_length=1, max_length=100_000)
+    predictions: list[PredictionCreate] = Field(min_length=1, max_length=10_000)
 
 
 class WebhookCreate(_In):

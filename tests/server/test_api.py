@@ -341,3 +341,55 @@ def test_media_is_served_only_from_the_media_root(world) -> None:
         assert "top secret" not in response.text
     outsider = world.call("outsider", "GET", f"{API}/projects/{projects_id}/items/cat.png/media")
     assert outsider.status_code == 404
+
+
+# --------------------------------------------------------------------------- client models
+
+
+def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
+    p = world.project_id
+    pushed = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{p}/predictions",
+        json={
+            "model_version": "client-7",
+            "predictions": [
+                {"item_id": f"r{i}", "probabilities": {"pos": 0.5 + i / 100, "neg": 0.5 - i / 100}}
+                for i in range(10)
+            ],
+        },
+    )
+    assert pushed.status_code == 200, pushed.text
+    report = pushed.json()
+    assert report["model_name"] == "client-7"
+    assert report["batch"][0] == "r0"  # the most uncertain item
+    task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()
+    assert task["item"]["external_id"] == "r0"
+    bad = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{p}/predictions",
+        json={"model_version": "v", "predictions": [{"item_id": "r1", "probabilities": {"x": 1}}]},
+    )
+    assert bad.status_code == 422
+    assert "predictions[0]" in bad.json()["field"]
+
+    for _ in range(3):
+        task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()
+        world.call(
+            "annotator", "POST", f"{API}/tasks/{task['id']}/annotations", json={"label": "pos"}
+        )
+    first = world.call("model", "GET", f"{API}/projects/{p}/labels", params={"limit": 2}).json()
+    assert first["has_more"] and len(first["labels"]) == 2
+    assert set(first["labels"][0]) == {"item_id", "label", "annotation_id"}
+    rest = world.call(
+        "model", "GET", f"{API}/projects/{p}/labels", params={"since": first["next_cursor"]}
+    ).json()
+    assert len(rest["labels"]) == 1 and not rest["has_more"]
+    later = world.call(
+        "model", "GET", f"{API}/projects/{p}/labels", params={"since": rest["next_cursor"]}
+    ).json()
+    assert later["labels"] == []
+    garbage = world.call("model", "GET", f"{API}/projects/{p}/labels", params={"since": "%%%"})
+    assert garbage.status_code == 422

@@ -158,6 +158,29 @@ ENDPOINTS = (
         frozenset({"admin", "reviewer"}),
         ok=(200, 204),
     ),
+    Endpoint(
+        "agreement", lambda w, who: ("GET", f"{API}/projects/{_p(w)}/metrics/agreement", {}), HUMANS
+    ),
+    Endpoint("status", lambda w, who: ("GET", f"{API}/projects/{_p(w)}/status", {}), HUMANS),
+    Endpoint(
+        "push predictions",
+        lambda w, who: (
+            "POST",
+            f"{API}/projects/{_p(w)}/predictions",
+            {
+                "json": {
+                    "model_version": "v1",
+                    "predictions": [{"item_id": "r1", "probabilities": {"pos": 0.6, "neg": 0.4}}],
+                }
+            },
+        ),
+        frozenset({"admin", "model"}),
+    ),
+    Endpoint(
+        "labels",
+        lambda w, who: ("GET", f"{API}/projects/{_p(w)}/labels", {}),
+        frozenset({"admin", "model"}),
+    ),
     Endpoint("rounds", lambda w, who: ("GET", f"{API}/projects/{_p(w)}/rounds", {}), MEMBERS),
     Endpoint(
         "retrain",

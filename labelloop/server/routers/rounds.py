@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel
 
 from labelloop.engine import jobs
-from labelloop.engine import rounds as round_engine
 from labelloop.server.deps import (
     MEMBERS,
     AdminOnly,
@@ -78,12 +77,17 @@ class JobPublic(BaseModel):
 )
 def list_rounds(project: ProjectMember, db: DbDep) -> Any:
     """The project's rounds with their metrics, oldest first."""
+    # Imported here: the rounds engine pulls in scikit-learn, which the service loads lazily.
+    from labelloop.engine import rounds as round_engine
+
     return round_engine.list_rounds(db, project.id)
 
 
 @router.get("/projects/{project_id}/status", response_model=StatusPublic)
 def project_status(project: ProjectMember, user: HumanUser, db: DbDep) -> Any:
     """Counts, rounds and the stopping-criteria verdict."""
+    from labelloop.engine import rounds as round_engine
+
     return round_engine.project_status(db, project.id)
 
 

@@ -1,0 +1,172 @@
+"""Against a real ``labelloop serve`` process on loopback: concurrency and the Python client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from labelloop.client import Client
+from labelloop.engine import ingest, projects, users
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.store.db import Database
+
+N_ANNOTATORS = 20
+N_ITEMS = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"labelloop serve exited:\n{log.read_text()[-3000:]}", pytrace=False)
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"labelloop serve did not answer:\n{log.read_text()[-3000:]}", pytrace=False)
+
+
+class LiveServer:
+    def __init__(self, url: str, db: Database, project_id: int, tokens: dict[str, str]):
+        self.url, self.db, self.project_id, self.tokens = url, db, project_id, tokens
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("live")
+    path = root / "labelloop.db"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    project = projects.create_project(
+        db,
+        actor="cli:test",
+        name="live",
+        task_type="classification",
+        labels=["pos", "neg"],
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0},
+    )
+    ingest.import_items(
+        db,
+        actor="cli:test",
+        project=project.id,
+        records=[{"id": f"i{n}", "text": f"item {n}"} for n in range(N_ITEMS)],
+    )
+    tokens = {}
+    for n in range(N_ANNOTATORS):
+        _info, tokens[f"a{n}"] = users.create_user(
+            db, actor="cli:test", name=f"a{n}", role="annotator", projects=[project.id]
+        )
+    _info, tokens["outsider"] = users.create_user(
+        db, actor="cli:test", name="outsider", role="annotator"
+    )
+    port = _free_port()
+    log = root / "serve.log"
+    env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("labelloop")),
+                "serve",
+                "--port",
+                str(port),
+                "--no-worker",
+                "--log-level",
+                "warning",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, process, log)
+        yield LiveServer(url, db, project.id, tokens)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        db.dispose()
+
+
+def test_twenty_concurrent_annotators_never_share_a_task(live_server: LiveServer) -> None:
+    leased: dict[str, list[int]] = {}
+    statuses: Counter[int] = Counter()
+    errors: list[BaseException] = []
+    start = threading.Barrier(N_ANNOTATORS)
+
+    def annotate(name: str) -> None:
+        mine: list[int] = []
+        headers = {"Authorization": f"Bearer {live_server.tokens[name]}"}
+        try:
+            with httpx.Client(
+                base_url=live_server.url + "/api/v1", headers=headers, timeout=60
+            ) as http:
+                start.wait()
+                while True:
+                    got = http.post(f"/projects/{live_server.project_id}/tasks/next")
+                    statuses[got.status_code] += 1
+                    if got.status_code == 204:
+                        break
+                    task = got.json()
+                    mine.append(task["id"])
+                    made = http.post(
+                        f"/tasks/{task['id']}/annotations",
+                        json={"label": "pos" if len(mine) % 2 else "neg"},
+                    )
+                    statuses[made.status_code] += 1
+        except BaseException as exc:  # reported below, from the main thread
+            errors.append(exc)
+        leased[name] = mine
+
+    threads = [threading.Thread(target=annotate, args=(f"a{n}",)) for n in range(N_ANNOTATORS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    every = [task for tasks in leased.values() for task in tasks]
+    assert len(every) == len(set(every)) == N_ITEMS  # each task leased once, all done
+    assert set(statuses) <= {200, 201, 204}, statuses
+    info = projects.get_project_info(live_server.db, live_server.project_id)
+    assert (info.n_labelled, info.n_open) == (N_ITEMS, 0)
+
+
+def test_python_client_over_http(live_server: LiveServer) -> None:
+    with Client(live_server.url, live_server.tokens["a0"]) as client:
+        [project] = client.projects()
+        assert project["id"] == live_server.project_id
+        assert client.next_task(project["id"]) is None  # all labelled by the test above
+        with pytest.raises(NotFoundError):
+            client.submit(999_999, "pos")
+        with pytest.raises(ValidationError) as caught:
+            client.skip(1, "")
+        assert caught.value.field == "reason"
+        with pytest.raises(NotFoundError):
+            client.project(project["id"] + 1000)
+        assert client.rounds(project["id"]) == []
+    with Client(live_server.url, live_server.tokens["outsider"]) as client:
+        assert client.projects() == []
+        with pytest.raises(NotFoundError):
+            client.next_task(live_server.project_id)
