@@ -183,18 +183,20 @@ def _claim(db: Database) -> tuple[int, int | None, str, str] | None:
         return job.id, job.project_id, job.kind, (job.payload or {}).get("actor", "system")
 
 
-def _as_json(value: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = dataclasses.asdict(value)
-    elif isinstance(value, dict):
-        fields = dict(value)
-    else:
-        fields = {"value": repr(value)}
-    return {
-        key: item
-        for key, item in fields.items()
-        if isinstance(item, str | int | float | bool | list | dict | type(None))
-    }
+def _summary(value: Any) -> dict[str, Any]:
+    """A compact JSON summary of what a job returned (scalars, and scalar metrics)."""
+    fields = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value or {})
+    scalar = str | int | float | bool | type(None)
+    summary = {key: item for key, item in fields.items() if isinstance(item, scalar)}
+    metrics = fields.get("metrics")
+    if isinstance(metrics, dict):
+        summary["metrics"] = {
+            key: item
+            for key, item in metrics.items()
+            if isinstance(item, scalar)
+            or (isinstance(item, dict) and all(isinstance(v, scalar) for v in item.values()))
+        }
+    return summary
 
 
 def _run(kind: str, db: Database, project_id: int | None, actor: str) -> dict[str, Any]:
@@ -202,7 +204,7 @@ def _run(kind: str, db: Database, project_id: int | None, actor: str) -> dict[st
         # Imported here: training pulls in scikit-learn, which the API process loads lazily.
         from labelloop.engine.rounds import train
 
-        return _as_json(train(db, actor=actor, project=project_id))
+        return _summary(train(db, actor=actor, project=project_id))
     raise ValidationError(f"unknown job kind {kind!r}", field="kind")
 
 
