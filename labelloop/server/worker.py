@@ -50,17 +50,19 @@ class BackgroundWorker:
             self._pull = None
 
     def _pull_loop(self) -> None:
-        from labelloop.server.model_pull import pull_predictions_once
+        from labelloop.server.model_pull import ModelPuller
 
-        while not self._stop.is_set():
-            try:
-                busy = pull_predictions_once(
-                    self.db,
-                    url=self.settings.model_url,
-                    batch_size=self.settings.model_batch_size,
-                )
-            except Exception:  # an unreachable model must not stop the service
-                log.exception("pulling predictions from %s failed", self.settings.model_url)
-                busy = 0
-            if not busy:
-                self._stop.wait(self.settings.worker_poll_seconds)
+        puller = ModelPuller(
+            self.db, url=self.settings.model_url, batch_size=self.settings.model_batch_size
+        )
+        try:
+            while not self._stop.is_set():
+                try:
+                    busy = puller.pull_once()
+                except Exception as exc:  # an unreachable model must not stop the service
+                    log.warning("pulling predictions from %s failed: %s", puller.url, exc)
+                    busy = 0
+                if not busy:
+                    self._stop.wait(self.settings.worker_poll_seconds)
+        finally:
+            puller.close()
