@@ -1,0 +1,231 @@
+"""Account commands: ``user create|list|add-to|remove-from``, ``token create|list|revoke``.
+
+Commands never prompt. A new API token is printed once, alone on stdout (so
+``TOKEN=$(labelloop user create ann --role annotator)`` captures just the token);
+messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from labelloop.cli.common import (
+    DbOption,
+    app,
+    cli_actor,
+    err_console,
+    open_database,
+    out_console,
+    reports_errors,
+)
+from labelloop.exceptions import ValidationError
+
+__all__ = ["token_app", "user_app"]
+
+user_app = typer.Typer(
+    help="Accounts: annotators, reviewers, admins, models.", no_args_is_help=True
+)
+token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _say(message: str) -> None:
+    err_console.print(message, highlight=False, soft_wrap=True)
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise ValidationError("--password-stdin: nothing on standard input", field="password")
+    return line.rstrip("\r\n")
+
+
+@user_app.command("create")
+@reports_errors
+def create(
+    name: Annotated[str, typer.Argument(help="A unique user name.")],
+    role: Annotated[
+        str, typer.Option("--role", help="admin, annotator, reviewer or model.")
+    ] = "annotator",
+    project: Annotated[
+        list[str] | None,
+        typer.Option("--project", help="A project (id or name) to join (repeatable)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read a browser log-in password from stdin."),
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Create a user and print its first API token (shown this once)."""
+    from labelloop.engine.users import create_user
+
+    password = _read_password() if password_stdin else None
+    database = open_database(db)
+    try:
+        user, token = create_user(
+            database,
+            actor=cli_actor(),
+            name=name,
+            role=role,
+            password=password,
+            projects=project or (),
+        )
+    finally:
+        database.dispose()
+    joined = f", member of {', '.join(project)}" if project else ""
+    _say(f"created user {user.name!r} (id {user.id}, {user.role}{joined}); API token:")
+    typer.echo(token)
+
+
+@user_app.command("list")
+@reports_errors
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List users."""
+    from labelloop.engine.users import list_users
+
+    database = open_database(db)
+    try:
+        users = list_users(database)
+    finally:
+        database.dispose()
+    if as_json:
+        for user in users:
+            typer.echo(
+                json.dumps(
+                    {"id": user.id, "name": user.name, "role": user.role, "active": user.is_active}
+                )
+            )
+        return
+    table = Table("id", "name", "role", "active")
+    for user in users:
+        table.add_row(str(user.id), user.name, user.role, "yes" if user.is_active else "no")
+    out_console.print(table)
+
+
+@user_app.command("add-to")
+@reports_errors
+def add_to(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    project: Annotated[str, typer.Argument(help="The project (id or name).")],
+    db: DbOption = None,
+) -> None:
+    """Make a user a member of a project."""
+    from labelloop.engine.users import add_member
+
+    database = open_database(db)
+    try:
+        added = add_member(database, actor=cli_actor(), project=project, user=name)
+    finally:
+        database.dispose()
+    _say(f"{name!r} {'joined' if added else 'is already a member of'} project {project!r}")
+
+
+@user_app.command("remove-from")
+@reports_errors
+def remove_from(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    project: Annotated[str, typer.Argument(help="The project (id or name).")],
+    db: DbOption = None,
+) -> None:
+    """End a user's membership of a project."""
+    from labelloop.engine.users import remove_member
+
+    database = open_database(db)
+    try:
+        removed = remove_member(database, actor=cli_actor(), project=project, user=name)
+    finally:
+        database.dispose()
+    _say(f"{name!r} {'left' if removed else 'was not a member of'} project {project!r}")
+
+
+@token_app.command("create")
+@reports_errors
+def token_create(
+    user: Annotated[str, typer.Argument(help="The user the token is for.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create an API token for a user and print it (shown this once)."""
+    from labelloop.engine.users import create_token
+
+    database = open_database(db)
+    try:
+        info, token = create_token(database, actor=cli_actor(), user=user, name=name)
+    finally:
+        database.dispose()
+    _say(f"created token {info.id} for {info.user_name!r}:")
+    typer.echo(token)
+
+
+@token_app.command("list")
+@reports_errors
+def token_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    db: DbOption = None,
+) -> None:
+    """List API tokens (never their secrets)."""
+    from labelloop.engine.users import list_tokens
+
+    database = open_database(db)
+    try:
+        tokens = list_tokens(database, user=user)
+    finally:
+        database.dispose()
+
+    def when(moment) -> str:
+        return moment.isoformat(timespec="seconds") if moment else ""
+
+    if as_json:
+        for t in tokens:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": t.id,
+                        "user": t.user_name,
+                        "name": t.name,
+                        "created_at": when(t.created_at),
+                        "last_used_at": when(t.last_used_at) or None,
+                        "revoked_at": when(t.revoked_at) or None,
+                    }
+                )
+            )
+        return
+    table = Table("id", "user", "name", "created", "last used", "revoked")
+    for t in tokens:
+        table.add_row(
+            str(t.id),
+            t.user_name,
+            t.name,
+            when(t.created_at),
+            when(t.last_used_at),
+            when(t.revoked_at),
+        )
+    out_console.print(table)
+
+
+@token_app.command("revoke")
+@reports_errors
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `token list`).")],
+    db: DbOption = None,
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    from labelloop.engine.users import revoke_token
+
+    database = open_database(db)
+    try:
+        info = revoke_token(database, actor=cli_actor(), token_id=token_id)
+    finally:
+        database.dispose()
+    _say(f"revoked token {info.id} of {info.user_name!r}")
