@@ -87,18 +87,32 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
     )
 
 
+_ITEM_COLUMNS = (
+    ItemRow.id,
+    ItemRow.external_id,
+    ItemRow.payload,
+    ItemRow.meta,
+    ItemRow.label_source,
+)
+
+
 def _item_batches(session: Session, scope: _Scope, labelled_only: bool) -> Iterator[list[Any]]:
-    """Batches of (item, label, annotation ids or None), by item id (keyset pages)."""
+    """Batches of rows (id, external_id, payload, meta, label_source, label, annotation
+    ids or None), by item id (keyset pages)."""
     last = 0
     while True:
         if scope.exact:
             query = (
-                select(ItemRow, DatasetVersionEntryRow.label, DatasetVersionEntryRow.annotation_ids)
+                select(
+                    *_ITEM_COLUMNS,
+                    DatasetVersionEntryRow.label,
+                    DatasetVersionEntryRow.annotation_ids,
+                )
                 .join(DatasetVersionEntryRow, DatasetVersionEntryRow.item_id == ItemRow.id)
                 .where(DatasetVersionEntryRow.dataset_version_id == scope.version_id)
             )
         else:
-            query = select(ItemRow, ItemRow.final_label, null()).where(
+            query = select(*_ITEM_COLUMNS, ItemRow.final_label, null()).where(
                 ItemRow.project_id == scope.project_id
             )
             if labelled_only:
@@ -109,17 +123,16 @@ def _item_batches(session: Session, scope: _Scope, labelled_only: bool) -> Itera
         if not rows:
             return
         yield rows
-        last = rows[-1][0].id
-        session.expunge_all()
+        last = rows[-1][0]
 
 
 def _provenance(
     session: Session, scope: _Scope, rows: list[Any]
 ) -> tuple[dict[int, list[str]], dict[int, list[str]], dict[int, Any]]:
-    low, high = rows[0][0].id, rows[-1][0].id
+    low, high = rows[0][0], rows[-1][0]
     annotators: dict[int, set[str]] = {}
     if scope.exact:
-        wanted = {aid for _, _, ids in rows for aid in (ids or [])}
+        wanted = {aid for row in rows for aid in (row[6] or [])}
         query = select(AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.id).where(
             AnnotationRow.project_id == scope.project_id,
             AnnotationRow.item_id.between(low, high),
@@ -168,18 +181,18 @@ def _records(
     done = 0
     for rows in _item_batches(session, scope, labelled_only):
         annotators, reviewers, in_version = _provenance(session, scope, rows)
-        for item, label, _ids in rows:
-            record: dict[str, Any] = {"id": item.external_id}
-            record.update(item.payload)
+        for item_id, external_id, payload, meta, label_source, label, _ids in rows:
+            record: dict[str, Any] = {"id": external_id}
+            record.update(payload)
             record[scope.label_key] = label
-            record["meta"] = item.meta or {}
-            record["annotators"] = annotators.get(item.id, [])
-            record["reviewers"] = reviewers.get(item.id, [])
-            record["label_source"] = item.label_source if label is not None else None
+            record["meta"] = meta or {}
+            record["annotators"] = annotators.get(item_id, [])
+            record["reviewers"] = reviewers.get(item_id, [])
+            record["label_source"] = label_source if label is not None else None
             if scope.exact:
                 record["dataset_version"] = scope.version_number
             else:
-                held = item.id in in_version and in_version[item.id] == label
+                held = item_id in in_version and in_version[item_id] == label
                 record["dataset_version"] = scope.version_number if held else None
             yield record
         done += len(rows)
@@ -213,8 +226,8 @@ def _columns(session: Session, scope: _Scope, labelled_only: bool) -> list[str]:
     """The payload keys of every exported item, in first-seen order, around the fixed keys."""
     keys: dict[str, None] = {}
     for rows in _item_batches(session, scope, labelled_only):
-        for item, _label, _ids in rows:
-            for key in item.payload:
+        for row in rows:
+            for key in row[2]:
                 keys.setdefault(key, None)
     return ["id", *keys, scope.label_key, "meta", *_PROVENANCE]
 

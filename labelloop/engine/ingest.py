@@ -168,7 +168,9 @@ def import_items(
         task_type=task_type,
         settings=settings,
     )
-    plan = _validate(open_source(), schema, existing_ids, existing_hashes, source_name, on_progress)
+    plan = _validate(
+        open_source(), schema, existing_ids, existing_hashes, source_name, fields.id, on_progress
+    )
     del existing_ids, existing_hashes
     if seed is None:
         seed = int((sha256 or "0")[:12], 16) ^ project_id
@@ -313,7 +315,10 @@ class _Schema:
     """The project's label schema, turned into a fast per-record check."""
 
     def __init__(self, project_row: ProjectRow) -> None:
-        self.project_row = project_row
+        # A detached copy of the schema: it outlives the session it was read in.
+        self.project_row = ProjectRow(
+            labels=list(project_row.labels), multi_label=project_row.multi_label
+        )
         self.labels = frozenset(project_row.labels)
         self.multi_label = project_row.multi_label
 
@@ -353,6 +358,7 @@ def _validate(
     existing_ids: set[str],
     existing_hashes: dict[str, str],
     source: str,
+    id_field: str,
     on_progress: ProgressCallback | None,
 ) -> _Plan:
     plan = _Plan()
@@ -366,14 +372,14 @@ def _validate(
                 f"duplicate id {external_id!r} (first on line {first_line[external_id]})",
                 path=source,
                 line=record.line,
-                field="id",
+                field=id_field,
             )
         if external_id in existing_ids:
             raise ImportDataError(
                 f"id {external_id!r} is already in the project: ids are unique per project",
                 path=source,
                 line=record.line,
-                field="id",
+                field=id_field,
             )
         first_line[external_id] = record.line
         label = schema.normalise(record, source)
