@@ -137,16 +137,17 @@ def _as_server_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", PG_USER, "--", *argv]
 
 
-def _run_as_server_user(argv: list[str]) -> subprocess.CompletedProcess:
+def _run_as_server_user(argv: list[str], root: Path) -> subprocess.CompletedProcess:
+    # Run from the server's own directory: the working tree may be closed to its user.
     return subprocess.run(
-        _as_server_user(argv), capture_output=True, text=True, timeout=120, check=False
+        _as_server_user(argv), cwd=root, capture_output=True, text=True, timeout=120, check=False
     )
 
 
 def _start_server(bin_dir: Path, root: Path) -> PgServer:
     data, log = root / "data", root / "server.log"
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", PG_USER, "-A", "trust"]
-    result = _run_as_server_user([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"])
+    result = _run_as_server_user([*initdb, "-E", "UTF8", "--locale=C", "--no-sync"], root)
     if result.returncode != 0:
         pytest.fail(f"initdb failed:\n{result.stdout}{result.stderr}", pytrace=False)
     for _attempt in range(3):  # the free port can be taken between probe and bind
@@ -156,7 +157,7 @@ def _start_server(bin_dir: Path, root: Path) -> PgServer:
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
         pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60"]
-        result = _run_as_server_user([*pg_ctl, "-o", options, "start"])
+        result = _run_as_server_user([*pg_ctl, "-o", options, "start"], root)
         if result.returncode == 0:
             break
     else:
@@ -195,7 +196,7 @@ def pg_server() -> Iterator[PgServer]:
     finally:
         if (root / "data" / "postmaster.pid").exists():
             stop = [str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "immediate", "stop"]
-            _run_as_server_user(stop)
+            _run_as_server_user(stop, root)
         shutil.rmtree(root, ignore_errors=True)
 
 
