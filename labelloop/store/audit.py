@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from labelloop.exceptions import ValidationError
 from labelloop.store.tables import AuditEventRow, AuditHeadRow, utcnow
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
+_ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 def chain_for(project_id: int | None) -> str:
@@ -149,7 +152,21 @@ def append_event(
         What it was done to: ``project:3``, ``item:ext-17``, ``task:42``, ...
     before, after : JSON-serialisable, optional
         The state before and after, where it applies.
+
+    Raises
+    ------
+    ValidationError
+        An empty or over-long ``actor`` (300), ``target`` (500) or ``action`` (80), or an
+        ``action`` that is not ``noun.verb``.
     """
+    _check_text("actor", actor, 300)
+    _check_text("target", target, 500)
+    _check_text("action", action, 80)
+    if not _ACTION.fullmatch(action):
+        raise ValidationError(
+            f"audit action must be noun.verb in lower case (like 'task.leased'), got {action!r}",
+            field="action",
+        )
     chain = chain_for(project_id)
     # What is hashed is exactly what the database will return.
     before = to_json_value(before)
@@ -187,6 +204,17 @@ def append_event(
     head.hash = digest
     session.flush()
     return event
+
+
+def _check_text(name: str, value: Any, max_length: int) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"audit {name} must be a non-empty string, got {value!r}", field=name)
+    if len(value) > max_length:
+        raise ValidationError(
+            f"audit {name} is {len(value)} characters long, at most {max_length} fit: "
+            f"{value[:40]!r}...",
+            field=name,
+        )
 
 
 def _lock_head(session: Session, chain: str) -> AuditHeadRow:

@@ -458,9 +458,9 @@ class AuditEventRow(Base):
     project_id: Mapped[int | None] = mapped_column(
         ForeignKey("projects.id", ondelete="SET NULL"), index=True
     )
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(80))
-    target: Mapped[str] = mapped_column(String(300))
+    target: Mapped[str] = mapped_column(String(500))
     before: Mapped[Any | None] = mapped_column(Json)
     after: Mapped[Any | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 import labelloop.engine.audit as engine_audit
 from labelloop.engine.audit import export_events, verify_chain, verify_global_chain
-from labelloop.exceptions import NotFoundError
+from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import GENESIS_HASH, append_event, chain_for, event_hash
 from labelloop.store.tables import AuditEventRow, AuditHeadRow, ProjectRow
 
@@ -61,6 +61,39 @@ def test_append_links_every_event_to_the_one_before(chain5):
     assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
     assert (head.seq, head.hash) == (5, rows[-1].hash)
     assert {r.chain for r in rows} == {f"project:{project_id}"}
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("actor", ""),
+        ("actor", "model:" + "m" * 300),
+        ("target", "item:" + "x" * 500),
+        ("action", "created"),
+        ("action", "Task.Leased"),
+        ("action", None),
+    ],
+)
+def test_append_refuses_bad_fields_and_writes_nothing(database, field, value):
+    project_id = _project(database)
+    fields = {"actor": "cli:alice", "action": "task.leased", "target": "task:1", field: value}
+    with pytest.raises(ValidationError) as info, database.transaction() as s:
+        append_event(s, project_id=project_id, **fields)
+    assert info.value.field == field
+    assert verify_chain(database, project_id).n_events == 0
+
+
+def test_long_external_ids_fit_in_a_target(database):
+    project_id = _project(database)
+    with database.transaction() as s:
+        append_event(
+            s,
+            project_id=project_id,
+            actor="model:" + "m" * 200,
+            action="items.imported",
+            target="item:" + "x" * 300,
+        )
+    assert verify_chain(database, project_id).ok
 
 
 def test_intact_chain_verifies(chain5):
