@@ -332,6 +332,8 @@ class _Schema:
             return value
         try:
             if self.multi_label:
+                if isinstance(value, str):  # "a,b" in a label column: names have no commas
+                    value = [part.strip() for part in value.split(",") if part.strip()]
                 return validate_label(self.project_row, labels=value)
             return validate_label(self.project_row, label=value)
         except ValidationError as exc:

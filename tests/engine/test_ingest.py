@@ -124,6 +124,10 @@ def test_csv_multi_label_and_renamed_fields(sqlite_db, tmp_path):
     assert rows[0].final_label == ["a", "c"] and rows[0].meta == {"lang": "en"}
     assert rows[0].payload == {"text": "first, with comma"}
     assert rows[1].final_label is None
+    more = import_items(
+        sqlite_db, actor="a", project="reviews", records=[{"id": "3", "text": "t", "label": "b, a"}]
+    )
+    assert more.n_labelled == 1
 
 
 def test_tabular_csv_and_parquet(sqlite_db, tmp_path):
