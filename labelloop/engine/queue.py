@@ -12,6 +12,9 @@ Rules
 - Evaluation-set tasks are interleaved deterministically: an annotator's n-th lease
   (counting from 1) comes from the evaluation set when ``n % round(1 / eval_share) == 0``,
   from the rest otherwise; when the preferred kind has nothing open the other is used.
+  An eval turn searches the top ``EVAL_WINDOW`` open tasks only, so it stays cheap at
+  1M items once the evaluation set is labelled (eval tasks keep their cold-start
+  priority, spread through the queue, so the window holds its share of them).
 - A user asking again while holding an unexpired lease in the project gets that same
   task back (a page reload does not hoard tasks).
 - Leases last the project's ``lease_seconds``. A lease past its expiry with no outcome
@@ -53,6 +56,7 @@ from labelloop.store.tables import (
 
 __all__ = [
     "LABELLING_ROLES",
+    "EVAL_WINDOW",
     "LABEL_QUEUE",
     "ItemInfo",
     "TaskInfo",
@@ -73,6 +77,8 @@ LABELLING_ROLES = ("admin", "annotator", "reviewer")
 # Lease outcomes after which the same user is not offered the task again.
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
+# An eval turn looks for an evaluation task among this many top open tasks.
+EVAL_WINDOW = 2000
 
 
 @dataclass(frozen=True)
@@ -198,11 +204,15 @@ def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime)
     return sum(len(ids) for ids in closed.values())
 
 
-def candidate_query(*, project_id: int, user_id: int, is_eval: bool, dialect: str) -> Select:
+def candidate_query(
+    *, project_id: int, user_id: int, is_eval: bool, dialect: str, window: int | None = None
+) -> Select:
     """The query for the highest-priority open task of one kind this user may take.
 
     Walks index ``ix_tasks_next`` in priority order and stops at the first fit; on
-    PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``.
+    PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``. With ``window``, only
+    the first ``window`` open tasks of the queue are searched, so a search for a rare
+    kind (evaluation tasks) costs a bounded index walk even when none is left.
     """
     seen_lease = exists().where(
         TaskLeaseRow.task_id == TaskRow.id,
@@ -228,15 +238,31 @@ def candidate_query(*, project_id: int, user_id: int, is_eval: bool, dialect: st
         .order_by(TaskRow.priority.desc(), TaskRow.id)
         .limit(1)
     )
+    if window is not None:
+        top = (
+            select(TaskRow.id)
+            .where(
+                TaskRow.project_id == project_id,
+                TaskRow.queue == LABEL_QUEUE,
+                TaskRow.status == "open",
+            )
+            .order_by(TaskRow.priority.desc(), TaskRow.id)
+            .limit(window)
+            .subquery("top_open")
+        )
+        # Driven by the window's rows (primary-key lookups), not by a walk of the index.
+        query = query.join(top, top.c.id == TaskRow.id)
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TaskRow)
     return query
 
 
-def _candidate(session: Session, *, project_id: int, user_id: int, is_eval: bool) -> TaskRow | None:
+def _candidate(
+    session: Session, *, project_id: int, user_id: int, is_eval: bool, window: int | None = None
+) -> TaskRow | None:
     dialect = session.get_bind().dialect.name
     query = candidate_query(
-        project_id=project_id, user_id=user_id, is_eval=is_eval, dialect=dialect
+        project_id=project_id, user_id=user_id, is_eval=is_eval, dialect=dialect, window=window
     )
     return session.execute(query).scalar_one_or_none()
 
@@ -301,7 +327,13 @@ def lease_next_task(
             .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
         ).scalar_one()
         prefer_eval = period > 0 and (taken + 1) % period == 0
-        task = _candidate(session, project_id=project.id, user_id=user.id, is_eval=prefer_eval)
+        task = _candidate(
+            session,
+            project_id=project.id,
+            user_id=user.id,
+            is_eval=prefer_eval,
+            window=EVAL_WINDOW if prefer_eval else None,
+        )
         if task is None:
             task = _candidate(
                 session, project_id=project.id, user_id=user.id, is_eval=not prefer_eval

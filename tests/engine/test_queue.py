@@ -173,14 +173,29 @@ def test_concurrent_leasing_never_double_assigns(database, overlap):
             assert task.active_leases == per_task.get(task.id, 0)
 
 
-def test_candidate_query_uses_the_next_task_index(sqlite_db):
+def _plan(db, query) -> str:
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    with db.engine.connect() as conn:
+        rows = conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def test_candidate_queries_use_the_next_task_index(sqlite_db):
     project = make_project(sqlite_db)
     add_items(sqlite_db, project, 50)
-    query = queue.candidate_query(project_id=project, user_id=1, is_eval=False, dialect="sqlite")
-    compiled = query.compile(sqlite_db.engine, compile_kwargs={"literal_binds": True})
-    with sqlite_db.engine.connect() as conn:
-        plan = " ".join(
-            str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
-        )
-    assert "ix_tasks_next" in plan
-    assert "SCAN tasks" not in plan.replace("USING INDEX", "")
+    plan = _plan(
+        sqlite_db,
+        queue.candidate_query(project_id=project, user_id=1, is_eval=False, dialect="sqlite"),
+    )
+    assert "SEARCH tasks USING INDEX ix_tasks_next" in plan
+    assert "SCAN tasks" not in plan
+    # An eval turn reads a bounded window of the index, then looks rows up by key.
+    windowed = _plan(
+        sqlite_db,
+        queue.candidate_query(
+            project_id=project, user_id=1, is_eval=True, dialect="sqlite", window=100
+        ),
+    )
+    assert "COVERING INDEX ix_tasks_next" in windowed
+    assert "SEARCH tasks USING INTEGER PRIMARY KEY" in windowed
+    assert "SCAN tasks" not in windowed
