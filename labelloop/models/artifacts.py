@@ -28,6 +28,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "labelloop.models.builtin.ProjectModel",
     "labelloop.models.builtin.TabularFeaturizer",
     "labelloop.models.builtin.TextFeaturizer",
+    "labelloop.models.text.TfidfFeaturizer",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.multiclass._ConstantPredictor",

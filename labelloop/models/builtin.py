@@ -28,7 +28,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -37,6 +36,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from labelloop.exceptions import ValidationError
+from labelloop.models.text import TfidfFeaturizer
 
 __all__ = [
     "TASK_TYPES",
@@ -71,22 +71,18 @@ class TextFeaturizer:
     ----------
     field : str, default="text"
         The payload field holding the text; items without it use their string fields.
-    max_features : int, default=50000
-        Vocabulary size cap.
-    ngram_range : tuple of int, default=(1, 2)
-        Word n-grams to count.
+    max_features : int, default=20000
+        Vocabulary size cap (unigrams and bigrams, most frequent first).
     """
 
     def __init__(
         self,
         *,
         field: str = "text",
-        max_features: int = 50_000,
-        ngram_range: tuple[int, int] = (1, 2),
+        max_features: int = 20_000,
     ) -> None:
         self.field = field
         self.max_features = max_features
-        self.ngram_range = ngram_range
 
     def _texts(self, items: Sequence[ItemInput]) -> list[str]:
         texts = []
@@ -98,22 +94,27 @@ class TextFeaturizer:
         return texts
 
     def fit(self, items: Sequence[ItemInput]) -> TextFeaturizer:
-        """Learn the vocabulary and document frequencies from ``items``."""
-        self.vectorizer_ = TfidfVectorizer(
-            max_features=self.max_features,
-            ngram_range=tuple(self.ngram_range),
-            sublinear_tf=True,
-            dtype=np.float32,
-        )
-        self.vectorizer_.fit(self._texts(items))
-        self.n_features_ = len(self.vectorizer_.vocabulary_)
+        """Learn the vocabulary and document frequencies from ``items``.
+
+        Terms seen in a single text are dropped (they cannot generalise), unless the
+        texts are so few that nothing else would remain.
+        """
+        texts = self._texts(items)
+        try:
+            self.tfidf_ = TfidfFeaturizer(min_df=2, max_features=self.max_features).fit(texts)
+        except ValidationError:
+            self.tfidf_ = TfidfFeaturizer(min_df=1, max_features=self.max_features).fit(texts)
+        vectorizer = self.tfidf_.vectorizer_
+        # Plain ints: the artifact stores the vocabulary as one JSON object, not an array per term.
+        vectorizer.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+        self.n_features_ = len(vectorizer.vocabulary_)
         return self
 
     def transform(self, items: Sequence[ItemInput]) -> sp.csr_matrix:
         """Sparse TF-IDF matrix of shape (n_items, n_terms)."""
         if not items:
             return sp.csr_matrix((0, self.n_features_), dtype=np.float32)
-        return sp.csr_matrix(self.vectorizer_.transform(self._texts(items)), dtype=np.float32)
+        return self.tfidf_.transform(self._texts(items))
 
 
 class TabularFeaturizer:
@@ -437,7 +438,7 @@ def build_model(
     if task_type == "classification":
         featurizer: Any = TextFeaturizer(
             field=spec.get("text_field", "text"),
-            max_features=int(spec.get("max_features", 50_000)),
+            max_features=int(spec.get("max_features", 20_000)),
         )
     elif task_type == "tabular":
         featurizer = TabularFeaturizer(columns=spec.get("columns"))
