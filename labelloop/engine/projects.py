@@ -79,6 +79,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "show_model_guess": True,
     "model": None,  # None: built-in by task type; see labelloop.models.builtin.check_model_spec
     "media_root": None,  # the directory media items are stored relative to (set at import)
+    "label_budget": None,  # labels the team can afford; status says stop once it is spent
 }
 
 _MAX_LABELS = 1000
@@ -266,6 +267,8 @@ def _check_setting(key: str, value: Any) -> Any:
 
         check_model_spec(value)
         return value
+    if key == "label_budget":
+        return None if value is None else _int_setting(key, value, 1)
     if key == "media_root":
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValidationError("setting 'media_root' must be a directory path", field=key)
