@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import effective_settings, resolve_project
+from labelloop.engine.queue import aware
 from labelloop.engine.webhooks import deliver_due, emit_event
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
@@ -59,12 +60,6 @@ class JobInfo:
     finished_at: dt.datetime | None
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def _info(row: JobRow) -> JobInfo:
     return JobInfo(
         id=row.id,
@@ -74,9 +69,9 @@ def _info(row: JobRow) -> JobInfo:
         attempts=row.attempts,
         error=row.error,
         result=(row.payload or {}).get("result"),
-        created_at=_aware(row.created_at),
-        started_at=_aware(row.started_at),
-        finished_at=_aware(row.finished_at),
+        created_at=aware(row.created_at),
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
     )
 
 

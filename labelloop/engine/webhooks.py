@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import resolve_project
+from labelloop.engine.queue import aware
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -87,12 +88,6 @@ class DeliveryInfo:
     delivered_at: dt.datetime | None
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def _info(row: WebhookRow, *, with_secret: bool = False) -> WebhookInfo:
     return WebhookInfo(
         id=row.id,
@@ -100,7 +95,7 @@ def _info(row: WebhookRow, *, with_secret: bool = False) -> WebhookInfo:
         url=row.url,
         events=tuple(row.events),
         is_active=bool(row.is_active),
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
         secret=row.secret if with_secret else None,
     )
 
@@ -229,8 +224,8 @@ def list_deliveries(db: Database, webhook_id: int) -> list[DeliveryInfo]:
                 attempts=row.attempts,
                 last_status_code=row.last_status_code,
                 last_error=row.last_error,
-                next_attempt_at=_aware(row.next_attempt_at),
-                delivered_at=_aware(row.delivered_at),
+                next_attempt_at=aware(row.next_attempt_at),
+                delivered_at=aware(row.delivered_at),
             )
             for row in rows
         ]
