@@ -1,10 +1,11 @@
 """Ingestion: a file (JSONL, CSV, Parquet), a directory of media files, or records in
 memory become items, open tasks, evaluation-set marks and imported final labels.
 
-An import is all-or-nothing. The source is first validated as a whole, streaming,
-record by record (ids, types, labels against the schema, duplicates); nothing is
-written unless every record is valid. Then everything is written in one transaction,
-in bulk batches, with one ``items.imported`` audit event.
+An import is all-or-nothing. The source is read once and validated as a whole,
+streaming, record by record (ids, types, labels against the schema, duplicates), each
+valid row spooled, ready to write, to a temporary file; nothing reaches the database
+unless every record is valid. Then the spooled rows are written in one transaction, in
+bulk batches, with one ``items.imported`` audit event.
 
 De-duplication: a record whose content (normalised text, payload, or file bytes) equals
 an item already in the pool or an earlier record of the same import is *skipped*, and
@@ -14,7 +15,9 @@ reported with its id and the id it duplicates.
 from __future__ import annotations
 
 import json
+import marshal
 import math
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,14 +94,49 @@ class ImportReport:
     duplicate_policy: str = "skipped"
 
 
+class _Spool:
+    """Validated rows, serialised with `marshal` to a temporary file in batches.
+
+    The validation pass reads the source once and spools the rows ready to write, so
+    the write pass neither parses again nor holds the import in memory.
+    """
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close(), always called
+        self._batch: list[tuple[Any, ...]] = []
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self._batch.append(row)
+        if len(self._batch) >= BATCH_ROWS:
+            self._dump()
+
+    def _dump(self) -> None:
+        if self._batch:
+            marshal.dump(self._batch, self._file)
+            self._batch = []
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        self._dump()
+        self._file.seek(0)
+        while True:
+            try:
+                yield marshal.load(self._file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass
 class _Plan:
-    """What validation found: enough to write without keeping the records in memory."""
+    """What validation found, and the spooled rows (external id, payload JSON, media
+    ref, meta JSON, content hash, label JSON or None) of the items to create."""
 
+    spool: _Spool
     n_records: int = 0
     n_new: int = 0
     n_labelled: int = 0
-    skip_lines: set[int] = field(default_factory=set)
     duplicates: list[DuplicateInfo] = field(default_factory=list)
     n_duplicates: int = 0
 
@@ -182,17 +220,7 @@ def import_items(
             media_root = settings.get("media_root") if fmt == "media" else None
             if media_root is not None and project_row.settings.get("media_root") != media_root:
                 project_row.settings = {**effective_settings(project_row), "media_root": media_root}
-            n_eval = _write(
-                session,
-                project_row,
-                open_source(),
-                plan,
-                schema,
-                rng,
-                actor,
-                source_name,
-                on_progress,
-            )
+            n_eval = _write(session, project_row, plan, rng, actor, on_progress)
             report = ImportReport(
                 project_id=project_id,
                 project_name=project_row.name,
@@ -234,6 +262,8 @@ def import_items(
             f"items with the same ids were added to project {project_id} while this import "
             "ran; nothing was imported: run the import again"
         ) from exc
+    finally:
+        plan.spool.close()
 
 
 # --------------------------------------------------------------------------- sources
@@ -363,7 +393,28 @@ def _validate(
     id_field: str,
     on_progress: ProgressCallback | None,
 ) -> _Plan:
-    plan = _Plan()
+    plan = _Plan(spool=_Spool())
+    try:
+        _check_records(
+            plan, records, schema, existing_ids, existing_hashes, source, id_field, on_progress
+        )
+    except BaseException:
+        plan.spool.close()
+        raise
+    return plan
+
+
+def _check_records(
+    plan: _Plan,
+    records: Iterator[Record],
+    schema: _Schema,
+    existing_ids: set[str],
+    existing_hashes: dict[str, str],
+    source: str,
+    id_field: str,
+    on_progress: ProgressCallback | None,
+) -> None:
+    dumps = json.dumps
     first_line: dict[str, int] = {}
     seen_hashes: dict[str, str] = {}
     for record in records:
@@ -388,20 +439,28 @@ def _validate(
         original = existing_hashes.get(record.content_hash) or seen_hashes.get(record.content_hash)
         if original is not None:
             plan.n_duplicates += 1
-            plan.skip_lines.add(record.line)
             if len(plan.duplicates) < _MAX_EXAMPLES:
                 plan.duplicates.append(DuplicateInfo(external_id, record.line, original))
         else:
             seen_hashes[record.content_hash] = external_id
             plan.n_new += 1
             plan.n_labelled += label is not None
+            plan.spool.add(
+                (
+                    external_id,
+                    dumps(record.payload),
+                    record.media_ref,
+                    dumps(record.meta),
+                    record.content_hash,
+                    None if label is None else dumps(label),
+                )
+            )
         if on_progress is not None and plan.n_records % BATCH_ROWS == 0:
             on_progress("validating", plan.n_records, None)
     if plan.n_records == 0:
         raise ImportDataError("no records: the source is empty", path=source)
     if on_progress is not None:
         on_progress("validating", plan.n_records, plan.n_records)
-    return plan
 
 
 # --------------------------------------------------------------------------- writing
@@ -439,95 +498,54 @@ def _eval_count(session: Session, project: ProjectRow, n_new: int) -> int:
 def _write(
     session: Session,
     project: ProjectRow,
-    records: Iterator[Record],
     plan: _Plan,
-    schema: _Schema,
     rng: np.random.Generator,
     actor: str,
-    source: str,
     on_progress: ProgressCallback | None,
 ) -> int:
     settings = effective_settings(project)
     n_eval = _eval_count(session, project, plan.n_new)
     is_eval = np.zeros(plan.n_new, dtype=bool)
     is_eval[rng.choice(plan.n_new, size=n_eval, replace=False)] = True
+    is_eval_list = is_eval.tolist()
     n_open = plan.n_new - plan.n_labelled
     # Cold-start order: a seeded random permutation scaled into [0, 1).
-    priorities = (rng.permutation(n_open) / max(n_open, 1)).tolist()
+    priorities = iter((rng.permutation(n_open) / max(n_open, 1)).tolist())
     item_ids = _reserve_item_ids(session, plan.n_new)
     guideline_version = project.guideline_version or None
     overlap = settings["overlap"]
+    project_id = project.id
 
     writer = _BulkWriter(session)
-    payload_json = json.dumps
+    now = writer.now
     ordinal = 0
-    n_open_seen = 0
-    for record in records:
-        if record.line in plan.skip_lines:
-            continue
-        if ordinal >= plan.n_new:
-            raise ConflictError(f"{source} changed while it was imported: nothing was imported")
-        label = schema.normalise(record, source)
-        item_id = next(item_ids)
-        eval_item = bool(is_eval[ordinal])
-        ordinal += 1
-        label_json = None if label is None else payload_json(label)
-        writer.items.append(
-            (
-                item_id,
-                project.id,
-                record.external_id,
-                payload_json(record.payload),
-                record.media_ref,
-                payload_json(record.meta),
-                record.content_hash,
-                eval_item,
-                "open" if label is None else "annotated",
-                label_json,
-                None if label is None else "import",
-                None if label is None else writer.now,
-                writer.now,
-            )
-        )
-        if label is None:
-            writer.tasks.append(
-                (
-                    project.id,
-                    item_id,
-                    "label",
-                    "open",
-                    priorities[n_open_seen],
-                    overlap,
-                    0,
-                    "cold start: random order",
-                    eval_item,
-                    writer.now,
-                    writer.now,
-                )
-            )
-            n_open_seen += 1
-        else:
-            writer.annotations.append(
-                (
-                    project.id,
-                    item_id,
-                    actor,
-                    "import",
-                    label_json,
-                    guideline_version,
-                    "active",
-                    writer.now,
-                )
-            )
-        if len(writer.items) >= BATCH_ROWS and ordinal < plan.n_new:
-            writer.flush()
-            if on_progress is not None:
-                on_progress("writing", ordinal, plan.n_new)
-    if ordinal != plan.n_new:
-        raise ConflictError(f"{source} changed while it was imported: nothing was imported")
+    for batch in plan.spool.batches():
+        for external_id, payload, media_ref, meta, content_hash, label in batch:
+            item_id = next(item_ids)
+            eval_item = is_eval_list[ordinal]
+            ordinal += 1
+            if label is None:
+                writer.items.append(
+                    (item_id, project_id, external_id, payload, media_ref, meta, content_hash,
+                     eval_item, "open", None, None, None, now)
+                )  # fmt: skip
+                writer.tasks.append(
+                    (project_id, item_id, "label", "open", next(priorities), overlap, 0,
+                     "cold start: random order", eval_item, now, now)
+                )  # fmt: skip
+            else:
+                writer.items.append(
+                    (item_id, project_id, external_id, payload, media_ref, meta, content_hash,
+                     eval_item, "annotated", label, "import", now, now)
+                )  # fmt: skip
+                writer.annotations.append(
+                    (project_id, item_id, actor, "import", label, guideline_version, "active",
+                     now)
+                )  # fmt: skip
+        writer.flush()
+        if on_progress is not None:
+            on_progress("writing", ordinal, plan.n_new)
     writer.close()
-    if on_progress is not None:
-        on_progress("writing", ordinal, plan.n_new)
     return n_eval
 
 
