@@ -389,7 +389,9 @@ def _pick_named(strategy: str, context: _Context, k: int) -> Selection:
         reasons = [f"k-center: far from everything labelled ({scores[i]:.3g})" for i in indices]
     elif strategy == "cluster_margin":
         scores = context.uncertainty("margin")
-        indices = _cluster_margin(context, scores, k, np.ones(context.n_pool, dtype=bool))
+        indices = strategies.cluster_diverse(
+            scores, context.pool_embedding, k, random_state=context.rng
+        )
         reasons = [
             "cluster margin: " + _uncertainty_reason(context, i, "margin") + ", one per cluster"
             for i in indices
@@ -427,23 +429,13 @@ def _k_center(context: _Context, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy k-center over the pool, counting the labelled items as centres already."""
     pool = context.pool_embedding
     labelled = context.labelled_embedding
-    n_labelled = labelled.shape[0]
-    if n_labelled:
-        if sp.issparse(pool) or sp.issparse(labelled):
-            stacked = sp.vstack([sp.csr_matrix(labelled), sp.csr_matrix(pool)], format="csr")
-        else:
-            stacked = np.vstack([labelled, pool])
-        picked = strategies.k_center_greedy(
-            stacked, k, labeled=np.arange(n_labelled), random_state=context.rng
-        )
-        indices = np.asarray(picked, dtype=np.intp) - n_labelled
-        distances = _min_sq_distances(pool, labelled)
-    else:
-        indices = np.asarray(
-            strategies.k_center_greedy(pool, k, random_state=context.rng), dtype=np.intp
-        )
-        distances = _min_sq_distances(pool, pool[indices[:1]])
-    return np.sqrt(distances), indices
+    labeled = labelled if labelled.shape[0] else None
+    indices = np.asarray(
+        strategies.k_center_greedy(pool, k, labeled=labeled, random_state=context.rng),
+        dtype=np.intp,
+    )
+    centres = labelled if labeled is not None else pool[indices[:1]]
+    return np.sqrt(_min_sq_distances(pool, centres)), indices
 
 
 # --- geometry helpers ------------------------------------------------------------------
