@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from labelloop.engine import rounds
 from labelloop.engine.annotate import record_annotation
 from labelloop.engine.audit import verify_chain
 from labelloop.engine.ingest import import_items
@@ -54,13 +55,16 @@ def db(database, tmp_path):
     return database
 
 
-def make_text_project(db, *, n: int = 240, n_labelled: int = 40, **settings) -> str:
+def make_text_project(
+    db, *, n: int = 240, n_labelled: int = 40, strategy: str = "auto", **settings
+) -> str:
     create_project(
         db,
         actor=ACTOR,
         name="reviews",
         task_type="classification",
         labels=["pos", "neg"],
+        strategy=strategy,
         settings={"batch_size": 10, "eval_min": 20, **settings},
     )
     import_items(db, actor=ACTOR, project="reviews", records=text_records(n, n_labelled=n_labelled))
@@ -324,3 +328,31 @@ def test_multi_label_project_trains_one_vs_rest(sqlite_db, tmp_path):
     with sqlite_db.read() as session:
         probabilities = session.execute(select(PredictionRow.probabilities)).scalars().first()
     assert set(probabilities) == {"pos", "neg", "long"}
+
+
+def test_pool_scored_in_chunks_picks_one_batch_across_them(sqlite_db, monkeypatch):
+    monkeypatch.setattr(rounds, "CHUNK_SIZE", 50)
+    project = make_text_project(sqlite_db, strategy="margin")
+    info = train(sqlite_db, actor=ACTOR, project=project)
+    assert info.strategy == "margin" and len(info.batch) == 10
+    rows = query(sqlite_db, project, 10)
+    assert [r.external_id for r in rows] == list(info.batch)
+    # Margin picks the least certain items of the whole pool, whichever chunk they are in.
+    with sqlite_db.read() as session:
+        pool_scores = sorted(
+            session.execute(
+                select(PredictionRow.score)
+                .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+                .where(ItemRow.is_eval.is_(False))
+            ).scalars(),
+            reverse=True,
+        )
+    assert len(pool_scores) == info.metrics["pool_size"] > 150
+    assert min(r.score for r in rows) >= pool_scores[len(rows) - 1] - 1e-9
+
+
+def test_budget_spent_says_diminishing_returns(sqlite_db):
+    project = make_text_project(sqlite_db, n=60, n_labelled=20)
+    update_settings(sqlite_db, actor=ACTOR, project=project, changes={"label_budget": 20})
+    status = project_status(sqlite_db, project)
+    assert status.should_stop and "budget" in status.verdict
