@@ -46,8 +46,11 @@ def sq_distances_to(X: Matrix, norms: np.ndarray, point: np.ndarray, point_norm:
     return np.maximum(distances, 0, out=distances)
 
 
-def _block_dots(X: Matrix, block: slice, centers: np.ndarray) -> np.ndarray:
-    product = X[block] @ centers.T
+def _block_dots(X: Matrix, block: slice, centers: Matrix) -> np.ndarray:
+    """Dot products of rows ``block`` of ``X`` with every center, as a dense array."""
+    rows = X[block]
+    # Sparse centers stay sparse: densifying them could cost n_centers x n_features.
+    product = (centers @ rows.T).T if sp.issparse(centers) else rows @ centers.T
     return product.toarray() if sp.issparse(product) else np.asarray(product)
 
 
@@ -63,9 +66,8 @@ def min_sq_distances(
     nearest = np.full(X.shape[0], np.inf, dtype=np.float64)
     for center_block in row_blocks(centers.shape[0], rows_per_block):
         chunk = centers[center_block]
-        dense_chunk = chunk.toarray() if sp.issparse(chunk) else chunk
         for block in row_blocks(X.shape[0], rows_per_block):
-            distances = center_norms[center_block] - 2 * _block_dots(X, block, dense_chunk)
+            distances = center_norms[center_block] - 2 * _block_dots(X, block, chunk)
             distances += norms[block, None]
             np.minimum(nearest[block], distances.min(axis=1), out=nearest[block])
     return np.maximum(nearest, 0, out=nearest)

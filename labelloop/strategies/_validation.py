@@ -63,7 +63,9 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
     return array
 
 
-def _check_probability_values(array: np.ndarray, name: str, *, rows_sum_to_one: bool) -> None:
+def _check_probability_values(
+    array: np.ndarray, name: str, *, rows_sum_to_one: bool, hint: str = ""
+) -> None:
     sums = array.sum(axis=-1)
     if not np.isfinite(sums).all():
         raise ValidationError(f"{name} contains NaN or infinite values", field=name)
@@ -74,8 +76,7 @@ def _check_probability_values(array: np.ndarray, name: str, *, rows_sum_to_one: 
         if bad.size:
             raise ValidationError(
                 f"{name} rows must sum to 1 (row {int(bad[0])} sums to "
-                f"{float(sums.reshape(-1)[bad[0]]):.6g}); pass multilabel=True for "
-                "one-vs-rest label probabilities",
+                f"{float(sums.reshape(-1)[bad[0]]):.6g}){hint}",
                 field=name,
             )
 
@@ -101,7 +102,12 @@ def check_proba(proba: Any, *, name: str = "proba", multilabel: bool = False) ->
             "pass multilabel=True for one column per label",
             field=name,
         )
-    _check_probability_values(array, name, rows_sum_to_one=not multilabel)
+    _check_probability_values(
+        array,
+        name,
+        rows_sum_to_one=not multilabel,
+        hint="; pass multilabel=True for one-vs-rest label probabilities",
+    )
     return array
 
 

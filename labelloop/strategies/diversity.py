@@ -59,6 +59,8 @@ def _labelled_rows(labeled: Any, X: Matrix) -> tuple[np.ndarray, Matrix | None]:
             f"got shape {indices.shape}",
             field="labeled",
         )
+    if indices.size == 0:
+        return excluded, None
     if indices.dtype == np.bool_:
         if indices.size != n_samples:
             raise ValidationError(
@@ -66,11 +68,11 @@ def _labelled_rows(labeled: Any, X: Matrix) -> tuple[np.ndarray, Matrix | None]:
                 field="labeled",
             )
         return indices.copy(), None
-    if indices.size and not np.issubdtype(indices.dtype, np.integer):
+    if not np.issubdtype(indices.dtype, np.integer):
         raise ValidationError(
             f"labeled indices must be ints, got dtype {indices.dtype}", field="labeled"
         )
-    if indices.size and (indices.min() < 0 or indices.max() >= n_samples):
+    if indices.min() < 0 or indices.max() >= n_samples:
         raise ValidationError(f"labeled indices must lie in [0, {n_samples - 1}]", field="labeled")
     excluded[indices] = True
     return excluded, None

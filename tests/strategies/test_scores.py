@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import math
 import subprocess
 import sys
@@ -197,3 +199,14 @@ def test_stop_decision_is_frozen() -> None:
     decision = stopping.budget_exhausted(1, 2)
     with pytest.raises(AttributeError):
         decision.stop = True
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    ["uncertainty", "committee", "sampling", "diversity", "badge", "stopping"],
+)
+def test_docstring_examples_run(module_name: str) -> None:
+    module = importlib.import_module(f"labelloop.strategies.{module_name}")
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _selector_contract import EmbeddingSelectorContract, SelectorContract
-from _strategy_pools import Pool, make_pool
+from _strategy_pools import Pool, make_pool, sparse_copy
 
 from labelloop import strategies
 from labelloop.exceptions import ValidationError
@@ -99,6 +99,21 @@ class TestKCenterGreedy(EmbeddingSelectorContract):
         )
         np.testing.assert_array_equal(
             picks, strategies.k_center_greedy(pool.X[3:], 5, labeled=pool.X[:3])
+        )
+
+    def test_sparse_pool_with_labelled_rows_matches_dense(self) -> None:
+        X = sparse_copy(make_pool(n=50).X)
+        for labeled in ([0, 5, 9], X[:4], X[:4].toarray()):
+            np.testing.assert_array_equal(
+                strategies.k_center_greedy(X, 6, labeled=labeled),
+                strategies.k_center_greedy(X.toarray(), 6, labeled=labeled),
+            )
+
+    def test_empty_labeled_is_nothing_labelled(self) -> None:
+        X = make_pool(n=20).X
+        np.testing.assert_array_equal(
+            strategies.k_center_greedy(X, 4, labeled=[], random_state=1),
+            strategies.k_center_greedy(X, 4, random_state=1),
         )
 
     def test_k_counts_only_unlabelled_items(self) -> None:
