@@ -44,6 +44,7 @@ def add_items(
     eval_ids: tuple[int, ...] = (),
     prefix: str = "it",
     priorities: list[float] | None = None,
+    texts: list[str] | None = None,
 ) -> list[int]:
     """Insert ``n`` open items with one label task each; returns the task ids in order."""
     task_ids = []
@@ -52,7 +53,7 @@ def add_items(
             item = ItemRow(
                 project_id=project_id,
                 external_id=f"{prefix}{i}",
-                payload={"text": f"text {i}"},
+                payload={"text": texts[i] if texts else f"text {i}"},
                 meta={},
                 content_hash=f"{prefix}{i:060d}",
                 is_eval=i in eval_ids,

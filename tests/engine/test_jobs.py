@@ -54,7 +54,12 @@ def test_one_running_job_per_project_and_recovery(database):
 
 def test_retrain_job_trains_and_announces_the_round(sqlite_db):
     project = make_project(sqlite_db)
-    add_items(sqlite_db, project, 24)
+    words = {"pos": ["good", "great", "lovely", "fine"], "neg": ["bad", "awful", "dull", "poor"]}
+    texts = [
+        f"{words['pos' if i % 2 else 'neg'][i % 4]} {words['pos' if i % 2 else 'neg'][(i + 1) % 4]}"
+        for i in range(24)
+    ]
+    add_items(sqlite_db, project, 24, texts=texts)
     for i in range(16):
         annotate.record_annotation(
             sqlite_db,
