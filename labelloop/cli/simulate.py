@@ -90,8 +90,6 @@ def simulate_command(
     """
     from threadpoolctl import threadpool_limits
 
-    from labelloop.simulation import simulate
-
     _check_sizes(initial=initial, batch=batch, budget=budget, seeds=seeds, test_size=test_size)
     strategies = _strategies(strategy)
     X, y, source = _load(data, dataset, label_column, text_column, feature_columns, featurizer)
@@ -104,7 +102,8 @@ def simulate_command(
 
     with _progress_bar() as progress, threadpool_limits(limits=1):
         # Small fits gain nothing from BLAS threads and slow down badly on a busy machine.
-        result = simulate(
+        result = _simulate_or_explain(
+            source,
             LogisticRegression(max_iter=2000),
             X,
             y,
@@ -140,6 +139,18 @@ def simulate_command(
         f"wrote {out / 'curves.csv'}, {out / 'summary.json'} and {out / 'learning_curve.png'}",
         highlight=False,
     )
+
+
+def _simulate_or_explain(source: str, *args: Any, **kwargs: Any) -> Any:
+    """Run the simulation; data that scikit-learn cannot fit becomes a one-line error."""
+    from labelloop.simulation import simulate
+
+    try:
+        return simulate(*args, **kwargs)
+    except ValidationError:
+        raise
+    except ValueError as exc:  # e.g. a split that leaves the pool with one class
+        raise ValidationError(f"{source}: cannot simulate on this data: {exc}") from exc
 
 
 def _check_sizes(*, initial: int, batch: int, budget: int, seeds: int, test_size: float) -> None:

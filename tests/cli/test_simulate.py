@@ -236,3 +236,24 @@ def test_console_script_runs_a_simulation(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "margin" in done.stdout and "AULC" in done.stdout
     assert (out / "summary.json").is_file() and (out / "learning_curve.png").is_file()
+
+
+def test_data_the_model_cannot_fit_is_a_clean_error(tmp_path):
+    path = write_csv(
+        tmp_path / "tiny.csv", ["x", "label"], [[1, "a"], [2, "a"], [3, "a"], [4, "b"]]
+    )
+    result = invoke(
+        "--data",
+        str(path),
+        "--initial",
+        "1",
+        "--batch",
+        "1",
+        "--budget",
+        "3",
+        "--seeds",
+        "3",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert_clean_error(result, "tiny.csv", "cannot simulate")
