@@ -132,8 +132,9 @@ def test_parquet_uses_every_numeric_column_by_default(tmp_path):
 
 def assert_clean_error(result, *fragments: str) -> None:
     assert result.exit_code == 2, result.output
-    message = result.stderr.strip()
     assert "Traceback" not in result.output
+    # The error is the last line on stderr and one line long.
+    message = result.stderr.strip().splitlines()[-1]
     assert message.startswith("error:")
     for fragment in fragments:
         assert fragment in " ".join(message.split())
