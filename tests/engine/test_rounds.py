@@ -124,7 +124,8 @@ def test_batch_comes_first_in_pick_order_and_eval_items_are_never_picked(db):
     assert all(t.reason != "cold start: random order" for t in open_tasks(db) if not t.is_eval)
 
 
-def test_predictions_cover_the_pool_and_the_eval_set(db):
+def test_predictions_cover_the_pool_and_the_eval_set(sqlite_db):
+    db = sqlite_db
     project = make_text_project(db)
     info = train(db, actor=ACTOR, project=project)
     with db.read() as session:
@@ -145,7 +146,8 @@ def test_predictions_cover_the_pool_and_the_eval_set(db):
     assert info.metrics["pool_size"] == n_pool
 
 
-def test_cold_start_round_orders_the_queue_without_a_model(db):
+def test_cold_start_round_orders_the_queue_without_a_model(sqlite_db):
+    db = sqlite_db
     project = make_text_project(db, n_labelled=0)
     info = train(db, actor=ACTOR, project=project)
     assert info.model_version is None
@@ -196,7 +198,8 @@ def test_artifact_is_checksummed_and_a_tampered_one_is_refused(sqlite_db, tmp_pa
         load_model(outside, project_dir=path.parent, sha256=info.artifact_sha256)
 
 
-def test_status_counts_rounds_and_stopping_verdict(db):
+def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
+    db = sqlite_db
     project = make_text_project(db)
     before = project_status(db, project)
     assert before.n_items == 240 and before.rounds == ()
@@ -229,6 +232,7 @@ def test_tabular_models_by_setting(sqlite_db, tmp_path):
         actor=ACTOR,
         name="rows",
         task_type="tabular",
+        strategy="margin",
         labels=["a", "b"],
         settings={"batch_size": 5, "eval_min": 10},
     )
