@@ -170,6 +170,17 @@ def _start_server(bin_dir: Path, root: Path) -> PgServer:
     return PgServer("127.0.0.1", port, version_num)
 
 
+def _server_parent_dir() -> str | None:
+    # Not pytest's tmp dir, which is private to root when the server user must enter it;
+    # a short path, since the server's unix socket lives there; memory when there is room
+    # (the throw-away cluster need not touch the disk).
+    for candidate in ("/dev/shm", "/tmp"):
+        path = Path(candidate)
+        if path.is_dir() and os.access(path, os.W_OK) and shutil.disk_usage(path).free > 2**30:
+            return candidate
+    return None
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A real PostgreSQL server for the whole test session (trust auth, loopback only)."""
@@ -184,11 +195,7 @@ def pg_server() -> Iterator[PgServer]:
                 "PostgreSQL server: run `make test` (installs the postgresql package).",
                 pytrace=False,
             )
-    # Not under pytest's tmp dir, which is private to root when the server user must enter
-    # it; and a short path, since the server's unix socket lives there.
-    root = Path(
-        tempfile.mkdtemp(prefix="labelloop-pg-", dir="/tmp" if Path("/tmp").is_dir() else None)
-    )
+    root = Path(tempfile.mkdtemp(prefix="labelloop-pg-", dir=_server_parent_dir()))
     try:
         if owner is not None:
             os.chown(root, owner.pw_uid, owner.pw_gid)
