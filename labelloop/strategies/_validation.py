@@ -66,7 +66,8 @@ def _as_float_array(values: Any, name: str) -> np.ndarray:
 def _check_probability_values(
     array: np.ndarray, name: str, *, rows_sum_to_one: bool, hint: str = ""
 ) -> None:
-    sums = array.sum(axis=-1)
+    # einsum's row sums are several times faster than sum(axis=-1) on short rows.
+    sums = np.einsum("...i->...", array)
     if not np.isfinite(sums).all():
         raise ValidationError(f"{name} contains NaN or infinite values", field=name)
     if array.min() < -_RANGE_TOLERANCE or array.max() > 1 + _RANGE_TOLERANCE:

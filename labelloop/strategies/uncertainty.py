@@ -32,17 +32,31 @@ __all__ = [
 UncertaintyMethod = Literal["least_confidence", "margin", "entropy", "ratio"]
 
 
+# Up to this many classes, scores run down the columns of a transposed block: a few
+# ufunc calls over contiguous vectors beat per-row reductions of short rows by ~10x.
+_COLUMNWISE_MAX_CLASSES = 64
+
+
 def _top_two(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Largest and second-largest value of each row, in O(n_classes) per row."""
     n_classes = block.shape[1]
-    if n_classes == 2:
-        return block.max(axis=1), block.min(axis=1)
-    top = np.partition(block, n_classes - 2, axis=1)
-    return top[:, n_classes - 1], top[:, n_classes - 2]
+    if n_classes > _COLUMNWISE_MAX_CLASSES:
+        top = np.partition(block, n_classes - 2, axis=1)
+        return top[:, n_classes - 1], top[:, n_classes - 2]
+    columns = np.ascontiguousarray(block.T)
+    first = columns[0].copy()
+    second = np.full_like(first, -np.inf)
+    smaller = np.empty_like(first)
+    for column in columns[1:]:
+        # An equal value counts twice, so ties give p1 == p2.
+        np.minimum(first, column, out=smaller)
+        np.maximum(second, smaller, out=second)
+        np.maximum(first, column, out=first)
+    return first, second
 
 
 def _least_confidence_rows(block: np.ndarray) -> np.ndarray:
-    return 1 - block.max(axis=1)
+    return 1 - np.ascontiguousarray(block.T).max(axis=0)
 
 
 def _margin_rows(block: np.ndarray) -> np.ndarray:
@@ -53,9 +67,11 @@ def _margin_rows(block: np.ndarray) -> np.ndarray:
 
 
 def _entropy_rows(block: np.ndarray) -> np.ndarray:
+    columns = np.ascontiguousarray(block.T)
     # 0 * log(tiny) is 0, which is the limit of p log p at p = 0.
-    safe = np.maximum(block, np.finfo(block.dtype).tiny)
-    return 0.0 - np.einsum("ij,ij->i", block, np.log(safe))
+    terms = np.log(np.maximum(columns, np.finfo(columns.dtype).tiny))
+    terms *= columns
+    return 0.0 - terms.sum(axis=0)
 
 
 def _ratio_rows(block: np.ndarray) -> np.ndarray:
@@ -85,7 +101,7 @@ def _score_multilabel(proba: np.ndarray, method: str, aggregate: str) -> np.ndar
     rows = _ROW_SCORES[method]
     n_samples, n_labels = proba.shape
     out = np.empty(n_samples, dtype=proba.dtype)
-    for block in row_blocks(n_samples, max(1, 65_536 // n_labels)):
+    for block in row_blocks(n_samples, max(1, 16_384 // n_labels)):
         positive = proba[block].reshape(-1, 1)
         two_class = np.hstack([1 - positive, positive])
         per_label = rows(two_class).reshape(-1, n_labels)
