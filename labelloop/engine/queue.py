@@ -78,7 +78,7 @@ LABELLING_ROLES = ("admin", "annotator", "reviewer")
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
 # An eval turn looks for an evaluation task among this many top open tasks.
-EVAL_WINDOW = 2000
+EVAL_WINDOW = 500
 
 
 @dataclass(frozen=True)
