@@ -116,6 +116,7 @@ class Client:
             raise ValidationError("retries must be a non-negative integer", field="retries")
         self.url = url.rstrip("/")
         self.retries = retries
+        self.last_cursor: str | None = None
         self._http = httpx.Client(
             base_url=self.url + API,
             headers={"Authorization": f"Bearer {token}"},
@@ -238,23 +239,26 @@ class Client:
             retry=True,
         )
 
-    def labels(self, project_id: int, *, since: str | None = None) -> Iterator[dict[str, Any]]:
+    def labels(
+        self, project_id: int, *, since: str | None = None, page_size: int = 500
+    ) -> Iterator[dict[str, Any]]:
         """Every final label after cursor ``since`` (all when None), fetching page by page.
 
-        Each row has ``item_id`` (the external id), ``label`` and ``annotation_id``; the
-        cursor to resume from later is `last_cursor` after iterating.
+        Each row has ``item_id`` (the external id), ``label`` (``labels`` for multi-label
+        projects) and ``annotation_id``; after iterating, ``last_cursor`` is the cursor to
+        resume from later.
         """
         cursor = since
         while True:
-            params = {} if cursor is None else {"since": cursor}
+            params: dict[str, Any] = {"limit": page_size}
+            if cursor is not None:
+                params["since"] = cursor
             page = self._request("GET", f"/projects/{int(project_id)}/labels", params=params)
             yield from page["labels"]
             self.last_cursor = page.get("next_cursor") or cursor
             if not page.get("has_more"):
                 return
             cursor = page["next_cursor"]
-
-    last_cursor: str | None = None
 
     # ------------------------------------------------------------------ rounds
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
@@ -24,7 +25,6 @@ from starlette.concurrency import run_in_threadpool
 
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
-from labelloop.engine.projects import ProjectInfo
 from labelloop.engine.users import UserInfo
 from labelloop.server.errors import ApiError
 from labelloop.server.settings import ServerSettings
@@ -48,6 +48,7 @@ __all__ = [
     "LabellerUser",
     "ModelReader",
     "ModelWriter",
+    "ProjectAccess",
     "ProjectMember",
     "ReviewerUser",
     "SettingsDep",
@@ -176,7 +177,14 @@ ModelWriter = ModelReader
 AdminOnly = Depends(require_roles(*ADMIN))
 
 
-def _member_project(request: Request) -> ProjectInfo:
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project the caller may use: it exists and they are a member (or an admin)."""
+
+    id: int
+
+
+def _member_project(request: Request) -> ProjectAccess:
     cached = getattr(request.state, "project", None)
     if cached is not None:
         return cached
@@ -187,30 +195,35 @@ def _member_project(request: Request) -> ProjectInfo:
     except (TypeError, ValueError):
         project_id = 0
     not_found = ApiError(404, f"no project {raw}", field="project_id")
-    if project_id < 1:
+    if not 0 < project_id < 2**62:
         raise not_found
     db = get_db(request)
-    if user.role != "admin" and not user_engine.is_member(db, project_id, user.id):
+    if user.role == "admin":
+        # Admins are members of nothing: ask whether the project exists at all.
+        try:
+            project_engine.get_project_info(db, project_id)
+        except LookupError:
+            raise not_found from None
+    elif not user_engine.is_member(db, project_id, user.id):
+        # One primary-key lookup, on every request of the hot path; the membership row
+        # cannot outlive its project (ON DELETE CASCADE).
         raise not_found
-    try:
-        project = project_engine.get_project_info(db, project_id)
-    except LookupError:
-        raise not_found from None
-    request.state.project = project
-    return project
+    access = ProjectAccess(id=project_id)
+    request.state.project = access
+    return access
 
 
 def project_member(
     request: Request,
     project_id: Annotated[int, Path(description="The project's id.")],
-) -> ProjectInfo:
+) -> ProjectAccess:
     """The project named by ``{project_id}``; 404 unless the caller is a member (or admin)."""
     return _member_project(request)
 
 
 project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
 
-ProjectMember = Annotated[ProjectInfo, Depends(project_member)]
+ProjectMember = Annotated[ProjectAccess, Depends(project_member)]
 
 
 def _guards(route: APIRoute) -> list[Callable[[Request], Any]]:

@@ -7,6 +7,7 @@ labelloop's own errors map to status codes here, once::
     NotFoundError          404  not_found
     PermissionDeniedError  403  forbidden
     ConflictError          409  conflict
+    IntegrityError         409  conflict           (a race on a unique constraint)
     PoolExhaustedError     409  pool_exhausted
     AuditChainError        409  audit_chain_broken
     ApiError               its own status (401 unauthorized, 413 payload_too_large, ...)
@@ -23,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop.exceptions import (
@@ -45,6 +47,8 @@ _LABELLOOP_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (PoolExhaustedError, 409, "pool_exhausted"),
     (AuditChainError, 409, "audit_chain_broken"),
     (ConflictError, 409, "conflict"),
+    # Two requests racing to create the same thing: the database's constraint answers.
+    (IntegrityError, 409, "conflict"),
     # Engine functions may also raise a plain ValueError naming the bad argument.
     (ValueError, 422, "validation_error"),
 )
@@ -122,6 +126,9 @@ def _field_from_loc(loc: tuple[Any, ...] | list[Any]) -> str | None:
 async def _on_labelloop_error(_request: Request, exc: Exception) -> JSONResponse:
     for kind, status_code, name in _LABELLOOP_ERRORS:
         if isinstance(exc, kind):
+            if isinstance(exc, IntegrityError):
+                detail = "this conflicts with data that exists already: reload and retry"
+                return error_response(status_code, detail, error=name)
             return error_response(
                 status_code, str(exc), field=getattr(exc, "field", None), error=name
             )

@@ -75,6 +75,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> I
         _info, tokens[f"a{n}"] = users.create_user(
             db, actor="cli:test", name=f"a{n}", role="annotator", projects=[project.id]
         )
+    _info, tokens["model"] = users.create_user(
+        db, actor="cli:test", name="model", role="model", projects=[project.id]
+    )
     _info, tokens["outsider"] = users.create_user(
         db, actor="cli:test", name="outsider", role="annotator"
     )
@@ -165,7 +168,17 @@ def test_python_client_over_http(live_server: LiveServer) -> None:
         assert caught.value.field == "reason"
         with pytest.raises(NotFoundError):
             client.project(project["id"] + 1000)
-        assert client.rounds(project["id"]) == []
+    with Client(live_server.url, live_server.tokens["model"]) as client:
+        rows = list(client.labels(live_server.project_id, page_size=50))
+        assert len(rows) == N_ITEMS
+        assert len({row["item_id"] for row in rows}) == N_ITEMS
+        assert list(client.labels(live_server.project_id, since=client.last_cursor)) == []
+        [report] = client.push_predictions(
+            live_server.project_id,
+            "v1",
+            [{"item_id": "i0", "probabilities": {"pos": 0.3, "neg": 0.7}}],
+        )
+        assert report["n_predictions"] == 1
     with Client(live_server.url, live_server.tokens["outsider"]) as client:
         assert client.projects() == []
         with pytest.raises(NotFoundError):

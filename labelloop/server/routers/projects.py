@@ -51,9 +51,9 @@ def create_project(body: ProjectCreate, user: AdminUser, db: DbDep) -> Any:
 
 
 @router.get("/projects/{project_id}", response_model=ProjectPublic, dependencies=[_Members])
-def get_project(project: ProjectMember) -> Any:
+def get_project(project: ProjectMember, db: DbDep) -> Any:
     """One project with its counts."""
-    return project
+    return project_engine.get_project_info(db, project.id)
 
 
 @router.patch(

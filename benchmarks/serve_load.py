@@ -1,0 +1,271 @@
+"""Load on a running ``labelloop serve``: simulated annotators leasing and submitting tasks.
+
+For each pool size (default 100,000 items; ``--items 100000 1000000`` for both), the
+benchmark builds a project through the engine's bulk import, starts ``labelloop serve``
+in its own process (or drives ``--url`` on the same ``--db``), then runs from this
+process over loopback HTTP:
+
+(a) ``--annotators`` (50) simulated annotators, each leasing a task, thinking for an
+    exponentially distributed time (mean ``--think`` = 1 s), submitting, thinking
+    again; p50/p99 latency of ``tasks/next`` and of the submit;
+(b) saturation: the same annotators with no think time; tasks per second and latency.
+
+Run::
+
+    .venv/bin/python benchmarks/serve_load.py --items 100000 --duration 60
+
+The server runs with its worker off and ``retrain_every`` 0, so the numbers are the
+request path alone (a retrain competes for the CPU, not for the queue's lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from labelloop.engine import ingest, projects, users
+from labelloop.store.db import Database
+
+LABELS = ["pos", "neg", "neutral"]
+WORDS = [
+    "good",
+    "bad",
+    "fine",
+    "plot",
+    "actor",
+    "scene",
+    "slow",
+    "fast",
+    "story",
+    "music",
+    "long",
+    "short",
+    "dull",
+    "bright",
+]
+
+
+@dataclass
+class Latencies:
+    """Seconds per request, by kind, and the statuses seen."""
+
+    lease: list[float] = field(default_factory=list)
+    submit: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    tasks: int = 0
+
+    def count(self, status: int) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def _records(n: int):
+    rng = random.Random(0)
+    for i in range(n):
+        yield {"id": f"doc-{i}", "text": " ".join(rng.choices(WORDS, k=12))}
+
+
+def build_project(db: Database, *, n_items: int, n_annotators: int) -> tuple[int, list[str]]:
+    """A project of ``n_items`` text items and annotator tokens, through the engine."""
+    name = f"load-{n_items}"
+    project = projects.create_project(
+        db,
+        actor="bench",
+        name=name,
+        task_type="classification",
+        labels=LABELS,
+        settings={"retrain_every": 0},
+    )
+    started = time.perf_counter()
+    ingest.import_items(db, actor="bench", project=project.id, records=_records(n_items))
+    print(f"imported {n_items:,} items in {time.perf_counter() - started:.1f} s", flush=True)
+    tokens = []
+    for i in range(n_annotators):
+        _info, token = users.create_user(
+            db, actor="bench", name=f"{name}-a{i}", role="annotator", projects=[project.id]
+        )
+        tokens.append(token)
+    return project.id, tokens
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def running_server(db_url: str):
+    """``labelloop serve`` on a free loopback port, in its own process: (url, pid)."""
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).with_name("labelloop")),
+        "serve",
+        "--db",
+        db_url,
+        "--port",
+        str(port),
+        "--no-worker",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit("labelloop serve exited before answering")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("labelloop serve did not answer within 120 s")
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _annotator(
+    url: str,
+    token: str,
+    project_id: int,
+    *,
+    think: float,
+    until: float,
+    out: Latencies,
+    rng: random.Random,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=f"{url}/api/v1", headers=headers, timeout=60) as http:
+        if think:
+            await asyncio.sleep(rng.expovariate(1 / think))  # annotators do not start in step
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            response = await http.post(f"/projects/{project_id}/tasks/next")
+            out.lease.append(time.perf_counter() - started)
+            out.count(response.status_code)
+            if response.status_code != 200:
+                return
+            task = response.json()
+            if think:
+                await asyncio.sleep(rng.expovariate(1 / think))
+            started = time.perf_counter()
+            response = await http.post(
+                f"/tasks/{task['id']}/annotations", json={"label": rng.choice(LABELS)}
+            )
+            out.submit.append(time.perf_counter() - started)
+            out.count(response.status_code)
+            out.tasks += 1
+
+
+async def _drive(
+    url: str, tokens: list[str], project_id: int, *, think: float, duration: float
+) -> tuple[Latencies, float]:
+    out = Latencies()
+    until = time.monotonic() + duration
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            _annotator(
+                url, token, project_id, think=think, until=until, out=out, rng=random.Random(i)
+            )
+            for i, token in enumerate(tokens)
+        )
+    )
+    return out, time.perf_counter() - started
+
+
+def _ms(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q) * 1000) if values else float("nan")
+
+
+def _row(items: int, phase: str, result: Latencies, elapsed: float, cpu: float | None) -> str:
+    bad = {k: v for k, v in result.statuses.items() if k not in (200, 201, 204)}
+    per_task = f"{cpu / result.tasks * 1000:.1f}" if cpu is not None and result.tasks else "n/a"
+    return (
+        f"| {items:,} | {phase} | {result.tasks:,} | {result.tasks / elapsed:.1f} "
+        f"| {_ms(result.lease, 50):.1f} | {_ms(result.lease, 99):.1f} "
+        f"| {_ms(result.submit, 50):.1f} | {_ms(result.submit, 99):.1f} "
+        f"| {per_task} | {sum(bad.values()) if bad else 0} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--annotators", type=int, default=50)
+    parser.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
+    parser.add_argument("--url", help="drive this running server (give its --db too)")
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file per size)")
+    args = parser.parse_args(argv)
+    if args.url and not args.db:
+        parser.error("--url needs the server's --db, to create the project and users")
+
+    header = (
+        "| items | phase | tasks | tasks/s | next p50 ms | next p99 ms | submit p50 ms "
+        "| submit p99 ms | server CPU ms/task | errors |\n"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )
+    rows = []
+    for n_items in args.items:
+        workdir = Path(tempfile.mkdtemp(prefix="labelloop-load-"))
+        db_url = args.db or f"sqlite:///{workdir / 'load.db'}"
+        db = Database(db_url)
+        db.create_schema()
+        project_id, tokens = build_project(db, n_items=n_items, n_annotators=args.annotators)
+        db.dispose()
+        server = running_server(db_url) if not args.url else _given(args.url)
+        with server as (url, pid):
+            for phase, think in (("think ~Exp(1 s)", args.think), ("saturation", 0.0)):
+                cpu_before = _cpu_seconds(pid)
+                result, elapsed = asyncio.run(
+                    _drive(url, tokens, project_id, think=think, duration=args.duration)
+                )
+                cpu_after = _cpu_seconds(pid)
+                cpu = None if cpu_before is None else cpu_after - cpu_before
+                rows.append(_row(n_items, phase, result, elapsed, cpu))
+                print(
+                    header.splitlines()[0] if len(rows) == 1 else "", rows[-1], sep="\n", flush=True
+                )
+        if not args.db:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(header)
+    print("\n".join(rows))
+
+
+@contextmanager
+def _given(url: str):
+    yield url.rstrip("/"), None
+
+
+if __name__ == "__main__":
+    main()
