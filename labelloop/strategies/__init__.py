@@ -12,6 +12,10 @@ first); selectors turn scores and/or embeddings into a batch of pool indices; th
 - Selectors returning indices into the pool: :func:`top_k`, :func:`random_sample`
   (also exported as ``random``), :func:`k_center_greedy`, :func:`cluster_diverse` and
   :func:`badge` (the last three take dense or scipy sparse embeddings).
+- Stopping criteria in :mod:`labelloop.strategies.stopping`, each returning a
+  ``StopDecision(stop, value, reason)``: ``stabilizing_predictions`` (Cohen's ``kappa``
+  between successive models on a stop set), ``max_uncertainty_below``,
+  ``overall_uncertainty_below``, ``budget_exhausted``.
 
 Every function validates its input and raises :class:`labelloop.exceptions.ValidationError`
 (a ``ValueError``) naming the argument at fault.

@@ -76,6 +76,12 @@ def kl_disagreement(proba: ArrayLike) -> np.ndarray:
     scores : ndarray of shape (n_samples,)
         ``mean_m KL(p_m || mean_m p_m)``, non-negative; 0 when all members agree.
 
+    Notes
+    -----
+    The mean divergence from the consensus equals the mutual information that
+    :func:`bald` computes (an identity, not an approximation); the two names serve the
+    committee and the Bayesian reading of the same quantity.
+
     Raises
     ------
     ValidationError
