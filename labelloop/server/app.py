@@ -42,6 +42,7 @@ _API_ROUTERS = (
     "webhooks",
     "users",
     "media",
+    "ui_api",
 )
 _PAGES_ROUTER = "labelloop.server.routers.pages"
 

@@ -32,6 +32,7 @@ def login(body: LoginCreate, db: DbDep, settings: SettingsDep, response: Respons
         samesite="lax",
         secure=settings.secure_cookies,
         path="/",
+        max_age=int(user_engine.SESSION_LIFETIME.total_seconds()),
     )
     return SessionPublic(user=UserPublic.model_validate(user), csrf_token=csrf)
 
