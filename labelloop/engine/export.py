@@ -57,7 +57,6 @@ class ExportReport:
 class _Scope:
     project_id: int
     project_name: str
-    task_type: str
     label_key: str
     version_id: int | None  # the dataset version exported, or the latest (for provenance)
     version_number: int | None
@@ -79,7 +78,6 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
     return _Scope(
         project_id=row.id,
         project_name=row.name,
-        task_type=row.task_type,
         label_key="labels" if row.multi_label else "label",
         version_id=found[0] if found else None,
         version_number=found[1] if found else None,

@@ -198,7 +198,7 @@ def import_items(
         schema = _Schema(project_row)
         existing_ids, existing_hashes = _pool_keys(session, project_id)
 
-    source_name, fmt, sha256, ignored, open_source = _open_source(
+    source_name, fmt, sha256, ignored, source_records = _open_source(
         path=path,
         records=records,
         format=format,
@@ -207,7 +207,7 @@ def import_items(
         settings=settings,
     )
     plan = _validate(
-        open_source(), schema, existing_ids, existing_hashes, source_name, fields.id, on_progress
+        source_records, schema, existing_ids, existing_hashes, source_name, fields.id, on_progress
     )
     del existing_ids, existing_hashes
     if seed is None:
@@ -277,8 +277,8 @@ def _open_source(
     fields: FieldNames,
     task_type: str,
     settings: dict[str, Any],
-) -> tuple[str, str, str | None, list[str], Callable[[], Iterator[Record]]]:
-    """(source name, format, sha256, ignored files, a function that reads the records)."""
+) -> tuple[str, str, str | None, list[str], Iterator[Record]]:
+    """(source name, format, sha256, ignored files, the records, read as they are used)."""
     from labelloop.io.records import record_from_mapping
 
     if format not in ("auto", *FORMATS):
@@ -292,11 +292,11 @@ def _open_source(
             raise ValidationError(
                 f"a {task_type} project imports a directory of files, not records", field="path"
             )
-        materialised = [
+        converted = (
             record_from_mapping(raw, kind=kind, source=name, line=number, fields=fields)
             for number, raw in enumerate(records, start=1)
-        ]
-        return name, "records", None, [], lambda: iter(materialised)
+        )
+        return name, "records", None, [], converted
 
     source = Path(path)  # type: ignore[arg-type]
     name = str(source)
@@ -311,7 +311,7 @@ def _open_source(
         found, ignored = read_media_dir(
             source, task_type=task_type, media_root=settings["media_root"]
         )
-        return name, fmt, None, ignored, lambda: iter(found)
+        return name, fmt, None, ignored, iter(found)
     if task_type in _MEDIA_TYPES:
         raise ImportDataError(
             f"a {task_type} project imports a directory of files, not a {fmt} file", path=name
@@ -335,7 +335,7 @@ def _open_source(
         for number, raw in rows:
             yield record_from_mapping(raw, kind=kind, source=name, line=number, fields=fields)
 
-    return name, fmt, file_sha256(source), [], read
+    return name, fmt, file_sha256(source), [], read()
 
 
 # --------------------------------------------------------------------------- validation

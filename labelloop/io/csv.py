@@ -101,7 +101,7 @@ def _cell(column: str, cell: str, fields: FieldNames, numeric: bool, name: str, 
             ) from None
     if column == fields.labels:
         return [part.strip() for part in cell.split(",") if part.strip()]
-    if numeric and column != fields.meta:
+    if numeric:
         return parse_number(cell)
     return cell
 
