@@ -60,6 +60,8 @@ def test_import_export_and_bad_input(run, tmp_path):
     assert (tmp_path / "out.csv").read_text().startswith("id,text,label,meta,")
     parquet = run("export", "rev", "--format", "parquet", "--out", "out.parquet")
     assert parquet.exit_code == 0
+    streamed = run("export", "rev", "--format", "parquet")
+    assert streamed.stdout_bytes == (tmp_path / "out.parquet").read_bytes()
 
     (tmp_path / "bad.jsonl").write_text('{"id": "n1", "text": "x"}\n{"id": "n2", "label": "pos"}\n')
     bad = run("import", "rev", "bad.jsonl")
