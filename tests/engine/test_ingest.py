@@ -229,3 +229,25 @@ def test_id_already_in_pool_is_an_error(sqlite_db, tmp_path):
     path = _jsonl(tmp_path / "again.jsonl", [{"id": "7", "text": "b"}])
     with pytest.raises(ImportDataError, match="already in the project"):
         import_items(sqlite_db, actor="a", project="reviews", path=path)
+
+
+def test_records_in_memory_report_their_position_and_progress(sqlite_db):
+    _project(sqlite_db)
+    with pytest.raises(ImportDataError, match=r"<records>:2, field 'label'"):
+        import_items(
+            sqlite_db,
+            actor="a",
+            project="reviews",
+            records=[{"id": 1, "text": "a"}, {"id": 2, "text": "b", "label": 5}],
+        )
+    calls = []
+    records = ({"id": i, "text": f"t {i}"} for i in range(12_000))
+    import_items(
+        sqlite_db,
+        actor="a",
+        project="reviews",
+        records=records,
+        on_progress=lambda *args: calls.append(args),
+    )
+    assert ("validating", 12_000, 12_000) in calls
+    assert calls[-1] == ("writing", 12_000, 12_000)
