@@ -157,8 +157,15 @@ def list_jobs(db: Database, *, project_id: int | None = None, limit: int = 100) 
 
 
 def _claim(db: Database) -> tuple[int, int | None, str, str] | None:
+    # A read first: an idle worker's poll must not take SQLite's write lock.
+    with db.read() as session:
+        queued = session.execute(select(JobRow.id).where(JobRow.status == "queued").limit(1))
+        if queued.first() is None:
+            return None
     with db.transaction() as session:
-        running = select(JobRow.project_id).where(JobRow.status == "running")
+        running = select(JobRow.project_id).where(
+            JobRow.status == "running", JobRow.project_id.is_not(None)
+        )
         query = (
             select(JobRow)
             .where(JobRow.status == "queued", JobRow.project_id.not_in(running))

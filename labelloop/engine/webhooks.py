@@ -269,6 +269,17 @@ def _backoff(attempts: int) -> dt.timedelta:
 
 def _claim(db: Database, now: dt.datetime, limit: int) -> list[tuple[int, str, str, str, str]]:
     """Take due deliveries, pushing their next attempt ahead so no one else takes them."""
+    # A read first: an idle worker's poll must not take SQLite's write lock.
+    with db.read() as session:
+        due = session.execute(
+            select(WebhookDeliveryRow.id)
+            .where(
+                WebhookDeliveryRow.status == "pending", WebhookDeliveryRow.next_attempt_at <= now
+            )
+            .limit(1)
+        )
+        if due.first() is None:
+            return []
     with db.transaction() as session:
         query = (
             select(WebhookDeliveryRow, WebhookRow)
