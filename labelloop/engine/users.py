@@ -64,6 +64,7 @@ __all__ = [
     "revoke_token",
     "session_user",
     "set_password",
+    "set_user_active",
     "user_projects",
     "verify_password",
 ]
@@ -259,6 +260,24 @@ def list_users(db: Database) -> list[UserInfo]:
     with db.read() as session:
         rows = session.execute(select(UserRow).order_by(UserRow.name)).scalars()
         return [_user_info(row) for row in rows]
+
+
+def set_user_active(db: Database, *, actor: str, user: int | str, active: bool) -> UserInfo:
+    """Deactivate (or reactivate) a user: a deactivated user's tokens and sessions stop working."""
+    if not isinstance(active, bool):
+        raise ValidationError("active must be true or false", field="active")
+    with db.transaction() as session:
+        row = _find_user(session, user)
+        if bool(row.is_active) != active:
+            row.is_active = active
+            append_event(
+                session,
+                project_id=None,
+                actor=actor,
+                action="user.activated" if active else "user.deactivated",
+                target=f"user:{row.name}",
+            )
+        return _user_info(row)
 
 
 def set_password(db: Database, *, actor: str, user: int | str, password: str) -> None:

@@ -118,3 +118,17 @@ def test_memberships_are_audited_on_the_project_chain(database):
             .all()
         )
     assert actions[-2:] == ["member.added", "member.removed"]
+
+
+def test_deactivated_users_cannot_authenticate(sqlite_db):
+    user, token = users.create_user(
+        sqlite_db, actor="t", name="ann", role="annotator", password="long enough"
+    )
+    secret, _ = users.create_browser_session(sqlite_db, user.id)
+    off = users.set_user_active(sqlite_db, actor="t", user="ann", active=False)
+    assert not off.is_active
+    assert users.authenticate_token(sqlite_db, token) is None
+    assert users.session_user(sqlite_db, secret) is None
+    assert users.verify_password(sqlite_db, "ann", "long enough") is None
+    users.set_user_active(sqlite_db, actor="t", user=user.id, active=True)
+    assert users.authenticate_token(sqlite_db, token) == user
