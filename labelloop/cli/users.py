@@ -1,4 +1,4 @@
-"""Account commands: ``user create|list|add-to|remove-from``, ``token create|list|revoke``.
+"""Account commands: ``user create|list|add-to|remove-from|deactivate``, ``token ...``.
 
 Commands never prompt. A new API token is printed once, alone on stdout (so
 ``TOKEN=$(labelloop user create ann --role annotator)`` captures just the token);
@@ -146,6 +146,24 @@ def remove_from(
     finally:
         database.dispose()
     _say(f"{name!r} {'left' if removed else 'was not a member of'} project {project!r}")
+
+
+@user_app.command("deactivate")
+@reports_errors
+def deactivate(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    undo: Annotated[bool, typer.Option("--undo", help="Reactivate instead.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Deactivate a user: their tokens and browser sessions stop working at once."""
+    from labelloop.engine.users import set_user_active
+
+    database = open_database(db)
+    try:
+        user = set_user_active(database, actor=cli_actor(), user=name, active=undo)
+    finally:
+        database.dispose()
+    _say(f"{user.name!r} is {'active' if user.is_active else 'deactivated'}")
 
 
 @token_app.command("create")

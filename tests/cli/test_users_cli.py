@@ -80,3 +80,7 @@ def test_add_to_and_tokens(run):
     assert run("token", "revoke", "999").exit_code == 2
     table = run("user", "list")
     assert "bot" in table.stdout and "model" in table.stdout
+    off = run("user", "deactivate", "bot")
+    assert off.exit_code == 0 and "deactivated" in off.stderr
+    [row] = [json.loads(line) for line in run("user", "list", "--json").stdout.splitlines()]
+    assert row["active"] is False
