@@ -31,7 +31,6 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
-    bindparam,
     column,
     delete,
     func,
@@ -491,18 +490,14 @@ def _refresh_priorities(
                 .values(priority=rows.c.priority, reason=rows.c.reason, updated_at=now)
             )
         else:
-            session.execute(
-                update(tasks)
-                .where(
-                    tasks.c.item_id == bindparam("b_item"),
-                    tasks.c.queue == "label",
-                    tasks.c.status == "open",
-                    tasks.c.is_eval.is_(False),
-                )
-                .values(
-                    priority=bindparam("b_priority"), reason=bindparam("b_reason"), updated_at=now
-                ),
-                batch,
+            connection = session.connection()
+            stamp = tasks.c.updated_at.type.dialect_impl(connection.dialect)
+            to_db = stamp.bind_processor(connection.dialect)
+            moment = to_db(now) if to_db is not None else now
+            connection.exec_driver_sql(
+                "UPDATE tasks SET priority = ?, reason = ?, updated_at = ? "
+                "WHERE item_id = ? AND queue = 'label' AND status = 'open' AND is_eval = 0",
+                [(u["b_priority"], u["b_reason"], moment, u["b_item"]) for u in batch],
             )
 
 
@@ -786,6 +781,7 @@ def _write_round(
     progress: Progress | None,
 ) -> RoundInfo:
     updates = _priority_updates(scored)
+    predictions = _prediction_rows(proj, scored, eval_ids, eval_proba) if saved else []
     final_path: Path | None = None
     try:
         with db.transaction() as session:
@@ -834,7 +830,7 @@ def _write_round(
                 )
                 session.add(model_row)
                 session.flush()
-                _write_predictions(session, proj, model_row.id, scored, eval_ids, eval_proba)
+                _write_predictions(session, proj, model_row.id, predictions)
             if progress:
                 progress("write", 0, len(updates))
             _refresh_priorities(session, db.dialect, proj.id, updates)
@@ -890,48 +886,49 @@ def _write_round(
         raise
 
 
+def _prediction_rows(
+    proj: _Project, scored: _Scored, eval_ids: list[int], eval_proba: np.ndarray
+) -> list[tuple[int, str, float]]:
+    """(item id, probabilities as JSON text, score) for the pool and the eval set.
+
+    Built before the write transaction, so the transaction only hands them to the driver.
+    """
+    rows: list[tuple[int, str, float]] = []
+    parts = [(scored.item_ids.tolist(), scored.scores.tolist(), scored.proba)]
+    eval_scores = _uncertainty(eval_proba, multi_label=proj.multi_label).tolist()
+    parts.append((eval_ids, eval_scores, eval_proba))
+    for item_ids, scores, proba in parts:
+        if proba is None or not item_ids:
+            continue
+        texts = [json.dumps(p) for p in _probability_dicts(proba, proj.labels)]
+        rows.extend(zip(item_ids, texts, scores, strict=True))
+    return rows
+
+
 def _write_predictions(
     session: Session,
     proj: _Project,
     model_version_id: int,
-    scored: _Scored,
-    eval_ids: list[int],
-    eval_proba: np.ndarray,
+    rows: list[tuple[int, str, float]],
 ) -> None:
-    now = utcnow()
-    rows: list[dict[str, Any]] = []
-    if scored.proba is not None:
-        for item_id, score, probabilities in zip(
-            scored.item_ids.tolist(),
-            scored.scores.tolist(),
-            _probability_dicts(scored.proba, proj.labels),
-            strict=True,
-        ):
-            rows.append(
-                {
-                    "project_id": proj.id,
-                    "item_id": item_id,
-                    "model_version_id": model_version_id,
-                    "probabilities": probabilities,
-                    "score": float(score),
-                    "created_at": now,
-                }
-            )
-    eval_scores = _uncertainty(eval_proba, multi_label=proj.multi_label)
-    for item_id, score, probabilities in zip(
-        eval_ids, eval_scores.tolist(), _probability_dicts(eval_proba, proj.labels), strict=True
-    ):
-        rows.append(
-            {
-                "project_id": proj.id,
-                "item_id": item_id,
-                "model_version_id": model_version_id,
-                "probabilities": probabilities,
-                "score": float(score),
-                "created_at": now,
-            }
+    connection = session.connection()
+    dialect = connection.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        "INSERT INTO predictions (project_id, item_id, model_version_id, probabilities, "
+        f"score, created_at) VALUES ({', '.join([marker] * 6)})"
+    )
+    created = PredictionRow.__table__.c.created_at.type
+    to_db = created.dialect_impl(dialect).bind_processor(dialect)
+    now = to_db(utcnow()) if to_db is not None else utcnow()
+    for start in range(0, len(rows), WRITE_BATCH):
+        connection.exec_driver_sql(
+            sql,
+            [
+                (proj.id, item_id, model_version_id, text, score, now)
+                for item_id, text, score in rows[start : start + WRITE_BATCH]
+            ],
         )
-    _insert_batched(session, PredictionRow.__table__, rows)
     # Pool predictions of built-in models older than the previous one are no longer read;
     # evaluation-set predictions stay for learning curves and stopping criteria.
     stale = (
