@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from labelloop.engine import browse
+from labelloop.engine import browse, relabel
 from labelloop.engine import projects as project_engine
 from labelloop.server.deps import (
     REVIEWERS,
@@ -17,14 +17,17 @@ from labelloop.server.deps import (
     HumanUser,
     LabellerUser,
     ProjectMember,
+    SettingsDep,
     require_roles,
 )
 from labelloop.server.errors import ApiError
+from labelloop.server.routers.tasks import TaskPublic
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["ui"], route_class=GuardedRoute)
 
+AnnotationId = Annotated[int, Path(ge=1, le=2**62, description="The annotation's id.")]
 ItemId = Annotated[int, Path(ge=1, le=2**62, description="The item's id.")]
 
 
@@ -186,3 +189,13 @@ def search_items(
 def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
     """An item with its predictions, annotations, reviews and audit events (admins, reviewers)."""
     return browse.item_history(db, project_id=project.id, item_id=item_id)
+
+
+@router.post("/annotations/{annotation_id}/relabel", response_model=TaskPublic)
+def label_again(
+    annotation_id: AnnotationId, user: LabellerUser, db: DbDep, settings: SettingsDep
+) -> Any:
+    """Lease the task of the caller's just-undone annotation back to them, to label it again."""
+    return relabel.lease_undone_task(
+        db, annotation_id=annotation_id, user=user, lease_seconds=settings.lease_seconds
+    )

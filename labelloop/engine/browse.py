@@ -1,0 +1,560 @@
+"""Read-only views for the web UI: annotator progress, the model's guess, item search, history.
+
+Nothing here changes state, so nothing is audited; every function reads in one
+`Database.read` block and returns frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from labelloop.engine.labels import model_label
+from labelloop.engine.projects import resolve_project
+from labelloop.engine.queue import aware, media_url
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    AnnotationRow,
+    AuditEventRow,
+    ItemRow,
+    ModelVersionRow,
+    PredictionRow,
+    ReviewRow,
+    TaskRow,
+    UserRow,
+    utcnow,
+)
+
+__all__ = [
+    "ITEM_STATUSES",
+    "AnnotatorProgress",
+    "AnnotatorThroughput",
+    "HistoryAnnotation",
+    "HistoryEvent",
+    "HistoryPrediction",
+    "HistoryReview",
+    "ItemGuess",
+    "ItemHistory",
+    "ItemPage",
+    "ItemSummary",
+    "annotator_progress",
+    "annotator_throughput",
+    "item_history",
+    "model_guess",
+    "search_items",
+]
+
+ITEM_STATUSES: tuple[str, ...] = ("open", "annotated", "in_review", "accepted")
+_HUMAN = ("human",)
+_MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    """One annotator's progress in a project.
+
+    Attributes
+    ----------
+    done_today : int
+        Their standing labels given since midnight UTC.
+    done_total : int
+        Their standing labels in the project.
+    reviewed : int
+        Their labels a reviewer has judged.
+    accepted : int
+        ... of which the reviewer accepted.
+    review_agreement : float or None
+        ``accepted / reviewed``; None before the first review.
+    """
+
+    done_today: int
+    done_total: int
+    reviewed: int
+    accepted: int
+    review_agreement: float | None
+
+
+@dataclass(frozen=True)
+class AnnotatorThroughput:
+    """Labels per annotator: today, in the last 7 days, in all, and the median time per label."""
+
+    name: str
+    today: int
+    last_7_days: int
+    total: int
+    median_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ItemGuess:
+    """The newest model's label for an item and its confidence (its top probability)."""
+
+    item_id: int
+    model_version: int
+    label: Any
+    confidence: float
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ItemSummary:
+    """One row of the item browser."""
+
+    id: int
+    external_id: str
+    snippet: str
+    status: str
+    final_label: Any
+    is_eval: bool
+    score: float | None
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    """A page of search results and how many items matched in all."""
+
+    items: tuple[ItemSummary, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class HistoryPrediction:
+    model_version: int
+    label: Any
+    probabilities: dict[str, float]
+    score: float
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HistoryAnnotation:
+    id: int
+    actor: str
+    source: str
+    label: Any
+    status: str
+    time_spent_ms: int | None
+    guideline_version: int | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HistoryReview:
+    id: int
+    annotation_id: int | None
+    reviewer: str
+    verdict: str
+    corrected_label: Any
+    note: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    seq: int
+    actor: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ItemHistory:
+    """An item and everything that happened to it, oldest first in each list."""
+
+    id: int
+    project_id: int
+    external_id: str
+    payload: dict[str, Any]
+    media_url: str | None
+    meta: dict[str, Any]
+    status: str
+    final_label: Any
+    label_source: str | None
+    is_eval: bool
+    created_at: dt.datetime
+    predictions: tuple[HistoryPrediction, ...]
+    annotations: tuple[HistoryAnnotation, ...]
+    reviews: tuple[HistoryReview, ...]
+    events: tuple[HistoryEvent, ...]
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _midnight(now: dt.datetime) -> dt.datetime:
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def annotator_progress(
+    db: Database, *, project_id: int, user_id: int, now: dt.datetime | None = None
+) -> AnnotatorProgress:
+    """Labels done today and in all by one annotator, and how often reviewers agreed.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int
+    user_id : int
+    now : datetime, optional
+        The moment "today" is taken from (UTC); default: now.
+    """
+    if now is not None and now.tzinfo is None:
+        raise ValidationError("now must be timezone-aware", field="now")
+    midnight = _midnight(now or utcnow())
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        mine = (
+            AnnotationRow.project_id == project.id,
+            AnnotationRow.user_id == user_id,
+            AnnotationRow.source.in_(_HUMAN),
+            AnnotationRow.status != "undone",
+        )
+        total = session.execute(select(func.count()).where(*mine)).scalar_one()
+        today = session.execute(
+            select(func.count()).where(*mine, AnnotationRow.created_at >= midnight)
+        ).scalar_one()
+        verdicts = Counter(
+            session.execute(
+                select(ReviewRow.verdict)
+                .join(AnnotationRow, AnnotationRow.id == ReviewRow.annotation_id)
+                .where(*mine)
+            ).scalars()
+        )
+    reviewed = sum(verdicts.values())
+    return AnnotatorProgress(
+        done_today=today,
+        done_total=total,
+        reviewed=reviewed,
+        accepted=verdicts["accept"],
+        review_agreement=round(verdicts["accept"] / reviewed, 3) if reviewed else None,
+    )
+
+
+def annotator_throughput(
+    db: Database, project_id: int, *, now: dt.datetime | None = None
+) -> list[AnnotatorThroughput]:
+    """Per annotator (by name): labels today, in the last 7 days, in all; median time per label."""
+    now = now or utcnow()
+    midnight, week = _midnight(now), now - dt.timedelta(days=7)
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        rows = session.execute(
+            select(AnnotationRow.actor, AnnotationRow.created_at, AnnotationRow.time_spent_ms)
+            .where(
+                AnnotationRow.project_id == project.id,
+                AnnotationRow.source.in_(_HUMAN),
+                AnnotationRow.status != "undone",
+            )
+            .order_by(AnnotationRow.id)
+        ).all()
+    per: dict[str, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
+    for actor, created_at, spent in rows:
+        per[actor].append((aware(created_at), spent))
+    found = []
+    for name in sorted(per):
+        times = sorted(spent for _, spent in per[name] if spent is not None)
+        median = times[len(times) // 2] / 1000 if times else None
+        found.append(
+            AnnotatorThroughput(
+                name=name,
+                today=sum(moment >= midnight for moment, _ in per[name]),
+                last_7_days=sum(moment >= week for moment, _ in per[name]),
+                total=len(per[name]),
+                median_seconds=round(median, 1) if median is not None else None,
+            )
+        )
+    return found
+
+
+# --------------------------------------------------------------------------- model guess
+
+
+def _item_in(session: Session, project_id: int, item_id: int) -> ItemRow:
+    item = session.get(ItemRow, item_id)
+    if item is None or item.project_id != project_id:
+        raise NotFoundError(f"no item {item_id} in project {project_id}", field="item_id")
+    return item
+
+
+def model_guess(db: Database, *, project_id: int, item_id: int) -> ItemGuess | None:
+    """The newest model's guess for an item of the project; None before any prediction."""
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        _item_in(session, project.id, item_id)
+        row = session.execute(
+            select(PredictionRow, ModelVersionRow.version)
+            .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+            .where(PredictionRow.item_id == item_id)
+            .order_by(PredictionRow.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        prediction, version = row
+        probabilities = {str(k): float(v) for k, v in (prediction.probabilities or {}).items()}
+        label = model_label(probabilities, multi_label=project.multi_label)
+    if project.multi_label:
+        confidence = min((max(p, 1 - p) for p in probabilities.values()), default=0.0)
+    else:
+        confidence = max(probabilities.values(), default=0.0)
+    return ItemGuess(
+        item_id=item_id,
+        model_version=version,
+        label=label,
+        confidence=round(confidence, 4),
+        probabilities=probabilities,
+    )
+
+
+# --------------------------------------------------------------------------- search
+
+
+def _snippet(payload: dict[str, Any], media_ref: str | None) -> str:
+    text = payload.get("text")
+    if isinstance(text, str):
+        return text[:200]
+    if media_ref:
+        return media_ref[:200]
+    return ", ".join(f"{k}={v}" for k, v in list(payload.items())[:6])[:200]
+
+
+def _check_limit(limit: Any, offset: Any) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {_MAX_PAGE}", field="limit")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise ValidationError("offset must be a non-negative integer", field="offset")
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_items(
+    db: Database,
+    project_id: int,
+    *,
+    text: str | None = None,
+    meta: str | None = None,
+    status: str | None = None,
+    label: str | None = None,
+    annotator: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> ItemPage:
+    """Search a project's pool for the item browser.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int
+    text : str, optional
+        Case-insensitive substring of the item's payload or external id.
+    meta : str, optional
+        Substring of the item's metadata: ``key=value`` matches that key with a value
+        containing ``value``, anything else any key or value.
+    status : {"open", "annotated", "in_review", "accepted"}, optional
+    label : str, optional
+        Items whose final label is (or, multi-label, contains) this label.
+    annotator : str, optional
+        Items that this user (by name) labelled.
+    min_score, max_score : float, optional
+        Bounds on the informativeness score of the item's newest prediction; items
+        without a prediction are left out when either bound is given.
+    limit, offset : int
+        The page: at most 500 items.
+
+    Returns
+    -------
+    ItemPage
+        The page (newest prediction score first when a score bound is given, else by id)
+        and the number of matching items.
+    """
+    _check_limit(limit, offset)
+    if status is not None and status not in ITEM_STATUSES:
+        raise ValidationError(
+            f"unknown status {status!r}: use {', '.join(ITEM_STATUSES)}", field="status"
+        )
+    for name, bound in (("min_score", min_score), ("max_score", max_score)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise ValidationError(f"{name} must be a number", field=name)
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        latest = (
+            select(PredictionRow.score)
+            .where(PredictionRow.item_id == ItemRow.id)
+            .order_by(PredictionRow.id.desc())
+            .limit(1)
+            .correlate(ItemRow)
+            .scalar_subquery()
+        )
+        where = [ItemRow.project_id == project.id]
+        if text:
+            pattern = _like(text.lower())
+            where.append(
+                or_(
+                    func.lower(cast(ItemRow.payload, String)).like(pattern, escape="\\"),
+                    func.lower(ItemRow.external_id).like(pattern, escape="\\"),
+                )
+            )
+        if meta:
+            key, sep, value = meta.partition("=")
+            if sep and key.strip():
+                pattern = _like(f'"{key.strip()}": ') + _like(value.strip().lower())[1:]
+            else:
+                pattern = _like(meta.lower())
+            where.append(func.lower(cast(ItemRow.meta, String)).like(pattern, escape="\\"))
+        if status:
+            where.append(ItemRow.status == status)
+        if label:
+            where.append(cast(ItemRow.final_label, String).like(_like(f'"{label}"'), escape="\\"))
+        if annotator:
+            where.append(
+                ItemRow.id.in_(
+                    select(AnnotationRow.item_id).where(
+                        AnnotationRow.project_id == project.id, AnnotationRow.actor == annotator
+                    )
+                )
+            )
+        if min_score is not None:
+            where.append(latest >= float(min_score))
+        if max_score is not None:
+            where.append(latest <= float(max_score))
+        count = select(func.count()).select_from(ItemRow).where(*where)
+        total = session.execute(count).scalar_one()
+        by_score = min_score is not None or max_score is not None
+        order = (latest.desc(), ItemRow.id) if by_score else (ItemRow.id,)
+        rows = session.execute(
+            select(ItemRow, latest.label("score"))
+            .where(*where)
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        items = tuple(
+            ItemSummary(
+                id=item.id,
+                external_id=item.external_id,
+                snippet=_snippet(item.payload or {}, item.media_ref),
+                status=item.status,
+                final_label=item.final_label,
+                is_eval=item.is_eval,
+                score=None if score is None else round(float(score), 4),
+            )
+            for item, score in rows
+        )
+    return ItemPage(items=items, total=total, offset=offset, limit=limit)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
+    """An item with its predictions, annotations, reviews and audit events, oldest first."""
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        item = _item_in(session, project.id, item_id)
+        predictions = tuple(
+            HistoryPrediction(
+                model_version=version,
+                label=model_label(row.probabilities or {}, multi_label=project.multi_label),
+                probabilities=dict(row.probabilities or {}),
+                score=float(row.score),
+                created_at=aware(row.created_at),
+            )
+            for row, version in session.execute(
+                select(PredictionRow, ModelVersionRow.version)
+                .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+                .where(PredictionRow.item_id == item.id)
+                .order_by(PredictionRow.id)
+            )
+        )
+        annotations = tuple(
+            HistoryAnnotation(
+                id=row.id,
+                actor=row.actor,
+                source=row.source,
+                label=row.label,
+                status=row.status,
+                time_spent_ms=row.time_spent_ms,
+                guideline_version=row.guideline_version,
+                created_at=aware(row.created_at),
+            )
+            for row in session.execute(
+                select(AnnotationRow)
+                .where(AnnotationRow.item_id == item.id)
+                .order_by(AnnotationRow.id)
+            ).scalars()
+        )
+        reviews = tuple(
+            HistoryReview(
+                id=row.id,
+                annotation_id=row.annotation_id,
+                reviewer=name or "",
+                verdict=row.verdict,
+                corrected_label=row.corrected_label,
+                note=row.note,
+                created_at=aware(row.created_at),
+            )
+            for row, name in session.execute(
+                select(ReviewRow, UserRow.name)
+                .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id)
+                .where(ReviewRow.item_id == item.id)
+                .order_by(ReviewRow.id)
+            )
+        )
+        task_targets = [
+            f"task:{task_id}"
+            for task_id in session.execute(
+                select(TaskRow.id).where(TaskRow.item_id == item.id)
+            ).scalars()
+        ]
+        events = tuple(
+            HistoryEvent(
+                seq=row.seq,
+                actor=row.actor,
+                action=row.action,
+                target=row.target,
+                before=row.before,
+                after=row.after,
+                created_at=aware(row.created_at),
+            )
+            for row in session.execute(
+                select(AuditEventRow)
+                .where(
+                    AuditEventRow.project_id == project.id,
+                    AuditEventRow.target.in_([f"item:{item.external_id}", *task_targets]),
+                )
+                .order_by(AuditEventRow.seq)
+            ).scalars()
+        )
+        return ItemHistory(
+            id=item.id,
+            project_id=project.id,
+            external_id=item.external_id,
+            payload=dict(item.payload or {}),
+            media_url=media_url(item),
+            meta=dict(item.meta or {}),
+            status=item.status,
+            final_label=item.final_label,
+            label_source=item.label_source,
+            is_eval=item.is_eval,
+            created_at=aware(item.created_at),
+            predictions=predictions,
+            annotations=annotations,
+            reviews=reviews,
+            events=events,
+        )

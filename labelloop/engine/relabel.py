@@ -1,0 +1,143 @@
+"""Label an item again right after undoing one's own label (the annotator's "undo" key).
+
+`labelloop.engine.annotate.undo_annotation` opens the item again; this leases its task
+back to the same annotator at once, beside the task they hold, so the undone item is
+shown again instead of waiting for its turn in the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from labelloop.engine.projects import resolve_project
+from labelloop.engine.queue import (
+    LABEL_QUEUE,
+    LABELLING_ROLES,
+    TaskInfo,
+    aware,
+    check_user,
+    item_info,
+    project_setting,
+)
+from labelloop.engine.users import UserInfo
+from labelloop.exceptions import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import AnnotationRow, ItemRow, TaskLeaseRow, TaskRow, utcnow
+
+__all__ = ["lease_undone_task"]
+
+
+def lease_undone_task(
+    db: Database, *, annotation_id: int, user: UserInfo, lease_seconds: int | None = None
+) -> TaskInfo:
+    """Lease the task of an annotation the user has just undone back to that user.
+
+    Parameters
+    ----------
+    db : Database
+    annotation_id : int
+        The caller's own annotation, already undone.
+    user : UserInfo
+        Its author (an active admin, annotator or reviewer).
+    lease_seconds : int, optional
+        How long the lease lasts; default: the project's ``lease_seconds`` setting.
+
+    Returns
+    -------
+    TaskInfo
+        The task with its item and the new lease (or the open one the user holds on it).
+
+    Raises
+    ------
+    NotFoundError
+        No such annotation, or it belongs to no label task.
+    PermissionDeniedError
+        The user is not the annotation's author.
+    ConflictError
+        The annotation is not undone, or the task is full (others took the open places).
+    """
+    check_user(user, LABELLING_ROLES, "label tasks")
+    if isinstance(annotation_id, bool) or not isinstance(annotation_id, int):
+        raise ValidationError("annotation_id must be an integer", field="annotation_id")
+    if lease_seconds is not None and (
+        isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < 1
+    ):
+        raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
+    with db.transaction() as session:
+        row = session.get(AnnotationRow, annotation_id)
+        if row is None:
+            raise NotFoundError(f"no annotation {annotation_id}", field="annotation_id")
+        if row.user_id != user.id:
+            raise PermissionDeniedError("only the author of an annotation may label it again")
+        if row.status != "undone":
+            raise ConflictError(f"annotation {annotation_id} is {row.status}: undo it first")
+        task = session.execute(
+            select(TaskRow)
+            .where(TaskRow.item_id == row.item_id, TaskRow.queue == LABEL_QUEUE)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if task is None:
+            raise NotFoundError(f"annotation {annotation_id} has no label task")
+        item = session.get(ItemRow, task.item_id)
+        now = utcnow()
+        lease = session.execute(
+            select(TaskLeaseRow)
+            .where(
+                TaskLeaseRow.task_id == task.id,
+                TaskLeaseRow.user_id == user.id,
+                TaskLeaseRow.outcome.is_(None),
+                TaskLeaseRow.expires_at > now,
+            )
+            .order_by(TaskLeaseRow.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if lease is None:
+            if task.status != "open" or task.active_leases >= task.needed:
+                raise ConflictError(
+                    f"item {item.external_id!r} was taken by another annotator meanwhile"
+                )
+            project = resolve_project(session, task.project_id)
+            seconds = lease_seconds or int(project_setting(project, "lease_seconds"))
+            lease = TaskLeaseRow(
+                project_id=task.project_id,
+                task_id=task.id,
+                item_id=task.item_id,
+                user_id=user.id,
+                leased_at=now,
+                expires_at=now + dt.timedelta(seconds=seconds),
+            )
+            session.add(lease)
+            task.active_leases += 1
+            task.updated_at = now
+            session.flush()
+            append_event(
+                session,
+                project_id=task.project_id,
+                actor=user.name,
+                action="task.leased",
+                target=f"task:{task.id}",
+                after={
+                    "item": item.external_id,
+                    "lease": lease.id,
+                    "expires_at": lease.expires_at,
+                    "after_undo": annotation_id,
+                },
+            )
+        return TaskInfo(
+            id=task.id,
+            project_id=task.project_id,
+            item=item_info(item),
+            priority=float(task.priority),
+            reason=task.reason,
+            is_eval=bool(task.is_eval),
+            lease_id=lease.id,
+            lease_expires_at=aware(lease.expires_at),
+        )

@@ -1,0 +1,230 @@
+// The labelling view: one task at a time, keyboard first. Item data is only ever set as text.
+"use strict";
+(() => {
+  const { api, el, labelText, renderItem, notice, typing, config } = labelloop;
+  const P = config.project_id;
+  const $ = (id) => document.getElementById(id);
+  const itemBox = $("item"), metaBox = $("item-meta"), submitButton = $("submit"), undoButton = $("undo");
+  const skipForm = $("skip-form"), skipReason = $("skip-reason"), guessBox = $("guess");
+  const guidelinesPane = $("guidelines"), evalBadge = $("eval-badge");
+  const labelButtons = Array.from(document.querySelectorAll("#labels .label-button"));
+
+  let current = null;      // the task on screen
+  let resume = null;       // the task set aside while an undone item is labelled again
+  let shownAt = 0;
+  let busy = false;
+  let idempotencyKey = null;
+  let guidelineVersion = config.guideline_version;
+  const undoStack = [];    // {annotationId, itemId} of this session's submits, newest last
+  const chosen = new Set();
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return String(Date.now()) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function setBusy(value) {
+    busy = value;
+    itemBox.classList.toggle("busy", value);
+    refreshButtons();
+  }
+
+  function refreshButtons() {
+    submitButton.disabled = busy || !current || chosen.size === 0;
+    undoButton.disabled = busy || undoStack.length === 0;
+    for (const button of labelButtons) button.setAttribute("aria-pressed", chosen.has(button.dataset.label) ? "true" : "false");
+  }
+
+  function show(task) {
+    current = task;
+    chosen.clear();
+    guessBox.hidden = true;
+    guessBox.replaceChildren();
+    closeSkip();
+    if (!task) {
+      itemBox.replaceChildren(el("p", { class: "done" }, "Nothing left to label for you right now."),
+        el("p", { class: "muted" }, "New items come with the next round; this page looks again every 15 seconds."));
+      metaBox.textContent = "";
+      evalBadge.hidden = true;
+      refreshButtons();
+      setTimeout(() => { if (!current && !busy) loadNext(); }, 15000);
+      return;
+    }
+    renderItem(itemBox, metaBox, task.item, config.task_type);
+    if (task.reason) metaBox.append(el("span", { class: "reason" }, " · why this item: " + task.reason));
+    evalBadge.hidden = !task.is_eval;
+    shownAt = performance.now();
+    idempotencyKey = newKey();
+    refreshButtons();
+    itemBox.focus({ preventScroll: true });
+  }
+
+  async function leaseNext() {
+    if (resume) {
+      const task = resume;
+      resume = null;
+      return task;
+    }
+    return api("POST", `/projects/${P}/tasks/next`);
+  }
+
+  async function loadNext() {
+    setBusy(true);
+    try {
+      show(await leaseNext());
+    } catch (error) {
+      notice("Could not load the next task: " + error.message);
+    } finally {
+      setBusy(false);
+    }
+    refreshSide();
+  }
+
+  async function refreshSide() {
+    try {
+      const progress = await api("GET", `/projects/${P}/progress/me`);
+      $("done-today").textContent = progress.done_today;
+      $("agreement").textContent = progress.review_agreement === null
+        ? "n/a" : Math.round(100 * progress.review_agreement) + "% of " + progress.reviewed;
+      const project = await api("GET", `/projects/${P}`);
+      if (project.guideline_version !== guidelineVersion) await loadGuidelines(project.guideline_version);
+    } catch (error) {
+      // The counters are a courtesy: labelling goes on without them.
+    }
+  }
+
+  async function loadGuidelines(version) {
+    const response = await fetch(`/projects/${P}/guidelines`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const body = doc.querySelector(".guidelines-body");
+    if (!body) return;
+    $("guidelines-content").replaceChildren(document.adoptNode(body));
+    guidelineVersion = version;
+    $("guideline-badge").textContent = "guidelines v" + version;
+    notice(`The guidelines changed (version ${version}): press G to read them.`);
+  }
+
+  function pick(index) {
+    const button = labelButtons[index];
+    if (!button || !current || busy) return;
+    const label = button.dataset.label;
+    if (config.multi_label) {
+      if (chosen.has(label)) chosen.delete(label); else chosen.add(label);
+    } else {
+      chosen.clear();
+      chosen.add(label);
+    }
+    refreshButtons();
+  }
+
+  async function submit() {
+    if (!current || busy || chosen.size === 0) return;
+    const task = current;
+    const body = config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+    body.time_spent_ms = Math.max(0, Math.round(performance.now() - shownAt));
+    setBusy(true);
+    try {
+      const made = await api("POST", `/tasks/${task.id}/annotations`, body, { "Idempotency-Key": idempotencyKey });
+      undoStack.push({ annotationId: made.id, itemId: task.item.id });
+      notice("");
+      show(await leaseNext());
+    } catch (error) {
+      notice("Not saved: " + error.message);
+      if (error.status === 409) show(await leaseNext().catch(() => null));
+    } finally {
+      setBusy(false);
+    }
+    refreshSide();
+  }
+
+  function openSkip() {
+    if (!current || busy) return;
+    skipForm.hidden = false;
+    skipReason.value = "";
+    skipReason.focus();
+  }
+
+  function closeSkip() {
+    skipForm.hidden = true;
+    if (document.activeElement === skipReason) itemBox.focus({ preventScroll: true });
+  }
+
+  async function skip(reason) {
+    if (!current || busy) return;
+    const task = current;
+    closeSkip();
+    setBusy(true);
+    try {
+      await api("POST", `/tasks/${task.id}/skip`, { reason: reason || "no reason given" });
+      notice("Skipped.");
+      show(await leaseNext());
+    } catch (error) {
+      notice("Could not skip: " + error.message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function undo() {
+    if (busy || undoStack.length === 0) return;
+    const last = undoStack.pop();
+    setBusy(true);
+    try {
+      await api("POST", `/annotations/${last.annotationId}/undo`);
+      const again = await api("POST", `/annotations/${last.annotationId}/relabel`);
+      if (current && current.id !== again.id) resume = current;
+      show(again);
+      notice("Undone: label this item again.");
+    } catch (error) {
+      notice("Cannot undo: " + error.message);
+    } finally {
+      setBusy(false);
+    }
+    refreshSide();
+  }
+
+  async function toggleGuess() {
+    if (!guessBox || !current) return;
+    if (!guessBox.hidden) { guessBox.hidden = true; return; }
+    guessBox.hidden = false;
+    guessBox.textContent = "asking the model…";
+    try {
+      const guess = await api("GET", `/projects/${P}/items/${current.item.id}/guess`);
+      guessBox.textContent = guess
+        ? `Model version ${guess.model_version} guesses “${labelText(guess.label)}” with ${Math.round(100 * guess.confidence)}% confidence.`
+        : "No model has scored this item yet.";
+    } catch (error) {
+      guessBox.textContent = "No guess: " + error.message;
+    }
+  }
+
+  function toggleGuidelines() {
+    guidelinesPane.hidden = !guidelinesPane.hidden;
+    if (!guidelinesPane.hidden) notice("");
+  }
+
+  labelButtons.forEach((button, index) => button.addEventListener("click", () => pick(index)));
+  submitButton.addEventListener("click", submit);
+  undoButton.addEventListener("click", undo);
+  $("skip").addEventListener("click", openSkip);
+  $("skip-cancel").addEventListener("click", closeSkip);
+  $("guidelines-toggle").addEventListener("click", toggleGuidelines);
+  if ($("guess-toggle")) $("guess-toggle").addEventListener("click", toggleGuess);
+  skipForm.addEventListener("submit", (event) => { event.preventDefault(); skip(skipReason.value.trim()); });
+  skipForm.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); closeSkip(); } });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
+    const key = event.key;
+    if (/^[0-9]$/.test(key)) { pick(key === "0" ? 9 : Number(key) - 1); event.preventDefault(); }
+    else if (key === "Enter") { submit(); event.preventDefault(); }
+    else if (key === "s" || key === "S") { openSkip(); event.preventDefault(); }
+    else if (key === "u" || key === "U") { undo(); event.preventDefault(); }
+    else if (key === "g" || key === "G") { toggleGuidelines(); event.preventDefault(); }
+    else if ((key === "m" || key === "M") && config.show_guess) { toggleGuess(); event.preventDefault(); }
+    else if (key === "Escape") { guidelinesPane.hidden = true; if (guessBox) guessBox.hidden = true; }
+  });
+
+  loadNext();
+})();

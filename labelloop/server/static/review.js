@@ -1,0 +1,140 @@
+// The review view: accept (A), reject with a note (R), correct (C, number keys, Enter).
+"use strict";
+(() => {
+  const { api, el, labelText, renderItem, notice, typing, config } = labelloop;
+  const P = config.project_id;
+  const $ = (id) => document.getElementById(id);
+  const itemBox = $("item"), metaBox = $("item-meta"), rows = $("annotations"), guess = $("model-guess");
+  const noteForm = $("note-form"), note = $("note"), correctForm = $("correct-form"), reason = $("review-reason");
+  const labelButtons = Array.from(document.querySelectorAll("#labels .label-button"));
+  const actions = ["accept", "reject", "correct"].map((id) => $(id));
+  const chosen = new Set();
+  let current = null;
+  let busy = false;
+  let reviewed = 0;
+
+  function refresh() {
+    for (const button of actions) button.disabled = busy || !current;
+    for (const button of labelButtons) button.setAttribute("aria-pressed", chosen.has(button.dataset.label) ? "true" : "false");
+  }
+
+  function closeForms() {
+    noteForm.hidden = true;
+    correctForm.hidden = true;
+    chosen.clear();
+    refresh();
+  }
+
+  function show(task) {
+    current = task;
+    closeForms();
+    rows.replaceChildren();
+    guess.textContent = "";
+    if (!task) {
+      itemBox.replaceChildren(el("p", { class: "done" }, "Nothing waits for review right now."),
+        el("p", { class: "muted" }, "This page looks again every 15 seconds."));
+      metaBox.textContent = "";
+      reason.hidden = true;
+      setTimeout(() => { if (!current && !busy) loadNext(); }, 15000);
+      refresh();
+      return;
+    }
+    renderItem(itemBox, metaBox, task.item, config.task_type);
+    reason.hidden = false;
+    reason.textContent = "review: " + task.reason.replaceAll("_", " ");
+    for (const a of task.annotations) {
+      const tr = el("tr");
+      tr.append(el("td", {}, a.actor), el("td", {}, labelText(a.label)),
+        el("td", {}, a.time_spent_ms === null ? "–" : (a.time_spent_ms / 1000).toFixed(1) + " s"),
+        el("td", {}, a.guideline_version === null ? "–" : "v" + a.guideline_version));
+      rows.append(tr);
+    }
+    if (task.model_guess) {
+      const probabilities = task.model_guess.probabilities;
+      const top = Math.max(...Object.values(probabilities));
+      guess.textContent = `Model version ${task.model_guess.model_version} guesses “${labelText(task.model_guess.label)}” (${Math.round(100 * top)}%).`;
+    } else {
+      guess.textContent = "No model guess yet.";
+    }
+    refresh();
+    itemBox.focus({ preventScroll: true });
+  }
+
+  async function loadNext() {
+    busy = true;
+    refresh();
+    try {
+      show(await api("POST", `/projects/${P}/reviews/next`));
+    } catch (error) {
+      notice("Could not load the next review: " + error.message);
+    } finally {
+      busy = false;
+      refresh();
+    }
+  }
+
+  async function send(body) {
+    if (!current || busy) return;
+    busy = true;
+    refresh();
+    try {
+      const outcome = await api("POST", `/reviews/${current.id}`, body);
+      reviewed += 1;
+      $("reviewed").textContent = reviewed;
+      notice(`${outcome.item_external_id}: ${outcome.verdict}, final label ${labelText(outcome.final_label)}.`);
+      current = null;
+      busy = false;
+      await loadNext();
+    } catch (error) {
+      notice("Not saved: " + error.message);
+    } finally {
+      busy = false;
+      refresh();
+    }
+  }
+
+  function pick(index) {
+    const button = labelButtons[index];
+    if (!button) return;
+    const label = button.dataset.label;
+    if (config.multi_label) { if (chosen.has(label)) chosen.delete(label); else chosen.add(label); }
+    else { chosen.clear(); chosen.add(label); }
+    refresh();
+  }
+
+  function openReject() { if (!current || busy) return; closeForms(); noteForm.hidden = false; note.value = ""; note.focus(); }
+  function openCorrect() { if (!current || busy) return; closeForms(); correctForm.hidden = false; itemBox.focus({ preventScroll: true }); }
+  function sendCorrection() {
+    if (chosen.size === 0) { notice("Pick the right label first (number keys)."); return; }
+    const body = { verdict: "correct", note: $("correct-note").value.trim() || null };
+    if (config.multi_label) body.labels = Array.from(chosen); else body.label = Array.from(chosen)[0];
+    send(body);
+  }
+
+  $("accept").addEventListener("click", () => send({ verdict: "accept" }));
+  $("reject").addEventListener("click", openReject);
+  $("correct").addEventListener("click", openCorrect);
+  $("correct-submit").addEventListener("click", sendCorrection);
+  labelButtons.forEach((button, index) => button.addEventListener("click", () => pick(index)));
+  noteForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send({ verdict: "reject", note: note.value.trim() || null });
+  });
+  for (const cancel of document.querySelectorAll(".cancel")) cancel.addEventListener("click", closeForms);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { closeForms(); itemBox.focus({ preventScroll: true }); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
+    const key = event.key.toLowerCase();
+    if (!correctForm.hidden) {
+      if (/^[0-9]$/.test(key)) { pick(key === "0" ? 9 : Number(key) - 1); event.preventDefault(); }
+      else if (key === "enter") { sendCorrection(); event.preventDefault(); }
+      return;
+    }
+    if (key === "a") { send({ verdict: "accept" }); event.preventDefault(); }
+    else if (key === "r") { openReject(); event.preventDefault(); }
+    else if (key === "c") { openCorrect(); event.preventDefault(); }
+  });
+
+  loadNext();
+})();
