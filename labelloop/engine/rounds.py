@@ -307,9 +307,7 @@ def _can_fit(project: _Project, labels: Sequence[Any]) -> bool:
     return len({str(lab) for lab in labels}) >= 2
 
 
-def _stack(blocks: list[Any]):
-    if not blocks:
-        return None
+def _stack(blocks: list[Any]) -> Any:
     if any(sp.issparse(b) for b in blocks):
         return sp.vstack(blocks, format="csr")
     return np.vstack(blocks)
@@ -320,9 +318,7 @@ def _uncertainty(proba: np.ndarray, *, multi_label: bool) -> np.ndarray:
 
     if proba.shape[0] == 0:
         return np.zeros(0)
-    if multi_label:
-        return np.max(1.0 - np.abs(2.0 * proba - 1.0), axis=1)
-    return np.asarray(least_confidence(proba), dtype=np.float64)
+    return np.asarray(least_confidence(proba, multilabel=multi_label), dtype=np.float64)
 
 
 def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
