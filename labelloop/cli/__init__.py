@@ -21,6 +21,7 @@ def _register_commands() -> None:
         "labelloop.cli.store",
         "labelloop.cli.users",
         "labelloop.cli.serve",
+        "labelloop.cli.demo",
     ):
         try:
             importlib.import_module(module)

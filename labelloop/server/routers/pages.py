@@ -181,6 +181,7 @@ def login(
         samesite="lax",
         secure=_settings(request).secure_cookies,
         path="/",
+        max_age=int(user_engine.SESSION_LIFETIME.total_seconds()),
     )
     return response
 

@@ -1,0 +1,56 @@
+"""``labelloop demo``: build the demo database, print the log-ins, and serve the web UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labelloop.cli.common import app, cli_actor, err_console, out_console, reports_errors
+
+__all__ = ["demo"]
+
+
+@app.command("demo")
+@reports_errors
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo database lives (recreated each run).")
+    ] = Path("demo"),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", min=0, max=65535, help="Port.")] = 8000,
+    n_items: Annotated[int, typer.Option(min=10, help="Items in the pool.")] = 3000,
+    retrain_every: Annotated[
+        int, typer.Option(min=1, help="New labels between retrains while you label.")
+    ] = 10,
+    serve: Annotated[bool, typer.Option(help="Start the server after building.")] = True,
+) -> None:
+    """A movie-review project (Rotten Tomatoes snippets), three log-ins, a first round; then
+    serve it so you can label, watch the model retrain, and review."""
+    from labelloop.demo import build_demo
+
+    path = directory / "labelloop.db"
+    err_console.print(f"building the demo database in {path} ...", highlight=False)
+    info = build_demo(path, actor=cli_actor(), n_items=n_items, retrain_every=retrain_every)
+    accuracy = "n/a" if info.first_accuracy is None else f"{info.first_accuracy:.2f}"
+    url = f"http://{host}:{port}/"
+    out_console.print(
+        f"\n[bold]labelloop demo[/]: {info.n_items} review snippets, "
+        f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; "
+        f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
+        f"The model retrains after every {retrain_every} new labels.\n\n"
+        f"Open [bold]{url}[/] and log in as:",
+        highlight=False,
+    )
+    for name, role, password in info.users:
+        out_console.print(f"  {role:<10} name [bold]{name}[/]  password [bold]{password}[/]")
+    out_console.print(
+        "\nLabel with the number keys and Enter (S skips, U undoes, G shows the guidelines);"
+        " the admin's Dashboard shows the learning curve; Ctrl+C stops the server.\n",
+        highlight=False,
+    )
+    if serve:
+        from labelloop.cli.serve import serve as run_server
+
+        run_server(host=host, port=port, db=info.db_url, log_level="warning")
