@@ -62,16 +62,18 @@ _UNCERTAINTY = ("least_confidence", "margin", "entropy", "ratio")
 _COMMITTEE = ("vote_entropy", "kl_disagreement", "bald")
 AUTO_ARMS = ("cluster_margin", "margin", "representative", "random")
 
-# Bandit settings of "auto": a prior reward every arm starts from (worth _PRIOR_WEIGHT
-# labels), the discount per round, the softmax temperature and the share every arm keeps.
-_PRIOR_REWARD = 0.3
+# Bandit settings of "auto": the reward each arm starts from (worth _PRIOR_WEIGHT labels;
+# uncertainty arms first, as they win on most data), the discount per round, the softmax
+# temperature and the share every arm keeps.
+_ARM_PRIORS = (0.5, 0.45, 0.25, 0.2)
 _PRIOR_WEIGHT = 5.0
 _DISCOUNT = 0.7
 _TEMPERATURE = 0.08
-_EXPLORATION = 0.08
-# Candidates clustered per pick by cluster_margin and by the representative picks.
-_CANDIDATES_PER_PICK = 10
+_EXPLORATION = 0.04
+# Items k-means sees when it looks for cluster representatives.
 _MAX_CLUSTER_CANDIDATES = 3000
+# The cold start lasts until every class has this many labels (or 5 per class in all).
+_MIN_LABELS_PER_CLASS = 2
 _STATE_VERSION = 1
 
 
@@ -360,7 +362,8 @@ def _pick_named(strategy: str, context: _Context, k: int) -> Selection:
     if strategy in _UNCERTAINTY:
         scores = context.uncertainty(strategy)
         indices = strategies.top_k(scores, k, random_state=rng)
-        reasons = [_uncertainty_reason(context, i, strategy) for i in indices]
+        label = strategy.replace("_", " ")
+        reasons = [f"{label}: {_uncertainty_reason(context, i)}" for i in indices]
     elif strategy in _COMMITTEE:
         members = member_proba(
             context.estimator,
@@ -389,11 +392,9 @@ def _pick_named(strategy: str, context: _Context, k: int) -> Selection:
         reasons = [f"k-center: far from everything labelled ({scores[i]:.3g})" for i in indices]
     elif strategy == "cluster_margin":
         scores = context.uncertainty("margin")
-        indices = strategies.cluster_diverse(
-            scores, context.pool_embedding, k, random_state=context.rng
-        )
+        indices = _cluster_margin(context, scores, k, np.ones(context.n_pool, dtype=bool))
         reasons = [
-            "cluster margin: " + _uncertainty_reason(context, i, "margin") + ", one per cluster"
+            f"cluster margin: {_uncertainty_reason(context, i)}, the most uncertain of its cluster"
             for i in indices
         ]
     else:  # badge
@@ -405,23 +406,22 @@ def _pick_named(strategy: str, context: _Context, k: int) -> Selection:
         )
         scores = context.uncertainty("margin")
         reasons = [
-            "badge: large expected gradient, spread out: "
-            + _uncertainty_reason(context, i, "margin")
+            f"badge: a large, novel expected gradient; {_uncertainty_reason(context, i)}"
             for i in indices
         ]
     return Selection(np.asarray(indices, dtype=np.intp), scores, reasons, strategy, {})
 
 
-def _uncertainty_reason(context: _Context, index: int, method: str) -> str:
+def _uncertainty_reason(context: _Context, index: int) -> str:
     row = context.proba[index]
     if context.multilabel:
         closest = np.argsort(np.abs(row - 0.5))[:2]
         parts = ", ".join(f"{context.class_name(c)} {row[c]:.2f}" for c in closest)
-        return f"{method.replace('_', ' ')}: unsure which labels apply ({parts})"
+        return f"the model is unsure which labels apply ({parts})"
     first, second = np.argsort(-row)[:2]
     return (
-        f"{method.replace('_', ' ')}: torn between {context.class_name(first)} "
-        f"({row[first]:.2f}) and {context.class_name(second)} ({row[second]:.2f})"
+        f"the model is torn between {context.class_name(first)} ({row[first]:.2f}) "
+        f"and {context.class_name(second)} ({row[second]:.2f})"
     )
 
 
@@ -504,23 +504,14 @@ def _representatives(
 def _cluster_margin(
     context: _Context, scores: np.ndarray, k: int, available: np.ndarray
 ) -> np.ndarray:
-    """The most uncertain available item of each of ``k`` clusters of the top candidates."""
+    """Cluster-margin picks among the available items: most uncertain of each cluster."""
     candidates = np.flatnonzero(available)
-    n_candidates = min(candidates.size, max(_CANDIDATES_PER_PICK * k, 2 * k))
-    top = candidates[np.argsort(-scores[candidates], kind="stable")[:n_candidates]]
-    if top.size <= k:
-        return top[:k]
-    model = _kmeans(context.pool_embedding[top], k, context.rng)
-    picked = []
-    for cluster in range(k):
-        members = top[model.labels_ == cluster]
-        if members.size:
-            picked.append(int(members[np.argmax(scores[members])]))
-    if len(picked) < k:
-        rest = top[~np.isin(top, picked)]
-        picked.extend(int(i) for i in rest[: k - len(picked)])
-    picked_array = np.asarray(picked, dtype=np.intp)
-    return picked_array[np.argsort(-scores[picked_array], kind="stable")]
+    if candidates.size == context.n_pool:
+        subset, embeddings = scores, context.pool_embedding
+    else:
+        subset, embeddings = scores[candidates], context.pool_embedding[candidates]
+    picked = strategies.cluster_diverse(subset, embeddings, k, random_state=context.rng)
+    return candidates[np.asarray(picked, dtype=np.intp)]
 
 
 # --- auto ------------------------------------------------------------------------------
@@ -542,7 +533,7 @@ def _model_is_trusted(context: _Context) -> bool:
     n_classes = len(context.classes) if context.classes is not None else values.size
     if values.size < n_classes and y.shape[0] < 5 * n_classes:
         return False
-    return bool(counts.min() >= 2 or y.shape[0] >= 5 * n_classes)
+    return bool(counts.min() >= _MIN_LABELS_PER_CLASS or y.shape[0] >= 5 * n_classes)
 
 
 def _row_keys(X: Any, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
@@ -629,8 +620,9 @@ def _arm_shares(state: dict) -> np.ndarray:
     """Softmax of each arm's mean reward (shrunk to a prior), mixed with a uniform share."""
     means = np.array(
         [
-            (s["reward"] + _PRIOR_REWARD * _PRIOR_WEIGHT) / (s["labels"] + _PRIOR_WEIGHT)
-            for s in (state["arms"][arm] for arm in AUTO_ARMS)
+            (state["arms"][arm]["reward"] + prior * _PRIOR_WEIGHT)
+            / (state["arms"][arm]["labels"] + _PRIOR_WEIGHT)
+            for arm, prior in zip(AUTO_ARMS, _ARM_PRIORS, strict=True)
         ]
     )
     weights = np.exp((means - means.max()) / _TEMPERATURE)
@@ -660,32 +652,14 @@ def _select_auto(context: _Context, k: int, state: dict) -> Selection:
     scores = context.uncertainty("margin")
     available = np.ones(context.n_pool, dtype=bool)
     picks: list[tuple[int, str, str]] = []
-    for arm, count in zip(AUTO_ARMS, counts, strict=True):
+    for arm, count, share in zip(AUTO_ARMS, counts, shares, strict=True):
         if count == 0:
             continue
-        if arm == "margin":
-            candidates = np.flatnonzero(available)
-            order = np.argsort(-scores[candidates], kind="stable")[:count]
-            chosen = candidates[order]
-            notes = [_uncertainty_reason(context, i, "margin") for i in chosen]
-        elif arm == "cluster_margin":
-            chosen = _cluster_margin(context, scores, int(count), available)
-            notes = [
-                "cluster margin: " + _uncertainty_reason(context, i, "margin") + ", one per cluster"
-                for i in chosen
-            ]
-        elif arm == "representative":
-            chosen, _, sizes = _representatives(context, int(count), available)
-            notes = [f"representative of about {s} similar pool items" for s in sizes]
-        else:
-            chosen = context.rng.choice(np.flatnonzero(available), size=count, replace=False)
-            notes = ["random pick: checks the model where it feels sure"] * int(count)
+        chosen, notes = _arm_picks(arm, context, scores, int(count), available)
         available[chosen] = False
+        prefix = f"auto, {arm} arm ({share:.0%} of the batch)"
         picks.extend(
-            (int(i), arm, f"auto ({arm}, {share:.0%} of the batch): {note}")
-            for i, note, share in zip(
-                chosen, notes, [shares[AUTO_ARMS.index(arm)]] * len(notes), strict=False
-            )
+            (int(i), arm, f"{prefix}: {note}") for i, note in zip(chosen, notes, strict=True)
         )
     indices = np.asarray([p[0] for p in picks], dtype=np.intp)
     predicted = _predicted_labels(context, indices)
@@ -705,6 +679,25 @@ def _select_auto(context: _Context, k: int, state: dict) -> Selection:
     )
     main_arm = AUTO_ARMS[int(np.argmax(counts))]
     return Selection(indices, scores, [p[2] for p in picks], main_arm, state)
+
+
+def _arm_picks(
+    arm: str, context: _Context, scores: np.ndarray, count: int, available: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """``count`` available items picked by one arm of auto, and why."""
+    if arm == "margin":
+        candidates = np.flatnonzero(available)
+        chosen = candidates[np.argsort(-scores[candidates], kind="stable")[:count]]
+        return chosen, [_uncertainty_reason(context, i) for i in chosen]
+    if arm == "cluster_margin":
+        chosen = _cluster_margin(context, scores, count, available)
+        notes = [f"{_uncertainty_reason(context, i)}, the most of its cluster" for i in chosen]
+        return chosen, notes
+    if arm == "representative":
+        chosen, _, sizes = _representatives(context, count, available)
+        return chosen, [f"represents about {size} similar pool items" for size in sizes]
+    chosen = context.rng.choice(np.flatnonzero(available), size=count, replace=False)
+    return chosen, ["a random pick that checks the model where it feels sure"] * count
 
 
 def _predicted_labels(context: _Context, indices: np.ndarray) -> list[Any]:
