@@ -85,7 +85,7 @@ def peak_mib(fn: Callable[[], object]) -> float:
     return peak / 2**20
 
 
-def measure(fn: Callable[[], object], repeats: int = 3) -> tuple[float, float]:
+def measure(fn: Callable[[], object], repeats: int = 5) -> tuple[float, float]:
     """(best wall time in seconds, peak traced MiB) of ``fn``."""
     return timed(fn, repeats), peak_mib(fn)
 

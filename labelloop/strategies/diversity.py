@@ -78,6 +78,40 @@ def _labelled_rows(labeled: Any, X: Matrix) -> tuple[np.ndarray, Matrix | None]:
     return excluded, None
 
 
+def _farthest(
+    X: Matrix,
+    norms: np.ndarray,
+    closest: np.ndarray,
+    fresh: np.ndarray,
+    centers: np.ndarray,
+    rows_per_block: int,
+) -> int:
+    """The item farthest from its nearest center, refreshing stale distances lazily.
+
+    ``closest[i]`` is exact for the first ``fresh[i]`` of ``centers`` and so an upper bound
+    (distances only shrink as centers are added). Only the items with the largest bounds are
+    brought up to date; once the best of them is at least every other item's bound, it is
+    the true farthest item. Far items rarely sit near the newest center, so one small
+    refresh usually settles a pick instead of a pass over the whole pool.
+    """
+    n_samples = closest.shape[0]
+    n_candidates = 64
+    while True:
+        n_candidates = min(n_candidates, n_samples)
+        top = np.argpartition(closest, n_samples - n_candidates)[n_samples - n_candidates :]
+        bound = closest[top].min()  # no item outside ``top`` can be farther than this
+        stale = top[fresh[top] < centers.size]
+        if stale.size:
+            newest = X[centers[fresh[stale].min() :]]
+            refreshed = min_sq_distances(X[stale], norms[stale], newest, rows_per_block)
+            closest[stale] = np.minimum(closest[stale], refreshed)
+            fresh[stale] = centers.size
+        best = int(top[np.argmax(closest[top])])
+        if closest[best] >= bound:
+            return best
+        n_candidates *= 4
+
+
 def _k_center_greedy(
     X: Matrix,
     k: int,
@@ -86,26 +120,29 @@ def _k_center_greedy(
     rng: np.random.Generator,
     rows_per_block: int,
 ) -> np.ndarray:
-    """Greedy k-center picks; validation assumed. One matrix-vector product per pick."""
+    """Greedy k-center picks; validation assumed.
+
+    One exact pass over the pool for the labelled items, then lazy updates per pick.
+    """
     norms = row_sq_norms(X)
+    picks = np.empty(k, dtype=np.intp)
+    first = 0
     if labelled_embeddings is not None:
         closest = min_sq_distances(X, norms, labelled_embeddings, rows_per_block)
     elif excluded.any():
         closest = min_sq_distances(X, norms, X[np.flatnonzero(excluded)], rows_per_block)
     else:
-        closest = None
-    if closest is not None:
-        closest[excluded] = -np.inf
-    picks = np.empty(k, dtype=np.intp)
-    for position in range(k):
-        if closest is None:
-            # Nothing labelled yet: the first center is a random pool item.
-            pick = int(rng.integers(X.shape[0]))
-            closest = np.full(X.shape[0], np.inf)
-        else:
-            pick = int(np.argmax(closest))
+        # Nothing labelled yet: the first center is a random pool item.
+        picks[0] = rng.integers(X.shape[0])
+        center = dense_row(X, picks[0])
+        closest = sq_distances_to(X, norms, center, norms[picks[0]]).astype(np.float64)
+        excluded[picks[0]] = True
+        first = 1
+    closest[excluded] = -np.inf
+    fresh = np.full(X.shape[0], first, dtype=np.intp)
+    for position in range(first, k):
+        pick = _farthest(X, norms, closest, fresh, picks[:position], rows_per_block)
         picks[position] = pick
-        np.minimum(closest, sq_distances_to(X, norms, dense_row(X, pick), norms[pick]), out=closest)
         closest[pick] = -np.inf
     return picks
 
@@ -120,9 +157,11 @@ def k_center_greedy(
 ) -> np.ndarray:
     """Core-set picks: each next item is the one farthest from everything chosen so far.
 
-    Keeps the distance from every pool item to its nearest center and updates it with one
-    matrix-vector product per pick (O(k * n_samples * n_features) time, O(n_samples)
-    extra memory).
+    The exact farthest-first traversal: one pass over the pool measures the distance of
+    every item to its nearest labelled item (in blocks, so no n x n matrix); after that,
+    each pick refreshes only the few items that could be the farthest (distances only
+    shrink as centers are added, so stale values are upper bounds). Extra memory is
+    O(n_samples).
 
     Parameters
     ----------

@@ -70,6 +70,21 @@ class TestKCenterGreedy(EmbeddingSelectorContract):
         X = [[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [10.0, 0.0], [10.0, 0.2]]
         assert strategies.k_center_greedy(X, 2, labeled=[0]).tolist() == [4, 2]
 
+    @pytest.mark.parametrize("clustered", [False, True])
+    def test_matches_brute_force_farthest_first(self, seed: int, clustered: bool) -> None:
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((500, 4))
+        if clustered:
+            X += 8 * rng.standard_normal((6, 4))[rng.integers(6, size=500)]
+        picks = strategies.k_center_greedy(X, 40, random_state=seed)
+        expected = [int(picks[0])]
+        nearest = ((X - X[expected[0]]) ** 2).sum(axis=1)
+        for _ in range(39):
+            nearest[expected] = -1
+            expected.append(int(np.argmax(nearest)))
+            nearest = np.minimum(nearest, ((X - X[expected[-1]]) ** 2).sum(axis=1))
+        assert picks.tolist() == expected
+
     def test_labelled_indices_never_picked(self) -> None:
         pool = make_pool(n=40)
         labelled = np.arange(10)
