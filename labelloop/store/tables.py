@@ -65,7 +65,8 @@ __all__ = [
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 # JSONB on PostgreSQL: unlike its plain json type it has equality, so labels can be
 # compared, grouped and de-duplicated in SQL on both databases.
-Json = JSON().with_variant(JSONB(), "postgresql")
+# Python None is stored as SQL NULL (not JSON null), as the bulk import writes it.
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 # Every constraint gets a name, so later migrations can drop or alter it (SQLite's batch
 # mode cannot address an unnamed constraint).

@@ -95,6 +95,28 @@ def test_labels_compare_in_sql(database):
         assert n_ab == 2
 
 
+def test_python_none_is_sql_null_in_json_columns(database):
+    # Bulk inserts write SQL NULL; ORM writes must match so `IS NULL` finds both.
+    from labelloop.store.tables import ItemRow
+
+    with database.transaction() as s:
+        project = ProjectRow(name="nulls", task_type="classification", labels=["a", "b"])
+        s.add(project)
+        s.flush()
+        s.add(
+            ItemRow(
+                project_id=project.id,
+                external_id="1",
+                payload={"text": "x"},
+                content_hash="h",
+                final_label=None,
+            )
+        )
+    with database.read() as s:
+        raw = s.execute(text("SELECT count(*) FROM items WHERE final_label IS NULL")).scalar()
+        assert raw == 1
+
+
 # --------------------------------------------------------------------------- SQLite details
 
 
