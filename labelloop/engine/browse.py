@@ -283,7 +283,7 @@ def annotator_throughput(
 def _item_in(session: Session, project_id: int, item_id: int) -> ItemRow:
     item = session.get(ItemRow, item_id)
     if item is None or item.project_id != project_id:
-        raise NotFoundError(f"no item {item_id} in project {project_id}", field="item_id")
+        raise NotFoundError(f"no item {item_id} in project {project_id}")
     return item
 
 

@@ -74,7 +74,7 @@ def lease_undone_task(
     with db.transaction() as session:
         row = session.get(AnnotationRow, annotation_id)
         if row is None:
-            raise NotFoundError(f"no annotation {annotation_id}", field="annotation_id")
+            raise NotFoundError(f"no annotation {annotation_id}")
         if row.user_id != user.id:
             raise PermissionDeniedError("only the author of an annotation may label it again")
         if row.status != "undone":

@@ -74,11 +74,11 @@ def _caller(request: Request) -> _Page | None:
 
 
 def _render(
-    request: Request, name: str, page: _Page | None, status_code: int = 200, **context: Any
+    request: Request, template: str, page: _Page | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     return _TEMPLATES.TemplateResponse(
         request,
-        name,
+        template,
         {"me": page.user if page else None, "csrf": page.csrf if page else "", **context},
         status_code=status_code,
     )

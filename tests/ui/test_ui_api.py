@@ -1,0 +1,224 @@
+"""The UI's own API (progress, model guess, item search and history, label again after
+undo) through the real app, with its role rules, and the engine views behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from labelloop.engine import annotate, browse, ingest, predictions, projects, queue, users
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.report.charts import learning_curve_points, learning_curve_svg
+from labelloop.server import ServerSettings, create_app
+from labelloop.store.db import Database
+
+API = "/api/v1"
+
+
+@dataclass
+class World:
+    db: Database
+    client: TestClient
+    project_id: int
+    other_id: int
+    tokens: dict[str, str]
+    users: dict[str, users.UserInfo]
+
+    def call(self, who: str | None, method: str, path: str, **kwargs):
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        return self.client.request(method, API + path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def world(sqlite_db: Database) -> World:
+    db = sqlite_db
+    project = projects.create_project(
+        db,
+        actor="cli:test",
+        name="films",
+        task_type="classification",
+        labels=["pos", "neg"],
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0},
+    )
+    other = projects.create_project(
+        db, actor="cli:test", name="other", task_type="classification", labels=["a", "b"]
+    )
+    ingest.import_items(
+        db,
+        actor="cli:test",
+        project=project.id,
+        records=[
+            {
+                "id": f"f{n}",
+                "text": f"Film {n} is {'great' if n % 2 else 'dull'}.",
+                "meta": {"lang": "fr" if n < 3 else "en"},
+            }
+            for n in range(12)
+        ],
+    )
+    tokens, infos = {}, {}
+    for name in ("admin", "annotator", "reviewer", "model"):
+        infos[name], tokens[name] = users.create_user(
+            db, actor="cli:test", name=name, role=name, projects=[project.id]
+        )
+    infos["outsider"], tokens["outsider"] = users.create_user(
+        db, actor="cli:test", name="outsider", role="annotator", projects=[other.id]
+    )
+    infos["stranger"], tokens["stranger"] = users.create_user(
+        db, actor="cli:test", name="stranger", role="reviewer", projects=[other.id]
+    )
+    client = TestClient(create_app(ServerSettings(), db=db))
+    return World(db, client, project.id, other.id, tokens, infos)
+
+
+def _label(world: World, who: str, label: str) -> int:
+    task = queue.lease_next_task(db=world.db, project_id=world.project_id, user=world.users[who])
+    made, _ = annotate.submit_annotation(
+        world.db, task_id=task.id, user=world.users[who], label=label
+    )
+    return made.id
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [(None, 401), ("model", 403), ("outsider", 404), ("annotator", 200), ("admin", 200)],
+)
+def test_progress_role_rules(world: World, who, status) -> None:
+    response = world.call(who, "GET", f"/projects/{world.project_id}/progress/me")
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert set(response.json()) == {"error", "detail", "field"}
+
+
+def test_progress_counts_today_and_agreement_with_reviewers(world: World) -> None:
+    _label(world, "annotator", "pos")
+    _label(world, "annotator", "neg")
+    body = world.call("annotator", "GET", f"/projects/{world.project_id}/progress/me").json()
+    assert body == {
+        "done_today": 2,
+        "done_total": 2,
+        "reviewed": 0,
+        "accepted": 0,
+        "review_agreement": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [(None, 401), ("model", 403), ("annotator", 403), ("stranger", 404), ("reviewer", 200)],
+)
+def test_search_and_history_are_for_admins_and_reviewers(world: World, who, status) -> None:
+    found = world.call(who, "GET", f"/projects/{world.project_id}/items?q=film")
+    assert found.status_code == status, found.text
+    history = world.call(who, "GET", f"/projects/{world.project_id}/items/1/history")
+    assert history.status_code == status, history.text
+
+
+def test_search_filters(world: World) -> None:
+    _label(world, "annotator", "pos")
+    search = browse.search_items
+    assert search(world.db, world.project_id, text="GREAT").total == 6
+    assert search(world.db, world.project_id, meta="lang=fr").total == 3
+    assert search(world.db, world.project_id, meta="fr").total == 3
+    assert search(world.db, world.project_id, status="annotated").total == 1
+    assert search(world.db, world.project_id, label="pos").total == 1
+    assert search(world.db, world.project_id, annotator="annotator").total == 1
+    assert search(world.db, world.project_id, text="100%_").total == 0
+    page = search(world.db, world.project_id, limit=5, offset=10)
+    assert (page.total, len(page.items)) == (12, 2)
+    with pytest.raises(ValidationError, match="status"):
+        search(world.db, world.project_id, status="done")
+    with pytest.raises(ValidationError, match="limit"):
+        search(world.db, world.project_id, limit=0)
+
+
+def test_guess_and_score_filter_after_a_pushed_prediction(world: World) -> None:
+    predictions.push_predictions(
+        world.db,
+        project_id=world.project_id,
+        actor="model:model",
+        model_version="v1",
+        predictions=[
+            {"item_id": "f1", "probabilities": {"pos": 0.8, "neg": 0.2}},
+            {"item_id": "f2", "probabilities": {"pos": 0.5, "neg": 0.5}},
+        ],
+    )
+    item_id = browse.search_items(world.db, world.project_id, text="f1").items[0].id
+    guess = world.call("annotator", "GET", f"/projects/{world.project_id}/items/{item_id}/guess")
+    assert guess.status_code == 200, guess.text
+    assert guess.json()["label"] == "pos"
+    assert guess.json()["confidence"] == pytest.approx(0.8)
+    scored = browse.search_items(world.db, world.project_id, min_score=-1e9)
+    assert scored.total == 2 and all(i.score is not None for i in scored.items)
+    unscored = world.call("annotator", "GET", f"/projects/{world.project_id}/items/5/guess")
+    assert unscored.status_code == 200 and unscored.json() is None
+    projects.update_settings(
+        world.db, actor="cli:test", project=world.project_id, changes={"show_model_guess": False}
+    )
+    hidden = world.call("annotator", "GET", f"/projects/{world.project_id}/items/{item_id}/guess")
+    assert hidden.status_code == 403
+    shown = world.call("reviewer", "GET", f"/projects/{world.project_id}/items/{item_id}/guess")
+    assert shown.status_code == 200
+
+
+def test_guess_of_an_item_of_another_project_is_404(world: World) -> None:
+    ingest.import_items(
+        world.db, actor="cli:test", project=world.other_id, records=[{"id": "o1", "text": "x"}]
+    )
+    other_item = browse.search_items(world.db, world.other_id).items[0].id
+    response = world.call("admin", "GET", f"/projects/{world.project_id}/items/{other_item}/guess")
+    assert response.status_code == 404
+
+
+def test_undo_then_label_again_keeps_the_held_task_next(world: World) -> None:
+    p = world.project_id
+    first = world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()
+    made = world.call(
+        "annotator", "POST", f"/tasks/{first['id']}/annotations", json={"label": "pos"}
+    )
+    assert made.status_code == 201
+    held = world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()
+    annotation = made.json()["id"]
+    assert world.call("annotator", "POST", f"/annotations/{annotation}/relabel").status_code == 409
+    assert world.call("annotator", "POST", f"/annotations/{annotation}/undo").status_code == 200
+    assert world.call("reviewer", "POST", f"/annotations/{annotation}/relabel").status_code == 403
+    again = world.call("annotator", "POST", f"/annotations/{annotation}/relabel")
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first["id"]
+    redo = world.call(
+        "annotator", "POST", f"/tasks/{first['id']}/annotations", json={"label": "neg"}
+    )
+    assert redo.status_code == 201
+    assert world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()["id"] == held["id"]
+    history = world.call("admin", "GET", f"/projects/{p}/items/{first['item']['id']}/history")
+    body = history.json()
+    assert [a["status"] for a in body["annotations"]] == ["undone", "active"]
+    assert [e["action"] for e in body["events"]].count("task.leased") == 2
+    assert "annotation.undone" in [e["action"] for e in body["events"]]
+
+
+def test_throughput_and_missing_items(world: World) -> None:
+    _label(world, "annotator", "pos")
+    _label(world, "reviewer", "neg")
+    rows = {row.name: row for row in browse.annotator_throughput(world.db, world.project_id)}
+    assert set(rows) == {"annotator", "reviewer"}
+    assert (rows["annotator"].today, rows["annotator"].total) == (1, 1)
+    with pytest.raises(NotFoundError):
+        browse.item_history(world.db, project_id=world.project_id, item_id=10**6)
+
+
+def test_learning_curve_svg() -> None:
+    rounds = [
+        {"n_labels": 10, "metrics": {}},
+        {"n_labels": 20, "metrics": {"eval": {"accuracy": 0.6, "macro_f1": 0.5}}},
+        {"n_labels": 30, "metrics": {"cv": {"accuracy": 0.7}}},
+    ]
+    points = learning_curve_points(rounds)
+    assert points == {"accuracy": [(20, 0.6), (30, 0.7)], "macro F1": [(20, 0.5)]}
+    svg = learning_curve_svg(rounds)
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert "no scored round yet" in learning_curve_svg([])
+    with pytest.raises(ValidationError, match="round 1"):
+        learning_curve_points([{"n_labels": "ten", "metrics": {}}])
