@@ -222,3 +222,30 @@ def test_learning_curve_svg() -> None:
     assert "no scored round yet" in learning_curve_svg([])
     with pytest.raises(ValidationError, match="round 1"):
         learning_curve_points([{"n_labels": "ten", "metrics": {}}])
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [(None, 401), ("model", 403), ("outsider", 404), ("annotator", 200)]
+)
+def test_lease_ahead_role_rules(world: World, who, status) -> None:
+    if status == 200:
+        world.call(who, "POST", f"/projects/{world.project_id}/tasks/next")
+    response = world.call(who, "POST", f"/projects/{world.project_id}/tasks/ahead")
+    assert response.status_code == status, response.text
+
+
+def test_lease_ahead_becomes_the_next_task(world: World) -> None:
+    p = world.project_id
+    assert world.call("annotator", "POST", f"/projects/{p}/tasks/ahead").status_code == 204
+    current = world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()
+    ahead = world.call("annotator", "POST", f"/projects/{p}/tasks/ahead").json()
+    assert ahead["id"] != current["id"]
+    again = world.call("annotator", "POST", f"/projects/{p}/tasks/ahead").json()
+    assert again["id"] == ahead["id"]  # asking twice never hoards tasks
+    other = world.call("reviewer", "POST", f"/projects/{p}/tasks/next").json()
+    assert other["id"] not in (current["id"], ahead["id"])
+    made = world.call(
+        "annotator", "POST", f"/tasks/{current['id']}/annotations", json={"label": "pos"}
+    )
+    assert made.status_code == 201
+    assert world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()["id"] == ahead["id"]

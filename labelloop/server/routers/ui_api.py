@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel
 
-from labelloop.engine import browse, relabel
+from labelloop.engine import browse, lookahead, relabel
 from labelloop.engine import projects as project_engine
 from labelloop.server.deps import (
     REVIEWERS,
@@ -199,3 +199,21 @@ def label_again(
     return relabel.lease_undone_task(
         db, annotation_id=annotation_id, user=user, lease_seconds=settings.lease_seconds
     )
+
+
+@router.post(
+    "/projects/{project_id}/tasks/ahead",
+    response_model=TaskPublic,
+    responses={204: {"description": "Nothing more is open, or the caller holds no task."}},
+)
+def lease_ahead(
+    project: ProjectMember, user: LabellerUser, db: DbDep, settings: SettingsDep
+) -> Any:
+    """Lease the task after the one the caller holds (no body), so it can be shown at once;
+    ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none."""
+    task = lookahead.lease_ahead(
+        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    )
+    if task is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return task

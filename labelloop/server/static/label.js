@@ -10,7 +10,9 @@
   const labelButtons = Array.from(document.querySelectorAll("#labels .label-button"));
 
   let current = null;      // the task on screen
-  let resume = null;       // the task set aside while an undone item is labelled again
+  const upcoming = [];     // tasks leased ahead, shown next in this order
+  let fetchingAhead = null;
+  let saving = Promise.resolve();  // submits and skips, sent one after another
   let shownAt = 0;
   let busy = false;
   let idempotencyKey = null;
@@ -57,27 +59,56 @@
     idempotencyKey = newKey();
     refreshButtons();
     itemBox.focus({ preventScroll: true });
+    fetchAhead();
   }
 
-  async function leaseNext() {
-    if (resume) {
-      const task = resume;
-      resume = null;
-      return task;
-    }
+  // Lease the task after this one now, so the next item appears with no wait.
+  function fetchAhead() {
+    if (upcoming.length || fetchingAhead || !current) return;
+    // After the pending writes: the server counts the task just submitted as held till then.
+    fetchingAhead = saving
+      .then(() => api("POST", `/projects/${P}/tasks/ahead`))
+      .then((task) => {
+        if (task && task.id !== (current && current.id) && !upcoming.some((t) => t.id === task.id)) {
+          upcoming.push(task);
+          if (task.item.media_url && config.task_type === "image") new Image().src = task.item.media_url;
+        }
+      })
+      .catch(() => {})
+      .finally(() => { fetchingAhead = null; });
+  }
+
+  async function nextTask() {
+    if (!upcoming.length && fetchingAhead) await fetchingAhead;
+    if (upcoming.length) return upcoming.shift();
     return api("POST", `/projects/${P}/tasks/next`);
   }
 
   async function loadNext() {
     setBusy(true);
     try {
-      show(await leaseNext());
+      show(await nextTask());
     } catch (error) {
       notice("Could not load the next task: " + error.message);
     } finally {
       setBusy(false);
     }
     refreshSide();
+  }
+
+  // Send a write after the ones before it; show the next task at once when one is leased
+  // ahead, else once the write is done (the server then answers the next task).
+  function advance(write) {
+    saving = saving.then(write);
+    if (upcoming.length) {
+      show(upcoming.shift());
+      return;
+    }
+    setBusy(true);
+    saving
+      .then(nextTask)
+      .then(show, (error) => notice("Could not load the next task: " + error.message))
+      .finally(() => setBusy(false));
   }
 
   async function refreshSide() {
@@ -118,24 +149,19 @@
     refreshButtons();
   }
 
-  async function submit() {
+  function submit() {
     if (!current || busy || chosen.size === 0) return;
     const task = current;
+    const key = idempotencyKey;
     const body = config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
     body.time_spent_ms = Math.max(0, Math.round(performance.now() - shownAt));
-    setBusy(true);
-    try {
-      const made = await api("POST", `/tasks/${task.id}/annotations`, body, { "Idempotency-Key": idempotencyKey });
-      undoStack.push({ annotationId: made.id, itemId: task.item.id });
-      notice("");
-      show(await leaseNext());
-    } catch (error) {
-      notice("Not saved: " + error.message);
-      if (error.status === 409) show(await leaseNext().catch(() => null));
-    } finally {
-      setBusy(false);
-    }
-    refreshSide();
+    notice("");
+    advance(() => api("POST", `/tasks/${task.id}/annotations`, body, { "Idempotency-Key": key })
+      .then((made) => {
+        undoStack.push({ annotationId: made.id, itemId: task.item.id });
+        refreshButtons();
+        refreshSide();
+      }, (error) => notice(`Not saved (${task.item.external_id}): ${error.message}`)));
   }
 
   function openSkip() {
@@ -150,30 +176,25 @@
     if (document.activeElement === skipReason) itemBox.focus({ preventScroll: true });
   }
 
-  async function skip(reason) {
+  function skip(reason) {
     if (!current || busy) return;
     const task = current;
     closeSkip();
-    setBusy(true);
-    try {
-      await api("POST", `/tasks/${task.id}/skip`, { reason: reason || "no reason given" });
-      notice("Skipped.");
-      show(await leaseNext());
-    } catch (error) {
-      notice("Could not skip: " + error.message);
-    } finally {
-      setBusy(false);
-    }
+    notice("Skipped.");
+    advance(() => api("POST", `/tasks/${task.id}/skip`, { reason: reason || "no reason given" })
+      .catch((error) => notice(`Could not skip ${task.item.external_id}: ${error.message}`)));
   }
 
   async function undo() {
-    if (busy || undoStack.length === 0) return;
-    const last = undoStack.pop();
+    if (busy) return;
     setBusy(true);
+    await saving;
+    const last = undoStack.pop();
+    if (!last) { setBusy(false); return; }
     try {
       await api("POST", `/annotations/${last.annotationId}/undo`);
       const again = await api("POST", `/annotations/${last.annotationId}/relabel`);
-      if (current && current.id !== again.id) resume = current;
+      if (current && current.id !== again.id) upcoming.unshift(current);
       show(again);
       notice("Undone: label this item again.");
     } catch (error) {

@@ -1,0 +1,159 @@
+"""Lease the task after the one an annotator holds, so the labelling view shows it at once.
+
+`labelloop.engine.queue.lease_next_task` answers the annotator's oldest open lease, so a
+task leased ahead here becomes the answer of ``tasks/next`` as soon as the current one is
+submitted or skipped: the view can show it without waiting for a round trip. The pick
+follows the same queue order and evaluation-set share as ``tasks/next``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from labelloop.engine.projects import resolve_project
+from labelloop.engine.queue import (
+    EVAL_WINDOW,
+    LABELLING_ROLES,
+    TaskInfo,
+    aware,
+    candidate_query,
+    check_user,
+    expire_leases,
+    item_info,
+    project_setting,
+)
+from labelloop.engine.users import UserInfo
+from labelloop.exceptions import ValidationError
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, TaskLeaseRow, TaskRow, utcnow
+
+__all__ = ["MAX_HELD", "lease_ahead"]
+
+MAX_HELD = 2  # the task on screen and the one after it
+
+
+def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
+    return TaskInfo(
+        id=task.id,
+        project_id=task.project_id,
+        item=item_info(item),
+        priority=float(task.priority),
+        reason=task.reason,
+        is_eval=bool(task.is_eval),
+        lease_id=lease.id,
+        lease_expires_at=aware(lease.expires_at),
+    )
+
+
+def _eval_turn(project, taken: int) -> bool:
+    share = project_setting(project, "eval_share") or 0
+    if share <= 0:
+        return False
+    period = max(1, round(1 / share))
+    return (taken + 1) % period == 0
+
+
+def lease_ahead(
+    db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
+) -> TaskInfo | None:
+    """Lease one more task to a user who holds one, to be labelled after it.
+
+    Parameters
+    ----------
+    db : Database
+    project_id : int
+    user : UserInfo
+        An active admin, annotator or reviewer (membership is checked by the caller).
+    lease_seconds : int, optional
+        How long the lease lasts; default: the project's ``lease_seconds`` setting.
+
+    Returns
+    -------
+    TaskInfo or None
+        The task leased ahead. A user who already holds `MAX_HELD` open leases gets
+        their newest one again (asking twice never hoards tasks); a user who holds none
+        gets None (lease with ``tasks/next`` first), as does one for whom nothing is open.
+    """
+    check_user(user, LABELLING_ROLES, "label tasks")
+    if lease_seconds is not None and (
+        isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < 1
+    ):
+        raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
+    with db.transaction() as session:
+        project = resolve_project(session, project_id)
+        now = utcnow()
+        expire_leases(session, project_id=project.id, now=now)
+        held = list(
+            session.execute(
+                select(TaskLeaseRow)
+                .where(
+                    TaskLeaseRow.user_id == user.id,
+                    TaskLeaseRow.project_id == project.id,
+                    TaskLeaseRow.outcome.is_(None),
+                )
+                .order_by(TaskLeaseRow.id)
+            ).scalars()
+        )
+        if not held:
+            return None
+        if len(held) >= MAX_HELD:
+            lease = held[-1]
+            return _task_info(
+                session.get(TaskRow, lease.task_id), session.get(ItemRow, lease.item_id), lease
+            )
+        taken = session.execute(
+            select(func.count())
+            .select_from(TaskLeaseRow)
+            .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
+        ).scalar_one()
+        dialect = session.get_bind().dialect.name
+        prefer_eval = _eval_turn(project, taken)
+        task = None
+        for is_eval, window in (
+            (prefer_eval, EVAL_WINDOW if prefer_eval else None),
+            (not prefer_eval, None),
+        ):
+            task = session.execute(
+                candidate_query(
+                    project_id=project.id,
+                    user_id=user.id,
+                    is_eval=is_eval,
+                    dialect=dialect,
+                    window=window,
+                )
+            ).scalar_one_or_none()
+            if task is not None:
+                break
+        if task is None:
+            return None
+        seconds = lease_seconds or int(project_setting(project, "lease_seconds"))
+        lease = TaskLeaseRow(
+            project_id=project.id,
+            task_id=task.id,
+            item_id=task.item_id,
+            user_id=user.id,
+            leased_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+        )
+        session.add(lease)
+        task.active_leases += 1
+        task.updated_at = now
+        session.flush()
+        item = session.get(ItemRow, task.item_id)
+        append_event(
+            session,
+            project_id=project.id,
+            actor=user.name,
+            action="task.leased",
+            target=f"task:{task.id}",
+            after={
+                "item": item.external_id,
+                "lease": lease.id,
+                "expires_at": lease.expires_at,
+                "ahead": True,
+            },
+        )
+        return _task_info(task, item, lease)
