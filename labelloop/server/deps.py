@@ -15,7 +15,7 @@ answer on ``request.state``, so the ordinary dependency call that follows is fre
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -75,12 +75,16 @@ MEMBERS = frozenset({"admin", "annotator", "reviewer", "model"})
 _RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
 
 
-def get_db(request: Request) -> Database:
+# Dependencies that do no I/O, or whose answer is cached by the guards, are ``async``:
+# FastAPI would otherwise hand each of them to the thread pool, a hop per call.
+
+
+async def get_db(request: Request) -> Database:
     """The app's `Database`."""
     return request.app.state.db
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     """The app's `ServerSettings`."""
     return request.app.state.settings
 
@@ -102,7 +106,7 @@ def _authenticate(request: Request) -> UserInfo:
     cached = getattr(request.state, "user", None)
     if cached is not None:
         return cached
-    db = get_db(request)
+    db = request.app.state.db
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, token = header.partition(" ")
@@ -137,12 +141,13 @@ def _authenticate(request: Request) -> UserInfo:
     return user
 
 
-def current_user(request: Request) -> UserInfo:
+async def current_user(request: Request) -> UserInfo:
     """The calling user, from ``Authorization: Bearer`` or the session cookie.
 
     A cookie session must also send its CSRF token in ``X-CSRF-Token`` on unsafe methods.
     """
-    return _authenticate(request)
+    cached = getattr(request.state, "user", None)
+    return cached if cached is not None else await run_in_threadpool(_authenticate, request)
 
 
 current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
@@ -150,12 +155,11 @@ current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
 CurrentUser = Annotated[UserInfo, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[Request], UserInfo]:
+def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
     """A dependency that answers 403 unless the caller's role is one of ``roles``."""
     allowed = frozenset(roles)
 
-    def check(request: Request) -> UserInfo:
-        user = _authenticate(request)
+    def check_role(user: UserInfo) -> UserInfo:
         if user.role not in allowed:
             raise ApiError(
                 403,
@@ -163,7 +167,13 @@ def require_roles(*roles: str) -> Callable[[Request], UserInfo]:
             )
         return user
 
-    check.guard = (_RANK_ROLE, check)  # type: ignore[attr-defined]
+    def guard(request: Request) -> UserInfo:
+        return check_role(_authenticate(request))
+
+    async def check(request: Request) -> UserInfo:
+        return check_role(await current_user(request))
+
+    check.guard = (_RANK_ROLE, guard)  # type: ignore[attr-defined]
     check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
     return check
 
@@ -197,7 +207,7 @@ def _member_project(request: Request) -> ProjectAccess:
     not_found = ApiError(404, f"no project {raw}", field="project_id")
     if not 0 < project_id < 2**62:
         raise not_found
-    db = get_db(request)
+    db = request.app.state.db
     if user.role == "admin":
         # Admins are members of nothing: ask whether the project exists at all.
         try:
@@ -213,12 +223,13 @@ def _member_project(request: Request) -> ProjectAccess:
     return access
 
 
-def project_member(
+async def project_member(
     request: Request,
     project_id: Annotated[int, Path(description="The project's id.")],
 ) -> ProjectAccess:
     """The project named by ``{project_id}``; 404 unless the caller is a member (or admin)."""
-    return _member_project(request)
+    cached = getattr(request.state, "project", None)
+    return cached if cached is not None else await run_in_threadpool(_member_project, request)
 
 
 project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
@@ -251,9 +262,12 @@ class GuardedRoute(APIRoute):
         if not guards:
             return handler
 
-        async def guarded(request: Request) -> Response:
+        def run_guards(request: Request) -> None:
             for guard in guards:
-                await run_in_threadpool(guard, request)
+                guard(request)
+
+        async def guarded(request: Request) -> Response:
+            await run_in_threadpool(run_guards, request)
             return await handler(request)
 
         return guarded

@@ -7,12 +7,14 @@ meaning (labels against the project's schema, settings, verdicts) and names the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_ID",
     "ROLES",
+    "Id",
     "WEBHOOK_EVENTS",
     "AnnotationCreate",
     "AnnotationPublic",
@@ -39,8 +41,10 @@ ROLES = ("admin", "annotator", "reviewer", "model")
 WEBHOOK_EVENTS = ("annotation.created", "review.completed", "round.completed", "batch.ready")
 WebhookEvent = Literal["annotation.created", "review.completed", "round.completed", "batch.ready"]
 
+# Ids fit a signed 64-bit integer (SQLite's INTEGER, PostgreSQL's BIGINT).
+MAX_ID = 2**62
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Field(min_length=1, max_length=200)
-LabelName = Field(min_length=1, max_length=200)
 
 
 class _In(BaseModel):
@@ -93,7 +97,7 @@ class UserCreate(_In):
     name: str = Name
     role: Literal["admin", "annotator", "reviewer", "model"]
     password: str | None = Field(default=None, min_length=8, max_length=1000)
-    projects: list[int] = Field(default_factory=list, max_length=1000)
+    projects: list[Id] = Field(default_factory=list, max_length=1000)
 
 
 class UserCreatedPublic(BaseModel):
@@ -104,12 +108,12 @@ class UserCreatedPublic(BaseModel):
 
 
 class TokenCreate(_In):
-    user_id: int = Field(ge=1)
+    user_id: Id
     name: str = Field(default="", max_length=200)
 
 
 class MemberCreate(_In):
-    user_id: int = Field(ge=1)
+    user_id: Id
 
 
 # --------------------------------------------------------------------------- projects
