@@ -5,6 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits, load_iris, make_multilabel_classification
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_per_fit():
+    # Small fits on shared cores: BLAS threads fighting each other cost up to 30x.
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")
