@@ -107,17 +107,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process so far (Linux), or None."""
+def _stat(path: Path) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time so far of a process and its children (Linux), or None."""
+    if pid is None or _stat(Path(f"/proc/{pid}/stat")) is None:
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        fields = _stat(stat)
+        if fields is not None and (stat.parent.name == str(pid) or fields[1] == str(pid)):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def running_server(db_url: str):
+def running_server(db_url: str, *, workers: int = 1):
     """``labelloop serve`` on a free loopback port, in its own process: (url, pid)."""
     port = _free_port()
     command = [
@@ -128,6 +138,8 @@ def running_server(db_url: str):
         "--port",
         str(port),
         "--no-worker",
+        "--workers",
+        str(workers),
         "--log-level",
         "warning",
     ]
@@ -223,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--annotators", type=int, default=50)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--url", help="drive this running server (give its --db too)")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file per size)")
     args = parser.parse_args(argv)
@@ -242,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         db.create_schema()
         project_id, tokens = build_project(db, n_items=n_items, n_annotators=args.annotators)
         db.dispose()
-        server = running_server(db_url) if not args.url else _given(args.url)
+        server = running_server(db_url, workers=args.workers) if not args.url else _given(args.url)
         with server as (url, pid):
             for phase, think in (("think ~Exp(1 s)", args.think), ("saturation", 0.0)):
                 cpu_before = _cpu_seconds(pid)

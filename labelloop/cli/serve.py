@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from labelloop.cli.common import DbOption, app, err_console, open_database, reports_errors
+
+if TYPE_CHECKING:
+    from labelloop.server import ServerSettings
+    from labelloop.store.db import Database
 
 __all__ = ["serve"]
 
@@ -33,6 +39,12 @@ def serve(
     worker: Annotated[
         bool, typer.Option(help="Run retrains, webhook deliveries and pull mode in a thread.")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes sharing the port (the job worker runs once, here)."
+        ),
+    ] = 1,
     lease_seconds: Annotated[
         int | None, typer.Option(min=1, help="Override the projects' lease time.")
     ] = None,
@@ -45,6 +57,7 @@ def serve(
     import uvicorn
 
     from labelloop.server import ServerSettings, create_app
+    from labelloop.server.settings import SETTINGS_ENV
 
     database = open_database(db)
     settings = ServerSettings(
@@ -55,13 +68,60 @@ def serve(
         lease_seconds=lease_seconds,
         max_body_bytes=max_body_bytes,
     )
-    application = create_app(settings, db=database)
     err_console.print(
         f"labelloop serving {database!r} on http://{host}:{port} "
-        f"(API /api/v1, schema /openapi.json{', worker on' if worker else ''})",
+        f"(API /api/v1, schema /openapi.json, {workers} process{'es' if workers > 1 else ''}"
+        f"{', worker on' if worker else ''})",
         highlight=False,
     )
+    if workers == 1:
+        try:
+            uvicorn.run(
+                create_app(settings, db=database), host=host, port=port, log_level=log_level
+            )
+        finally:
+            database.dispose()
+        return
+    _serve_processes(
+        settings,
+        database,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        settings_env=SETTINGS_ENV,
+    )
+
+
+def _serve_processes(
+    settings: ServerSettings,
+    database: Database,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    settings_env: str,
+) -> None:
+    """Several uvicorn processes; the background worker runs once, in this process."""
+    import uvicorn
+
+    from labelloop.server.worker import BackgroundWorker
+
+    os.environ[settings_env] = replace(settings, worker=False).to_json()
+    background = BackgroundWorker(database, settings) if settings.worker else None
+    if background is not None:
+        background.start()
     try:
-        uvicorn.run(application, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            "labelloop.server.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
     finally:
+        if background is not None:
+            background.stop()
         database.dispose()

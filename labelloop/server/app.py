@@ -23,7 +23,7 @@ from labelloop.server.schemas import ErrorPublic, HealthPublic
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "create_app", "create_app_from_environment"]
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -122,3 +122,11 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """`create_app` with settings from ``$LABELLOOP_SERVER_SETTINGS``.
+
+    The factory each worker process of ``labelloop serve --workers N`` calls.
+    """
+    return create_app(ServerSettings.from_environment())

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from labelloop.exceptions import ValidationError
 
-__all__ = ["ServerSettings"]
+__all__ = ["SETTINGS_ENV", "ServerSettings"]
+
+# How `labelloop serve --workers N` hands the settings to its worker processes.
+SETTINGS_ENV = "LABELLOOP_SERVER_SETTINGS"
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,33 @@ class ServerSettings:
                 f"model URL must start with http:// or https://, got {self.model_url!r}",
                 field="model_url",
             )
+
+    def to_json(self) -> str:
+        """The settings as JSON (paths as strings), for `from_json`."""
+        values = asdict(self)
+        if values["media_root"] is not None:
+            values["media_root"] = str(values["media_root"])
+        return json.dumps(values)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        """Settings from `to_json`'s output; unknown names are refused."""
+        try:
+            values = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"server settings are not JSON: {exc}", field="settings") from exc
+        if not isinstance(values, dict):
+            raise ValidationError("server settings must be a JSON object", field="settings")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValidationError(
+                f"unknown server settings: {', '.join(unknown)}", field=unknown[0]
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_environment(cls) -> ServerSettings:
+        """Settings from ``$LABELLOOP_SERVER_SETTINGS`` (JSON), else the defaults."""
+        text = os.environ.get(SETTINGS_ENV)
+        return cls.from_json(text) if text else cls()

@@ -42,6 +42,11 @@ def test_settings_are_validated() -> None:
     assert caught.value.field == "max_items_per_request"
     with pytest.raises(ValidationError):
         ServerSettings(model_url="ftp://example.org")
+    given = ServerSettings(media_root="/srv/media", lease_seconds=30, worker=True)
+    assert ServerSettings.from_json(given.to_json()) == given
+    with pytest.raises(ValidationError) as caught:
+        ServerSettings.from_json('{"colour": 1}')
+    assert caught.value.field == "colour"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Against a real ``labelloop serve`` process on loopback: concurrency and the Python client."""
+"""Against a real ``labelloop serve`` on loopback (two processes): concurrency, the client."""
 
 from __future__ import annotations
 
@@ -92,6 +92,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> I
                 "--port",
                 str(port),
                 "--no-worker",
+                "--workers",
+                "2",
                 "--log-level",
                 "warning",
             ],
