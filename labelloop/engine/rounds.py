@@ -2,14 +2,30 @@
 
 One call to `train` makes one round::
 
-    read labels ──► dataset version ──► fit ──► model version ──► score pool in chunks
-        (snapshot)      (immutable)      │         (artifact)          │ select_batch
-                                         ▼                              ▼
-                                  metrics on the eval set     predictions + task priorities
-                                  and by cross-validation      (picked batch first)
+    read labels ──► fit ──► model version ──► score eval set, pool ──► priorities ──► round
+     (snapshot)      │      dataset version    in chunks: predictions   batch first    batch,
+                     ▼      model.trained      select_batch                            metrics
+           metrics on the eval set and
+           by cross-validation
 
-Fitting and scoring happen outside any write transaction; the writes (dataset version,
-model version, predictions, priorities, round, audit events) commit together in one.
+No write transaction grows with the pool, so annotators leasing and submitting tasks
+never wait long on SQLite's write lock while a round runs at a million items:
+
+1. labels are read and the model fitted outside any write transaction;
+2. the dataset version, the model version and the ``model.trained`` event commit together
+   (the dataset version is as large as the labelled set, never the pool);
+3. the evaluation set and the pool are read in keyset pages (``id > last``) in short read
+   transactions, and each page's predictions are written in transactions of at most
+   `WRITE_BATCH` rows; memory holds two numbers per pool item, not the pool;
+4. task priorities are written `WRITE_BATCH` tasks per transaction, the picked batch first;
+5. the round, its batch (put first again) and the ``round.completed`` event commit last;
+   then pool predictions of older model versions are deleted in chunks.
+
+A round that fails between 2 and 5 leaves a model version without a round. Its
+predictions and priorities are partial but harmless: every task keeps a valid priority,
+readers take the newest predictions there are, and the next train writes all of them
+again, puts its own batch first and deletes the stale predictions.
+
 Priorities: the picked batch gets ``2 + (k - rank) / k`` (in pick order, above
 everything else), the rest of the pool its informativeness rank scaled into [0, 1);
 evaluation-set tasks keep theirs, since the queue mixes them in at their own share.
@@ -82,9 +98,10 @@ __all__ = [
 ]
 
 LABELLED_STATUSES = ("annotated", "accepted")
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = 20_000  # items read, featurised and scored at a time
 FEATURIZER_SAMPLE = 5_000  # pool items the featurizer also learns from (unsupervised)
-WRITE_BATCH = 5_000
+WRITE_BATCH = 5_000  # rows per write transaction: what bounds an annotator's wait on the lock
+IN_BATCH = 1_000  # ids per IN (...) list, well under SQLite's bound-parameter limit
 STOP_KAPPA = 0.99
 STOP_UNCERTAINTY = 0.05
 
@@ -254,21 +271,22 @@ def _annotation_ids(session: Session, project_id: int, item_ids: set[int]) -> di
     return found
 
 
-def _pool_chunks(
-    db: Database, project_id: int, size: int
+def _item_chunks(
+    db: Database, project_id: int, size: int, *, is_eval: bool
 ) -> Iterator[tuple[list[int], list[ItemInput]]]:
-    """The unlabelled non-eval pool, ``size`` items at a time (keyset on the index)."""
+    """The open non-eval pool (or the evaluation set), ``size`` items at a time.
+
+    Keyset pages (``id > last``), each in its own short read transaction.
+    """
+    conditions = [ItemRow.project_id == project_id, ItemRow.is_eval.is_(is_eval)]
+    if not is_eval:
+        conditions.append(ItemRow.status == "open")
     last = 0
     while True:
         with db.read() as session:
             rows = session.execute(
                 select(ItemRow.id, ItemRow.payload, ItemRow.media_ref)
-                .where(
-                    ItemRow.project_id == project_id,
-                    ItemRow.status == "open",
-                    ItemRow.is_eval.is_(False),
-                    ItemRow.id > last,
-                )
+                .where(*conditions, ItemRow.id > last)
                 .order_by(ItemRow.id)
                 .limit(size)
             ).all()
@@ -288,15 +306,6 @@ def _count_pool(session: Session, project_id: int) -> int:
             ItemRow.is_eval.is_(False),
         )
     ).scalar_one()
-
-
-def _eval_items(session: Session, project_id: int) -> tuple[list[int], list[ItemInput]]:
-    rows = session.execute(
-        select(ItemRow.id, ItemRow.payload, ItemRow.media_ref)
-        .where(ItemRow.project_id == project_id, ItemRow.is_eval.is_(True))
-        .order_by(ItemRow.id)
-    ).all()
-    return [r.id for r in rows], [ItemInput(r.payload or {}, r.media_ref) for r in rows]
 
 
 def _can_fit(project: _Project, labels: Sequence[Any]) -> bool:
@@ -347,13 +356,29 @@ def _rank_scale(scores: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Scored:
-    item_ids: np.ndarray
+    item_ids: np.ndarray  # ascending, as the keyset pages read them
     scores: np.ndarray
-    proba: np.ndarray | None
+    max_uncertainty: float | None
     batch_ids: list[int]
     reasons: list[str]
     strategy: str
     state: dict[str, Any]
+
+    def priorities(self) -> np.ndarray:
+        """Every scored item's priority outside the batch: its score's rank in [0, 1)."""
+        return _rank_scale(self.scores)
+
+    def batch_rows(self) -> list[tuple[int, float, str | None]]:
+        """(item id, priority, reason) of the picked batch: ``2 + (k - rank) / k``."""
+        k = max(len(self.batch_ids), 1)
+        return [
+            (
+                item_id,
+                2.0 + (k - rank) / k,
+                self.reasons[rank][:300] if rank < len(self.reasons) else None,
+            )
+            for rank, item_id in enumerate(self.batch_ids)
+        ]
 
 
 def _select(strategy, estimator, X_lab, y_lab, X_pool, k, *, state, classes, seed):
@@ -376,7 +401,7 @@ def _score_pool(
     db: Database,
     project: _Project,
     model: ProjectModel,
-    fitted: bool,
+    model_version_id: int | None,
     X_lab,
     y_lab,
     *,
@@ -386,16 +411,22 @@ def _score_pool(
     pool_size: int,
     progress: Progress | None,
 ) -> _Scored:
+    """Score the pool chunk by chunk, writing each chunk's predictions as it goes.
+
+    Holds only the item ids, scores and each chunk's batch proposal between chunks, so
+    memory does not grow with the pool beyond two numbers per item.
+    """
+    fitted = model_version_id is not None
     estimator = model.classifier if fitted else None
     classes = list(project.labels)
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    probas: list[np.ndarray] = []
+    max_uncertainty: float | None = None
     cand_ids: list[int] = []
     cand_rows: list[Any] = []
     last = None
     done = 0
-    for chunk_ids, inputs in _pool_chunks(db, project.id, CHUNK_SIZE):
+    for chunk_ids, inputs in _item_chunks(db, project.id, CHUNK_SIZE, is_eval=False):
         X = model.featurizer.transform(inputs)
         selection = _select(
             project.strategy,
@@ -408,10 +439,16 @@ def _score_pool(
             classes=classes,
             seed=seed,
         )
+        chunk_scores = np.asarray(selection.scores, dtype=np.float64)
         ids.append(np.asarray(chunk_ids, dtype=np.int64))
-        scores.append(np.asarray(selection.scores, dtype=np.float64))
+        scores.append(chunk_scores)
         if fitted:
-            probas.append(model.predict_proba(X))
+            proba = model.predict_proba(X)
+            uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+            if uncertainty.size:
+                top = float(uncertainty.max())
+                max_uncertainty = top if max_uncertainty is None else max(max_uncertainty, top)
+            _write_predictions(db, project, model_version_id, chunk_ids, proba, chunk_scores)
         picked = np.asarray(selection.indices, dtype=np.int64)
         cand_ids.extend(int(chunk_ids[i]) for i in picked)
         cand_rows.append(X[picked])
@@ -425,13 +462,12 @@ def _score_pool(
         )
     if len(ids) > 1:
         # Each chunk proposed its own batch; the final batch is picked among the proposals.
-        X_cand = _stack(cand_rows)
         last = _select(
             project.strategy,
             estimator,
             X_lab,
             y_lab,
-            X_cand,
+            _stack(cand_rows),
             min(k, len(cand_ids)),
             state=state,
             classes=classes,
@@ -443,12 +479,64 @@ def _score_pool(
     return _Scored(
         item_ids=np.concatenate(ids),
         scores=np.concatenate(scores),
-        proba=np.vstack(probas) if probas else None,
+        max_uncertainty=max_uncertainty,
         batch_ids=batch_ids,
         reasons=list(last.reasons),
         strategy=str(last.strategy),
         state=dict(last.state or {}),
     )
+
+
+def _score_eval_set(
+    db: Database,
+    project: _Project,
+    model: ProjectModel,
+    model_version_id: int,
+    previous_id: int | None,
+) -> tuple[list[str], list[str]]:
+    """Predict the evaluation set chunk by chunk, writing the predictions as it goes.
+
+    Returns the labels the previous model and this one predict for the evaluation items
+    both predicted, in the same order (for the stabilising-predictions criterion).
+    """
+    before: list[str] = []
+    now: list[str] = []
+    for chunk_ids, inputs in _item_chunks(db, project.id, CHUNK_SIZE, is_eval=True):
+        proba = model.predict_proba(model.featurizer.transform(inputs))
+        uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+        _write_predictions(db, project, model_version_id, chunk_ids, proba, uncertainty)
+        if previous_id is None:
+            continue
+        previous = _predicted_by(db, project, previous_id, chunk_ids)
+        labels = _predicted_labels(proba, project.labels, multi_label=project.multi_label)
+        for item_id, label in zip(chunk_ids, labels, strict=True):
+            if item_id in previous:
+                before.append(previous[item_id])
+                now.append(label)
+    return before, now
+
+
+def _predicted_by(
+    db: Database, project: _Project, model_version_id: int, item_ids: list[int]
+) -> dict[int, str]:
+    """The label a stored model version predicted for each of ``item_ids`` it scored."""
+    found: dict[int, str] = {}
+    with db.read() as session:
+        for start in range(0, len(item_ids), IN_BATCH):
+            rows = session.execute(
+                select(PredictionRow.item_id, PredictionRow.probabilities).where(
+                    PredictionRow.model_version_id == model_version_id,
+                    PredictionRow.item_id.in_(item_ids[start : start + IN_BATCH]),
+                )
+            ).all()
+            if not rows:
+                continue
+            proba = np.asarray(
+                [[float((p or {}).get(n, 0.0)) for n in project.labels] for _, p in rows]
+            )
+            labels = _predicted_labels(proba, project.labels, multi_label=project.multi_label)
+            found.update(zip((item_id for item_id, _ in rows), labels, strict=True))
+    return found
 
 
 # --------------------------------------------------------------------------- writes
@@ -459,59 +547,182 @@ def _insert_batched(session: Session, table, rows: list[dict[str, Any]]) -> None
         session.execute(table.insert(), rows[start : start + WRITE_BATCH])
 
 
-def _refresh_priorities(
-    session: Session, dialect: str, project_id: int, updates: list[dict[str, Any]]
+def _write_predictions(
+    db: Database,
+    project: _Project,
+    model_version_id: int,
+    item_ids: Sequence[int],
+    proba: np.ndarray,
+    scores: np.ndarray,
 ) -> None:
-    """Set open non-eval label tasks' priority and reason, by item id, in bulk."""
+    """Insert predictions, `WRITE_BATCH` rows per write transaction.
+
+    The JSON is built before each transaction, so a transaction only hands rows to the
+    driver's ``executemany``.
+    """
+    texts = [json.dumps(p) for p in _probability_dicts(proba, project.labels)]
+    rows = list(zip(item_ids, texts, np.asarray(scores, dtype=np.float64).tolist(), strict=True))
+    for start in range(0, len(rows), WRITE_BATCH):
+        batch = rows[start : start + WRITE_BATCH]
+        with db.transaction() as session:
+            connection = session.connection()
+            dialect = connection.dialect
+            marker = "?" if dialect.paramstyle == "qmark" else "%s"
+            created = PredictionRow.__table__.c.created_at.type
+            to_db = created.dialect_impl(dialect).bind_processor(dialect)
+            now = to_db(utcnow()) if to_db is not None else utcnow()
+            connection.exec_driver_sql(
+                "INSERT INTO predictions (project_id, item_id, model_version_id, probabilities, "
+                f"score, created_at) VALUES ({', '.join([marker] * 6)})",
+                [
+                    (project.id, item_id, model_version_id, text, score, now)
+                    for item_id, text, score in batch
+                ],
+            )
+
+
+def _refresh_priorities(
+    session: Session, dialect: str, project_id: int, rows: list[tuple[int, float, str | None]]
+) -> None:
+    """Set open non-eval label tasks' priority and reason by item id: (item, priority, reason)."""
+    if not rows:
+        return
     tasks = TaskRow.__table__
     now = utcnow()
-    for start in range(0, len(updates), WRITE_BATCH):
-        batch = updates[start : start + WRITE_BATCH]
-        if dialect == "postgresql":
-            rows = values(
-                column("item_id", Integer),
-                column("priority", Float),
-                column("reason", String),
-                name="refreshed",
-            ).data([(u["b_item"], u["b_priority"], u["b_reason"]) for u in batch])
-            session.execute(
-                update(tasks)
-                .where(
-                    tasks.c.item_id == rows.c.item_id,
-                    tasks.c.project_id == project_id,
-                    tasks.c.queue == "label",
-                    tasks.c.status == "open",
-                    tasks.c.is_eval.is_(False),
+    if dialect == "postgresql":
+        refreshed = values(
+            column("item_id", Integer),
+            column("priority", Float),
+            column("reason", String),
+            name="refreshed",
+        ).data(rows)
+        session.execute(
+            update(tasks)
+            .where(
+                tasks.c.item_id == refreshed.c.item_id,
+                tasks.c.project_id == project_id,
+                tasks.c.queue == "label",
+                tasks.c.status == "open",
+                tasks.c.is_eval.is_(False),
+            )
+            .values(priority=refreshed.c.priority, reason=refreshed.c.reason, updated_at=now)
+        )
+        return
+    connection = session.connection()
+    stamp = tasks.c.updated_at.type.dialect_impl(connection.dialect)
+    to_db = stamp.bind_processor(connection.dialect)
+    moment = to_db(now) if to_db is not None else now
+    connection.exec_driver_sql(
+        "UPDATE tasks SET priority = ?, reason = ?, updated_at = ? "
+        "WHERE item_id = ? AND queue = 'label' AND status = 'open' AND is_eval = 0",
+        [(priority, reason, moment, item_id) for item_id, priority, reason in rows],
+    )
+
+
+def _put_batch_first(
+    session: Session, dialect: str, project_id: int, scored: _Scored, priorities: np.ndarray
+) -> None:
+    """Give the batch the top of the queue, in pick order, and take any other task off it.
+
+    Tasks above 2 that are not in this batch (an earlier round's or a client model's
+    batch) go down to their rank in this round, or by 2 where this round did not score
+    them, so that the batch is first however far the rest of the refresh has got.
+    """
+    rows = scored.batch_rows()
+    picked = set(scored.batch_ids)
+    above = session.execute(
+        select(TaskRow.item_id, TaskRow.priority).where(
+            TaskRow.project_id == project_id,
+            TaskRow.queue == "label",
+            TaskRow.status == "open",
+            TaskRow.priority >= 2.0,
+            TaskRow.is_eval.is_(False),
+        )
+    ).all()
+    for item_id, priority in above:
+        if item_id in picked:
+            continue
+        where = int(np.searchsorted(scored.item_ids, item_id))
+        if where < scored.item_ids.size and scored.item_ids[where] == item_id:
+            rows.append((item_id, float(priorities[where]), None))
+        else:
+            rows.append((item_id, float(priority) - 2.0, None))
+    _refresh_priorities(session, dialect, project_id, rows)
+
+
+def _write_priorities(
+    db: Database,
+    project: _Project,
+    scored: _Scored,
+    priorities: np.ndarray,
+    progress: Progress | None,
+) -> int:
+    """Re-prioritise the pool's tasks, batch first, `WRITE_BATCH` tasks per transaction.
+
+    Returns the number of tasks written.
+    """
+    with db.transaction() as session:
+        _put_batch_first(session, db.dialect, project.id, scored, priorities)
+    rest = ~np.isin(scored.item_ids, np.asarray(scored.batch_ids, dtype=np.int64))
+    item_ids = scored.item_ids[rest]
+    rest_priorities = priorities[rest]
+    total = int(item_ids.size)
+    if progress:
+        progress("write", 0, total)
+    for start in range(0, total, WRITE_BATCH):
+        stop = start + WRITE_BATCH
+        rows = [
+            (item_id, priority, None)
+            for item_id, priority in zip(
+                item_ids[start:stop].tolist(), rest_priorities[start:stop].tolist(), strict=True
+            )
+        ]
+        with db.transaction() as session:
+            _refresh_priorities(session, db.dialect, project.id, rows)
+        if progress:
+            progress("write", min(stop, total), total)
+    return total + len(scored.batch_ids)
+
+
+def _drop_stale_predictions(db: Database, project_id: int, keep: set[int]) -> None:
+    """Delete pool predictions of built-in model versions other than ``keep``, in chunks.
+
+    They are no longer read: the queue follows the newest round, and the stopping
+    criteria read the previous round's. Evaluation-set predictions stay for learning
+    curves. Model versions a failed round left behind are cleaned up here too.
+    """
+    with db.read() as session:
+        stale = [
+            version_id
+            for version_id in session.execute(
+                select(ModelVersionRow.id).where(
+                    ModelVersionRow.project_id == project_id, ModelVersionRow.kind == "builtin"
                 )
-                .values(priority=rows.c.priority, reason=rows.c.reason, updated_at=now)
-            )
-        else:
-            connection = session.connection()
-            stamp = tasks.c.updated_at.type.dialect_impl(connection.dialect)
-            to_db = stamp.bind_processor(connection.dialect)
-            moment = to_db(now) if to_db is not None else now
-            connection.exec_driver_sql(
-                "UPDATE tasks SET priority = ?, reason = ?, updated_at = ? "
-                "WHERE item_id = ? AND queue = 'label' AND status = 'open' AND is_eval = 0",
-                [(u["b_priority"], u["b_reason"], moment, u["b_item"]) for u in batch],
-            )
-
-
-def _priority_updates(scored: _Scored) -> list[dict[str, Any]]:
-    scaled = _rank_scale(scored.scores)
-    picked = {item_id: rank for rank, item_id in enumerate(scored.batch_ids)}
-    k = max(len(scored.batch_ids), 1)
-    updates = []
-    for item_id, priority in zip(scored.item_ids.tolist(), scaled.tolist(), strict=True):
-        rank = picked.get(item_id)
-        if rank is None:
-            updates.append({"b_item": item_id, "b_priority": priority, "b_reason": None})
-        else:
-            reason = scored.reasons[rank][:300] if rank < len(scored.reasons) else None
-            updates.append(
-                {"b_item": item_id, "b_priority": 2.0 + (k - rank) / k, "b_reason": reason}
-            )
-    return updates
+            ).scalars()
+            if version_id not in keep
+        ]
+    for version_id in stale:
+        last = 0
+        while True:
+            with db.read() as session:
+                rows = session.execute(
+                    select(PredictionRow.id, PredictionRow.item_id)
+                    .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+                    .where(
+                        PredictionRow.model_version_id == version_id,
+                        PredictionRow.item_id > last,
+                        ItemRow.is_eval.is_(False),
+                    )
+                    .order_by(PredictionRow.item_id)
+                    .limit(WRITE_BATCH)
+                ).all()
+            if not rows:
+                break
+            last = rows[-1].item_id
+            with db.transaction() as session:
+                session.execute(
+                    delete(PredictionRow).where(PredictionRow.id.in_([r.id for r in rows]))
+                )
 
 
 def _next_number(session: Session, column_, project_column, project_id: int) -> int:
@@ -522,10 +733,10 @@ def _next_number(session: Session, column_, project_column, project_id: int) -> 
 def _external_ids(session: Session, item_ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     ids = list(item_ids)
-    for start in range(0, len(ids), WRITE_BATCH):
+    for start in range(0, len(ids), IN_BATCH):
         rows = session.execute(
             select(ItemRow.id, ItemRow.external_id).where(
-                ItemRow.id.in_(ids[start : start + WRITE_BATCH])
+                ItemRow.id.in_(ids[start : start + IN_BATCH])
             )
         )
         found.update({item_id: external_id for item_id, external_id in rows})
@@ -560,28 +771,20 @@ def _check_actor(actor: Any) -> str:
 
 
 def _stopping_metrics(
-    prev_labels: dict[int, str],
-    eval_ids: list[int],
-    eval_labels: list[str],
-    pool_uncertainty: np.ndarray,
+    previous: list[str], current: list[str], max_uncertainty: float | None
 ) -> dict[str, Any]:
     from labelloop.strategies import stopping
 
     verdicts: dict[str, Any] = {}
-    common = [i for i, item_id in enumerate(eval_ids) if item_id in prev_labels]
-    if common:
-        decision = stopping.stabilizing_predictions(
-            [prev_labels[eval_ids[i]] for i in common],
-            [eval_labels[i] for i in common],
-            threshold=STOP_KAPPA,
-        )
+    if previous:
+        decision = stopping.stabilizing_predictions(previous, current, threshold=STOP_KAPPA)
         verdicts["stabilizing_predictions"] = {
             "stop": decision.stop,
             "value": decision.value,
             "reason": decision.reason,
         }
-    if pool_uncertainty.size:
-        decision = stopping.max_uncertainty_below(pool_uncertainty, STOP_UNCERTAINTY)
+    if max_uncertainty is not None:
+        decision = stopping.max_uncertainty_below(np.array([max_uncertainty]), STOP_UNCERTAINTY)
         verdicts["max_uncertainty"] = {
             "stop": decision.stop,
             "value": decision.value,
@@ -590,18 +793,13 @@ def _stopping_metrics(
     return verdicts
 
 
-def _predict_in_chunks(model: ProjectModel, inputs: list[ItemInput]) -> np.ndarray:
-    blocks = [
-        model.predict_proba(model.featurizer.transform(inputs[start : start + CHUNK_SIZE]))
-        for start in range(0, len(inputs), CHUNK_SIZE)
-    ]
-    return np.vstack(blocks) if blocks else np.zeros((0, len(model.labels)))
-
-
 def train(
     db: Database, *, actor: str, project: int | str, progress: Progress | None = None
 ) -> RoundInfo:
     """Make one round: snapshot the labels, fit, score the pool, re-prioritise the queue.
+
+    No write transaction grows with the pool (see the module's notes): annotators keep
+    leasing and submitting while a round runs.
 
     Parameters
     ----------
@@ -631,10 +829,11 @@ def train(
         proj = _snapshot(resolve_project(session, project))
         train_set = _labelled(session, proj.id, is_eval=False)
         eval_set = _labelled(session, proj.id, is_eval=True)
-        eval_ids, eval_inputs = _eval_items(session, proj.id)
         annotations = _annotation_ids(session, proj.id, set(train_set.item_ids))
         pool_size = _count_pool(session, proj.id)
-        sample = _pool_sample(session, proj.id, FEATURIZER_SAMPLE)
+        sample = _sample(session, proj.id, FEATURIZER_SAMPLE, is_eval=False)
+        if not (train_set.inputs or sample):
+            sample = _sample(session, proj.id, FEATURIZER_SAMPLE, is_eval=True)
         previous = (
             session.execute(
                 select(RoundRow)
@@ -645,9 +844,9 @@ def train(
             .first()
         )
         prev_state = (previous.metrics or {}).get("strategy_state") if previous else None
+        previous_model_id = previous.model_version_id if previous else None
         seed = previous.number + 1 if previous else 1
-        prev_eval = _previous_eval_labels(session, proj, previous, eval_ids)
-    if not (train_set.item_ids or pool_size or eval_ids):
+    if not (train_set.item_ids or sample):
         raise ValidationError(
             f"project {proj.name!r} has no items to train on: import some first", field="project"
         )
@@ -661,12 +860,12 @@ def train(
         spec=spec,
         media_root=proj.settings.get("media_root"),
     )
-    model.featurizer.fit((train_set.inputs + sample) or eval_inputs)
+    model.featurizer.fit(train_set.inputs + sample)
+    del sample
     X_lab = model.featurizer.transform(train_set.inputs)
     y_lab = model.encode_labels(train_set.labels)
     fitted = _can_fit(proj, train_set.labels)
     metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
-    eval_proba = np.zeros((0, len(proj.labels)))
     if fitted:
         model.fit(X_lab, y_lab)
         if eval_set.inputs:
@@ -677,18 +876,26 @@ def train(
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
         if cv is not None:
             metrics["cv"] = cv
-        eval_proba = _predict_in_chunks(model, eval_inputs)
     if progress:
         progress("fit", 1, 1)
-    batch_size = int(proj.settings.get("batch_size") or 20)
+    versions = None
+    if fitted:
+        versions = _write_model_version(
+            db, proj, actor=actor, model=model, seed=seed, train_set=train_set,
+            annotations=annotations, metrics=metrics,
+        )  # fmt: skip
+    model_version_id = versions.model_id if versions else None
+    before, now = [], []
+    if model_version_id is not None:
+        before, now = _score_eval_set(db, proj, model, model_version_id, previous_model_id)
     scored = _score_pool(
         db,
         proj,
         model,
-        fitted,
+        model_version_id,
         X_lab,
         y_lab,
-        k=batch_size,
+        k=int(proj.settings.get("batch_size") or 20),
         state=prev_state,
         seed=seed,
         pool_size=pool_size,
@@ -696,259 +903,209 @@ def train(
     )
     metrics["strategy_state"] = scored.state
     if fitted:
-        uncertainty = _uncertainty(scored.proba, multi_label=proj.multi_label)
-        if uncertainty.size:
-            metrics["max_uncertainty"] = round(float(uncertainty.max()), 6)
-        eval_labels = _predicted_labels(eval_proba, proj.labels, multi_label=proj.multi_label)
-        metrics["stopping"] = _stopping_metrics(prev_eval, eval_ids, eval_labels, uncertainty)
-    saved = None
-    if fitted:
-        pending = project_dir(db, proj.id) / f".pending-{os.getpid()}-{seed}.skops"
-        saved = save_model(model, pending)
-    try:
-        return _write_round(
-            db,
-            proj,
-            actor=actor,
-            model=model,
-            saved=saved,
-            train_set=train_set,
-            annotations=annotations,
-            scored=scored,
-            metrics=metrics,
-            eval_ids=eval_ids,
-            eval_proba=eval_proba,
-            batch_size=batch_size,
-            progress=progress,
-        )
-    finally:
-        if saved is not None:
-            saved.path.unlink(missing_ok=True)
+        if scored.max_uncertainty is not None:
+            metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
+        metrics["stopping"] = _stopping_metrics(before, now, scored.max_uncertainty)
+    priorities = scored.priorities()
+    n_reprioritised = _write_priorities(db, proj, scored, priorities, progress)
+    info = _write_round(
+        db,
+        proj,
+        actor=actor,
+        versions=versions,
+        train_set=train_set,
+        annotations=annotations,
+        scored=scored,
+        priorities=priorities,
+        metrics=metrics,
+        n_reprioritised=n_reprioritised,
+    )
+    if model_version_id is not None:
+        _drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
+    return info
 
 
-def _pool_sample(session: Session, project_id: int, size: int) -> list[ItemInput]:
+def _sample(session: Session, project_id: int, size: int, *, is_eval: bool) -> list[ItemInput]:
+    """The first ``size`` open pool items (or evaluation items), for the featurizer."""
+    conditions = [ItemRow.project_id == project_id, ItemRow.is_eval.is_(is_eval)]
+    if not is_eval:
+        conditions.append(ItemRow.status == "open")
     rows = session.execute(
         select(ItemRow.payload, ItemRow.media_ref)
-        .where(
-            ItemRow.project_id == project_id,
-            ItemRow.status == "open",
-            ItemRow.is_eval.is_(False),
-        )
+        .where(*conditions)
         .order_by(ItemRow.id)
         .limit(size)
     ).all()
     return [ItemInput(r.payload or {}, r.media_ref) for r in rows]
 
 
-def _previous_eval_labels(
-    session: Session, project: _Project, previous: RoundRow | None, eval_ids: list[int]
-) -> dict[int, str]:
-    if previous is None or previous.model_version_id is None or not eval_ids:
-        return {}
-    rows = session.execute(
-        select(PredictionRow.item_id, PredictionRow.probabilities).where(
-            PredictionRow.model_version_id == previous.model_version_id,
-            PredictionRow.item_id.in_(eval_ids),
-        )
-    ).all()
-    found: dict[int, str] = {}
-    for item_id, probabilities in rows:
-        proba = np.asarray([[float(probabilities.get(n, 0.0)) for n in project.labels]])
-        found[item_id] = _predicted_labels(proba, project.labels, multi_label=project.multi_label)[
-            0
-        ]
-    return found
+@dataclass(frozen=True)
+class _Versions:
+    dataset_id: int
+    dataset_version: int
+    model_id: int
+    model_version: int
 
 
-def _write_round(
+def _add_dataset_version(
+    session: Session,
+    project: _Project,
+    *,
+    actor: str,
+    train_set: _Labelled,
+    annotations: dict[int, list[int]],
+) -> DatasetVersionRow:
+    dataset = DatasetVersionRow(
+        project_id=project.id,
+        version=_next_number(
+            session, DatasetVersionRow.version, DatasetVersionRow.project_id, project.id
+        ),
+        n_items=len(train_set.item_ids),
+        created_by=actor,
+    )
+    session.add(dataset)
+    session.flush()
+    _insert_batched(
+        session,
+        DatasetVersionEntryRow.__table__,
+        [
+            {
+                "dataset_version_id": dataset.id,
+                "item_id": item_id,
+                "label": label,
+                "annotation_ids": annotations.get(item_id, []),
+            }
+            for item_id, label in zip(train_set.item_ids, train_set.labels, strict=True)
+        ],
+    )
+    return dataset
+
+
+def _write_model_version(
     db: Database,
-    proj: _Project,
+    project: _Project,
     *,
     actor: str,
     model: ProjectModel,
-    saved,
+    seed: int,
     train_set: _Labelled,
     annotations: dict[int, list[int]],
-    scored: _Scored,
     metrics: dict[str, Any],
-    eval_ids: list[int],
-    eval_proba: np.ndarray,
-    batch_size: int,
-    progress: Progress | None,
-) -> RoundInfo:
-    updates = _priority_updates(scored)
-    predictions = _prediction_rows(proj, scored, eval_ids, eval_proba) if saved else []
+) -> _Versions:
+    """Save the artifact; commit the dataset version, the model version and ``model.trained``.
+
+    The dataset version is as large as the labelled set, never the pool.
+    """
+    pending = project_dir(db, project.id) / f".pending-{os.getpid()}-{seed}.skops"
+    saved = save_model(model, pending)
     final_path: Path | None = None
     try:
         with db.transaction() as session:
-            session.execute(select(ProjectRow.id).where(ProjectRow.id == proj.id).with_for_update())
-            number = _next_number(session, RoundRow.number, RoundRow.project_id, proj.id)
-            dataset = DatasetVersionRow(
-                project_id=proj.id,
-                version=_next_number(
-                    session, DatasetVersionRow.version, DatasetVersionRow.project_id, proj.id
-                ),
-                n_items=len(train_set.item_ids),
-                created_by=actor,
+            session.execute(
+                select(ProjectRow.id).where(ProjectRow.id == project.id).with_for_update()
             )
-            session.add(dataset)
-            session.flush()
-            _insert_batched(
-                session,
-                DatasetVersionEntryRow.__table__,
-                [
-                    {
-                        "dataset_version_id": dataset.id,
-                        "item_id": item_id,
-                        "label": label,
-                        "annotation_ids": annotations.get(item_id, []),
-                    }
-                    for item_id, label in zip(train_set.item_ids, train_set.labels, strict=True)
-                ],
+            dataset = _add_dataset_version(
+                session, project, actor=actor, train_set=train_set, annotations=annotations
             )
-            model_row = None
-            if saved is not None:
-                version = _next_number(
-                    session, ModelVersionRow.version, ModelVersionRow.project_id, proj.id
-                )
-                final_path = saved.path.with_name(f"model-{version}.skops")
-                os.replace(saved.path, final_path)
-                model_row = ModelVersionRow(
-                    project_id=proj.id,
-                    version=version,
-                    kind="builtin",
-                    name=f"{proj.task_type}-{model.params['classifier']['estimator'].split(':')[-1]}",
-                    dataset_version_id=dataset.id,
-                    params={**model.params, "artifact_types": list(saved.extra_types)},
-                    metrics={k: metrics[k] for k in ("eval", "cv") if k in metrics},
-                    artifact_path=final_path.relative_to(Path(db.artifact_dir)).as_posix(),
-                    artifact_sha256=saved.sha256,
-                )
-                session.add(model_row)
-                session.flush()
-                _write_predictions(session, proj, model_row.id, predictions)
-            if progress:
-                progress("write", 0, len(updates))
-            _refresh_priorities(session, db.dialect, proj.id, updates)
-            if progress:
-                progress("write", len(updates), len(updates))
-            round_row = RoundRow(
-                project_id=proj.id,
-                number=number,
+            version = _next_number(
+                session, ModelVersionRow.version, ModelVersionRow.project_id, project.id
+            )
+            final_path = saved.path.with_name(f"model-{version}.skops")
+            os.replace(saved.path, final_path)
+            estimator = model.params["classifier"]["estimator"].split(":")[-1]
+            row = ModelVersionRow(
+                project_id=project.id,
+                version=version,
+                kind="builtin",
+                name=f"{project.task_type}-{estimator}",
                 dataset_version_id=dataset.id,
-                model_version_id=model_row.id if model_row else None,
-                strategy=scored.strategy,
-                batch=list(scored.batch_ids),
-                metrics=json.loads(json.dumps(metrics, default=float)),
-                n_labels=len(train_set.item_ids),
+                params={**model.params, "artifact_types": list(saved.extra_types)},
+                metrics={k: metrics[k] for k in ("eval", "cv") if k in metrics},
+                artifact_path=final_path.relative_to(Path(db.artifact_dir)).as_posix(),
+                artifact_sha256=saved.sha256,
             )
-            session.add(round_row)
+            session.add(row)
             session.flush()
-            summary = {
-                "round": number,
-                "dataset_version": dataset.version,
-                "model_version": model_row.version if model_row else None,
-                "n_labels": len(train_set.item_ids),
-                "strategy": scored.strategy,
-                "batch_size": len(scored.batch_ids),
-            }
-            if model_row is not None:
-                append_event(
-                    session,
-                    project_id=proj.id,
-                    actor=actor,
-                    action="model.trained",
-                    target=f"model_version:{model_row.version}",
-                    after={
-                        **summary,
-                        "metrics": model_row.metrics,
-                        "artifact_sha256": model_row.artifact_sha256,
-                    },
-                )
             append_event(
                 session,
-                project_id=proj.id,
+                project_id=project.id,
                 actor=actor,
-                action="round.completed",
-                target=f"round:{number}",
-                after=summary,
+                action="model.trained",
+                target=f"model_version:{version}",
+                after={
+                    "model_version": version,
+                    "dataset_version": dataset.version,
+                    "n_labels": len(train_set.item_ids),
+                    "metrics": row.metrics,
+                    "artifact_sha256": row.artifact_sha256,
+                },
             )
-            external = _external_ids(session, scored.batch_ids)
-            models = {model_row.id: model_row.version} if model_row is not None else {}
-            return _round_info(round_row, external, {dataset.id: dataset.version}, models)
+            return _Versions(dataset.id, dataset.version, row.id, row.version)
     except BaseException:
         if final_path is not None:
             final_path.unlink(missing_ok=True)
         raise
+    finally:
+        saved.path.unlink(missing_ok=True)
 
 
-def _prediction_rows(
-    proj: _Project, scored: _Scored, eval_ids: list[int], eval_proba: np.ndarray
-) -> list[tuple[int, str, float]]:
-    """(item id, probabilities as JSON text, score) for the pool and the eval set.
-
-    Built before the write transaction, so the transaction only hands them to the driver.
-    """
-    rows: list[tuple[int, str, float]] = []
-    parts = [(scored.item_ids.tolist(), scored.scores.tolist(), scored.proba)]
-    eval_scores = _uncertainty(eval_proba, multi_label=proj.multi_label).tolist()
-    parts.append((eval_ids, eval_scores, eval_proba))
-    for item_ids, scores, proba in parts:
-        if proba is None or not item_ids:
-            continue
-        texts = [json.dumps(p) for p in _probability_dicts(proba, proj.labels)]
-        rows.extend(zip(item_ids, texts, scores, strict=True))
-    return rows
-
-
-def _write_predictions(
-    session: Session,
-    proj: _Project,
-    model_version_id: int,
-    rows: list[tuple[int, str, float]],
-) -> None:
-    connection = session.connection()
-    dialect = connection.dialect
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        "INSERT INTO predictions (project_id, item_id, model_version_id, probabilities, "
-        f"score, created_at) VALUES ({', '.join([marker] * 6)})"
-    )
-    created = PredictionRow.__table__.c.created_at.type
-    to_db = created.dialect_impl(dialect).bind_processor(dialect)
-    now = to_db(utcnow()) if to_db is not None else utcnow()
-    for start in range(0, len(rows), WRITE_BATCH):
-        connection.exec_driver_sql(
-            sql,
-            [
-                (proj.id, item_id, model_version_id, text, score, now)
-                for item_id, text, score in rows[start : start + WRITE_BATCH]
-            ],
-        )
-    # Pool predictions of built-in models older than the previous one are no longer read;
-    # evaluation-set predictions stay for learning curves and stopping criteria.
-    stale = (
-        select(ModelVersionRow.id)
-        .where(
-            ModelVersionRow.project_id == proj.id,
-            ModelVersionRow.kind == "builtin",
-            ModelVersionRow.id != model_version_id,
-        )
-        .order_by(ModelVersionRow.version.desc())
-        .offset(1)
-    )
-    stale_ids = list(session.execute(stale).scalars())
-    if stale_ids:
-        session.execute(
-            delete(PredictionRow).where(
-                PredictionRow.model_version_id.in_(stale_ids),
-                PredictionRow.item_id.not_in(
-                    select(ItemRow.id).where(
-                        ItemRow.project_id == proj.id, ItemRow.is_eval.is_(True)
-                    )
-                ),
+def _write_round(
+    db: Database,
+    project: _Project,
+    *,
+    actor: str,
+    versions: _Versions | None,
+    train_set: _Labelled,
+    annotations: dict[int, list[int]],
+    scored: _Scored,
+    priorities: np.ndarray,
+    metrics: dict[str, Any],
+    n_reprioritised: int,
+) -> RoundInfo:
+    """Commit the round, its batch (first in the queue again) and ``round.completed``."""
+    with db.transaction() as session:
+        session.execute(select(ProjectRow.id).where(ProjectRow.id == project.id).with_for_update())
+        number = _next_number(session, RoundRow.number, RoundRow.project_id, project.id)
+        if versions is None:
+            dataset = _add_dataset_version(
+                session, project, actor=actor, train_set=train_set, annotations=annotations
             )
+            dataset_id, dataset_version = dataset.id, dataset.version
+        else:
+            dataset_id, dataset_version = versions.dataset_id, versions.dataset_version
+        # Another writer may have raised tasks since the refresh began: the batch leads.
+        _put_batch_first(session, db.dialect, project.id, scored, priorities)
+        round_row = RoundRow(
+            project_id=project.id,
+            number=number,
+            dataset_version_id=dataset_id,
+            model_version_id=versions.model_id if versions else None,
+            strategy=scored.strategy,
+            batch=list(scored.batch_ids),
+            metrics=json.loads(json.dumps(metrics, default=float)),
+            n_labels=len(train_set.item_ids),
         )
+        session.add(round_row)
+        session.flush()
+        append_event(
+            session,
+            project_id=project.id,
+            actor=actor,
+            action="round.completed",
+            target=f"round:{number}",
+            after={
+                "round": number,
+                "dataset_version": dataset_version,
+                "model_version": versions.model_version if versions else None,
+                "n_labels": len(train_set.item_ids),
+                "strategy": scored.strategy,
+                "batch_size": len(scored.batch_ids),
+                "n_reprioritised": n_reprioritised,
+            },
+        )
+        external = _external_ids(session, scored.batch_ids)
+        models = {versions.model_id: versions.model_version} if versions else {}
+        return _round_info(round_row, external, {dataset_id: dataset_version}, models)
 
 
 # --------------------------------------------------------------------------- reads
