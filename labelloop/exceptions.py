@@ -6,7 +6,7 @@
     ├── ValidationError (also ValueError)   bad arguments or bad input data; names the place
     │   └── ImportDataError                 a record of an import file: file, line, field
     ├── NotFoundError (also LookupError)    a project, item, task, user, version that is not there
-    ├── ConflictError                       the state does not allow it (already exists, not leased, ...)
+    ├── ConflictError                       the state does not allow it (exists, lease lost, ...)
     ├── PermissionDeniedError               the actor's role does not allow it
     ├── PoolExhaustedError                  nothing left to query
     └── AuditChainError                     the audit log's hash chain is broken
