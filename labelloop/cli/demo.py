@@ -20,23 +20,30 @@ def demo(
     ] = Path("demo"),
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", min=0, max=65535, help="Port.")] = 8000,
-    n_items: Annotated[int, typer.Option(min=10, help="Items in the pool.")] = 3000,
+    dataset: Annotated[
+        str, typer.Option(help="digits (images; the curve climbs fast) or rotten_tomatoes (text).")
+    ] = "digits",
+    n_items: Annotated[
+        int | None, typer.Option(min=10, help="Items in the pool (default: the data set's).")
+    ] = None,
     retrain_every: Annotated[
         int, typer.Option(min=1, help="New labels between retrains while you label.")
     ] = 10,
     serve: Annotated[bool, typer.Option(help="Start the server after building.")] = True,
 ) -> None:
-    """A movie-review project (Rotten Tomatoes snippets), three log-ins, a first round; then
-    serve it so you can label, watch the model retrain, and review."""
+    """A real data set, three log-ins and a first round; then serve it so you can label,
+    watch the model retrain and the learning curve climb, and review."""
     from labelloop.demo import build_demo
 
     path = directory / "labelloop.db"
     err_console.print(f"building the demo database in {path} ...", highlight=False)
-    info = build_demo(path, actor=cli_actor(), n_items=n_items, retrain_every=retrain_every)
+    info = build_demo(
+        path, actor=cli_actor(), dataset=dataset, n_items=n_items, retrain_every=retrain_every
+    )
     accuracy = "n/a" if info.first_accuracy is None else f"{info.first_accuracy:.2f}"
     url = f"http://{host}:{port}/"
     out_console.print(
-        f"\n[bold]labelloop demo[/]: {info.n_items} review snippets, "
+        f"\n[bold]labelloop demo[/]: project {info.project_name!r} of {info.n_items} items, "
         f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; "
         f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
         f"The model retrains after every {retrain_every} new labels.\n\n"
@@ -53,4 +60,10 @@ def demo(
     if serve:
         from labelloop.cli.serve import serve as run_server
 
-        run_server(host=host, port=port, db=info.db_url, log_level="warning")
+        run_server(
+            host=host,
+            port=port,
+            db=info.db_url,
+            media_root=info.media_root,
+            log_level="warning",
+        )

@@ -53,7 +53,8 @@ const labelloop = (() => {
     }
     const payload = item.payload || {};
     if (typeof payload.text === "string") container.append(el("p", { class: "text" }, payload.text));
-    const fields = Object.entries(payload).filter(([key]) => key !== "text");
+    // The file path of a media item says nothing the player does not show.
+    const fields = Object.entries(payload).filter(([key]) => key !== "text" && !(item.media_url && key === "path"));
     if (fields.length) {
       const list = el("dl", { class: "fields" });
       for (const [key, value] of fields) {

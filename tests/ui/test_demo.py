@@ -1,0 +1,45 @@
+"""``labelloop demo`` builds a working demo: items, evaluation set, log-ins, a first round."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+from labelloop.demo import DEMO_USERS, build_demo
+from labelloop.engine import jobs, projects, users
+from labelloop.exceptions import ValidationError
+from labelloop.store.db import Database
+
+
+def test_demo_command_builds_the_digits_project(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--dir", str(tmp_path), "--n-items", "200", "--no-serve"]
+    )
+    assert result.exit_code == 0, result.output
+    for name, _role, password in DEMO_USERS:
+        assert f"name {name}  password {password}" in result.output
+    db = Database(f"sqlite:///{tmp_path / 'labelloop.db'}")
+    try:
+        info = projects.get_project_info(db, "digits")
+        assert (info.task_type, info.n_items) == ("image", 200)
+        assert info.n_labelled == 150 + 16
+        assert info.settings["retrain_every"] == 10
+        assert info.settings["review_policy"] == "percent"
+        for name, _role, password in DEMO_USERS:
+            assert users.verify_password(db, name, password) is not None
+        assert jobs.list_jobs(db, project_id=info.id) == []
+    finally:
+        db.dispose()
+    assert len(list((tmp_path / "media" / "digits").glob("*.png"))) == 200
+
+
+def test_demo_rebuilds_from_scratch_and_checks_its_sizes(tmp_path) -> None:
+    first = build_demo(tmp_path / "d.db", actor="cli:test", n_items=60, n_eval=20, n_seed=10)
+    again = build_demo(tmp_path / "d.db", actor="cli:test", n_items=60, n_eval=20, n_seed=10)
+    assert (again.project_id, again.n_items, again.n_eval) == (first.project_id, 60, 20)
+    assert again.first_round == 1 and again.first_accuracy is not None
+    with pytest.raises(ValidationError, match="n_items"):
+        build_demo(tmp_path / "e.db", actor="cli:test", n_items=20, n_eval=15, n_seed=10)
+    with pytest.raises(ValidationError, match="data set"):
+        build_demo(tmp_path / "e.db", actor="cli:test", dataset="mnist")
