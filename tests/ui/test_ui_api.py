@@ -8,7 +8,16 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from labelloop.engine import annotate, browse, ingest, predictions, projects, queue, users
+from labelloop.engine import (
+    annotate,
+    browse,
+    ingest,
+    lookahead,
+    predictions,
+    projects,
+    queue,
+    users,
+)
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
@@ -249,3 +258,38 @@ def test_lease_ahead_becomes_the_next_task(world: World) -> None:
     )
     assert made.status_code == 201
     assert world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()["id"] == ahead["id"]
+
+
+def test_engine_views_on_both_databases(database: Database) -> None:
+    project = projects.create_project(
+        database,
+        actor="cli:test",
+        name="films",
+        task_type="classification",
+        labels=["pos", "neg"],
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0},
+    )
+    ingest.import_items(
+        database,
+        actor="cli:test",
+        project=project.id,
+        records=[
+            {"id": f"f{n}", "text": f"Film {n} is 100% fun_{n}", "meta": {"lang": "fr"}}
+            for n in range(6)
+        ],
+    )
+    annotator, _token = users.create_user(
+        database, actor="cli:test", name="ann", role="annotator", projects=[project.id]
+    )
+    first = queue.lease_next_task(database, project_id=project.id, user=annotator)
+    ahead = lookahead.lease_ahead(database, project_id=project.id, user=annotator)
+    assert ahead is not None and ahead.id != first.id
+    annotate.submit_annotation(database, task_id=first.id, user=annotator, label="neg")
+    search = browse.search_items
+    assert search(database, project.id, text="100% FUN_1").total == 1
+    assert search(database, project.id, meta="lang=fr").total == 6
+    assert search(database, project.id, label="neg", annotator="ann").total == 1
+    history = browse.item_history(database, project_id=project.id, item_id=first.item.id)
+    assert [a.label for a in history.annotations] == ["neg"]
+    progress = browse.annotator_progress(database, project_id=project.id, user_id=annotator.id)
+    assert (progress.done_today, progress.done_total) == (1, 1)
