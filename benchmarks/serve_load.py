@@ -67,6 +67,7 @@ class Latencies:
     submit: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     tasks: int = 0
+    transport_errors: int = 0
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -180,7 +181,7 @@ async def _annotator(
             await asyncio.sleep(rng.expovariate(1 / think))  # annotators do not start in step
         while time.monotonic() < until:
             started = time.perf_counter()
-            response = await http.post(f"/projects/{project_id}/tasks/next")
+            response = await _post(http, out, f"/projects/{project_id}/tasks/next")
             out.lease.append(time.perf_counter() - started)
             out.count(response.status_code)
             if response.status_code != 200:
@@ -189,12 +190,27 @@ async def _annotator(
             if think:
                 await asyncio.sleep(rng.expovariate(1 / think))
             started = time.perf_counter()
-            response = await http.post(
-                f"/tasks/{task['id']}/annotations", json={"label": rng.choice(LABELS)}
+            response = await _post(
+                http,
+                out,
+                f"/tasks/{task['id']}/annotations",
+                json={"label": rng.choice(LABELS)},
+                headers={"Idempotency-Key": f"{task['id']}-{task['lease_id']}"},
             )
             out.submit.append(time.perf_counter() - started)
             out.count(response.status_code)
             out.tasks += 1
+
+
+async def _post(http: httpx.AsyncClient, out: Latencies, path: str, **kwargs) -> httpx.Response:
+    """POST, retried after a dropped connection (both calls are safe to repeat: asking
+    again returns the lease held, a submit carries an Idempotency-Key)."""
+    for _attempt in range(2):
+        try:
+            return await http.post(path, **kwargs)
+        except httpx.TransportError:  # e.g. the server closed an idle keep-alive connection
+            out.transport_errors += 1
+    return await http.post(path, **kwargs)
 
 
 async def _drive(
@@ -225,7 +241,7 @@ def _row(items: int, phase: str, result: Latencies, elapsed: float, cpu: float |
         f"| {items:,} | {phase} | {result.tasks:,} | {result.tasks / elapsed:.1f} "
         f"| {_ms(result.lease, 50):.1f} | {_ms(result.lease, 99):.1f} "
         f"| {_ms(result.submit, 50):.1f} | {_ms(result.submit, 99):.1f} "
-        f"| {per_task} | {sum(bad.values()) if bad else 0} |"
+        f"| {per_task} | {sum(bad.values()) if bad else 0} | {result.transport_errors} |"
     )
 
 
@@ -244,8 +260,8 @@ def main(argv: list[str] | None = None) -> None:
 
     header = (
         "| items | phase | tasks | tasks/s | next p50 ms | next p99 ms | submit p50 ms "
-        "| submit p99 ms | server CPU ms/task | errors |\n"
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| submit p99 ms | server CPU ms/task | errors | retried |\n"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
     rows = []
     for n_items in args.items:

@@ -91,8 +91,9 @@ class Client:
     timeout : float, default 30.0
         Seconds to wait for each answer.
     retries : int, default 3
-        How often a submit or push is retried after a connection error; safe because
-        submits carry an ``Idempotency-Key``.
+        How often a lease, submit or push is retried after a connection error; safe
+        because asking again returns the lease held and submits carry an
+        ``Idempotency-Key``.
     transport : httpx.BaseTransport, optional
         For tests: e.g. ``httpx.ASGITransport`` over an app made by `create_app`.
     """
@@ -163,8 +164,11 @@ class Client:
     # ------------------------------------------------------------------ labelling
 
     def next_task(self, project_id: int) -> dict[str, Any] | None:
-        """Lease the next task of a project; None when nothing is open for this user."""
-        return self._request("POST", f"/projects/{int(project_id)}/tasks/next")
+        """Lease the next task of a project; None when nothing is open for this user.
+
+        Retried after a dropped connection: asking again answers the lease already held.
+        """
+        return self._request("POST", f"/projects/{int(project_id)}/tasks/next", retry=True)
 
     def submit(
         self,
