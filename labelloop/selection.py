@@ -7,10 +7,10 @@ JSON-serialisable ``state`` to pass back on the next round.
 
 ``"auto"`` (the default everywhere) works in two phases:
 
-1. **Cold start.** While the model cannot be trusted (no model, a single class, a known
-   class never labelled while fewer than 5 labels per class exist; for multi-label fewer
-   than 10 labels), it picks cluster representatives: k-means over the pool, the item
-   nearest each centre. An immature model's uncertainty is not asked.
+1. **Cold start.** While the model cannot be trusted (no model, a single class, or a
+   known class with fewer than two labels while there are fewer than 5 labels per class;
+   for multi-label fewer than 10 labels), it picks cluster representatives: k-means over
+   the pool, the item nearest each centre. An immature model's uncertainty is not asked.
 2. **Adaptive.** A bandit over four arms: ``cluster_margin`` (the most uncertain items,
    one per cluster), ``margin`` (the most uncertain items), ``representative`` (cluster
    representatives) and ``random``. Each batch is shared between the arms by the
@@ -517,9 +517,11 @@ def _cluster_margin(
 
 
 def _model_is_trusted(context: _Context) -> bool:
-    """Whether the model has seen every class (or 5 labels per class) to rank the pool.
+    """Whether the model has seen two labels of every class (or 5 per class in all).
 
-    Asking for two labels of every class instead measured worse on digits and wine.
+    One label per class measured better on digits and wine but worse on MNIST (AULC
+    0.824 against 0.830 over 5 seeds): the extra cluster representatives pay off on
+    the larger pool.
     """
     if context.estimator is None:
         return False
@@ -529,9 +531,13 @@ def _model_is_trusted(context: _Context) -> bool:
             return False
         positives = y.sum(axis=0)
         return bool(((positives > 0) & (positives < y.shape[0])).any())
-    values = np.unique(y)
+    values, counts = np.unique(y, return_counts=True)
     n_classes = len(context.classes) if context.classes is not None else values.size
-    return values.size >= 2 and (values.size == n_classes or y.shape[0] >= 5 * n_classes)
+    if values.size < 2:
+        return False
+    if y.shape[0] >= 5 * n_classes:
+        return True
+    return values.size == n_classes and counts.min() >= 2
 
 
 def _row_keys(X: Any, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
