@@ -293,3 +293,53 @@ def test_engine_views_on_both_databases(database: Database) -> None:
     assert [a.label for a in history.annotations] == ["neg"]
     progress = browse.annotator_progress(database, project_id=project.id, user_id=annotator.id)
     assert (progress.done_today, progress.done_total) == (1, 1)
+
+
+def _page_login(world: World, name: str) -> TestClient:
+    users.set_password(world.db, actor="cli:test", user=name, password="a long password")
+    client = TestClient(world.client.app)
+    response = client.post(
+        "/login", data={"name": name, "password": "a long password"}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def test_pages_need_a_session_a_role_and_the_csrf_token(world: World) -> None:
+    p = world.project_id
+    anonymous = TestClient(world.client.app)
+    assert "Log in" in anonymous.get(f"/projects/{p}/settings").text
+    wrong = anonymous.post("/login", data={"name": "admin", "password": "nope"})
+    assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
+
+    annotator = _page_login(world, "annotator")
+    away = TestClient(world.client.app).post(
+        "/login",
+        data={"name": "annotator", "password": "a long password", "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert (away.status_code, away.headers["location"]) == (303, "/projects")
+    assert annotator.get(f"/projects/{p}/label").status_code == 200
+    assert annotator.get(f"/projects/{p}/settings").status_code == 404
+    assert annotator.get(f"/projects/{world.other_id}/label").status_code == 404
+
+    admin = _page_login(world, "admin")
+    before = projects.get_project_info(world.db, p).settings["batch_size"]
+    forged = admin.post(f"/projects/{p}/settings", data={"batch_size": "99"})
+    assert forged.status_code == 422 and "expired" in forged.text
+    assert projects.get_project_info(world.db, p).settings["batch_size"] == before
+    page = admin.get(f"/projects/{p}/settings").text
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    saved = admin.post(
+        f"/projects/{p}/settings",
+        data={"csrf_token": csrf, "batch_size": "99", "review_policy": "none"},
+    )
+    assert saved.status_code == 200 and "settings saved" in saved.text
+    assert projects.get_project_info(world.db, p).settings["batch_size"] == 99
+    escaped = admin.post(
+        f"/projects/{p}/settings",
+        data={"csrf_token": csrf, "review_policy": "none", "guidelines": "<b>bold</b> *it*"},
+    )
+    assert "guidelines version 1 saved" in escaped.text
+    rendered = admin.get(f"/projects/{p}/guidelines").text
+    assert "&lt;b&gt;bold&lt;/b&gt; <em>it</em>" in rendered

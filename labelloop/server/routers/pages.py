@@ -94,7 +94,7 @@ def _login_form(request: Request, *, error: str | None = None, status_code: int 
         None,
         status_code=status_code,
         error=error,
-        next_url=target if target != "/" else "/projects",
+        next_url=target if target not in ("/", "/login") else "/projects",
     )
 
 
@@ -150,6 +150,12 @@ def home(request: Request) -> Response:
     if _caller(request) is None:
         return _login_form(request)
     return RedirectResponse("/projects", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    """The log-in form (also what ``/`` shows without a session)."""
+    return home(request)
 
 
 @router.post("/login", response_class=HTMLResponse)
