@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const itemBox = $("item"), metaBox = $("item-meta"), submitButton = $("submit"), undoButton = $("undo");
   const skipForm = $("skip-form"), skipReason = $("skip-reason"), guessBox = $("guess");
-  const guidelinesPane = $("guidelines"), evalBadge = $("eval-badge");
+  const guidelinesPane = $("guidelines");
   const labelButtons = Array.from(document.querySelectorAll("#labels .label-button"));
 
   let current = null;      // the task on screen
@@ -47,14 +47,12 @@
       itemBox.replaceChildren(el("p", { class: "done" }, "Nothing left to label for you right now."),
         el("p", { class: "muted" }, "New items come with the next round; this page looks again every 15 seconds."));
       metaBox.textContent = "";
-      evalBadge.hidden = true;
       refreshButtons();
       setTimeout(() => { if (!current && !busy) loadNext(); }, 15000);
       return;
     }
     renderItem(itemBox, metaBox, task.item, config.task_type);
     if (task.reason) metaBox.append(el("span", { class: "reason" }, " · why this item: " + task.reason));
-    evalBadge.hidden = !task.is_eval;
     shownAt = performance.now();
     idempotencyKey = newKey();
     refreshButtons();
