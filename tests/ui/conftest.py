@@ -51,6 +51,7 @@ class UiServer:
     db: Database
     project_id: int
     xss_project_id: int
+    tags_project_id: int
     xss_text: str = XSS_TEXT
 
 
@@ -99,6 +100,18 @@ def _build(db: Database) -> tuple[int, int]:
         project=xss.id,
         records=[{"id": "x1", "text": XSS_TEXT, "meta": {"note": "<b onmouseover=alert(1)>m</b>"}}],
     )
+    tags = projects.create_project(
+        db,
+        actor="cli:test",
+        name="tags",
+        task_type="classification",
+        labels=["red", "green", "blue"],
+        multi_label=True,
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0},
+    )
+    ingest.import_items(
+        db, actor="cli:test", project=tags.id, records=[{"id": "t1", "text": "a green apple"}]
+    )
     for name, password in PASSWORDS.items():
         users.create_user(
             db,
@@ -106,9 +119,9 @@ def _build(db: Database) -> tuple[int, int]:
             name=name,
             role=name,
             password=password,
-            projects=[project.id, xss.id],
+            projects=[project.id, xss.id, tags.id],
         )
-    return project.id, xss.id
+    return project.id, xss.id, tags.id
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +131,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Ite
     path = root / "labelloop.db"
     shutil.copyfile(_sqlite_template, path)
     db = Database(f"sqlite:///{path}")
-    project_id, xss_id = _build(db)
+    project_id, xss_id, tags_id = _build(db)
     port = _free_port()
     log = root / "serve.log"
     env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
@@ -139,7 +152,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Ite
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, process, log)
-        yield UiServer(url=url, db=db, project_id=project_id, xss_project_id=xss_id)
+        yield UiServer(
+            url=url, db=db, project_id=project_id, xss_project_id=xss_id, tags_project_id=tags_id
+        )
     finally:
         process.terminate()
         try:

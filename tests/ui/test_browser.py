@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from labelloop.engine import browse
-from labelloop.store.tables import ItemRow, ReviewRow
+from labelloop.store.tables import AnnotationRow, ItemRow, ReviewRow
 
 pytestmark = pytest.mark.browser
 
@@ -127,7 +127,7 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
     page.keyboard.press("g")
     expect(page.locator("#guidelines h1")).to_have_text("Films v2")
     text = page.locator("#item .text")
-    for n, key in enumerate(("1", "2"), start=1):
+    for n, key in enumerate(("1", "2", "1"), start=1):
         current = text.inner_text()
         page.keyboard.press(key)
         page.keyboard.press("Enter")
@@ -145,8 +145,15 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
     reviewer.keyboard.press("Enter")
     expect(reviewer.locator("#reviewed")).to_have_text("1")
     expect(reviewer.locator("#item .text")).not_to_have_text(first)
+    second = reviewer.locator("#item .text").inner_text()
     reviewer.keyboard.press("a")
     expect(reviewer.locator("#reviewed")).to_have_text("2")
+    expect(reviewer.locator("#item .text")).not_to_have_text(second)
+    reviewer.keyboard.press("r")
+    expect(reviewer.locator("#note")).to_be_focused()
+    reviewer.keyboard.type("the critic is sarcastic: see the guidelines")
+    reviewer.keyboard.press("Enter")
+    expect(reviewer.locator("#reviewed")).to_have_text("3")
 
     with ui_server.db.read() as session:
         verdicts = sorted(session.execute(select(ReviewRow.verdict)).scalars())
@@ -156,7 +163,7 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
                 ItemRow.payload["text"].as_string() == first,
             )
         ).one()
-    assert verdicts == ["accept", "correct"]
+    assert verdicts == ["accept", "correct", "reject"]
     assert tuple(corrected) == ("pos", "accepted")
 
 
@@ -168,7 +175,7 @@ def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> Non
     admin.fill("input[name=annotator]", "annotator")
     admin.select_option("select[name=status]", "")
     admin.press("input[name=annotator]", "Enter")
-    expect(admin.locator("p.muted").first).to_have_text(re.compile(r"^12 items"))
+    expect(admin.locator("p.muted").first).to_have_text(re.compile(r"^13 items"))
     shoot(admin, "08-items")
     page = browse.search_items(ui_server.db, ui_server.project_id, status="accepted")
     item = page.items[0]
@@ -204,3 +211,26 @@ def test_html_in_an_item_is_shown_as_text_and_never_runs(login, ui_server, shoot
     expect(admin.locator("main .item .text")).to_have_text(ui_server.xss_text)
     assert admin.locator("main .item img, main .item script").count() == 0
     assert admin.evaluate("window.__xss") is None
+
+
+def test_multi_label_keys_toggle_labels(login, ui_server) -> None:
+    page = login("annotator")
+    page.goto(ui_server.url + f"/projects/{ui_server.tags_project_id}/label")
+    expect(page.locator("#item .text")).to_have_text("a green apple")
+    for key in ("1", "3", "3", "2"):
+        page.keyboard.press(key)
+    pressed = page.locator(".label-button[aria-pressed=true]")
+    expect(pressed).to_have_count(2)
+    page.keyboard.press("Enter")
+    expect(page.locator("#item .done")).to_be_visible()
+    with ui_server.db.read() as session:
+        labels = (
+            session.execute(
+                select(AnnotationRow.label).where(
+                    AnnotationRow.project_id == ui_server.tags_project_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert labels == [["green", "red"]]
