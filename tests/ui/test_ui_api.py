@@ -343,3 +343,14 @@ def test_pages_need_a_session_a_role_and_the_csrf_token(world: World) -> None:
     assert "guidelines version 1 saved" in escaped.text
     rendered = admin.get(f"/projects/{p}/guidelines").text
     assert "&lt;b&gt;bold&lt;/b&gt; <em>it</em>" in rendered
+
+
+def test_pages_answer_404_for_ids_out_of_range(world: World) -> None:
+    admin = _page_login(world, "admin")
+    for path in (
+        f"/projects/{2**70}",
+        f"/projects/{world.project_id}/items/{2**70}",
+        f"/projects/{world.project_id}/items/999999",
+        "/projects/0/label",
+    ):
+        assert admin.get(path).status_code == 404, path

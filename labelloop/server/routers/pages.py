@@ -39,6 +39,7 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 _ADMIN_ONLY = frozenset({"admin"})
 _REVIEWERS = frozenset({"admin", "reviewer"})
 _LABELLERS = frozenset({"admin", "annotator", "reviewer"})
+_MAX_ID = 2**62
 _NUMBER_SETTINGS = ("batch_size", "retrain_every", "overlap", "review_percent")
 
 
@@ -105,7 +106,7 @@ def _not_found(request: Request, page: _Page, what: str) -> HTMLResponse:
 def _project_for(request: Request, page: _Page, project_id: int, roles: frozenset[str]):
     """The project's info when the caller may open this page of it, else None."""
     db = _db(request)
-    if page.user.role not in roles:
+    if page.user.role not in roles or not 0 < project_id < _MAX_ID:
         return None
     try:
         info = project_engine.get_project_info(db, project_id)
@@ -564,8 +565,10 @@ def item_page(request: Request, project_id: int, item_id: int) -> Response:
 
     def build(page: _Page, project: Any) -> Response:
         try:
+            if not 0 < item_id < _MAX_ID:
+                raise LookupError(item_id)
             history = browse.item_history(_db(request), project_id=project.id, item_id=item_id)
-        except LabelloopError:
+        except LookupError:
             return _not_found(request, page, f"No item {item_id} in this project.")
         return _render(
             request,
