@@ -39,7 +39,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,15 +58,6 @@ from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import effective_settings, resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
-from labelloop.models.artifacts import load_model, save_model
-from labelloop.models.builtin import (
-    ItemInput,
-    ProjectModel,
-    build_model,
-    check_model_spec,
-    cross_validated_metrics,
-    label_metrics,
-)
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
@@ -81,6 +72,9 @@ from labelloop.store.tables import (
     TaskRow,
     utcnow,
 )
+
+if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engine
+    from labelloop.models.builtin import ItemInput, ProjectModel
 
 __all__ = [
     "LABELLED_STATUSES",
@@ -241,6 +235,8 @@ def _snapshot(row: ProjectRow) -> _Project:
 
 
 def _labelled(session: Session, project_id: int, *, is_eval: bool) -> _Labelled:
+    from labelloop.models.builtin import ItemInput
+
     rows = session.execute(
         select(ItemRow.id, ItemRow.payload, ItemRow.media_ref, ItemRow.final_label)
         .where(
@@ -278,6 +274,8 @@ def _item_chunks(
 
     Keyset pages (``id > last``), each in its own short read transaction.
     """
+    from labelloop.models.builtin import ItemInput
+
     conditions = [ItemRow.project_id == project_id, ItemRow.is_eval.is_(is_eval)]
     if not is_eval:
         conditions.append(ItemRow.status == "open")
@@ -824,6 +822,13 @@ def train(
     ValidationError
         The project has no items, or its ``model`` setting is invalid.
     """
+    from labelloop.models.builtin import (
+        build_model,
+        check_model_spec,
+        cross_validated_metrics,
+        label_metrics,
+    )
+
     actor = _check_actor(actor)
     with db.read() as session:
         proj = _snapshot(resolve_project(session, project))
@@ -927,6 +932,8 @@ def train(
 
 def _sample(session: Session, project_id: int, size: int, *, is_eval: bool) -> list[ItemInput]:
     """The first ``size`` open pool items (or evaluation items), for the featurizer."""
+    from labelloop.models.builtin import ItemInput
+
     conditions = [ItemRow.project_id == project_id, ItemRow.is_eval.is_(is_eval)]
     if not is_eval:
         conditions.append(ItemRow.status == "open")
@@ -996,6 +1003,8 @@ def _write_model_version(
 
     The dataset version is as large as the labelled set, never the pool.
     """
+    from labelloop.models.artifacts import save_model
+
     pending = project_dir(db, project.id) / f".pending-{os.getpid()}-{seed}.skops"
     saved = save_model(model, pending)
     final_path: Path | None = None
@@ -1128,6 +1137,8 @@ def load_project_model(
     ValidationError
         The artifact is missing, outside the project's directory, or modified.
     """
+    from labelloop.models.artifacts import load_model
+
     with db.read() as session:
         proj = resolve_project(session, project)
         query_ = select(ModelVersionRow).where(
