@@ -59,7 +59,7 @@ def simulate_command(
         str,
         typer.Option(
             "--featurizer",
-            help="For text: tfidf, or embeddings (needs labelloop[embeddings]).",
+            help="For text: tfidf, or embeddings (needs the embeddings extra).",
         ),
     ] = "tfidf",
     strategy: Annotated[
