@@ -5,11 +5,15 @@ The run has two phases, each in its own process so that the peak memory is the r
 1. **build**: a project of N synthetic text items (``--labelled`` of them with imported
    labels, the evaluation set drawn by the import) from a generated JSONL file, through
    `labelloop.engine.ingest.import_items`, into a fresh SQLite file.
-2. **train**: in a fresh process, an annotator thread leases and submits tasks
+2. **train**: in a fresh process, an annotator leases and submits tasks
    (`lease_next_task` + `submit_annotation`, 20 ms apart) first on its own, as the
-   baseline, then while `labelloop.engine.rounds.train` runs in the main thread. Every
-   write transaction is timed from its ``BEGIN IMMEDIATE`` (the write lock taken) to the
-   connection's return to the pool (lock released), by SQLAlchemy engine and pool events.
+   baseline, then while `labelloop.engine.rounds.train` runs in the main thread. The
+   annotator is a thread of the training process (``--annotator thread``, as when the
+   server's job worker and its request handlers share a process, and so the GIL), or a
+   process of its own (``--annotator process``, as with ``labelloop serve --workers N``).
+   Every write transaction of the round is timed from its ``BEGIN IMMEDIATE`` (the write
+   lock taken) to the connection's return to the pool (lock released), by SQLAlchemy
+   engine and pool events.
 
 The table gives the round's total time, its peak RSS, its write transactions (count, sum,
 longest), and the annotator's latencies without and with the round running, with their
@@ -19,12 +23,14 @@ Usage::
 
     python benchmarks/train_speed.py                 # 100,000 items
     python benchmarks/train_speed.py --n 1000000
+    python benchmarks/train_speed.py --annotator process
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -40,6 +46,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from labelloop.store.db import Database
 
@@ -128,6 +135,7 @@ class Annotator(threading.Thread):
         self.limit = limit
         self.lease: list[float] = []
         self.submit: list[float] = []
+        self.errors: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -137,13 +145,17 @@ class Annotator(threading.Thread):
         rng = random.Random(1)
         while not self.stop.is_set() and (self.limit is None or len(self.lease) < self.limit):
             start = time.perf_counter()
-            task = lease_next_task(self.db, project_id=self.project_id, user=self.user)
-            leased = time.perf_counter()
-            if task is None:
-                return
-            submit_annotation(
-                self.db, task_id=task.id, user=self.user, label=rng.choice(["pos", "neg"])
-            )
+            try:
+                task = lease_next_task(self.db, project_id=self.project_id, user=self.user)
+                leased = time.perf_counter()
+                if task is None:
+                    return
+                submit_annotation(
+                    self.db, task_id=task.id, user=self.user, label=rng.choice(["pos", "neg"])
+                )
+            except OperationalError as exc:  # "database is locked" after the busy timeout
+                self.errors.append(str(exc.orig))
+                continue
             self.lease.append(leased - start)
             self.submit.append(time.perf_counter() - leased)
             self.stop.wait(PROBE_PAUSE_S)
@@ -156,18 +168,37 @@ def _ms(values: list[float], q: float) -> float:
 def _latencies(annotator: Annotator) -> dict[str, float]:
     return {
         "n": len(annotator.lease),
+        "errors": len(annotator.errors),
         "lease_p50": _ms(annotator.lease, 50),
         "lease_p99": _ms(annotator.lease, 99),
         "submit_p50": _ms(annotator.submit, 50),
         "submit_p99": _ms(annotator.submit, 99),
-        "max": max(
-            [a + b for a, b in zip(annotator.lease, annotator.submit, strict=True)] or [0]
-        )
+        "max": max([a + b for a, b in zip(annotator.lease, annotator.submit, strict=True)] or [0])
         * 1000,
     }
 
 
-def run_round(path: Path) -> dict[str, Any]:
+def annotate_elsewhere(path: Path, project_id: int, ready, stop, results) -> None:
+    """An annotator in a process of its own, until ``stop`` is set; results as a dict."""
+    annotator = Annotator(Database(f"sqlite:///{path}"), project_id)
+    annotator.start()
+    ready.set()
+    stop.wait()
+    annotator.stop.set()
+    annotator.join()
+    results.put({"lease": annotator.lease, "submit": annotator.submit, "errors": annotator.errors})
+
+
+class _Finished:
+    """An annotator's recorded calls, read back from its process."""
+
+    def __init__(self, recorded: dict[str, list]) -> None:
+        self.lease = recorded["lease"]
+        self.submit = recorded["submit"]
+        self.errors = recorded["errors"]
+
+
+def run_round(path: Path, annotator: str) -> dict[str, Any]:
     """The train phase (in its own process): baseline annotator, then train beside one."""
     from labelloop.engine.projects import get_project_info
     from labelloop.engine.rounds import train
@@ -179,27 +210,43 @@ def run_round(path: Path) -> dict[str, Any]:
     idle.start()
     idle.join()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    busy = Annotator(db, project_id)
-    busy.start()
+    if annotator == "process":
+        context = multiprocessing.get_context("spawn")
+        ready, stop, results = context.Event(), context.Event(), context.Queue()
+        child = context.Process(
+            target=annotate_elsewhere, args=(path, project_id, ready, stop, results)
+        )
+        child.start()
+        ready.wait()
+    else:
+        busy = Annotator(db, project_id)
+        busy.start()
     me = threading.get_ident()
     start = time.perf_counter()
-    info = train(
-        db,
-        actor="bench",
-        project="bench",
-        progress=lambda stage, done, total: print(
-            f"  {stage} {done}/{total}", file=sys.stderr, flush=True
-        ),
-    )
+    stage_ends: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stage_ends[stage] = time.perf_counter() - start
+        print(f"  {stage} {done}/{total}", file=sys.stderr, flush=True)
+
+    info = train(db, actor="bench", project="bench", progress=progress)
     seconds = time.perf_counter() - start
-    busy.stop.set()
-    busy.join()
+    if annotator == "process":
+        stop.set()
+        busy = _Finished(results.get())
+        child.join()
+    else:
+        busy.stop.set()
+        busy.join()
     writes = timer.of(me)
     return {
         "seconds": seconds,
         "rss_before_mib": rss_before,
         "rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "stages": stage_ends,
         "writes": len(writes),
+        "write_p50": float(np.percentile(writes, 50)) if writes else 0.0,
+        "write_p99": float(np.percentile(writes, 99)) if writes else 0.0,
         "write_sum": sum(writes),
         "write_max": max(writes, default=0.0),
         "pool_size": info.metrics.get("pool_size"),
@@ -213,10 +260,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="items in the pool")
     parser.add_argument("--labelled", type=int, default=300, help="items imported labelled")
+    parser.add_argument(
+        "--annotator",
+        choices=("thread", "process"),
+        default="thread",
+        help="the annotator runs in a thread of the training process, or in its own",
+    )
     parser.add_argument("--train-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.train_only:
-        print(json.dumps(run_round(args.train_only)))
+        print(json.dumps(run_round(args.train_only, args.annotator)))
         return
     with tempfile.TemporaryDirectory() as name:
         path = Path(name) / "bench.db"
@@ -224,7 +277,7 @@ def main() -> None:
         imported = build(path, args.n, args.labelled)
         print(f"imported in {imported:.1f} s; training ...", file=sys.stderr)
         child = subprocess.run(
-            [sys.executable, __file__, "--train-only", str(path)],
+            [sys.executable, __file__, "--train-only", str(path), "--annotator", args.annotator],
             check=True,
             stdout=subprocess.PIPE,
             text=True,
@@ -239,22 +292,37 @@ def main() -> None:
     )
     print("| round | value |")
     print("| --- | ---: |")
+    ends = result["stages"]
     print(f"| total time | {result['seconds']:.1f} s |")
+    print(
+        f"| of which: labels read, model fitted | {ends.get('fit', 0):.1f} s |\n"
+        f"| of which: model version; eval set and pool scored, predictions written "
+        f"| {ends.get('score', ends.get('fit', 0)) - ends.get('fit', 0):.1f} s |\n"
+        f"| of which: priorities written | "
+        f"{ends.get('write', 0) - ends.get('score', ends.get('fit', 0)):.1f} s |\n"
+        f"| of which: round committed, stale predictions deleted "
+        f"| {result['seconds'] - ends.get('write', 0):.1f} s |"
+    )
     print(
         f"| peak RSS (before the round) | {result['rss_peak_mib']:,.0f} MiB "
         f"({result['rss_before_mib']:,.0f} MiB) |"
     )
     print(f"| write transactions | {result['writes']} |")
     print(f"| time holding the write lock, all of them | {result['write_sum']:.2f} s |")
-    print(f"| longest write transaction | {result['write_max'] * 1000:.0f} ms |")
+    print(
+        f"| write transaction p50 / p99 / longest | {result['write_p50'] * 1000:.0f} ms / "
+        f"{result['write_p99'] * 1000:.0f} ms / {result['write_max'] * 1000:.0f} ms |"
+    )
     print()
     print("| annotator (lease + submit) | n | lease p50 | lease p99 | submit p50 | submit p99 "
-          "| slowest pair |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, row in (("alone (baseline)", idle), ("during the round", busy)):
+          "| slowest pair | locked out |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    during = f"during the round (a {args.annotator})"
+    for name, row in (("alone (baseline)", idle), (during, busy)):
         print(
             f"| {name} | {row['n']} | {row['lease_p50']:.1f} ms | {row['lease_p99']:.1f} ms "
-            f"| {row['submit_p50']:.1f} ms | {row['submit_p99']:.1f} ms | {row['max']:.0f} ms |"
+            f"| {row['submit_p50']:.1f} ms | {row['submit_p99']:.1f} ms | {row['max']:.0f} ms "
+            f"| {row['errors']} |"
         )
     ratio = (busy["lease_p99"] + busy["submit_p99"]) / (idle["lease_p99"] + idle["submit_p99"])
     print(f"\np99 of lease + submit during the round / alone: {ratio:.1f}x")

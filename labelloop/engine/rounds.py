@@ -15,11 +15,16 @@ never wait long on SQLite's write lock while a round runs at a million items:
 2. the dataset version, the model version and the ``model.trained`` event commit together
    (the dataset version is as large as the labelled set, never the pool);
 3. the evaluation set and the pool are read in keyset pages (``id > last``) in short read
-   transactions, and each page's predictions are written in transactions of at most
-   `WRITE_BATCH` rows; memory holds two numbers per pool item, not the pool;
-4. task priorities are written `WRITE_BATCH` tasks per transaction, the picked batch first;
+   transactions, and each page's predictions are written as it is scored; memory holds
+   two numbers per pool item, not the pool;
+4. task priorities are written, the picked batch first;
 5. the round, its batch (put first again) and the ``round.completed`` event commit last;
-   then pool predictions of older model versions are deleted in chunks.
+   then pool predictions of older model versions are deleted.
+
+Predictions, priorities and deletions go in chunks sized to hold the write lock about
+`WRITE_TARGET_S` each (at most `WRITE_BATCH` rows), with a pause as long as the hold after
+each: SQLite's busy handler polls for the lock rather than queueing for it, so without
+the pause back-to-back chunks would starve a waiting annotator.
 
 A round that fails between 2 and 5 leaves a model version without a round. Its
 predictions and priorities are partial but harmless: every task keeps a valid priority,
@@ -36,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +100,8 @@ __all__ = [
 LABELLED_STATUSES = ("annotated", "accepted")
 CHUNK_SIZE = 20_000  # items read, featurised and scored at a time
 FEATURIZER_SAMPLE = 5_000  # pool items the featurizer also learns from (unsupervised)
-WRITE_BATCH = 5_000  # rows per write transaction: what bounds an annotator's wait on the lock
+WRITE_BATCH = 5_000  # most rows per chunked write transaction
+WRITE_TARGET_S = 0.02  # how long a chunked write transaction aims to hold the write lock
 IN_BATCH = 1_000  # ids per IN (...) list, well under SQLite's bound-parameter limit
 STOP_KAPPA = 0.99
 STOP_UNCERTAINTY = 0.05
@@ -396,7 +403,7 @@ def _select(strategy, estimator, X_lab, y_lab, X_pool, k, *, state, classes, see
 
 
 def _score_pool(
-    db: Database,
+    pacer: _Pacer,
     project: _Project,
     model: ProjectModel,
     model_version_id: int | None,
@@ -424,7 +431,7 @@ def _score_pool(
     cand_rows: list[Any] = []
     last = None
     done = 0
-    for chunk_ids, inputs in _item_chunks(db, project.id, CHUNK_SIZE, is_eval=False):
+    for chunk_ids, inputs in _item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=False):
         X = model.featurizer.transform(inputs)
         selection = _select(
             project.strategy,
@@ -446,7 +453,7 @@ def _score_pool(
             if uncertainty.size:
                 top = float(uncertainty.max())
                 max_uncertainty = top if max_uncertainty is None else max(max_uncertainty, top)
-            _write_predictions(db, project, model_version_id, chunk_ids, proba, chunk_scores)
+            _write_predictions(pacer, project, model_version_id, chunk_ids, proba, chunk_scores)
         picked = np.asarray(selection.indices, dtype=np.int64)
         cand_ids.extend(int(chunk_ids[i]) for i in picked)
         cand_rows.append(X[picked])
@@ -486,7 +493,7 @@ def _score_pool(
 
 
 def _score_eval_set(
-    db: Database,
+    pacer: _Pacer,
     project: _Project,
     model: ProjectModel,
     model_version_id: int,
@@ -499,13 +506,13 @@ def _score_eval_set(
     """
     before: list[str] = []
     now: list[str] = []
-    for chunk_ids, inputs in _item_chunks(db, project.id, CHUNK_SIZE, is_eval=True):
+    for chunk_ids, inputs in _item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=True):
         proba = model.predict_proba(model.featurizer.transform(inputs))
         uncertainty = _uncertainty(proba, multi_label=project.multi_label)
-        _write_predictions(db, project, model_version_id, chunk_ids, proba, uncertainty)
+        _write_predictions(pacer, project, model_version_id, chunk_ids, proba, uncertainty)
         if previous_id is None:
             continue
-        previous = _predicted_by(db, project, previous_id, chunk_ids)
+        previous = _predicted_by(pacer.db, project, previous_id, chunk_ids)
         labels = _predicted_labels(proba, project.labels, multi_label=project.multi_label)
         for item_id, label in zip(chunk_ids, labels, strict=True):
             if item_id in previous:
@@ -540,43 +547,81 @@ def _predicted_by(
 # --------------------------------------------------------------------------- writes
 
 
+class _Pacer:
+    """Runs a long write as short write transactions, leaving the lock free between them.
+
+    Each transaction takes as many rows as held the lock about `WRITE_TARGET_S` last
+    time (at most `WRITE_BATCH`). On SQLite, whose one write lock every writer shares,
+    it is followed by a pause as long as it held the lock.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.size = min(1_000, WRITE_BATCH)
+        self.pause = db.dialect == "sqlite"
+
+    def write(
+        self,
+        n: int,
+        write: Callable[[Session, int, int], None],
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Call ``write(session, start, stop)`` over ``range(n)``, one transaction a slice."""
+        start = 0
+        while start < n:
+            stop = min(start + self.size, n)
+            with self.db.transaction() as session:
+                session.connection()  # BEGIN (IMMEDIATE on SQLite): the lock is held from here
+                began = time.perf_counter()
+                write(session, start, stop)
+            held = time.perf_counter() - began
+            growth = min(2.0, WRITE_TARGET_S / max(held, 1e-4))
+            self.size = max(min(100, WRITE_BATCH), min(WRITE_BATCH, int(self.size * growth)))
+            start = stop
+            if on_progress:
+                on_progress(stop)
+            if self.pause:
+                time.sleep(held)
+
+
 def _insert_batched(session: Session, table, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), WRITE_BATCH):
         session.execute(table.insert(), rows[start : start + WRITE_BATCH])
 
 
 def _write_predictions(
-    db: Database,
+    pacer: _Pacer,
     project: _Project,
     model_version_id: int,
     item_ids: Sequence[int],
     proba: np.ndarray,
     scores: np.ndarray,
 ) -> None:
-    """Insert predictions, `WRITE_BATCH` rows per write transaction.
+    """Insert one chunk's predictions in paced write transactions.
 
-    The JSON is built before each transaction, so a transaction only hands rows to the
+    The JSON is built before any transaction, so a transaction only hands rows to the
     driver's ``executemany``.
     """
     texts = [json.dumps(p) for p in _probability_dicts(proba, project.labels)]
     rows = list(zip(item_ids, texts, np.asarray(scores, dtype=np.float64).tolist(), strict=True))
-    for start in range(0, len(rows), WRITE_BATCH):
-        batch = rows[start : start + WRITE_BATCH]
-        with db.transaction() as session:
-            connection = session.connection()
-            dialect = connection.dialect
-            marker = "?" if dialect.paramstyle == "qmark" else "%s"
-            created = PredictionRow.__table__.c.created_at.type
-            to_db = created.dialect_impl(dialect).bind_processor(dialect)
-            now = to_db(utcnow()) if to_db is not None else utcnow()
-            connection.exec_driver_sql(
-                "INSERT INTO predictions (project_id, item_id, model_version_id, probabilities, "
-                f"score, created_at) VALUES ({', '.join([marker] * 6)})",
-                [
-                    (project.id, item_id, model_version_id, text, score, now)
-                    for item_id, text, score in batch
-                ],
-            )
+
+    def insert(session: Session, start: int, stop: int) -> None:
+        connection = session.connection()
+        dialect = connection.dialect
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        created = PredictionRow.__table__.c.created_at.type
+        to_db = created.dialect_impl(dialect).bind_processor(dialect)
+        now = to_db(utcnow()) if to_db is not None else utcnow()
+        connection.exec_driver_sql(
+            "INSERT INTO predictions (project_id, item_id, model_version_id, probabilities, "
+            f"score, created_at) VALUES ({', '.join([marker] * 6)})",
+            [
+                (project.id, item_id, model_version_id, text, score, now)
+                for item_id, text, score in rows[start:stop]
+            ],
+        )
+
+    pacer.write(len(rows), insert)
 
 
 def _refresh_priorities(
@@ -649,47 +694,46 @@ def _put_batch_first(
 
 
 def _write_priorities(
-    db: Database,
+    pacer: _Pacer,
     project: _Project,
     scored: _Scored,
     priorities: np.ndarray,
     progress: Progress | None,
 ) -> int:
-    """Re-prioritise the pool's tasks, batch first, `WRITE_BATCH` tasks per transaction.
+    """Re-prioritise the pool's tasks, the batch first, in paced write transactions.
 
     Returns the number of tasks written.
     """
-    with db.transaction() as session:
-        _put_batch_first(session, db.dialect, project.id, scored, priorities)
+    with pacer.db.transaction() as session:
+        _put_batch_first(session, pacer.db.dialect, project.id, scored, priorities)
     rest = ~np.isin(scored.item_ids, np.asarray(scored.batch_ids, dtype=np.int64))
     item_ids = scored.item_ids[rest]
     rest_priorities = priorities[rest]
     total = int(item_ids.size)
-    if progress:
-        progress("write", 0, total)
-    for start in range(0, total, WRITE_BATCH):
-        stop = start + WRITE_BATCH
+
+    def refresh(session: Session, start: int, stop: int) -> None:
         rows = [
             (item_id, priority, None)
             for item_id, priority in zip(
                 item_ids[start:stop].tolist(), rest_priorities[start:stop].tolist(), strict=True
             )
         ]
-        with db.transaction() as session:
-            _refresh_priorities(session, db.dialect, project.id, rows)
-        if progress:
-            progress("write", min(stop, total), total)
+        _refresh_priorities(session, pacer.db.dialect, project.id, rows)
+
+    if progress:
+        progress("write", 0, total)
+    pacer.write(total, refresh, (lambda done: progress("write", done, total)) if progress else None)
     return total + len(scored.batch_ids)
 
 
-def _drop_stale_predictions(db: Database, project_id: int, keep: set[int]) -> None:
+def _drop_stale_predictions(pacer: _Pacer, project_id: int, keep: set[int | None]) -> None:
     """Delete pool predictions of built-in model versions other than ``keep``, in chunks.
 
     They are no longer read: the queue follows the newest round, and the stopping
     criteria read the previous round's. Evaluation-set predictions stay for learning
     curves. Model versions a failed round left behind are cleaned up here too.
     """
-    with db.read() as session:
+    with pacer.db.read() as session:
         stale = [
             version_id
             for version_id in session.execute(
@@ -702,7 +746,7 @@ def _drop_stale_predictions(db: Database, project_id: int, keep: set[int]) -> No
     for version_id in stale:
         last = 0
         while True:
-            with db.read() as session:
+            with pacer.db.read() as session:
                 rows = session.execute(
                     select(PredictionRow.id, PredictionRow.item_id)
                     .join(ItemRow, ItemRow.id == PredictionRow.item_id)
@@ -717,10 +761,12 @@ def _drop_stale_predictions(db: Database, project_id: int, keep: set[int]) -> No
             if not rows:
                 break
             last = rows[-1].item_id
-            with db.transaction() as session:
-                session.execute(
-                    delete(PredictionRow).where(PredictionRow.id.in_([r.id for r in rows]))
-                )
+            ids = [row.id for row in rows]
+
+            def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
+                session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))
+
+            pacer.write(len(ids), remove)
 
 
 def _next_number(session: Session, column_, project_column, project_id: int) -> int:
@@ -890,11 +936,12 @@ def train(
             annotations=annotations, metrics=metrics,
         )  # fmt: skip
     model_version_id = versions.model_id if versions else None
+    pacer = _Pacer(db)
     before, now = [], []
     if model_version_id is not None:
-        before, now = _score_eval_set(db, proj, model, model_version_id, previous_model_id)
+        before, now = _score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
     scored = _score_pool(
-        db,
+        pacer,
         proj,
         model,
         model_version_id,
@@ -912,7 +959,7 @@ def train(
             metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
         metrics["stopping"] = _stopping_metrics(before, now, scored.max_uncertainty)
     priorities = scored.priorities()
-    n_reprioritised = _write_priorities(db, proj, scored, priorities, progress)
+    n_reprioritised = _write_priorities(pacer, proj, scored, priorities, progress)
     info = _write_round(
         db,
         proj,
@@ -926,7 +973,7 @@ def train(
         n_reprioritised=n_reprioritised,
     )
     if model_version_id is not None:
-        _drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
+        _drop_stale_predictions(pacer, proj.id, {model_version_id, previous_model_id})
     return info
 
 
