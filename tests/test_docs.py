@@ -3,7 +3,8 @@
 - Every fenced ``python`` block of the pages in ``RUNNABLE`` runs, in order, in one
   namespace per page, in a temporary working directory (``python skip`` blocks are
   shown but not run: they need an optional extra or a running server).
-- Every command and option the CLI's ``--help`` shows is named in ``docs/cli.md``.
+- Every command and option the CLI's ``--help`` shows is named in ``docs/cli.md``, and
+  every endpoint of the REST API is listed in ``docs/api.md``.
 """
 
 from __future__ import annotations
@@ -66,3 +67,26 @@ def test_cli_reference_names_every_command_and_option() -> None:
                 if option.startswith("-") and option != "--help" and option not in text:
                     missing.append(f"option: labelloop {' '.join(path)} {option}")
     assert not missing, "docs/cli.md does not mention:\n" + "\n".join(missing)
+
+
+def test_api_reference_lists_every_endpoint() -> None:
+    import importlib
+
+    from labelloop.server.app import _API_ROUTERS
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    documented = {
+        f"{method} {shape(path)}"
+        for method, path in re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`\[,|]+)", text)
+    }
+    missing = []
+    for name in _API_ROUTERS:
+        router = importlib.import_module(f"labelloop.server.routers.{name}").router
+        for route in router.routes:
+            for method in sorted(route.methods):
+                if f"{method} {shape(route.path)}" not in documented:
+                    missing.append(f"{method} /api/v1{route.path}")
+    assert not missing, "docs/api.md does not list:\n" + "\n".join(missing)
