@@ -23,7 +23,7 @@ from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from labelloop.engine import projects as project_engine
+from labelloop.engine import lookup
 from labelloop.engine import users as user_engine
 from labelloop.engine.users import UserInfo
 from labelloop.server.errors import ApiError
@@ -41,6 +41,7 @@ __all__ = [
     "CSRF_HEADER",
     "AdminOnly",
     "AdminUser",
+    "AnnotationMember",
     "CurrentUser",
     "DbDep",
     "GuardedRoute",
@@ -50,8 +51,10 @@ __all__ = [
     "ModelWriter",
     "ProjectAccess",
     "ProjectMember",
+    "ReviewTaskMember",
     "ReviewerUser",
     "SettingsDep",
+    "TaskMember",
     "actor_for",
     "current_user",
     "get_db",
@@ -210,10 +213,8 @@ def _member_project(request: Request) -> ProjectAccess:
     db = request.app.state.db
     if user.role == "admin":
         # Admins are members of nothing: ask whether the project exists at all.
-        try:
-            project_engine.get_project_info(db, project_id)
-        except LookupError:
-            raise not_found from None
+        if not lookup.project_exists(db, project_id):
+            raise not_found
     elif not user_engine.is_member(db, project_id, user.id):
         # One primary-key lookup, on every request of the hot path; the membership row
         # cannot outlive its project (ON DELETE CASCADE).
@@ -235,6 +236,51 @@ async def project_member(
 project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
 
 ProjectMember = Annotated[ProjectAccess, Depends(project_member)]
+
+
+def _in_member_project(
+    param: str, noun: str, project_of: Callable[..., int | None]
+) -> Callable[[Request], Awaitable[ProjectAccess]]:
+    """A guard for a route naming a row by id (``{task_id}``, ...): 404 unless the row is
+    in a project the caller is a member of (admins: unless it exists), so an outsider
+    learns nothing about it, not even that it exists."""
+
+    def guard(request: Request) -> ProjectAccess:
+        cached = getattr(request.state, "project", None)
+        if cached is not None:
+            return cached
+        user = _authenticate(request)
+        raw = request.path_params.get(param)
+        try:
+            row_id = int(raw)
+        except (TypeError, ValueError):
+            row_id = 0
+        project_id = None
+        if 0 < row_id < 2**62:
+            member_id = None if user.role == "admin" else user.id
+            project_id = project_of(request.app.state.db, row_id, member_id=member_id)
+        if project_id is None:
+            raise ApiError(404, f"no {noun} {raw}", field=param)
+        access = ProjectAccess(id=project_id)
+        request.state.project = access
+        return access
+
+    async def check(request: Request) -> ProjectAccess:
+        cached = getattr(request.state, "project", None)
+        return cached if cached is not None else await run_in_threadpool(guard, request)
+
+    check.guard = (_RANK_PROJECT, guard)  # type: ignore[attr-defined]
+    check.__name__ = f"{param.removesuffix('_id')}_member"
+    return check
+
+
+TaskMember = Depends(_in_member_project("task_id", "task", lookup.task_project_id))
+AnnotationMember = Depends(
+    _in_member_project("annotation_id", "annotation", lookup.annotation_project_id)
+)
+ReviewTaskMember = Depends(
+    _in_member_project("review_task_id", "review task", lookup.review_task_project_id)
+)
 
 
 def _guards(route: APIRoute) -> list[Callable[[Request], Any]]:

@@ -30,7 +30,6 @@ class Endpoint:
     request: Callable
     allowed: frozenset[str]
     ok: tuple[int, ...] = (200,)
-    project_scoped: bool = True
 
 
 def _p(world) -> int:
@@ -78,13 +77,11 @@ ENDPOINTS = (
         "me",
         lambda w, who: ("GET", f"{API}/auth/me", {}),
         MEMBERS | {"outsider"},
-        project_scoped=False,
     ),
     Endpoint(
         "list projects",
         lambda w, who: ("GET", f"{API}/projects", {}),
         MEMBERS | {"outsider"},
-        project_scoped=False,
     ),
     Endpoint("get project", lambda w, who: ("GET", f"{API}/projects/{_p(w)}", {}), MEMBERS),
     Endpoint(
@@ -96,7 +93,6 @@ ENDPOINTS = (
         ),
         frozenset({"admin"}),
         ok=(201,),
-        project_scoped=False,
     ),
     Endpoint(
         "settings",
@@ -129,7 +125,6 @@ ENDPOINTS = (
         lambda w, who: ("POST", f"{API}/tasks/{_a_task(w, who)}/skip", {"json": {"reason": "r"}}),
         HUMANS,
         ok=(204,),
-        project_scoped=False,
     ),
     Endpoint(
         "submit",
@@ -140,7 +135,6 @@ ENDPOINTS = (
         ),
         HUMANS,
         ok=(201,),
-        project_scoped=False,
     ),
     Endpoint(
         "undo",
@@ -150,7 +144,6 @@ ENDPOINTS = (
             {},
         ),
         HUMANS,
-        project_scoped=False,
     ),
     Endpoint(
         "lease review",
@@ -221,7 +214,6 @@ ENDPOINTS = (
         "list users",
         lambda w, who: ("GET", f"{API}/users", {}),
         frozenset({"admin"}),
-        project_scoped=False,
     ),
     Endpoint(
         "create user",
@@ -232,32 +224,27 @@ ENDPOINTS = (
         ),
         frozenset({"admin"}),
         ok=(201,),
-        project_scoped=False,
     ),
     Endpoint(
         "get user",
         lambda w, who: ("GET", f"{API}/users/{w.user_ids['model']}", {}),
         frozenset({"admin"}),
-        project_scoped=False,
     ),
     Endpoint(
         "list tokens",
         lambda w, who: ("GET", f"{API}/tokens", {}),
         frozenset({"admin"}),
-        project_scoped=False,
     ),
     Endpoint(
         "create token",
         lambda w, who: ("POST", f"{API}/tokens", {"json": {"user_id": w.user_ids["reviewer"]}}),
         frozenset({"admin"}),
         ok=(201,),
-        project_scoped=False,
     ),
     Endpoint(
         "revoke token",
         lambda w, who: ("DELETE", f"{API}/tokens/{_token(w)}", {}),
         frozenset({"admin"}),
-        project_scoped=False,
     ),
     Endpoint(
         "members",
@@ -291,11 +278,8 @@ def _denied_status(endpoint: Endpoint, who: str | None) -> tuple[int, ...]:
         return (401,)
     if who == "outsider":
         role_allowed = "annotator" in endpoint.allowed
-        if not role_allowed:
-            return (403,)
-        # Someone else's task or annotation in a project the outsider is not in: the
-        # engine refuses it as not theirs (not leased to them, not their annotation).
-        return (404,) if endpoint.project_scoped else (403, 404, 409)
+        # A project, task or annotation in a project the outsider is not in: not found.
+        return (404,) if role_allowed else (403,)
     return (403,)
 
 

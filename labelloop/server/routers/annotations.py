@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Response, status
 
 from labelloop.engine import annotate
-from labelloop.server.deps import DbDep, GuardedRoute, LabellerUser
+from labelloop.server.deps import (
+    AnnotationMember,
+    DbDep,
+    GuardedRoute,
+    LabellerUser,
+    TaskMember,
+)
 from labelloop.server.routers.tasks import TaskId
 from labelloop.server.schemas import AnnotationCreate, AnnotationPublic
 
@@ -32,6 +38,7 @@ IdempotencyKey = Annotated[
     response_model=AnnotationPublic,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": AnnotationPublic, "description": "A retry: the original."}},
+    dependencies=[TaskMember],
 )
 def submit_annotation(
     task_id: TaskId,
@@ -60,7 +67,11 @@ def submit_annotation(
     return annotation
 
 
-@router.post("/annotations/{annotation_id}/undo", response_model=AnnotationPublic)
+@router.post(
+    "/annotations/{annotation_id}/undo",
+    response_model=AnnotationPublic,
+    dependencies=[AnnotationMember],
+)
 def undo_annotation(annotation_id: AnnotationId, user: LabellerUser, db: DbDep) -> Any:
     """Withdraw the caller's own annotation while it is not yet reviewed."""
     return annotate.undo_annotation(db, annotation_id=annotation_id, user=user)

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel
 
 from labelloop.engine import review
-from labelloop.server.deps import DbDep, GuardedRoute, ProjectMember, ReviewerUser
+from labelloop.server.deps import (
+    DbDep,
+    GuardedRoute,
+    ProjectMember,
+    ReviewerUser,
+    ReviewTaskMember,
+)
 from labelloop.server.routers.tasks import ItemPublic
 from labelloop.server.schemas import AnnotationPublic, ReviewCreate
 
@@ -64,7 +70,11 @@ def lease_next_review(project: ProjectMember, user: ReviewerUser, db: DbDep) -> 
     return task
 
 
-@router.post("/reviews/{review_task_id}", response_model=ReviewOutcomePublic)
+@router.post(
+    "/reviews/{review_task_id}",
+    response_model=ReviewOutcomePublic,
+    dependencies=[ReviewTaskMember],
+)
 def submit_review(
     review_task_id: ReviewTaskId, body: ReviewCreate, user: ReviewerUser, db: DbDep
 ) -> Any:

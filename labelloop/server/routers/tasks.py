@@ -9,7 +9,14 @@ from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel
 
 from labelloop.engine import queue
-from labelloop.server.deps import DbDep, GuardedRoute, LabellerUser, ProjectMember, SettingsDep
+from labelloop.server.deps import (
+    DbDep,
+    GuardedRoute,
+    LabellerUser,
+    ProjectMember,
+    SettingsDep,
+    TaskMember,
+)
 from labelloop.server.schemas import SkipCreate
 
 __all__ = ["ItemPublic", "TaskId", "TaskPublic", "router"]
@@ -60,7 +67,9 @@ def lease_next_task(
     return task
 
 
-@router.post("/tasks/{task_id}/skip", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/tasks/{task_id}/skip", status_code=status.HTTP_204_NO_CONTENT, dependencies=[TaskMember]
+)
 def skip_task(task_id: TaskId, body: SkipCreate, user: LabellerUser, db: DbDep) -> Response:
     """Give a leased task back with a reason; it goes to others, not back to the caller."""
     queue.skip_task(db, task_id=task_id, user=user, reason=body.reason)

@@ -12,6 +12,7 @@ from labelloop.engine import browse, lookahead, relabel
 from labelloop.engine import projects as project_engine
 from labelloop.server.deps import (
     REVIEWERS,
+    AnnotationMember,
     DbDep,
     GuardedRoute,
     HumanUser,
@@ -191,7 +192,11 @@ def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
     return browse.item_history(db, project_id=project.id, item_id=item_id)
 
 
-@router.post("/annotations/{annotation_id}/relabel", response_model=TaskPublic)
+@router.post(
+    "/annotations/{annotation_id}/relabel",
+    response_model=TaskPublic,
+    dependencies=[AnnotationMember],
+)
 def label_again(
     annotation_id: AnnotationId, user: LabellerUser, db: DbDep, settings: SettingsDep
 ) -> Any:
