@@ -134,6 +134,7 @@ class RoundInfo:
         ``stop_kappa`` (agreement with the previous model on the evaluation set),
         ``strategy_state`` (what the strategy carries to the next round).
     created_at : datetime
+        When the round read its labels: labels given after it are new to the next round.
     """
 
     number: int
@@ -876,6 +877,7 @@ def train(
     )
 
     actor = _check_actor(actor)
+    read_at = utcnow()
     with db.read() as session:
         proj = _snapshot(resolve_project(session, project))
         train_set = _labelled(session, proj.id, is_eval=False)
@@ -971,6 +973,7 @@ def train(
         priorities=priorities,
         metrics=metrics,
         n_reprioritised=n_reprioritised,
+        read_at=read_at,
     )
     if model_version_id is not None:
         _drop_stale_predictions(pacer, proj.id, {model_version_id, previous_model_id})
@@ -1117,6 +1120,7 @@ def _write_round(
     priorities: np.ndarray,
     metrics: dict[str, Any],
     n_reprioritised: int,
+    read_at: dt.datetime,
 ) -> RoundInfo:
     """Commit the round, its batch (first in the queue again) and ``round.completed``."""
     with db.transaction() as session:
@@ -1140,6 +1144,7 @@ def _write_round(
             batch=list(scored.batch_ids),
             metrics=json.loads(json.dumps(metrics, default=float)),
             n_labels=len(train_set.item_ids),
+            created_at=read_at,
         )
         session.add(round_row)
         session.flush()

@@ -10,7 +10,9 @@ from sqlalchemy import event, func, select
 from test_rounds import ACTOR, make_text_project
 
 from labelloop.engine import rounds
+from labelloop.engine.annotate import record_annotation
 from labelloop.engine.audit import verify_chain
+from labelloop.engine.jobs import list_jobs
 from labelloop.engine.rounds import list_rounds, query, train
 from labelloop.store.tables import (
     AuditEventRow,
@@ -136,3 +138,23 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
     # The failed version's partial pool predictions are gone; the new one covers the pool.
     assert set(pool_versions) == {1, 3}
     assert pool_versions[3] == open_pool == again.metrics["pool_size"]
+
+
+def test_labels_given_while_a_round_runs_count_towards_the_next_retrain(sqlite_db):
+    db = sqlite_db
+    project = make_text_project(db, n=120, retrain_every=2)
+    train(db, actor=ACTOR, project=project)
+    first, second = (row.external_id for row in query(db, project, 2))
+    during = []
+
+    def label_one(stage: str, done: int, total: int) -> None:
+        if stage == "write" and not during:
+            during.append(
+                record_annotation(db, actor="ann", project=project, external_id=first, label="pos")
+            )
+
+    train(db, actor=ACTOR, project=project, progress=label_one)
+    assert during and not list_jobs(db)
+    # The round read its labels before that one came in: it is new to the next round.
+    record_annotation(db, actor="ann", project=project, external_id=second, label="neg")
+    assert [job.kind for job in list_jobs(db)] == ["retrain"]
