@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,7 @@ from labelloop.store.tables import (
     TaskLeaseRow,
     TaskRow,
     UserRow,
+    WebhookRow,
     utcnow,
 )
 
@@ -70,6 +71,11 @@ __all__ = [
 
 # Sources whose annotations vote for the final label (reviewer corrections do not vote).
 VOTING_SOURCES = ("human", "model", "import")
+_HAS_WEBHOOKS = (
+    exists()
+    .where(WebhookRow.project_id == TaskRow.project_id, WebhookRow.is_active)
+    .label("has_webhooks")
+)
 _MAX_KEY = 200
 _MAX_TIME_MS = 7 * 24 * 3600 * 1000
 
@@ -160,7 +166,10 @@ def settle_item(
     labels = [row.label for row in rows]
     source = rows[-1].source if rows else "human"
     complete = task is None or task.needed <= 0
-    standing = _standing_review(session, item.id)
+    before = item.status
+    # Only a review's accept or correction makes an item accepted, and nothing else
+    # changes it afterwards: an item in any other status has no standing review.
+    standing = _standing_review(session, item.id) if before == "accepted" else None
     if standing is not None:
         decision = decide_label(
             labels, complete=True, verdict=standing[0], reviewed_label=standing[1], source=source
@@ -190,6 +199,11 @@ def settle_item(
         item.final_label = decision.final_label
         item.label_source = decision.source
         item.labelled_at = now if decision.final_label is not None else None
+    if before != "in_review" and decision.status != "in_review":
+        # A review task is open only while its item is in review (opened above, closed
+        # by the review or cancelled here), so there is none to look for.
+        session.flush()
+        return decision
     open_reviews = (
         session.execute(
             select(ReviewTaskRow).where(
@@ -252,23 +266,34 @@ def _by_key(db: Database, user_id: int, key: str, task_id: int) -> AnnotationInf
 
 
 def _after_label(
-    session: Session, *, project: ProjectRow, item: ItemRow, row: AnnotationRow, actor: str
+    session: Session,
+    *,
+    project: ProjectRow,
+    item: ItemRow,
+    row: AnnotationRow,
+    actor: str,
+    has_webhooks: bool = True,
 ) -> None:
-    """What every new label triggers: retrain check, webhook event, audit event."""
+    """What every new label triggers: retrain check, webhook event, audit event.
+
+    ``has_webhooks=False`` (the caller read that the project has no active webhook, in
+    this transaction) skips looking for subscribers.
+    """
     maybe_enqueue_retrain(session, project=project, actor=actor)
-    emit_event(
-        session,
-        project_id=project.id,
-        event="annotation.created",
-        payload={
-            "annotation_id": row.id,
-            "item_id": item.external_id,
-            "label": row.label,
-            "actor": row.actor,
-            "item_status": item.status,
-            "final_label": item.final_label,
-        },
-    )
+    if has_webhooks:
+        emit_event(
+            session,
+            project_id=project.id,
+            event="annotation.created",
+            payload={
+                "annotation_id": row.id,
+                "item_id": item.external_id,
+                "label": row.label,
+                "actor": row.actor,
+                "item_status": item.status,
+                "final_label": item.final_label,
+            },
+        )
     append_event(
         session,
         project_id=project.id,
@@ -295,26 +320,39 @@ def _submit(
     time_spent_ms: int | None,
     idempotency_key: str | None,
 ) -> tuple[AnnotationInfo, bool]:
-    task = session.get(TaskRow, task_id, with_for_update=True)
-    if task is None or task.queue != LABEL_QUEUE:
+    # The task, its project and item, and whether the project has webhooks: one read,
+    # locking the task and the item (PostgreSQL; SQLite holds the write lock already).
+    found = session.execute(
+        select(TaskRow, ProjectRow, ItemRow, _HAS_WEBHOOKS)
+        .join(ProjectRow, ProjectRow.id == TaskRow.project_id)
+        .join(ItemRow, ItemRow.id == TaskRow.item_id)
+        .where(TaskRow.id == task_id)
+        .with_for_update(of=[TaskRow, ItemRow])
+    ).first()
+    if found is None or found[0].queue != LABEL_QUEUE:
         raise NotFoundError(f"no task {task_id}")
-    if idempotency_key is not None:
-        # Re-checked under the write lock: a retry racing the original lands here.
-        existing = _key_lookup(session, user.id, idempotency_key, task_id)
-        if existing is not None:
-            return existing, False
-    project = resolve_project(session, task.project_id)
-    value = validate_label(project, label=label, labels=labels)
-    lease = open_lease(session, task_id=task.id, user_id=user.id)
-    if lease is None:
-        raise ConflictError(
-            f"task {task_id} is not leased to {user.name!r}: lease it with tasks/next first"
-        )
-    was_open = lease.outcome is None
-    if not was_open and (task.status != "open" or task.active_leases >= task.needed):
-        raise ConflictError(
-            f"your lease on task {task_id} expired and another annotator took it: lease a new task"
-        )
+    task, project, item, has_webhooks = found
+    try:
+        value = validate_label(project, label=label, labels=labels)
+        lease = open_lease(session, task_id=task.id, user_id=user.id)
+        if lease is None:
+            raise ConflictError(
+                f"task {task_id} is not leased to {user.name!r}: lease it with tasks/next first"
+            )
+        was_open = lease.outcome is None
+        if not was_open and (task.status != "open" or task.active_leases >= task.needed):
+            raise ConflictError(
+                f"your lease on task {task_id} expired and another annotator took it: "
+                "lease a new task"
+            )
+    except (ValidationError, ConflictError):
+        # A retry of a submit that went through closed its lease: answer the original.
+        # (A retry while a lease is open is settled by the unique key on insert.)
+        if idempotency_key is not None:
+            existing = _key_lookup(session, user.id, idempotency_key, task_id)
+            if existing is not None:
+                return existing, False
+        raise
     now = utcnow()
     row = AnnotationRow(
         project_id=project.id,
@@ -340,9 +378,15 @@ def _submit(
     if task.needed == 0:
         task.status = "done"
     task.updated_at = now
-    item = session.get(ItemRow, task.item_id, with_for_update=True)
     settle_item(session, project=project, item=item, task=task)
-    _after_label(session, project=project, item=item, row=row, actor=user.name)
+    _after_label(
+        session,
+        project=project,
+        item=item,
+        row=row,
+        actor=user.name,
+        has_webhooks=bool(has_webhooks),
+    )
     return annotation_info(row, item), True
 
 
@@ -388,10 +432,6 @@ def submit_annotation(
     """
     check_user(user, LABELLING_ROLES, "submit annotations")
     _check_options(time_spent_ms, idempotency_key)
-    if idempotency_key is not None:
-        existing = _by_key(db, user.id, idempotency_key, task_id)
-        if existing is not None:
-            return existing, False
     try:
         with db.transaction() as session:
             return _submit(

@@ -20,6 +20,9 @@ Rules
 - Leases last the project's ``lease_seconds``. A lease past its expiry with no outcome
   is closed as ``expired`` lazily, by the next lease call in its project (or by
   `release_expired_leases`), and its slot goes back to the queue.
+- Cost: one statement reads the project with the caller's held lease, whether any
+  lease in the project expired and the caller's lease count; one more finds the task
+  with its item. Expiry work runs only when something expired.
 - Concurrency: on SQLite the write transaction (BEGIN IMMEDIATE) serialises lease
   calls; on PostgreSQL candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so
   simultaneous callers each get their own task and nobody waits on another's row.
@@ -32,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
@@ -259,12 +262,39 @@ def candidate_query(
 
 def _candidate(
     session: Session, *, project_id: int, user_id: int, is_eval: bool, window: int | None = None
-) -> TaskRow | None:
+) -> tuple[TaskRow, ItemRow] | None:
     dialect = session.get_bind().dialect.name
     query = candidate_query(
         project_id=project_id, user_id=user_id, is_eval=is_eval, dialect=dialect, window=window
     )
-    return session.execute(query).scalar_one_or_none()
+    # The item comes in the same statement, by primary key (it is not locked).
+    found = session.execute(
+        query.add_columns(ItemRow).join(ItemRow, ItemRow.id == TaskRow.item_id)
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _lease_state_query(project_id: int, user_id: int, now: dt.datetime) -> Select:
+    """The project, with what a lease call needs to know first, in one statement.
+
+    Columns: the `ProjectRow`; the user's oldest unexpired open lease in it (id or
+    None); whether any of its open leases is past its expiry; how many leases the user
+    has taken in it so far (for the evaluation interleave).
+    """
+    open_in_project = and_(TaskLeaseRow.project_id == project_id, TaskLeaseRow.outcome.is_(None))
+    held = (
+        select(func.min(TaskLeaseRow.id))
+        .where(open_in_project, TaskLeaseRow.user_id == user_id, TaskLeaseRow.expires_at >= now)
+        .scalar_subquery()
+    )
+    stale = exists().where(open_in_project, TaskLeaseRow.expires_at < now)
+    taken = (
+        select(func.count())
+        .select_from(TaskLeaseRow)
+        .where(TaskLeaseRow.user_id == user_id, TaskLeaseRow.project_id == project_id)
+        .scalar_subquery()
+    )
+    return select(ProjectRow, held, stale, taken).where(ProjectRow.id == project_id)
 
 
 def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
@@ -301,45 +331,42 @@ def lease_next_task(
     """
     check_user(user, LABELLING_ROLES, "label tasks")
     with db.transaction() as session:
-        project = resolve_project(session, project_id)
-        seconds = _lease_seconds(project, lease_seconds)
+        if not isinstance(project_id, int) or isinstance(project_id, bool):
+            project_id = resolve_project(session, project_id).id
         now = utcnow()
-        expire_leases(session, project_id=project.id, now=now)
+        state = session.execute(_lease_state_query(project_id, user.id, now)).first()
+        if state is None:
+            raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
+        project, held_id, has_stale, taken = state
+        seconds = _lease_seconds(project, lease_seconds)
+        if has_stale:
+            expire_leases(session, project_id=project.id, now=now)
 
-        held = session.execute(
-            select(TaskLeaseRow)
-            .where(
-                TaskLeaseRow.user_id == user.id,
-                TaskLeaseRow.project_id == project.id,
-                TaskLeaseRow.outcome.is_(None),
-            )
-            .order_by(TaskLeaseRow.id)
-            .limit(1)
-        ).scalar_one_or_none()
-        if held is not None:
-            task = session.get(TaskRow, held.task_id)
-            return _task_info(task, session.get(ItemRow, held.item_id), held)
+        if held_id is not None:
+            held, task, item = session.execute(
+                select(TaskLeaseRow, TaskRow, ItemRow)
+                .join(TaskRow, TaskRow.id == TaskLeaseRow.task_id)
+                .join(ItemRow, ItemRow.id == TaskLeaseRow.item_id)
+                .where(TaskLeaseRow.id == held_id)
+            ).one()
+            return _task_info(task, item, held)
 
         period = _eval_period(project)
-        taken = session.execute(
-            select(func.count())
-            .select_from(TaskLeaseRow)
-            .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
-        ).scalar_one()
         prefer_eval = period > 0 and (taken + 1) % period == 0
-        task = _candidate(
+        found = _candidate(
             session,
             project_id=project.id,
             user_id=user.id,
             is_eval=prefer_eval,
             window=EVAL_WINDOW if prefer_eval else None,
         )
-        if task is None:
-            task = _candidate(
+        if found is None:
+            found = _candidate(
                 session, project_id=project.id, user_id=user.id, is_eval=not prefer_eval
             )
-        if task is None:
+        if found is None:
             return None
+        task, item = found
 
         lease = TaskLeaseRow(
             project_id=project.id,
@@ -353,7 +380,6 @@ def lease_next_task(
         task.active_leases = task.active_leases + 1
         task.updated_at = now
         session.flush()
-        item = session.get(ItemRow, task.item_id)
         append_event(
             session,
             project_id=project.id,
