@@ -31,11 +31,22 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
@@ -217,6 +228,13 @@ def candidate_query(
     the first ``window`` open tasks of the queue are searched, so a search for a rare
     kind (evaluation tasks) costs a bounded index walk even when none is left.
     """
+    return _candidate_select(project_id, user_id, is_eval=is_eval, dialect=dialect, window=window)
+
+
+def _candidate_select(
+    project_id: Any, user_id: Any, *, is_eval: bool, dialect: str, window: int | None
+) -> Select:
+    """`candidate_query` for values or bound parameters."""
     seen_lease = exists().where(
         TaskLeaseRow.task_id == TaskRow.id,
         TaskLeaseRow.user_id == user_id,
@@ -260,27 +278,41 @@ def candidate_query(
     return query
 
 
+# The hot path's statements are built once, with bound parameters: building a statement
+# costs more CPU than SQLite takes to run it.
+_PROJECT_ID = bindparam("project_id", type_=Integer)
+_USER_ID = bindparam("user_id", type_=Integer)
+
+
+@functools.cache
+def _candidate_statement(is_eval: bool, dialect: str, window: int | None) -> Select:
+    # The item comes in the same statement, by primary key (it is not locked).
+    return (
+        _candidate_select(_PROJECT_ID, _USER_ID, is_eval=is_eval, dialect=dialect, window=window)
+        .add_columns(ItemRow)
+        .join(ItemRow, ItemRow.id == TaskRow.item_id)
+    )
+
+
 def _candidate(
     session: Session, *, project_id: int, user_id: int, is_eval: bool, window: int | None = None
 ) -> tuple[TaskRow, ItemRow] | None:
-    dialect = session.get_bind().dialect.name
-    query = candidate_query(
-        project_id=project_id, user_id=user_id, is_eval=is_eval, dialect=dialect, window=window
-    )
-    # The item comes in the same statement, by primary key (it is not locked).
-    found = session.execute(
-        query.add_columns(ItemRow).join(ItemRow, ItemRow.id == TaskRow.item_id)
-    ).first()
+    query = _candidate_statement(is_eval, session.get_bind().dialect.name, window)
+    found = session.execute(query, {"project_id": project_id, "user_id": user_id}).first()
     return None if found is None else (found[0], found[1])
 
 
-def _lease_state_query(project_id: int, user_id: int, now: dt.datetime) -> Select:
+@functools.cache
+def _lease_state_statement() -> Select:
     """The project, with what a lease call needs to know first, in one statement.
 
-    Columns: the `ProjectRow`; the user's oldest unexpired open lease in it (id or
-    None); whether any of its open leases is past its expiry; how many leases the user
-    has taken in it so far (for the evaluation interleave).
+    Parameters ``project_id``, ``user_id`` and ``now``. Columns: the `ProjectRow`; the
+    user's oldest unexpired open lease in it (id or None); whether any of its open
+    leases is past its expiry; how many leases the user has taken in it so far (for
+    the evaluation interleave).
     """
+    project_id, user_id = _PROJECT_ID, _USER_ID
+    now = bindparam("now", type_=TaskLeaseRow.expires_at.type)
     open_in_project = and_(TaskLeaseRow.project_id == project_id, TaskLeaseRow.outcome.is_(None))
     held = (
         select(func.min(TaskLeaseRow.id))
@@ -310,6 +342,14 @@ def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
     )
 
 
+_HELD = (
+    select(TaskLeaseRow, TaskRow, ItemRow)
+    .join(TaskRow, TaskRow.id == TaskLeaseRow.task_id)
+    .join(ItemRow, ItemRow.id == TaskLeaseRow.item_id)
+    .where(TaskLeaseRow.id == bindparam("lease_id", type_=Integer))
+)
+
+
 def lease_next_task(
     db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
 ) -> TaskInfo | None:
@@ -334,7 +374,9 @@ def lease_next_task(
         if not isinstance(project_id, int) or isinstance(project_id, bool):
             project_id = resolve_project(session, project_id).id
         now = utcnow()
-        state = session.execute(_lease_state_query(project_id, user.id, now)).first()
+        state = session.execute(
+            _lease_state_statement(), {"project_id": project_id, "user_id": user.id, "now": now}
+        ).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
         project, held_id, has_stale, taken = state
@@ -343,12 +385,7 @@ def lease_next_task(
             expire_leases(session, project_id=project.id, now=now)
 
         if held_id is not None:
-            held, task, item = session.execute(
-                select(TaskLeaseRow, TaskRow, ItemRow)
-                .join(TaskRow, TaskRow.id == TaskLeaseRow.task_id)
-                .join(ItemRow, ItemRow.id == TaskLeaseRow.item_id)
-                .where(TaskLeaseRow.id == held_id)
-            ).one()
+            held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
             return _task_info(task, item, held)
 
         period = _eval_period(project)
@@ -437,15 +474,20 @@ def release_expired_leases(db: Database) -> int:
         return expire_leases(session, project_id=None, now=utcnow())
 
 
+_OPEN_LEASE = (
+    select(TaskLeaseRow)
+    .where(
+        TaskLeaseRow.task_id == bindparam("task_id", type_=Integer),
+        TaskLeaseRow.user_id == _USER_ID,
+        or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome == "expired"),
+    )
+    .order_by(TaskLeaseRow.id.desc())
+    .limit(1)
+)
+
+
 def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
     """The user's most recent lease on a task that has not been annotated or skipped."""
     return session.execute(
-        select(TaskLeaseRow)
-        .where(
-            TaskLeaseRow.task_id == task_id,
-            TaskLeaseRow.user_id == user_id,
-            or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome == "expired"),
-        )
-        .order_by(TaskLeaseRow.id.desc())
-        .limit(1)
+        _OPEN_LEASE, {"task_id": task_id, "user_id": user_id}
     ).scalar_one_or_none()
