@@ -1,5 +1,8 @@
 """Which project a task, annotation or review task belongs to: one indexed read each.
 
+Also the cheap project reads of the request path (`project_exists`, `project_settings`):
+a primary-key read, without the item counts `get_project_info` adds.
+
 The service checks membership with these before a use case runs, so a caller outside
 the project learns only "not found", whatever the id names. Given ``member_id``, the
 same read also checks that user's membership, and a non-member gets None as if the row
@@ -14,10 +17,13 @@ did not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from labelloop.exceptions import ValidationError
+from labelloop.engine.projects import effective_settings
+from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
@@ -30,6 +36,7 @@ from labelloop.store.tables import (
 __all__ = [
     "annotation_project_id",
     "project_exists",
+    "project_settings",
     "review_task_project_id",
     "task_project_id",
 ]
@@ -66,6 +73,22 @@ def project_exists(db: Database, project_id: int) -> bool:
     """Whether a project with this id exists (a primary-key read; no counts)."""
     _check_id(project_id, "project_id")
     return _project_of(db, ProjectRow.id, ProjectRow.id, project_id, None) is not None
+
+
+def project_settings(db: Database, project_id: int) -> dict[str, Any]:
+    """A project's settings over the defaults (a primary-key read; no counts).
+
+    Raises
+    ------
+    NotFoundError
+        No such project.
+    """
+    _check_id(project_id, "project_id")
+    with db.read() as session:
+        row = session.get(ProjectRow, project_id) if 0 < project_id <= _MAX_ID else None
+        if row is None:
+            raise NotFoundError(f"no project {project_id}")
+        return effective_settings(row)
 
 
 def task_project_id(db: Database, task_id: int, *, member_id: int | None = None) -> int | None:

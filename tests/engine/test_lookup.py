@@ -7,7 +7,7 @@ from _service_setup import add_items, make_project, make_user
 from sqlalchemy import select
 
 from labelloop.engine import annotate, lookup, queue
-from labelloop.exceptions import ValidationError
+from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.tables import ReviewTaskRow
 
 
@@ -35,3 +35,11 @@ def test_rows_resolve_to_their_project_and_membership(database):
     assert not lookup.project_exists(database, 10**9)
     with pytest.raises(ValidationError):
         lookup.task_project_id(database, "1")
+
+
+def test_project_settings_are_the_effective_ones(sqlite_db):
+    project = make_project(sqlite_db, settings={"show_model_guess": False})
+    settings = lookup.project_settings(sqlite_db, project)
+    assert settings["show_model_guess"] is False and settings["overlap"] == 1
+    with pytest.raises(NotFoundError):
+        lookup.project_settings(sqlite_db, 10**9)

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel
 
-from labelloop.engine import browse, lookahead, relabel
-from labelloop.engine import projects as project_engine
+from labelloop.engine import browse, lookahead, lookup, relabel
 from labelloop.server.deps import (
     REVIEWERS,
     AnnotationMember,
@@ -142,8 +141,8 @@ def model_guess(project: ProjectMember, item_id: ItemId, user: HumanUser, db: Db
     """The model's guess for an item (null before any model); annotators see it only when
     the project's ``show_model_guess`` setting allows it."""
     if user.role == "annotator":
-        info = project_engine.get_project_info(db, project.id)
-        if not info.settings.get("show_model_guess", True):
+        settings = lookup.project_settings(db, project.id)
+        if not settings.get("show_model_guess", True):
             raise ApiError(403, "this project does not show the model's guess to annotators")
     return browse.model_guess(db, project_id=project.id, item_id=item_id)
 
