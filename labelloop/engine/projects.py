@@ -11,17 +11,20 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
+    AnnotationRow,
     GuidelineVersionRow,
     ItemRow,
     MembershipRow,
     ProjectRow,
+    TaskRow,
+    utcnow,
 )
 
 __all__ = [
@@ -551,6 +554,8 @@ def update_settings(
 
     Every key and value is validated before anything changes; an unknown key is
     rejected naming it. The event records the changed keys' values before and after.
+    A new ``overlap`` applies to the items still open in the same transaction: each
+    needs the overlap less the votes it holds, and one that has enough is settled.
     """
     if not isinstance(changes, dict) or not changes:
         raise ValidationError("give at least one setting to change", field="settings")
@@ -567,6 +572,8 @@ def update_settings(
             after["strategy"] = new_strategy
             row.strategy = new_strategy
         row.settings = {**current, **clean}
+        if "overlap" in clean and clean["overlap"] != current["overlap"]:
+            _apply_overlap(session, row, clean["overlap"])
         append_event(
             session,
             project_id=row.id,
@@ -578,6 +585,49 @@ def update_settings(
         )
         session.flush()
         return _info(row, _status_counts(session, [row.id])[row.id])
+
+
+def _apply_overlap(session: Session, project: ProjectRow, overlap: int) -> None:
+    """Re-count what the project's open label tasks need under a new overlap.
+
+    An open task needs the overlap less the votes its item holds already (the importer
+    set ``needed`` to the overlap in force then). A task that needs none any more is done,
+    and its item is settled by the final-label rule; items already final keep their label.
+    """
+    # Imported here: the annotate module imports this one.
+    from labelloop.engine.annotate import VOTING_SOURCES, settle_item
+
+    votes = (
+        select(func.count(AnnotationRow.id))
+        .where(
+            AnnotationRow.item_id == TaskRow.item_id,
+            AnnotationRow.status == "active",
+            AnnotationRow.source.in_(VOTING_SOURCES),
+        )
+        .scalar_subquery()
+    )
+    open_tasks = (
+        TaskRow.project_id == project.id,
+        TaskRow.queue == "label",
+        TaskRow.status == "open",
+    )
+    session.execute(
+        update(TaskRow)
+        .where(*open_tasks)
+        .values(needed=case((votes < overlap, overlap - votes), else_=0))
+        .execution_options(synchronize_session=False)
+    )
+    now = utcnow()
+    finished = session.execute(
+        select(TaskRow, ItemRow)
+        .join(ItemRow, ItemRow.id == TaskRow.item_id)
+        .where(*open_tasks, TaskRow.needed <= 0)
+        .execution_options(populate_existing=True)
+    ).all()
+    for task, item in finished:
+        task.status = "done"
+        task.updated_at = now
+        settle_item(session, project=project, item=item, task=task)
 
 
 def set_guidelines(db: Database, *, actor: str, project: int | str, text: str) -> int:
