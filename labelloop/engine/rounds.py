@@ -552,13 +552,14 @@ class _Pacer:
     """Runs a long write as short write transactions, leaving the lock free between them.
 
     Each transaction takes as many rows as held the lock about `WRITE_TARGET_S` last
-    time (at most `WRITE_BATCH`). On SQLite, whose one write lock every writer shares,
-    it is followed by a pause as long as it held the lock.
+    time (at most `WRITE_BATCH`; rows cost differently by statement, so one pacer paces
+    one kind of write). On SQLite, whose one write lock every writer shares, it is
+    followed by a pause as long as it held the lock.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.size = min(1_000, WRITE_BATCH)
+        self.size = min(250, WRITE_BATCH)
         self.pause = db.dialect == "sqlite"
 
     def write(
@@ -695,7 +696,7 @@ def _put_batch_first(
 
 
 def _write_priorities(
-    pacer: _Pacer,
+    db: Database,
     project: _Project,
     scored: _Scored,
     priorities: np.ndarray,
@@ -705,8 +706,9 @@ def _write_priorities(
 
     Returns the number of tasks written.
     """
-    with pacer.db.transaction() as session:
-        _put_batch_first(session, pacer.db.dialect, project.id, scored, priorities)
+    pacer = _Pacer(db)
+    with db.transaction() as session:
+        _put_batch_first(session, db.dialect, project.id, scored, priorities)
     rest = ~np.isin(scored.item_ids, np.asarray(scored.batch_ids, dtype=np.int64))
     item_ids = scored.item_ids[rest]
     rest_priorities = priorities[rest]
@@ -719,7 +721,7 @@ def _write_priorities(
                 item_ids[start:stop].tolist(), rest_priorities[start:stop].tolist(), strict=True
             )
         ]
-        _refresh_priorities(session, pacer.db.dialect, project.id, rows)
+        _refresh_priorities(session, db.dialect, project.id, rows)
 
     if progress:
         progress("write", 0, total)
@@ -727,14 +729,15 @@ def _write_priorities(
     return total + len(scored.batch_ids)
 
 
-def _drop_stale_predictions(pacer: _Pacer, project_id: int, keep: set[int | None]) -> None:
+def _drop_stale_predictions(db: Database, project_id: int, keep: set[int | None]) -> None:
     """Delete pool predictions of built-in model versions other than ``keep``, in chunks.
 
     They are no longer read: the queue follows the newest round, and the stopping
     criteria read the previous round's. Evaluation-set predictions stay for learning
     curves. Model versions a failed round left behind are cleaned up here too.
     """
-    with pacer.db.read() as session:
+    pacer = _Pacer(db)
+    with db.read() as session:
         stale = [
             version_id
             for version_id in session.execute(
@@ -747,7 +750,7 @@ def _drop_stale_predictions(pacer: _Pacer, project_id: int, keep: set[int | None
     for version_id in stale:
         last = 0
         while True:
-            with pacer.db.read() as session:
+            with db.read() as session:
                 rows = session.execute(
                     select(PredictionRow.id, PredictionRow.item_id)
                     .join(ItemRow, ItemRow.id == PredictionRow.item_id)
@@ -938,7 +941,7 @@ def train(
             annotations=annotations, metrics=metrics,
         )  # fmt: skip
     model_version_id = versions.model_id if versions else None
-    pacer = _Pacer(db)
+    pacer = _Pacer(db)  # for predictions, of the eval set and the pool
     before, now = [], []
     if model_version_id is not None:
         before, now = _score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
@@ -961,7 +964,7 @@ def train(
             metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
         metrics["stopping"] = _stopping_metrics(before, now, scored.max_uncertainty)
     priorities = scored.priorities()
-    n_reprioritised = _write_priorities(pacer, proj, scored, priorities, progress)
+    n_reprioritised = _write_priorities(db, proj, scored, priorities, progress)
     info = _write_round(
         db,
         proj,
@@ -976,7 +979,7 @@ def train(
         read_at=read_at,
     )
     if model_version_id is not None:
-        _drop_stale_predictions(pacer, proj.id, {model_version_id, previous_model_id})
+        _drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
     return info
 
 
