@@ -189,6 +189,22 @@ def test_admin_creates_project_imports_and_edits_guidelines(world) -> None:
     assert changed.json()["settings"]["overlap"] == 2
 
 
+def test_new_users_and_new_tokens_give_the_secret_under_the_same_key(world) -> None:
+    made = world.call(
+        "admin", "POST", f"{API}/users", json={"name": "carol", "role": "annotator"}
+    ).json()
+    assert set(made) == {"user", "token"} and made["user"]["name"] == "carol"
+    extra = world.call(
+        "admin", "POST", f"{API}/tokens", json={"user_id": made["user"]["id"], "name": "ci"}
+    ).json()
+    assert (extra["user_name"], extra["name"]) == ("carol", "ci")
+    listed = world.call("admin", "GET", f"{API}/tokens?user_id={made['user']['id']}").json()
+    assert extra["id"] == listed[-1]["id"] and "token" not in listed[-1]
+    for secret in (made["token"], extra["token"]):
+        me = world.client.get(f"{API}/projects", headers={"Authorization": f"Bearer {secret}"})
+        assert me.status_code == 200
+
+
 # --------------------------------------------------------------------------- labelling
 
 

@@ -69,7 +69,7 @@ def _token(world) -> int:
     made = world.call(
         "admin", "POST", f"{API}/tokens", json={"user_id": world.user_ids["annotator"]}
     )
-    return made.json()["token"]["id"]
+    return made.json()["id"]
 
 
 ENDPOINTS = (

@@ -42,11 +42,13 @@ class TokenPublic(BaseModel):
     revoked_at: dt.datetime | None
 
 
-class TokenCreatedPublic(BaseModel):
-    """A new API token: its metadata and its secret (shown this once)."""
+class TokenCreatedPublic(TokenPublic):
+    """A new API token: its metadata, and under ``token`` its secret (shown this once).
 
-    token: TokenPublic
-    secret: str
+    ``token`` is the string for ``Authorization: Bearer``, as in ``POST /users``.
+    """
+
+    token: str
 
 
 @router.get("/users", response_model=list[UserPublic])
@@ -88,7 +90,7 @@ def create_token(body: TokenCreate, user: AdminUser, db: DbDep) -> Any:
         db, actor=actor_for(user), user=body.user_id, name=body.name
     )
     return TokenCreatedPublic(
-        token=TokenPublic.model_validate(info, from_attributes=True), secret=secret
+        **TokenPublic.model_validate(info, from_attributes=True).model_dump(), token=secret
     )
 
 
