@@ -414,3 +414,21 @@ def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
     assert later["labels"] == []
     garbage = world.call("model", "GET", f"{API}/projects/{p}/labels", params={"since": "%%%"})
     assert garbage.status_code == 422
+
+
+def test_rounds_and_status_keep_the_strategy_state_to_the_engine(world) -> None:
+    from labelloop.engine import rounds
+    from labelloop.engine.annotate import record_annotation
+
+    p = world.project_id
+    for i in range(12):
+        label = "pos" if i % 2 == 0 else "neg"
+        record_annotation(world.db, actor="ann", project=p, external_id=f"r{i}", label=label)
+    trained = rounds.train(world.db, actor="cli:test", project=p)
+    assert trained.metrics["strategy_state"]
+    listed = world.call("admin", "GET", f"{API}/projects/{p}/rounds").json()
+    status = world.call("admin", "GET", f"{API}/projects/{p}/status").json()
+    for public in (listed[0], status["rounds"][0]):
+        assert "strategy_state" not in public["metrics"]
+        assert public["batch"] == list(trained.batch)
+    assert rounds.list_rounds(world.db, p)[0].metrics["strategy_state"]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from labelloop.engine import jobs
 from labelloop.server.deps import (
@@ -37,6 +37,12 @@ class RoundPublic(BaseModel):
     batch: list[str]
     metrics: dict[str, Any]
     created_at: dt.datetime
+
+    @field_validator("metrics")
+    @classmethod
+    def _public_metrics(cls, metrics: dict[str, Any]) -> dict[str, Any]:
+        # The strategy's state (auto's bandit) is the engine's, carried to the next round.
+        return {key: value for key, value in metrics.items() if key != "strategy_state"}
 
 
 class StatusPublic(BaseModel):
