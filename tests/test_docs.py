@@ -3,7 +3,8 @@
 - Every fenced ``python`` block of the pages in ``RUNNABLE`` runs, in order, in one
   namespace per page, in a temporary working directory (``python skip`` blocks are
   shown but not run: they need an optional extra or a running server).
-- Every command and option the CLI's ``--help`` shows is named in ``docs/cli.md``, and
+- Every command and option the CLI's ``--help`` shows is named in ``docs/cli.md``, whose
+  command reference is what ``docs/gen_cli_reference.py`` makes of the current help, and
   every endpoint of the REST API is listed in ``docs/api.md``.
 """
 
@@ -67,6 +68,20 @@ def test_cli_reference_names_every_command_and_option() -> None:
                 if option.startswith("-") and option != "--help" and option not in text:
                     missing.append(f"option: labelloop {' '.join(path)} {option}")
     assert not missing, "docs/cli.md does not mention:\n" + "\n".join(missing)
+
+
+def test_cli_reference_is_regenerated() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_cli_reference", DOCS / "gen_cli_reference.py"
+    )
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert f"{generator.START}\n\n{generator.reference()}\n{generator.END}" in text, (
+        "docs/cli.md is out of date: run .venv/bin/python docs/gen_cli_reference.py"
+    )
 
 
 def test_api_reference_lists_every_endpoint() -> None:

@@ -214,7 +214,7 @@ def set_(
     ],
     db: DbOption = None,
 ) -> None:
-    """Change settings (audited), e.g. ``overlap=2 review_policy=percent strategy=margin``."""
+    """Change settings (audited), e.g. overlap=2 review_policy=percent strategy=margin."""
     from labelloop.engine.projects import update_settings
 
     changes = dict(_parse_assignment(item) for item in assignments)
@@ -274,11 +274,38 @@ def import_(
     format: Annotated[
         str, typer.Option("--format", help="auto, jsonl, csv, parquet or media.")
     ] = "auto",
-    id_field: Annotated[str, typer.Option("--id-field")] = "id",
-    text_field: Annotated[str, typer.Option("--text-field")] = "text",
-    label_field: Annotated[str, typer.Option("--label-field")] = "label",
-    labels_field: Annotated[str, typer.Option("--labels-field")] = "labels",
-    meta_field: Annotated[str, typer.Option("--meta-field")] = "meta",
+    id_field: Annotated[
+        str,
+        typer.Option("--id-field", help="The field (or column) holding each record's unique id."),
+    ] = "id",
+    text_field: Annotated[
+        str,
+        typer.Option(
+            "--text-field",
+            help="The field holding the text to label (classification projects).",
+        ),
+    ] = "text",
+    label_field: Annotated[
+        str,
+        typer.Option(
+            "--label-field",
+            help="The field holding a record's label, if it has one: imported as final.",
+        ),
+    ] = "label",
+    labels_field: Annotated[
+        str,
+        typer.Option(
+            "--labels-field",
+            help="The field holding a record's list of labels (multi-label projects).",
+        ),
+    ] = "labels",
+    meta_field: Annotated[
+        str,
+        typer.Option(
+            "--meta-field",
+            help="The field holding a record's metadata object (group attributes and such).",
+        ),
+    ] = "meta",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the eval draw.")] = None,
     db: DbOption = None,
 ) -> None:

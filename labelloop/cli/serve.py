@@ -29,7 +29,9 @@ def serve(
         typer.Option(
             "--model",
             help="Pull mode: the client model's prediction URL, called in batches with "
-            "POST {items: [{id, payload}]} -> {predictions: [...]}.",
+            'POST {"project_id", "labels", "items": [{"id", "payload"}]} and answering '
+            '{"model_version", "predictions": [{"id", "probabilities", "embedding"}]} '
+            "(embedding optional).",
         ),
     ] = None,
     media_root: Annotated[
