@@ -917,7 +917,6 @@ def train(
         media_root=proj.settings.get("media_root"),
     )
     model.featurizer.fit(train_set.inputs + sample)
-    del sample
     X_lab = model.featurizer.transform(train_set.inputs)
     y_lab = model.encode_labels(train_set.labels)
     fitted = _can_fit(proj, train_set.labels)
