@@ -105,6 +105,9 @@ WRITE_TARGET_S = 0.02  # how long a chunked write transaction aims to hold the w
 IN_BATCH = 1_000  # ids per IN (...) list, well under SQLite's bound-parameter limit
 STOP_KAPPA = 0.99
 STOP_UNCERTAINTY = 0.05
+# Stabilising predictions is trusted only over several rounds that each added labels:
+# one stable pair says little while a young model barely moves between small batches.
+STOP_WINDOW = 3
 
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stages ``fit``, ``score`` and ``write``."""
@@ -1319,6 +1322,18 @@ def _rounds(session: Session, project_id: int) -> list[RoundInfo]:
     return [_round_info(row, external, dataset_versions, model_versions) for row in rows]
 
 
+def _stable_over_window(modelled: Sequence[RoundInfo]) -> bool:
+    """Whether the last `STOP_WINDOW` retrains each added labels and each stabilised."""
+    window = list(modelled[-STOP_WINDOW - 1 :])
+    if len(window) < STOP_WINDOW + 1:
+        return False
+    for before, after in zip(window, window[1:], strict=False):
+        verdict = after.metrics.get("stopping", {}).get("stabilizing_predictions")
+        if verdict is None or not verdict["stop"] or after.n_labels <= before.n_labels:
+            return False
+    return True
+
+
 def project_status(db: Database, project: int | str) -> StatusInfo:
     """Counts, rounds with metrics, and the stopping verdict of a project."""
     from labelloop.strategies import stopping
@@ -1350,9 +1365,17 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
     if not modelled:
         reasons.append("no model trained yet: label items of at least two classes and train")
     else:
-        for verdict in modelled[-1].metrics.get("stopping", {}).values():
+        for name, verdict in modelled[-1].metrics.get("stopping", {}).items():
             reasons.append(verdict["reason"])
-            if verdict["stop"]:
+            stop = verdict["stop"]
+            if name == "stabilizing_predictions":
+                stop = _stable_over_window(modelled)
+                if verdict["stop"] and not stop:
+                    reasons.append(
+                        f"predictions must stay stable over {STOP_WINDOW} retrains "
+                        "that each add labels before that counts"
+                    )
+            if stop:
                 stops.append(verdict["reason"])
     budget = settings.get("label_budget")
     if budget:

@@ -209,10 +209,46 @@ def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
     train(db, actor=ACTOR, project=project)
     after = project_status(db, project)
     assert [r.number for r in after.rounds] == [1, 2]
-    # Two models trained on the same labels predict the eval set alike: stabilised.
-    assert after.should_stop
-    assert after.verdict.startswith("diminishing returns:")
-    assert "stabilised" in after.verdict
+    # A retrain on the same labels predicts the eval set alike, but that alone is no
+    # evidence of diminishing returns: stability must hold over retrains that add labels.
+    assert not after.should_stop
+    assert after.verdict.startswith("keep labelling")
+    assert "stable over 3 retrains" in after.verdict
+    for _ in range(3):
+        item = query(db, project, 1)[0].external_id
+        record_annotation(db, actor=ACTOR, project=project, external_id=item, label="pos")
+        train(db, actor=ACTOR, project=project)
+    stable = project_status(db, project)
+    kappas = [r.metrics["stopping"]["stabilizing_predictions"]["stop"] for r in stable.rounds[-3:]]
+    assert stable.should_stop == all(kappas)
+    if stable.should_stop:
+        assert stable.verdict.startswith("diminishing returns:")
+        assert "stabilised" in stable.verdict
+
+
+@pytest.mark.parametrize(
+    ("n_labels", "stable", "expected"),
+    [
+        ([10, 20, 30, 40], [True, True, True], True),
+        ([10, 20, 30], [True, True], False),  # too few retrains yet
+        ([10, 20, 20, 30], [True, True, True], False),  # one retrain added no labels
+        ([10, 20, 30, 40], [True, False, True], False),  # one retrain moved predictions
+    ],
+)
+def test_stabilising_needs_a_window_of_retrains_that_add_labels(n_labels, stable, expected):
+    from types import SimpleNamespace
+
+    verdicts = [None, *stable]
+    modelled = [
+        SimpleNamespace(
+            n_labels=n,
+            metrics={}
+            if verdict is None
+            else {"stopping": {"stabilizing_predictions": {"stop": verdict}}},
+        )
+        for n, verdict in zip(n_labels, verdicts, strict=True)
+    ]
+    assert rounds._stable_over_window(modelled) is expected
 
 
 def test_query_and_train_validate_their_arguments(sqlite_db):
