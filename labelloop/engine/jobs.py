@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import effective_settings, resolve_project
 from labelloop.engine.queue import aware
-from labelloop.engine.webhooks import deliver_due, emit_event
+from labelloop.engine.webhooks import deliver_due
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -213,8 +213,8 @@ def _run(kind: str, db: Database, project_id: int | None, actor: str) -> dict[st
 def run_next_job(db: Database) -> JobInfo | None:
     """Claim the oldest runnable job, run it, record the outcome; None when none is queued.
 
-    A project never has two jobs running. A failed job keeps its error text; a
-    finished retrain emits ``round.completed`` to the project's webhooks.
+    A project never has two jobs running. A failed job keeps its error text. (A retrain's
+    round emits its webhook events itself, when it commits.)
     """
     claimed = _claim(db)
     if claimed is None:
@@ -242,10 +242,6 @@ def run_next_job(db: Database) -> JobInfo | None:
                 target=f"job:{job_id}",
                 after={"kind": kind, "error": error},
             )
-            if error is None and kind == "retrain":
-                emit_event(
-                    session, project_id=project_id, event="round.completed", payload=result or {}
-                )
         return _info(job)
 
 

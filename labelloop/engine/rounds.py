@@ -18,7 +18,8 @@ never wait long on SQLite's write lock while a round runs at a million items:
    transactions, and each page's predictions are written as it is scored; memory holds
    two numbers per pool item, not the pool;
 4. task priorities are written, the picked batch first;
-5. the round, its batch (put first again) and the ``round.completed`` event commit last;
+5. the round, its batch (put first again), the ``round.completed`` audit event and the
+   webhooks' ``round.completed`` and ``batch.ready`` commit last;
    then pool predictions of older model versions are deleted.
 
 Predictions, priorities and deletions go in chunks sized to hold the write lock about
@@ -63,6 +64,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import effective_settings, resolve_project
+from labelloop.engine.webhooks import emit_event
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -1171,7 +1173,33 @@ def _write_round(
         )
         external = _external_ids(session, scored.batch_ids)
         models = {versions.model_id: versions.model_version} if versions else {}
-        return _round_info(round_row, external, {dataset_id: dataset_version}, models)
+        info = _round_info(round_row, external, {dataset_id: dataset_version}, models)
+        # Webhooks hear of every round, whoever trained it (a job, the CLI, a library user).
+        emit_event(
+            session,
+            project_id=project.id,
+            event="round.completed",
+            payload={
+                "number": info.number,
+                "strategy": info.strategy,
+                "dataset_version": info.dataset_version,
+                "model_version": info.model_version,
+                "n_labels": info.n_labels,
+                "metrics": {k: v for k, v in info.metrics.items() if k != "strategy_state"},
+            },
+        )
+        if info.batch:
+            emit_event(
+                session,
+                project_id=project.id,
+                event="batch.ready",
+                payload={
+                    "round": info.number,
+                    "model_version": info.model_version,
+                    "batch": list(info.batch),
+                },
+            )
+        return info
 
 
 # --------------------------------------------------------------------------- reads
