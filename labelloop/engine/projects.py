@@ -30,7 +30,6 @@ from labelloop.store.tables import (
 __all__ = [
     "DEFAULT_SETTINGS",
     "REVIEW_POLICIES",
-    "STRATEGY_NAMES",
     "TASK_TYPES",
     "GuidelineInfo",
     "ProjectInfo",
@@ -53,21 +52,6 @@ REVIEW_POLICIES: tuple[str, ...] = (
     "percent",
     "model_disagrees",
     "annotators_disagree",
-)
-# The names of `labelloop.selection.STRATEGY_NAMES`, used when that module is absent.
-STRATEGY_NAMES: tuple[str, ...] = (
-    "auto",
-    "random",
-    "least_confidence",
-    "margin",
-    "entropy",
-    "ratio",
-    "vote_entropy",
-    "kl_disagreement",
-    "bald",
-    "k_center",
-    "cluster_margin",
-    "badge",
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -135,18 +119,10 @@ class GuidelineInfo:
 
 
 def _check_strategy(name: Any) -> str:
-    try:
-        from labelloop.selection import check_strategy
-    except ImportError:
-        check_strategy = None
-    if check_strategy is not None:
-        return check_strategy(name)
-    if not isinstance(name, str) or name not in STRATEGY_NAMES:
-        raise ValidationError(
-            f"unknown strategy {name!r}: use one of {', '.join(STRATEGY_NAMES)}",
-            field="strategy",
-        )
-    return name
+    # Imported here: the selection layer loads scikit-learn, which most commands never need.
+    from labelloop.selection import check_strategy
+
+    return check_strategy(name)
 
 
 def _check_name(name: Any) -> str:
