@@ -19,7 +19,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from loopback import free_port
 
 from labelloop.store.db import Database
 
@@ -125,12 +125,6 @@ def _pg_bin_dir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _as_server_user(argv: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return argv
@@ -151,7 +145,7 @@ def _start_server(bin_dir: Path, root: Path) -> PgServer:
     if result.returncode != 0:
         pytest.fail(f"initdb failed:\n{result.stdout}{result.stderr}", pytrace=False)
     for _attempt in range(3):  # the free port can be taken between probe and bind
-        port = _free_port()
+        port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"

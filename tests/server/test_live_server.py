@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port, wait_until_up
 
 from labelloop.client import Client
 from labelloop.engine import ingest, projects, users
@@ -23,26 +22,6 @@ from labelloop.store.db import Database
 
 N_ANNOTATORS = 20
 N_ITEMS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"labelloop serve exited:\n{log.read_text()[-3000:]}", pytrace=False)
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"labelloop serve did not answer:\n{log.read_text()[-3000:]}", pytrace=False)
 
 
 class LiveServer:
@@ -81,7 +60,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> I
     _info, tokens["outsider"] = users.create_user(
         db, actor="cli:test", name="outsider", role="annotator"
     )
-    port = _free_port()
+    port = free_port()
     log = root / "serve.log"
     env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
     with log.open("w") as out:
@@ -103,7 +82,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> I
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log)
+        wait_until_up(url, process, log)
         yield LiveServer(url, db, project.id, tokens)
     finally:
         process.terminate()

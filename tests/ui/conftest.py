@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+from loopback import free_port, wait_until_up
 
 from labelloop.engine import ingest, projects, users
 from labelloop.store.db import Database
@@ -53,26 +51,6 @@ class UiServer:
     xss_project_id: int
     tags_project_id: int
     xss_text: str = XSS_TEXT
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"labelloop serve exited:\n{log.read_text()[-3000:]}", pytrace=False)
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"labelloop serve did not answer:\n{log.read_text()[-3000:]}", pytrace=False)
 
 
 def _build(db: Database) -> tuple[int, int]:
@@ -132,7 +110,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Ite
     shutil.copyfile(_sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     project_id, xss_id, tags_id = _build(db)
-    port = _free_port()
+    port = free_port()
     log = root / "serve.log"
     env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
     with log.open("w") as out:
@@ -151,7 +129,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Ite
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, process, log)
+        wait_until_up(url, process, log)
         yield UiServer(
             url=url, db=db, project_id=project_id, xss_project_id=xss_id, tags_project_id=tags_id
         )

@@ -333,6 +333,8 @@ def retrain(
 def _settings_page(
     request: Request, page: _Page, project: Any, *, error: str | None = None, saved: str = ""
 ) -> Response:
+    from labelloop.selection import STRATEGY_NAMES  # loads scikit-learn: only when needed
+
     guidelines = project_engine.get_guidelines(_db(request), project.id)
     policy = project.settings.get("review_policy", "none")
     return _render(
@@ -341,7 +343,7 @@ def _settings_page(
         page,
         status_code=422 if error else 200,
         project=project,
-        strategies=project_engine.STRATEGY_NAMES,
+        strategies=STRATEGY_NAMES,
         policies=project_engine.REVIEW_POLICIES,
         policy=[policy] if isinstance(policy, str) else list(policy),
         guidelines=guidelines,
