@@ -22,7 +22,7 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -40,6 +40,16 @@ __all__ = [
 ]
 
 GENESIS_HASH = "0" * 64
+_EVENTS = AuditEventRow.__table__
+_HEADS = AuditHeadRow.__table__
+# Built once: building a statement costs more than SQLite takes to run these.
+_SELECT_HEAD = (
+    select(_HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.chain == bindparam("head_chain"))
+    .with_for_update()
+)
+_INSERT_EVENT = _EVENTS.insert()
+_UPDATE_HEAD = _HEADS.update().where(_HEADS.c.chain == bindparam("head_chain"))
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
@@ -135,7 +145,7 @@ def append_event(
     target: str,
     before: Any = None,
     after: Any = None,
-) -> AuditEventRow:
+) -> None:
     """Append one event to its chain in the caller's transaction (never commits).
 
     Parameters
@@ -171,9 +181,9 @@ def append_event(
     # What is hashed is exactly what the database will return.
     before = to_json_value(before)
     after = to_json_value(after)
-    head = _lock_head(session, chain)
+    seq, prev_hash = _lock_head(session, chain)
+    seq += 1
     created_at = utcnow()
-    seq = head.seq + 1
     digest = event_hash(
         chain=chain,
         seq=seq,
@@ -184,26 +194,27 @@ def append_event(
         before=before,
         after=after,
         created_at=created_at,
-        prev_hash=head.hash,
+        prev_hash=prev_hash,
     )
-    event = AuditEventRow(
-        chain=chain,
-        seq=seq,
-        project_id=project_id,
-        actor=actor,
-        action=action,
-        target=target,
-        before=before,
-        after=after,
-        created_at=created_at,
-        prev_hash=head.hash,
-        hash=digest,
+    # Core statements, not the unit of work: every engine write appends an event, and
+    # the ORM's flush bookkeeping cost more than the two statements themselves.
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "chain": chain,
+            "seq": seq,
+            "project_id": project_id,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "before": before,
+            "after": after,
+            "created_at": created_at,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        },
     )
-    session.add(event)
-    head.seq = seq
-    head.hash = digest
-    session.flush()
-    return event
+    session.execute(_UPDATE_HEAD, {"head_chain": chain, "seq": seq, "hash": digest})
 
 
 def _check_text(name: str, value: Any, max_length: int) -> None:
@@ -217,24 +228,21 @@ def _check_text(name: str, value: Any, max_length: int) -> None:
         )
 
 
-def _lock_head(session: Session, chain: str) -> AuditHeadRow:
-    """The chain's head row, locked until the transaction ends (created on first use)."""
-    query = (
-        select(AuditHeadRow)
-        .where(AuditHeadRow.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.execute(query).scalar_one_or_none()
+def _lock_head(session: Session, chain: str) -> tuple[int, str]:
+    """The chain head's ``(seq, hash)``, its row locked until the transaction ends.
+
+    The head row is created on the chain's first event.
+    """
+    head = session.execute(_SELECT_HEAD, {"head_chain": chain}).first()
     if head is None:
         # Two first events of a chain may race here: ON CONFLICT DO NOTHING lets the loser
         # wait for the winner's row (PostgreSQL) and then lock it like any later writer.
         dialect = session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            insert(AuditHeadRow)
+            insert(_HEADS)
             .values(chain=chain, seq=0, hash=GENESIS_HASH)
             .on_conflict_do_nothing(index_elements=["chain"])
         )
-        head = session.execute(query).scalar_one()
-    return head
+        head = session.execute(_SELECT_HEAD, {"head_chain": chain}).one()
+    return int(head.seq), str(head.hash)
