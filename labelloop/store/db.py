@@ -26,6 +26,11 @@ from sqlalchemy.pool import StaticPool
 
 from labelloop.exceptions import ValidationError
 
+try:
+    import fcntl
+except ImportError:  # Windows: writers of other processes meet SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["DEFAULT_URL", "Database", "resolve_url"]
 
 DEFAULT_URL = "sqlite:///labelloop.db"
@@ -40,6 +45,61 @@ def resolve_url(url: str | None = None) -> str:
     if "://" not in url:
         url = f"sqlite:///{url}"
     return url
+
+
+class _WriterQueue:
+    """The queue SQLite writers wait in: a thread lock, then a file lock shared by processes.
+
+    Threads of one process queue on the re-entrant thread lock (so a nested write fails
+    as before rather than hanging); processes (``labelloop serve --workers N``, the CLI
+    beside a server) queue on an exclusive ``flock`` of ``<database>-writer.lock``, which
+    the kernel hands to the next waiter as soon as it is released, where SQLite's own
+    busy handler would sleep and poll. Without ``fcntl`` (Windows) only the thread lock
+    is taken and other processes meet the busy handler.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self._thread_lock = threading.RLock()
+        self._path = database.with_name(database.name + "-writer.lock")
+        self._fd: int | None = None
+        self._pid: int | None = None
+        self._depth = 0
+
+    def _file(self) -> int | None:
+        if fcntl is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> _WriterQueue:
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0:
+                fd = self._file()
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # waits with the GIL released
+            self._depth += 1
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._depth -= 1
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        """Close the lock file (the lock itself is released with each write)."""
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
 
 
 class Database:
@@ -78,10 +138,14 @@ class Database:
         self._write_engine = self.engine.execution_options(labelloop_write=True)
         # SQLite admits one writer at a time and makes the others sleep-poll for the lock
         # (its busy handler backs off up to 100 ms a try), which sets the tail latency of
-        # a busy server. Writers of this process queue on a lock of ours instead and get
-        # the database lock as soon as it is free; other processes still meet the busy
-        # handler. Re-entrant, so a nested write fails as before rather than hanging.
-        self._write_lock = threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        # a busy server. Writers queue on a lock of ours instead and get the database
+        # lock as soon as it is free: see `_WriterQueue`.
+        if self.dialect != "sqlite":
+            self._write_lock = nullcontext()
+        elif parsed.database and parsed.database != ":memory:":
+            self._write_lock = _WriterQueue(Path(parsed.database))
+        else:
+            self._write_lock = threading.RLock()
         self.artifact_dir = (
             Path(artifact_dir) if artifact_dir else self._default_artifact_dir(parsed.database)
         )
@@ -161,6 +225,8 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if isinstance(self._write_lock, _WriterQueue):
+            self._write_lock.close()
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
