@@ -20,14 +20,16 @@ only, and the HTTP layer lets admins through on its own.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.projects import resolve_project
@@ -39,6 +41,7 @@ from labelloop.store.tables import (
     BrowserSessionRow,
     MembershipRow,
     ProjectRow,
+    TaskRow,
     UserRow,
     utcnow,
 )
@@ -47,6 +50,7 @@ __all__ = [
     "ROLES",
     "SESSION_LIFETIME",
     "TOKEN_PREFIX",
+    "TokenAccess",
     "TokenInfo",
     "UserInfo",
     "add_member",
@@ -63,6 +67,7 @@ __all__ = [
     "remove_member",
     "revoke_token",
     "session_user",
+    "token_access",
     "set_password",
     "set_user_active",
     "user_projects",
@@ -356,32 +361,129 @@ def revoke_token(db: Database, *, actor: str, token_id: int) -> TokenInfo:
         return _token_info(row, user.name)
 
 
-def authenticate_token(db: Database, token: str) -> UserInfo | None:
-    """The active user an API token belongs to, or None (unknown, revoked, inactive)."""
+@dataclass(frozen=True)
+class TokenAccess:
+    """What one look-up of an API token found.
+
+    Attributes
+    ----------
+    user : UserInfo
+        The token's user (active, token not revoked).
+    project_id : int or None
+        With a ``scope``: the project of the scoped row when the user may reach it (a
+        member of that project, or an admin and the row exists), else None.
+    """
+
+    user: UserInfo
+    project_id: int | None = None
+
+
+_SCOPES = ("project", "task")
+_TOKENS, _USERS = ApiTokenRow.__table__, UserRow.__table__
+_MEMBERS, _PROJECTS, _TASKS = MembershipRow.__table__, ProjectRow.__table__, TaskRow.__table__
+
+
+def _reachable(project_column) -> Any:
+    """The user of the outer query is an admin or a member of ``project_column``'s project."""
+    return or_(
+        _USERS.c.role == "admin",
+        exists()
+        .where(_MEMBERS.c.project_id == project_column, _MEMBERS.c.user_id == _USERS.c.id)
+        .correlate_except(_MEMBERS),
+    )
+
+
+@functools.cache
+def _token_statement(scope: str | None) -> Select:
+    """The token with its user, and for a scope the reachable project, in one statement."""
+    columns = [
+        _TOKENS.c.id,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.last_used_at,
+        _USERS.c.id.label("user_id"),
+        _USERS.c.name,
+        _USERS.c.role,
+        _USERS.c.is_active,
+    ]
+    scope_id = bindparam("scope_id", type_=Integer)
+    if scope == "project":
+        reachable = (
+            select(_PROJECTS.c.id)
+            .where(_PROJECTS.c.id == scope_id, _reachable(_PROJECTS.c.id))
+            .correlate_except(_PROJECTS)
+        )
+        columns.append(reachable.scalar_subquery().label("scope_project"))
+    elif scope == "task":
+        reachable = (
+            select(_TASKS.c.project_id)
+            .where(_TASKS.c.id == scope_id, _reachable(_TASKS.c.project_id))
+            .correlate_except(_TASKS)
+        )
+        columns.append(reachable.scalar_subquery().label("scope_project"))
+    return (
+        select(*columns)
+        .select_from(_TOKENS.join(_USERS, _USERS.c.id == _TOKENS.c.user_id))
+        .where(_TOKENS.c.digest == bindparam("digest"))
+    )
+
+
+def token_access(
+    db: Database, token: str, *, scope: tuple[str, int] | None = None
+) -> TokenAccess | None:
+    """Authenticate an API token and, in the same read, check access to one row.
+
+    The service calls this once per request: the token, its user and whether the user
+    may reach the project or task named in the request's path come in one statement.
+
+    Parameters
+    ----------
+    db : Database
+    token : str
+        The API token as sent (``ll_...``).
+    scope : (str, int), optional
+        ``("project", id)`` or ``("task", id)``: the row whose project is checked.
+
+    Returns
+    -------
+    TokenAccess or None
+        None for an unknown or revoked token or an inactive user.
+
+    Raises
+    ------
+    ValidationError
+        An unknown scope kind or a non-integer id (``field="scope"``).
+    """
+    if scope is not None:
+        kind, row_id = scope
+        if kind not in _SCOPES or isinstance(row_id, bool) or not isinstance(row_id, int):
+            raise ValidationError(
+                f"scope must be ('project' or 'task', id), not {scope!r}", field="scope"
+            )
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    digest = _digest(token)
+    params: dict[str, Any] = {"digest": _digest(token)}
+    if scope is not None:
+        # Outside the id range nothing matches; keep the integer inside SQLite's.
+        params["scope_id"] = scope[1] if 0 < scope[1] < 2**62 else 0
     with db.read() as session:
-        found = session.execute(
-            select(ApiTokenRow, UserRow)
-            .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-            .where(ApiTokenRow.digest == digest)
-        ).first()
-        if found is None:
-            return None
-        token_row, user = found
-        if token_row.revoked_at is not None or not user.is_active:
-            return None
-        info = _user_info(user)
-        last_used = _aware(token_row.last_used_at)
-        token_id = token_row.id
+        found = session.execute(_token_statement(scope and scope[0]), params).first()
+    if found is None or found.revoked_at is not None or not found.is_active:
+        return None
+    user = UserInfo(id=found.user_id, name=found.name, role=found.role, is_active=True)
+    last_used = _aware(found.last_used_at)
     now = utcnow()
     if last_used is None or now - last_used > _LAST_USED_RESOLUTION:
         with db.transaction() as session:
-            row = session.get(ApiTokenRow, token_id)
+            row = session.get(ApiTokenRow, found.id)
             if row is not None:
                 row.last_used_at = now
-    return info
+    return TokenAccess(user=user, project_id=found.scope_project if scope else None)
+
+
+def authenticate_token(db: Database, token: str) -> UserInfo | None:
+    """The active user an API token belongs to, or None (unknown, revoked, inactive)."""
+    access = token_access(db, token)
+    return None if access is None else access.user
 
 
 def verify_password(db: Database, name: str, password: str) -> UserInfo | None:

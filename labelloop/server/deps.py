@@ -101,8 +101,40 @@ def actor_for(user: UserInfo) -> str:
     return f"model:{user.name}" if user.role == "model" else user.name
 
 
+def _db_of(request: Request) -> Database:
+    """The app's `Database`, for code that has the request but no dependency."""
+    return request.app.state.db
+
+
 def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, detail, field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _path_id(request: Request, name: str) -> int | None:
+    """The integer id in path parameter ``name``, or None when it is missing or no id."""
+    raw = request.path_params.get(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value < 2**62 else None
+
+
+def _path_scope(request: Request) -> tuple[str, int] | None:
+    """The project or task the path names, for `token_access` to check with the token."""
+    for name, kind in (("project_id", "project"), ("task_id", "task")):
+        if name in request.path_params:
+            row_id = _path_id(request, name)
+            return None if row_id is None else (kind, row_id)
+    return None
+
+
+def _scoped_project(request: Request, scope: tuple[str, int]) -> tuple[bool, int | None]:
+    """(found, project id) when authentication already checked ``scope``."""
+    scoped = getattr(request.state, "scoped", None)
+    if scoped is not None and scoped[0] == scope:
+        return True, scoped[1]
+    return False, None
 
 
 def _authenticate(request: Request) -> UserInfo:
@@ -116,9 +148,14 @@ def _authenticate(request: Request) -> UserInfo:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise _unauthorized("the Authorization header must be 'Bearer <token>'")
-        user = user_engine.authenticate_token(db, token)
-        if user is None:
+        scope = _path_scope(request)
+        access = user_engine.token_access(db, token, scope=scope)
+        if access is None:
             raise _unauthorized("unknown or revoked token")
+        user = access.user
+        if scope is not None:
+            # The project guard that follows finds its answer here: one read a request.
+            request.state.scoped = (scope, access.project_id)
         request.state.auth = "token"
     else:
         secret = request.cookies.get(SESSION_COOKIE)
@@ -202,22 +239,22 @@ def _member_project(request: Request) -> ProjectAccess:
     if cached is not None:
         return cached
     user = _authenticate(request)
-    raw = request.path_params.get("project_id")
-    try:
-        project_id = int(raw)
-    except (TypeError, ValueError):
-        project_id = 0
-    not_found = ApiError(404, f"no project {raw}", field="project_id")
-    if not 0 < project_id < 2**62:
+    project_id = _path_id(request, "project_id")
+    not_found = ApiError(
+        404, f"no project {request.path_params.get('project_id')}", field="project_id"
+    )
+    if project_id is None:
         raise not_found
-    db = request.app.state.db
-    if user.role == "admin":
-        # Admins are members of nothing: ask whether the project exists at all.
-        if not lookup.project_exists(db, project_id):
+    found, reachable = _scoped_project(request, ("project", project_id))
+    if found:
+        if reachable is None:
             raise not_found
-    elif not user_engine.is_member(db, project_id, user.id):
-        # One primary-key lookup, on every request of the hot path; the membership row
-        # cannot outlive its project (ON DELETE CASCADE).
+    elif user.role == "admin":
+        # Admins are members of nothing: ask whether the project exists at all.
+        if not lookup.project_exists(_db_of(request), project_id):
+            raise not_found
+    elif not user_engine.is_member(_db_of(request), project_id, user.id):
+        # The membership row cannot outlive its project (ON DELETE CASCADE).
         raise not_found
     access = ProjectAccess(id=project_id)
     request.state.project = access
@@ -245,22 +282,22 @@ def _in_member_project(
     in a project the caller is a member of (admins: unless it exists), so an outsider
     learns nothing about it, not even that it exists."""
 
+    scope_kind = param.removesuffix("_id")
+
     def guard(request: Request) -> ProjectAccess:
         cached = getattr(request.state, "project", None)
         if cached is not None:
             return cached
         user = _authenticate(request)
-        raw = request.path_params.get(param)
-        try:
-            row_id = int(raw)
-        except (TypeError, ValueError):
-            row_id = 0
+        row_id = _path_id(request, param)
         project_id = None
-        if 0 < row_id < 2**62:
-            member_id = None if user.role == "admin" else user.id
-            project_id = project_of(request.app.state.db, row_id, member_id=member_id)
+        if row_id is not None:
+            found, project_id = _scoped_project(request, (scope_kind, row_id))
+            if not found:
+                member_id = None if user.role == "admin" else user.id
+                project_id = project_of(_db_of(request), row_id, member_id=member_id)
         if project_id is None:
-            raise ApiError(404, f"no {noun} {raw}", field=param)
+            raise ApiError(404, f"no {noun} {request.path_params.get(param)}", field=param)
         access = ProjectAccess(id=project_id)
         request.state.project = access
         return access

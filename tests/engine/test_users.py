@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 
 import pytest
-from _service_setup import make_project
+from _service_setup import add_items, make_project
 from sqlalchemy import select
 
 from labelloop.engine import users
@@ -74,6 +74,44 @@ def test_tokens_list_and_revoke(database):
             .all()
         )
     assert actions == ["user.created", "token.created", "token.created", "token.revoked"]
+
+
+def test_token_access_checks_the_path_row_in_the_same_read(database):
+    project = make_project(database)
+    other = make_project(database, name="other")
+    task_ids = add_items(database, project, 2)
+    member, member_token = users.create_user(
+        database, actor="t", name="ann", role="annotator", projects=[project]
+    )
+    _, outsider_token = users.create_user(
+        database, actor="t", name="out", role="annotator", projects=[other]
+    )
+    _, admin_token = users.create_user(database, actor="t", name="boss", role="admin")
+
+    def reach(token, scope):
+        access = users.token_access(database, token, scope=scope)
+        return access.project_id
+
+    plain = users.token_access(database, member_token)
+    assert plain == users.TokenAccess(user=member, project_id=None)
+    assert reach(member_token, ("project", project)) == project
+    assert reach(member_token, ("task", task_ids[0])) == project
+    assert reach(outsider_token, ("project", project)) is None  # exists, not a member
+    assert reach(outsider_token, ("task", task_ids[0])) is None
+    assert reach(outsider_token, ("project", other)) == other
+    assert reach(admin_token, ("project", project)) == project  # admins: it exists
+    assert reach(admin_token, ("task", task_ids[1])) == project
+    for token in (member_token, admin_token):
+        assert reach(token, ("project", 999_999)) is None
+        assert reach(token, ("task", 999_999)) is None
+        assert reach(token, ("task", 2**63 + 5)) is None  # beyond any id: nothing, no error
+    assert users.token_access(database, "ll_" + "x" * 43, scope=("project", project)) is None
+    with pytest.raises(ValidationError):
+        users.token_access(database, member_token, scope=("item", 1))
+    with pytest.raises(ValidationError):
+        users.token_access(database, member_token, scope=("project", "1"))
+    users.set_user_active(database, actor="t", user="ann", active=False)
+    assert users.token_access(database, member_token, scope=("project", project)) is None
 
 
 def test_password_and_browser_session(database):
