@@ -10,6 +10,12 @@ process over loopback HTTP:
     again; p50/p99 latency of ``tasks/next`` and of the submit;
 (b) saturation: the same annotators with no think time; tasks per second and latency.
 
+Each phase runs ``--warmup`` seconds (default 5) before its ``--duration`` is measured:
+a server that has just started compiles its statements and opens its database
+connections on its first requests, and the table reports the steady state. The HTTP
+clients are all made before a phase starts, so the first requests do not arrive in a
+burst held back by the load generator.
+
 Run::
 
     .venv/bin/python benchmarks/serve_load.py --items 100000 --duration 60
@@ -68,6 +74,7 @@ class Latencies:
     statuses: dict[int, int] = field(default_factory=dict)
     tasks: int = 0
     transport_errors: int = 0
+    server_cpu: float | None = None
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -171,15 +178,18 @@ async def _annotator(
     *,
     think: float,
     until: float,
+    measure_from: float,
     out: Latencies,
     rng: random.Random,
 ) -> None:
     if think:
         await asyncio.sleep(rng.expovariate(1 / think))  # annotators do not start in step
     while time.monotonic() < until:
+        measured = time.monotonic() >= measure_from
         started = time.perf_counter()
         response = await _post(http, out, f"/projects/{project_id}/tasks/next")
-        out.lease.append(time.perf_counter() - started)
+        if measured:
+            out.lease.append(time.perf_counter() - started)
         out.count(response.status_code)
         if response.status_code != 200:
             return
@@ -194,9 +204,10 @@ async def _annotator(
             json={"label": rng.choice(LABELS)},
             headers={"Idempotency-Key": f"{task['id']}-{task['lease_id']}"},
         )
-        out.submit.append(time.perf_counter() - started)
+        if measured:
+            out.submit.append(time.perf_counter() - started)
+            out.tasks += 1
         out.count(response.status_code)
-        out.tasks += 1
 
 
 async def _post(http: httpx.AsyncClient, out: Latencies, path: str, **kwargs) -> httpx.Response:
@@ -211,8 +222,20 @@ async def _post(http: httpx.AsyncClient, out: Latencies, path: str, **kwargs) ->
 
 
 async def _drive(
-    url: str, tokens: list[str], project_id: int, *, think: float, duration: float
+    url: str,
+    tokens: list[str],
+    project_id: int,
+    *,
+    think: float,
+    duration: float,
+    warmup: float = 0.0,
+    pid: int | None = None,
 ) -> tuple[Latencies, float]:
+    """Run the annotators for ``warmup`` + ``duration`` seconds; measure the last ``duration``.
+
+    Returns the latencies and tasks of the measured part and its length in seconds; with
+    the server's ``pid``, ``server_cpu`` holds its CPU seconds over the measured part.
+    """
     out = Latencies()
     async with contextlib.AsyncExitStack() as stack:
         # Every client is made before the clock starts: making one costs ~30 ms of this
@@ -228,17 +251,32 @@ async def _drive(
             )
             for token in tokens
         ]
-        until = time.monotonic() + duration
-        started = time.perf_counter()
+        measure_from = time.monotonic() + warmup
+        until = measure_from + duration
+
+        async def server_cpu() -> None:
+            await asyncio.sleep(warmup)
+            before = _cpu_seconds(pid)
+            await asyncio.sleep(max(until - time.monotonic(), 0))
+            after = _cpu_seconds(pid)
+            out.server_cpu = None if before is None or after is None else after - before
+
         await asyncio.gather(
+            server_cpu(),
             *(
                 _annotator(
-                    http, project_id, think=think, until=until, out=out, rng=random.Random(i)
+                    http,
+                    project_id,
+                    think=think,
+                    until=until,
+                    measure_from=measure_from,
+                    out=out,
+                    rng=random.Random(i),
                 )
                 for i, http in enumerate(clients)
-            )
+            ),
         )
-        return out, time.perf_counter() - started
+        return out, time.monotonic() - measure_from
 
 
 def _ms(values: list[float], q: float) -> float:
@@ -261,7 +299,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[100_000])
     parser.add_argument("--annotators", type=int, default=50)
     parser.add_argument("--think", type=float, default=1.0, help="mean think time, seconds")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds per phase")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds measured per phase")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds each phase runs before it is measured (a fresh server compiles its "
+        "statements and opens its connections on the first requests)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--url", help="drive this running server (give its --db too)")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file per size)")
@@ -285,12 +330,18 @@ def main(argv: list[str] | None = None) -> None:
         server = running_server(db_url, workers=args.workers) if not args.url else _given(args.url)
         with server as (url, pid):
             for phase, think in (("think ~Exp(1 s)", args.think), ("saturation", 0.0)):
-                cpu_before = _cpu_seconds(pid)
                 result, elapsed = asyncio.run(
-                    _drive(url, tokens, project_id, think=think, duration=args.duration)
+                    _drive(
+                        url,
+                        tokens,
+                        project_id,
+                        think=think,
+                        duration=args.duration,
+                        warmup=args.warmup,
+                        pid=pid,
+                    )
                 )
-                cpu_after = _cpu_seconds(pid)
-                cpu = None if cpu_before is None else cpu_after - cpu_before
+                cpu = result.server_cpu
                 rows.append(_row(n_items, phase, result, elapsed, cpu))
                 print(
                     header.splitlines()[0] if len(rows) == 1 else "", rows[-1], sep="\n", flush=True
