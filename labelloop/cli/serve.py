@@ -122,6 +122,8 @@ def _serve_processes(
             port=port,
             workers=workers,
             log_level=log_level,
+            # uvicorn binds the shared socket without TCP_NODELAY: see the module.
+            http="labelloop.server.protocol:NoDelayH11Protocol",
         )
     finally:
         if background is not None:
