@@ -85,7 +85,8 @@ _TASK_FOR_SUBMIT = (
     .with_for_update(of=[TaskRow, ItemRow])
 )
 _VOTES = (
-    select(AnnotationRow)
+    # Columns, not rows: the labels and sources are all the rule reads.
+    select(AnnotationRow.label, AnnotationRow.source)
     .where(
         AnnotationRow.item_id == bindparam("item_id", type_=Integer),
         AnnotationRow.status == "active",
@@ -167,7 +168,7 @@ def settle_item(
     Writes the decision to the item; opens a review task when a review becomes due and
     cancels open review tasks when it no longer is. Runs in the caller's transaction.
     """
-    rows = session.execute(_VOTES, {"item_id": item.id}).scalars().all()
+    rows = session.execute(_VOTES, {"item_id": item.id}).all()
     labels = [row.label for row in rows]
     source = rows[-1].source if rows else "human"
     complete = task is None or task.needed <= 0

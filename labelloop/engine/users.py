@@ -465,8 +465,8 @@ def token_access(
     if scope is not None:
         # Outside the id range nothing matches; keep the integer inside SQLite's.
         params["scope_id"] = scope[1] if 0 < scope[1] < 2**62 else 0
-    with db.read() as session:
-        found = session.execute(_token_statement(scope and scope[0]), params).first()
+    with db.read_connection() as conn:
+        found = conn.execute(_token_statement(scope and scope[0]), params).first()
     if found is None or found.revoked_at is not None or not found.is_active:
         return None
     user = UserInfo(id=found.user_id, name=found.name, role=found.role, is_active=True)

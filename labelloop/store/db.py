@@ -216,6 +216,16 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for reads (rolled back at the end).
+
+        Cheaper than `read` for a statement or two that need no ORM objects: the
+        per-request look-ups of the service use it.
+        """
+        with self.engine.connect() as conn:
+            yield conn
+
     def create_schema(self) -> None:
         """Create or upgrade the schema to the newest migration."""
         from labelloop.store.migrate import upgrade
