@@ -44,7 +44,9 @@ def serve(
     workers: Annotated[
         int,
         typer.Option(
-            min=1, help="Server processes sharing the port (the job worker runs once, here)."
+            min=1,
+            help="Server processes sharing the port; one per core suits a busy team (the "
+            "job worker runs once, here).",
         ),
     ] = 1,
     lease_seconds: Annotated[
