@@ -378,9 +378,13 @@ class TokenAccess:
     project_id: int | None = None
 
 
-_SCOPES = ("project", "task")
 _TOKENS, _USERS = ApiTokenRow.__table__, UserRow.__table__
 _MEMBERS, _PROJECTS, _TASKS = MembershipRow.__table__, ProjectRow.__table__, TaskRow.__table__
+# Scope kind -> (table, id column, project column) of the row a request names.
+_SCOPE_COLUMNS = {
+    "project": (_PROJECTS, _PROJECTS.c.id, _PROJECTS.c.id),
+    "task": (_TASKS, _TASKS.c.id, _TASKS.c.project_id),
+}
 
 
 def _reachable(project_column) -> Any:
@@ -405,19 +409,12 @@ def _token_statement(scope: str | None) -> Select:
         _USERS.c.role,
         _USERS.c.is_active,
     ]
-    scope_id = bindparam("scope_id", type_=Integer)
-    if scope == "project":
+    if scope is not None:
+        table, key, project = _SCOPE_COLUMNS[scope]
         reachable = (
-            select(_PROJECTS.c.id)
-            .where(_PROJECTS.c.id == scope_id, _reachable(_PROJECTS.c.id))
-            .correlate_except(_PROJECTS)
-        )
-        columns.append(reachable.scalar_subquery().label("scope_project"))
-    elif scope == "task":
-        reachable = (
-            select(_TASKS.c.project_id)
-            .where(_TASKS.c.id == scope_id, _reachable(_TASKS.c.project_id))
-            .correlate_except(_TASKS)
+            select(project)
+            .where(key == bindparam("scope_id", type_=Integer), _reachable(project))
+            .correlate_except(table)
         )
         columns.append(reachable.scalar_subquery().label("scope_project"))
     return (
@@ -455,7 +452,7 @@ def token_access(
     """
     if scope is not None:
         kind, row_id = scope
-        if kind not in _SCOPES or isinstance(row_id, bool) or not isinstance(row_id, int):
+        if kind not in _SCOPE_COLUMNS or isinstance(row_id, bool) or not isinstance(row_id, int):
             raise ValidationError(
                 f"scope must be ('project' or 'task', id), not {scope!r}", field="scope"
             )

@@ -182,39 +182,22 @@ def append_event(
     before = to_json_value(before)
     after = to_json_value(after)
     seq, prev_hash = _lock_head(session, chain)
-    seq += 1
-    created_at = utcnow()
-    digest = event_hash(
-        chain=chain,
-        seq=seq,
-        project_id=project_id,
-        actor=actor,
-        action=action,
-        target=target,
-        before=before,
-        after=after,
-        created_at=created_at,
-        prev_hash=prev_hash,
-    )
+    fields = {
+        "chain": chain,
+        "seq": seq + 1,
+        "project_id": project_id,
+        "actor": actor,
+        "action": action,
+        "target": target,
+        "before": before,
+        "after": after,
+        "created_at": utcnow(),
+    }
+    digest = event_hash(**fields, prev_hash=prev_hash)
     # Core statements, not the unit of work: every engine write appends an event, and
     # the ORM's flush bookkeeping cost more than the two statements themselves.
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "chain": chain,
-            "seq": seq,
-            "project_id": project_id,
-            "actor": actor,
-            "action": action,
-            "target": target,
-            "before": before,
-            "after": after,
-            "created_at": created_at,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
-    )
-    session.execute(_UPDATE_HEAD, {"head_chain": chain, "seq": seq, "hash": digest})
+    session.execute(_INSERT_EVENT, {**fields, "prev_hash": prev_hash, "hash": digest})
+    session.execute(_UPDATE_HEAD, {"head_chain": chain, "seq": fields["seq"], "hash": digest})
 
 
 def _check_text(name: str, value: Any, max_length: int) -> None:
