@@ -71,6 +71,7 @@ def serve(
         worker=worker,
         lease_seconds=lease_seconds,
         max_body_bytes=max_body_bytes,
+        freeze_startup_objects=True,
     )
     err_console.print(
         f"labelloop serving {database!r} on http://{host}:{port} "

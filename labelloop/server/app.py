@@ -7,6 +7,7 @@ business rules: routers turn requests into engine calls and engine results into 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator
@@ -90,6 +91,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
             worker.start()
         app.state.worker = worker
         await _warm_up(app)
+        if settings.freeze_startup_objects:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
