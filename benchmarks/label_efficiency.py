@@ -534,10 +534,12 @@ def summary(all_rows: list[dict[str, Any]], specs: tuple[DataSpec, ...]) -> str:
         elif versus != "n/r":
             ratios.append(float(versus.lstrip("<")))
     if ratios:
+        median = float(np.median(ratios))
+        shown = f"{fmt(median, 2)}x" if np.isfinite(median) else "n/r (auto missed the target)"
         lines.append(
             f"- median over {len(ratios)} sets of auto's labels-to-95% / random's: "
-            f"{fmt(float(np.median(ratios)), 2)}x (a set where random misses the budget counts "
-            "at its bound, labels / budget)"
+            f"{shown} (a set where random misses the budget counts at its bound, labels / "
+            "budget; one where auto misses it counts as infinite)"
         )
     return "\n".join(lines) + "\n"
 
