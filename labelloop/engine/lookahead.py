@@ -8,8 +8,6 @@ follows the same queue order and evaluation-set share as ``tasks/next``.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import func, select
 
 from labelloop.engine.projects import resolve_project
@@ -17,35 +15,22 @@ from labelloop.engine.queue import (
     EVAL_WINDOW,
     LABELLING_ROLES,
     TaskInfo,
-    aware,
     candidate_query,
     check_user,
     expire_leases,
-    item_info,
+    grant_lease,
+    lease_length,
     project_setting,
+    task_info,
 )
 from labelloop.engine.users import UserInfo
 from labelloop.exceptions import ValidationError
-from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, TaskLeaseRow, TaskRow, utcnow
 
 __all__ = ["MAX_HELD", "lease_ahead"]
 
 MAX_HELD = 2  # the task on screen and the one after it
-
-
-def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
-    return TaskInfo(
-        id=task.id,
-        project_id=task.project_id,
-        item=item_info(item),
-        priority=float(task.priority),
-        reason=task.reason,
-        is_eval=bool(task.is_eval),
-        lease_id=lease.id,
-        lease_expires_at=aware(lease.expires_at),
-    )
 
 
 def _eval_turn(project, taken: int) -> bool:
@@ -101,7 +86,7 @@ def lease_ahead(
             return None
         if len(held) >= MAX_HELD:
             lease = held[-1]
-            return _task_info(
+            return task_info(
                 session.get(TaskRow, lease.task_id), session.get(ItemRow, lease.item_id), lease
             )
         taken = session.execute(
@@ -129,31 +114,15 @@ def lease_ahead(
                 break
         if task is None:
             return None
-        seconds = lease_seconds or int(project_setting(project, "lease_seconds"))
-        lease = TaskLeaseRow(
-            project_id=project.id,
-            task_id=task.id,
-            item_id=task.item_id,
-            user_id=user.id,
-            leased_at=now,
-            expires_at=now + dt.timedelta(seconds=seconds),
-        )
-        session.add(lease)
-        task.active_leases += 1
-        task.updated_at = now
-        session.flush()
         item = session.get(ItemRow, task.item_id)
-        append_event(
+        lease = grant_lease(
             session,
-            project_id=project.id,
-            actor=user.name,
-            action="task.leased",
-            target=f"task:{task.id}",
-            after={
-                "item": item.external_id,
-                "lease": lease.id,
-                "expires_at": lease.expires_at,
-                "ahead": True,
-            },
+            project=project,
+            task=task,
+            item=item,
+            user=user,
+            now=now,
+            seconds=lease_length(project, lease_seconds),
+            note={"ahead": True},
         )
-        return _task_info(task, item, lease)
+        return task_info(task, item, lease)

@@ -78,12 +78,15 @@ __all__ = [
     "candidate_query",
     "check_user",
     "expire_leases",
+    "grant_lease",
     "item_info",
+    "lease_length",
     "lease_next_task",
     "open_lease",
     "project_setting",
     "release_expired_leases",
     "skip_task",
+    "task_info",
 ]
 
 LABEL_QUEUE = "label"
@@ -164,7 +167,8 @@ def check_user(user: object, roles: tuple[str, ...], action: str) -> UserInfo:
     return user
 
 
-def _lease_seconds(project: ProjectRow, lease_seconds: int | None) -> int:
+def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:
+    """Seconds a lease lasts: ``lease_seconds`` if given, else the project's setting."""
     value = project_setting(project, "lease_seconds") if lease_seconds is None else lease_seconds
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValidationError(
@@ -329,7 +333,8 @@ def _lease_state_statement() -> Select:
     return select(ProjectRow, held, stale, taken).where(ProjectRow.id == project_id)
 
 
-def _task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
+def task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
+    """The `TaskInfo` of a task leased by ``lease``."""
     return TaskInfo(
         id=task.id,
         project_id=task.project_id,
@@ -380,13 +385,13 @@ def lease_next_task(
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
         project, held_id, has_stale, taken = state
-        seconds = _lease_seconds(project, lease_seconds)
+        seconds = lease_length(project, lease_seconds)
         if has_stale:
             expire_leases(session, project_id=project.id, now=now)
 
         if held_id is not None:
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
-            return _task_info(task, item, held)
+            return task_info(task, item, held)
 
         period = _eval_period(project)
         prefer_eval = period > 0 and (taken + 1) % period == 0
@@ -405,27 +410,52 @@ def lease_next_task(
             return None
         task, item = found
 
-        lease = TaskLeaseRow(
-            project_id=project.id,
-            task_id=task.id,
-            item_id=task.item_id,
-            user_id=user.id,
-            leased_at=now,
-            expires_at=now + dt.timedelta(seconds=seconds),
+        lease = grant_lease(
+            session, project=project, task=task, item=item, user=user, now=now, seconds=seconds
         )
-        session.add(lease)
-        task.active_leases = task.active_leases + 1
-        task.updated_at = now
-        session.flush()
-        append_event(
-            session,
-            project_id=project.id,
-            actor=user.name,
-            action="task.leased",
-            target=f"task:{task.id}",
-            after={"item": item.external_id, "lease": lease.id, "expires_at": lease.expires_at},
-        )
-        return _task_info(task, item, lease)
+        return task_info(task, item, lease)
+
+
+def grant_lease(
+    session: Session,
+    *,
+    project: ProjectRow,
+    task: TaskRow,
+    item: ItemRow,
+    user: UserInfo,
+    now: dt.datetime,
+    seconds: int,
+    note: dict[str, Any] | None = None,
+) -> TaskLeaseRow:
+    """Lease ``task`` to ``user`` in the caller's transaction: the lease row, the task's
+    count of active leases and the ``task.leased`` audit event (``note`` adds to its
+    details). The caller has checked that the task has a free slot for this user."""
+    lease = TaskLeaseRow(
+        project_id=project.id,
+        task_id=task.id,
+        item_id=task.item_id,
+        user_id=user.id,
+        leased_at=now,
+        expires_at=now + dt.timedelta(seconds=seconds),
+    )
+    session.add(lease)
+    task.active_leases = task.active_leases + 1
+    task.updated_at = now
+    session.flush()
+    append_event(
+        session,
+        project_id=project.id,
+        actor=user.name,
+        action="task.leased",
+        target=f"task:{task.id}",
+        after={
+            "item": item.external_id,
+            "lease": lease.id,
+            "expires_at": lease.expires_at,
+            **(note or {}),
+        },
+    )
+    return lease
 
 
 def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None) -> None:

@@ -7,8 +7,6 @@ shown again instead of waiting for its turn in the queue.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 
 from labelloop.engine.projects import resolve_project
@@ -16,10 +14,10 @@ from labelloop.engine.queue import (
     LABEL_QUEUE,
     LABELLING_ROLES,
     TaskInfo,
-    aware,
     check_user,
-    item_info,
-    project_setting,
+    grant_lease,
+    lease_length,
+    task_info,
 )
 from labelloop.engine.users import UserInfo
 from labelloop.exceptions import (
@@ -28,7 +26,6 @@ from labelloop.exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
-from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ItemRow, TaskLeaseRow, TaskRow, utcnow
 
@@ -105,39 +102,14 @@ def lease_undone_task(
                     f"item {item.external_id!r} was taken by another annotator meanwhile"
                 )
             project = resolve_project(session, task.project_id)
-            seconds = lease_seconds or int(project_setting(project, "lease_seconds"))
-            lease = TaskLeaseRow(
-                project_id=task.project_id,
-                task_id=task.id,
-                item_id=task.item_id,
-                user_id=user.id,
-                leased_at=now,
-                expires_at=now + dt.timedelta(seconds=seconds),
-            )
-            session.add(lease)
-            task.active_leases += 1
-            task.updated_at = now
-            session.flush()
-            append_event(
+            lease = grant_lease(
                 session,
-                project_id=task.project_id,
-                actor=user.name,
-                action="task.leased",
-                target=f"task:{task.id}",
-                after={
-                    "item": item.external_id,
-                    "lease": lease.id,
-                    "expires_at": lease.expires_at,
-                    "after_undo": annotation_id,
-                },
+                project=project,
+                task=task,
+                item=item,
+                user=user,
+                now=now,
+                seconds=lease_length(project, lease_seconds),
+                note={"after_undo": annotation_id},
             )
-        return TaskInfo(
-            id=task.id,
-            project_id=task.project_id,
-            item=item_info(item),
-            priority=float(task.priority),
-            reason=task.reason,
-            is_eval=bool(task.is_eval),
-            lease_id=lease.id,
-            lease_expires_at=aware(lease.expires_at),
-        )
+        return task_info(task, item, lease)
