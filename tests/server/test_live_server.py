@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from loopback import free_port, wait_until_up
+from loopback import serving
 
 from labelloop.client import Client
 from labelloop.engine import ingest, projects, users
@@ -60,37 +56,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> I
     _info, tokens["outsider"] = users.create_user(
         db, actor="cli:test", name="outsider", role="annotator"
     )
-    port = free_port()
-    log = root / "serve.log"
-    env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("labelloop")),
-                "serve",
-                "--port",
-                str(port),
-                "--no-worker",
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, log)
-        yield LiveServer(url, db, project.id, tokens)
+        with serving(
+            f"sqlite:///{path}", root / "serve.log", "--no-worker", "--workers", "2"
+        ) as url:
+            yield LiveServer(url, db, project.id, tokens)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         db.dispose()
 
 

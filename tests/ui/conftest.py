@@ -7,16 +7,13 @@ view go to ``test-artifacts/screenshots/`` at the repository root.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from loopback import free_port, wait_until_up
+from loopback import serving
 
 from labelloop.engine import ingest, projects, users
 from labelloop.store.db import Database
@@ -110,36 +107,16 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, _sqlite_template) -> Ite
     shutil.copyfile(_sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     project_id, xss_id, tags_id = _build(db)
-    port = free_port()
-    log = root / "serve.log"
-    env = {**os.environ, "LABELLOOP_DB": f"sqlite:///{path}"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("labelloop")),
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, log)
-        yield UiServer(
-            url=url, db=db, project_id=project_id, xss_project_id=xss_id, tags_project_id=tags_id
-        )
+        with serving(f"sqlite:///{path}", root / "serve.log") as url:
+            yield UiServer(
+                url=url,
+                db=db,
+                project_id=project_id,
+                xss_project_id=xss_id,
+                tags_project_id=tags_id,
+            )
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         db.dispose()
 
 
