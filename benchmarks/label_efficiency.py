@@ -11,7 +11,7 @@ test score over the label budget) for accuracy and macro-F1, the labels needed t
 of the full-pool score, and the ratios to random and to the best peer. Each data set's rows
 are printed and appended to a CSV as soon as it finishes.
 
-    python benchmarks/label_efficiency.py            # full run: 5 seeds, all data sets
+    python benchmarks/label_efficiency.py            # full run: 10 seeds, all data sets
     python benchmarks/label_efficiency.py --quick    # 2 seeds, smaller sets, a few minutes
 """
 
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import platform
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -338,27 +340,25 @@ def labels_to(curves: np.ndarray, targets: np.ndarray) -> int | None:
     return int(median) if np.isfinite(median) else None
 
 
-def benchmark_dataset(
-    spec: DataSpec, strategies: list[str], seeds: list[int], *, cache_dir: Path | None
-) -> list[dict[str, Any]]:
-    """Run every strategy on every seed of one data set; one summary row per strategy."""
-    started = time.perf_counter()
-    X, y = load_features(spec, cache_dir=cache_dir)
-    log(f"{spec.name}: {X.shape[0]} samples x {X.shape[1]} features, {len(np.unique(y))} classes")
+# The data set the seed workers share: set before the worker processes fork, so each
+# inherits it instead of receiving a copy through a pipe.
+_SHARED: dict[str, Any] = {}
+
+
+def run_seed(
+    spec: DataSpec, strategies: list[str], seed: int
+) -> tuple[tuple[float, float], dict[str, np.ndarray | str]]:
+    """One seed of one data set: the full-pool scores and each strategy's curve (or why not)."""
+    X, y = _SHARED["X"], _SHARED["y"]
     base = LogisticRegression(max_iter=2000)
-    curves: dict[str, list[np.ndarray]] = {s: [] for s in strategies}
-    full: list[tuple[float, float]] = []
-    failed: dict[str, str] = {name: why for name, why in spec.skip if name in strategies}
-    for seed in seeds:
-        pool, test = train_test_split(
-            np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed
-        )
-        X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
-        full.append(scores(clone(base).fit(X_pool, y_pool), X_test, y_test))
+    pool, test = train_test_split(np.arange(len(y)), test_size=0.25, stratify=y, random_state=seed)
+    X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
+    out: dict[str, np.ndarray | str] = {}
+    # One BLAS thread: on a shared 2-core machine, threads fight and fits run 10x slower.
+    with threadpool_limits(limits=1):
+        full = scores(clone(base).fit(X_pool, y_pool), X_test, y_test)
         initial = initial_set(y_pool, spec.initial, np.random.default_rng(seed))
         for name in strategies:
-            if name in failed:
-                continue
             t0 = time.perf_counter()
             try:
                 with warnings.catch_warnings():
@@ -375,11 +375,52 @@ def benchmark_dataset(
                         seed,
                     )
             except (NotImplementedError, TypeError, ValueError, RuntimeError) as exc:
-                failed[name] = str(exc).splitlines()[0][:80]
-                log(f"  {name}: does not run here ({failed[name]})")
+                out[name] = str(exc).splitlines()[0][:80]
                 continue
-            curves[name].append(np.asarray(curve))
+            out[name] = np.asarray(curve)
             log(f"  seed {seed} {name:32s} {time.perf_counter() - t0:6.1f}s")
+    return full, out
+
+
+def benchmark_dataset(
+    spec: DataSpec,
+    strategies: list[str],
+    seeds: list[int],
+    *,
+    cache_dir: Path | None,
+    jobs: int = 1,
+) -> list[dict[str, Any]]:
+    """Run every strategy on every seed of one data set; one summary row per strategy.
+
+    With ``jobs`` > 1 the seeds run in that many forked worker processes, one BLAS thread
+    each; the results do not depend on ``jobs``.
+    """
+    started = time.perf_counter()
+    X, y = load_features(spec, cache_dir=cache_dir)
+    log(f"{spec.name}: {X.shape[0]} samples x {X.shape[1]} features, {len(np.unique(y))} classes")
+    failed: dict[str, str] = {name: why for name, why in spec.skip if name in strategies}
+    to_run = [s for s in strategies if s not in failed]
+    _SHARED.update(X=X, y=y)
+    try:
+        if jobs > 1 and len(seeds) > 1:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=context) as executor:
+                n = len(seeds)
+                results = list(executor.map(run_seed, [spec] * n, [to_run] * n, seeds))
+        else:
+            results = [run_seed(spec, to_run, seed) for seed in seeds]
+    finally:
+        _SHARED.clear()
+    full = [r[0] for r in results]
+    curves: dict[str, list[np.ndarray]] = {s: [] for s in strategies}
+    for _, per_strategy in results:
+        for name, curve in per_strategy.items():
+            if isinstance(curve, str):
+                if name not in failed:
+                    log(f"  {name}: does not run here ({curve})")
+                failed.setdefault(name, curve)
+            else:
+                curves[name].append(curve)
     full_mean = np.mean(full, axis=0)
     rows = []
     for name in strategies:
@@ -390,7 +431,10 @@ def benchmark_dataset(
             continue
         stacked = np.stack(curves[name])  # (seeds, rounds, 3)
         for m, metric in enumerate(METRICS, start=1):
-            row[f"aulc_{metric}"] = float(np.mean([aulc(c[:, [0, m]]) for c in stacked]))
+            per_seed = [aulc(c[:, [0, m]]) for c in stacked]
+            row[f"aulc_{metric}"] = float(np.mean(per_seed))
+            row[f"aulc_se_{metric}"] = standard_error(per_seed)
+            row[f"aulc_seeds_{metric}"] = per_seed
             targets = 0.95 * np.asarray(full)[:, m - 1]
             row[f"labels95_{metric}"] = labels_to(stacked[:, :, [0, m]], targets)
             row[f"full_{metric}"] = float(full_mean[m - 1])
@@ -398,6 +442,13 @@ def benchmark_dataset(
     add_ratios(rows)
     log(f"{spec.name}: done in {time.perf_counter() - started:.0f}s")
     return rows
+
+
+def standard_error(values: list[float]) -> float | None:
+    """Standard error of the mean over seeds (None for a single seed)."""
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -453,6 +504,11 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def pm(se: float | None) -> str:
+    """`` ± se`` after a mean, or nothing for a single seed."""
+    return "" if se is None else f" ± {se:.3f}"
+
+
 def markdown_table(spec: DataSpec, rows: list[dict[str, Any]], n_seeds: int) -> str:
     full = next((r for r in rows if "note" not in r), {})
     lines = [
@@ -460,7 +516,7 @@ def markdown_table(spec: DataSpec, rows: list[dict[str, Any]], n_seeds: int) -> 
         f"{n_seeds} seeds; full pool: accuracy {fmt(full.get('full_accuracy'))}, "
         f"macro-F1 {fmt(full.get('full_f1_macro'))})",
         "",
-        "| strategy | AULC acc | AULC F1 | labels→95% acc | labels→95% F1 "
+        "| strategy | AULC acc (± s.e.) | AULC F1 | labels→95% acc | labels→95% F1 "
         "| AULC ×random | labels ×random | AULC ×best peer | labels ×best peer |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -470,7 +526,8 @@ def markdown_table(spec: DataSpec, rows: list[dict[str, Any]], n_seeds: int) -> 
             lines.append(f"| {r['strategy']} | not run: {r['note']} |||||||| ")
             continue
         lines.append(
-            f"| {r['strategy']} | {fmt(r['aulc_accuracy'])} | {fmt(r['aulc_f1_macro'])} "
+            f"| {r['strategy']} | {fmt(r['aulc_accuracy'])}{pm(r.get('aulc_se_accuracy'))} "
+            f"| {fmt(r['aulc_f1_macro'])} "
             f"| {fmt(r['labels95_accuracy'])} | {fmt(r['labels95_f1_macro'])} "
             f"| {fmt(r['aulc_vs_random_accuracy'])} "
             f"| {labels_vs_random(r, random_row, spec.budget)} "
@@ -488,6 +545,7 @@ CSV_COLUMNS = [
         for m in METRICS
         for k in (
             "aulc",
+            "aulc_se",
             "labels95",
             "full",
             "aulc_vs_random",
@@ -504,7 +562,7 @@ def append_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
     with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerows(rows)
@@ -523,9 +581,14 @@ def summary(all_rows: list[dict[str, Any]], specs: tuple[DataSpec, ...]) -> str:
         auto, margin, random_row = rows["auto"], rows["margin"], rows.get("random")
         verdict = ">=" if auto["aulc_accuracy"] >= margin["aulc_accuracy"] else "<"
         versus = labels_vs_random(auto, random_row, budgets[dataset])
+        # Same split and initial labels per seed, so the per-seed difference is paired.
+        paired = np.subtract(auto["aulc_seeds_accuracy"], margin["aulc_seeds_accuracy"])
+        se = standard_error(list(paired))
         lines.append(
             f"- {dataset}: auto AULC {auto['aulc_accuracy']:.3f} {verdict} margin "
-            f"{margin['aulc_accuracy']:.3f}; labels to 95%: auto {fmt(auto['labels95_accuracy'])}"
+            f"{margin['aulc_accuracy']:.3f} (paired difference {paired.mean():+.4f}"
+            f"{'' if se is None else f' ± {se:.4f}'}); labels to 95%: auto "
+            f"{fmt(auto['labels95_accuracy'])}"
             f", margin {fmt(margin['labels95_accuracy'])}, random "
             f"{fmt(random_row and random_row['labels95_accuracy'])}; auto/random {versus}"
         )
@@ -547,7 +610,7 @@ def summary(all_rows: list[dict[str, Any]], specs: tuple[DataSpec, ...]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, smaller sets and budgets")
-    parser.add_argument("--seeds", type=int, help="number of seeds (default 5, quick 2)")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default 10, quick 2)")
     parser.add_argument("--datasets", help="comma-separated subset of the data set names")
     parser.add_argument("--strategies", help="comma-separated subset of the strategies")
     parser.add_argument(
@@ -557,6 +620,12 @@ def main(argv: list[str] | None = None) -> int:
         help="CSV to append rows to",
     )
     parser.add_argument("--cache-dir", type=Path, help="embedding cache folder")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="seeds run in this many processes at once, one BLAS thread each (default: CPUs)",
+    )
     args = parser.parse_args(argv)
 
     specs = QUICK if args.quick else FULL
@@ -572,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(strategies) - set(OURS + PEERS)
         if unknown:
             parser.error(f"unknown strategy(ies): {', '.join(sorted(unknown))}")
-    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    seeds = list(range(args.seeds or (2 if args.quick else 10)))
 
     command = "python benchmarks/label_efficiency.py " + " ".join(argv or sys.argv[1:])
     print(f"`{command.strip()}`\n")
@@ -588,9 +657,9 @@ def main(argv: list[str] | None = None) -> int:
     all_rows = []
     started = time.perf_counter()
     for spec in specs:
-        # One BLAS thread: on a shared 2-core machine, threads fight and fits run 10x slower.
-        with threadpool_limits(limits=1):
-            rows = benchmark_dataset(spec, strategies, seeds, cache_dir=args.cache_dir)
+        rows = benchmark_dataset(
+            spec, strategies, seeds, cache_dir=args.cache_dir, jobs=max(1, args.jobs)
+        )
         print(markdown_table(spec, rows, len(seeds)), flush=True)
         append_csv(args.csv, rows)
         all_rows.extend(rows)
