@@ -267,7 +267,12 @@ def _table(summary: dict[str, dict[str, Any]], full_score: float, scoring: str) 
     table = Table(title=f"full-pool {scoring}: {full_score:.3f}")
     headers = ("strategy", "AULC", "to 95%", "to 99%", "AULC/random", "95%/random")
     for header in headers:
-        table.add_column(header, justify="left" if header == "strategy" else "right")
+        if header == "strategy":
+            # Names are what users type back into --strategy: never cut them short.
+            widest = max((len(name) for name in summary), default=len(header))
+            table.add_column(header, justify="left", no_wrap=True, min_width=widest)
+        else:
+            table.add_column(header, justify="right")
 
     def show(value: float | None, digits: int, missing: str = "-") -> str:
         return missing if value is None else f"{value:.{digits}f}"

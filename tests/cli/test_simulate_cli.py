@@ -63,6 +63,14 @@ def test_bundled_dataset_writes_table_curves_summary_and_plot(tmp_path):
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_long_strategy_names_are_printed_whole_on_a_narrow_terminal(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    names = "cluster_margin,least_confidence"
+    result = invoke("--dataset", "iris", "--strategy", names, *FAST, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "cluster_margin" in result.stdout and "least_confidence" in result.stdout
+
+
 def test_unreached_target_is_null_in_summary(tmp_path):
     out = tmp_path / "out"
     args = ["--dataset", "digits", "--strategy", "random", "--initial", "10", "--batch", "10"]
