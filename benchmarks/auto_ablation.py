@@ -25,6 +25,7 @@ score with its ratio to random.
 
     .venv/bin/python benchmarks/auto_ablation.py                       # 16 seeds, all sets
     .venv/bin/python benchmarks/auto_ablation.py --seeds 3 --sets wine iris
+    .venv/bin/python benchmarks/auto_ablation.py --strategies cluster_margin badge k_center
 """
 
 from __future__ import annotations
@@ -261,13 +262,42 @@ def table(new: dict[str, Any], old: dict[str, Any], seeds: int, baseline: str) -
     return "\n".join(lines)
 
 
+def strategy_table(new: dict[str, Any], strategies: tuple[str, ...]) -> str:
+    """Every strategy's AULC per set, as the paired difference to margin over the seeds."""
+    lines = [
+        "AULC per set (mean over seeds) and, in brackets, the paired per-seed difference to "
+        "margin (mean ± standard error)",
+        "",
+        "| set | " + " | ".join(strategies) + " |",
+        "| --- |" + " --- |" * len(strategies),
+    ]
+    for name, rows in new.items():
+        margin = np.asarray(rows["margin"]["aulc"])
+        cells = []
+        for strategy in strategies:
+            values = np.asarray(rows[strategy]["aulc"])
+            if strategy == "margin":
+                cells.append(f"{values.mean():.4f}")
+                continue
+            mean, se = mean_se(list(values - margin))
+            cells.append(f"{values.mean():.4f} ({mean:+.4f} ± {se:.4f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--sets", nargs="+", choices=list(ALL_SETS), default=list(SETS))
     parser.add_argument("--baseline", default=BASELINE, help="commit whose auto to compare")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # JSON path: run, write, exit
-    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        default=list(STRATEGIES),
+        help="strategies to run besides auto, margin and random (any of "
+        "labelloop.selection.STRATEGY_NAMES); each gets a row against margin",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         import labelloop
@@ -296,12 +326,15 @@ def main(argv: list[str] | None = None) -> int:
         ]
         env = {**os.environ, "PYTHONPATH": str(worktree)}
         old_process = subprocess.Popen(command, env=env)
-    new = run_sets(args.sets, tuple(args.strategies), args.seeds)
+    strategies = tuple(dict.fromkeys([*STRATEGIES, *args.strategies]))
+    new = run_sets(args.sets, strategies, args.seeds)
     if old_process is not None and old_process.wait() != 0:
         print("the baseline run failed", file=sys.stderr)
         return 1
     old = json.loads(cached.read_text())
     print(table(new, old, args.seeds, args.baseline))
+    if len(strategies) > len(STRATEGIES):
+        print("\n" + strategy_table(new, strategies))
     print(f"\n({time.perf_counter() - started:.0f} s in all)", file=sys.stderr)
     return 0
 
