@@ -124,6 +124,18 @@ def test_auto_stays_in_cold_start_until_every_known_class_is_labelled(iris):
     assert selection.strategy == "cold-start"
 
 
+def test_auto_stays_in_cold_start_while_the_batch_outnumbers_the_labels(iris):
+    X, y = iris
+    labelled = np.array([0, 1, 2, 50, 51, 52, 100, 101, 102])
+    model = LogisticRegression(max_iter=500).fit(X[labelled], y[labelled])
+
+    def strategy(k):
+        return select_batch("auto", model, X[labelled], y[labelled], X, k, random_state=0).strategy
+
+    assert strategy(10) == "cold-start"
+    assert strategy(9) != "cold-start"
+
+
 def test_auto_state_round_trips_through_json_and_rewards_arms(digits):
     X, y = digits
     labelled = list(range(40))
