@@ -26,6 +26,7 @@ score with its ratio to random.
     .venv/bin/python benchmarks/auto_ablation.py                       # 16 seeds, all sets
     .venv/bin/python benchmarks/auto_ablation.py --seeds 3 --sets wine iris
     .venv/bin/python benchmarks/auto_ablation.py --strategies cluster_margin badge k_center
+    .venv/bin/python benchmarks/auto_ablation.py --initial-batches 0.5   # start from half a batch
 """
 
 from __future__ import annotations
@@ -154,8 +155,17 @@ def make_topics() -> tuple[Any, np.ndarray]:
     return TfidfTransformer().fit_transform(sp.csr_matrix(np.asarray(counts))), y
 
 
-def run_sets(sets: list[str], strategies: tuple[str, ...], seeds: int) -> dict[str, Any]:
-    """Per set and strategy: AULC per seed and median labels to 95% of the full-pool score."""
+def run_sets(
+    sets: list[str],
+    strategies: tuple[str, ...],
+    seeds: int,
+    initial_batches: float | None = None,
+) -> dict[str, Any]:
+    """Per set and strategy: AULC per seed and median labels to 95% of the full-pool score.
+
+    ``initial_batches`` replaces each set's initial labels by that share of its batch
+    (at least 2), to see how a strategy starts from fewer or more random labels.
+    """
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -164,6 +174,8 @@ def run_sets(sets: list[str], strategies: tuple[str, ...], seeds: int) -> dict[s
     out: dict[str, Any] = {}
     for name in sets:
         initial, batch, budget, scoring = ALL_SETS[name]
+        if initial_batches is not None:
+            initial = max(2, round(initial_batches * batch))
         X, y = load(name)
         started = time.perf_counter()
         # One BLAS thread per process: two processes of several threads on two shared cores
@@ -290,6 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--sets", nargs="+", choices=list(ALL_SETS), default=list(SETS))
     parser.add_argument("--baseline", default=BASELINE, help="commit whose auto to compare")
+    parser.add_argument(
+        "--initial-batches",
+        type=float,
+        help="initial random labels as a share of each set's batch (e.g. 0.5) instead of "
+        "the set's own",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # JSON path: run, write, exit
     parser.add_argument(
         "--strategies",
@@ -303,12 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         import labelloop
 
         print(f"labelloop from {Path(labelloop.__file__).parent}", file=sys.stderr)
-        results = run_sets(args.sets, tuple(args.strategies), args.seeds)
+        results = run_sets(args.sets, tuple(args.strategies), args.seeds, args.initial_batches)
         Path(args.worker).write_text(json.dumps(results))
         return 0
     worktree = baseline_worktree(args.baseline)
     # The baseline's results depend only on its commit, the seeds and the sets: kept beside it.
-    cached = worktree / f"auto-ablation-{args.seeds}-{'-'.join(args.sets)}.json"
+    start = "" if args.initial_batches is None else f"-initial{args.initial_batches:g}"
+    cached = worktree / f"auto-ablation-{args.seeds}-{'-'.join(args.sets)}{start}.json"
     started = time.perf_counter()
     old_process = None
     if not cached.exists():
@@ -324,10 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             "--sets",
             *args.sets,
         ]
+        if args.initial_batches is not None:
+            command += ["--initial-batches", str(args.initial_batches)]
         env = {**os.environ, "PYTHONPATH": str(worktree)}
         old_process = subprocess.Popen(command, env=env)
     strategies = tuple(dict.fromkeys([*STRATEGIES, *args.strategies]))
-    new = run_sets(args.sets, strategies, args.seeds)
+    new = run_sets(args.sets, strategies, args.seeds, args.initial_batches)
     if old_process is not None and old_process.wait() != 0:
         print("the baseline run failed", file=sys.stderr)
         return 1
