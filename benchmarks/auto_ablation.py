@@ -164,7 +164,9 @@ def run_sets(
     """Per set and strategy: AULC per seed and median labels to 95% of the full-pool score.
 
     ``initial_batches`` replaces each set's initial labels by that share of its batch
-    (at least 2), to see how a strategy starts from fewer or more random labels.
+    (at least 2), to see how a strategy starts from fewer or more random labels; 0 starts
+    from no labels at all, as a new project does: the first batch is the strategy's own
+    cold-start pick (random's is random).
     """
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
@@ -174,7 +176,9 @@ def run_sets(
     out: dict[str, Any] = {}
     for name in sets:
         initial, batch, budget, scoring = ALL_SETS[name]
-        if initial_batches is not None:
+        if initial_batches == 0:
+            initial = 0  # from zero: every label is the strategy's pick
+        elif initial_batches is not None:
             initial = max(2, round(initial_batches * batch))
         X, y = load(name)
         started = time.perf_counter()
@@ -306,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "--initial-batches",
         type=float,
         help="initial random labels as a share of each set's batch (e.g. 0.5) instead of "
-        "the set's own",
+        "the set's own; 0 starts from no labels, as a new project does",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # JSON path: run, write, exit
     parser.add_argument(
