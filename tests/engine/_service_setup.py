@@ -76,6 +76,26 @@ def add_items(
     return task_ids
 
 
+_SENTIMENT = {"pos": ["good", "great", "lovely", "fine"], "neg": ["bad", "awful", "dull", "poor"]}
+
+
+def add_labelled_sentiment(db: Database, project_id: int, n: int = 24, labelled: int = 16) -> None:
+    """``n`` two-word pos/neg texts (odd items pos), the first ``labelled`` of them labelled:
+    enough for a round to train a text model."""
+    from labelloop.engine import annotate
+
+    def label(i: int) -> str:
+        return "pos" if i % 2 else "neg"
+
+    words = [_SENTIMENT[label(i)] for i in range(n)]
+    texts = [f"{w[i % 4]} {w[(i + 1) % 4]}" for i, w in enumerate(words)]
+    add_items(db, project_id, n, texts=texts)
+    for i in range(labelled):
+        annotate.record_annotation(
+            db, actor="cli:test", project=project_id, external_id=f"it{i}", label=label(i)
+        )
+
+
 def make_user(
     db: Database, name: str, role: str = "annotator", projects: tuple[int, ...] = ()
 ) -> UserInfo:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from _service_setup import add_items, make_project
+from _service_setup import add_labelled_sentiment, make_project
 from sqlalchemy import select
 
-from labelloop.engine import annotate, jobs, webhooks
+from labelloop.engine import jobs, webhooks
 from labelloop.store.tables import JobRow, RoundRow, WebhookDeliveryRow
 
 
@@ -54,20 +54,7 @@ def test_one_running_job_per_project_and_recovery(database):
 
 def test_retrain_job_trains_and_announces_the_round(sqlite_db):
     project = make_project(sqlite_db)
-    words = {"pos": ["good", "great", "lovely", "fine"], "neg": ["bad", "awful", "dull", "poor"]}
-    texts = [
-        f"{words['pos' if i % 2 else 'neg'][i % 4]} {words['pos' if i % 2 else 'neg'][(i + 1) % 4]}"
-        for i in range(24)
-    ]
-    add_items(sqlite_db, project, 24, texts=texts)
-    for i in range(16):
-        annotate.record_annotation(
-            sqlite_db,
-            actor="cli:test",
-            project=project,
-            external_id=f"it{i}",
-            label="pos" if i % 2 else "neg",
-        )
+    add_labelled_sentiment(sqlite_db, project)
     webhooks.register_webhook(
         sqlite_db,
         actor="t",

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import json
 
-from _service_setup import add_items, make_project
+from _service_setup import add_labelled_sentiment, make_project
 from sqlalchemy import select
 
-from labelloop.engine import annotate, rounds, webhooks
+from labelloop.engine import rounds, webhooks
 from labelloop.store.tables import WebhookDeliveryRow
-
-WORDS = {"pos": ["good", "great", "lovely", "fine"], "neg": ["bad", "awful", "dull", "poor"]}
 
 
 def test_train_emits_round_completed_and_batch_ready_once(database, tmp_path):
     database.artifact_dir = tmp_path / "artifacts"
     project = make_project(database, settings={"eval_share": 0, "batch_size": 4})
-    texts = [
-        f"{WORDS['pos' if i % 2 else 'neg'][i % 4]} {WORDS['pos' if i % 2 else 'neg'][(i + 1) % 4]}"
-        for i in range(24)
-    ]
-    add_items(database, project, 24, texts=texts)
-    for i in range(16):
-        annotate.record_annotation(
-            database,
-            actor="cli:test",
-            project=project,
-            external_id=f"it{i}",
-            label="pos" if i % 2 else "neg",
-        )
+    add_labelled_sentiment(database, project)
     webhooks.register_webhook(
         database,
         actor="t",
