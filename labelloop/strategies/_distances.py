@@ -73,11 +73,17 @@ def min_sq_distances(
     return np.maximum(nearest, 0, out=nearest)
 
 
-def nearest_center(X: Matrix, centers: np.ndarray, rows_per_block: int) -> np.ndarray:
-    """Index of the nearest dense center for every row of ``X``."""
-    center_norms = np.einsum("ij,ij->i", centers, centers)
+def nearest_center(X: Matrix, centers: Matrix, rows_per_block: int) -> np.ndarray:
+    """Index of the nearest center (dense, or CSR for sparse rows) for every row of ``X``."""
+    center_norms = row_sq_norms(centers)
+    # One (n_features, n_centers) operand for all blocks. Dense centers are made contiguous
+    # once: a sparse block times a transposed (Fortran-ordered) view would copy them again
+    # for every block.
+    centers_t = centers.T.tocsr() if sp.issparse(centers) else np.ascontiguousarray(centers.T)
     labels = np.empty(X.shape[0], dtype=np.intp)
     for block in row_blocks(X.shape[0], rows_per_block):
+        product = X[block] @ centers_t
+        product = product.toarray() if sp.issparse(product) else np.asarray(product)
         # ||x||^2 is the same for every center, so it does not change the argmin.
-        labels[block] = (center_norms - 2 * _block_dots(X, block, centers)).argmin(axis=1)
+        labels[block] = (center_norms - 2 * product).argmin(axis=1)
     return labels

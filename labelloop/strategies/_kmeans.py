@@ -54,18 +54,27 @@ def d2_seeding(
     return seeds
 
 
-def _cluster_means(X: Matrix, labels: np.ndarray, old: np.ndarray) -> np.ndarray:
+def _cluster_means(X: Matrix, labels: np.ndarray, old: Matrix) -> Matrix:
+    """Mean of each cluster's rows; a cluster left empty keeps its old center.
+
+    Sparse rows give sparse means: a cluster's mean has nonzeros only where its members
+    do, a small part of a large vocabulary.
+    """
     n_clusters = old.shape[0]
     membership = sp.csr_matrix(
         (np.ones(labels.size, dtype=X.dtype), (labels, np.arange(labels.size))),
         shape=(n_clusters, labels.size),
     )
-    sums = membership @ X
-    sums = sums.toarray() if sp.issparse(sums) else np.asarray(sums)
     counts = np.bincount(labels, minlength=n_clusters)
-    means = old.copy()
     filled = counts > 0
-    means[filled] = sums[filled] / counts[filled, None]
+    scale = np.divide(1.0, counts, out=np.zeros(n_clusters), where=filled)
+    if sp.issparse(X):
+        means = sp.diags(scale) @ (membership @ X)
+        if not filled.all():
+            means = means + sp.diags((~filled).astype(X.dtype)) @ old
+        return sp.csr_matrix(means)
+    means = np.asarray(membership @ X) * scale[:, None]
+    means[~filled] = old[~filled]
     return means
 
 
@@ -96,11 +105,13 @@ def kmeans_labels(
     first = int(rng.integers(sample.shape[0]))
     seeds = d2_seeding(distances_to, sample.shape[0], n_clusters, first, rng)
     centers = sample[seeds]
-    centers = centers.toarray() if sp.issparse(centers) else np.array(centers)
+    centers = sp.csr_matrix(centers) if sp.issparse(centers) else np.array(centers)
+    labels = None
     for _ in range(n_iter):
-        labels = nearest_center(sample, centers, rows_per_block)
-        updated = _cluster_means(sample, labels, centers)
-        if np.allclose(updated, centers):
+        assigned = nearest_center(sample, centers, rows_per_block)
+        # Unchanged assignments give unchanged means: Lloyd's iterations have converged.
+        if labels is not None and np.array_equal(assigned, labels):
             break
-        centers = updated
+        labels = assigned
+        centers = _cluster_means(sample, labels, centers)
     return nearest_center(X, centers, rows_per_block)
