@@ -42,9 +42,14 @@ from threadpoolctl import threadpool_limits
 
 from labelloop.datasets import load_dataset
 from labelloop.models.text import SentenceEmbeddingFeaturizer, TfidfFeaturizer
+from labelloop.selection import STRATEGY_NAMES
 
 METRICS = ("accuracy", "f1_macro")
 OURS = ("auto", "margin", "entropy", "random")
+# Every strategy of labelloop that one fitted model serves (the committee ones need several).
+SINGLE_MODEL = tuple(
+    s for s in STRATEGY_NAMES if s not in ("vote_entropy", "kl_disagreement", "bald")
+)
 PEERS = (
     "skactiveml:margin",
     "skactiveml:entropy",
@@ -238,7 +243,7 @@ def modal(kind: str) -> QueryFunction:
 
 
 def query_function(name: str) -> QueryFunction:
-    if name in OURS:
+    if ":" not in name:
         return ours(name)
     library, kind = name.split(":")
     if library == "skactiveml":
@@ -615,7 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 seeds, smaller sets and budgets")
     parser.add_argument("--seeds", type=int, help="number of seeds (default 10, quick 2)")
     parser.add_argument("--datasets", help="comma-separated subset of the data set names")
-    parser.add_argument("--strategies", help="comma-separated subset of the strategies")
+    parser.add_argument(
+        "--strategies",
+        help="comma-separated strategies instead of the default set: the peers' names and any "
+        "single-model strategy of labelloop (cluster_margin, k_center, badge, ...)",
+    )
     parser.add_argument(
         "--csv",
         type=Path,
@@ -641,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     strategies = list(OURS + PEERS)
     if args.strategies:
         strategies = args.strategies.split(",")
-        unknown = set(strategies) - set(OURS + PEERS)
+        unknown = set(strategies) - set(SINGLE_MODEL + PEERS)
         if unknown:
             parser.error(f"unknown strategy(ies): {', '.join(sorted(unknown))}")
     seeds = list(range(args.seeds or (2 if args.quick else 10)))
