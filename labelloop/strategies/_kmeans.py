@@ -67,7 +67,8 @@ def _cluster_means(X: Matrix, labels: np.ndarray, old: Matrix) -> Matrix:
     )
     counts = np.bincount(labels, minlength=n_clusters)
     filled = counts > 0
-    scale = np.divide(1.0, counts, out=np.zeros(n_clusters), where=filled)
+    # In the rows' dtype: float32 embeddings keep float32 centers (and float32 products).
+    scale = np.divide(1.0, counts, out=np.zeros(n_clusters), where=filled).astype(X.dtype)
     if sp.issparse(X):
         means = sp.diags(scale) @ (membership @ X)
         if not filled.all():

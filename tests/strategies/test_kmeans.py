@@ -82,3 +82,12 @@ def test_nearest_center_for_dense_and_sparse_centers(sparse: bool) -> None:
     if sparse:
         X, centers = sp.csr_matrix(X), sp.csr_matrix(centers)
     np.testing.assert_array_equal(nearest_center(X, centers, rows_per_block=3), [1, 2, 0, 2])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cluster_means_keep_the_rows_dtype(sparse: bool) -> None:
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    old = np.zeros((2, 3), dtype=np.float32)
+    if sparse:
+        X, old = sp.csr_matrix(X), sp.csr_matrix(old)
+    assert _cluster_means(X, np.array([0, 1, 0, 1]), old).dtype == np.float32
