@@ -14,6 +14,10 @@ Sections (all in one run, so ratios compare like with like on the same machine):
    extrapolated from its own cost model, and the table says so.
 3. Clustering: labelloop ``cluster_diverse`` and ``badge`` on the same embeddings, beside
    small-text ``EmbeddingKMeans`` (scikit-learn KMeans on the whole pool).
+4. Sparse clustering: ``cluster_diverse`` on a TF-IDF-shaped CSR pool of 100k rows over a
+   50k-word vocabulary (``--quick``: 20k), the clustering that ``auto`` runs on text
+   features, beside the same job done with scikit-learn's ``KMeans`` (one k-means++ start,
+   10 iterations on the same 10k-row subsample, then ``predict`` on the pool).
 
 The floor and labelloop's end-to-end selections are timed in alternation (best of five
 each), so that load from other processes hits them alike. Each other measurement is
@@ -40,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
@@ -391,6 +396,68 @@ def diversity_section(n: int, rng: np.random.Generator) -> list[Row]:
     return rows
 
 
+def make_sparse_pool(n: int, rng: np.random.Generator, vocabulary: int = 50_000) -> sp.csr_matrix:
+    """TF-IDF-shaped rows: 20 words each, half from one of 50 topics' 500 words, half from a
+    Zipf-like draw over the vocabulary; positive weights, rows L2-normalised."""
+    words_per_row = 20
+    topics = rng.integers(50, size=n)
+    topical = topics[:, None] * 500 + rng.integers(500, size=(n, words_per_row // 2))
+    common = np.minimum(rng.zipf(1.3, size=(n, words_per_row // 2)), vocabulary) - 1
+    columns = np.concatenate([topical, common], axis=1).ravel()
+    rows = np.repeat(np.arange(n), words_per_row)
+    values = rng.uniform(0.5, 1.5, size=columns.size)
+    X = sp.csr_matrix((values, (rows, columns)), shape=(n, vocabulary))
+    X.sum_duplicates()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(1 / norms) @ X)
+
+
+def sparse_section(n: int, rng: np.random.Generator) -> list[Row]:
+    from sklearn.cluster import KMeans
+
+    X = make_sparse_pool(n, rng)
+    pool = f"{n:,} x {X.shape[1]:,} CSR, {X.nnz / n:.0f} nonzeros a row"
+    scores = rng.random(n)
+    n_clusters, sample_size = 2 * BATCH, 10_000
+    log("[sparse] labelloop cluster_diverse")
+    ours, peak = measure(
+        lambda: strategies.cluster_diverse(scores, X, BATCH, random_state=0), repeats=2
+    )
+    rows = [
+        Row(
+            "sparse clustering",
+            pool,
+            f"labelloop cluster_diverse, {BATCH} picks",
+            ours,
+            1.0,
+            "labelloop",
+            peak,
+            f"{n_clusters} clusters, k-means on a {sample_size // 1000}k-row subsample",
+        )
+    ]
+
+    def sklearn_clusters() -> np.ndarray:
+        sample = X[np.sort(np.random.default_rng(0).choice(n, size=sample_size, replace=False))]
+        kmeans = KMeans(n_clusters, n_init=1, max_iter=10, random_state=0).fit(sample)
+        return kmeans.predict(X)
+
+    log("[sparse] scikit-learn KMeans, the same job")
+    seconds, peak = measure(sklearn_clusters, repeats=2)
+    rows.append(
+        Row(
+            "sparse clustering",
+            pool,
+            f"scikit-learn KMeans: {n_clusters} clusters of the subsample, predict on the pool",
+            seconds,
+            seconds / ours,
+            "labelloop cluster_diverse",
+            peak,
+            "clustering only: no uncertainty ranking, no picks",
+        )
+    )
+    return rows
+
+
 def print_table(rows: list[Row]) -> None:
     print("| section | pool | method | seconds | ratio | ratio to | peak MiB | note |")
     print("| --- | --- | --- | ---: | ---: | --- | ---: | --- |")
@@ -424,6 +491,7 @@ def run(*, quick: bool, blas_threads: int | None) -> None:
     for position, n in enumerate(uncertainty_pools):
         rows += uncertainty_section(n, rng, slow_peers=position == 0)
     rows += diversity_section(embedding_pool, rng)
+    rows += sparse_section(embedding_pool, rng)
     print(
         f"Python {platform.python_version()}, numpy {np.__version__}, "
         f"{platform.machine()}, BLAS threads {blas_threads or 'default'}, batch k = {BATCH}; "
