@@ -258,6 +258,8 @@ def cluster_diverse(
     visited in order of their most uncertain item; each visit takes the cluster's most
     uncertain item not yet taken, round after round, until ``k`` items are picked. So the
     batch is the most uncertain items the pool has, subject to not crowding into one region.
+    A sparse pool (TF-IDF) is never densified, and neither are its cluster centers, so
+    memory follows the nonzeros rather than ``n_clusters`` x ``n_features``.
 
     Parameters
     ----------
@@ -277,7 +279,7 @@ def cluster_diverse(
     sample_size : int, default=10_000
         Rows the cluster centers are fitted on (at least 20 per cluster are used).
     n_iter : int, default=10
-        Maximum Lloyd iterations.
+        Maximum Lloyd iterations; they stop earlier once no row changes cluster.
 
     Returns
     -------
