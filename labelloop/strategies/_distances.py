@@ -46,11 +46,22 @@ def sq_distances_to(X: Matrix, norms: np.ndarray, point: np.ndarray, point_norm:
     return np.maximum(distances, 0, out=distances)
 
 
-def _block_dots(X: Matrix, block: slice, centers: Matrix) -> np.ndarray:
-    """Dot products of rows ``block`` of ``X`` with every center, as a dense array."""
-    rows = X[block]
-    # Sparse centers stay sparse: densifying them could cost n_centers x n_features.
-    product = (centers @ rows.T).T if sp.issparse(centers) else rows @ centers.T
+def _as_columns(centers: Matrix) -> Matrix:
+    """Centers as one (n_features, n_centers) operand that every block of rows can use.
+
+    Sparse centers stay sparse (densifying them could cost n_centers x n_features); dense
+    ones are made contiguous once, since a sparse block times a transposed (Fortran-ordered)
+    view would copy them again for every block.
+    """
+    return centers.T.tocsr() if sp.issparse(centers) else np.ascontiguousarray(centers.T)
+
+
+def _block_dots(X: Matrix, block: slice, columns: Matrix) -> np.ndarray:
+    """Dot products of rows ``block`` of ``X`` with every center, as a dense array.
+
+    ``columns`` holds the centers as :func:`_as_columns` returns them.
+    """
+    product = X[block] @ columns
     return product.toarray() if sp.issparse(product) else np.asarray(product)
 
 
@@ -65,7 +76,7 @@ def min_sq_distances(
     center_norms = row_sq_norms(centers)
     nearest = np.full(X.shape[0], np.inf, dtype=np.float64)
     for center_block in row_blocks(centers.shape[0], rows_per_block):
-        chunk = centers[center_block]
+        chunk = _as_columns(centers[center_block])
         for block in row_blocks(X.shape[0], rows_per_block):
             distances = center_norms[center_block] - 2 * _block_dots(X, block, chunk)
             distances += norms[block, None]
@@ -76,14 +87,9 @@ def min_sq_distances(
 def nearest_center(X: Matrix, centers: Matrix, rows_per_block: int) -> np.ndarray:
     """Index of the nearest center (dense, or CSR for sparse rows) for every row of ``X``."""
     center_norms = row_sq_norms(centers)
-    # One (n_features, n_centers) operand for all blocks. Dense centers are made contiguous
-    # once: a sparse block times a transposed (Fortran-ordered) view would copy them again
-    # for every block.
-    centers_t = centers.T.tocsr() if sp.issparse(centers) else np.ascontiguousarray(centers.T)
+    columns = _as_columns(centers)
     labels = np.empty(X.shape[0], dtype=np.intp)
     for block in row_blocks(X.shape[0], rows_per_block):
-        product = X[block] @ centers_t
-        product = product.toarray() if sp.issparse(product) else np.asarray(product)
         # ||x||^2 is the same for every center, so it does not change the argmin.
-        labels[block] = (center_norms - 2 * product).argmin(axis=1)
+        labels[block] = (center_norms - 2 * _block_dots(X, block, columns)).argmin(axis=1)
     return labels
