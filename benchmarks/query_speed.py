@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from labelloop import strategies
@@ -408,8 +409,7 @@ def make_sparse_pool(n: int, rng: np.random.Generator, vocabulary: int = 50_000)
     values = rng.uniform(0.5, 1.5, size=columns.size)
     X = sp.csr_matrix((values, (rows, columns)), shape=(n, vocabulary))
     X.sum_duplicates()
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    return sp.csr_matrix(sp.diags(1 / norms) @ X)
+    return normalize(X)
 
 
 def sparse_section(n: int, rng: np.random.Generator) -> list[Row]:
