@@ -26,6 +26,7 @@ from sqlalchemy import Integer, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.jobs import maybe_enqueue_retrain
 from labelloop.engine.labels import LabelDecision, decide_label, model_label, review_reason
 from labelloop.engine.projects import (
@@ -34,8 +35,7 @@ from labelloop.engine.projects import (
     review_policies,
     validate_label,
 )
-from labelloop.engine.queue import LABEL_QUEUE, LABELLING_ROLES, aware, check_user, open_lease
-from labelloop.engine.users import UserInfo
+from labelloop.engine.queue import LABEL_QUEUE, aware, open_lease
 from labelloop.engine.webhooks import emit_event
 from labelloop.exceptions import (
     ConflictError,

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.projects import resolve_project
 from labelloop.engine.queue import (
     EVAL_WINDOW,
-    LABELLING_ROLES,
     TaskInfo,
     candidate_query,
-    check_user,
     expire_leases,
     grant_lease,
     lease_length,
     project_setting,
     task_info,
 )
-from labelloop.engine.users import UserInfo
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, TaskLeaseRow, TaskRow, utcnow

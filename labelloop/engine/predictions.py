@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from labelloop import strategies
+from labelloop.engine.core import priority
 from labelloop.engine.projects import effective_settings, resolve_project
 from labelloop.engine.queue import LABEL_QUEUE
 from labelloop.engine.webhooks import emit_event
@@ -222,16 +223,6 @@ def _pick(scores: np.ndarray, embeddings: np.ndarray | None, k: int) -> np.ndarr
     return strategies.top_k(scores, k, random_state=0)
 
 
-def _priorities(scores: np.ndarray, picked: np.ndarray) -> np.ndarray:
-    n = scores.shape[0]
-    ranks = np.empty(n, dtype=np.float64)
-    ranks[np.argsort(scores, kind="stable")] = np.arange(n)
-    priority = ranks / n
-    k = max(len(picked), 1)
-    priority[picked] = 2.0 + (k - np.arange(len(picked))) / k
-    return priority
-
-
 def push_predictions(
     db: Database,
     *,
@@ -303,7 +294,7 @@ def push_predictions(
                 scores[waiting], None if embeddings is None else embeddings[waiting], batch_size
             )
             picked = waiting[local]
-            priorities = _priorities(scores[waiting], local)
+            priorities = priority.priorities(scores[waiting], local)
             reason = f"{model_version.strip()}: picked for the next batch"[:300]
             chosen = set(local.tolist())
             updates = [

@@ -49,12 +49,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
-from labelloop.engine.users import UserInfo
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
-    PermissionDeniedError,
     ValidationError,
 )
 from labelloop.store.audit import append_event
@@ -69,14 +68,12 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "LABELLING_ROLES",
     "EVAL_WINDOW",
     "LABEL_QUEUE",
     "ItemInfo",
     "TaskInfo",
     "aware",
     "candidate_query",
-    "check_user",
     "expire_leases",
     "grant_lease",
     "item_info",
@@ -90,7 +87,6 @@ __all__ = [
 ]
 
 LABEL_QUEUE = "label"
-LABELLING_ROLES = ("admin", "annotator", "reviewer")
 # Lease outcomes after which the same user is not offered the task again.
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
@@ -154,17 +150,6 @@ def item_info(item: ItemRow) -> ItemInfo:
         media_url=media_url(item),
         meta=dict(item.meta or {}),
     )
-
-
-def check_user(user: object, roles: tuple[str, ...], action: str) -> UserInfo:
-    """Check that ``user`` is an active `UserInfo` whose role may do ``action``."""
-    if not isinstance(user, UserInfo):
-        raise ValidationError(f"user must be a UserInfo, not {type(user).__name__}", field="user")
-    if not user.is_active:
-        raise PermissionDeniedError(f"user {user.name!r} is deactivated")
-    if user.role not in roles:
-        raise PermissionDeniedError(f"a user with role {user.role!r} may not {action}")
-    return user
 
 
 def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.projects import resolve_project
 from labelloop.engine.queue import (
     LABEL_QUEUE,
-    LABELLING_ROLES,
     TaskInfo,
-    check_user,
     grant_lease,
     lease_length,
     task_info,
 )
-from labelloop.engine.users import UserInfo
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,

@@ -32,11 +32,11 @@ from labelloop.engine.annotate import (
     annotation_info,
     latest_prediction,
 )
+from labelloop.engine.core.identity import REVIEW_ROLES, UserInfo, check_user
 from labelloop.engine.jobs import maybe_enqueue_retrain
 from labelloop.engine.labels import decide_label, label_key, model_label
 from labelloop.engine.projects import effective_settings, resolve_project, validate_label
-from labelloop.engine.queue import LABEL_QUEUE, ItemInfo, aware, check_user, item_info
-from labelloop.engine.users import UserInfo
+from labelloop.engine.queue import LABEL_QUEUE, ItemInfo, aware, item_info
 from labelloop.engine.webhooks import emit_event
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
@@ -53,7 +53,6 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "REVIEW_ROLES",
     "VERDICTS",
     "ModelGuess",
     "ReviewOutcome",
@@ -62,7 +61,6 @@ __all__ = [
     "submit_review",
 ]
 
-REVIEW_ROLES = ("admin", "reviewer")
 VERDICTS = ("accept", "reject", "correct")
 _MAX_NOTE = 5000
 

@@ -63,6 +63,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.priority import BATCH_BONUS, batch_priorities, rank_priorities
 from labelloop.engine.projects import effective_settings, resolve_project
 from labelloop.engine.webhooks import emit_event
 from labelloop.exceptions import NotFoundError, ValidationError
@@ -352,16 +353,6 @@ def _probability_dicts(proba: np.ndarray, labels: list[str]) -> list[dict[str, f
     return [dict(zip(labels, row, strict=True)) for row in rounded]
 
 
-def _rank_scale(scores: np.ndarray) -> np.ndarray:
-    """Scores to [0, 1) by rank: robust to the scale of any one strategy's scores."""
-    n = scores.shape[0]
-    if n == 0:
-        return scores
-    ranks = np.empty(n, dtype=np.float64)
-    ranks[np.argsort(scores, kind="stable")] = np.arange(n)
-    return ranks / n
-
-
 # --------------------------------------------------------------------------- scoring
 
 
@@ -377,15 +368,15 @@ class _Scored:
 
     def priorities(self) -> np.ndarray:
         """Every scored item's priority outside the batch: its score's rank in [0, 1)."""
-        return _rank_scale(self.scores)
+        return rank_priorities(self.scores)
 
     def batch_rows(self) -> list[tuple[int, float, str | None]]:
         """(item id, priority, reason) of the picked batch: ``2 + (k - rank) / k``."""
-        k = max(len(self.batch_ids), 1)
+        on_top = batch_priorities(len(self.batch_ids)).tolist()
         return [
             (
                 item_id,
-                2.0 + (k - rank) / k,
+                on_top[rank],
                 self.reasons[rank][:300] if rank < len(self.reasons) else None,
             )
             for rank, item_id in enumerate(self.batch_ids)
@@ -685,7 +676,7 @@ def _put_batch_first(
             TaskRow.project_id == project_id,
             TaskRow.queue == "label",
             TaskRow.status == "open",
-            TaskRow.priority >= 2.0,
+            TaskRow.priority >= BATCH_BONUS,
             TaskRow.is_eval.is_(False),
         )
     ).all()
@@ -696,7 +687,7 @@ def _put_batch_first(
         if where < scored.item_ids.size and scored.item_ids[where] == item_id:
             rows.append((item_id, float(priorities[where]), None))
         else:
-            rows.append((item_id, float(priority) - 2.0, None))
+            rows.append((item_id, float(priority) - BATCH_BONUS, None))
     _refresh_priorities(session, dialect, project_id, rows)
 
 

@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Integer, Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.identity import ROLES, UserInfo
 from labelloop.engine.projects import resolve_project
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
@@ -74,7 +75,6 @@ __all__ = [
     "verify_password",
 ]
 
-ROLES = ("admin", "annotator", "reviewer", "model")
 TOKEN_PREFIX = "ll_"
 SESSION_LIFETIME = dt.timedelta(days=7)
 # Writing last_used_at on every request would turn each read into a write.
@@ -82,16 +82,6 @@ _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 _MAX_NAME = 200
 
 _hasher = PasswordHasher()
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """A user as the engine hands it out (never the password hash)."""
-
-    id: int
-    name: str
-    role: str
-    is_active: bool
 
 
 @dataclass(frozen=True)

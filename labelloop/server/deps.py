@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from labelloop.engine import lookup
 from labelloop.engine import users as user_engine
-from labelloop.engine.users import UserInfo
+from labelloop.engine.core.identity import UserInfo
 from labelloop.server.errors import ApiError
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database

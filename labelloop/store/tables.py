@@ -2,7 +2,8 @@
 
 Conventions
 -----------
-- Times are timezone-aware UTC (`utcnow()`), stored as ``DateTime(timezone=True)``.
+- Times are timezone-aware UTC (`utcnow()`), stored as `AwareDateTime`
+  (``DateTime(timezone=True)`` that reads back aware on SQLite too).
 - Labels are stored as JSON: a string for single-label projects, a sorted list of
   strings for multi-label projects.
 - Hot queries have their own composite index, named after the query it serves:
@@ -21,7 +22,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from labelloop.store.types import AwareDateTime
 
 __all__ = [
     "AnnotationRow",
@@ -89,7 +91,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {
         dict[str, Any]: Json,
         list[Any]: Json,
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: AwareDateTime(),
     }
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelloop.engine.core.identity import UserInfo
 from labelloop.engine.projects import create_project
-from labelloop.engine.users import UserInfo, create_user
+from labelloop.engine.users import create_user
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, TaskRow
 

@@ -18,6 +18,7 @@ from labelloop.engine import (
     queue,
     users,
 )
+from labelloop.engine.core import identity
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
@@ -33,7 +34,7 @@ class World:
     project_id: int
     other_id: int
     tokens: dict[str, str]
-    users: dict[str, users.UserInfo]
+    users: dict[str, identity.UserInfo]
 
     def call(self, who: str | None, method: str, path: str, **kwargs):
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}

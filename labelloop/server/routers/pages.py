@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from labelloop.engine import agreement, browse, jobs
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
-from labelloop.engine.users import UserInfo
+from labelloop.engine.core.identity import UserInfo
 from labelloop.exceptions import LabelloopError
 from labelloop.server.deps import SESSION_COOKIE
 from labelloop.server.settings import ServerSettings
