@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labelloop.engine.labels import label_key
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.labels import label_key
+from labelloop.engine.core.project import resolve_project
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ReviewRow
 

@@ -10,7 +10,7 @@ Submitting
 - An ``idempotency_key`` makes retries safe: the same (user, key) returns the original
   annotation with ``created=False``; the unique constraint settles concurrent retries.
 - The annotation records the guideline version in force. When the item has all its
-  annotations, `labelloop.engine.labels.decide_label` decides its final label and
+  annotations, `labelloop.engine.core.final_label.settle_item` decides its final label and
   status; a due review creates a review task.
 - Each new label may queue a retrain (setting ``retrain_every``) and emits the
   ``annotation.created`` webhook event.
@@ -18,25 +18,19 @@ Submitting
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.final_label import settle_item
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
-from labelloop.engine.jobs import maybe_enqueue_retrain
-from labelloop.engine.labels import LabelDecision, decide_label, model_label, review_reason
-from labelloop.engine.projects import (
-    effective_settings,
-    resolve_project,
-    review_policies,
-    validate_label,
-)
-from labelloop.engine.queue import LABEL_QUEUE, aware, open_lease
-from labelloop.engine.webhooks import emit_event
+from labelloop.engine.core.items import LABEL_QUEUE, AnnotationInfo, annotation_info
+from labelloop.engine.core.leases import open_lease
+from labelloop.engine.core.outbox import emit_event, maybe_enqueue_retrain
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -48,10 +42,8 @@ from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
-    PredictionRow,
     ProjectRow,
     ReviewRow,
-    ReviewTaskRow,
     TaskLeaseRow,
     TaskRow,
     UserRow,
@@ -60,17 +52,11 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "AnnotationInfo",
-    "annotation_info",
-    "latest_prediction",
     "record_annotation",
-    "settle_item",
     "submit_annotation",
     "undo_annotation",
 ]
 
-# Sources whose annotations vote for the final label (reviewer corrections do not vote).
-VOTING_SOURCES = ("human", "model", "import")
 # Statements of the submit path, built once (building one costs more CPU than running it).
 _TASK_FOR_SUBMIT = (
     select(
@@ -84,151 +70,8 @@ _TASK_FOR_SUBMIT = (
     .where(TaskRow.id == bindparam("task_id", type_=Integer))
     .with_for_update(of=[TaskRow, ItemRow])
 )
-_VOTES = (
-    # Columns, not rows: the labels and sources are all the rule reads.
-    select(AnnotationRow.label, AnnotationRow.source)
-    .where(
-        AnnotationRow.item_id == bindparam("item_id", type_=Integer),
-        AnnotationRow.status == "active",
-        AnnotationRow.source.in_(VOTING_SOURCES),
-    )
-    .order_by(AnnotationRow.id)
-)
 _MAX_KEY = 200
 _MAX_TIME_MS = 7 * 24 * 3600 * 1000
-
-
-@dataclass(frozen=True)
-class AnnotationInfo:
-    """An annotation, with its item's status and final label after it was recorded."""
-
-    id: int
-    project_id: int
-    item_id: int
-    item_external_id: str
-    task_id: int | None
-    user_id: int | None
-    actor: str
-    source: str
-    label: Any
-    time_spent_ms: int | None
-    guideline_version: int | None
-    status: str
-    created_at: dt.datetime
-    item_status: str
-    final_label: Any
-
-
-def annotation_info(row: AnnotationRow, item: ItemRow) -> AnnotationInfo:
-    """The `AnnotationInfo` of an annotation row and its item."""
-    return AnnotationInfo(
-        id=row.id,
-        project_id=row.project_id,
-        item_id=row.item_id,
-        item_external_id=item.external_id,
-        task_id=row.task_id,
-        user_id=row.user_id,
-        actor=row.actor,
-        source=row.source,
-        label=row.label,
-        time_spent_ms=row.time_spent_ms,
-        guideline_version=row.guideline_version,
-        status=row.status,
-        created_at=aware(row.created_at),
-        item_status=item.status,
-        final_label=item.final_label,
-    )
-
-
-def latest_prediction(session: Session, item_id: int) -> PredictionRow | None:
-    """The newest prediction of any model version for an item."""
-    return session.execute(
-        select(PredictionRow)
-        .where(PredictionRow.item_id == item_id)
-        .order_by(PredictionRow.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def _standing_review(session: Session, item_id: int) -> tuple[str, Any] | None:
-    """The latest reviewer verdict on the item, when it is an accept or a correction."""
-    review = session.execute(
-        select(ReviewRow).where(ReviewRow.item_id == item_id).order_by(ReviewRow.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    if review is None or review.verdict == "reject":
-        return None
-    return review.verdict, review.corrected_label
-
-
-def settle_item(
-    session: Session, *, project: ProjectRow, item: ItemRow, task: TaskRow | None
-) -> LabelDecision:
-    """Re-derive an item's final label and status from its annotations and reviews.
-
-    Writes the decision to the item; opens a review task when a review becomes due and
-    cancels open review tasks when it no longer is. Runs in the caller's transaction.
-    """
-    rows = session.execute(_VOTES, {"item_id": item.id}).all()
-    labels = [row.label for row in rows]
-    source = rows[-1].source if rows else "human"
-    complete = task is None or task.needed <= 0
-    before = item.status
-    # Only a review's accept or correction makes an item accepted, and nothing else
-    # changes it afterwards: an item in any other status has no standing review.
-    standing = _standing_review(session, item.id) if before == "accepted" else None
-    if standing is not None:
-        decision = decide_label(
-            labels, complete=True, verdict=standing[0], reviewed_label=standing[1], source=source
-        )
-    else:
-        draft = decide_label(labels, complete=complete, source=source)
-        due = None
-        settings = effective_settings(project)
-        policies = review_policies(settings)
-        if draft.status == "annotated" and policies and source != "import":
-            prediction = latest_prediction(session, item.id)
-            due = review_reason(
-                policies,
-                labels=labels,
-                winner=draft.final_label,
-                percent=float(settings.get("review_percent") or 0),
-                seed=f"{project.id}:{item.id}",
-                predicted=None
-                if prediction is None
-                else model_label(prediction.probabilities, multi_label=project.multi_label),
-            )
-        decision = decide_label(labels, complete=complete, due=due, source=source) if due else draft
-
-    now = utcnow()
-    if decision.status != item.status or decision.final_label != item.final_label:
-        item.status = decision.status
-        item.final_label = decision.final_label
-        item.label_source = decision.source
-        item.labelled_at = now if decision.final_label is not None else None
-    if before != "in_review" and decision.status != "in_review":
-        # A review task is open only while its item is in review (opened above, closed
-        # by the review or cancelled here), so there is none to look for.
-        session.flush()
-        return decision
-    open_reviews = (
-        session.execute(
-            select(ReviewTaskRow).where(
-                ReviewTaskRow.item_id == item.id, ReviewTaskRow.status == "open"
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if decision.status == "in_review":
-        if not open_reviews:
-            session.add(
-                ReviewTaskRow(project_id=project.id, item_id=item.id, reason=decision.review_reason)
-            )
-    else:
-        for review_task in open_reviews:
-            review_task.status = "cancelled"
-    session.flush()
-    return decision
 
 
 def _check_options(time_spent_ms: Any, idempotency_key: Any) -> None:

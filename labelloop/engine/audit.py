@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.store.audit import GENESIS_HASH, canonical_time, chain_for, event_hash
 from labelloop.store.db import Database
 from labelloop.store.tables import AuditEventRow, AuditHeadRow

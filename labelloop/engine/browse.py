@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.labels import model_label
-from labelloop.engine.projects import resolve_project
-from labelloop.engine.queue import aware, media_url
+from labelloop.engine.core.items import media_url
+from labelloop.engine.core.labels import model_label
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (
@@ -260,7 +260,7 @@ def annotator_throughput(
         ).all()
     per: dict[str, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
     for actor, created_at, spent in rows:
-        per[actor].append((aware(created_at), spent))
+        per[actor].append((created_at, spent))
     found = []
     for name in sorted(per):
         times = sorted(spent for _, spent in per[name] if spent is not None)
@@ -473,7 +473,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 label=model_label(row.probabilities or {}, multi_label=project.multi_label),
                 probabilities=dict(row.probabilities or {}),
                 score=float(row.score),
-                created_at=aware(row.created_at),
+                created_at=row.created_at,
             )
             for row, version in session.execute(
                 select(PredictionRow, ModelVersionRow.version)
@@ -491,7 +491,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 status=row.status,
                 time_spent_ms=row.time_spent_ms,
                 guideline_version=row.guideline_version,
-                created_at=aware(row.created_at),
+                created_at=row.created_at,
             )
             for row in session.execute(
                 select(AnnotationRow)
@@ -507,7 +507,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 verdict=row.verdict,
                 corrected_label=row.corrected_label,
                 note=row.note,
-                created_at=aware(row.created_at),
+                created_at=row.created_at,
             )
             for row, name in session.execute(
                 select(ReviewRow, UserRow.name)
@@ -530,7 +530,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 target=row.target,
                 before=row.before,
                 after=row.after,
-                created_at=aware(row.created_at),
+                created_at=row.created_at,
             )
             for row in session.execute(
                 select(AuditEventRow)
@@ -552,7 +552,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
             final_label=item.final_label,
             label_source=item.label_source,
             is_eval=item.is_eval,
-            created_at=aware(item.created_at),
+            created_at=item.created_at,
             predictions=predictions,
             annotations=annotations,
             reviews=reviews,

@@ -21,7 +21,7 @@ from typing import IO, Any
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (

@@ -28,7 +28,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labelloop.engine.projects import effective_settings, resolve_project, validate_label
+from labelloop.engine.core.final_label import imported_decision, item_columns
+from labelloop.engine.core.labels import label_key
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.schema import validate_label
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
 from labelloop.io.records import FORMATS, FieldNames, Record, detect_format, file_sha256
 from labelloop.store.audit import append_event
@@ -518,6 +522,7 @@ def _write(
 
     writer = _BulkWriter(session)
     now = writer.now
+    imported = _ImportedLabels()
     ordinal = 0
     for batch in plan.spool.batches():
         for external_id, payload, media_ref, meta, content_hash, label in batch:
@@ -534,9 +539,11 @@ def _write(
                      "cold start: random order", eval_item, now, now)
                 )  # fmt: skip
             else:
+                decided = imported(label)
                 writer.items.append(
                     (item_id, project_id, external_id, payload, media_ref, meta, content_hash,
-                     eval_item, "annotated", label, "import", now, now)
+                     eval_item, decided["status"], decided["final_label"],
+                     decided["label_source"], now, now)
                 )  # fmt: skip
                 writer.annotations.append(
                     (project_id, item_id, actor, "import", label, guideline_version, "active",
@@ -547,6 +554,25 @@ def _write(
             on_progress("writing", ordinal, plan.n_new)
     writer.close()
     return n_eval
+
+
+class _ImportedLabels:
+    """The final-label rule's decision for an imported label, decided once per label.
+
+    An imported record's label is one complete ``import`` vote: the rule
+    (`labelloop.engine.core.final_label.imported_decision`) decides it, and
+    `item_columns` maps the decision to the item's columns, as for every other label.
+    """
+
+    def __init__(self) -> None:
+        self._decided: dict[tuple[bool, str], dict[str, Any]] = {}
+
+    def __call__(self, label: Any) -> dict[str, Any]:
+        key = (True, label) if isinstance(label, str) else (False, label_key(label))
+        found = self._decided.get(key)
+        if found is None:
+            found = self._decided[key] = item_columns(imported_decision(label), utcnow())
+        return found
 
 
 class _BulkWriter:

@@ -1,10 +1,12 @@
 """Background jobs: retrains run outside request handlers, one at a time per project.
 
 A job is a row in ``jobs``: ``queued`` -> ``running`` -> ``done`` | ``failed``.
-`run_next_job` claims the oldest queued job of a project with nothing running, runs
-it, and records the outcome; `recover_interrupted_jobs` puts jobs a crash left
-``running`` back in the queue, so an interrupted retrain runs again. `JobWorker` is
-the thread the server starts: it runs jobs and delivers due webhooks.
+Jobs are queued through `labelloop.engine.core.outbox` (in the transaction of the change
+that asks for them) or by `enqueue_retrain`. `run_next_job` claims the oldest queued job
+of a project with nothing running, runs it with the runner given for its kind, and
+records the outcome; `recover_interrupted_jobs` puts jobs a crash left ``running`` back
+in the queue, so an interrupted retrain runs again. `JobWorker` is the thread the
+server starts; `labelloop.engine.worker` wires it to the use cases that do the work.
 """
 
 from __future__ import annotations
@@ -14,19 +16,18 @@ import datetime as dt
 import logging
 import threading
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from labelloop.engine.projects import effective_settings, resolve_project
-from labelloop.engine.queue import aware
-from labelloop.engine.webhooks import deliver_due
+from labelloop.engine.core.outbox import add_retrain, queued_retrain
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
-from labelloop.store.tables import AnnotationRow, JobRow, ProjectRow, RoundRow, utcnow
+from labelloop.store.tables import JobRow, utcnow
 
 __all__ = [
     "JOB_KINDS",
@@ -34,14 +35,15 @@ __all__ = [
     "JobWorker",
     "enqueue_retrain",
     "list_jobs",
-    "maybe_enqueue_retrain",
     "recover_interrupted_jobs",
     "run_next_job",
 ]
 
 JOB_KINDS = ("retrain",)
-_PENDING = ("queued", "running")
 log = logging.getLogger(__name__)
+
+# What runs one job kind: runner(db, project_id, actor); its result is summarised.
+JobRunner = Callable[[Database, int | None, str], Any]
 
 
 @dataclass(frozen=True)
@@ -69,82 +71,20 @@ def _info(row: JobRow) -> JobInfo:
         attempts=row.attempts,
         error=row.error,
         result=(row.payload or {}).get("result"),
-        created_at=aware(row.created_at),
-        started_at=aware(row.started_at),
-        finished_at=aware(row.finished_at),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
     )
-
-
-def _queued_retrain(session: Session, project_id: int) -> JobRow | None:
-    return session.execute(
-        select(JobRow)
-        .where(JobRow.status == "queued", JobRow.project_id == project_id, JobRow.kind == "retrain")
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def _add_retrain(session: Session, *, project_id: int, actor: str, why: str) -> JobRow:
-    job = JobRow(
-        project_id=project_id,
-        kind="retrain",
-        status="queued",
-        payload={"actor": actor, "why": why},
-    )
-    session.add(job)
-    session.flush()
-    append_event(
-        session,
-        project_id=project_id,
-        actor=actor,
-        action="job.queued",
-        target=f"job:{job.id}",
-        after={"kind": "retrain", "why": why},
-    )
-    return job
 
 
 def enqueue_retrain(db: Database, *, project_id: int | str, actor: str) -> JobInfo:
     """Queue a retrain of the project; when one is queued already, that one is returned."""
     with db.transaction() as session:
         project = resolve_project(session, project_id)
-        job = _queued_retrain(session, project.id) or _add_retrain(
+        job = queued_retrain(session, project.id) or add_retrain(
             session, project_id=project.id, actor=actor, why="requested"
         )
         return _info(job)
-
-
-def maybe_enqueue_retrain(session: Session, *, project: ProjectRow, actor: str) -> bool:
-    """Queue a retrain when ``retrain_every`` new labels came in since the last round.
-
-    Runs in the caller's transaction. Counts human and reviewer labels made after the
-    latest round; does nothing when ``retrain_every`` is 0/None or a retrain is pending.
-    """
-    every = effective_settings(project).get("retrain_every")
-    if not every:
-        return False
-    pending = session.execute(
-        select(JobRow.id)
-        .where(
-            JobRow.status.in_(_PENDING), JobRow.project_id == project.id, JobRow.kind == "retrain"
-        )
-        .limit(1)
-    ).first()
-    if pending is not None:
-        return False
-    since = session.execute(
-        select(func.max(RoundRow.created_at)).where(RoundRow.project_id == project.id)
-    ).scalar_one()
-    query = select(func.count()).where(
-        AnnotationRow.project_id == project.id,
-        AnnotationRow.status == "active",
-        AnnotationRow.source.in_(("human", "review")),
-    )
-    if since is not None:
-        query = query.where(AnnotationRow.created_at > since)
-    if session.execute(query).scalar_one() < every:
-        return False
-    _add_retrain(session, project_id=project.id, actor=actor, why=f"{every} new labels")
-    return True
 
 
 def list_jobs(db: Database, *, project_id: int | None = None, limit: int = 100) -> list[JobInfo]:
@@ -201,27 +141,34 @@ def _summary(value: Any) -> dict[str, Any]:
     return summary
 
 
-def _run(kind: str, db: Database, project_id: int | None, actor: str) -> dict[str, Any]:
-    if kind == "retrain":
-        # Imported here: training pulls in scikit-learn, which the API process loads lazily.
-        from labelloop.engine.rounds import train
+def _run(
+    runners: Mapping[str, JobRunner], kind: str, db: Database, project_id: int | None, actor: str
+) -> dict[str, Any]:
+    runner = runners.get(kind)
+    if runner is None:
+        raise ValidationError(f"unknown job kind {kind!r}", field="kind")
+    return _summary(runner(db, project_id, actor))
 
-        return _summary(train(db, actor=actor, project=project_id))
-    raise ValidationError(f"unknown job kind {kind!r}", field="kind")
 
-
-def run_next_job(db: Database) -> JobInfo | None:
+def run_next_job(db: Database, *, runners: Mapping[str, JobRunner]) -> JobInfo | None:
     """Claim the oldest runnable job, run it, record the outcome; None when none is queued.
 
     A project never has two jobs running. A failed job keeps its error text. (A retrain's
     round emits its webhook events itself, when it commits.)
+
+    Parameters
+    ----------
+    db : Database
+    runners : mapping of str to callable
+        What runs each job kind: ``runner(db, project_id, actor)``; what it returns is
+        kept, summarised, as the job's result. A kind without a runner fails the job.
     """
     claimed = _claim(db)
     if claimed is None:
         return None
     job_id, project_id, kind, actor = claimed
     try:
-        result = _run(kind, db, project_id, actor)
+        result = _run(runners, kind, db, project_id, actor)
         error = None
     except Exception as exc:  # a job's failure is recorded, never raised into the worker
         result = None
@@ -265,11 +212,16 @@ def recover_interrupted_jobs(db: Database) -> int:
 
 
 class JobWorker:
-    """A background thread that runs queued jobs and delivers due webhooks.
+    """A background thread that runs queued jobs and the service's periodic chores.
 
     Parameters
     ----------
     db : Database
+    runners : mapping of str to callable
+        What runs each job kind (see `run_next_job`).
+    chores : sequence of callable
+        ``chore(db) -> int`` run on every poll after the jobs (webhook deliveries, the
+        lease expiry sweep); each returns how much work it did.
     poll_interval : float
         Seconds to sleep when there is nothing to do.
     recover : bool
@@ -278,15 +230,25 @@ class JobWorker:
 
     Examples
     --------
-    >>> worker = JobWorker(db, poll_interval=1.0)  # doctest: +SKIP
+    >>> worker = JobWorker(db, runners={"retrain": retrain}, poll_interval=1.0)  # doctest: +SKIP
     >>> worker.start()  # doctest: +SKIP
     >>> worker.stop()  # doctest: +SKIP
     """
 
-    def __init__(self, db: Database, *, poll_interval: float = 1.0, recover: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        runners: Mapping[str, JobRunner],
+        chores: Sequence[Callable[[Database], int]] = (),
+        poll_interval: float = 1.0,
+        recover: bool = True,
+    ) -> None:
         if not poll_interval > 0:
             raise ValidationError("poll_interval must be positive", field="poll_interval")
         self.db = db
+        self.runners = dict(runners)
+        self.chores = tuple(chores)
         self.poll_interval = poll_interval
         self.recover = recover
         self._stop = threading.Event()
@@ -310,11 +272,11 @@ class JobWorker:
             self._thread = None
 
     def run_once(self) -> int:
-        """Run every runnable job and one round of webhook deliveries; returns work done."""
+        """Run every runnable job, then each chore once; returns the work done."""
         done = 0
-        while not self._stop.is_set() and run_next_job(self.db) is not None:
+        while not self._stop.is_set() and run_next_job(self.db, runners=self.runners) is not None:
             done += 1
-        return done + deliver_due(self.db)
+        return done + sum(chore(self.db) for chore in self.chores)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

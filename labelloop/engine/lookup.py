@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from labelloop.engine.projects import effective_settings
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (

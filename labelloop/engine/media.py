@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from labelloop.engine.projects import effective_settings, resolve_project
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow

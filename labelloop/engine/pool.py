@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow

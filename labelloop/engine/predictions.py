@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from labelloop import strategies
 from labelloop.engine.core import priority
-from labelloop.engine.projects import effective_settings, resolve_project
-from labelloop.engine.queue import LABEL_QUEUE
-from labelloop.engine.webhooks import emit_event
+from labelloop.engine.core.items import LABEL_QUEUE
+from labelloop.engine.core.outbox import emit_event
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database

@@ -14,6 +14,10 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.final_label import VOTING_SOURCES, settle_item
+from labelloop.engine.core.project import TASK_TYPES, resolve_project
+from labelloop.engine.core.schema import check_labels
+from labelloop.engine.core.settings import DEFAULT_SETTINGS, check_settings, effective_settings
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -28,48 +32,16 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "DEFAULT_SETTINGS",
-    "REVIEW_POLICIES",
-    "TASK_TYPES",
     "GuidelineInfo",
     "ProjectInfo",
     "create_project",
-    "effective_settings",
     "get_guidelines",
     "get_project_info",
     "list_projects",
-    "resolve_project",
-    "review_policies",
     "set_guidelines",
     "update_settings",
-    "validate_label",
 ]
 
-TASK_TYPES: tuple[str, ...] = ("classification", "tabular", "image", "audio", "video")
-REVIEW_POLICIES: tuple[str, ...] = (
-    "none",
-    "all",
-    "percent",
-    "model_disagrees",
-    "annotators_disagree",
-)
-
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "batch_size": 20,
-    "retrain_every": 50,  # new labels between retrains; 0 = only by hand
-    "overlap": 1,  # annotations wanted per item
-    "review_policy": "none",  # one of REVIEW_POLICIES, or a list of several (not "none")
-    "review_percent": 10,  # share of annotations reviewed under the "percent" policy
-    "lease_seconds": 600,
-    "eval_share": 0.05,  # share of the pool set aside as the evaluation set
-    "eval_min": 50,  # ... and at least this many items where the pool allows
-    "show_model_guess": True,
-    "model": None,  # None: built-in by task type; see labelloop.models.builtin.check_model_spec
-    "media_root": None,  # the directory media items are stored relative to (set at import)
-    "label_budget": None,  # labels the team can afford; status says stop once it is spent
-}
-
-_MAX_LABELS = 1000
 _MAX_NAME = 200
 
 
@@ -139,222 +111,17 @@ def _check_name(name: Any) -> str:
     return name
 
 
-def _check_labels(labels: Any, *, multi_label: bool) -> list[str]:
-    if isinstance(labels, str):
-        labels = labels.split(",")
-    if not isinstance(labels, list | tuple):
-        raise ValidationError("labels must be a list of names", field="labels")
-    clean: list[str] = []
-    for position, label in enumerate(labels, start=1):
-        if not isinstance(label, str):
-            raise ValidationError(
-                f"label {position} is {type(label).__name__}, not a string", field="labels"
-            )
-        label = label.strip()
-        if not label:
-            raise ValidationError(f"label {position} is empty", field="labels")
-        if "," in label:
-            raise ValidationError(f"label {label!r} contains a comma", field="labels")
-        if len(label) > _MAX_NAME:
-            raise ValidationError(
-                f"label {label[:40]!r}... is longer than {_MAX_NAME} characters", field="labels"
-            )
-        if label in clean:
-            raise ValidationError(f"label {label!r} is given twice", field="labels")
-        clean.append(label)
-    minimum = 1 if multi_label else 2
-    if len(clean) < minimum:
-        raise ValidationError(
-            f"a {'multi-label' if multi_label else 'single-label'} project needs at least "
-            f"{minimum} labels, got {len(clean)}",
-            field="labels",
-        )
-    if len(clean) > _MAX_LABELS:
-        raise ValidationError(f"at most {_MAX_LABELS} labels", field="labels")
-    return clean
-
-
-def _int_setting(key: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"setting {key!r} must be an integer, got {value!r}", field=key)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ValidationError(f"setting {key!r} must be {bound}, got {value}", field=key)
-    return value
-
-
-def _number_setting(key: str, value: Any, low: float, high: float, *, high_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"setting {key!r} must be a number, got {value!r}", field=key)
-    if value < low or value > high or (high_open and value == high):
-        bracket = ")" if high_open else "]"
-        raise ValidationError(
-            f"setting {key!r} must be in [{low}, {high}{bracket}, got {value}", field=key
-        )
-    return value
-
-
-def _review_policy(value: Any) -> str | list[str]:
-    policies = [value] if isinstance(value, str) else value
-    if not isinstance(policies, list | tuple) or not policies:
-        raise ValidationError(
-            "setting 'review_policy' must be a policy name or a list of them",
-            field="review_policy",
-        )
-    clean: list[str] = []
-    for policy in policies:
-        if policy not in REVIEW_POLICIES:
-            raise ValidationError(
-                f"unknown review policy {policy!r}: use {', '.join(REVIEW_POLICIES)}",
-                field="review_policy",
-            )
-        if policy not in clean:
-            clean.append(policy)
-    if "none" in clean and len(clean) > 1:
-        raise ValidationError(
-            "review policy 'none' cannot be combined with others", field="review_policy"
-        )
-    return clean[0] if len(clean) == 1 else clean
-
-
-def _check_setting(key: str, value: Any) -> Any:
-    if key == "batch_size":
-        return _int_setting(key, value, 1, 100_000)
-    if key == "retrain_every":
-        return _int_setting(key, value, 0)
-    if key == "overlap":
-        return _int_setting(key, value, 1, 20)
-    if key == "review_policy":
-        return _review_policy(value)
-    if key == "review_percent":
-        return _number_setting(key, value, 0, 100, high_open=False)
-    if key == "lease_seconds":
-        return _int_setting(key, value, 1, 7 * 24 * 3600)
-    if key == "eval_share":
-        return _number_setting(key, value, 0, 1, high_open=True)
-    if key == "eval_min":
-        return _int_setting(key, value, 0)
-    if key == "show_model_guess":
-        if not isinstance(value, bool):
-            raise ValidationError(
-                f"setting 'show_model_guess' must be true or false, got {value!r}", field=key
-            )
-        return value
-    if key == "model":
+def _check_settings(changes: Any) -> dict[str, Any]:
+    clean = check_settings(changes)
+    if clean.get("model") is not None:
         # Imported here: the model layer pulls in scikit-learn, which the API loads lazily.
         from labelloop.models.builtin import check_model_spec
 
-        check_model_spec(value)
-        return value
-    if key == "label_budget":
-        return None if value is None else _int_setting(key, value, 1)
-    if key == "media_root":
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValidationError("setting 'media_root' must be a directory path", field=key)
-        return value
-    raise ValidationError(
-        f"unknown setting {key!r}: settings are {', '.join(['strategy', *DEFAULT_SETTINGS])}",
-        field=key,
-    )
-
-
-def _check_settings(changes: Any) -> dict[str, Any]:
-    if not isinstance(changes, dict):
-        raise ValidationError("settings must be a mapping of name to value", field="settings")
-    return {key: _check_setting(key, value) for key, value in changes.items()}
-
-
-def effective_settings(project: ProjectRow) -> dict[str, Any]:
-    """The project's settings over the defaults (a copy: changing it changes nothing)."""
-    return {**DEFAULT_SETTINGS, **(project.settings or {})}
-
-
-def review_policies(settings: dict[str, Any]) -> tuple[str, ...]:
-    """The review policies in force, as a tuple (empty for ``"none"``)."""
-    value = settings.get("review_policy", "none")
-    policies = (value,) if isinstance(value, str) else tuple(value)
-    return tuple(p for p in policies if p != "none")
-
-
-def validate_label(
-    project_row: ProjectRow, label: Any = None, labels: Any = None
-) -> str | list[str]:
-    """Check a label against the project's schema and return its stored JSON form.
-
-    Parameters
-    ----------
-    project_row : ProjectRow
-        The project (its ``labels`` and ``multi_label``).
-    label : str, optional
-        The label of a single-label project.
-    labels : list of str, optional
-        The labels of a multi-label project (may be empty: none applies).
-
-    Returns
-    -------
-    str or list of str
-        The label for a single-label project; the sorted, de-duplicated labels for a
-        multi-label one.
-
-    Raises
-    ------
-    ValidationError
-        With ``field="label"`` when the label is missing, of the wrong kind or unknown.
-    """
-    known = project_row.labels
-    if project_row.multi_label:
-        if label is not None:
-            raise ValidationError(
-                "this project is multi-label: give 'labels' as a list", field="label"
-            )
-        if not isinstance(labels, list | tuple):
-            raise ValidationError(
-                "this project is multi-label: 'labels' must be a list of label names",
-                field="label",
-            )
-        for name in labels:
-            if not isinstance(name, str) or name not in known:
-                raise ValidationError(
-                    f"unknown label {name!r}: the project's labels are {', '.join(known)}",
-                    field="label",
-                )
-        return sorted(set(labels))
-    if labels is not None:
-        raise ValidationError("this project is single-label: give one 'label'", field="label")
-    if not isinstance(label, str):
-        raise ValidationError(
-            f"a label must be one of {', '.join(known)}, got {label!r}", field="label"
-        )
-    if label not in known:
-        raise ValidationError(
-            f"unknown label {label!r}: the project's labels are {', '.join(known)}",
-            field="label",
-        )
-    return label
+        check_model_spec(clean["model"])
+    return clean
 
 
 # --------------------------------------------------------------------------- lookups
-
-
-def resolve_project(session: Session, ref: int | str) -> ProjectRow:
-    """The project with id or name ``ref`` (a string of digits is taken as an id).
-
-    Raises
-    ------
-    NotFoundError
-        Naming ``ref`` when there is no such project.
-    """
-    if isinstance(ref, bool) or not isinstance(ref, int | str):
-        raise ValidationError(f"a project is named by id or name, got {ref!r}", field="project")
-    if isinstance(ref, int) or ref.strip().isdigit():
-        row = session.get(ProjectRow, int(ref))
-    else:
-        row = session.execute(
-            select(ProjectRow).where(ProjectRow.name == ref.strip())
-        ).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"no project {ref!r}: see `labelloop project list`")
-    return row
 
 
 def _status_counts(session: Session, project_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -371,11 +138,6 @@ def _status_counts(session: Session, project_ids: list[int]) -> dict[int, dict[s
     return counts
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-
-
 def _info(row: ProjectRow, counts: dict[str, int] | None = None) -> ProjectInfo:
     counts = counts or {}
     return ProjectInfo(
@@ -387,7 +149,7 @@ def _info(row: ProjectRow, counts: dict[str, int] | None = None) -> ProjectInfo:
         strategy=row.strategy,
         settings=effective_settings(row),
         guideline_version=row.guideline_version,
-        created_at=_aware(row.created_at),
+        created_at=row.created_at,
         n_items=sum(counts.values()),
         n_labelled=counts.get("annotated", 0) + counts.get("accepted", 0),
         n_open=counts.get("open", 0),
@@ -482,7 +244,7 @@ def create_project(
         )
     if not isinstance(multi_label, bool):
         raise ValidationError("multi_label must be true or false", field="multi_label")
-    clean_labels = _check_labels(labels, multi_label=multi_label)
+    clean_labels = check_labels(labels, multi_label=multi_label)
     strategy = _check_strategy(strategy)
     overrides = _check_settings(settings or {})
     if guidelines is not None:
@@ -570,9 +332,6 @@ def _apply_overlap(session: Session, project: ProjectRow, overlap: int) -> None:
     set ``needed`` to the overlap in force then). A task that needs none any more is done,
     and its item is settled by the final-label rule; items already final keep their label.
     """
-    # Imported here: the annotate module imports this one.
-    from labelloop.engine.annotate import VOTING_SOURCES, settle_item
-
     votes = (
         select(func.count(AnnotationRow.id))
         .where(
@@ -657,5 +416,5 @@ def get_guidelines(
             version=found.version,
             text=found.text,
             created_by=found.created_by,
-            created_at=_aware(found.created_at),
+            created_at=found.created_at,
         )

@@ -13,8 +13,10 @@ Each verdict adds one ``reviews`` row per annotation under review; for accept an
 correct, ``corrected_label`` holds the label the review settled on, so the item's
 latest review row says what stands.
 
-Reviewers are not offered items they annotated themselves. A review lease lasts the
-project's ``lease_seconds``; an expired one is offered to the next reviewer.
+Reviewers are not offered items they annotated themselves. Review leases follow
+`labelloop.engine.core.leases`, as label leases do; an expired one is offered to the
+next reviewer. The item's final label is written by
+`labelloop.engine.core.final_label.settle_item`, given the verdict.
 """
 
 from __future__ import annotations
@@ -23,21 +25,28 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.annotate import (
-    VOTING_SOURCES,
-    AnnotationInfo,
-    annotation_info,
-    latest_prediction,
-)
+from labelloop.engine.core.final_label import VOTING_SOURCES, latest_prediction, settle_item
 from labelloop.engine.core.identity import REVIEW_ROLES, UserInfo, check_user
-from labelloop.engine.jobs import maybe_enqueue_retrain
-from labelloop.engine.labels import decide_label, label_key, model_label
-from labelloop.engine.projects import effective_settings, resolve_project, validate_label
-from labelloop.engine.queue import LABEL_QUEUE, ItemInfo, aware, item_info
-from labelloop.engine.webhooks import emit_event
+from labelloop.engine.core.items import (
+    LABEL_QUEUE,
+    AnnotationInfo,
+    ItemInfo,
+    annotation_info,
+    item_info,
+)
+from labelloop.engine.core.labels import label_key, model_label
+from labelloop.engine.core.leases import (
+    grant_review_lease,
+    lease_length,
+    live_review_lease,
+    review_lease_free,
+)
+from labelloop.engine.core.outbox import emit_event, maybe_enqueue_retrain
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -141,18 +150,23 @@ def _review_info(session: Session, task: ReviewTaskRow) -> ReviewTaskInfo:
         annotations=tuple(annotation_info(row, item) for row in _under_review(session, item.id)),
         model_guess=_model_guess(session, item.id, multi_label=project.multi_label),
         provisional_label=item.final_label,
-        lease_expires_at=aware(task.lease_expires_at),
+        lease_expires_at=task.lease_expires_at,
     )
 
 
-def lease_next_review(db: Database, *, project_id: int, user: UserInfo) -> ReviewTaskInfo | None:
+def lease_next_review(
+    db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
+) -> ReviewTaskInfo | None:
     """Lease the oldest open review of the project to a reviewer (None when none is open).
 
-    A reviewer who holds an unexpired review lease in the project gets it back.
+    A reviewer who holds a live review lease in the project gets it back. The lease
+    follows `labelloop.engine.core.leases`: it lasts ``lease_seconds`` when given (the
+    server's ``--lease-seconds``), else the project's ``lease_seconds`` setting.
     """
     check_user(user, REVIEW_ROLES, "review annotations")
     with db.transaction() as session:
         project = resolve_project(session, project_id)
+        seconds = lease_length(project, lease_seconds)
         now = utcnow()
         held = session.execute(
             select(ReviewTaskRow)
@@ -160,7 +174,7 @@ def lease_next_review(db: Database, *, project_id: int, user: UserInfo) -> Revie
                 ReviewTaskRow.project_id == project.id,
                 ReviewTaskRow.status == "open",
                 ReviewTaskRow.assignee_id == user.id,
-                ReviewTaskRow.lease_expires_at > now,
+                live_review_lease(now),
             )
             .order_by(ReviewTaskRow.id)
             .limit(1)
@@ -177,7 +191,7 @@ def lease_next_review(db: Database, *, project_id: int, user: UserInfo) -> Revie
             .where(
                 ReviewTaskRow.project_id == project.id,
                 ReviewTaskRow.status == "open",
-                or_(ReviewTaskRow.assignee_id.is_(None), ReviewTaskRow.lease_expires_at <= now),
+                review_lease_free(now),
                 ~own,
             )
             .order_by(ReviewTaskRow.id)
@@ -188,19 +202,7 @@ def lease_next_review(db: Database, *, project_id: int, user: UserInfo) -> Revie
         task = session.execute(query).scalar_one_or_none()
         if task is None:
             return None
-        seconds = int(effective_settings(project)["lease_seconds"])
-        task.assignee_id = user.id
-        task.lease_expires_at = now + dt.timedelta(seconds=seconds)
-        session.flush()
-        item = session.get(ItemRow, task.item_id)
-        append_event(
-            session,
-            project_id=project.id,
-            actor=user.name,
-            action="review.leased",
-            target=f"item:{item.external_id}",
-            after={"review_task": task.id, "expires_at": task.lease_expires_at},
-        )
+        grant_review_lease(session, project=project, task=task, user=user, now=now, seconds=seconds)
         return _review_info(session, task)
 
 
@@ -318,13 +320,7 @@ def submit_review(
             for row in annotations:
                 if label_key(row.label) == label_key(accepted):
                     add_review(row, "accept", accepted)
-            decision = decide_label(
-                [a.label for a in annotations],
-                complete=True,
-                verdict="accept",
-                reviewed_label=accepted,
-                source=annotations[-1].source if annotations else "human",
-            )
+            standing = ("accept", accepted)
         elif verdict == "correct":
             corrected = validate_label(project, label=label, labels=labels)
             correction = AnnotationRow(
@@ -345,12 +341,7 @@ def submit_review(
                 add_review(row, "correct", corrected)
             if not annotations:
                 add_review(None, "correct", corrected)
-            decision = decide_label(
-                [a.label for a in annotations],
-                complete=True,
-                verdict="correct",
-                reviewed_label=corrected,
-            )
+            standing = ("correct", corrected)
         else:
             for row in annotations:
                 row.status = "rejected"
@@ -368,14 +359,11 @@ def submit_review(
                     )
                 ).scalars():
                     lease.outcome = "rejected"
-            decision = decide_label([], complete=False)
+            standing = None
 
-        item.status = decision.status
-        item.final_label = decision.final_label
-        item.label_source = decision.source
-        item.labelled_at = now if decision.final_label is not None else None
+        # Done first: settling cancels the item's open review tasks, not this one.
         task.status = "done"
-        session.flush()
+        settle_item(session, project=project, item=item, task=label_task, verdict=standing)
         if verdict == "correct":
             maybe_enqueue_retrain(session, project=project, actor=user.name)
         payload = {

@@ -63,9 +63,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.outbox import emit_event
 from labelloop.engine.core.priority import BATCH_BONUS, batch_priorities, rank_priorities
-from labelloop.engine.projects import effective_settings, resolve_project
-from labelloop.engine.webhooks import emit_event
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database

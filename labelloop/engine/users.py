@@ -33,7 +33,7 @@ from sqlalchemy import Integer, Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import ROLES, UserInfo
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (
@@ -89,10 +89,6 @@ class VersionDiff:
     relabelled: tuple[LabelChange, ...]
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-
-
 def _check_version(version: Any, name: str = "version") -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValidationError(f"{name} must be a dataset version number (1, 2, ...)", field=name)
@@ -130,7 +126,7 @@ def _infos(session: Session, rows: list[DatasetVersionRow]) -> list[DatasetVersi
             version=row.version,
             n_items=row.n_items,
             created_by=row.created_by,
-            created_at=_aware(row.created_at),
+            created_at=row.created_at,
             model_versions=tuple(trained.get(row.id, ())),
         )
         for row in rows

@@ -1,9 +1,9 @@
 """Webhooks: an admin registers URLs for a project's events; deliveries are signed and retried.
 
 Events: ``annotation.created``, ``review.completed``, ``round.completed``, ``batch.ready``.
-`emit_event` adds one delivery per subscribed webhook inside the caller's transaction,
-so an event is sent only if its change commits. `deliver_due` (run by the job worker)
-POSTs each due delivery with headers
+`labelloop.engine.core.outbox.emit_event` adds one delivery per subscribed webhook inside
+the caller's transaction, so an event is sent only if its change commits. `deliver_due`
+(run by the job worker) POSTs each due delivery with headers
 
 - ``X-Labelloop-Event``: the event name;
 - ``X-Labelloop-Delivery``: the delivery id (for the receiver's de-duplication);
@@ -20,18 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from labelloop.engine.projects import resolve_project
-from labelloop.engine.queue import aware
+from labelloop.engine.core.outbox import WEBHOOK_EVENTS
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -40,19 +37,16 @@ from labelloop.store.tables import WebhookDeliveryRow, WebhookRow, utcnow
 __all__ = [
     "MAX_ATTEMPTS",
     "RETRY_BASE",
-    "WEBHOOK_EVENTS",
     "DeliveryInfo",
     "WebhookInfo",
     "delete_webhook",
     "deliver_due",
-    "emit_event",
     "list_deliveries",
     "list_webhooks",
     "register_webhook",
     "sign",
 ]
 
-WEBHOOK_EVENTS = ("annotation.created", "review.completed", "round.completed", "batch.ready")
 MAX_ATTEMPTS = 6
 RETRY_BASE = dt.timedelta(seconds=30)
 _MAX_BACKOFF = dt.timedelta(hours=1)
@@ -95,7 +89,7 @@ def _info(row: WebhookRow, *, with_secret: bool = False) -> WebhookInfo:
         url=row.url,
         events=tuple(row.events),
         is_active=bool(row.is_active),
-        created_at=aware(row.created_at),
+        created_at=row.created_at,
         secret=row.secret if with_secret else None,
     )
 
@@ -224,43 +218,11 @@ def list_deliveries(db: Database, webhook_id: int) -> list[DeliveryInfo]:
                 attempts=row.attempts,
                 last_status_code=row.last_status_code,
                 last_error=row.last_error,
-                next_attempt_at=aware(row.next_attempt_at),
-                delivered_at=aware(row.delivered_at),
+                next_attempt_at=row.next_attempt_at,
+                delivered_at=row.delivered_at,
             )
             for row in rows
         ]
-
-
-def emit_event(session: Session, *, project_id: int, event: str, payload: dict[str, Any]) -> int:
-    """Queue ``event`` for every active webhook of the project subscribed to it.
-
-    Runs in the caller's transaction (never commits). Returns the number of deliveries.
-    """
-    if event not in WEBHOOK_EVENTS:
-        raise ValidationError(f"unknown event {event!r}", field="event")
-    hooks = session.execute(
-        select(WebhookRow).where(WebhookRow.project_id == project_id, WebhookRow.is_active)
-    ).scalars()
-    now = utcnow()
-    count = 0
-    for hook in hooks:
-        if event not in hook.events:
-            continue
-        body = json.dumps(
-            {
-                "event": event,
-                "project_id": project_id,
-                "created_at": now.isoformat(),
-                "data": payload,
-            },
-            sort_keys=True,
-            default=str,
-        )
-        session.add(
-            WebhookDeliveryRow(webhook_id=hook.id, event=event, body=body, next_attempt_at=now)
-        )
-        count += 1
-    return count
 
 
 def _backoff(attempts: int) -> dt.timedelta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from labelloop.engine.jobs import JobWorker
+from labelloop.engine.worker import job_worker
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
@@ -15,7 +15,8 @@ log = logging.getLogger("labelloop.server")
 
 
 class BackgroundWorker:
-    """Runs retrain jobs and webhook deliveries, and polls the client model in pull mode.
+    """Runs retrain jobs, webhook deliveries and the lease expiry sweep, and polls the
+    client model in pull mode.
 
     Parameters
     ----------
@@ -27,7 +28,7 @@ class BackgroundWorker:
     def __init__(self, db: Database, settings: ServerSettings) -> None:
         self.db = db
         self.settings = settings
-        self.jobs = JobWorker(db, poll_interval=settings.worker_poll_seconds)
+        self.jobs = job_worker(db, poll_interval=settings.worker_poll_seconds)
         self._stop = threading.Event()
         self._pull: threading.Thread | None = None
 

@@ -146,7 +146,7 @@ class ProjectRow(Base):
 
     ``settings`` holds the tunables (batch_size, retrain_every, overlap, review_policy,
     review_percent, lease_seconds, eval_share, eval_min, show_model_guess, model, ...);
-    `labelloop.engine.projects.DEFAULT_SETTINGS` lists them with their defaults.
+    `labelloop.engine.core.settings.SETTINGS` declares them with their defaults.
     """
 
     __tablename__ = "projects"

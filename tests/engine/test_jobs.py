@@ -7,7 +7,7 @@ import time
 from _service_setup import add_labelled_sentiment, make_project
 from sqlalchemy import select
 
-from labelloop.engine import jobs, webhooks
+from labelloop.engine import jobs, webhooks, worker
 from labelloop.store.tables import JobRow, RoundRow, WebhookDeliveryRow
 
 
@@ -22,9 +22,9 @@ def test_enqueue_does_not_duplicate_a_queued_retrain(database):
 def test_a_failing_job_records_its_error(database):
     project = make_project(database)  # no items, no labels: training cannot run
     jobs.enqueue_retrain(database, project_id=project, actor="cli:test")
-    done = jobs.run_next_job(database)
+    done = worker.run_next_job(database)
     assert done.status == "failed" and done.error and done.attempts == 1
-    assert jobs.run_next_job(database) is None
+    assert worker.run_next_job(database) is None
 
 
 def test_one_running_job_per_project_and_recovery(database):
@@ -34,9 +34,9 @@ def test_one_running_job_per_project_and_recovery(database):
         session.add(JobRow(project_id=busy, kind="retrain", status="running", attempts=1))
         session.add(JobRow(project_id=busy, kind="retrain", status="queued"))
         session.add(JobRow(project_id=idle, kind="retrain", status="queued"))
-    ran = jobs.run_next_job(database)
+    ran = worker.run_next_job(database)
     assert ran.project_id == idle  # the busy project's queued job waits its turn
-    assert jobs.run_next_job(database) is None
+    assert worker.run_next_job(database) is None
     # A crash left the busy project's job running: recovery queues it again.
     assert jobs.recover_interrupted_jobs(database) == 1
     with database.read() as session:
@@ -48,7 +48,7 @@ def test_one_running_job_per_project_and_recovery(database):
             .all()
         )
     assert statuses == ["queued", "queued"]
-    rerun = jobs.run_next_job(database)
+    rerun = worker.run_next_job(database)
     assert rerun.project_id == busy and rerun.attempts == 2
 
 
@@ -63,8 +63,8 @@ def test_retrain_job_trains_and_announces_the_round(sqlite_db):
         events=["round.completed"],
     )
     jobs.enqueue_retrain(sqlite_db, project_id=project, actor="cli:test")
-    worker = jobs.JobWorker(sqlite_db, poll_interval=0.05)
-    worker.start()
+    background = worker.job_worker(sqlite_db, poll_interval=0.05)
+    background.start()
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -73,7 +73,7 @@ def test_retrain_job_trains_and_announces_the_round(sqlite_db):
                 break
             time.sleep(0.05)
     finally:
-        worker.stop()
+        background.stop()
     assert (job.status, job.error) == ("done", None)
     assert job.result["number"] == 1
     with sqlite_db.read() as session:

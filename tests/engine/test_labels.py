@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelloop.engine.labels import decide_label, model_label, review_reason
+from labelloop.engine.core.labels import decide_label, model_label, review_reason
 
 
 @pytest.mark.parametrize(

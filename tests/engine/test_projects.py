@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.schema import validate_label
+from labelloop.engine.core.settings import DEFAULT_SETTINGS, review_policies
 from labelloop.engine.projects import (
-    DEFAULT_SETTINGS,
     create_project,
     get_guidelines,
     get_project_info,
     list_projects,
-    resolve_project,
-    review_policies,
     set_guidelines,
     update_settings,
-    validate_label,
 )
 from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.tables import AuditEventRow, AuditHeadRow, MembershipRow, UserRow

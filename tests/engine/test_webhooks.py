@@ -13,6 +13,7 @@ import pytest
 from _service_setup import make_project
 
 from labelloop.engine import webhooks
+from labelloop.engine.core import outbox
 from labelloop.exceptions import NotFoundError, ValidationError
 
 
@@ -63,7 +64,7 @@ class Receiver:
 
 def _emit(db, project, event="annotation.created", payload=None):
     with db.transaction() as session:
-        return webhooks.emit_event(
+        return outbox.emit_event(
             session, project_id=project, event=event, payload=payload or {"item_id": "a"}
         )
 

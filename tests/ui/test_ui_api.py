@@ -12,13 +12,13 @@ from labelloop.engine import (
     annotate,
     browse,
     ingest,
-    lookahead,
     predictions,
     projects,
     queue,
     users,
 )
 from labelloop.engine.core import identity
+from labelloop.engine.queue import lookahead
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel
 
-from labelloop.engine import browse, lookahead, lookup, relabel
+from labelloop.engine import browse, lookup, queue
 from labelloop.server.deps import (
     REVIEWERS,
     AnnotationMember,
@@ -200,7 +200,7 @@ def label_again(
     annotation_id: AnnotationId, user: LabellerUser, db: DbDep, settings: SettingsDep
 ) -> Any:
     """Lease the task of the caller's just-undone annotation back to them, to label it again."""
-    return relabel.lease_undone_task(
+    return queue.lease_undone_task(
         db, annotation_id=annotation_id, user=user, lease_seconds=settings.lease_seconds
     )
 
@@ -215,7 +215,7 @@ def lease_ahead(
 ) -> Any:
     """Lease the task after the one the caller holds (no body), so it can be shown at once;
     ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none."""
-    task = lookahead.lease_ahead(
+    task = queue.lease_ahead(
         db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
     )
     if task is None:

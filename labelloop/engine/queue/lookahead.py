@@ -11,15 +11,13 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
-from labelloop.engine.projects import resolve_project
-from labelloop.engine.queue import (
+from labelloop.engine.core.leases import expire_leases, grant_lease, lease_length
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.queue.leasing import (
     EVAL_WINDOW,
     TaskInfo,
     candidate_query,
-    expire_leases,
-    grant_lease,
-    lease_length,
-    project_setting,
+    eval_turn,
     task_info,
 )
 from labelloop.exceptions import ValidationError
@@ -29,14 +27,6 @@ from labelloop.store.tables import ItemRow, TaskLeaseRow, TaskRow, utcnow
 __all__ = ["MAX_HELD", "lease_ahead"]
 
 MAX_HELD = 2  # the task on screen and the one after it
-
-
-def _eval_turn(project, taken: int) -> bool:
-    share = project_setting(project, "eval_share") or 0
-    if share <= 0:
-        return False
-    period = max(1, round(1 / share))
-    return (taken + 1) % period == 0
 
 
 def lease_ahead(
@@ -93,7 +83,7 @@ def lease_ahead(
             .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
         ).scalar_one()
         dialect = session.get_bind().dialect.name
-        prefer_eval = _eval_turn(project, taken)
+        prefer_eval = eval_turn(project, taken)
         task = None
         for is_eval, window in (
             (prefer_eval, EVAL_WINDOW if prefer_eval else None),

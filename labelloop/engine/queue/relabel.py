@@ -10,14 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
-from labelloop.engine.projects import resolve_project
-from labelloop.engine.queue import (
-    LABEL_QUEUE,
-    TaskInfo,
-    grant_lease,
-    lease_length,
-    task_info,
-)
+from labelloop.engine.core.items import LABEL_QUEUE
+from labelloop.engine.core.leases import grant_lease, lease_length
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.queue.leasing import TaskInfo, task_info
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,

@@ -1,38 +1,12 @@
-"""The label queue: lease the next task to an annotator, skip it, expire stale leases.
+"""Leasing label tasks: the next task for an annotator, skipping one, the expiry sweep.
 
-Rules
------
-- A task is offered while it is ``open`` and has fewer active leases than the
-  annotations it still ``needed`` (the project's overlap); one annotator never gets
-  the same item twice: not while they hold a lease on it, not after they annotated or
-  skipped it. After `labelloop.engine.annotate.undo_annotation` they may take it again.
-- Order: highest ``priority`` first, then oldest task; the candidate query walks index
-  ``ix_tasks_next`` (project, queue, status, priority, id) and stops at the first task
-  that fits, so its cost does not grow with the pool.
-- Evaluation-set tasks are interleaved deterministically: an annotator's n-th lease
-  (counting from 1) comes from the evaluation set when ``n % round(1 / eval_share) == 0``,
-  from the rest otherwise; when the preferred kind has nothing open the other is used.
-  An eval turn searches the top ``EVAL_WINDOW`` open tasks only, so it stays cheap at
-  1M items once the evaluation set is labelled (eval tasks keep their cold-start
-  priority, spread through the queue, so the window holds its share of them).
-- A user asking again while holding an unexpired lease in the project gets that same
-  task back (a page reload does not hoard tasks).
-- Leases last the project's ``lease_seconds``. A lease past its expiry with no outcome
-  is closed as ``expired`` lazily, by the next lease call in its project (or by
-  `release_expired_leases`), and its slot goes back to the queue.
-- Cost: one statement reads the project with the caller's held lease, whether any
-  lease in the project expired and the caller's lease count; one more finds the task
-  with its item. Expiry work runs only when something expired.
-- Concurrency: on SQLite the write transaction (BEGIN IMMEDIATE) serialises lease
-  calls; on PostgreSQL candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so
-  simultaneous callers each get their own task and nobody waits on another's row.
+The queue's rules are stated in `labelloop.engine.queue`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,12 +19,20 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
-from labelloop.engine.projects import DEFAULT_SETTINGS, resolve_project
+from labelloop.engine.core.items import LABEL_QUEUE, ItemInfo, item_info
+from labelloop.engine.core.leases import (
+    expire_leases,
+    grant_lease,
+    lease_length,
+    open_lease,
+    release_expired,
+)
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import project_setting
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -69,40 +51,20 @@ from labelloop.store.tables import (
 
 __all__ = [
     "EVAL_WINDOW",
-    "LABEL_QUEUE",
-    "ItemInfo",
     "TaskInfo",
-    "aware",
     "candidate_query",
-    "expire_leases",
-    "grant_lease",
-    "item_info",
-    "lease_length",
+    "eval_turn",
     "lease_next_task",
-    "open_lease",
-    "project_setting",
     "release_expired_leases",
     "skip_task",
     "task_info",
 ]
 
-LABEL_QUEUE = "label"
 # Lease outcomes after which the same user is not offered the task again.
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
 # An eval turn looks for an evaluation task among this many top open tasks.
 EVAL_WINDOW = 500
-
-
-@dataclass(frozen=True)
-class ItemInfo:
-    """An item as shown to an annotator."""
-
-    id: int
-    external_id: str
-    payload: dict[str, Any]
-    media_url: str | None
-    meta: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -119,92 +81,12 @@ class TaskInfo:
     lease_expires_at: dt.datetime
 
 
-def aware(value: dt.datetime | None) -> dt.datetime | None:
-    """A datetime read back from the database, as timezone-aware UTC (SQLite drops the zone)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def project_setting(project: ProjectRow, name: str) -> Any:
-    """One of a project's settings, falling back to the default."""
-    settings = project.settings or {}
-    return settings[name] if name in settings else DEFAULT_SETTINGS.get(name)
-
-
-def media_url(item: ItemRow) -> str | None:
-    """Where a client fetches an item's media: the URL itself, or the service's media route."""
-    if not item.media_ref:
-        return None
-    if item.media_ref.startswith(("http://", "https://")):
-        return item.media_ref
-    return f"/api/v1/items/{item.id}/media"
-
-
-def item_info(item: ItemRow) -> ItemInfo:
-    """The `ItemInfo` of an item row."""
-    return ItemInfo(
-        id=item.id,
-        external_id=item.external_id,
-        payload=dict(item.payload or {}),
-        media_url=media_url(item),
-        meta=dict(item.meta or {}),
-    )
-
-
-def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:
-    """Seconds a lease lasts: ``lease_seconds`` if given, else the project's setting."""
-    value = project_setting(project, "lease_seconds") if lease_seconds is None else lease_seconds
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(
-            f"lease_seconds must be a positive number, not {value!r}", field="lease_seconds"
-        )
-    return int(value)
-
-
-def _eval_period(project: ProjectRow) -> int:
-    """Every how many leases an annotator gets an evaluation task (0: never preferred)."""
+def eval_turn(project: ProjectRow, taken: int) -> bool:
+    """Whether a user's next lease, after ``taken`` leases in the project, is an eval turn."""
     share = project_setting(project, "eval_share") or 0
     if share <= 0:
-        return 0
-    return max(1, round(1 / share))
-
-
-def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime) -> int:
-    """Close leases past their expiry with outcome "expired" and free their slots.
-
-    Audits one ``leases.expired`` event per project. Returns how many were closed.
-    """
-    query = select(TaskLeaseRow.id, TaskLeaseRow.task_id, TaskLeaseRow.project_id).where(
-        TaskLeaseRow.outcome.is_(None), TaskLeaseRow.expires_at < now
-    )
-    if project_id is not None:
-        query = query.where(TaskLeaseRow.project_id == project_id)
-    stale = session.execute(query.order_by(TaskLeaseRow.id)).all()
-    closed: dict[int, list[int]] = {}
-    for lease_id, task_id, lease_project in stale:
-        # Re-checked in the UPDATE: a concurrent caller may have closed it first.
-        done = session.execute(
-            update(TaskLeaseRow)
-            .where(TaskLeaseRow.id == lease_id, TaskLeaseRow.outcome.is_(None))
-            .values(outcome="expired", closed_at=now)
-        ).rowcount
-        if done:
-            closed.setdefault(lease_project, []).append(task_id)
-    for lease_project, task_ids in sorted(closed.items()):
-        for task_id, count in sorted(Counter(task_ids).items()):
-            task = session.get(TaskRow, task_id, with_for_update=True)
-            task.active_leases = max(task.active_leases - count, 0)
-            task.updated_at = now
-        append_event(
-            session,
-            project_id=lease_project,
-            actor="system",
-            action="leases.expired",
-            target=f"project:{lease_project}",
-            after={"tasks": sorted(task_ids)},
-        )
-    return sum(len(ids) for ids in closed.values())
+        return False
+    return (taken + 1) % max(1, round(1 / share)) == 0
 
 
 def candidate_query(
@@ -328,7 +210,7 @@ def task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
         reason=task.reason,
         is_eval=bool(task.is_eval),
         lease_id=lease.id,
-        lease_expires_at=aware(lease.expires_at),
+        lease_expires_at=lease.expires_at,
     )
 
 
@@ -378,8 +260,7 @@ def lease_next_task(
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
             return task_info(task, item, held)
 
-        period = _eval_period(project)
-        prefer_eval = period > 0 and (taken + 1) % period == 0
+        prefer_eval = eval_turn(project, taken)
         found = _candidate(
             session,
             project_id=project.id,
@@ -399,48 +280,6 @@ def lease_next_task(
             session, project=project, task=task, item=item, user=user, now=now, seconds=seconds
         )
         return task_info(task, item, lease)
-
-
-def grant_lease(
-    session: Session,
-    *,
-    project: ProjectRow,
-    task: TaskRow,
-    item: ItemRow,
-    user: UserInfo,
-    now: dt.datetime,
-    seconds: int,
-    note: dict[str, Any] | None = None,
-) -> TaskLeaseRow:
-    """Lease ``task`` to ``user`` in the caller's transaction: the lease row, the task's
-    count of active leases and the ``task.leased`` audit event (``note`` adds to its
-    details). The caller has checked that the task has a free slot for this user."""
-    lease = TaskLeaseRow(
-        project_id=project.id,
-        task_id=task.id,
-        item_id=task.item_id,
-        user_id=user.id,
-        leased_at=now,
-        expires_at=now + dt.timedelta(seconds=seconds),
-    )
-    session.add(lease)
-    task.active_leases = task.active_leases + 1
-    task.updated_at = now
-    session.flush()
-    append_event(
-        session,
-        project_id=project.id,
-        actor=user.name,
-        action="task.leased",
-        target=f"task:{task.id}",
-        after={
-            "item": item.external_id,
-            "lease": lease.id,
-            "expires_at": lease.expires_at,
-            **(note or {}),
-        },
-    )
-    return lease
 
 
 def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None) -> None:
@@ -484,25 +323,11 @@ def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None)
 
 
 def release_expired_leases(db: Database) -> int:
-    """Close every lease past its expiry (all projects); returns how many were closed."""
+    """Release every expired label and review lease, in all projects; returns how many.
+
+    The service's background worker runs this each poll, so an abandoned task goes back
+    to the queue (and the dashboards' counts of tasks in progress stay true) even when
+    nobody asks for a task in its project.
+    """
     with db.transaction() as session:
-        return expire_leases(session, project_id=None, now=utcnow())
-
-
-_OPEN_LEASE = (
-    select(TaskLeaseRow)
-    .where(
-        TaskLeaseRow.task_id == bindparam("task_id", type_=Integer),
-        TaskLeaseRow.user_id == _USER_ID,
-        or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome == "expired"),
-    )
-    .order_by(TaskLeaseRow.id.desc())
-    .limit(1)
-)
-
-
-def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
-    """The user's most recent lease on a task that has not been annotated or skipped."""
-    return session.execute(
-        _OPEN_LEASE, {"task_id": task_id, "user_id": user_id}
-    ).scalar_one_or_none()
+        return release_expired(session, now=utcnow())

@@ -1,0 +1,230 @@
+"""Leases: one model and one set of expiry rules for label tasks and review tasks.
+
+A lease gives one user a task for a while. Label tasks keep theirs as rows of
+``task_leases`` (a task may have as many as its overlap still needs); a review task,
+which one reviewer takes at a time, keeps it on its own row (``assignee_id``,
+``lease_expires_at``). The rules are the same for both:
+
+1. A lease lasts `lease_length` seconds: the length the caller gives (the server's
+   ``--lease-seconds``), else the project's ``lease_seconds`` setting.
+2. A lease is live up to and including its expiry time; after it, it has expired.
+3. An expired lease frees its task for others. Label leases are closed lazily with
+   outcome ``expired`` by the next lease call in their project, or for all projects by
+   `release_expired` (the service's background worker runs it every poll); a review
+   lease stops counting at once and `release_expired` clears its assignee. Each
+   project's expiries are audited as one ``leases.expired`` event.
+4. A user asking again while holding a live lease in the project gets that task back.
+5. A submit on an expired label lease is still honoured while nobody took its slot
+   (`open_lease` finds leases closed as ``expired``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, or_, select, update
+from sqlalchemy.orm import Session
+
+from labelloop.engine.core.identity import UserInfo
+from labelloop.engine.core.settings import project_setting
+from labelloop.exceptions import ValidationError
+from labelloop.store.audit import append_event
+from labelloop.store.tables import ItemRow, ProjectRow, ReviewTaskRow, TaskLeaseRow, TaskRow
+
+__all__ = [
+    "expire_leases",
+    "grant_lease",
+    "grant_review_lease",
+    "lease_length",
+    "live_review_lease",
+    "open_lease",
+    "release_expired",
+    "review_lease_free",
+]
+
+
+def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:
+    """Seconds a lease lasts: ``lease_seconds`` if given, else the project's setting."""
+    value = project_setting(project, "lease_seconds") if lease_seconds is None else lease_seconds
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValidationError(
+            f"lease_seconds must be a positive number, not {value!r}", field="lease_seconds"
+        )
+    return int(value)
+
+
+def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime) -> int:
+    """Close leases past their expiry with outcome "expired" and free their slots.
+
+    Audits one ``leases.expired`` event per project. Returns how many were closed.
+    """
+    query = select(TaskLeaseRow.id, TaskLeaseRow.task_id, TaskLeaseRow.project_id).where(
+        TaskLeaseRow.outcome.is_(None), TaskLeaseRow.expires_at < now
+    )
+    if project_id is not None:
+        query = query.where(TaskLeaseRow.project_id == project_id)
+    stale = session.execute(query.order_by(TaskLeaseRow.id)).all()
+    closed: dict[int, list[int]] = {}
+    for lease_id, task_id, lease_project in stale:
+        # Re-checked in the UPDATE: a concurrent caller may have closed it first.
+        done = session.execute(
+            update(TaskLeaseRow)
+            .where(TaskLeaseRow.id == lease_id, TaskLeaseRow.outcome.is_(None))
+            .values(outcome="expired", closed_at=now)
+        ).rowcount
+        if done:
+            closed.setdefault(lease_project, []).append(task_id)
+    for lease_project, task_ids in sorted(closed.items()):
+        for task_id, count in sorted(Counter(task_ids).items()):
+            task = session.get(TaskRow, task_id, with_for_update=True)
+            task.active_leases = max(task.active_leases - count, 0)
+            task.updated_at = now
+        append_event(
+            session,
+            project_id=lease_project,
+            actor="system",
+            action="leases.expired",
+            target=f"project:{lease_project}",
+            after={"tasks": sorted(task_ids)},
+        )
+    return sum(len(ids) for ids in closed.values())
+
+
+def _expire_review_leases(session: Session, now: dt.datetime) -> dict[int, list[int]]:
+    """Clear the assignee of open review tasks whose lease expired; ids by project."""
+    stale = session.execute(
+        select(ReviewTaskRow.id, ReviewTaskRow.project_id)
+        .where(
+            ReviewTaskRow.status == "open",
+            ReviewTaskRow.assignee_id.is_not(None),
+            ReviewTaskRow.lease_expires_at < now,
+        )
+        .order_by(ReviewTaskRow.id)
+    ).all()
+    freed: dict[int, list[int]] = {}
+    for task_id, project_id in stale:
+        done = session.execute(
+            update(ReviewTaskRow)
+            .where(ReviewTaskRow.id == task_id, ReviewTaskRow.lease_expires_at < now)
+            .values(assignee_id=None, lease_expires_at=None)
+        ).rowcount
+        if done:
+            freed.setdefault(project_id, []).append(task_id)
+    return freed
+
+
+def release_expired(session: Session, *, now: dt.datetime) -> int:
+    """Rule 3 for every project: close expired label leases, free expired review leases.
+
+    Returns how many leases of both kinds expired.
+    """
+    closed = expire_leases(session, project_id=None, now=now)
+    freed = _expire_review_leases(session, now)
+    for project_id, task_ids in sorted(freed.items()):
+        append_event(
+            session,
+            project_id=project_id,
+            actor="system",
+            action="leases.expired",
+            target=f"project:{project_id}",
+            after={"review_tasks": task_ids},
+        )
+    return closed + sum(len(ids) for ids in freed.values())
+
+
+def live_review_lease(now: dt.datetime) -> Any:
+    """Rule 2 as a SQL condition: the review task's lease is live at ``now``."""
+    return ReviewTaskRow.lease_expires_at >= now
+
+
+def review_lease_free(now: dt.datetime) -> Any:
+    """Rules 2 and 3 as a SQL condition: nobody holds a live lease on the review task."""
+    return or_(ReviewTaskRow.assignee_id.is_(None), ReviewTaskRow.lease_expires_at < now)
+
+
+def grant_review_lease(
+    session: Session,
+    *,
+    project: ProjectRow,
+    task: ReviewTaskRow,
+    user: UserInfo,
+    now: dt.datetime,
+    seconds: int,
+) -> None:
+    """Lease a review task to ``user`` in the caller's transaction (audited as
+    ``review.leased``). The caller has checked that nobody holds a live lease on it."""
+    task.assignee_id = user.id
+    task.lease_expires_at = now + dt.timedelta(seconds=seconds)
+    session.flush()
+    item = session.get(ItemRow, task.item_id)
+    append_event(
+        session,
+        project_id=project.id,
+        actor=user.name,
+        action="review.leased",
+        target=f"item:{item.external_id}",
+        after={"review_task": task.id, "expires_at": task.lease_expires_at},
+    )
+
+
+def grant_lease(
+    session: Session,
+    *,
+    project: ProjectRow,
+    task: TaskRow,
+    item: ItemRow,
+    user: UserInfo,
+    now: dt.datetime,
+    seconds: int,
+    note: dict[str, Any] | None = None,
+) -> TaskLeaseRow:
+    """Lease ``task`` to ``user`` in the caller's transaction: the lease row, the task's
+    count of active leases and the ``task.leased`` audit event (``note`` adds to its
+    details). The caller has checked that the task has a free slot for this user."""
+    lease = TaskLeaseRow(
+        project_id=project.id,
+        task_id=task.id,
+        item_id=task.item_id,
+        user_id=user.id,
+        leased_at=now,
+        expires_at=now + dt.timedelta(seconds=seconds),
+    )
+    session.add(lease)
+    task.active_leases = task.active_leases + 1
+    task.updated_at = now
+    session.flush()
+    append_event(
+        session,
+        project_id=project.id,
+        actor=user.name,
+        action="task.leased",
+        target=f"task:{task.id}",
+        after={
+            "item": item.external_id,
+            "lease": lease.id,
+            "expires_at": lease.expires_at,
+            **(note or {}),
+        },
+    )
+    return lease
+
+
+_OPEN_LEASE = (
+    select(TaskLeaseRow)
+    .where(
+        TaskLeaseRow.task_id == bindparam("task_id", type_=Integer),
+        TaskLeaseRow.user_id == bindparam("user_id", type_=Integer),
+        or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome == "expired"),
+    )
+    .order_by(TaskLeaseRow.id.desc())
+    .limit(1)
+)
+
+
+def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
+    """The user's most recent lease on a task that has not been annotated or skipped."""
+    return session.execute(
+        _OPEN_LEASE, {"task_id": task_id, "user_id": user_id}
+    ).scalar_one_or_none()

@@ -1,0 +1,42 @@
+"""Which project a call means: a project is named by its id or its unique name.
+
+Rules
+-----
+1. An int, or a string of digits, is an id; any other string is a name (names are never
+   all digits, so the two cannot collide).
+2. A reference to no project raises `NotFoundError` naming it; a reference of the wrong
+   type raises `ValidationError` naming the ``project`` field.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.store.tables import ProjectRow
+
+__all__ = ["TASK_TYPES", "resolve_project"]
+
+TASK_TYPES: tuple[str, ...] = ("classification", "tabular", "image", "audio", "video")
+
+
+def resolve_project(session: Session, ref: int | str) -> ProjectRow:
+    """The project with id or name ``ref`` (a string of digits is taken as an id).
+
+    Raises
+    ------
+    NotFoundError
+        Naming ``ref`` when there is no such project.
+    """
+    if isinstance(ref, bool) or not isinstance(ref, int | str):
+        raise ValidationError(f"a project is named by id or name, got {ref!r}", field="project")
+    if isinstance(ref, int) or ref.strip().isdigit():
+        row = session.get(ProjectRow, int(ref))
+    else:
+        row = session.execute(
+            select(ProjectRow).where(ProjectRow.name == ref.strip())
+        ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError(f"no project {ref!r}: see `labelloop project list`")
+    return row

@@ -1,0 +1,233 @@
+"""A project's settings, declared once: name, default, check and help text.
+
+`SETTINGS` is the only declaration. The engine's defaults (`DEFAULT_SETTINGS`), the
+validation of every change (`check_settings`), the web UI's settings form, the CLI's
+``--set`` help and the settings table of ``docs/concepts.md`` are all read from it.
+
+Rules
+-----
+1. A project stores every setting; `effective_settings` lays a project's stored values
+   over the defaults, so a setting added later reads as its default.
+2. A change names known settings only: an unknown name is refused naming it, with the
+   list of known ones; a value out of its range is refused naming the setting.
+3. ``strategy`` is a project column, not a setting, but it changes through the same
+   calls; its check belongs to the selection layer and is made by the use case.
+4. ``model`` is checked here for its shape only; the use case that stores it also
+   checks that the model layer can build it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from labelloop.exceptions import ValidationError
+from labelloop.store.tables import ProjectRow
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "REVIEW_POLICIES",
+    "SETTINGS",
+    "Setting",
+    "check_setting",
+    "check_settings",
+    "effective_settings",
+    "project_setting",
+    "review_policies",
+]
+
+REVIEW_POLICIES: tuple[str, ...] = (
+    "none",
+    "all",
+    "percent",
+    "model_disagrees",
+    "annotators_disagree",
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One project setting.
+
+    Attributes
+    ----------
+    name : str
+    default : object
+        JSON-serialisable.
+    help : str
+        One line for people: the settings form's label, the docs' table, the CLI help.
+    check : callable
+        ``check(name, value) -> value``: the clean value, or `ValidationError` naming
+        the setting.
+    kind : {"int", "number", "bool", "policy", "text", "model"}
+        How a form shows it.
+    minimum, maximum : float, optional
+        The range of a number (``maximum`` None: unbounded).
+    in_form : bool
+        Whether the web UI's settings form edits it.
+    """
+
+    name: str
+    default: Any
+    help: str
+    check: Callable[[str, Any], Any]
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    in_form: bool = False
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"setting {name!r} must be an integer, got {value!r}", field=name)
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise ValidationError(f"setting {name!r} must be {bound}, got {value}", field=name)
+        return value
+
+    return check
+
+
+def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    return lambda name, value: None if value is None else check(name, value)
+
+
+def _number(low: float, high: float, *, high_open: bool) -> Callable[[str, Any], float]:
+    def check(name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError(f"setting {name!r} must be a number, got {value!r}", field=name)
+        if value < low or value > high or (high_open and value == high):
+            bracket = ")" if high_open else "]"
+            raise ValidationError(
+                f"setting {name!r} must be in [{low}, {high}{bracket}, got {value}", field=name
+            )
+        return value
+
+    return check
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"setting {name!r} must be true or false, got {value!r}", field=name)
+    return value
+
+
+def _review_policy(name: str, value: Any) -> str | list[str]:
+    policies = [value] if isinstance(value, str) else value
+    if not isinstance(policies, list | tuple) or not policies:
+        raise ValidationError(
+            f"setting {name!r} must be a policy name or a list of them", field=name
+        )
+    clean: list[str] = []
+    for policy in policies:
+        if policy not in REVIEW_POLICIES:
+            raise ValidationError(
+                f"unknown review policy {policy!r}: use {', '.join(REVIEW_POLICIES)}", field=name
+            )
+        if policy not in clean:
+            clean.append(policy)
+    if "none" in clean and len(clean) > 1:
+        raise ValidationError("review policy 'none' cannot be combined with others", field=name)
+    return clean[0] if len(clean) == 1 else clean
+
+
+def _directory(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValidationError(f"setting {name!r} must be a directory path", field=name)
+    return value
+
+
+def _model_shape(name: str, value: Any) -> Any:
+    if value is not None and not isinstance(value, str | dict):
+        raise ValidationError(
+            f"setting {name!r} must be a model name, an import path or a mapping, got {value!r}",
+            field=name,
+        )
+    return value
+
+
+_WEEK = 7 * 24 * 3600
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("batch_size", 20, "items picked per round", _integer(1, 100_000), "int",
+            1, 100_000, in_form=True),
+    Setting("retrain_every", 50,
+            "new human labels between automatic retrains in the service; 0 = by hand only",
+            _integer(0), "int", 0, in_form=True),
+    Setting("overlap", 1, "annotations wanted per item (applies to items still open)",
+            _integer(1, 20), "int", 1, 20, in_form=True),
+    Setting("review_policy", "none",
+            "a review policy (none, all, percent, model_disagrees, annotators_disagree) "
+            "or a list of them",
+            _review_policy, "policy", in_form=True),
+    Setting("review_percent", 10, "share of annotations reviewed under the percent policy",
+            _number(0, 100, high_open=False), "number", 0, 100, in_form=True),
+    Setting("lease_seconds", 600,
+            "how long a label or review lease lasts (serve --lease-seconds overrides it)",
+            _integer(1, _WEEK), "int", 1, _WEEK),
+    Setting("eval_share", 0.05, "share of the pool set aside as the evaluation set",
+            _number(0, 1, high_open=True), "number", 0, 1),
+    Setting("eval_min", 50, "at least this many evaluation items, where the pool allows",
+            _integer(0), "int", 0),
+    Setting("show_model_guess", True,
+            "whether annotators may see the model's guess (hidden until asked for)",
+            _flag, "bool", in_form=True),
+    Setting("model", None,
+            "the built-in model for the task type; or logistic_regression, "
+            "gradient_boosting, an estimator by import path (package.module:Class), "
+            'or {"estimator": ..., "params": {...}}',
+            _model_shape, "model"),
+    Setting("media_root", None, "the directory media items are relative to (set at import)",
+            _directory, "text"),
+    Setting("label_budget", None,
+            "labels the team can afford; the stopping verdict says stop once spent",
+            _optional(_integer(1)), "int", 1),
+)  # fmt: skip
+
+_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+DEFAULT_SETTINGS: Mapping[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """Rule 2 for one setting: its clean value, or `ValidationError` naming it."""
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ValidationError(
+            f"unknown setting {name!r}: settings are {', '.join(['strategy', *_BY_NAME])}",
+            field=name,
+        )
+    return setting.check(name, value)
+
+
+def check_settings(changes: Any) -> dict[str, Any]:
+    """Rule 2 for a mapping of changes; every one is checked before any is used.
+
+    Examples
+    --------
+    >>> check_settings({"overlap": 2})
+    {'overlap': 2}
+    """
+    if not isinstance(changes, dict):
+        raise ValidationError("settings must be a mapping of name to value", field="settings")
+    return {name: check_setting(name, value) for name, value in changes.items()}
+
+
+def effective_settings(project: ProjectRow) -> dict[str, Any]:
+    """Rule 1: the project's settings over the defaults (a copy: changing it changes nothing)."""
+    return {**DEFAULT_SETTINGS, **(project.settings or {})}
+
+
+def project_setting(project: ProjectRow, name: str) -> Any:
+    """One of a project's settings, falling back to its default."""
+    stored = project.settings or {}
+    return stored[name] if name in stored else _BY_NAME[name].default
+
+
+def review_policies(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    """The review policies in force, as a tuple (empty for ``"none"``)."""
+    value = settings.get("review_policy", "none")
+    policies = (value,) if isinstance(value, str) else tuple(value)
+    return tuple(policy for policy in policies if policy != "none")
