@@ -9,7 +9,7 @@ import pytest
 from _service_setup import add_items, make_project, make_user
 from sqlalchemy import select, text, update
 
-from labelloop.engine import annotate, queue
+from labelloop.engine import annotate, queue, worker
 from labelloop.exceptions import ConflictError, PermissionDeniedError
 from labelloop.store.tables import AuditEventRow, TaskLeaseRow, TaskRow
 
@@ -199,3 +199,15 @@ def test_candidate_queries_use_the_next_task_index(sqlite_db):
     assert "COVERING INDEX ix_tasks_next" in windowed
     assert "SEARCH tasks USING INTEGER PRIMARY KEY" in windowed
     assert "SCAN tasks" not in windowed
+
+
+def test_the_background_worker_releases_expired_leases(sqlite_db):
+    # Nobody asks for a task in the project again: the worker's sweep frees the slot.
+    project = make_project(sqlite_db, settings={"eval_share": 0})
+    [task_id] = add_items(sqlite_db, project, 1)
+    queue.lease_next_task(sqlite_db, project_id=project, user=make_user(sqlite_db, "ann"))
+    _expire_all(sqlite_db)
+    assert worker.job_worker(sqlite_db).run_once() == 1
+    with sqlite_db.read() as session:
+        assert session.get(TaskRow, task_id).active_leases == 0
+        assert session.execute(select(TaskLeaseRow.outcome)).scalars().all() == ["expired"]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from _service_setup import add_items, make_project, make_user
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from labelloop.engine import annotate, queue, review
 from labelloop.engine.users import get_user
 from labelloop.exceptions import ConflictError, PermissionDeniedError, ValidationError
-from labelloop.store.tables import AnnotationRow, ItemRow, ReviewRow, TaskRow
+from labelloop.store.tables import (
+    AnnotationRow,
+    AuditEventRow,
+    ItemRow,
+    ReviewRow,
+    ReviewTaskRow,
+    TaskRow,
+)
 
 
 def _labelled(db, *, overlap=1, labels=("pos",), policy="all"):
@@ -109,3 +118,38 @@ def test_tie_needs_the_reviewer_to_pick(database):
             select(AnnotationRow.label, AnnotationRow.status).order_by(AnnotationRow.id)
         ).all()
     assert [tuple(s) for s in statuses] == [("pos", "rejected"), ("neg", "active")]
+
+
+def test_review_lease_lasts_the_length_the_caller_gives(database):
+    # The server passes its --lease-seconds; the project's setting (600 s) is the default.
+    project, _, rev = _labelled(database)
+    before = dt.datetime.now(dt.UTC)
+    leased = review.lease_next_review(database, project_id=project, user=rev, lease_seconds=30)
+    assert before + dt.timedelta(seconds=29) <= leased.lease_expires_at
+    assert leased.lease_expires_at <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    rev2 = make_user(database, "rev2", role="reviewer")
+    with pytest.raises(ValidationError) as err:
+        review.lease_next_review(database, project_id=project, user=rev2, lease_seconds=0)
+    assert err.value.field == "lease_seconds"
+
+
+def test_an_expired_review_lease_is_released_by_the_sweep(database):
+    project, _, rev = _labelled(database)
+    leased = review.lease_next_review(database, project_id=project, user=rev)
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+    with database.transaction() as session:
+        session.execute(
+            update(ReviewTaskRow).where(ReviewTaskRow.id == leased.id).values(lease_expires_at=past)
+        )
+    rev2 = make_user(database, "rev2", role="reviewer")
+    assert queue.release_expired_leases(database) == 1
+    with database.read() as session:
+        task = session.get(ReviewTaskRow, leased.id)
+        assert (task.assignee_id, task.lease_expires_at, task.status) == (None, None, "open")
+        [event] = (
+            session.execute(select(AuditEventRow).where(AuditEventRow.action == "leases.expired"))
+            .scalars()
+            .all()
+        )
+        assert event.after == {"review_tasks": [leased.id]}
+    assert review.lease_next_review(database, project_id=project, user=rev2).id == leased.id

@@ -1,13 +1,12 @@
-"""Read-only views for the web UI: annotator progress, the model's guess, item search, history.
+"""Items for people to look at: the model's guess, search over the pool, an item's history.
 
-Nothing here changes state, so nothing is audited; every function reads in one
-`Database.read` block and returns frozen dataclasses.
+Read-only: nothing here changes state, so nothing is audited; every function reads in
+one `Database.read` block and returns frozen dataclasses.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +27,10 @@ from labelloop.store.tables import (
     ReviewRow,
     TaskRow,
     UserRow,
-    utcnow,
 )
 
 __all__ = [
     "ITEM_STATUSES",
-    "AnnotatorProgress",
-    "AnnotatorThroughput",
     "HistoryAnnotation",
     "HistoryEvent",
     "HistoryPrediction",
@@ -43,52 +39,13 @@ __all__ = [
     "ItemHistory",
     "ItemPage",
     "ItemSummary",
-    "annotator_progress",
-    "annotator_throughput",
     "item_history",
     "model_guess",
     "search_items",
 ]
 
 ITEM_STATUSES: tuple[str, ...] = ("open", "annotated", "in_review", "accepted")
-_HUMAN = ("human",)
 _MAX_PAGE = 500
-
-
-@dataclass(frozen=True)
-class AnnotatorProgress:
-    """One annotator's progress in a project.
-
-    Attributes
-    ----------
-    done_today : int
-        Their standing labels given since midnight UTC.
-    done_total : int
-        Their standing labels in the project.
-    reviewed : int
-        Their labels a reviewer has judged.
-    accepted : int
-        ... of which the reviewer accepted.
-    review_agreement : float or None
-        ``accepted / reviewed``; None before the first review.
-    """
-
-    done_today: int
-    done_total: int
-    reviewed: int
-    accepted: int
-    review_agreement: float | None
-
-
-@dataclass(frozen=True)
-class AnnotatorThroughput:
-    """Labels per annotator: today, in the last 7 days, in all, and the median time per label."""
-
-    name: str
-    today: int
-    last_7_days: int
-    total: int
-    median_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -187,97 +144,6 @@ class ItemHistory:
     annotations: tuple[HistoryAnnotation, ...]
     reviews: tuple[HistoryReview, ...]
     events: tuple[HistoryEvent, ...]
-
-
-# --------------------------------------------------------------------------- progress
-
-
-def _midnight(now: dt.datetime) -> dt.datetime:
-    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def annotator_progress(
-    db: Database, *, project_id: int, user_id: int, now: dt.datetime | None = None
-) -> AnnotatorProgress:
-    """Labels done today and in all by one annotator, and how often reviewers agreed.
-
-    Parameters
-    ----------
-    db : Database
-    project_id : int
-    user_id : int
-    now : datetime, optional
-        The moment "today" is taken from (UTC); default: now.
-    """
-    if now is not None and now.tzinfo is None:
-        raise ValidationError("now must be timezone-aware", field="now")
-    midnight = _midnight(now or utcnow())
-    with db.read() as session:
-        project = resolve_project(session, project_id)
-        mine = (
-            AnnotationRow.project_id == project.id,
-            AnnotationRow.user_id == user_id,
-            AnnotationRow.source.in_(_HUMAN),
-            AnnotationRow.status != "undone",
-        )
-        total = session.execute(select(func.count()).where(*mine)).scalar_one()
-        today = session.execute(
-            select(func.count()).where(*mine, AnnotationRow.created_at >= midnight)
-        ).scalar_one()
-        verdicts = Counter(
-            session.execute(
-                select(ReviewRow.verdict)
-                .join(AnnotationRow, AnnotationRow.id == ReviewRow.annotation_id)
-                .where(*mine)
-            ).scalars()
-        )
-    reviewed = sum(verdicts.values())
-    return AnnotatorProgress(
-        done_today=today,
-        done_total=total,
-        reviewed=reviewed,
-        accepted=verdicts["accept"],
-        review_agreement=round(verdicts["accept"] / reviewed, 3) if reviewed else None,
-    )
-
-
-def annotator_throughput(
-    db: Database, project_id: int, *, now: dt.datetime | None = None
-) -> list[AnnotatorThroughput]:
-    """Per annotator (by name): labels today, in the last 7 days, in all; median time per label."""
-    now = now or utcnow()
-    midnight, week = _midnight(now), now - dt.timedelta(days=7)
-    with db.read() as session:
-        project = resolve_project(session, project_id)
-        rows = session.execute(
-            select(AnnotationRow.actor, AnnotationRow.created_at, AnnotationRow.time_spent_ms)
-            .where(
-                AnnotationRow.project_id == project.id,
-                AnnotationRow.source.in_(_HUMAN),
-                AnnotationRow.status != "undone",
-            )
-            .order_by(AnnotationRow.id)
-        ).all()
-    per: dict[str, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
-    for actor, created_at, spent in rows:
-        per[actor].append((created_at, spent))
-    found = []
-    for name in sorted(per):
-        times = sorted(spent for _, spent in per[name] if spent is not None)
-        median = times[len(times) // 2] / 1000 if times else None
-        found.append(
-            AnnotatorThroughput(
-                name=name,
-                today=sum(moment >= midnight for moment, _ in per[name]),
-                last_7_days=sum(moment >= week for moment, _ in per[name]),
-                total=len(per[name]),
-                median_seconds=round(median, 1) if median is not None else None,
-            )
-        )
-    return found
-
-
-# --------------------------------------------------------------------------- model guess
 
 
 def _item_in(session: Session, project_id: int, item_id: int) -> ItemRow:

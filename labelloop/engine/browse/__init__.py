@@ -1,0 +1,44 @@
+"""Read-only views for the web UI: annotator progress, the model's guess, item search, history.
+
+Nothing here changes state, so nothing is audited.
+"""
+
+from labelloop.engine.browse.items import (
+    ITEM_STATUSES,
+    HistoryAnnotation,
+    HistoryEvent,
+    HistoryPrediction,
+    HistoryReview,
+    ItemGuess,
+    ItemHistory,
+    ItemPage,
+    ItemSummary,
+    item_history,
+    model_guess,
+    search_items,
+)
+from labelloop.engine.browse.progress import (
+    AnnotatorProgress,
+    AnnotatorThroughput,
+    annotator_progress,
+    annotator_throughput,
+)
+
+__all__ = [
+    "ITEM_STATUSES",
+    "AnnotatorProgress",
+    "AnnotatorThroughput",
+    "HistoryAnnotation",
+    "HistoryEvent",
+    "HistoryPrediction",
+    "HistoryReview",
+    "ItemGuess",
+    "ItemHistory",
+    "ItemPage",
+    "ItemSummary",
+    "annotator_progress",
+    "annotator_throughput",
+    "item_history",
+    "model_guess",
+    "search_items",
+]
