@@ -6,6 +6,8 @@
 - Every command and option the CLI's ``--help`` shows is named in ``docs/cli.md``, whose
   command reference is what ``docs/gen_cli_reference.py`` makes of the current help, and
   every endpoint of the REST API is listed in ``docs/api.md``.
+- The project settings table of ``docs/concepts.md`` is what ``docs/gen_settings_table.py``
+  makes of the settings table in the code.
 """
 
 from __future__ import annotations
@@ -81,6 +83,21 @@ def test_cli_reference_is_regenerated() -> None:
     text = (DOCS / "cli.md").read_text(encoding="utf-8")
     assert f"{generator.START}\n\n{generator.reference()}\n{generator.END}" in text, (
         "docs/cli.md is out of date: run .venv/bin/python docs/gen_cli_reference.py"
+    )
+
+
+def test_settings_table_is_regenerated() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_settings_table", DOCS / "gen_settings_table.py"
+    )
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    assert f"{generator.START}\n\n{generator.table()}\n{generator.END}" in text, (
+        "docs/concepts.md's settings table is out of date: "
+        "run .venv/bin/python docs/gen_settings_table.py"
     )
 
 
