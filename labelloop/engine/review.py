@@ -39,6 +39,7 @@ from labelloop.engine.core.items import (
 )
 from labelloop.engine.core.labels import label_key, model_label
 from labelloop.engine.core.leases import (
+    check_lease_seconds,
     grant_review_lease,
     lease_length,
     live_review_lease,
@@ -164,6 +165,7 @@ def lease_next_review(
     server's ``--lease-seconds``), else the project's ``lease_seconds`` setting.
     """
     check_user(user, REVIEW_ROLES, "review annotations")
+    check_lease_seconds(lease_seconds)
     with db.transaction() as session:
         project = resolve_project(session, project_id)
         seconds = lease_length(project, lease_seconds)

@@ -34,9 +34,12 @@ from labelloop.store.audit import append_event
 from labelloop.store.tables import ItemRow, ProjectRow, ReviewTaskRow, TaskLeaseRow, TaskRow
 
 __all__ = [
+    "check_lease_seconds",
     "expire_leases",
     "grant_lease",
     "grant_review_lease",
+    "has_expired",
+    "is_live",
     "lease_length",
     "live_review_lease",
     "open_lease",
@@ -45,14 +48,29 @@ __all__ = [
 ]
 
 
+def check_lease_seconds(lease_seconds: Any) -> int | None:
+    """A lease length a caller gives: None (the project's) or a positive whole number."""
+    if lease_seconds is not None and (
+        isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < 1
+    ):
+        raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
+    return lease_seconds
+
+
 def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:
-    """Seconds a lease lasts: ``lease_seconds`` if given, else the project's setting."""
-    value = project_setting(project, "lease_seconds") if lease_seconds is None else lease_seconds
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(
-            f"lease_seconds must be a positive number, not {value!r}", field="lease_seconds"
-        )
-    return int(value)
+    """Rule 1: seconds a lease lasts, ``lease_seconds`` if given, else the project's setting."""
+    given = check_lease_seconds(lease_seconds)
+    return int(project_setting(project, "lease_seconds") if given is None else given)
+
+
+def is_live(expires_at: Any, now: Any) -> Any:
+    """Rule 2, for a lease's expiry column (or value) at ``now``: live until it passes."""
+    return expires_at >= now
+
+
+def has_expired(expires_at: Any, now: Any) -> Any:
+    """Rule 2's other side: the lease's expiry time has passed at ``now``."""
+    return expires_at < now
 
 
 def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime) -> int:
@@ -61,7 +79,7 @@ def expire_leases(session: Session, *, project_id: int | None, now: dt.datetime)
     Audits one ``leases.expired`` event per project. Returns how many were closed.
     """
     query = select(TaskLeaseRow.id, TaskLeaseRow.task_id, TaskLeaseRow.project_id).where(
-        TaskLeaseRow.outcome.is_(None), TaskLeaseRow.expires_at < now
+        TaskLeaseRow.outcome.is_(None), has_expired(TaskLeaseRow.expires_at, now)
     )
     if project_id is not None:
         query = query.where(TaskLeaseRow.project_id == project_id)
@@ -99,7 +117,7 @@ def _expire_review_leases(session: Session, now: dt.datetime) -> dict[int, list[
         .where(
             ReviewTaskRow.status == "open",
             ReviewTaskRow.assignee_id.is_not(None),
-            ReviewTaskRow.lease_expires_at < now,
+            has_expired(ReviewTaskRow.lease_expires_at, now),
         )
         .order_by(ReviewTaskRow.id)
     ).all()
@@ -107,7 +125,7 @@ def _expire_review_leases(session: Session, now: dt.datetime) -> dict[int, list[
     for task_id, project_id in stale:
         done = session.execute(
             update(ReviewTaskRow)
-            .where(ReviewTaskRow.id == task_id, ReviewTaskRow.lease_expires_at < now)
+            .where(ReviewTaskRow.id == task_id, has_expired(ReviewTaskRow.lease_expires_at, now))
             .values(assignee_id=None, lease_expires_at=None)
         ).rowcount
         if done:
@@ -136,12 +154,14 @@ def release_expired(session: Session, *, now: dt.datetime) -> int:
 
 def live_review_lease(now: dt.datetime) -> Any:
     """Rule 2 as a SQL condition: the review task's lease is live at ``now``."""
-    return ReviewTaskRow.lease_expires_at >= now
+    return is_live(ReviewTaskRow.lease_expires_at, now)
 
 
 def review_lease_free(now: dt.datetime) -> Any:
     """Rules 2 and 3 as a SQL condition: nobody holds a live lease on the review task."""
-    return or_(ReviewTaskRow.assignee_id.is_(None), ReviewTaskRow.lease_expires_at < now)
+    return or_(
+        ReviewTaskRow.assignee_id.is_(None), has_expired(ReviewTaskRow.lease_expires_at, now)
+    )
 
 
 def grant_review_lease(

@@ -25,8 +25,11 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE, ItemInfo, item_info
 from labelloop.engine.core.leases import (
+    check_lease_seconds,
     expire_leases,
     grant_lease,
+    has_expired,
+    is_live,
     lease_length,
     open_lease,
     release_expired,
@@ -187,10 +190,14 @@ def _lease_state_statement() -> Select:
     open_in_project = and_(TaskLeaseRow.project_id == project_id, TaskLeaseRow.outcome.is_(None))
     held = (
         select(func.min(TaskLeaseRow.id))
-        .where(open_in_project, TaskLeaseRow.user_id == user_id, TaskLeaseRow.expires_at >= now)
+        .where(
+            open_in_project,
+            TaskLeaseRow.user_id == user_id,
+            is_live(TaskLeaseRow.expires_at, now),
+        )
         .scalar_subquery()
     )
-    stale = exists().where(open_in_project, TaskLeaseRow.expires_at < now)
+    stale = exists().where(open_in_project, has_expired(TaskLeaseRow.expires_at, now))
     taken = (
         select(func.count())
         .select_from(TaskLeaseRow)
@@ -242,6 +249,7 @@ def lease_next_task(
         The task, with its item and lease; None when nothing is open for this user.
     """
     check_user(user, LABELLING_ROLES, "label tasks")
+    check_lease_seconds(lease_seconds)
     with db.transaction() as session:
         if not isinstance(project_id, int) or isinstance(project_id, bool):
             project_id = resolve_project(session, project_id).id

@@ -11,7 +11,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
-from labelloop.engine.core.leases import expire_leases, grant_lease, lease_length
+from labelloop.engine.core.leases import (
+    check_lease_seconds,
+    expire_leases,
+    grant_lease,
+    lease_length,
+)
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.queue.leasing import (
     EVAL_WINDOW,
@@ -20,7 +25,6 @@ from labelloop.engine.queue.leasing import (
     eval_turn,
     task_info,
 )
-from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, TaskLeaseRow, TaskRow, utcnow
 
@@ -51,10 +55,7 @@ def lease_ahead(
         gets None (lease with ``tasks/next`` first), as does one for whom nothing is open.
     """
     check_user(user, LABELLING_ROLES, "label tasks")
-    if lease_seconds is not None and (
-        isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < 1
-    ):
-        raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
+    check_lease_seconds(lease_seconds)
     with db.transaction() as session:
         project = resolve_project(session, project_id)
         now = utcnow()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE
-from labelloop.engine.core.leases import grant_lease, lease_length
+from labelloop.engine.core.leases import check_lease_seconds, grant_lease, is_live, lease_length
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.queue.leasing import TaskInfo, task_info
 from labelloop.exceptions import (
@@ -58,10 +58,7 @@ def lease_undone_task(
     check_user(user, LABELLING_ROLES, "label tasks")
     if isinstance(annotation_id, bool) or not isinstance(annotation_id, int):
         raise ValidationError("annotation_id must be an integer", field="annotation_id")
-    if lease_seconds is not None and (
-        isinstance(lease_seconds, bool) or not isinstance(lease_seconds, int) or lease_seconds < 1
-    ):
-        raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
+    check_lease_seconds(lease_seconds)
     with db.transaction() as session:
         row = session.get(AnnotationRow, annotation_id)
         if row is None:
@@ -85,7 +82,7 @@ def lease_undone_task(
                 TaskLeaseRow.task_id == task.id,
                 TaskLeaseRow.user_id == user.id,
                 TaskLeaseRow.outcome.is_(None),
-                TaskLeaseRow.expires_at > now,
+                is_live(TaskLeaseRow.expires_at, now),
             )
             .order_by(TaskLeaseRow.id.desc())
             .limit(1)

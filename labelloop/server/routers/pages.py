@@ -24,6 +24,7 @@ from labelloop.engine import agreement, browse, jobs
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
+from labelloop.engine.core.settings import REVIEW_POLICIES
 from labelloop.exceptions import LabelloopError
 from labelloop.server.deps import SESSION_COOKIE
 from labelloop.server.settings import ServerSettings
@@ -344,7 +345,7 @@ def _settings_page(
         status_code=422 if error else 200,
         project=project,
         strategies=STRATEGY_NAMES,
-        policies=project_engine.REVIEW_POLICIES,
+        policies=REVIEW_POLICIES,
         policy=[policy] if isinstance(policy, str) else list(policy),
         guidelines=guidelines,
         error=error,
