@@ -1,33 +1,51 @@
-"""What every command shares: the Typer app, the --db option, the actor, error handling."""
+"""What every command shares: the Typer app, the --db option, the actor, the database,
+error reporting, messages and progress bars.
+
+Rules the commands keep through these helpers:
+
+- A command opens its database with `using_database` only: it exists (unless the command
+  creates it), it is disposed of when the command ends, and a file that is no database or
+  a server out of reach is reported by name, never as a traceback.
+- A command is decorated with `reports_errors`: labelloop's errors become one line on
+  stderr and an exit code (2 for bad input or missing things, 1 for a broken audit chain).
+- Records and tables go to stdout (`out_console`); messages and progress to stderr, and a
+  message is printed as plain text (`say`), so names that look like markup stay as typed.
+"""
 
 from __future__ import annotations
 
 import functools
 import getpass
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from labelloop.exceptions import (
-    AuditChainError,
-    ConflictError,
-    LabelloopError,
-    NotFoundError,
-    ValidationError,
-)
+from labelloop.exceptions import AuditChainError, LabelloopError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:
+    from labelloop.store.db import Database
 
 __all__ = [
     "DbOption",
+    "JsonLinesOption",
+    "StageProgress",
     "app",
     "cli_actor",
+    "database_location",
     "err_console",
-    "fail",
-    "open_database",
     "out_console",
+    "progress_bars",
     "reports_errors",
+    "say",
+    "stage_progress",
+    "using_database",
 ]
 
 app = typer.Typer(
@@ -38,7 +56,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Records and tables go to stdout; progress and messages to stderr.
 out_console = Console()
 err_console = Console(stderr=True)
 
@@ -52,6 +69,11 @@ DbOption = Annotated[
     ),
 ]
 
+JsonLinesOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+StageProgress = Callable[[str, int, int | None], None]
+"""Called as ``(stage, done, total)``; total None draws a bar of unknown length."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -64,9 +86,13 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+def say(message: str) -> None:
+    """Print a message to stderr as plain text, on one line however wide."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -81,9 +107,9 @@ def reports_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AuditChainError as exc:
-            fail(str(exc), code=1)
-        except (ValidationError, NotFoundError, ConflictError, LabelloopError) as exc:
-            fail(str(exc), code=2)
+            _fail(str(exc), code=1)
+        except LabelloopError as exc:
+            _fail(str(exc), code=2)
         except KeyboardInterrupt:
             err_console.print("interrupted")
             sys.exit(130)
@@ -91,18 +117,87 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_database(db: str | None, *, create: bool = False):
-    """Open the database for a command; without ``create`` it must exist already."""
+def database_location(url: str) -> str:
+    """Where a database is, for messages: a SQLite file's full path, else the URL sans password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+@contextmanager
+def using_database(db: str | None, *, create: bool = False) -> Iterator[Database]:
+    """The database a command works on, disposed of when the block ends.
+
+    Parameters
+    ----------
+    db : str or None
+        The ``--db`` value: a URL, a SQLite path, or None for the default.
+    create : bool, default False
+        Whether a SQLite file may be missing (``init`` creates it).
+
+    Raises
+    ------
+    NotFoundError
+        Without ``create``, a SQLite file that does not exist.
+    ValidationError
+        The database cannot be used: not a database, unreachable, no schema
+        (``field="db"``, the message names the database).
+    """
+    from sqlalchemy.exc import DatabaseError
+
     from labelloop.store.db import Database
 
     database = Database.from_url(db)
-    if not create and database.dialect == "sqlite":
-        from sqlalchemy.engine import make_url
+    try:
+        if not create:
+            _check_exists(database)
+        yield database
+    except DatabaseError as exc:  # not a database, unreachable server, ...
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        where = database_location(database.url)
+        raise ValidationError(f"cannot use database {where}: {reason}", field="db") from exc
+    finally:
+        database.dispose()
 
-        path = make_url(database.url).database
-        if path and path != ":memory:":
-            from pathlib import Path
 
-            if not Path(path).exists():
-                raise NotFoundError(f"no database at {path}: run `labelloop init` first")
-    return database
+def _check_exists(database: Database) -> None:
+    if database.dialect != "sqlite":
+        return
+    from sqlalchemy.engine import make_url
+
+    path = make_url(database.url).database
+    if path and path != ":memory:" and not Path(path).exists():
+        raise NotFoundError(f"no database at {path}: run `labelloop init` first")
+
+
+def progress_bars(description: str = "{task.description}") -> Progress:
+    """Progress bars on stderr that vanish when done: description, bar, done/total, time."""
+    return Progress(
+        TextColumn(description),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+@contextmanager
+def stage_progress(labels: Mapping[str, str] | None = None) -> Iterator[StageProgress]:
+    """A ``progress(stage, done, total)`` callback drawing one bar per stage on stderr.
+
+    ``labels`` names the bars of the stages it knows; other stages show their own name.
+    """
+    bars = progress_bars()
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task((labels or {}).get(stage, stage), total=total)
+        bars.update(tasks[stage], completed=done, total=total)
+
+    with bars:
+        yield update

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labelloop.cli.common import (
     DbOption,
+    JsonLinesOption,
     app,
     cli_actor,
-    err_console,
-    open_database,
     out_console,
     reports_errors,
+    say,
+    stage_progress,
+    using_database,
 )
 from labelloop.exceptions import ValidationError
 
@@ -30,20 +29,6 @@ project_app = typer.Typer(
     help="Labelling projects: create, list, show, settings.", no_args_is_help=True
 )
 app.add_typer(project_app, name="project")
-
-
-@contextmanager
-def _progress(description: str) -> Iterator[Progress]:
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
-    with progress:
-        yield progress
 
 
 def _parse_assignment(text: str) -> tuple[str, Any]:
@@ -105,8 +90,7 @@ def create(
 
     text = _read_text(guidelines) if guidelines is not None else None
     settings = dict(_parse_assignment(item) for item in setting or [])
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info = create_project(
             database,
             actor=cli_actor(),
@@ -118,11 +102,7 @@ def create(
             guidelines=text,
             settings=settings,
         )
-    finally:
-        database.dispose()
-    err_console.print(
-        f"created project {info.name!r} (id {info.id})", highlight=False, soft_wrap=True
-    )
+    say(f"created project {info.name!r} (id {info.id})")
 
 
 def _read_text(path: Path) -> str:
@@ -135,17 +115,14 @@ def _read_text(path: Path) -> str:
 @project_app.command("list")
 @reports_errors
 def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLinesOption = False,
     db: DbOption = None,
 ) -> None:
     """List projects with their counts."""
     from labelloop.engine.projects import list_projects
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         projects = list_projects(database)
-    finally:
-        database.dispose()
     if as_json:
         for info in projects:
             sys.stdout.write(json.dumps(_summary(info)) + "\n")
@@ -194,11 +171,8 @@ def show(
     """Show a project: schema, settings and counts."""
     from labelloop.engine.projects import get_project_info
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info = get_project_info(database, project)
-    finally:
-        database.dispose()
     if as_json:
         sys.stdout.write(json.dumps(_summary(info)) + "\n")
     else:
@@ -218,16 +192,11 @@ def set_(
     from labelloop.engine.projects import update_settings
 
     changes = dict(_parse_assignment(item) for item in assignments)
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info = update_settings(database, actor=cli_actor(), project=project, changes=changes)
-    finally:
-        database.dispose()
     for key in changes:
         value = info.strategy if key == "strategy" else info.settings[key]
-        err_console.print(
-            f"{info.name}: {key} = {json.dumps(value)}", highlight=False, soft_wrap=True
-        )
+        say(f"{info.name}: {key} = {json.dumps(value)}")
 
 
 @project_app.command("guidelines")
@@ -245,21 +214,15 @@ def guidelines(
     """Print the project's guidelines, or store FILE as their new version."""
     from labelloop.engine.projects import get_guidelines, set_guidelines
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         if file is not None:
-            number = set_guidelines(
-                database, actor=cli_actor(), project=project, text=_read_text(file)
-            )
-            err_console.print(
-                f"stored guidelines version {number}", highlight=False, soft_wrap=True
-            )
+            text = _read_text(file)
+            number = set_guidelines(database, actor=cli_actor(), project=project, text=text)
+            say(f"stored guidelines version {number}")
             return
         found = get_guidelines(database, project, version)
-    finally:
-        database.dispose()
     if found is None:
-        err_console.print("this project has no guidelines yet")
+        say("this project has no guidelines yet")
         return
     sys.stdout.write(found.text if found.text.endswith("\n") else found.text + "\n")
 
@@ -320,50 +283,33 @@ def import_(
     fields = FieldNames(
         id=id_field, text=text_field, label=label_field, labels=labels_field, meta=meta_field
     )
-    database = open_database(db)
-    try:
-        with _progress("importing") as progress:
-            bars: dict[str, Any] = {}
-
-            def on_progress(phase: str, done: int, total: int | None) -> None:
-                if phase not in bars:
-                    bars[phase] = progress.add_task(phase, total=total)
-                progress.update(bars[phase], completed=done, total=total)
-
-            report = import_items(
-                database,
-                actor=cli_actor(),
-                project=project,
-                path=source,
-                format=format,
-                fields=fields,
-                seed=seed,
-                on_progress=on_progress,
-            )
-    finally:
-        database.dispose()
-    err_console.print(
+    with using_database(db) as database, stage_progress() as on_progress:
+        report = import_items(
+            database,
+            actor=cli_actor(),
+            project=project,
+            path=source,
+            format=format,
+            fields=fields,
+            seed=seed,
+            on_progress=on_progress,
+        )
+    say(
         f"imported {report.n_imported} of {report.n_records} records into {report.project_name!r}: "
-        f"{report.n_labelled} labelled, {report.n_open} open, {report.n_eval} in the eval set",
-        highlight=False,
-        soft_wrap=True,
+        f"{report.n_labelled} labelled, {report.n_open} open, {report.n_eval} in the eval set"
     )
     if report.n_duplicates:
         examples = ", ".join(
             f"{d.external_id!r} (line {d.line}) = {d.duplicate_of!r}" for d in report.duplicates[:5]
         )
-        err_console.print(
+        say(
             f"skipped {report.n_duplicates} duplicate(s) of content already imported: {examples}"
-            + (" ..." if report.n_duplicates > 5 else ""),
-            highlight=False,
-            soft_wrap=True,
+            + (" ..." if report.n_duplicates > 5 else "")
         )
     if report.ignored_files:
-        err_console.print(
+        say(
             f"ignored {len(report.ignored_files)} file(s) that are not "
-            f"media of this project: {', '.join(report.ignored_files[:5])}",
-            highlight=False,
-            soft_wrap=True,
+            f"media of this project: {', '.join(report.ignored_files[:5])}"
         )
 
 
@@ -386,25 +332,19 @@ def export(
     """Export items and final labels with their provenance (records only on stdout)."""
     from labelloop.engine.export import export_items
 
-    database = open_database(db)
-    try:
-        with _progress("exporting") as progress:
-            bar = progress.add_task("exporting", total=None)
-            report = export_items(
-                database,
-                project=project,
-                format=format,
-                out=out,
-                version=version,
-                labelled_only=labelled_only,
-                on_progress=lambda done: progress.update(bar, completed=done),
-            )
-    finally:
-        database.dispose()
+    with using_database(db) as database, stage_progress() as progress:
+        progress("exporting", 0, None)
+        report = export_items(
+            database,
+            project=project,
+            format=format,
+            out=out,
+            version=version,
+            labelled_only=labelled_only,
+            on_progress=lambda done: progress("exporting", done, None),
+        )
     version_text = f" (dataset version {report.dataset_version})" if version is not None else ""
-    err_console.print(
+    say(
         f"exported {report.n_records} records of {report.project_name!r}{version_text} "
-        f"to {report.destination}",
-        highlight=False,
-        soft_wrap=True,
+        f"to {report.destination}"
     )

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from labelloop.cli.common import (
     DbOption,
     app,
+    cli_actor,
     err_console,
-    open_database,
     out_console,
     reports_errors,
+    stage_progress,
+    using_database,
 )
 
 __all__ = ["versions_app"]
@@ -27,28 +26,6 @@ app.add_typer(versions_app, name="versions")
 
 ProjectArg = Annotated[str, typer.Argument(help="The project's name or id.")]
 _STAGES = {"fit": "fitting the model", "score": "scoring the pool", "write": "updating the queue"}
-
-
-@contextmanager
-def _progress() -> Iterator[Any]:
-    """A ``progress(stage, done, total)`` callback drawing one bar per stage on stderr."""
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
-    tasks: dict[str, Any] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(_STAGES.get(stage, stage), total=total)
-        bars.update(tasks[stage], completed=done, total=total)
-
-    with bars:
-        yield update
 
 
 def _metric(metrics: dict[str, Any], key: str) -> str:
@@ -62,15 +39,10 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
 @reports_errors
 def train(project: ProjectArg, db: DbOption = None) -> None:
     """Train on the current labels, score the pool and refresh the queue: one round."""
-    from labelloop.cli.common import cli_actor
     from labelloop.engine.rounds import train as train_round
 
-    database = open_database(db)
-    try:
-        with _progress() as progress:
-            info = train_round(database, actor=cli_actor(), project=project, progress=progress)
-    finally:
-        database.dispose()
+    with using_database(db) as database, stage_progress(_STAGES) as progress:
+        info = train_round(database, actor=cli_actor(), project=project, progress=progress)
     model = f"model version {info.model_version}" if info.model_version else "no model yet"
     err_console.print(
         f"round {info.number}: dataset version {info.dataset_version} "
@@ -93,11 +65,8 @@ def query(
     """List the next batch to label: external id, score and why each item was picked."""
     from labelloop.engine.rounds import query as query_batch
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         rows = query_batch(database, project, n)
-    finally:
-        database.dispose()
     table = Table(title=f"next {len(rows)} to label")
     table.add_column("#", justify="right")
     table.add_column("id")
@@ -116,11 +85,8 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
     """Counts, rounds with their metrics, and whether labelling still pays off."""
     from labelloop.engine.rounds import project_status
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info = project_status(database, project)
-    finally:
-        database.dispose()
     counts = Table(title=f"project {info.project}")
     for name in ("items", "labelled", "open", "in review", "eval set", "eval labelled"):
         counts.add_column(name, justify="right")
@@ -163,11 +129,8 @@ def versions_list(project: ProjectArg, db: DbOption = None) -> None:
     """Every dataset version: its number, size, author and the models trained on it."""
     from labelloop.engine.versions import list_dataset_versions
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         infos = list_dataset_versions(database, project)
-    finally:
-        database.dispose()
     table = Table(title="dataset versions")
     for name in ("version", "items", "created by", "created at", "model versions"):
         table.add_column(name)
@@ -193,11 +156,8 @@ def versions_diff(
     """What changed between two dataset versions: items added, removed and relabelled."""
     from labelloop.engine.versions import diff_dataset_versions
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         diff = diff_dataset_versions(database, project, a, b)
-    finally:
-        database.dispose()
     out_console.print(
         f"dataset version {diff.a} -> {diff.b}: {len(diff.added)} added, "
         f"{len(diff.removed)} removed, {len(diff.relabelled)} relabelled",

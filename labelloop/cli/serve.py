@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from labelloop.cli.common import DbOption, app, err_console, open_database, reports_errors
+from labelloop.cli.common import DbOption, app, err_console, reports_errors, using_database
 
 if TYPE_CHECKING:
     from labelloop.server import ServerSettings
@@ -63,39 +63,35 @@ def serve(
     from labelloop.server import ServerSettings, create_app
     from labelloop.server.settings import SETTINGS_ENV
 
-    database = open_database(db)
-    settings = ServerSettings(
-        db_url=database.url,
-        media_root=media_root,
-        model_url=model,
-        worker=worker,
-        lease_seconds=lease_seconds,
-        max_body_bytes=max_body_bytes,
-        freeze_startup_objects=True,
-    )
-    err_console.print(
-        f"labelloop serving {database!r} on http://{host}:{port} "
-        f"(API /api/v1, schema /openapi.json, {workers} process{'es' if workers > 1 else ''}"
-        f"{', worker on' if worker else ''})",
-        highlight=False,
-    )
-    if workers == 1:
-        try:
-            uvicorn.run(
-                create_app(settings, db=database), host=host, port=port, log_level=log_level
+    with using_database(db) as database:
+        settings = ServerSettings(
+            db_url=database.url,
+            media_root=media_root,
+            model_url=model,
+            worker=worker,
+            lease_seconds=lease_seconds,
+            max_body_bytes=max_body_bytes,
+            freeze_startup_objects=True,
+        )
+        err_console.print(
+            f"labelloop serving {database!r} on http://{host}:{port} "
+            f"(API /api/v1, schema /openapi.json, {workers} process{'es' if workers > 1 else ''}"
+            f"{', worker on' if worker else ''})",
+            highlight=False,
+        )
+        if workers == 1:
+            http_app = create_app(settings, db=database)
+            uvicorn.run(http_app, host=host, port=port, log_level=log_level)
+        else:
+            _serve_processes(
+                settings,
+                database,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+                settings_env=SETTINGS_ENV,
             )
-        finally:
-            database.dispose()
-        return
-    _serve_processes(
-        settings,
-        database,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        settings_env=SETTINGS_ENV,
-    )
 
 
 def _serve_processes(
@@ -108,7 +104,10 @@ def _serve_processes(
     log_level: str,
     settings_env: str,
 ) -> None:
-    """Several uvicorn processes; the background worker runs once, in this process."""
+    """Several uvicorn processes; the background worker runs once, in this process.
+
+    The caller disposes of ``database`` afterwards.
+    """
     import uvicorn
 
     from labelloop.server.worker import BackgroundWorker
@@ -131,4 +130,3 @@ def _serve_processes(
     finally:
         if background is not None:
             background.stop()
-        database.dispose()

@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from labelloop.cli.common import app, err_console, out_console, reports_errors
+from labelloop.cli.common import app, err_console, out_console, progress_bars, reports_errors
 from labelloop.exceptions import ValidationError
 
 __all__ = ["simulate_command"]
@@ -246,14 +245,7 @@ def _prepare_out(out: Path) -> None:
 @contextmanager
 def _progress_bar() -> Iterator[Any]:
     """A rich progress bar on stderr, handed to simulate as ``progress(done, total, text)``."""
-    bar = Progress(
-        TextColumn("{task.description:<36}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
+    bar = progress_bars("{task.description:<36}")
     task = bar.add_task("simulating", total=None)
 
     def update(done: int, total: int, description: str) -> None:

@@ -6,15 +6,20 @@ import itertools
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
 
-from labelloop.cli.common import DbOption, app, err_console, open_database, reports_errors
+from labelloop.cli.common import (
+    DbOption,
+    app,
+    database_location,
+    reports_errors,
+    say,
+    using_database,
+)
 from labelloop.exceptions import AuditChainError, ValidationError
 
 __all__ = ["audit_app", "db_app"]
@@ -25,24 +30,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 
 
-def _where(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        return str(Path(parsed.database).resolve())
-    return parsed.render_as_string(hide_password=True)
+ChainProject = Annotated[str | None, typer.Argument(help="Project name or id.", show_default=False)]
 
 
-def _say(message: str) -> None:
-    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def _unreadable_as_error(where: str) -> Iterator[None]:
-    try:
-        yield
-    except DatabaseError as exc:  # not a database, unreachable server, ...
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise ValidationError(f"cannot use database {where}: {reason}", field="db") from exc
+def _chain_project(project: str | None, global_chain: bool) -> str | None:
+    """The project whose chain a command reads, None for the global chain."""
+    if (project is None) == (not global_chain):
+        raise ValidationError("name a PROJECT or pass --global (not both)", field="project")
+    return project
 
 
 @app.command("init")
@@ -51,18 +46,14 @@ def init(db: DbOption = None) -> None:
     """Create the database (default: labelloop.db here) with the newest schema."""
     from labelloop.store.migrate import current_revision, head_revision
 
-    database = open_database(db, create=True)
-    where = _where(database.url)
-    try:
-        with _unreadable_as_error(where):
-            before = current_revision(database)
-            database.create_schema()
-    finally:
-        database.dispose()
+    with using_database(db, create=True) as database:
+        before = current_revision(database)
+        database.create_schema()
+    where = database_location(database.url)
     if before is None:
-        _say(f"created database {where} (schema {head_revision()})")
+        say(f"created database {where} (schema {head_revision()})")
     else:
-        _say(f"database {where} already exists (schema {head_revision()})")
+        say(f"database {where} already exists (schema {head_revision()})")
 
 
 @db_app.command("upgrade")
@@ -77,27 +68,21 @@ def upgrade(
     from labelloop.store.migrate import current_revision
     from labelloop.store.migrate import upgrade as upgrade_schema
 
-    database = open_database(db)
-    where = _where(database.url)
-    try:
-        with _unreadable_as_error(where):
-            before = current_revision(database)
-            upgrade_schema(database, revision)
-            after = current_revision(database)
-    finally:
-        database.dispose()
+    with using_database(db) as database:
+        before = current_revision(database)
+        upgrade_schema(database, revision)
+        after = current_revision(database)
+    where = database_location(database.url)
     if before == after:
-        _say(f"{where}: schema already at {after}")
+        say(f"{where}: schema already at {after}")
     else:
-        _say(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+        say(f"{where}: schema upgraded from {before or 'empty'} to {after}")
 
 
 @audit_app.command("verify")
 @reports_errors
 def verify(
-    project: Annotated[
-        str | None, typer.Argument(help="Project name or id.", show_default=False)
-    ] = None,
+    project: ChainProject = None,
     global_chain: Annotated[
         bool, typer.Option("--global", help="Verify the global chain (users, tokens).")
     ] = False,
@@ -106,26 +91,22 @@ def verify(
     """Recompute an audit chain: exit 0 when intact, 1 at the first broken link."""
     from labelloop.engine.audit import verify_chain, verify_global_chain
 
-    if (project is None) == (not global_chain):
-        raise ValidationError("name a PROJECT or pass --global (not both)", field="project")
-    database = open_database(db)
-    try:
-        report = verify_global_chain(database) if global_chain else verify_chain(database, project)
-    finally:
-        database.dispose()
+    project = _chain_project(project, global_chain)
+    with using_database(db) as database:
+        report = (
+            verify_global_chain(database) if project is None else verify_chain(database, project)
+        )
     if not report.ok:
         raise AuditChainError(
             report.message, event_id=report.broken_event_id, seq=report.broken_seq
         )
-    _say(f"ok: {report.message}")
+    say(f"ok: {report.message}")
 
 
 @audit_app.command("export")
 @reports_errors
 def export(
-    project: Annotated[
-        str | None, typer.Argument(help="Project name or id.", show_default=False)
-    ] = None,
+    project: ChainProject = None,
     global_chain: Annotated[
         bool, typer.Option("--global", help="Export the global chain (users, tokens).")
     ] = False,
@@ -138,21 +119,15 @@ def export(
     """Write an audit chain's events as JSONL, in seq order."""
     from labelloop.engine.audit import export_events
 
-    if (project is None) == (not global_chain):
-        raise ValidationError("name a PROJECT or pass --global (not both)", field="project")
-    database = open_database(db)
-    events = export_events(database, None if global_chain else project)
-    try:
+    project = _chain_project(project, global_chain)
+    with using_database(db) as database, closing(export_events(database, project)) as events:
         first = next(events, None)  # resolves the project before any file is created
         if out is None:
             n_events = _write_jsonl(first, events, sys.stdout)
         else:
             with out.open("w", encoding="utf-8") as stream:
                 n_events = _write_jsonl(first, events, stream)
-    finally:
-        events.close()
-        database.dispose()
-    _say(f"exported {n_events} events" + (f" to {out}" if out else ""))
+    say(f"exported {n_events} events" + (f" to {out}" if out else ""))
 
 
 def _write_jsonl(

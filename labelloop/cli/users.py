@@ -16,12 +16,13 @@ from rich.table import Table
 
 from labelloop.cli.common import (
     DbOption,
+    JsonLinesOption,
     app,
     cli_actor,
-    err_console,
-    open_database,
     out_console,
     reports_errors,
+    say,
+    using_database,
 )
 from labelloop.exceptions import ValidationError
 
@@ -34,9 +35,8 @@ token_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_hel
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
-
-def _say(message: str) -> None:
-    err_console.print(message, highlight=False, soft_wrap=True)
+UserArg = Annotated[str, typer.Argument(help="The user.")]
+MemberProjectArg = Annotated[str, typer.Argument(help="The project (id or name).")]
 
 
 def _read_password() -> str:
@@ -67,8 +67,7 @@ def create(
     from labelloop.engine.users import create_user
 
     password = _read_password() if password_stdin else None
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         user, token = create_user(
             database,
             actor=cli_actor(),
@@ -77,27 +76,22 @@ def create(
             password=password,
             projects=project or (),
         )
-    finally:
-        database.dispose()
     joined = f", member of {', '.join(project)}" if project else ""
-    _say(f"created user {user.name!r} (id {user.id}, {user.role}{joined}); API token:")
+    say(f"created user {user.name!r} (id {user.id}, {user.role}{joined}); API token:")
     typer.echo(token)
 
 
 @user_app.command("list")
 @reports_errors
 def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLinesOption = False,
     db: DbOption = None,
 ) -> None:
     """List users."""
     from labelloop.engine.users import list_users
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         users = list_users(database)
-    finally:
-        database.dispose()
     if as_json:
         for user in users:
             typer.echo(
@@ -115,55 +109,46 @@ def list_(
 @user_app.command("add-to")
 @reports_errors
 def add_to(
-    name: Annotated[str, typer.Argument(help="The user.")],
-    project: Annotated[str, typer.Argument(help="The project (id or name).")],
+    name: UserArg,
+    project: MemberProjectArg,
     db: DbOption = None,
 ) -> None:
     """Make a user a member of a project."""
     from labelloop.engine.users import add_member
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         added = add_member(database, actor=cli_actor(), project=project, user=name)
-    finally:
-        database.dispose()
-    _say(f"{name!r} {'joined' if added else 'is already a member of'} project {project!r}")
+    say(f"{name!r} {'joined' if added else 'is already a member of'} project {project!r}")
 
 
 @user_app.command("remove-from")
 @reports_errors
 def remove_from(
-    name: Annotated[str, typer.Argument(help="The user.")],
-    project: Annotated[str, typer.Argument(help="The project (id or name).")],
+    name: UserArg,
+    project: MemberProjectArg,
     db: DbOption = None,
 ) -> None:
     """End a user's membership of a project."""
     from labelloop.engine.users import remove_member
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         removed = remove_member(database, actor=cli_actor(), project=project, user=name)
-    finally:
-        database.dispose()
-    _say(f"{name!r} {'left' if removed else 'was not a member of'} project {project!r}")
+    say(f"{name!r} {'left' if removed else 'was not a member of'} project {project!r}")
 
 
 @user_app.command("deactivate")
 @reports_errors
 def deactivate(
-    name: Annotated[str, typer.Argument(help="The user.")],
+    name: UserArg,
     undo: Annotated[bool, typer.Option("--undo", help="Reactivate instead.")] = False,
     db: DbOption = None,
 ) -> None:
     """Deactivate a user: their tokens and browser sessions stop working at once."""
     from labelloop.engine.users import set_user_active
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         user = set_user_active(database, actor=cli_actor(), user=name, active=undo)
-    finally:
-        database.dispose()
-    _say(f"{user.name!r} is {'active' if user.is_active else 'deactivated'}")
+    say(f"{user.name!r} is {'active' if user.is_active else 'deactivated'}")
 
 
 @token_app.command("create")
@@ -176,12 +161,9 @@ def token_create(
     """Create an API token for a user and print it (shown this once)."""
     from labelloop.engine.users import create_token
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info, token = create_token(database, actor=cli_actor(), user=user, name=name)
-    finally:
-        database.dispose()
-    _say(f"created token {info.id} for {info.user_name!r}:")
+    say(f"created token {info.id} for {info.user_name!r}:")
     typer.echo(token)
 
 
@@ -189,17 +171,14 @@ def token_create(
 @reports_errors
 def token_list(
     user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    as_json: JsonLinesOption = False,
     db: DbOption = None,
 ) -> None:
     """List API tokens (never their secrets)."""
     from labelloop.engine.users import list_tokens
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         tokens = list_tokens(database, user=user)
-    finally:
-        database.dispose()
 
     def when(moment) -> str:
         return moment.isoformat(timespec="seconds") if moment else ""
@@ -241,9 +220,6 @@ def token_revoke(
     """Revoke an API token: it stops working at once."""
     from labelloop.engine.users import revoke_token
 
-    database = open_database(db)
-    try:
+    with using_database(db) as database:
         info = revoke_token(database, actor=cli_actor(), token_id=token_id)
-    finally:
-        database.dispose()
-    _say(f"revoked token {info.id} of {info.user_name!r}")
+    say(f"revoked token {info.id} of {info.user_name!r}")

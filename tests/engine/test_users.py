@@ -170,3 +170,14 @@ def test_deactivated_users_cannot_authenticate(sqlite_db):
     assert users.verify_password(sqlite_db, "ann", "long enough") is None
     users.set_user_active(sqlite_db, actor="t", user=user.id, active=True)
     assert users.authenticate_token(sqlite_db, token) == user
+
+
+def test_token_times_read_back_aware_utc(database):
+    _, token = users.create_user(database, actor="t", name="bot", role="model")
+    assert users.authenticate_token(database, token) is not None  # stamps last_used_at
+    (info,) = users.list_tokens(database, user="bot")
+    users.revoke_token(database, actor="t", token_id=info.id)
+    (info,) = users.list_tokens(database, user="bot")
+    for moment in (info.created_at, info.last_used_at, info.revoked_at):
+        assert moment is not None and moment.utcoffset() == dt.timedelta(0)
+    assert info.created_at <= info.last_used_at <= info.revoked_at <= dt.datetime.now(dt.UTC)
