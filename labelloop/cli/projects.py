@@ -21,7 +21,11 @@ from labelloop.cli.common import (
     stage_progress,
     using_database,
 )
+from labelloop.engine.core.settings import SETTINGS
 from labelloop.exceptions import ValidationError
+
+# Named in the help of --set and `project set`, from the one table of settings.
+_SETTING_NAMES = ", ".join(setting.name for setting in SETTINGS)
 
 __all__ = ["project_app"]
 
@@ -81,7 +85,8 @@ def create(
         Path | None, typer.Option("--guidelines", help="Guidelines as a Markdown file.")
     ] = None,
     setting: Annotated[
-        list[str] | None, typer.Option("--set", help="A setting as KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option("--set", help=f"A setting as KEY=VALUE (repeatable): {_SETTING_NAMES}."),
     ] = None,
     db: DbOption = None,
 ) -> None:
@@ -184,7 +189,10 @@ def show(
 def set_(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     assignments: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE pairs; values are JSON or bare words.")
+        list[str],
+        typer.Argument(
+            help=f"KEY=VALUE pairs, values JSON or bare words. Keys: strategy, {_SETTING_NAMES}."
+        ),
     ],
     db: DbOption = None,
 ) -> None:

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelloop.exceptions import ValidationError
-from labelloop.store.tables import ProjectRow
+
+if TYPE_CHECKING:  # the CLI reads the table for its help without loading the store
+    from labelloop.store.tables import ProjectRow
 
 __all__ = [
     "DEFAULT_SETTINGS",

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
 from labelloop.engine.core.identity import ROLES, UserInfo
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.engine.users._rows import MAX_NAME, find_user, user_info
 from labelloop.engine.users.memberships import _add_membership
 from labelloop.engine.users.tokens import _new_token

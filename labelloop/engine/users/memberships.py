@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import UserInfo
-from labelloop.engine.projects import resolve_project
+from labelloop.engine.core.project import resolve_project
 from labelloop.engine.users._rows import find_user, user_info
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
