@@ -227,6 +227,20 @@ def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
         assert "stabilised" in stable.verdict
 
 
+def test_status_names_the_project_after_rounds_with_stopping_criteria(sqlite_db):
+    project = make_text_project(sqlite_db)
+    assert project_status(sqlite_db, project).project == "reviews"
+    for _ in range(2):
+        train(sqlite_db, actor=ACTOR, project=project)
+    status_ = project_status(sqlite_db, project)
+    # The verdict read every criterion of the last round, and the name survived it.
+    assert set(status_.rounds[-1].metrics["stopping"]) == {
+        "stabilizing_predictions",
+        "max_uncertainty",
+    }
+    assert status_.project == "reviews"
+
+
 @pytest.mark.parametrize(
     ("n_labels", "stable", "expected"),
     [

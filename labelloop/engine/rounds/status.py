@@ -197,7 +197,7 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
             counts[(status, bool(is_eval))] = count
         rounds = read_rounds(session, proj.id)
         settings = effective_settings(proj)
-        name = proj.name
+        project_name = proj.name
 
     def total(statuses: Sequence[str] | None = None, is_eval: bool | None = None) -> int:
         return sum(
@@ -213,10 +213,10 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
     if not modelled:
         reasons.append("no model trained yet: label items of at least two classes and train")
     else:
-        for name, verdict in modelled[-1].metrics.get("stopping", {}).items():
+        for criterion, verdict in modelled[-1].metrics.get("stopping", {}).items():
             reasons.append(verdict["reason"])
             stop = verdict["stop"]
-            if name == "stabilizing_predictions":
+            if criterion == "stabilizing_predictions":
                 stop = _stable_over_window(modelled)
                 if verdict["stop"] and not stop:
                     reasons.append(
@@ -236,7 +236,7 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
     else:
         verdict_text = "keep labelling: " + "; ".join(reasons)
     return StatusInfo(
-        project=name,
+        project=project_name,
         n_items=total(),
         n_labelled=n_labelled,
         n_open=total(("open",)),
