@@ -2,11 +2,14 @@
 
 Rules
 -----
-1. Rows travel as tuples in column order, each value already what the driver takes
-   (JSON serialised, timestamps converted by `driver_value`), through the driver's
-   ``executemany`` with SQL built once per table: the ORM's per-row, per-column work is
-   what makes a million rows slow.
-2. No ``executemany`` call carries more than `WRITE_BATCH` rows.
+1. Writes that grow with the pool (`insert_many`, `BulkWriter`) hand rows to the
+   driver's ``executemany`` as tuples in column order, each value already what the
+   driver takes (JSON serialised, timestamps converted once by `driver_value`): the
+   ORM's per-row, per-column work is what makes a million rows slow. Smaller writes
+   (`insert_batched`) go through SQLAlchemy Core, types processed as usual.
+2. `insert_batched` sends at most `WRITE_BATCH` rows a statement, and a paced write
+   transaction takes at most `WRITE_BATCH` rows; `BulkWriter` sends what its caller
+   buffered between two flushes.
 3. A write that grows with the pool runs as a series of short write transactions
    (`WritePacer`): each takes as many rows as held the write lock about `WRITE_TARGET_S`
    the time before, at most `WRITE_BATCH`. On SQLite each is followed by a pause as
@@ -72,7 +75,7 @@ def insert_many(
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order, driver values) in one ``executemany``.
 
-    The caller keeps ``rows`` within `WRITE_BATCH` (rule 2); `WritePacer` slices do.
+    In a `WritePacer` write, ``rows`` is one paced slice (rule 2).
     """
     if rows:
         connection.exec_driver_sql(_insert_sql(connection.dialect, table, columns), list(rows))
@@ -101,6 +104,12 @@ class WritePacer:
     max_rows : int, optional
         The most rows a transaction takes; default `WRITE_BATCH` (read when the pacer is
         made).
+
+    Attributes
+    ----------
+    db : Database
+    max_rows : int
+        A caller reading the rows to write page by page reads pages of this size.
     """
 
     def __init__(self, db: Database, *, max_rows: int | None = None) -> None:
@@ -111,7 +120,7 @@ class WritePacer:
                 f"max_rows must be a positive number of rows, got {max_rows!r}", field="max_rows"
             )
         self.max_rows = max_rows
-        self.size = min(_FIRST_ROWS, self.max_rows)
+        self._size = min(_FIRST_ROWS, self.max_rows)
         self._pause = db.dialect == "sqlite"
 
     def write(
@@ -134,7 +143,7 @@ class WritePacer:
         """
         start = 0
         while start < n:
-            stop = min(start + self.size, n)
+            stop = min(start + self._size, n)
             with self.db.transaction() as session:
                 session.connection()  # BEGIN (IMMEDIATE on SQLite): the lock is held from here
                 began = time.perf_counter()
@@ -142,7 +151,7 @@ class WritePacer:
             held = time.perf_counter() - began
             growth = min(2.0, WRITE_TARGET_S / max(held, 1e-4))
             fewest = min(_FEWEST_ROWS, self.max_rows)
-            self.size = max(fewest, min(self.max_rows, int(self.size * growth)))
+            self._size = max(fewest, min(self.max_rows, int(self._size * growth)))
             start = stop
             if on_progress:
                 on_progress(stop)
@@ -155,8 +164,8 @@ class BulkWriter:
 
     Append tuples (in the table's declared column order, values as the driver takes them,
     `now` for timestamps) to ``rows[table]``; `flush` writes what is buffered, in the
-    caller's transaction, and empties the buffers; `close` flushes the rest. The caller
-    flushes often enough to keep each buffer within `WRITE_BATCH` rows.
+    caller's transaction, and empties the buffers; `close` flushes the rest. How much to
+    buffer between flushes is the caller's choice: memory against round trips.
 
     Parameters
     ----------
@@ -183,24 +192,24 @@ class BulkWriter:
         *,
         sqlite_cache_kib: int | None = None,
     ) -> None:
-        self.connection = session.connection()
-        dialect = self.connection.dialect
+        self._connection = session.connection()
+        dialect = self._connection.dialect
         self._sql = {table: _insert_sql(dialect, table, cols) for table, cols in columns.items()}
         self._cache = sqlite_cache_kib if dialect.name == "sqlite" else None
         if self._cache:
-            self.connection.exec_driver_sql(f"PRAGMA cache_size=-{int(self._cache)}")
-        self.now = driver_value(self.connection, AwareDateTime(), utcnow())
+            self._connection.exec_driver_sql(f"PRAGMA cache_size=-{int(self._cache)}")
+        self.now = driver_value(self._connection, AwareDateTime(), utcnow())
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in columns}
 
     def flush(self) -> None:
         """Write every table's buffered rows, in the order the tables were given."""
         for table, rows in self.rows.items():
             if rows:
-                self.connection.exec_driver_sql(self._sql[table], rows)
+                self._connection.exec_driver_sql(self._sql[table], rows)
                 rows.clear()
 
     def close(self) -> None:
         """Flush what is left; give the connection back its default page cache."""
         self.flush()
         if self._cache:
-            self.connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_DEFAULT_CACHE_KIB}")
+            self._connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_DEFAULT_CACHE_KIB}")
