@@ -58,9 +58,10 @@ class RoundInfo:
         External ids of the picked items, in pick order.
     metrics : dict
         ``eval`` (accuracy, macro_f1, n on the evaluation set), ``cv`` (the same by
-        cross-validation on the training set), ``pool_size``, ``max_uncertainty``,
-        ``stop_kappa`` (agreement with the previous model on the evaluation set),
-        ``strategy_state`` (what the strategy carries to the next round).
+        cross-validation on the training set), ``pool_size``, ``n_eval_labelled``,
+        ``max_uncertainty`` (the pool's highest), ``stopping`` (each stopping
+        criterion's ``stop``, ``value`` and ``reason``, by name), ``strategy_state``
+        (what the strategy carries to the next round).
     created_at : datetime
         When the round read its labels: labels given after it are new to the next round.
     """
