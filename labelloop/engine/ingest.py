@@ -38,6 +38,7 @@ from labelloop.io.records import FORMATS, FieldNames, Record, detect_format, fil
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, ProjectRow, utcnow
+from labelloop.store.writes import BulkWriter
 
 __all__ = ["DuplicateInfo", "ImportReport", "ProgressCallback", "import_items"]
 
@@ -48,6 +49,22 @@ BATCH_ROWS = 10_000
 _MAX_EXAMPLES = 20
 _SQLITE_CACHE_KIB = 256 * 1024
 _MEDIA_TYPES = ("image", "audio", "video")
+# The columns an import writes, in flush order (items before the rows that point at them).
+_COLUMNS = {
+    "items": (
+        "id", "project_id", "external_id", "payload", "media_ref", "meta",
+        "content_hash", "is_eval", "status", "final_label", "label_source",
+        "labelled_at", "created_at",
+    ),
+    "tasks": (
+        "project_id", "item_id", "queue", "status", "priority", "needed",
+        "active_leases", "reason", "is_eval", "created_at", "updated_at",
+    ),
+    "annotations": (
+        "project_id", "item_id", "actor", "source", "label", "guideline_version",
+        "status", "created_at",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -520,7 +537,8 @@ def _write(
     overlap = settings["overlap"]
     project_id = project.id
 
-    writer = _BulkWriter(session)
+    writer = BulkWriter(session, _COLUMNS, sqlite_cache_kib=_SQLITE_CACHE_KIB)
+    items, tasks, annotations = (writer.rows[table] for table in _COLUMNS)
     now = writer.now
     imported = _ImportedLabels()
     ordinal = 0
@@ -530,22 +548,22 @@ def _write(
             eval_item = is_eval_list[ordinal]
             ordinal += 1
             if label is None:
-                writer.items.append(
+                items.append(
                     (item_id, project_id, external_id, payload, media_ref, meta, content_hash,
                      eval_item, "open", None, None, None, now)
                 )  # fmt: skip
-                writer.tasks.append(
+                tasks.append(
                     (project_id, item_id, "label", "open", next(priorities), overlap, 0,
                      "cold start: random order", eval_item, now, now)
                 )  # fmt: skip
             else:
                 decided = imported(label)
-                writer.items.append(
+                items.append(
                     (item_id, project_id, external_id, payload, media_ref, meta, content_hash,
                      eval_item, decided["status"], decided["final_label"],
                      decided["label_source"], now, now)
                 )  # fmt: skip
-                writer.annotations.append(
+                annotations.append(
                     (project_id, item_id, actor, "import", label, guideline_version, "active",
                      now)
                 )  # fmt: skip
@@ -573,64 +591,3 @@ class _ImportedLabels:
         if found is None:
             found = self._decided[key] = item_columns(imported_decision(label), utcnow())
         return found
-
-
-class _BulkWriter:
-    """Rows as tuples, written with the driver's ``executemany`` in batches.
-
-    JSON is serialised here once per value, and the timestamp converted once, instead of
-    per row and column by the ORM: this is what makes a million items a matter of seconds.
-    """
-
-    _COLUMNS = {
-        "items": (
-            "id", "project_id", "external_id", "payload", "media_ref", "meta",
-            "content_hash", "is_eval", "status", "final_label", "label_source",
-            "labelled_at", "created_at",
-        ),
-        "tasks": (
-            "project_id", "item_id", "queue", "status", "priority", "needed",
-            "active_leases", "reason", "is_eval", "created_at", "updated_at",
-        ),
-        "annotations": (
-            "project_id", "item_id", "actor", "source", "label", "guideline_version",
-            "status", "created_at",
-        ),
-    }  # fmt: skip
-
-    def __init__(self, session: Session) -> None:
-        self.connection = session.connection()
-        dialect = self.connection.dialect
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.sql = {
-            table: f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([marker] * len(columns))})"
-            for table, columns in self._COLUMNS.items()
-        }
-        self.sqlite = dialect.name == "sqlite"
-        if self.sqlite:
-            # Index pages of a large pool stay in memory while the import writes them.
-            self.connection.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-        moment = ItemRow.__table__.c.created_at.type
-        to_db = moment.dialect_impl(dialect).bind_processor(dialect)
-        now = utcnow()
-        self.now = to_db(now) if to_db is not None else now
-        self.items: list[tuple[Any, ...]] = []
-        self.tasks: list[tuple[Any, ...]] = []
-        self.annotations: list[tuple[Any, ...]] = []
-
-    def flush(self) -> None:
-        for table, rows in (
-            ("items", self.items),
-            ("tasks", self.tasks),
-            ("annotations", self.annotations),
-        ):
-            if rows:
-                self.connection.exec_driver_sql(self.sql[table], rows)
-                rows.clear()
-
-    def close(self) -> None:
-        """Flush what is left; give the connection back its default page cache."""
-        self.flush()
-        if self.sqlite:
-            self.connection.exec_driver_sql("PRAGMA cache_size=-2000")

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from labelloop.engine import rounds
 from labelloop.engine.annotate import record_annotation
 from labelloop.engine.audit import verify_chain
 from labelloop.engine.ingest import import_items
@@ -21,6 +20,8 @@ from labelloop.engine.rounds import (
     project_dir,
     project_status,
     query,
+    scoring,
+    status,
     train,
 )
 from labelloop.exceptions import NotFoundError, ValidationError
@@ -226,6 +227,20 @@ def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
         assert "stabilised" in stable.verdict
 
 
+def test_status_names_the_project_after_rounds_with_stopping_criteria(sqlite_db):
+    project = make_text_project(sqlite_db)
+    assert project_status(sqlite_db, project).project == "reviews"
+    for _ in range(2):
+        train(sqlite_db, actor=ACTOR, project=project)
+    status_ = project_status(sqlite_db, project)
+    # The verdict read every criterion of the last round, and the name survived it.
+    assert set(status_.rounds[-1].metrics["stopping"]) == {
+        "stabilizing_predictions",
+        "max_uncertainty",
+    }
+    assert status_.project == "reviews"
+
+
 @pytest.mark.parametrize(
     ("n_labels", "stable", "expected"),
     [
@@ -248,7 +263,7 @@ def test_stabilising_needs_a_window_of_retrains_that_add_labels(n_labels, stable
         )
         for n, verdict in zip(n_labels, verdicts, strict=True)
     ]
-    assert rounds._stable_over_window(modelled) is expected
+    assert status._stable_over_window(modelled) is expected
 
 
 def test_query_and_train_validate_their_arguments(sqlite_db):
@@ -371,7 +386,7 @@ def test_multi_label_project_trains_one_vs_rest(sqlite_db, tmp_path):
 
 
 def test_pool_scored_in_chunks_picks_one_batch_across_them(sqlite_db, monkeypatch):
-    monkeypatch.setattr(rounds, "CHUNK_SIZE", 50)
+    monkeypatch.setattr(scoring, "CHUNK_SIZE", 50)
     project = make_text_project(sqlite_db, strategy="margin")
     info = train(sqlite_db, actor=ACTOR, project=project)
     assert info.strategy == "margin" and len(info.batch) == 10

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import event, func, select
 from test_rounds import ACTOR, make_text_project
 
-from labelloop.engine import rounds
 from labelloop.engine.annotate import record_annotation
 from labelloop.engine.audit import verify_chain
 from labelloop.engine.jobs import list_jobs
-from labelloop.engine.rounds import list_rounds, query, train
+from labelloop.engine.rounds import list_rounds, query, scoring, train
+from labelloop.store import writes
 from labelloop.store.tables import (
     AuditEventRow,
     ItemRow,
@@ -27,8 +27,8 @@ WRITE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.IGNOREC
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(rounds, "CHUNK_SIZE", 40)
-    monkeypatch.setattr(rounds, "WRITE_BATCH", 15)
+    monkeypatch.setattr(scoring, "CHUNK_SIZE", 40)
+    monkeypatch.setattr(writes, "WRITE_BATCH", 15)
 
 
 def pool_rows_per_write_transaction(db) -> list[Counter]:
@@ -80,8 +80,8 @@ def test_no_write_transaction_grows_with_the_pool(sqlite_db, small_chunks):
     assert sum(t["tasks"] for t in transactions) >= pool_size
     # ... in transactions of at most WRITE_BATCH rows (the batch's: its k tasks, plus
     # the previous batch's k taken off the top).
-    assert max(written) <= max(rounds.WRITE_BATCH, 2 * len(info.batch))
-    assert len(transactions) > 2 * pool_size / rounds.WRITE_BATCH
+    assert max(written) <= max(writes.WRITE_BATCH, 2 * len(info.batch))
+    assert len(transactions) > 2 * pool_size / writes.WRITE_BATCH
 
 
 def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_db, small_chunks):

@@ -1,0 +1,400 @@
+"""Scoring: the evaluation set and the pool through the new model, predictions written.
+
+Rules
+-----
+1. The pool is scored `CHUNK_SIZE` items at a time, as `inputs.item_chunks` reads it;
+   between chunks only the item ids, their scores and each chunk's batch proposal are
+   held, so memory grows by two numbers per pool item, not by the pool.
+2. Each chunk proposes its own batch; the final batch is picked among the proposals
+   (`_select_in_chunks`, the one place a round selects).
+3. Each chunk's predictions (probabilities rounded to 6 places, and the strategy's
+   score) are written as the chunk is scored, in paced write transactions
+   (`labelloop.store.writes.WritePacer`); the evaluation set's carry the model's
+   uncertainty as their score.
+4. Pool predictions of model versions other than the newest and the one before are
+   deleted after the round commits (`drop_stale_predictions`): the queue follows the
+   newest round and the stopping criteria read the previous one's. Evaluation-set
+   predictions stay, for learning curves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from labelloop.engine.core.priority import batch_priorities, rank_priorities
+from labelloop.engine.rounds.inputs import IN_BATCH, ProjectSnapshot, item_chunks
+from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, utcnow
+from labelloop.store.writes import WritePacer, driver_value, insert_many
+
+if TYPE_CHECKING:  # scikit-learn loads on first use, not with the engine
+    from labelloop.models.builtin import ProjectModel
+
+__all__ = [
+    "CHUNK_SIZE",
+    "Progress",
+    "ScoredPool",
+    "drop_stale_predictions",
+    "score_eval_set",
+    "score_pool",
+]
+
+CHUNK_SIZE = 20_000  # items read, featurised and scored at a time
+
+Progress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stages ``fit``, ``score`` and ``write``."""
+
+_PREDICTION_COLUMNS = (
+    "project_id",
+    "item_id",
+    "model_version_id",
+    "probabilities",
+    "score",
+    "created_at",
+)
+
+
+@dataclass
+class ScoredPool:
+    """The scored pool and the batch picked from it.
+
+    ``item_ids`` ascend, as the keyset pages read them; ``scores`` are the strategy's,
+    in the same order; ``batch_ids`` are in pick order, ``reasons`` beside them.
+    """
+
+    item_ids: np.ndarray
+    scores: np.ndarray
+    max_uncertainty: float | None
+    batch_ids: list[int]
+    reasons: list[str]
+    strategy: str
+    state: dict[str, Any]
+
+    def priorities(self) -> np.ndarray:
+        """Every scored item's priority outside the batch: its score's rank in [0, 1)."""
+        return rank_priorities(self.scores)
+
+    def batch_rows(self) -> list[tuple[int, float, str | None]]:
+        """(item id, priority, reason) of the picked batch: ``2 + (k - rank) / k``."""
+        on_top = batch_priorities(len(self.batch_ids)).tolist()
+        return [
+            (
+                item_id,
+                on_top[rank],
+                self.reasons[rank][:300] if rank < len(self.reasons) else None,
+            )
+            for rank, item_id in enumerate(self.batch_ids)
+        ]
+
+
+# --------------------------------------------------------------------------- selection
+
+
+@dataclass(frozen=True)
+class _Selected:
+    item_ids: np.ndarray
+    scores: np.ndarray
+    batch_ids: list[int]
+    reasons: list[str]
+    strategy: str
+    state: dict[str, Any]
+
+
+def _select(strategy, estimator, X_lab, y_lab, X_pool, k, *, state, classes, seed):
+    from labelloop.selection import select_batch
+
+    return select_batch(
+        strategy,
+        estimator,
+        X_lab,
+        y_lab,
+        X_pool,
+        k,
+        state=state,
+        classes=classes,
+        random_state=seed,
+    )
+
+
+def _stack(blocks: list[Any]) -> Any:
+    if any(sp.issparse(b) for b in blocks):
+        return sp.vstack(blocks, format="csr")
+    return np.vstack(blocks)
+
+
+def _select_in_chunks(
+    chunks: Iterable[tuple[list[int], Any]],
+    strategy: str,
+    estimator: Any,
+    X_lab: Any,
+    y_lab: Any,
+    *,
+    k: int,
+    state: dict[str, Any] | None,
+    classes: list[str],
+    seed: int,
+    on_scored: Callable[[list[int], Any, np.ndarray], None],
+) -> _Selected | None:
+    """Each chunk proposes a batch, the proposals compete for the final one (rule 2).
+
+    ``chunks`` yields (item ids, features); ``on_scored(item_ids, X, scores)`` hears of
+    each chunk's scores as soon as they are known. None for an empty pool.
+    """
+    ids: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    cand_ids: list[int] = []
+    cand_rows: list[Any] = []
+    last = None
+    for chunk_ids, X in chunks:
+        selection = _select(
+            strategy, estimator, X_lab, y_lab, X, min(k, len(chunk_ids)),
+            state=state, classes=classes, seed=seed,
+        )  # fmt: skip
+        chunk_scores = np.asarray(selection.scores, dtype=np.float64)
+        ids.append(np.asarray(chunk_ids, dtype=np.int64))
+        scores.append(chunk_scores)
+        on_scored(chunk_ids, X, chunk_scores)
+        picked = np.asarray(selection.indices, dtype=np.int64)
+        cand_ids.extend(int(chunk_ids[i]) for i in picked)
+        cand_rows.append(X[picked])
+        last = selection
+    if last is None:
+        return None
+    if len(ids) > 1:
+        last = _select(
+            strategy, estimator, X_lab, y_lab, _stack(cand_rows), min(k, len(cand_ids)),
+            state=state, classes=classes, seed=seed,
+        )  # fmt: skip
+        batch_ids = [cand_ids[int(i)] for i in last.indices]
+    else:
+        batch_ids = [int(ids[0][int(i)]) for i in last.indices]
+    return _Selected(
+        item_ids=np.concatenate(ids),
+        scores=np.concatenate(scores),
+        batch_ids=batch_ids,
+        reasons=list(last.reasons),
+        strategy=str(last.strategy),
+        state=dict(last.state or {}),
+    )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def _uncertainty(proba: np.ndarray, *, multi_label: bool) -> np.ndarray:
+    from labelloop.strategies import least_confidence
+
+    if proba.shape[0] == 0:
+        return np.zeros(0)
+    return np.asarray(least_confidence(proba, multilabel=multi_label), dtype=np.float64)
+
+
+def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
+    if multi_label:
+        return [",".join(n for n, p in zip(labels, row, strict=True) if p >= 0.5) for row in proba]
+    return [labels[i] for i in proba.argmax(axis=1)]
+
+
+def score_pool(
+    pacer: WritePacer,
+    project: ProjectSnapshot,
+    model: ProjectModel,
+    model_version_id: int | None,
+    X_lab: Any,
+    y_lab: Any,
+    *,
+    k: int,
+    state: dict[str, Any] | None,
+    seed: int,
+    pool_size: int,
+    progress: Progress | None,
+) -> ScoredPool:
+    """Score the pool chunk by chunk, writing each chunk's predictions as it goes (rule 1).
+
+    Without a model version (a cold start) nothing is predicted: the strategy orders the
+    pool by diversity alone.
+    """
+    fitted = model_version_id is not None
+    top: list[float] = []  # each chunk's highest uncertainty
+    done = [0]
+
+    def featurised() -> Iterator[tuple[list[int], Any]]:
+        for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=False):
+            yield chunk_ids, model.featurizer.transform(inputs)
+
+    def on_scored(chunk_ids: list[int], X: Any, chunk_scores: np.ndarray) -> None:
+        if fitted:
+            proba = model.predict_proba(X)
+            uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+            if uncertainty.size:
+                top.append(float(uncertainty.max()))
+            _write_predictions(pacer, project, model_version_id, chunk_ids, proba, chunk_scores)
+        done[0] += len(chunk_ids)
+        if progress:
+            progress("score", done[0], pool_size)
+
+    selected = _select_in_chunks(
+        featurised(),
+        project.strategy,
+        model.classifier if fitted else None,
+        X_lab,
+        y_lab,
+        k=k,
+        state=state,
+        classes=list(project.labels),
+        seed=seed,
+        on_scored=on_scored,
+    )
+    if selected is None:
+        return ScoredPool(
+            np.zeros(0, np.int64), np.zeros(0), None, [], [], project.strategy, state or {}
+        )
+    return ScoredPool(
+        item_ids=selected.item_ids,
+        scores=selected.scores,
+        max_uncertainty=max(top) if top else None,
+        batch_ids=selected.batch_ids,
+        reasons=selected.reasons,
+        strategy=selected.strategy,
+        state=selected.state,
+    )
+
+
+def score_eval_set(
+    pacer: WritePacer,
+    project: ProjectSnapshot,
+    model: ProjectModel,
+    model_version_id: int,
+    previous_id: int | None,
+) -> tuple[list[str], list[str]]:
+    """Predict the evaluation set chunk by chunk, writing the predictions as it goes.
+
+    Returns the labels the previous model and this one predict for the evaluation items
+    both predicted, in the same order (for the stabilising-predictions criterion).
+    """
+    before: list[str] = []
+    now: list[str] = []
+    for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=True):
+        proba = model.predict_proba(model.featurizer.transform(inputs))
+        uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+        _write_predictions(pacer, project, model_version_id, chunk_ids, proba, uncertainty)
+        if previous_id is None:
+            continue
+        previous = _predicted_by(pacer.db, project, previous_id, chunk_ids)
+        labels = _predicted_labels(proba, project.labels, multi_label=project.multi_label)
+        for item_id, label in zip(chunk_ids, labels, strict=True):
+            if item_id in previous:
+                before.append(previous[item_id])
+                now.append(label)
+    return before, now
+
+
+def _predicted_by(
+    db: Database, project: ProjectSnapshot, model_version_id: int, item_ids: list[int]
+) -> dict[int, str]:
+    """The label a stored model version predicted for each of ``item_ids`` it scored."""
+    found: dict[int, str] = {}
+    with db.read() as session:
+        for start in range(0, len(item_ids), IN_BATCH):
+            rows = session.execute(
+                select(PredictionRow.item_id, PredictionRow.probabilities).where(
+                    PredictionRow.model_version_id == model_version_id,
+                    PredictionRow.item_id.in_(item_ids[start : start + IN_BATCH]),
+                )
+            ).all()
+            if not rows:
+                continue
+            proba = np.asarray(
+                [[float((p or {}).get(n, 0.0)) for n in project.labels] for _, p in rows]
+            )
+            labels = _predicted_labels(proba, project.labels, multi_label=project.multi_label)
+            found.update(zip((item_id for item_id, _ in rows), labels, strict=True))
+    return found
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def _write_predictions(
+    pacer: WritePacer,
+    project: ProjectSnapshot,
+    model_version_id: int,
+    item_ids: Sequence[int],
+    proba: np.ndarray,
+    scores: np.ndarray,
+) -> None:
+    """Insert one chunk's predictions in paced write transactions (rule 3).
+
+    The JSON is built before any transaction, so a transaction only hands rows to the
+    driver's ``executemany``.
+    """
+    rounded = np.round(proba, 6).tolist()
+    texts = [json.dumps(dict(zip(project.labels, row, strict=True))) for row in rounded]
+    rows = list(zip(item_ids, texts, np.asarray(scores, dtype=np.float64).tolist(), strict=True))
+    created = PredictionRow.__table__.c.created_at.type
+
+    def insert(session: Session, start: int, stop: int) -> None:
+        connection = session.connection()
+        now = driver_value(connection, created, utcnow())
+        insert_many(
+            connection,
+            "predictions",
+            _PREDICTION_COLUMNS,
+            [
+                (project.id, item_id, model_version_id, text, score, now)
+                for item_id, text, score in rows[start:stop]
+            ],
+        )
+
+    pacer.write(len(rows), insert)
+
+
+def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None]) -> None:
+    """Delete pool predictions of built-in model versions other than ``keep`` (rule 4).
+
+    Model versions a failed round left behind are cleaned up here too. Deletions are
+    paced, read a page of at most one transaction's rows at a time.
+    """
+    pacer = WritePacer(db)
+    with db.read() as session:
+        stale = [
+            version_id
+            for version_id in session.execute(
+                select(ModelVersionRow.id).where(
+                    ModelVersionRow.project_id == project_id, ModelVersionRow.kind == "builtin"
+                )
+            ).scalars()
+            if version_id not in keep
+        ]
+    for version_id in stale:
+        last = 0
+        while True:
+            with db.read() as session:
+                rows = session.execute(
+                    select(PredictionRow.id, PredictionRow.item_id)
+                    .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+                    .where(
+                        PredictionRow.model_version_id == version_id,
+                        PredictionRow.item_id > last,
+                        ItemRow.is_eval.is_(False),
+                    )
+                    .order_by(PredictionRow.item_id)
+                    .limit(pacer.max_rows)
+                ).all()
+            if not rows:
+                break
+            last = rows[-1].item_id
+            ids = [row.id for row in rows]
+
+            def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
+                session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))
+
+            pacer.write(len(ids), remove)

@@ -1,0 +1,251 @@
+"""Where a project stands: the next batch to label, its counts, and the stopping verdict.
+
+Rules
+-----
+1. The next batch is the open non-eval label tasks, highest priority first, then the
+   oldest; each carries its score under the newest model version, if it has one.
+2. Each fitted round records its stopping criteria (`stopping_metrics`): stabilising
+   predictions (agreement ``>= STOP_KAPPA`` with the previous model on the evaluation
+   set) and the pool's highest uncertainty (``< STOP_UNCERTAINTY``).
+3. Stabilising predictions counts only over `STOP_WINDOW` retrains that each added labels
+   and each stabilised: one stable pair says little while a young model barely moves
+   between small batches.
+4. A label budget spent says stop, whatever the model.
+5. The verdict is ``"diminishing returns: ..."`` when any criterion says stop, else
+   ``"keep labelling: ..."`` with every criterion's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
+from labelloop.engine.rounds.inputs import LABELLED_STATUSES
+from labelloop.engine.rounds.record import RoundInfo, read_rounds
+from labelloop.exceptions import ValidationError
+from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, TaskRow
+
+__all__ = [
+    "STOP_KAPPA",
+    "STOP_UNCERTAINTY",
+    "STOP_WINDOW",
+    "QueryRow",
+    "StatusInfo",
+    "project_status",
+    "query",
+    "stopping_metrics",
+]
+
+STOP_KAPPA = 0.99
+STOP_UNCERTAINTY = 0.05
+STOP_WINDOW = 3
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    """One item of the next batch: what to label, how informative it is, and why."""
+
+    external_id: str
+    score: float | None
+    reason: str
+    priority: float
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """Where a project stands: counts, rounds, and whether labelling still pays off.
+
+    Attributes
+    ----------
+    project : str
+        The project's name.
+    should_stop : bool
+        True when a stopping criterion says labelling has reached diminishing returns.
+    verdict : str
+        ``"keep labelling: ..."`` or ``"diminishing returns: ..."``, in words.
+    reasons : tuple of str
+        Each criterion's verdict in words.
+    """
+
+    project: str
+    n_items: int
+    n_labelled: int
+    n_open: int
+    n_in_review: int
+    n_eval: int
+    n_eval_labelled: int
+    rounds: tuple[RoundInfo, ...]
+    should_stop: bool
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValidationError(f"n must be a positive number of items, got {n!r}", field="n")
+    return n
+
+
+def query(db: Database, project: int | str, n: int = 10) -> list[QueryRow]:
+    """The next ``n`` items to label: open non-eval tasks, highest priority first.
+
+    Each row carries the item's external id, its informativeness score under the newest
+    model version (None before the first model), the reason it is there, and its priority.
+    """
+    n = _check_n(n)
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        rows = session.execute(
+            select(TaskRow.item_id, TaskRow.priority, TaskRow.reason, ItemRow.external_id)
+            .join(ItemRow, ItemRow.id == TaskRow.item_id)
+            .where(
+                TaskRow.project_id == proj.id,
+                TaskRow.queue == "label",
+                TaskRow.status == "open",
+                TaskRow.is_eval.is_(False),
+            )
+            .order_by(TaskRow.priority.desc(), TaskRow.id)
+            .limit(n)
+        ).all()
+        latest = session.execute(
+            select(ModelVersionRow.id, ModelVersionRow.version)
+            .where(ModelVersionRow.project_id == proj.id)
+            .order_by(ModelVersionRow.version.desc())
+            .limit(1)
+        ).first()
+        scores: dict[int, float] = {}
+        if latest is not None and rows:
+            scores = dict(
+                session.execute(
+                    select(PredictionRow.item_id, PredictionRow.score).where(
+                        PredictionRow.model_version_id == latest.id,
+                        PredictionRow.item_id.in_([r.item_id for r in rows]),
+                    )
+                ).all()
+            )
+    result = []
+    for row in rows:
+        score = scores.get(row.item_id)
+        if row.reason:
+            reason = row.reason
+        elif score is not None:
+            reason = f"ranked by informativeness under model version {latest.version}"
+        else:
+            reason = "cold-start order (no round yet)"
+        result.append(QueryRow(row.external_id, score, reason, float(row.priority)))
+    return result
+
+
+def stopping_metrics(
+    previous: list[str], current: list[str], max_uncertainty: float | None
+) -> dict[str, Any]:
+    """Rule 2: each criterion's verdict on a fitted round, by criterion name.
+
+    ``previous`` and ``current`` are the labels the previous model and this one predict
+    for the same evaluation items; ``max_uncertainty`` the pool's highest.
+    """
+    from labelloop.strategies import stopping
+
+    verdicts: dict[str, Any] = {}
+    if previous:
+        decision = stopping.stabilizing_predictions(previous, current, threshold=STOP_KAPPA)
+        verdicts["stabilizing_predictions"] = {
+            "stop": decision.stop,
+            "value": decision.value,
+            "reason": decision.reason,
+        }
+    if max_uncertainty is not None:
+        decision = stopping.max_uncertainty_below(np.array([max_uncertainty]), STOP_UNCERTAINTY)
+        verdicts["max_uncertainty"] = {
+            "stop": decision.stop,
+            "value": decision.value,
+            "reason": decision.reason,
+        }
+    return verdicts
+
+
+def _stable_over_window(modelled: Sequence[RoundInfo]) -> bool:
+    """Rule 3: whether the last `STOP_WINDOW` retrains each added labels and stabilised."""
+    window = list(modelled[-STOP_WINDOW - 1 :])
+    if len(window) < STOP_WINDOW + 1:
+        return False
+    for before, after in zip(window, window[1:], strict=False):
+        verdict = after.metrics.get("stopping", {}).get("stabilizing_predictions")
+        if verdict is None or not verdict["stop"] or after.n_labels <= before.n_labels:
+            return False
+    return True
+
+
+def project_status(db: Database, project: int | str) -> StatusInfo:
+    """Counts, rounds with metrics, and the stopping verdict of a project (rules 2-5)."""
+    from labelloop.strategies import stopping
+
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        counts: dict[tuple[str, bool], int] = {}
+        for status, is_eval, count in session.execute(
+            select(ItemRow.status, ItemRow.is_eval, func.count())
+            .where(ItemRow.project_id == proj.id)
+            .group_by(ItemRow.status, ItemRow.is_eval)
+        ):
+            counts[(status, bool(is_eval))] = count
+        rounds = read_rounds(session, proj.id)
+        settings = effective_settings(proj)
+        project_name = proj.name
+
+    def total(statuses: Sequence[str] | None = None, is_eval: bool | None = None) -> int:
+        return sum(
+            c
+            for (s, e), c in counts.items()
+            if (statuses is None or s in statuses) and (is_eval is None or e == is_eval)
+        )
+
+    n_labelled = total(LABELLED_STATUSES)
+    reasons: list[str] = []
+    stops: list[str] = []
+    modelled = [r for r in rounds if r.model_version is not None]
+    if not modelled:
+        reasons.append("no model trained yet: label items of at least two classes and train")
+    else:
+        for criterion, verdict in modelled[-1].metrics.get("stopping", {}).items():
+            reasons.append(verdict["reason"])
+            stop = verdict["stop"]
+            if criterion == "stabilizing_predictions":
+                stop = _stable_over_window(modelled)
+                if verdict["stop"] and not stop:
+                    reasons.append(
+                        f"predictions must stay stable over {STOP_WINDOW} retrains "
+                        "that each add labels before that counts"
+                    )
+            if stop:
+                stops.append(verdict["reason"])
+    budget = settings.get("label_budget")
+    if budget:
+        decision = stopping.budget_exhausted(n_labelled, int(budget))
+        reasons.append(decision.reason)
+        if decision.stop:
+            stops.append(decision.reason)
+    if stops:
+        verdict_text = "diminishing returns: " + "; ".join(stops)
+    else:
+        verdict_text = "keep labelling: " + "; ".join(reasons)
+    return StatusInfo(
+        project=project_name,
+        n_items=total(),
+        n_labelled=n_labelled,
+        n_open=total(("open",)),
+        n_in_review=total(("in_review",)),
+        n_eval=total(is_eval=True),
+        n_eval_labelled=total(LABELLED_STATUSES, is_eval=True),
+        rounds=tuple(rounds),
+        should_stop=bool(stops),
+        verdict=verdict_text,
+        reasons=tuple(reasons),
+    )

@@ -1,0 +1,215 @@
+"""Training one round: the order of its steps, and what a failure part-way leaves.
+
+No write transaction grows with the pool, so annotators leasing and submitting tasks
+never wait long on SQLite's write lock while a round runs at a million items:
+
+1. labels are read and the model fitted outside any write transaction;
+2. the dataset version, the model version and the ``model.trained`` event commit together
+   (`versions`; the dataset version is as large as the labelled set, never the pool);
+3. the evaluation set and the pool are read in keyset pages in short read transactions,
+   and each page's predictions are written as it is scored (`scoring`);
+4. task priorities are written, the picked batch first (`priorities`);
+5. the round, its batch (put first again), the ``round.completed`` audit event and the
+   webhooks' events commit last (`record`); then pool predictions of older model
+   versions are deleted.
+
+Predictions, priorities and deletions go in paced write transactions
+(`labelloop.store.writes.WritePacer`).
+
+A round that fails between 2 and 5 leaves a model version without a round. Its
+predictions and priorities are partial but harmless: every task keeps a valid priority,
+readers take the newest predictions there are, and the next train writes all of them
+again, puts its own batch first and deletes the stale predictions.
+
+With fewer than two classes labelled no model is fitted: the round is a cold start,
+the pool ordered by the strategy's diversity alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.rounds.inputs import (
+    FEATURIZER_SAMPLE,
+    ProjectSnapshot,
+    annotation_ids,
+    count_pool,
+    featurizer_sample,
+    read_labelled,
+    snapshot_project,
+)
+from labelloop.engine.rounds.priorities import write_priorities
+from labelloop.engine.rounds.record import RoundInfo, write_round
+from labelloop.engine.rounds.scoring import (
+    Progress,
+    drop_stale_predictions,
+    score_eval_set,
+    score_pool,
+)
+from labelloop.engine.rounds.status import stopping_metrics
+from labelloop.engine.rounds.versions import write_model_version
+from labelloop.exceptions import ValidationError
+from labelloop.store.db import Database
+from labelloop.store.tables import RoundRow, utcnow
+from labelloop.store.writes import WritePacer
+
+__all__ = ["train"]
+
+
+def _check_actor(actor: Any) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise ValidationError("actor must name who trains (a user or cli:<os user>)", field="actor")
+    return actor
+
+
+def _can_fit(project: ProjectSnapshot, labels: Sequence[Any]) -> bool:
+    if len(labels) < 2:
+        return False
+    if project.multi_label:
+        return len({tuple(sorted(lab)) for lab in labels}) >= 2
+    return len({str(lab) for lab in labels}) >= 2
+
+
+def train(
+    db: Database, *, actor: str, project: int | str, progress: Progress | None = None
+) -> RoundInfo:
+    """Make one round: snapshot the labels, fit, score the pool, re-prioritise the queue.
+
+    No write transaction grows with the pool (see the module's notes): annotators keep
+    leasing and submitting while a round runs.
+
+    Parameters
+    ----------
+    db : Database
+    actor : str
+        Who trains: a user name, ``cli:<os user>``, or ``model:<name>`` for retrain jobs.
+    project : int or str
+        The project's id or name.
+    progress : callable, optional
+        ``progress(stage, done, total)`` for stages ``fit``, ``score`` and ``write``.
+
+    Returns
+    -------
+    RoundInfo
+        The new round. With fewer than two classes labelled no model is fitted
+        (``model_version`` is None) and the queue is ordered by diversity alone.
+
+    Raises
+    ------
+    NotFoundError
+        No such project.
+    ValidationError
+        The project has no items, or its ``model`` setting is invalid.
+    """
+    from labelloop.models.builtin import (
+        build_model,
+        check_model_spec,
+        cross_validated_metrics,
+        label_metrics,
+    )
+
+    actor = _check_actor(actor)
+    read_at = utcnow()
+    with db.read() as session:
+        proj = snapshot_project(resolve_project(session, project))
+        train_set = read_labelled(session, proj.id, is_eval=False)
+        eval_set = read_labelled(session, proj.id, is_eval=True)
+        annotations = annotation_ids(session, proj.id, set(train_set.item_ids))
+        pool_size = count_pool(session, proj.id)
+        sample = featurizer_sample(session, proj.id, FEATURIZER_SAMPLE, is_eval=False)
+        if not (train_set.inputs or sample):
+            sample = featurizer_sample(session, proj.id, FEATURIZER_SAMPLE, is_eval=True)
+        previous = (
+            session.execute(
+                select(RoundRow)
+                .where(RoundRow.project_id == proj.id)
+                .order_by(RoundRow.number.desc())
+            )
+            .scalars()
+            .first()
+        )
+        prev_state = (previous.metrics or {}).get("strategy_state") if previous else None
+        previous_model_id = previous.model_version_id if previous else None
+        seed = previous.number + 1 if previous else 1
+    if not (train_set.item_ids or sample):
+        raise ValidationError(
+            f"project {proj.name!r} has no items to train on: import some first", field="project"
+        )
+    if progress:
+        progress("fit", 0, 1)
+    spec = check_model_spec(proj.settings.get("model"))
+    model = build_model(
+        proj.task_type,
+        labels=proj.labels,
+        multi_label=proj.multi_label,
+        spec=spec,
+        media_root=proj.settings.get("media_root"),
+    )
+    model.featurizer.fit(train_set.inputs + sample)
+    X_lab = model.featurizer.transform(train_set.inputs)
+    y_lab = model.encode_labels(train_set.labels)
+    fitted = _can_fit(proj, train_set.labels)
+    metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
+    if fitted:
+        model.fit(X_lab, y_lab)
+        if eval_set.inputs:
+            X_eval = model.featurizer.transform(eval_set.inputs)
+            metrics["eval"] = label_metrics(
+                model, model.encode_labels(eval_set.labels), model.predict_labels(X_eval)
+            )
+        cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
+        if cv is not None:
+            metrics["cv"] = cv
+    if progress:
+        progress("fit", 1, 1)
+    versions = None
+    if fitted:
+        versions = write_model_version(
+            db, proj, actor=actor, model=model, seed=seed, train_set=train_set,
+            annotations=annotations, metrics=metrics,
+        )  # fmt: skip
+    model_version_id = versions.model_id if versions else None
+    pacer = WritePacer(db)  # for predictions, of the eval set and the pool
+    before, now = [], []
+    if model_version_id is not None:
+        before, now = score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
+    scored = score_pool(
+        pacer,
+        proj,
+        model,
+        model_version_id,
+        X_lab,
+        y_lab,
+        k=int(proj.settings["batch_size"]),
+        state=prev_state,
+        seed=seed,
+        pool_size=pool_size,
+        progress=progress,
+    )
+    metrics["strategy_state"] = scored.state
+    if fitted:
+        if scored.max_uncertainty is not None:
+            metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
+        metrics["stopping"] = stopping_metrics(before, now, scored.max_uncertainty)
+    priorities = scored.priorities()
+    n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
+    info = write_round(
+        db,
+        proj,
+        actor=actor,
+        versions=versions,
+        train_set=train_set,
+        annotations=annotations,
+        scored=scored,
+        priorities=priorities,
+        metrics=metrics,
+        n_reprioritised=n_reprioritised,
+        read_at=read_at,
+    )
+    if model_version_id is not None:
+        drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
+    return info

@@ -1,0 +1,251 @@
+"""A round's dataset and model versions, the model's artifact, and loading it back.
+
+Rules
+-----
+1. Versions are numbered per project from 1, the next number read under the project's
+   row lock, so concurrent rounds never share one.
+2. A dataset version records each labelled item's final label and the active
+   annotations behind it: it is as large as the labelled set, never the pool.
+3. The artifact is saved under a pending name before the transaction, renamed to
+   ``model-<version>.skops`` inside it, and removed again if the transaction fails; the
+   dataset version, the model version and the ``model.trained`` audit event commit
+   together.
+4. Artifacts live in the project's own directory (`project_dir`) and are loaded only
+   from there, with their SHA-256 checked (`load_project_model`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.rounds.inputs import LabelledSet, ProjectSnapshot
+from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import (
+    DatasetVersionEntryRow,
+    DatasetVersionRow,
+    ModelVersionRow,
+    ProjectRow,
+)
+from labelloop.store.writes import insert_batched
+
+if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engine
+    from labelloop.models.builtin import ProjectModel
+
+__all__ = [
+    "ModelVersionInfo",
+    "TrainedVersions",
+    "add_dataset_version",
+    "load_project_model",
+    "next_number",
+    "project_dir",
+    "write_model_version",
+]
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """A stored model version (without its artifact)."""
+
+    version: int
+    kind: str
+    name: str
+    dataset_version: int | None
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    artifact_path: str | None
+    artifact_sha256: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TrainedVersions:
+    """The rows a fitted round committed: ids and per-project numbers."""
+
+    dataset_id: int
+    dataset_version: int
+    model_id: int
+    model_version: int
+
+
+def project_dir(db: Database, project_id: int) -> Path:
+    """The project's own artifact directory: ``<artifact dir>/project-<id>``."""
+    return Path(db.artifact_dir) / f"project-{project_id}"
+
+
+def next_number(session: Session, column_: Any, project_column: Any, project_id: int) -> int:
+    """The next per-project number of ``column_``; hold the project's row lock (rule 1)."""
+    current = session.execute(select(func.max(column_)).where(project_column == project_id))
+    return int(current.scalar_one() or 0) + 1
+
+
+def add_dataset_version(
+    session: Session,
+    project: ProjectSnapshot,
+    *,
+    actor: str,
+    train_set: LabelledSet,
+    annotations: dict[int, list[int]],
+) -> DatasetVersionRow:
+    """Add the dataset version of ``train_set`` and its entries (rule 2), flushed."""
+    dataset = DatasetVersionRow(
+        project_id=project.id,
+        version=next_number(
+            session, DatasetVersionRow.version, DatasetVersionRow.project_id, project.id
+        ),
+        n_items=len(train_set.item_ids),
+        created_by=actor,
+    )
+    session.add(dataset)
+    session.flush()
+    insert_batched(
+        session,
+        DatasetVersionEntryRow.__table__,
+        [
+            {
+                "dataset_version_id": dataset.id,
+                "item_id": item_id,
+                "label": label,
+                "annotation_ids": annotations.get(item_id, []),
+            }
+            for item_id, label in zip(train_set.item_ids, train_set.labels, strict=True)
+        ],
+    )
+    return dataset
+
+
+def write_model_version(
+    db: Database,
+    project: ProjectSnapshot,
+    *,
+    actor: str,
+    model: ProjectModel,
+    seed: int,
+    train_set: LabelledSet,
+    annotations: dict[int, list[int]],
+    metrics: dict[str, Any],
+) -> TrainedVersions:
+    """Save the artifact; commit the dataset version, the model version and ``model.trained``.
+
+    Rule 3; ``metrics`` keeps only its ``eval`` and ``cv`` entries on the model version.
+    """
+    from labelloop.models.artifacts import save_model
+
+    pending = project_dir(db, project.id) / f".pending-{os.getpid()}-{seed}.skops"
+    saved = save_model(model, pending)
+    final_path: Path | None = None
+    try:
+        with db.transaction() as session:
+            session.execute(
+                select(ProjectRow.id).where(ProjectRow.id == project.id).with_for_update()
+            )
+            dataset = add_dataset_version(
+                session, project, actor=actor, train_set=train_set, annotations=annotations
+            )
+            version = next_number(
+                session, ModelVersionRow.version, ModelVersionRow.project_id, project.id
+            )
+            final_path = saved.path.with_name(f"model-{version}.skops")
+            os.replace(saved.path, final_path)
+            estimator = model.params["classifier"]["estimator"].split(":")[-1]
+            row = ModelVersionRow(
+                project_id=project.id,
+                version=version,
+                kind="builtin",
+                name=f"{project.task_type}-{estimator}",
+                dataset_version_id=dataset.id,
+                params={**model.params, "artifact_types": list(saved.extra_types)},
+                metrics={k: metrics[k] for k in ("eval", "cv") if k in metrics},
+                artifact_path=final_path.relative_to(Path(db.artifact_dir)).as_posix(),
+                artifact_sha256=saved.sha256,
+            )
+            session.add(row)
+            session.flush()
+            append_event(
+                session,
+                project_id=project.id,
+                actor=actor,
+                action="model.trained",
+                target=f"model_version:{version}",
+                after={
+                    "model_version": version,
+                    "dataset_version": dataset.version,
+                    "n_labels": len(train_set.item_ids),
+                    "metrics": row.metrics,
+                    "artifact_sha256": row.artifact_sha256,
+                },
+            )
+            return TrainedVersions(dataset.id, dataset.version, row.id, row.version)
+    except BaseException:
+        if final_path is not None:
+            final_path.unlink(missing_ok=True)
+        raise
+    finally:
+        saved.path.unlink(missing_ok=True)
+
+
+def load_project_model(
+    db: Database, project: int | str, version: int | None = None
+) -> tuple[ModelVersionInfo, ProjectModel]:
+    """A built-in model version and its model, loaded from the checked artifact (rule 4).
+
+    Parameters
+    ----------
+    version : int, optional
+        The model version; default the newest built-in one.
+
+    Raises
+    ------
+    NotFoundError
+        No such model version (or none trained yet).
+    ValidationError
+        The artifact is missing, outside the project's directory, or modified.
+    """
+    from labelloop.models.artifacts import load_model
+
+    with db.read() as session:
+        proj = resolve_project(session, project)
+        query_ = select(ModelVersionRow).where(
+            ModelVersionRow.project_id == proj.id, ModelVersionRow.kind == "builtin"
+        )
+        if version is not None:
+            query_ = query_.where(ModelVersionRow.version == version)
+        row = session.execute(query_.order_by(ModelVersionRow.version.desc())).scalars().first()
+        if row is None:
+            wanted = f"model version {version}" if version is not None else "trained model"
+            raise NotFoundError(f"project {proj.name!r} has no {wanted}: run `labelloop train`")
+        dataset_version = None
+        if row.dataset_version_id is not None:
+            dataset_version = session.get(DatasetVersionRow, row.dataset_version_id).version
+        info = ModelVersionInfo(
+            version=row.version,
+            kind=row.kind,
+            name=row.name,
+            dataset_version=dataset_version,
+            params=dict(row.params or {}),
+            metrics=dict(row.metrics or {}),
+            artifact_path=row.artifact_path,
+            artifact_sha256=row.artifact_sha256,
+            created_at=row.created_at,
+        )
+        project_id = proj.id
+    if not info.artifact_path or not info.artifact_sha256:
+        raise ValidationError(
+            f"model version {info.version} has no artifact to load", field="artifact"
+        )
+    model = load_model(
+        Path(db.artifact_dir) / info.artifact_path,
+        project_dir=project_dir(db, project_id),
+        sha256=info.artifact_sha256,
+        extra_trusted=info.params.get("artifact_types", ()),
+    )
+    return info, model
