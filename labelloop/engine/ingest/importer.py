@@ -1,0 +1,193 @@
+"""The import use case: read and check the whole source, then write it in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
+from labelloop.engine.ingest.reading import (
+    DuplicateInfo,
+    ProgressCallback,
+    Schema,
+    check_source,
+    open_source,
+    pool_keys,
+)
+from labelloop.engine.ingest.writing import write_plan
+from labelloop.exceptions import ConflictError, ValidationError
+from labelloop.io.records import FieldNames
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+
+__all__ = ["DuplicateInfo", "ImportReport", "ProgressCallback", "import_items"]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did.
+
+    Attributes
+    ----------
+    n_records : int
+        Records read from the source.
+    n_imported : int
+        Items created (``n_records - n_duplicates``).
+    n_labelled : int
+        Imported items that came with a label (their final label; no task).
+    n_open : int
+        Imported items without a label: each has an open task in the label queue.
+    n_eval : int
+        Imported items set aside for the evaluation set.
+    n_duplicates : int
+        Records skipped because their content equals an item's already in the pool or
+        an earlier record's; ``duplicates`` lists the first of them.
+    ignored_files : tuple of str
+        For a media directory, files that were not media of the project's type.
+    """
+
+    project_id: int
+    project_name: str
+    source: str
+    format: str
+    sha256: str | None
+    n_records: int
+    n_imported: int
+    n_labelled: int
+    n_open: int
+    n_eval: int
+    n_duplicates: int
+    duplicates: tuple[DuplicateInfo, ...] = field(default_factory=tuple)
+    ignored_files: tuple[str, ...] = field(default_factory=tuple)
+    duplicate_policy: str = "skipped"
+
+
+def import_items(
+    db: Database,
+    *,
+    actor: str,
+    project: int | str,
+    path: str | Path | None = None,
+    records: Iterable[Mapping[str, Any]] | None = None,
+    format: str = "auto",
+    fields: FieldNames | None = None,
+    seed: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import items into a project's pool, all or nothing.
+
+    Parameters
+    ----------
+    db : Database
+    actor : str
+        Who imports (audited).
+    project : int or str
+        The project's id or name.
+    path : path, optional
+        A JSONL, CSV or Parquet file, or a directory of media files.
+    records : iterable of mapping, optional
+        Records in memory, shaped like a file's (instead of ``path``).
+    format : {"auto", "jsonl", "csv", "parquet", "media"}
+        The source's format; ``auto`` goes by the suffix (a directory is media).
+    fields : FieldNames, optional
+        The names of the id, text, label, labels and meta fields.
+    seed : int, optional
+        Seeds the evaluation-set draw and the cold-start order (default: derived from
+        the source's content, so the same import gives the same result).
+    on_progress : callable, optional
+        ``(phase, done, total)`` progress callback.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    ImportDataError
+        Naming the file, line and field of the first bad record; nothing is written.
+    ConflictError
+        When items with the same ids were added while this import ran.
+    """
+    if (path is None) == (records is None):
+        raise ValidationError("give either a path or records to import", field="path")
+    fields = fields or FieldNames()
+    with db.read() as session:
+        project_row = resolve_project(session, project)
+        project_id = project_row.id
+        settings = effective_settings(project_row)
+        task_type = project_row.task_type
+        schema = Schema(project_row)
+        existing_ids, existing_hashes = pool_keys(session, project_id)
+
+    source_name, fmt, sha256, ignored, source_records = open_source(
+        path=path,
+        records=records,
+        format=format,
+        fields=fields,
+        task_type=task_type,
+        settings=settings,
+    )
+    plan = check_source(
+        source_records, schema, existing_ids, existing_hashes, source_name, fields.id, on_progress
+    )
+    del existing_ids, existing_hashes
+    if seed is None:
+        seed = int((sha256 or "0")[:12], 16) ^ project_id
+    rng = np.random.default_rng(seed)
+
+    try:
+        with db.transaction() as session:
+            project_row = resolve_project(session, project_id)
+            media_root = settings.get("media_root") if fmt == "media" else None
+            if media_root is not None and project_row.settings.get("media_root") != media_root:
+                project_row.settings = {**effective_settings(project_row), "media_root": media_root}
+            n_eval = write_plan(session, project_row, plan, rng, actor, on_progress)
+            report = ImportReport(
+                project_id=project_id,
+                project_name=project_row.name,
+                source=source_name,
+                format=fmt,
+                sha256=sha256,
+                n_records=plan.n_records,
+                n_imported=plan.n_new,
+                n_labelled=plan.n_labelled,
+                n_open=plan.n_new - plan.n_labelled,
+                n_eval=n_eval,
+                n_duplicates=plan.n_duplicates,
+                duplicates=tuple(plan.duplicates),
+                ignored_files=tuple(ignored),
+            )
+            append_event(
+                session,
+                project_id=project_id,
+                actor=actor,
+                action="items.imported",
+                target=f"project:{project_id}",
+                after={
+                    "source": source_name,
+                    "format": fmt,
+                    "sha256": sha256,
+                    "records": report.n_records,
+                    "imported": report.n_imported,
+                    "labelled": report.n_labelled,
+                    "open": report.n_open,
+                    "eval": report.n_eval,
+                    "duplicates_skipped": report.n_duplicates,
+                    "duplicate_examples": [d.external_id for d in report.duplicates[:5]],
+                    "media_root": media_root,
+                },
+            )
+            return report
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"items with the same ids were added to project {project_id} while this import "
+            "ran; nothing was imported: run the import again"
+        ) from exc
+    finally:
+        plan.spool.close()
