@@ -228,6 +228,7 @@ class Database:
 
     def create_schema(self) -> None:
         """Create or upgrade the schema to the newest migration."""
+        # Alembic loads when a schema is built, not with every process that opens a database.
         from labelloop.store.migrate import upgrade
 
         upgrade(self)

@@ -15,30 +15,47 @@ database at the previous head and then reviewed by hand::
                                  rev_id="0002")
 
 ``tests/store/test_store_schema.py`` fails while the two disagree, on SQLite and PostgreSQL.
+
+This module does not import `labelloop.store.db`, whose `Database.create_schema` calls
+`upgrade`: it asks of a database only what `Migratable` names, so the two form no import cycle.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from labelloop.exceptions import ValidationError
 
-if TYPE_CHECKING:
-    from labelloop.store.db import Database
-
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Migratable",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # Any constant will do: it names the lock concurrent upgrades of one PostgreSQL take.
 _PG_MIGRATION_LOCK = 0x6C6C_6D67
+
+
+class Migratable(Protocol):
+    """What migrating asks of a database: a `labelloop.store.db.Database` is one."""
+
+    engine: Engine
+
+    def write_connection(self) -> AbstractContextManager[Connection]:
+        """A Core connection in a write transaction, committed on success."""
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -64,13 +81,13 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(db: Database) -> str | None:
+def current_revision(db: Migratable) -> str | None:
     """The revision the database is at, or None when it has never been migrated."""
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
+def upgrade(db: Migratable, revision: str = "head") -> None:
     """Apply every migration up to ``revision`` (default: the newest), in one transaction.
 
     Upgrading a database that is already at ``revision`` changes nothing. Concurrent
