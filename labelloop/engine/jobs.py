@@ -6,7 +6,7 @@ that asks for them) or by `enqueue_retrain`. `run_next_job` claims the oldest qu
 of a project with nothing running, runs it with the runner given for its kind, and
 records the outcome; `recover_interrupted_jobs` puts jobs a crash left ``running`` back
 in the queue, so an interrupted retrain runs again. `JobWorker` is the thread the
-server starts; `labelloop.engine.worker` wires it to the use cases that do the work.
+server starts; `labelloop.server.worker` wires it to the use cases that do the work.
 """
 
 from __future__ import annotations

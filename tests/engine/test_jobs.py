@@ -7,7 +7,8 @@ import time
 from _service_setup import add_labelled_sentiment, make_project
 from sqlalchemy import select
 
-from labelloop.engine import jobs, webhooks, worker
+from labelloop.engine import jobs, webhooks
+from labelloop.server import worker
 from labelloop.store.tables import JobRow, RoundRow, WebhookDeliveryRow
 
 

@@ -9,8 +9,9 @@ import pytest
 from _service_setup import add_items, make_project, make_user
 from sqlalchemy import select, text, update
 
-from labelloop.engine import annotate, queue, worker
+from labelloop.engine import annotate, queue
 from labelloop.exceptions import ConflictError, PermissionDeniedError
+from labelloop.server import worker
 from labelloop.store.tables import AuditEventRow, TaskLeaseRow, TaskRow
 
 
