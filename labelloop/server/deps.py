@@ -1,4 +1,4 @@
-"""Dependencies as type aliases: the database, the calling user, role rules, the project.
+"""Dependencies as type aliases: the database, the calling user, permission guards, the project.
 
 Access is checked in a fixed order, before the request body is read or validated (see
 `GuardedRoute`): 401 when the caller is unknown, 403 when their role does not allow the
@@ -10,10 +10,14 @@ answer on ``request.state``, so the ordinary dependency call that follows is fre
     @router.post("/projects/{project_id}/items", dependencies=[AdminOnly])
     def import_items(project: ProjectMember, user: CurrentUser, db: DbDep, body: ItemsCreate):
         ...
+
+The guards authenticate (bearer token or session cookie); whether the caller may is
+`labelloop.server.permissions`' decision, the one the web pages ask too.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -27,16 +31,17 @@ from labelloop.engine import lookup
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
 from labelloop.server.errors import ApiError
+from labelloop.server.permissions import (
+    ACTION_ROLES,
+    member_scope,
+    project_reachable,
+    role_allows,
+)
+from labelloop.server.schemas.common import MAX_ID
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
 __all__ = [
-    "ADMIN",
-    "HUMANS",
-    "LABELLERS",
-    "MEMBERS",
-    "MODEL_READERS",
-    "REVIEWERS",
     "SESSION_COOKIE",
     "CSRF_HEADER",
     "AdminOnly",
@@ -45,13 +50,14 @@ __all__ = [
     "CurrentUser",
     "DbDep",
     "GuardedRoute",
-    "HumanUser",
+    "LabellerOnly",
     "LabellerUser",
-    "ModelReader",
-    "ModelWriter",
+    "MemberOnly",
+    "ModelClient",
     "ProjectAccess",
     "ProjectMember",
     "ReviewTaskMember",
+    "ReviewerOnly",
     "ReviewerUser",
     "SettingsDep",
     "TaskMember",
@@ -60,19 +66,12 @@ __all__ = [
     "get_db",
     "get_settings",
     "project_member",
-    "require_roles",
+    "require",
 ]
 
 SESSION_COOKIE = "labelloop_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-ADMIN = frozenset({"admin"})
-REVIEWERS = frozenset({"admin", "reviewer"})
-LABELLERS = frozenset({"admin", "annotator", "reviewer"})
-HUMANS = LABELLERS
-MODEL_READERS = frozenset({"admin", "model"})
-MEMBERS = frozenset({"admin", "annotator", "reviewer", "model"})
 
 # Guard ranks: authentication, then role, then project membership.
 _RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
@@ -117,7 +116,7 @@ def _path_id(request: Request, name: str) -> int | None:
         value = int(raw)
     except (TypeError, ValueError):
         return None
-    return value if 0 < value < 2**62 else None
+    return value if 0 < value < MAX_ID else None
 
 
 def _path_scope(request: Request) -> tuple[str, int] | None:
@@ -195,16 +194,16 @@ current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
 CurrentUser = Annotated[UserInfo, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
-    """A dependency that answers 403 unless the caller's role is one of ``roles``."""
-    allowed = frozenset(roles)
+@functools.cache
+def require(action: str) -> Callable[[Request], Awaitable[UserInfo]]:
+    """A dependency that answers 403 unless the caller's role may do ``action``
+    (one of `labelloop.server.permissions.ACTION_ROLES`); one per action, so a route
+    that names it twice runs it once."""
+    allowed = ", ".join(sorted(ACTION_ROLES[action]))
 
     def check_role(user: UserInfo) -> UserInfo:
-        if user.role not in allowed:
-            raise ApiError(
-                403,
-                f"the {user.role} role may not do this (allowed: {', '.join(sorted(allowed))})",
-            )
+        if not role_allows(user, action):
+            raise ApiError(403, f"the {user.role} role may not do this (allowed: {allowed})")
         return user
 
     def guard(request: Request) -> UserInfo:
@@ -214,17 +213,18 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
         return check_role(await current_user(request))
 
     check.guard = (_RANK_ROLE, guard)  # type: ignore[attr-defined]
-    check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    check.__name__ = f"require_{action.replace('-', '_')}"
     return check
 
 
-AdminUser = Annotated[UserInfo, Depends(require_roles(*ADMIN))]
-ReviewerUser = Annotated[UserInfo, Depends(require_roles(*REVIEWERS))]
-LabellerUser = Annotated[UserInfo, Depends(require_roles(*LABELLERS))]
-HumanUser = Annotated[UserInfo, Depends(require_roles(*HUMANS))]
-ModelReader = Annotated[UserInfo, Depends(require_roles(*MODEL_READERS))]
-ModelWriter = ModelReader
-AdminOnly = Depends(require_roles(*ADMIN))
+AdminUser = Annotated[UserInfo, Depends(require("administer"))]
+ReviewerUser = Annotated[UserInfo, Depends(require("review"))]
+LabellerUser = Annotated[UserInfo, Depends(require("label"))]
+ModelClient = Annotated[UserInfo, Depends(require("model-exchange"))]
+AdminOnly = Depends(require("administer"))
+ReviewerOnly = Depends(require("review"))
+LabellerOnly = Depends(require("label"))
+MemberOnly = Depends(require("view"))
 
 
 @dataclass(frozen=True)
@@ -249,12 +249,7 @@ def _member_project(request: Request) -> ProjectAccess:
     if found:
         if reachable is None:
             raise not_found
-    elif user.role == "admin":
-        # Admins are members of nothing: ask whether the project exists at all.
-        if not lookup.project_exists(_db_of(request), project_id):
-            raise not_found
-    elif not user_engine.is_member(_db_of(request), project_id, user.id):
-        # The membership row cannot outlive its project (ON DELETE CASCADE).
+    elif not project_reachable(_db_of(request), user, project_id):
         raise not_found
     access = ProjectAccess(id=project_id)
     request.state.project = access
@@ -294,8 +289,7 @@ def _in_member_project(
         if row_id is not None:
             found, project_id = _scoped_project(request, (scope_kind, row_id))
             if not found:
-                member_id = None if user.role == "admin" else user.id
-                project_id = project_of(_db_of(request), row_id, member_id=member_id)
+                project_id = project_of(_db_of(request), row_id, member_id=member_scope(user))
         if project_id is None:
             raise ApiError(404, f"no {noun} {request.path_params.get(param)}", field=param)
         access = ProjectAccess(id=project_id)

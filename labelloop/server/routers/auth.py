@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from labelloop.engine import users as user_engine
 from labelloop.server.deps import SESSION_COOKIE, CurrentUser, DbDep, GuardedRoute, SettingsDep
 from labelloop.server.errors import ApiError
-from labelloop.server.schemas import LoginCreate, SessionPublic, UserPublic
+from labelloop.server.schemas import LoginCreate, SessionPublic
 
 __all__ = ["router"]
 
@@ -34,14 +34,14 @@ def login(body: LoginCreate, db: DbDep, settings: SettingsDep, response: Respons
         path="/",
         max_age=int(user_engine.SESSION_LIFETIME.total_seconds()),
     )
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=csrf)
+    return SessionPublic(user=user, csrf_token=csrf)
 
 
 @router.get("/me", response_model=SessionPublic)
 def me(user: CurrentUser, request: Request) -> SessionPublic:
     """The calling user; with a cookie session, its CSRF token too."""
     csrf = getattr(request.state, "csrf_token", None) or ""
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=csrf)
+    return SessionPublic(user=user, csrf_token=csrf)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

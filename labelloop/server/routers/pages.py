@@ -1,10 +1,12 @@
 """The web UI: server-rendered pages (Jinja2, autoescaped) over the same engine as the API.
 
 Pages authenticate with the ``labelloop_session`` cookie only; a page asked for without a
-session answers the log-in form. Forms posted by pages carry the session's CSRF token in a
-hidden ``csrf_token`` field, checked before anything changes. The labelling and review
-pages hand over to small scripts in ``static/`` that talk to the JSON API with the same
-cookie and the CSRF token in ``X-CSRF-Token``.
+session answers the log-in form. Whether the caller may open a page is the one question
+the API asks too (`labelloop.server.permissions.permission_allowed`); a page refused
+answers 404, as for a project that is not there. Forms posted by pages carry the
+session's CSRF token in a hidden ``csrf_token`` field, checked before anything changes.
+The labelling and review pages hand over to small scripts in ``static/`` that talk to the
+JSON API with the same cookie and the CSRF token in ``X-CSRF-Token``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
 from labelloop.exceptions import LabelloopError
 from labelloop.server.deps import SESSION_COOKIE
+from labelloop.server.permissions import member_scope, permission_allowed, role_allows
+from labelloop.server.schemas import MAX_ID
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
@@ -36,10 +40,6 @@ router = APIRouter(include_in_schema=False)
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 _TEMPLATES.env.autoescape = True
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_ADMIN_ONLY = frozenset({"admin"})
-_REVIEWERS = frozenset({"admin", "reviewer"})
-_LABELLERS = frozenset({"admin", "annotator", "reviewer"})
-_MAX_ID = 2**62
 _NUMBER_SETTINGS = ("batch_size", "retrain_every", "overlap", "review_percent")
 
 
@@ -69,7 +69,8 @@ def _caller(request: Request) -> _Page | None:
     if not secret:
         return None
     found = user_engine.session_user(_db(request), secret)
-    if found is None or not found[0].is_active or found[0].role == "model":
+    # The web UI is for people: a model account's session opens no page.
+    if found is None or not role_allows(found[0], "label"):
         return None
     return _Page(*found)
 
@@ -103,18 +104,15 @@ def _not_found(request: Request, page: _Page, what: str) -> HTMLResponse:
     return _render(request, "message.html", page, status_code=404, title="Not found", text=what)
 
 
-def _project_for(request: Request, page: _Page, project_id: int, roles: frozenset[str]):
-    """The project's info when the caller may open this page of it, else None."""
+def _project_for(request: Request, page: _Page, project_id: int, action: str):
+    """The project's info when the caller may do ``action`` in it, else None."""
     db = _db(request)
-    if page.user.role not in roles or not 0 < project_id < _MAX_ID:
+    if not permission_allowed(db, page.user, action, project_id):
         return None
     try:
-        info = project_engine.get_project_info(db, project_id)
-    except LabelloopError:
+        return project_engine.get_project_info(db, project_id)
+    except LabelloopError:  # deleted since the permission was checked
         return None
-    if page.user.role != "admin" and not user_engine.is_member(db, info.id, page.user.id):
-        return None
-    return info
 
 
 def _check_csrf(page: _Page, sent: str) -> bool:
@@ -124,13 +122,13 @@ def _check_csrf(page: _Page, sent: str) -> bool:
 def _guarded(
     request: Request,
     project_id: int,
-    roles: frozenset[str],
+    action: str,
     build: Callable[[_Page, Any], Response],
 ) -> Response:
     page = _caller(request)
     if page is None:
         return _login_form(request)
-    project = _project_for(request, page, project_id, roles)
+    project = _project_for(request, page, project_id, action)
     if project is None:
         return _not_found(request, page, f"No project {project_id} here for you.")
     return build(page, project)
@@ -169,7 +167,7 @@ def login(
     """Check the password, set the session cookie, and go where the user was heading."""
     db = _db(request)
     user = user_engine.verify_password(db, name, password) if name and password else None
-    if user is None or not user.is_active or user.role == "model":
+    if user is None or not role_allows(user, "label"):
         return _render(
             request,
             "login.html",
@@ -213,11 +211,7 @@ def project_list(request: Request) -> Response:
     page = _caller(request)
     if page is None:
         return _login_form(request)
-    db = _db(request)
-    if page.user.role == "admin":
-        found = project_engine.list_projects(db)
-    else:
-        found = project_engine.list_projects(db, user_id=page.user.id)
+    found = project_engine.list_projects(_db(request), user_id=member_scope(page.user))
     return _render(request, "projects.html", page, projects=found)
 
 
@@ -245,7 +239,7 @@ def label_page(request: Request, project_id: int) -> Response:
             guidelines_html=render_markdown(guidelines.text if guidelines else ""),
         )
 
-    return _guarded(request, project_id, _LABELLERS, build)
+    return _guarded(request, project_id, "label", build)
 
 
 @router.get("/projects/{project_id}/guidelines", response_class=HTMLResponse)
@@ -262,7 +256,7 @@ def guidelines_fragment(request: Request, project_id: int) -> Response:
             guidelines_html=render_markdown(found.text if found else ""),
         )
 
-    return _guarded(request, project_id, _LABELLERS, build)
+    return _guarded(request, project_id, "label", build)
 
 
 @router.get("/projects/{project_id}/review", response_class=HTMLResponse)
@@ -278,7 +272,7 @@ def review_page(request: Request, project_id: int) -> Response:
         }
         return _render(request, "review.html", page, project=project, config=config)
 
-    return _guarded(request, project_id, _REVIEWERS, build)
+    return _guarded(request, project_id, "review", build)
 
 
 # --------------------------------------------------------------------------- admin
@@ -312,7 +306,7 @@ def dashboard(request: Request, project_id: int) -> Response:
             rounds=list(reversed(status.rounds)),
         )
 
-    return _guarded(request, project_id, _REVIEWERS, build)
+    return _guarded(request, project_id, "review", build)
 
 
 @router.post("/projects/{project_id}/retrain")
@@ -327,7 +321,7 @@ def retrain(
         jobs.enqueue_retrain(_db(request), project_id=project.id, actor=page.user.name)
         return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
-    return _guarded(request, project_id, _ADMIN_ONLY, build)
+    return _guarded(request, project_id, "administer", build)
 
 
 def _settings_page(
@@ -358,7 +352,7 @@ def settings_page(request: Request, project_id: int) -> Response:
     return _guarded(
         request,
         project_id,
-        _ADMIN_ONLY,
+        "administer",
         lambda page, project: _settings_page(request, page, project),
     )
 
@@ -415,7 +409,7 @@ async def save_settings(request: Request, project_id: int) -> Response:
             return _settings_page(request, page, project, error=str(exc))
         return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
 
-    return _guarded(request, project_id, _ADMIN_ONLY, build)
+    return _guarded(request, project_id, "administer", build)
 
 
 def _members_page(
@@ -446,7 +440,7 @@ def members_page(request: Request, project_id: int) -> Response:
     return _guarded(
         request,
         project_id,
-        _ADMIN_ONLY,
+        "administer",
         lambda page, project: _members_page(request, page, project),
     )
 
@@ -494,7 +488,7 @@ async def change_members(request: Request, project_id: int) -> Response:
             return _members_page(request, page, project, error=str(exc))
         return _members_page(request, page, project, secret=secret)
 
-    return _guarded(request, project_id, _ADMIN_ONLY, build)
+    return _guarded(request, project_id, "administer", build)
 
 
 # --------------------------------------------------------------------------- item browser
@@ -558,7 +552,7 @@ def item_browser(
             query=query,
         )
 
-    return _guarded(request, project_id, _REVIEWERS, build)
+    return _guarded(request, project_id, "review", build)
 
 
 @router.get("/projects/{project_id}/items/{item_id}", response_class=HTMLResponse)
@@ -567,7 +561,7 @@ def item_page(request: Request, project_id: int, item_id: int) -> Response:
 
     def build(page: _Page, project: Any) -> Response:
         try:
-            if not 0 < item_id < _MAX_ID:
+            if not 0 < item_id < MAX_ID:
                 raise LookupError(item_id)
             history = browse.item_history(_db(request), project_id=project.id, item_id=item_id)
         except LookupError:
@@ -580,4 +574,4 @@ def item_page(request: Request, project_id: int, item_id: int) -> Response:
             item=history,
         )
 
-    return _guarded(request, project_id, _REVIEWERS, build)
+    return _guarded(request, project_id, "review", build)
