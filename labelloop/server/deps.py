@@ -18,7 +18,6 @@ The guards authenticate (bearer token or session cookie); whether the caller may
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -38,12 +37,11 @@ from labelloop.server.permissions import (
     role_allows,
 )
 from labelloop.server.schemas.common import MAX_ID
+from labelloop.server.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
 __all__ = [
-    "SESSION_COOKIE",
-    "CSRF_HEADER",
     "AdminOnly",
     "AdminUser",
     "AnnotationMember",
@@ -69,8 +67,6 @@ __all__ = [
     "require",
 ]
 
-SESSION_COOKIE = "labelloop_session"
-CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Guard ranks: authentication, then role, then project membership.
@@ -166,7 +162,7 @@ def _authenticate(request: Request) -> UserInfo:
         user, csrf = found
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
+            if not csrf_matches(sent, csrf):
                 raise ApiError(
                     403,
                     f"missing or wrong {CSRF_HEADER} header for a cookie session",

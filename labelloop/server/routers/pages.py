@@ -11,7 +11,7 @@ JSON API with the same cookie and the CSRF token in ``X-CSRF-Token``.
 
 from __future__ import annotations
 
-import hmac
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,15 +21,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
+from starlette.datastructures import FormData
 
 from labelloop.engine import agreement, browse, jobs
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
 from labelloop.exceptions import LabelloopError
-from labelloop.server.deps import SESSION_COOKIE
 from labelloop.server.permissions import member_scope, permission_allowed, role_allows
 from labelloop.server.schemas import MAX_ID
+from labelloop.server.sessions import SESSION_COOKIE, csrf_matches, end_session, start_session
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
@@ -78,12 +79,23 @@ def _caller(request: Request) -> _Page | None:
 def _render(
     request: Request, template: str, page: _Page | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    user = page.user if page else None
     return _TEMPLATES.TemplateResponse(
         request,
         template,
-        {"me": page.user if page else None, "csrf": page.csrf if page else "", **context},
+        {
+            "me": user,
+            "csrf": page.csrf if page else "",
+            "may": functools.partial(_may, user),
+            **context,
+        },
         status_code=status_code,
     )
+
+
+def _may(user: UserInfo | None, action: str) -> bool:
+    """What a template asks before it shows a link: would the permission check allow it."""
+    return user is not None and role_allows(user, action)
 
 
 def _login_form(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
@@ -115,10 +127,6 @@ def _project_for(request: Request, page: _Page, project_id: int, action: str):
         return None
 
 
-def _check_csrf(page: _Page, sent: str) -> bool:
-    return bool(sent) and hmac.compare_digest(sent.encode(), page.csrf.encode())
-
-
 def _guarded(
     request: Request,
     project_id: int,
@@ -132,6 +140,24 @@ def _guarded(
     if project is None:
         return _not_found(request, page, f"No project {project_id} here for you.")
     return build(page, project)
+
+
+def _admin_form(
+    request: Request,
+    project_id: int,
+    form: FormData,
+    show: Callable[..., Response],
+    change: Callable[[_Page, Any], Response],
+) -> Response:
+    """An admin's form posted: ``change`` applies it, unless its CSRF token is not the
+    session's; then ``show`` answers the page again with the error."""
+
+    def build(page: _Page, project: Any) -> Response:
+        if not csrf_matches(str(form.get("csrf_token", "")), page.csrf):
+            return show(request, page, project, error="The form expired: reload it.")
+        return change(page, project)
+
+    return _guarded(request, project_id, "administer", build)
 
 
 def _safe_next(url: str | None) -> str:
@@ -177,17 +203,8 @@ def login(
             next_url=_safe_next(next_url),
             name=name,
         )
-    secret, _csrf = user_engine.create_browser_session(db, user.id)
     response = RedirectResponse(_safe_next(next_url), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=_settings(request).secure_cookies,
-        path="/",
-        max_age=int(user_engine.SESSION_LIFETIME.total_seconds()),
-    )
+    start_session(response, db, user.id, secure=_settings(request).secure_cookies)
     return response
 
 
@@ -195,10 +212,9 @@ def login(
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
     """End the session (the form carries the CSRF token) and show the log-in form."""
     page = _caller(request)
-    if page is not None and _check_csrf(page, csrf_token):
-        user_engine.end_browser_session(_db(request), request.cookies[SESSION_COOKIE])
+    signed = page is not None and csrf_matches(csrf_token, page.csrf)
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(response, _db(request), request.cookies[SESSION_COOKIE] if signed else None)
     return response
 
 
@@ -316,7 +332,7 @@ def retrain(
     """Queue a retrain by hand (admin)."""
 
     def build(page: _Page, project: Any) -> Response:
-        if not _check_csrf(page, csrf_token):
+        if not csrf_matches(csrf_token, page.csrf):
             return _render(request, "message.html", page, 403, title="Forbidden", text="Reload.")
         jobs.enqueue_retrain(_db(request), project_id=project.id, actor=page.user.name)
         return RedirectResponse(f"/projects/{project.id}", status_code=303)
@@ -349,12 +365,7 @@ def _settings_page(
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
 def settings_page(request: Request, project_id: int) -> Response:
     """The settings form and the guidelines editor (admin)."""
-    return _guarded(
-        request,
-        project_id,
-        "administer",
-        lambda page, project: _settings_page(request, page, project),
-    )
+    return _guarded(request, project_id, "administer", functools.partial(_settings_page, request))
 
 
 @router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
@@ -362,9 +373,7 @@ async def save_settings(request: Request, project_id: int) -> Response:
     """Save the changed settings; a changed guidelines text becomes a new guideline version."""
     form = await request.form()
 
-    def build(page: _Page, project: Any) -> Response:
-        if not _check_csrf(page, str(form.get("csrf_token", ""))):
-            return _settings_page(request, page, project, error="The form expired: reload it.")
+    def change(page: _Page, project: Any) -> Response:
         db = _db(request)
         changes: dict[str, Any] = {}
         try:
@@ -409,7 +418,7 @@ async def save_settings(request: Request, project_id: int) -> Response:
             return _settings_page(request, page, project, error=str(exc))
         return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
 
-    return _guarded(request, project_id, "administer", build)
+    return _admin_form(request, project_id, form, _settings_page, change)
 
 
 def _members_page(
@@ -437,12 +446,7 @@ def _members_page(
 @router.get("/projects/{project_id}/members", response_class=HTMLResponse)
 def members_page(request: Request, project_id: int) -> Response:
     """Members and roles, and their API tokens (admin)."""
-    return _guarded(
-        request,
-        project_id,
-        "administer",
-        lambda page, project: _members_page(request, page, project),
-    )
+    return _guarded(request, project_id, "administer", functools.partial(_members_page, request))
 
 
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)
@@ -450,9 +454,7 @@ async def change_members(request: Request, project_id: int) -> Response:
     """Add a new or existing user, remove a member, create or revoke a token (admin)."""
     form = await request.form()
 
-    def build(page: _Page, project: Any) -> Response:
-        if not _check_csrf(page, str(form.get("csrf_token", ""))):
-            return _members_page(request, page, project, error="The form expired: reload it.")
+    def change(page: _Page, project: Any) -> Response:
         db = _db(request)
         action = str(form.get("action", ""))
         secret = ""
@@ -488,7 +490,7 @@ async def change_members(request: Request, project_id: int) -> Response:
             return _members_page(request, page, project, error=str(exc))
         return _members_page(request, page, project, secret=secret)
 
-    return _guarded(request, project_id, "administer", build)
+    return _admin_form(request, project_id, form, _members_page, change)
 
 
 # --------------------------------------------------------------------------- item browser

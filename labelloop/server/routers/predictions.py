@@ -15,7 +15,7 @@ from labelloop.server.deps import (
     SettingsDep,
     actor_for,
 )
-from labelloop.server.errors import ApiError
+from labelloop.server.errors import check_batch_size
 from labelloop.server.schemas import PredictionsCreate, PushReport
 
 __all__ = ["router"]
@@ -32,13 +32,7 @@ def push_predictions(
     body: PredictionsCreate,
 ) -> Any:
     """Push a client model's predictions; the queue is re-prioritised by their scores."""
-    if len(body.predictions) > settings.max_items_per_request:
-        raise ApiError(
-            413,
-            f"{len(body.predictions)} predictions in one request: send at most "
-            f"{settings.max_items_per_request} per request",
-            field="predictions",
-        )
+    check_batch_size(body.predictions, limit=settings.max_items_per_request, field="predictions")
     return predictions.push_predictions(
         db,
         project_id=project.id,

@@ -20,7 +20,7 @@ from labelloop.server.deps import (
     SettingsDep,
     actor_for,
 )
-from labelloop.server.errors import ApiError
+from labelloop.server.errors import check_batch_size
 from labelloop.server.permissions import member_scope
 from labelloop.server.schemas import (
     GuidelinesPublic,
@@ -99,11 +99,5 @@ def import_items(
     project: ProjectMember, user: CurrentUser, db: DbDep, settings: SettingsDep, body: ItemsCreate
 ) -> Any:
     """Import records in bulk (admin): items, their tasks, and any labels they carry."""
-    if len(body.records) > settings.max_items_per_request:
-        raise ApiError(
-            413,
-            f"{len(body.records)} records in one request: send at most "
-            f"{settings.max_items_per_request} per request",
-            field="records",
-        )
+    check_batch_size(body.records, limit=settings.max_items_per_request, field="records")
     return ingest.import_items(db, actor=actor_for(user), project=project.id, records=body.records)
