@@ -61,10 +61,12 @@ __all__ = [
     "TaskMember",
     "actor_for",
     "current_user",
+    "db_of",
     "get_db",
     "get_settings",
     "project_member",
     "require",
+    "settings_of",
 ]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -77,14 +79,24 @@ _RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
 # FastAPI would otherwise hand each of them to the thread pool, a hop per call.
 
 
+def db_of(request: Request) -> Database:
+    """The app's `Database`, for code that has the request but no dependency."""
+    return request.app.state.db
+
+
+def settings_of(request: Request) -> ServerSettings:
+    """The app's `ServerSettings`, for code that has the request but no dependency."""
+    return request.app.state.settings
+
+
 async def get_db(request: Request) -> Database:
     """The app's `Database`."""
-    return request.app.state.db
+    return db_of(request)
 
 
 async def get_settings(request: Request) -> ServerSettings:
     """The app's `ServerSettings`."""
-    return request.app.state.settings
+    return settings_of(request)
 
 
 DbDep = Annotated[Database, Depends(get_db)]
@@ -94,11 +106,6 @@ SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 def actor_for(user: UserInfo) -> str:
     """The audit actor of a user: their name, or ``model:<name>`` for a model account."""
     return f"model:{user.name}" if user.role == "model" else user.name
-
-
-def _db_of(request: Request) -> Database:
-    """The app's `Database`, for code that has the request but no dependency."""
-    return request.app.state.db
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -245,7 +252,7 @@ def _member_project(request: Request) -> ProjectAccess:
     if found:
         if reachable is None:
             raise not_found
-    elif not project_reachable(_db_of(request), user, project_id):
+    elif not project_reachable(db_of(request), user, project_id):
         raise not_found
     access = ProjectAccess(id=project_id)
     request.state.project = access
@@ -285,7 +292,7 @@ def _in_member_project(
         if row_id is not None:
             found, project_id = _scoped_project(request, (scope_kind, row_id))
             if not found:
-                project_id = project_of(_db_of(request), row_id, member_id=member_scope(user))
+                project_id = project_of(db_of(request), row_id, member_id=member_scope(user))
         if project_id is None:
             raise ApiError(404, f"no {noun} {request.path_params.get(param)}", field=param)
         access = ProjectAccess(id=project_id)

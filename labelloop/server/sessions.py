@@ -1,7 +1,7 @@
 """Browser sessions: the cookie that carries them and the CSRF token that guards writes.
 
 The rules both faces keep (the JSON API in `labelloop.server.deps`, the pages in
-`labelloop.server.routers.pages`):
+`labelloop.server.web`):
 
 1. The session's secret travels only in the ``labelloop_session`` cookie: HttpOnly,
    SameSite=Lax, Secure when the server is told it runs behind HTTPS, for the whole
