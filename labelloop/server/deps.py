@@ -139,6 +139,13 @@ def _scoped_project(request: Request, scope: tuple[str, int]) -> tuple[bool, int
     return False, None
 
 
+async def _cached_or_run(request: Request, name: str, guard: Callable[[Request], Any]) -> Any:
+    """The answer a guard left on ``request.state.<name>``, else the guard's (run in the
+    thread pool: guards read the database)."""
+    cached = getattr(request.state, name, None)
+    return cached if cached is not None else await run_in_threadpool(guard, request)
+
+
 def _authenticate(request: Request) -> UserInfo:
     cached = getattr(request.state, "user", None)
     if cached is not None:
@@ -188,8 +195,7 @@ async def current_user(request: Request) -> UserInfo:
 
     A cookie session must also send its CSRF token in ``X-CSRF-Token`` on unsafe methods.
     """
-    cached = getattr(request.state, "user", None)
-    return cached if cached is not None else await run_in_threadpool(_authenticate, request)
+    return await _cached_or_run(request, "user", _authenticate)
 
 
 current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
@@ -264,8 +270,7 @@ async def project_member(
     project_id: Annotated[int, Path(description="The project's id.")],
 ) -> ProjectAccess:
     """The project named by ``{project_id}``; 404 unless the caller is a member (or admin)."""
-    cached = getattr(request.state, "project", None)
-    return cached if cached is not None else await run_in_threadpool(_member_project, request)
+    return await _cached_or_run(request, "project", _member_project)
 
 
 project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
@@ -300,8 +305,7 @@ def _in_member_project(
         return access
 
     async def check(request: Request) -> ProjectAccess:
-        cached = getattr(request.state, "project", None)
-        return cached if cached is not None else await run_in_threadpool(guard, request)
+        return await _cached_or_run(request, "project", guard)
 
     check.guard = (_RANK_PROJECT, guard)  # type: ignore[attr-defined]
     check.__name__ = f"{param.removesuffix('_id')}_member"

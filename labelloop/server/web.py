@@ -97,21 +97,30 @@ def _may(user: UserInfo | None, action: str) -> bool:
     return user is not None and role_allows(user, action)
 
 
-def show_login(request: Request, *, error: str | None = None, status_code: int = 200) -> Response:
-    target = request.url.path
-    if request.url.query:
-        target += "?" + request.url.query
+def show_login(
+    request: Request, *, failed_as: str | None = None, next_url: str | None = None
+) -> Response:
+    """The log-in form, leading on to the page asked for, or to ``next_url`` (made safe);
+    after a failed try by ``failed_as``: the error, their name filled in, and 401."""
+    if next_url is None:
+        next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if next_url in ("/", "/login"):
+            next_url = "/projects"
+    else:
+        next_url = safe_next(next_url)
     return render(
         request,
         "login.html",
         None,
-        status_code=status_code,
-        error=error,
-        next_url=target if target not in ("/", "/login") else "/projects",
+        status_code=200 if failed_as is None else 401,
+        error=None if failed_as is None else "Wrong name or password.",
+        next_url=next_url,
+        name=failed_as,
     )
 
 
 def not_found(request: Request, page: Page, what: str) -> HTMLResponse:
+    """The 404 page, saying what is not there."""
     return render(request, "message.html", page, status_code=404, title="Not found", text=what)
 
 
@@ -160,6 +169,7 @@ def admin_form(
 
 
 def safe_next(url: str | None) -> str:
+    """``url`` when it leads to a page of this site, else the project list."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
         return "/projects"
     return url

@@ -61,15 +61,7 @@ def login(
     db = db_of(request)
     user = user_engine.verify_password(db, name, password) if name and password else None
     if user is None or not role_allows(user, "label"):
-        return render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            error="Wrong name or password.",
-            next_url=safe_next(next_url),
-            name=name,
-        )
+        return show_login(request, failed_as=name, next_url=next_url)
     response = RedirectResponse(safe_next(next_url), status_code=303)
     start_session(response, db, user.id, secure=settings_of(request).secure_cookies)
     return response
