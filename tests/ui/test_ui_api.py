@@ -22,6 +22,7 @@ from labelloop.engine.core import identity
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
+from labelloop.server.permissions import permission_allowed, role_allows
 from labelloop.store.db import Database
 
 API = "/api/v1"
@@ -355,3 +356,33 @@ def test_pages_answer_404_for_ids_out_of_range(world: World) -> None:
         "/projects/0/label",
     ):
         assert admin.get(path).status_code == 404, path
+
+
+PAGE_ACTIONS = {
+    "/label": "label",
+    "/guidelines": "label",
+    "/review": "review",
+    "": "review",
+    "/items": "review",
+    "/settings": "administer",
+    "/members": "administer",
+}
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "reviewer", "outsider", "stranger"])
+def test_pages_open_exactly_where_the_permission_check_allows(world: World, who: str) -> None:
+    client = _page_login(world, who)
+    user = world.users[who]
+    for project_id in (world.project_id, world.other_id):
+        for suffix, action in PAGE_ACTIONS.items():
+            allowed = permission_allowed(world.db, user, action, project_id)
+            response = client.get(f"/projects/{project_id}{suffix}")
+            assert response.status_code == (200 if allowed else 404), (who, suffix, project_id)
+
+
+def test_a_model_account_opens_no_page(world: World) -> None:
+    users.set_password(world.db, actor="cli:test", user="model", password="a long password")
+    client = TestClient(world.client.app)
+    response = client.post("/login", data={"name": "model", "password": "a long password"})
+    assert response.status_code == 401
+    assert not role_allows(world.users["model"], "label")
