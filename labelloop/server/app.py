@@ -45,7 +45,8 @@ _API_ROUTERS = (
     "media",
     "ui_api",
 )
-_PAGES_ROUTER = "labelloop.server.routers.pages"
+# The web UI's routers, included when installed.
+_PAGE_ROUTERS = ("labelloop.server.routers.pages", "labelloop.server.routers.project_pages")
 
 _ERROR_RESPONSES = {
     code: {"model": ErrorPublic, "description": text}
@@ -122,8 +123,9 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     for name in _API_ROUTERS:
         module = importlib.import_module(f"labelloop.server.routers.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
-    if importlib.util.find_spec(_PAGES_ROUTER) is not None:
-        app.include_router(importlib.import_module(_PAGES_ROUTER).router)
+    for name in _PAGE_ROUTERS:
+        if importlib.util.find_spec(name) is not None:
+            app.include_router(importlib.import_module(name).router)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

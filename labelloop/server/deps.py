@@ -1,4 +1,4 @@
-"""Dependencies as type aliases: the database, the calling user, role rules, the project.
+"""Dependencies as type aliases: the database, the calling user, permission guards, the project.
 
 Access is checked in a fixed order, before the request body is read or validated (see
 `GuardedRoute`): 401 when the caller is unknown, 403 when their role does not allow the
@@ -10,11 +10,14 @@ answer on ``request.state``, so the ordinary dependency call that follows is fre
     @router.post("/projects/{project_id}/items", dependencies=[AdminOnly])
     def import_items(project: ProjectMember, user: CurrentUser, db: DbDep, body: ItemsCreate):
         ...
+
+The guards authenticate (bearer token or session cookie); whether the caller may is
+`labelloop.server.permissions`' decision, the one the web pages ask too.
 """
 
 from __future__ import annotations
 
-import hmac
+import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -27,52 +30,46 @@ from labelloop.engine import lookup
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
 from labelloop.server.errors import ApiError
+from labelloop.server.permissions import (
+    ACTION_ROLES,
+    member_scope,
+    project_reachable,
+    role_allows,
+)
+from labelloop.server.schemas.common import MAX_ID
+from labelloop.server.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
 __all__ = [
-    "ADMIN",
-    "HUMANS",
-    "LABELLERS",
-    "MEMBERS",
-    "MODEL_READERS",
-    "REVIEWERS",
-    "SESSION_COOKIE",
-    "CSRF_HEADER",
     "AdminOnly",
     "AdminUser",
     "AnnotationMember",
     "CurrentUser",
     "DbDep",
     "GuardedRoute",
-    "HumanUser",
+    "LabellerOnly",
     "LabellerUser",
-    "ModelReader",
-    "ModelWriter",
+    "MemberOnly",
+    "ModelClient",
     "ProjectAccess",
     "ProjectMember",
     "ReviewTaskMember",
+    "ReviewerOnly",
     "ReviewerUser",
     "SettingsDep",
     "TaskMember",
     "actor_for",
     "current_user",
+    "db_of",
     "get_db",
     "get_settings",
     "project_member",
-    "require_roles",
+    "require",
+    "settings_of",
 ]
 
-SESSION_COOKIE = "labelloop_session"
-CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-ADMIN = frozenset({"admin"})
-REVIEWERS = frozenset({"admin", "reviewer"})
-LABELLERS = frozenset({"admin", "annotator", "reviewer"})
-HUMANS = LABELLERS
-MODEL_READERS = frozenset({"admin", "model"})
-MEMBERS = frozenset({"admin", "annotator", "reviewer", "model"})
 
 # Guard ranks: authentication, then role, then project membership.
 _RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
@@ -82,14 +79,24 @@ _RANK_USER, _RANK_ROLE, _RANK_PROJECT = 0, 1, 2
 # FastAPI would otherwise hand each of them to the thread pool, a hop per call.
 
 
+def db_of(request: Request) -> Database:
+    """The app's `Database`, for code that has the request but no dependency."""
+    return request.app.state.db
+
+
+def settings_of(request: Request) -> ServerSettings:
+    """The app's `ServerSettings`, for code that has the request but no dependency."""
+    return request.app.state.settings
+
+
 async def get_db(request: Request) -> Database:
     """The app's `Database`."""
-    return request.app.state.db
+    return db_of(request)
 
 
 async def get_settings(request: Request) -> ServerSettings:
     """The app's `ServerSettings`."""
-    return request.app.state.settings
+    return settings_of(request)
 
 
 DbDep = Annotated[Database, Depends(get_db)]
@@ -99,11 +106,6 @@ SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 def actor_for(user: UserInfo) -> str:
     """The audit actor of a user: their name, or ``model:<name>`` for a model account."""
     return f"model:{user.name}" if user.role == "model" else user.name
-
-
-def _db_of(request: Request) -> Database:
-    """The app's `Database`, for code that has the request but no dependency."""
-    return request.app.state.db
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -117,7 +119,7 @@ def _path_id(request: Request, name: str) -> int | None:
         value = int(raw)
     except (TypeError, ValueError):
         return None
-    return value if 0 < value < 2**62 else None
+    return value if 0 < value < MAX_ID else None
 
 
 def _path_scope(request: Request) -> tuple[str, int] | None:
@@ -135,6 +137,13 @@ def _scoped_project(request: Request, scope: tuple[str, int]) -> tuple[bool, int
     if scoped is not None and scoped[0] == scope:
         return True, scoped[1]
     return False, None
+
+
+async def _cached_or_run(request: Request, name: str, guard: Callable[[Request], Any]) -> Any:
+    """The answer a guard left on ``request.state.<name>``, else the guard's (run in the
+    thread pool: guards read the database)."""
+    cached = getattr(request.state, name, None)
+    return cached if cached is not None else await run_in_threadpool(guard, request)
 
 
 def _authenticate(request: Request) -> UserInfo:
@@ -167,7 +176,7 @@ def _authenticate(request: Request) -> UserInfo:
         user, csrf = found
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
+            if not csrf_matches(sent, csrf):
                 raise ApiError(
                     403,
                     f"missing or wrong {CSRF_HEADER} header for a cookie session",
@@ -186,8 +195,7 @@ async def current_user(request: Request) -> UserInfo:
 
     A cookie session must also send its CSRF token in ``X-CSRF-Token`` on unsafe methods.
     """
-    cached = getattr(request.state, "user", None)
-    return cached if cached is not None else await run_in_threadpool(_authenticate, request)
+    return await _cached_or_run(request, "user", _authenticate)
 
 
 current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
@@ -195,16 +203,16 @@ current_user.guard = (_RANK_USER, _authenticate)  # type: ignore[attr-defined]
 CurrentUser = Annotated[UserInfo, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
-    """A dependency that answers 403 unless the caller's role is one of ``roles``."""
-    allowed = frozenset(roles)
+@functools.cache
+def require(action: str) -> Callable[[Request], Awaitable[UserInfo]]:
+    """A dependency that answers 403 unless the caller's role may do ``action``
+    (one of `labelloop.server.permissions.ACTION_ROLES`); one per action, so a route
+    that names it twice runs it once."""
+    allowed = ", ".join(sorted(ACTION_ROLES[action]))
 
     def check_role(user: UserInfo) -> UserInfo:
-        if user.role not in allowed:
-            raise ApiError(
-                403,
-                f"the {user.role} role may not do this (allowed: {', '.join(sorted(allowed))})",
-            )
+        if not role_allows(user, action):
+            raise ApiError(403, f"the {user.role} role may not do this (allowed: {allowed})")
         return user
 
     def guard(request: Request) -> UserInfo:
@@ -214,17 +222,18 @@ def require_roles(*roles: str) -> Callable[[Request], Awaitable[UserInfo]]:
         return check_role(await current_user(request))
 
     check.guard = (_RANK_ROLE, guard)  # type: ignore[attr-defined]
-    check.__name__ = f"require_{'_or_'.join(sorted(allowed))}"
+    check.__name__ = f"require_{action.replace('-', '_')}"
     return check
 
 
-AdminUser = Annotated[UserInfo, Depends(require_roles(*ADMIN))]
-ReviewerUser = Annotated[UserInfo, Depends(require_roles(*REVIEWERS))]
-LabellerUser = Annotated[UserInfo, Depends(require_roles(*LABELLERS))]
-HumanUser = Annotated[UserInfo, Depends(require_roles(*HUMANS))]
-ModelReader = Annotated[UserInfo, Depends(require_roles(*MODEL_READERS))]
-ModelWriter = ModelReader
-AdminOnly = Depends(require_roles(*ADMIN))
+AdminUser = Annotated[UserInfo, Depends(require("administer"))]
+ReviewerUser = Annotated[UserInfo, Depends(require("review"))]
+LabellerUser = Annotated[UserInfo, Depends(require("label"))]
+ModelClient = Annotated[UserInfo, Depends(require("model-exchange"))]
+AdminOnly = Depends(require("administer"))
+ReviewerOnly = Depends(require("review"))
+LabellerOnly = Depends(require("label"))
+MemberOnly = Depends(require("view"))
 
 
 @dataclass(frozen=True)
@@ -249,12 +258,7 @@ def _member_project(request: Request) -> ProjectAccess:
     if found:
         if reachable is None:
             raise not_found
-    elif user.role == "admin":
-        # Admins are members of nothing: ask whether the project exists at all.
-        if not lookup.project_exists(_db_of(request), project_id):
-            raise not_found
-    elif not user_engine.is_member(_db_of(request), project_id, user.id):
-        # The membership row cannot outlive its project (ON DELETE CASCADE).
+    elif not project_reachable(db_of(request), user, project_id):
         raise not_found
     access = ProjectAccess(id=project_id)
     request.state.project = access
@@ -266,8 +270,7 @@ async def project_member(
     project_id: Annotated[int, Path(description="The project's id.")],
 ) -> ProjectAccess:
     """The project named by ``{project_id}``; 404 unless the caller is a member (or admin)."""
-    cached = getattr(request.state, "project", None)
-    return cached if cached is not None else await run_in_threadpool(_member_project, request)
+    return await _cached_or_run(request, "project", _member_project)
 
 
 project_member.guard = (_RANK_PROJECT, _member_project)  # type: ignore[attr-defined]
@@ -294,8 +297,7 @@ def _in_member_project(
         if row_id is not None:
             found, project_id = _scoped_project(request, (scope_kind, row_id))
             if not found:
-                member_id = None if user.role == "admin" else user.id
-                project_id = project_of(_db_of(request), row_id, member_id=member_id)
+                project_id = project_of(db_of(request), row_id, member_id=member_scope(user))
         if project_id is None:
             raise ApiError(404, f"no {noun} {request.path_params.get(param)}", field=param)
         access = ProjectAccess(id=project_id)
@@ -303,8 +305,7 @@ def _in_member_project(
         return access
 
     async def check(request: Request) -> ProjectAccess:
-        cached = getattr(request.state, "project", None)
-        return cached if cached is not None else await run_in_threadpool(guard, request)
+        return await _cached_or_run(request, "project", guard)
 
     check.guard = (_RANK_PROJECT, guard)  # type: ignore[attr-defined]
     check.__name__ = f"{param.removesuffix('_id')}_member"

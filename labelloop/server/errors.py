@@ -18,6 +18,7 @@ Anything else is a bug: it is logged with its traceback and answered 500 with no
 from __future__ import annotations
 
 import logging
+from collections.abc import Sized
 from http import HTTPStatus
 from typing import Any
 
@@ -36,7 +37,7 @@ from labelloop.exceptions import (
     ValidationError,
 )
 
-__all__ = ["ApiError", "error_response", "install_error_handlers"]
+__all__ = ["ApiError", "check_batch_size", "error_response", "install_error_handlers"]
 
 logger = logging.getLogger("labelloop.server")
 
@@ -94,6 +95,16 @@ class ApiError(Exception):
         self.detail = detail
         self.field = field
         self.headers = headers
+
+
+def check_batch_size(items: Sized, *, limit: int, field: str) -> None:
+    """Refuse (413) more than ``limit`` ``items`` in one request, naming the ``field``."""
+    if len(items) > limit:
+        raise ApiError(
+            413,
+            f"{len(items)} {field} in one request: send at most {limit} per request",
+            field=field,
+        )
 
 
 def _error_name(status_code: int) -> str:

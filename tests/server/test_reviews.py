@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 API = "/api/v1"
 
 
@@ -80,3 +82,20 @@ def test_review_flows(world) -> None:
     bad = world.call("reviewer", "POST", f"{API}/reviews/{review['id']}", json={"verdict": "maybe"})
     assert bad.status_code == 422
     assert bad.json()["field"] == "verdict"
+
+
+def test_a_review_lease_lasts_the_servers_lease_length(make_world) -> None:
+    # The project says 600 s; `serve --lease-seconds 30` holds for review leases too.
+    world = make_world(n_items=2, lease_seconds=30)
+    changed = world.call(
+        "admin",
+        "PATCH",
+        f"{API}/projects/{world.project_id}/settings",
+        json={"review_policy": "all"},
+    )
+    assert changed.status_code == 200, changed.text
+    _label_one(world, "pos")
+    before = dt.datetime.now(dt.UTC)
+    review = _review_next(world)
+    expires = dt.datetime.fromisoformat(review["lease_expires_at"])
+    assert before + dt.timedelta(seconds=29) <= expires <= before + dt.timedelta(seconds=31)

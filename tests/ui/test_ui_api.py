@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from labelloop.engine import (
     annotate,
@@ -18,10 +19,12 @@ from labelloop.engine import (
     users,
 )
 from labelloop.engine.core import identity
+from labelloop.engine.core.settings import SETTINGS
 from labelloop.engine.queue import lookahead
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
+from labelloop.server.permissions import permission_allowed, role_allows
 from labelloop.store.db import Database
 
 API = "/api/v1"
@@ -346,6 +349,33 @@ def test_pages_need_a_session_a_role_and_the_csrf_token(world: World) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; <em>it</em>" in rendered
 
 
+def test_the_settings_form_edits_what_the_settings_table_puts_in_it(world: World) -> None:
+    p = world.project_id
+    admin = _page_login(world, "admin")
+    page = admin.get(f"/projects/{p}/settings").text
+    for setting in SETTINGS:
+        assert (f'name="{setting.name}"' in page) == setting.in_form, setting.name
+        if setting.in_form:
+            assert str(escape(setting.help)) in page
+    csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": csrf, "review_policy": "none", "show_model_guess": "on"}
+    saved = admin.post(
+        f"/projects/{p}/settings", data={**form, "lease_seconds": "120", "label_budget": "500"}
+    )
+    assert saved.status_code == 200 and "settings saved" in saved.text
+    assert projects.get_project_info(world.db, p).settings["lease_seconds"] == 120
+    assert projects.get_project_info(world.db, p).settings["label_budget"] == 500
+    # An empty optional number clears it; an empty required one leaves it as it was.
+    admin.post(f"/projects/{p}/settings", data={**form, "lease_seconds": "", "label_budget": ""})
+    assert projects.get_project_info(world.db, p).settings["label_budget"] is None
+    assert projects.get_project_info(world.db, p).settings["lease_seconds"] == 120
+    bad = admin.post(f"/projects/{p}/settings", data={**form, "review_percent": "ten"})
+    assert bad.status_code == 422 and "review percent must be a number" in bad.text
+    refused = admin.post(f"/projects/{p}/settings", data={**form, "overlap": "21"})
+    assert refused.status_code == 422 and "overlap" in refused.text
+    assert projects.get_project_info(world.db, p).settings["overlap"] == 1
+
+
 def test_pages_answer_404_for_ids_out_of_range(world: World) -> None:
     admin = _page_login(world, "admin")
     for path in (
@@ -355,3 +385,33 @@ def test_pages_answer_404_for_ids_out_of_range(world: World) -> None:
         "/projects/0/label",
     ):
         assert admin.get(path).status_code == 404, path
+
+
+PAGE_ACTIONS = {
+    "/label": "label",
+    "/guidelines": "label",
+    "/review": "review",
+    "": "review",
+    "/items": "review",
+    "/settings": "administer",
+    "/members": "administer",
+}
+
+
+@pytest.mark.parametrize("who", ["admin", "annotator", "reviewer", "outsider", "stranger"])
+def test_pages_open_exactly_where_the_permission_check_allows(world: World, who: str) -> None:
+    client = _page_login(world, who)
+    user = world.users[who]
+    for project_id in (world.project_id, world.other_id):
+        for suffix, action in PAGE_ACTIONS.items():
+            allowed = permission_allowed(world.db, user, action, project_id)
+            response = client.get(f"/projects/{project_id}{suffix}")
+            assert response.status_code == (200 if allowed else 404), (who, suffix, project_id)
+
+
+def test_a_model_account_opens_no_page(world: World) -> None:
+    users.set_password(world.db, actor="cli:test", user="model", password="a long password")
+    client = TestClient(world.client.app)
+    response = client.post("/login", data={"name": "model", "password": "a long password"})
+    assert response.status_code == 401
+    assert not role_allows(world.users["model"], "label")

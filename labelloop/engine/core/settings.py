@@ -168,7 +168,7 @@ SETTINGS: tuple[Setting, ...] = (
             _number(0, 100, high_open=False), "number", 0, 100, in_form=True),
     Setting("lease_seconds", 600,
             "seconds a label or review lease lasts; serve --lease-seconds overrides it",
-            _integer(1, _WEEK), "int", 1, _WEEK),
+            _integer(1, _WEEK), "int", 1, _WEEK, in_form=True),
     Setting("eval_share", 0.05, "share of the pool set aside as the evaluation set",
             _number(0, 1, high_open=True), "number", 0, 1),
     Setting("eval_min", 50, "at least this many evaluation items, where the pool allows",
@@ -185,7 +185,7 @@ SETTINGS: tuple[Setting, ...] = (
             _directory, "text"),
     Setting("label_budget", None,
             "labels the team can afford; the stopping verdict says stop once spent",
-            _optional(_integer(1)), "int", 1),
+            _optional(_integer(1)), "int", 1, in_form=True),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Response, status
+from fastapi import APIRouter, Header, Response, status
 
 from labelloop.engine import annotate
 from labelloop.server.deps import (
@@ -14,14 +14,12 @@ from labelloop.server.deps import (
     LabellerUser,
     TaskMember,
 )
-from labelloop.server.routers.tasks import TaskId
-from labelloop.server.schemas import AnnotationCreate, AnnotationPublic
+from labelloop.server.schemas import AnnotationCreate, AnnotationId, AnnotationInfo, TaskId
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["annotations"], route_class=GuardedRoute)
 
-AnnotationId = Annotated[int, Path(ge=1, le=2**62, description="The annotation's id.")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -35,9 +33,9 @@ IdempotencyKey = Annotated[
 
 @router.post(
     "/tasks/{task_id}/annotations",
-    response_model=AnnotationPublic,
+    response_model=AnnotationInfo,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": AnnotationPublic, "description": "A retry: the original."}},
+    responses={200: {"model": AnnotationInfo, "description": "A retry: the original."}},
     dependencies=[TaskMember],
 )
 def submit_annotation(
@@ -69,7 +67,7 @@ def submit_annotation(
 
 @router.post(
     "/annotations/{annotation_id}/undo",
-    response_model=AnnotationPublic,
+    response_model=AnnotationInfo,
     dependencies=[AnnotationMember],
 )
 def undo_annotation(annotation_id: AnnotationId, user: LabellerUser, db: DbDep) -> Any:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from labelloop.engine import users as user_engine
-from labelloop.server.deps import SESSION_COOKIE, CurrentUser, DbDep, GuardedRoute, SettingsDep
+from labelloop.server.deps import CurrentUser, DbDep, GuardedRoute, SettingsDep
 from labelloop.server.errors import ApiError
-from labelloop.server.schemas import LoginCreate, SessionPublic, UserPublic
+from labelloop.server.schemas import LoginCreate, SessionPublic
+from labelloop.server.sessions import SESSION_COOKIE, end_session, start_session
 
 __all__ = ["router"]
 
@@ -24,32 +25,21 @@ def login(body: LoginCreate, db: DbDep, settings: SettingsDep, response: Respons
     user = user_engine.verify_password(db, body.name, body.password)
     if user is None or not user.is_active:
         raise ApiError(401, "wrong name or password", field="password")
-    secret, csrf = user_engine.create_browser_session(db, user.id)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-        max_age=int(user_engine.SESSION_LIFETIME.total_seconds()),
-    )
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=csrf)
+    csrf = start_session(response, db, user.id, secure=settings.secure_cookies)
+    return SessionPublic(user=user, csrf_token=csrf)
 
 
 @router.get("/me", response_model=SessionPublic)
 def me(user: CurrentUser, request: Request) -> SessionPublic:
     """The calling user; with a cookie session, its CSRF token too."""
     csrf = getattr(request.state, "csrf_token", None) or ""
-    return SessionPublic(user=UserPublic.model_validate(user), csrf_token=csrf)
+    return SessionPublic(user=user, csrf_token=csrf)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 def logout(user: CurrentUser, request: Request, db: DbDep) -> Response:
     """End the cookie session (a bearer token stays valid: revoke it instead)."""
-    secret = request.cookies.get(SESSION_COOKIE)
-    if secret and getattr(request.state, "auth", None) == "cookie":
-        user_engine.end_browser_session(db, secret)
+    by_cookie = getattr(request.state, "auth", None) == "cookie"
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(response, db, request.cookies.get(SESSION_COOKIE) if by_cookie else None)
     return response

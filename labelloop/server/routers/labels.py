@@ -5,31 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from labelloop.engine import predictions
-from labelloop.server.deps import DbDep, GuardedRoute, ModelReader, ProjectMember
+from labelloop.server.deps import DbDep, GuardedRoute, ModelClient, ProjectMember
+from labelloop.server.schemas import LabelPagePublic, LabelRowPublic
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["client models"], route_class=GuardedRoute)
-
-
-class LabelRowPublic(BaseModel):
-    """An item's final label: ``label`` (single-label) or ``labels`` (multi-label)."""
-
-    item_id: str
-    annotation_id: int
-    label: str | None = None
-    labels: list[str] | None = None
-
-
-class LabelPagePublic(BaseModel):
-    """One page; pass ``next_cursor`` as ``since`` for the next (also to poll later)."""
-
-    labels: list[LabelRowPublic]
-    next_cursor: str
-    has_more: bool
 
 
 @router.get(
@@ -39,7 +22,7 @@ class LabelPagePublic(BaseModel):
 )
 def labels_since(
     project: ProjectMember,
-    user: ModelReader,
+    user: ModelClient,
     db: DbDep,
     since: Annotated[str | None, Query(max_length=200, description="A next_cursor.")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,

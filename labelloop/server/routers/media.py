@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
 from labelloop.engine import media
-from labelloop.engine import users as user_engine
 from labelloop.server.deps import (
-    HUMANS,
     DbDep,
     GuardedRoute,
-    HumanUser,
+    LabellerOnly,
+    LabellerUser,
     ProjectMember,
     SettingsDep,
-    require_roles,
 )
 from labelloop.server.errors import ApiError
+from labelloop.server.permissions import project_reachable
+from labelloop.server.schemas import ItemId
 
 __all__ = ["router"]
 
-router = APIRouter(
-    tags=["media"], route_class=GuardedRoute, dependencies=[Depends(require_roles(*HUMANS))]
-)
+router = APIRouter(tags=["media"], route_class=GuardedRoute, dependencies=[LabellerOnly])
 
 _FILE = {200: {"content": {"application/octet-stream": {}}, "description": "The file."}}
 
@@ -49,13 +47,13 @@ def item_media(
 
 @router.get("/items/{item_id}/media", response_class=FileResponse, responses=_FILE)
 def item_media_by_id(
-    item_id: Annotated[int, Path(ge=1, le=2**62)],
-    user: HumanUser,
+    item_id: ItemId,
+    user: LabellerUser,
     db: DbDep,
     settings: SettingsDep,
 ) -> FileResponse:
     """The media file of an item by its id (the ``media_url`` of a leased task)."""
     found = media.media_file(db, item_id=item_id, allowed_root=settings.media_root)
-    if user.role != "admin" and not user_engine.is_member(db, found.project_id, user.id):
+    if not project_reachable(db, user, found.project_id):
         raise ApiError(404, f"no item {item_id}", field="item_id")
     return FileResponse(found.path)

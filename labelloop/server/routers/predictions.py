@@ -5,52 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from labelloop.engine import predictions
 from labelloop.server.deps import (
     DbDep,
     GuardedRoute,
-    ModelWriter,
+    ModelClient,
     ProjectMember,
     SettingsDep,
     actor_for,
 )
-from labelloop.server.errors import ApiError
-from labelloop.server.schemas import PredictionsCreate
+from labelloop.server.errors import check_batch_size
+from labelloop.server.schemas import PredictionsCreate, PushReport
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["client models"], route_class=GuardedRoute)
 
 
-class PushReportPublic(BaseModel):
-    """What a push did: the model version it was filed under and the batch it picked."""
-
-    model_version_id: int
-    model_version: int
-    model_name: str
-    n_predictions: int
-    n_reprioritised: int
-    batch: list[str]
-
-
-@router.post("/projects/{project_id}/predictions", response_model=PushReportPublic)
+@router.post("/projects/{project_id}/predictions", response_model=PushReport)
 def push_predictions(
     project: ProjectMember,
-    user: ModelWriter,
+    user: ModelClient,
     db: DbDep,
     settings: SettingsDep,
     body: PredictionsCreate,
 ) -> Any:
     """Push a client model's predictions; the queue is re-prioritised by their scores."""
-    if len(body.predictions) > settings.max_items_per_request:
-        raise ApiError(
-            413,
-            f"{len(body.predictions)} predictions in one request: send at most "
-            f"{settings.max_items_per_request} per request",
-            field="predictions",
-        )
+    check_batch_size(body.predictions, limit=settings.max_items_per_request, field="predictions")
     return predictions.push_predictions(
         db,
         project_id=project.id,

@@ -4,60 +4,57 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, status
+from fastapi import APIRouter, Body, status
 
 from labelloop.engine import ingest
 from labelloop.engine import projects as project_engine
 from labelloop.server.deps import (
-    MEMBERS,
     AdminOnly,
     AdminUser,
     CurrentUser,
     DbDep,
     GuardedRoute,
-    HumanUser,
+    LabellerUser,
+    MemberOnly,
     ProjectMember,
     SettingsDep,
     actor_for,
-    require_roles,
 )
-from labelloop.server.errors import ApiError
+from labelloop.server.errors import check_batch_size
+from labelloop.server.permissions import member_scope
 from labelloop.server.schemas import (
     GuidelinesPublic,
     GuidelinesUpdate,
     ItemsCreate,
     ProjectCreate,
-    ProjectPublic,
+    ProjectInfo,
 )
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["projects"], route_class=GuardedRoute)
-_Members = Depends(require_roles(*MEMBERS))
 
 
-@router.get("/projects", response_model=list[ProjectPublic], dependencies=[_Members])
+@router.get("/projects", response_model=list[ProjectInfo], dependencies=[MemberOnly])
 def list_projects(user: CurrentUser, db: DbDep) -> list[Any]:
     """The caller's projects (every project for an admin) with their item counts."""
-    if user.role == "admin":
-        return project_engine.list_projects(db)
-    return project_engine.list_projects(db, user_id=user.id)
+    return project_engine.list_projects(db, user_id=member_scope(user))
 
 
-@router.post("/projects", response_model=ProjectPublic, status_code=status.HTTP_201_CREATED)
+@router.post("/projects", response_model=ProjectInfo, status_code=status.HTTP_201_CREATED)
 def create_project(body: ProjectCreate, user: AdminUser, db: DbDep) -> Any:
     """Create a project (admin)."""
     return project_engine.create_project(db, actor=actor_for(user), **body.model_dump())
 
 
-@router.get("/projects/{project_id}", response_model=ProjectPublic, dependencies=[_Members])
+@router.get("/projects/{project_id}", response_model=ProjectInfo, dependencies=[MemberOnly])
 def get_project(project: ProjectMember, db: DbDep) -> Any:
     """One project with its counts."""
     return project_engine.get_project_info(db, project.id)
 
 
 @router.patch(
-    "/projects/{project_id}/settings", response_model=ProjectPublic, dependencies=[AdminOnly]
+    "/projects/{project_id}/settings", response_model=ProjectInfo, dependencies=[AdminOnly]
 )
 def update_settings(
     project: ProjectMember,
@@ -72,7 +69,7 @@ def update_settings(
 
 
 @router.get("/projects/{project_id}/guidelines", response_model=GuidelinesPublic)
-def get_guidelines(project: ProjectMember, user: HumanUser, db: DbDep) -> Any:
+def get_guidelines(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
     """The guidelines in force (Markdown); version 0 and empty text before the first."""
     found = project_engine.get_guidelines(db, project.id)
     if found is None:
@@ -102,11 +99,5 @@ def import_items(
     project: ProjectMember, user: CurrentUser, db: DbDep, settings: SettingsDep, body: ItemsCreate
 ) -> Any:
     """Import records in bulk (admin): items, their tasks, and any labels they carry."""
-    if len(body.records) > settings.max_items_per_request:
-        raise ApiError(
-            413,
-            f"{len(body.records)} records in one request: send at most "
-            f"{settings.max_items_per_request} per request",
-            field="records",
-        )
+    check_batch_size(body.records, limit=settings.max_items_per_request, field="records")
     return ingest.import_items(db, actor=actor_for(user), project=project.id, records=body.records)

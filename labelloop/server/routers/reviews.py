@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Response, status
 
 from labelloop.engine import review
 from labelloop.server.deps import (
@@ -15,56 +13,27 @@ from labelloop.server.deps import (
     ProjectMember,
     ReviewerUser,
     ReviewTaskMember,
+    SettingsDep,
 )
-from labelloop.server.routers.tasks import ItemPublic
-from labelloop.server.schemas import AnnotationPublic, ReviewCreate
+from labelloop.server.schemas import ReviewCreate, ReviewOutcome, ReviewTaskId, ReviewTaskInfo
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["reviews"], route_class=GuardedRoute)
 
-ReviewTaskId = Annotated[int, Path(ge=1, le=2**62, description="The review task's id.")]
-
-
-class ModelGuessPublic(BaseModel):
-    model_version: int
-    model_name: str
-    label: Any
-    probabilities: dict[str, float]
-
-
-class ReviewTaskPublic(BaseModel):
-    """An item leased for review, with the annotations under review and the model's guess."""
-
-    id: int
-    project_id: int
-    item: ItemPublic
-    reason: str
-    annotations: list[AnnotationPublic]
-    model_guess: ModelGuessPublic | None
-    provisional_label: Any
-    lease_expires_at: dt.datetime
-
-
-class ReviewOutcomePublic(BaseModel):
-    review_task_id: int
-    item_id: int
-    item_external_id: str
-    verdict: str
-    item_status: str
-    final_label: Any
-    review_ids: list[int]
-    correction_id: int | None
-
 
 @router.post(
     "/projects/{project_id}/reviews/next",
-    response_model=ReviewTaskPublic,
+    response_model=ReviewTaskInfo,
     responses={204: {"description": "Nothing waits for review."}},
 )
-def lease_next_review(project: ProjectMember, user: ReviewerUser, db: DbDep) -> Any:
+def lease_next_review(
+    project: ProjectMember, user: ReviewerUser, db: DbDep, settings: SettingsDep
+) -> Any:
     """Lease the next item in review to the caller (no body); 204 when none."""
-    task = review.lease_next_review(db, project_id=project.id, user=user)
+    task = review.lease_next_review(
+        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    )
     if task is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return task
@@ -72,7 +41,7 @@ def lease_next_review(project: ProjectMember, user: ReviewerUser, db: DbDep) -> 
 
 @router.post(
     "/reviews/{review_task_id}",
-    response_model=ReviewOutcomePublic,
+    response_model=ReviewOutcome,
     dependencies=[ReviewTaskMember],
 )
 def submit_review(

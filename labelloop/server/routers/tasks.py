@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Response, status
 
 from labelloop.engine import queue
 from labelloop.server.deps import (
@@ -17,39 +15,16 @@ from labelloop.server.deps import (
     SettingsDep,
     TaskMember,
 )
-from labelloop.server.schemas import SkipCreate
+from labelloop.server.schemas import SkipCreate, TaskId, TaskInfo
 
-__all__ = ["ItemPublic", "TaskId", "TaskPublic", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["tasks"], route_class=GuardedRoute)
-
-TaskId = Annotated[int, Path(ge=1, le=2**62, description="The task's id.")]
-
-
-class ItemPublic(BaseModel):
-    id: int
-    external_id: str
-    payload: dict[str, Any]
-    media_url: str | None
-    meta: dict[str, Any]
-
-
-class TaskPublic(BaseModel):
-    """A task leased to the caller, with its item and lease expiry."""
-
-    id: int
-    project_id: int
-    item: ItemPublic
-    priority: float
-    reason: str | None
-    is_eval: bool
-    lease_id: int
-    lease_expires_at: dt.datetime
 
 
 @router.post(
     "/projects/{project_id}/tasks/next",
-    response_model=TaskPublic,
+    response_model=TaskInfo,
     responses={204: {"description": "Nothing is open for this annotator."}},
 )
 def lease_next_task(

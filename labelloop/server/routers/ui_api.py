@@ -2,132 +2,37 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Response, status
 
 from labelloop.engine import browse, lookup, queue
 from labelloop.server.deps import (
-    REVIEWERS,
     AnnotationMember,
     DbDep,
     GuardedRoute,
-    HumanUser,
     LabellerUser,
     ProjectMember,
+    ReviewerOnly,
     SettingsDep,
-    require_roles,
 )
 from labelloop.server.errors import ApiError
-from labelloop.server.routers.tasks import TaskPublic
+from labelloop.server.schemas import (
+    AnnotationId,
+    AnnotatorProgress,
+    ItemGuess,
+    ItemHistory,
+    ItemId,
+    ItemPage,
+    TaskInfo,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["ui"], route_class=GuardedRoute)
 
-AnnotationId = Annotated[int, Path(ge=1, le=2**62, description="The annotation's id.")]
-ItemId = Annotated[int, Path(ge=1, le=2**62, description="The item's id.")]
 
-
-class ProgressPublic(BaseModel):
-    """The caller's labels today and in all, and how often reviewers accepted them."""
-
-    done_today: int
-    done_total: int
-    reviewed: int
-    accepted: int
-    review_agreement: float | None
-
-
-class GuessPublic(BaseModel):
-    """The newest model's label for an item and its confidence."""
-
-    item_id: int
-    model_version: int
-    label: Any
-    confidence: float
-    probabilities: dict[str, float]
-
-
-class ItemSummaryPublic(BaseModel):
-    id: int
-    external_id: str
-    snippet: str
-    status: str
-    final_label: Any
-    is_eval: bool
-    score: float | None
-
-
-class ItemPagePublic(BaseModel):
-    items: list[ItemSummaryPublic]
-    total: int
-    offset: int
-    limit: int
-
-
-class HistoryPredictionPublic(BaseModel):
-    model_version: int
-    label: Any
-    probabilities: dict[str, float]
-    score: float
-    created_at: dt.datetime
-
-
-class HistoryAnnotationPublic(BaseModel):
-    id: int
-    actor: str
-    source: str
-    label: Any
-    status: str
-    time_spent_ms: int | None
-    guideline_version: int | None
-    created_at: dt.datetime
-
-
-class HistoryReviewPublic(BaseModel):
-    id: int
-    annotation_id: int | None
-    reviewer: str
-    verdict: str
-    corrected_label: Any
-    note: str | None
-    created_at: dt.datetime
-
-
-class HistoryEventPublic(BaseModel):
-    seq: int
-    actor: str
-    action: str
-    target: str
-    before: Any
-    after: Any
-    created_at: dt.datetime
-
-
-class ItemHistoryPublic(BaseModel):
-    """An item and everything that happened to it."""
-
-    id: int
-    project_id: int
-    external_id: str
-    payload: dict[str, Any]
-    media_url: str | None
-    meta: dict[str, Any]
-    status: str
-    final_label: Any
-    label_source: str | None
-    is_eval: bool
-    created_at: dt.datetime
-    predictions: list[HistoryPredictionPublic]
-    annotations: list[HistoryAnnotationPublic]
-    reviews: list[HistoryReviewPublic]
-    events: list[HistoryEventPublic]
-
-
-@router.get("/projects/{project_id}/progress/me", response_model=ProgressPublic)
+@router.get("/projects/{project_id}/progress/me", response_model=AnnotatorProgress)
 def my_progress(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
     """The caller's progress: labels done today (UTC) and in all, agreement with reviewers."""
     return browse.annotator_progress(db, project_id=project.id, user_id=user.id)
@@ -135,9 +40,9 @@ def my_progress(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
 
 @router.get(
     "/projects/{project_id}/items/{item_id}/guess",
-    response_model=GuessPublic | None,
+    response_model=ItemGuess | None,
 )
-def model_guess(project: ProjectMember, item_id: ItemId, user: HumanUser, db: DbDep) -> Any:
+def model_guess(project: ProjectMember, item_id: ItemId, user: LabellerUser, db: DbDep) -> Any:
     """The model's guess for an item (null before any model); annotators see it only when
     the project's ``show_model_guess`` setting allows it."""
     if user.role == "annotator":
@@ -149,8 +54,8 @@ def model_guess(project: ProjectMember, item_id: ItemId, user: HumanUser, db: Db
 
 @router.get(
     "/projects/{project_id}/items",
-    response_model=ItemPagePublic,
-    dependencies=[Depends(require_roles(*REVIEWERS))],
+    response_model=ItemPage,
+    dependencies=[ReviewerOnly],
 )
 def search_items(
     project: ProjectMember,
@@ -183,8 +88,8 @@ def search_items(
 
 @router.get(
     "/projects/{project_id}/items/{item_id}/history",
-    response_model=ItemHistoryPublic,
-    dependencies=[Depends(require_roles(*REVIEWERS))],
+    response_model=ItemHistory,
+    dependencies=[ReviewerOnly],
 )
 def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
     """An item with its predictions, annotations, reviews and audit events (admins, reviewers)."""
@@ -193,7 +98,7 @@ def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
 
 @router.post(
     "/annotations/{annotation_id}/relabel",
-    response_model=TaskPublic,
+    response_model=TaskInfo,
     dependencies=[AnnotationMember],
 )
 def label_again(
@@ -207,7 +112,7 @@ def label_again(
 
 @router.post(
     "/projects/{project_id}/tasks/ahead",
-    response_model=TaskPublic,
+    response_model=TaskInfo,
     responses={204: {"description": "Nothing more is open, or the caller holds no task."}},
 )
 def lease_ahead(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, status
 
 from labelloop.engine import users as user_engine
 from labelloop.server.deps import (
@@ -18,40 +17,24 @@ from labelloop.server.deps import (
     actor_for,
 )
 from labelloop.server.schemas import (
+    MAX_ID,
     MemberCreate,
     TokenCreate,
+    TokenCreatedPublic,
+    TokenId,
+    TokenInfo,
     UserCreate,
     UserCreatedPublic,
-    UserPublic,
+    UserId,
+    UserInfo,
 )
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["users"], route_class=GuardedRoute, dependencies=[AdminOnly])
 
-UserId = Annotated[int, Path(ge=1, le=2**62, description="The user's id.")]
 
-
-class TokenPublic(BaseModel):
-    id: int
-    user_id: int
-    user_name: str
-    name: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
-class TokenCreatedPublic(TokenPublic):
-    """A new API token: its metadata, and under ``token`` its secret (shown this once).
-
-    ``token`` is the string for ``Authorization: Bearer``, as in ``POST /users``.
-    """
-
-    token: str
-
-
-@router.get("/users", response_model=list[UserPublic])
+@router.get("/users", response_model=list[UserInfo])
 def list_users(db: DbDep) -> Any:
     """Every user, by name."""
     return user_engine.list_users(db)
@@ -68,17 +51,17 @@ def create_user(body: UserCreate, user: AdminUser, db: DbDep) -> Any:
         password=body.password,
         projects=body.projects,
     )
-    return UserCreatedPublic(user=UserPublic.model_validate(created), token=token)
+    return UserCreatedPublic(user=created, token=token)
 
 
-@router.get("/users/{user_id}", response_model=UserPublic)
+@router.get("/users/{user_id}", response_model=UserInfo)
 def get_user(user_id: UserId, db: DbDep) -> Any:
     """One user."""
     return user_engine.get_user(db, user_id)
 
 
-@router.get("/tokens", response_model=list[TokenPublic])
-def list_tokens(db: DbDep, user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Any:
+@router.get("/tokens", response_model=list[TokenInfo])
+def list_tokens(db: DbDep, user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None) -> Any:
     """API tokens (metadata only, never secrets), of one user or everyone."""
     return user_engine.list_tokens(db, user=user_id)
 
@@ -89,31 +72,29 @@ def create_token(body: TokenCreate, user: AdminUser, db: DbDep) -> Any:
     info, secret = user_engine.create_token(
         db, actor=actor_for(user), user=body.user_id, name=body.name
     )
-    return TokenCreatedPublic(
-        **TokenPublic.model_validate(info, from_attributes=True).model_dump(), token=secret
-    )
+    return TokenCreatedPublic(**dataclasses.asdict(info), token=secret)
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenPublic)
-def revoke_token(token_id: Annotated[int, Path(ge=1, le=2**62)], user: AdminUser, db: DbDep) -> Any:
+@router.delete("/tokens/{token_id}", response_model=TokenInfo)
+def revoke_token(token_id: TokenId, user: AdminUser, db: DbDep) -> Any:
     """Revoke a token: it stops authenticating at once."""
     return user_engine.revoke_token(db, actor=actor_for(user), token_id=token_id)
 
 
-@router.get("/projects/{project_id}/members", response_model=list[UserPublic])
+@router.get("/projects/{project_id}/members", response_model=list[UserInfo])
 def list_members(project: ProjectMember, db: DbDep) -> Any:
     """The project's members."""
     return user_engine.list_members(db, project.id)
 
 
-@router.post("/projects/{project_id}/members", response_model=list[UserPublic])
+@router.post("/projects/{project_id}/members", response_model=list[UserInfo])
 def add_member(project: ProjectMember, body: MemberCreate, user: AdminUser, db: DbDep) -> Any:
     """Make a user a member of the project (no-op when already one); the members after."""
     user_engine.add_member(db, actor=actor_for(user), project=project.id, user=body.user_id)
     return user_engine.list_members(db, project.id)
 
 
-@router.delete("/projects/{project_id}/members/{user_id}", response_model=list[UserPublic])
+@router.delete("/projects/{project_id}/members/{user_id}", response_model=list[UserInfo])
 def remove_member(project: ProjectMember, user_id: UserId, user: AdminUser, db: DbDep) -> Any:
     """End a user's membership of the project; the members after."""
     user_engine.remove_member(db, actor=actor_for(user), project=project.id, user=user_id)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Response, status
 
 from labelloop.engine import webhooks as webhook_engine
 from labelloop.server.deps import (
@@ -18,40 +16,14 @@ from labelloop.server.deps import (
     actor_for,
 )
 from labelloop.server.errors import ApiError
-from labelloop.server.schemas import WebhookCreate
+from labelloop.server.schemas import DeliveryInfo, WebhookCreate, WebhookId, WebhookInfo
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["webhooks"], route_class=GuardedRoute, dependencies=[AdminOnly])
 
-WebhookId = Annotated[int, Path(ge=1, le=2**62, description="The webhook's id.")]
 
-
-class WebhookPublic(BaseModel):
-    """A webhook; ``secret`` (the HMAC key) is only in the answer to its registration."""
-
-    id: int
-    project_id: int
-    url: str
-    events: list[str]
-    is_active: bool
-    created_at: dt.datetime
-    secret: str | None = None
-
-
-class DeliveryPublic(BaseModel):
-    id: int
-    webhook_id: int
-    event: str
-    status: str
-    attempts: int
-    last_status_code: int | None
-    last_error: str | None
-    next_attempt_at: dt.datetime
-    delivered_at: dt.datetime | None
-
-
-@router.get("/projects/{project_id}/webhooks", response_model=list[WebhookPublic])
+@router.get("/projects/{project_id}/webhooks", response_model=list[WebhookInfo])
 def list_webhooks(project: ProjectMember, db: DbDep) -> Any:
     """The project's webhooks (without secrets)."""
     return webhook_engine.list_webhooks(db, project.id)
@@ -59,7 +31,7 @@ def list_webhooks(project: ProjectMember, db: DbDep) -> Any:
 
 @router.post(
     "/projects/{project_id}/webhooks",
-    response_model=WebhookPublic,
+    response_model=WebhookInfo,
     status_code=status.HTTP_201_CREATED,
 )
 def register_webhook(
@@ -92,7 +64,7 @@ def delete_webhook(
 
 @router.get(
     "/projects/{project_id}/webhooks/{webhook_id}/deliveries",
-    response_model=list[DeliveryPublic],
+    response_model=list[DeliveryInfo],
 )
 def list_deliveries(project: ProjectMember, webhook_id: WebhookId, db: DbDep) -> Any:
     """A webhook's deliveries with their attempts and outcome."""

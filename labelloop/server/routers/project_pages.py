@@ -1,0 +1,331 @@
+"""The web UI's pages of a project for reviewers and admins: the dashboard, the settings
+and members forms, the item browser and an item's history.
+
+Server-rendered (Jinja2) over the same engine as the API, under the rules of
+`labelloop.server.web`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from labelloop.engine import agreement, browse, jobs
+from labelloop.engine import projects as project_engine
+from labelloop.engine import users as user_engine
+from labelloop.engine.core.settings import REVIEW_POLICIES, SETTINGS, Setting
+from labelloop.exceptions import LabelloopError
+from labelloop.server.deps import db_of
+from labelloop.server.schemas import MAX_ID
+from labelloop.server.sessions import csrf_matches
+from labelloop.server.web import Page, admin_form, guarded, not_found, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+# The settings the form edits, in the order of the one settings table.
+_FORM_SETTINGS = tuple(setting for setting in SETTINGS if setting.in_form)
+
+
+class _FormValueError(ValueError):
+    """A form field that is not of its setting's kind (the message is for the page)."""
+
+
+def _form_value(setting: Setting, form: Any) -> tuple[bool, Any]:
+    """(given, value) of one setting from the submitted form, by the setting's kind.
+
+    An empty number field leaves the setting as it is, except for a setting whose default
+    is None, which it clears.
+    """
+    if setting.kind == "bool":
+        return True, form.get(setting.name) == "on"
+    if setting.kind == "policy":
+        policies = [str(p) for p in form.getlist(setting.name)] or ["none"]
+        return True, policies[0] if len(policies) == 1 else policies
+    raw = str(form.get(setting.name, "")).strip()
+    if raw == "":
+        return setting.default is None, None
+    try:
+        number = float(raw) if setting.kind == "number" else int(raw)
+    except ValueError:
+        raise _FormValueError(f"{setting.name.replace('_', ' ')} must be a number") from None
+    return True, int(number) if float(number).is_integer() else number
+
+
+# --------------------------------------------------------------------------- admin
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def dashboard(request: Request, project_id: int) -> Response:
+    """The project dashboard: counts, throughput, agreement, learning curve, rounds, verdict."""
+
+    def build(page: Page, project: Any) -> Response:
+        from labelloop.engine import rounds as round_engine
+        from labelloop.report.charts import learning_curve_svg
+
+        db = db_of(request)
+        status = round_engine.project_status(db, project.id)
+        quality = agreement.agreement_report(db, project.id)
+        kappa = {row["name"]: row for row in quality["annotators"]}
+        throughput = browse.annotator_throughput(db, project.id)
+        recent = jobs.list_jobs(db, project_id=project.id, limit=5)
+        return render(
+            request,
+            "dashboard.html",
+            page,
+            project=project,
+            status=status,
+            quality=quality,
+            kappa=kappa,
+            throughput=throughput,
+            jobs=recent,
+            chart=learning_curve_svg(status.rounds),
+            rounds=list(reversed(status.rounds)),
+        )
+
+    return guarded(request, project_id, "review", build)
+
+
+@router.post("/projects/{project_id}/retrain")
+def retrain(
+    request: Request, project_id: int, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Queue a retrain by hand (admin)."""
+
+    def build(page: Page, project: Any) -> Response:
+        if not csrf_matches(csrf_token, page.csrf):
+            return render(request, "message.html", page, 403, title="Forbidden", text="Reload.")
+        jobs.enqueue_retrain(db_of(request), project_id=project.id, actor=page.user.name)
+        return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+    return guarded(request, project_id, "administer", build)
+
+
+def _settings_page(
+    request: Request, page: Page, project: Any, *, error: str | None = None, saved: str = ""
+) -> Response:
+    from labelloop.selection import STRATEGY_NAMES  # loads scikit-learn: only when needed
+
+    guidelines = project_engine.get_guidelines(db_of(request), project.id)
+    policy = project.settings.get("review_policy", "none")
+    return render(
+        request,
+        "settings.html",
+        page,
+        status_code=422 if error else 200,
+        project=project,
+        strategies=STRATEGY_NAMES,
+        fields=_FORM_SETTINGS,
+        policies=REVIEW_POLICIES,
+        policy=[policy] if isinstance(policy, str) else list(policy),
+        guidelines=guidelines,
+        error=error,
+        saved=saved,
+    )
+
+
+@router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
+def settings_page(request: Request, project_id: int) -> Response:
+    """The settings form and the guidelines editor (admin)."""
+    return guarded(request, project_id, "administer", functools.partial(_settings_page, request))
+
+
+@router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
+async def save_settings(request: Request, project_id: int) -> Response:
+    """Save the changed settings; a changed guidelines text becomes a new guideline version."""
+    form = await request.form()
+
+    def change(page: Page, project: Any) -> Response:
+        db = db_of(request)
+        changes: dict[str, Any] = {}
+        try:
+            strategy = str(form.get("strategy", project.strategy))
+            if strategy != project.strategy:
+                changes["strategy"] = strategy
+            for setting in _FORM_SETTINGS:
+                given, value = _form_value(setting, form)
+                if given and value != project.settings.get(setting.name):
+                    changes[setting.name] = value
+            if changes:
+                project = project_engine.update_settings(
+                    db, actor=page.user.name, project=project.id, changes=changes
+                )
+            text = str(form.get("guidelines", "")).replace("\r\n", "\n")
+            current = project_engine.get_guidelines(db, project.id)
+            saved = []
+            if changes:
+                saved.append("settings saved")
+            if text.strip() and (current is None or text != current.text):
+                version = project_engine.set_guidelines(
+                    db, actor=page.user.name, project=project.id, text=text
+                )
+                saved.append(f"guidelines version {version} saved")
+                project = project_engine.get_project_info(db, project.id)
+        except (LabelloopError, _FormValueError) as exc:
+            return _settings_page(request, page, project, error=str(exc))
+        return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
+
+    return admin_form(request, project_id, form, _settings_page, change)
+
+
+def _members_page(
+    request: Request, page: Page, project: Any, *, error: str | None = None, secret: str = ""
+) -> Response:
+    db = db_of(request)
+    members = user_engine.list_members(db, project.id)
+    member_ids = {m.id for m in members}
+    tokens = [t for t in user_engine.list_tokens(db) if t.user_id in member_ids]
+    others = [u for u in user_engine.list_users(db) if u.id not in member_ids]
+    return render(
+        request,
+        "members.html",
+        page,
+        status_code=422 if error else 200,
+        project=project,
+        members=members,
+        tokens=tokens,
+        others=others,
+        error=error,
+        secret=secret,
+    )
+
+
+@router.get("/projects/{project_id}/members", response_class=HTMLResponse)
+def members_page(request: Request, project_id: int) -> Response:
+    """Members and roles, and their API tokens (admin)."""
+    return guarded(request, project_id, "administer", functools.partial(_members_page, request))
+
+
+@router.post("/projects/{project_id}/members", response_class=HTMLResponse)
+async def change_members(request: Request, project_id: int) -> Response:
+    """Add a new or existing user, remove a member, create or revoke a token (admin)."""
+    form = await request.form()
+
+    def change(page: Page, project: Any) -> Response:
+        db = db_of(request)
+        action = str(form.get("action", ""))
+        secret = ""
+        try:
+            if action == "create_user":
+                _user, secret = user_engine.create_user(
+                    db,
+                    actor=page.user.name,
+                    name=str(form.get("name", "")).strip(),
+                    role=str(form.get("role", "")),
+                    password=str(form.get("password", "")) or None,
+                    projects=[project.id],
+                )
+            elif action == "add":
+                user_engine.add_member(
+                    db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
+                )
+            elif action == "remove":
+                user_engine.remove_member(
+                    db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
+                )
+            elif action == "token":
+                _info, secret = user_engine.create_token(
+                    db, actor=page.user.name, user=int(form.get("user_id", 0)), name="web"
+                )
+            elif action == "revoke":
+                user_engine.revoke_token(
+                    db, actor=page.user.name, token_id=int(form.get("token_id", 0))
+                )
+            else:
+                return _members_page(request, page, project, error=f"unknown action {action!r}")
+        except (LabelloopError, ValueError) as exc:
+            return _members_page(request, page, project, error=str(exc))
+        return _members_page(request, page, project, secret=secret)
+
+    return admin_form(request, project_id, form, _members_page, change)
+
+
+# --------------------------------------------------------------------------- item browser
+
+
+@router.get("/projects/{project_id}/items", response_class=HTMLResponse)
+def item_browser(
+    request: Request,
+    project_id: int,
+    q: Annotated[str, Query(max_length=500)] = "",
+    meta: Annotated[str, Query(max_length=500)] = "",
+    status: Annotated[str, Query(max_length=20)] = "",
+    label: Annotated[str, Query(max_length=200)] = "",
+    annotator: Annotated[str, Query(max_length=200)] = "",
+    min_score: Annotated[str, Query(max_length=40)] = "",
+    max_score: Annotated[str, Query(max_length=40)] = "",
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> Response:
+    """Search the pool by text and metadata; filter by status, label, annotator and score."""
+
+    def build(page: Page, project: Any) -> Response:
+        filters = {
+            "q": q,
+            "meta": meta,
+            "status": status,
+            "label": label,
+            "annotator": annotator,
+            "min_score": min_score,
+            "max_score": max_score,
+        }
+        error = None
+        found = None
+        try:
+            bounds = [float(v) if v.strip() else None for v in (min_score, max_score)]
+            found = browse.search_items(
+                db_of(request),
+                project.id,
+                text=q or None,
+                meta=meta or None,
+                status=status or None,
+                label=label or None,
+                annotator=annotator or None,
+                min_score=bounds[0],
+                max_score=bounds[1],
+                limit=50,
+                offset=offset,
+            )
+        except ValueError as exc:
+            error = str(exc) if isinstance(exc, LabelloopError) else "scores must be numbers"
+        query = urlencode({k: v for k, v in filters.items() if v})
+        return render(
+            request,
+            "items.html",
+            page,
+            status_code=422 if error else 200,
+            project=project,
+            filters=filters,
+            statuses=browse.ITEM_STATUSES,
+            found=found,
+            error=error,
+            query=query,
+        )
+
+    return guarded(request, project_id, "review", build)
+
+
+@router.get("/projects/{project_id}/items/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, project_id: int, item_id: int) -> Response:
+    """One item with its whole history: predictions, annotations, reviews, audit events."""
+
+    def build(page: Page, project: Any) -> Response:
+        try:
+            if not 0 < item_id < MAX_ID:
+                raise LookupError(item_id)
+            history = browse.item_history(db_of(request), project_id=project.id, item_id=item_id)
+        except LookupError:
+            return not_found(request, page, f"No item {item_id} in this project.")
+        return render(
+            request,
+            "item.html",
+            page,
+            project=project,
+            item=history,
+        )
+
+    return guarded(request, project_id, "review", build)

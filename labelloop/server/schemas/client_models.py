@@ -1,0 +1,48 @@
+"""Client models: predictions pushed in, final labels pulled out.
+
+A push is answered as the engine's `PushReport`. A label page keeps its own model: the
+engine hands rows as dicts with ``label`` or ``labels``, and the API leaves out the other.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from labelloop.engine.predictions import PushReport
+from labelloop.server.schemas.common import RequestModel
+
+__all__ = [
+    "LabelPagePublic",
+    "LabelRowPublic",
+    "PredictionCreate",
+    "PredictionsCreate",
+    "PushReport",
+]
+
+
+class PredictionCreate(RequestModel):
+    item_id: str = Field(min_length=1, max_length=300)
+    probabilities: dict[str, float] = Field(min_length=1, max_length=1000)
+    embedding: list[float] | None = Field(default=None, max_length=4096)
+
+
+class PredictionsCreate(RequestModel):
+    model_version: str = Field(min_length=1, max_length=200)
+    predictions: list[PredictionCreate] = Field(min_length=1, max_length=10_000)
+
+
+class LabelRowPublic(BaseModel):
+    """An item's final label: ``label`` (single-label) or ``labels`` (multi-label)."""
+
+    item_id: str
+    annotation_id: int
+    label: str | None = None
+    labels: list[str] | None = None
+
+
+class LabelPagePublic(BaseModel):
+    """One page; pass ``next_cursor`` as ``since`` for the next (also to poll later)."""
+
+    labels: list[LabelRowPublic]
+    next_cursor: str
+    has_more: bool

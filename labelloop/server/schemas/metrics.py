@@ -1,0 +1,48 @@
+"""Quality metrics: agreement between annotators and with reviewers.
+
+The engine reports agreement as a dict; these models give it its shape in the API.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+__all__ = [
+    "AgreementPublic",
+    "AnnotatorAgreementPublic",
+    "PairAgreementPublic",
+    "ReviewCountsPublic",
+]
+
+
+class ReviewCountsPublic(BaseModel):
+    reviewed: int
+    accepted: int
+    corrected: int
+    rejected: int
+    review_agreement: float | None
+
+
+class PairAgreementPublic(BaseModel):
+    annotators: list[str]
+    n_items: int
+    kappa: float | None
+    percent_agreement: float | None
+
+
+class AnnotatorAgreementPublic(ReviewCountsPublic):
+    name: str
+    n_annotations: int
+    mean_kappa: float | None
+
+
+class AgreementPublic(BaseModel):
+    """Cohen's kappa per pair, Krippendorff's alpha with overlap > 2, agreement with reviewers."""
+
+    project_id: int
+    n_items_shared: int
+    percent_agreement: float | None
+    krippendorff_alpha: float | None
+    pairs: list[PairAgreementPublic]
+    annotators: list[AnnotatorAgreementPublic]
+    reviews: ReviewCountsPublic

@@ -1,0 +1,52 @@
+"""Rounds of the loop, the project's status, and background jobs.
+
+A job is answered as the engine's `JobInfo`. Rounds and the status keep their own models:
+a round's metrics leave out the strategy's state, which the engine carries to the next
+round and the API does not show.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+
+from labelloop.engine.jobs import JobInfo
+
+__all__ = ["JobInfo", "RoundPublic", "StatusPublic"]
+
+
+class RoundPublic(BaseModel):
+    """One turn of the loop: data trained on, model produced, batch picked, metrics."""
+
+    number: int
+    strategy: str
+    dataset_version: int | None
+    model_version: int | None
+    n_labels: int
+    batch: list[str]
+    metrics: dict[str, Any]
+    created_at: dt.datetime
+
+    @field_validator("metrics")
+    @classmethod
+    def _public_metrics(cls, metrics: dict[str, Any]) -> dict[str, Any]:
+        # The strategy's state (auto's bandit) is the engine's, carried to the next round.
+        return {key: value for key, value in metrics.items() if key != "strategy_state"}
+
+
+class StatusPublic(BaseModel):
+    """Where the project stands and whether labelling still pays off, in words."""
+
+    project: str
+    n_items: int
+    n_labelled: int
+    n_open: int
+    n_in_review: int
+    n_eval: int
+    n_eval_labelled: int
+    rounds: list[RoundPublic]
+    should_stop: bool
+    verdict: str
+    reasons: list[str]

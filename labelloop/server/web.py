@@ -1,0 +1,175 @@
+"""What every page of the web UI shares: its caller, the permission check, rendering.
+
+Rules the pages keep:
+
+1. Pages authenticate with the ``labelloop_session`` cookie only (`page_caller`); a page
+   asked for without a session answers the log-in form, and a model account's session
+   opens no page.
+2. Whether the caller may open a page of a project is the one question the API asks too
+   (`labelloop.server.permissions.permission_allowed`); a page refused answers 404, as for
+   a project that is not there (`guarded`).
+3. A form posted by a page carries the session's CSRF token in a hidden ``csrf_token``
+   field, checked before anything changes (`admin_form`, and the log-out form).
+4. Templates are autoescaped; guidelines are Markdown with raw HTML disabled.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from starlette.datastructures import FormData
+
+from labelloop.engine import projects as project_engine
+from labelloop.engine import users as user_engine
+from labelloop.engine.core.identity import UserInfo
+from labelloop.exceptions import LabelloopError
+from labelloop.server.deps import db_of
+from labelloop.server.permissions import permission_allowed, role_allows
+from labelloop.server.sessions import SESSION_COOKIE, csrf_matches
+
+__all__ = [
+    "Page",
+    "admin_form",
+    "guarded",
+    "not_found",
+    "page_caller",
+    "render",
+    "render_markdown",
+    "safe_next",
+    "show_login",
+]
+
+_TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+_TEMPLATES.env.autoescape = True
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    """Guidelines as HTML: Markdown with raw HTML disabled, so nothing in them can run."""
+    return _MARKDOWN.render(text or "")
+
+
+class Page:
+    """The caller of a page: who they are and their session's CSRF token."""
+
+    def __init__(self, user: UserInfo, csrf: str) -> None:
+        self.user = user
+        self.csrf = csrf
+
+
+def page_caller(request: Request) -> Page | None:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        return None
+    found = user_engine.session_user(db_of(request), secret)
+    # The web UI is for people: a model account's session opens no page.
+    if found is None or not role_allows(found[0], "label"):
+        return None
+    return Page(*found)
+
+
+def render(
+    request: Request, template: str, page: Page | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    user = page.user if page else None
+    return _TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "me": user,
+            "csrf": page.csrf if page else "",
+            "may": functools.partial(_may, user),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _may(user: UserInfo | None, action: str) -> bool:
+    """What a template asks before it shows a link: would the permission check allow it."""
+    return user is not None and role_allows(user, action)
+
+
+def show_login(
+    request: Request, *, failed_as: str | None = None, next_url: str | None = None
+) -> Response:
+    """The log-in form, leading on to the page asked for, or to ``next_url`` (made safe);
+    after a failed try by ``failed_as``: the error, their name filled in, and 401."""
+    if next_url is None:
+        next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if next_url in ("/", "/login"):
+            next_url = "/projects"
+    else:
+        next_url = safe_next(next_url)
+    return render(
+        request,
+        "login.html",
+        None,
+        status_code=200 if failed_as is None else 401,
+        error=None if failed_as is None else "Wrong name or password.",
+        next_url=next_url,
+        name=failed_as,
+    )
+
+
+def not_found(request: Request, page: Page, what: str) -> HTMLResponse:
+    """The 404 page, saying what is not there."""
+    return render(request, "message.html", page, status_code=404, title="Not found", text=what)
+
+
+def _project_for(request: Request, page: Page, project_id: int, action: str):
+    """The project's info when the caller may do ``action`` in it, else None."""
+    db = db_of(request)
+    if not permission_allowed(db, page.user, action, project_id):
+        return None
+    try:
+        return project_engine.get_project_info(db, project_id)
+    except LabelloopError:  # deleted since the permission was checked
+        return None
+
+
+def guarded(
+    request: Request,
+    project_id: int,
+    action: str,
+    build: Callable[[Page, Any], Response],
+) -> Response:
+    page = page_caller(request)
+    if page is None:
+        return show_login(request)
+    project = _project_for(request, page, project_id, action)
+    if project is None:
+        return not_found(request, page, f"No project {project_id} here for you.")
+    return build(page, project)
+
+
+def admin_form(
+    request: Request,
+    project_id: int,
+    form: FormData,
+    show: Callable[..., Response],
+    change: Callable[[Page, Any], Response],
+) -> Response:
+    """An admin's form posted: ``change`` applies it, unless its CSRF token is not the
+    session's; then ``show`` answers the page again with the error."""
+
+    def build(page: Page, project: Any) -> Response:
+        if not csrf_matches(str(form.get("csrf_token", "")), page.csrf):
+            return show(request, page, project, error="The form expired: reload it.")
+        return change(page, project)
+
+    return guarded(request, project_id, "administer", build)
+
+
+def safe_next(url: str | None) -> str:
+    """``url`` when it leads to a page of this site, else the project list."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return "/projects"
+    return url
