@@ -196,6 +196,9 @@ def test_bald_uses_sampled_predictions(iris):
         ({"X_pool": np.zeros(5)}, "X_pool"),
         ({"state": [1, 2]}, "state"),
         ({"state": {"strategy": "margin"}, "strategy": "auto"}, "state"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"random_state": 1.5}, "random_state"),
     ],
 )
 def test_bad_arguments_name_their_field(kwargs, field, iris):
