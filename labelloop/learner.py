@@ -11,7 +11,13 @@ from sklearn.base import clone
 
 from labelloop.exceptions import ConflictError, PoolExhaustedError, ValidationError
 from labelloop.models.adapters import Committee
-from labelloop.selection import Selection, check_strategy, select_batch
+from labelloop.selection import (
+    Selection,
+    check_chunk_size,
+    check_strategy,
+    pool_chunks,
+    select_chunked,
+)
 
 __all__ = ["ActiveLearner"]
 
@@ -36,6 +42,10 @@ class ActiveLearner:
     classes : sequence, optional
         Every class of the task (or label names for multi-label), when the first labels
         may not show them all; the cold start lasts until the model can be trusted.
+    chunk_size : int, optional
+        Score the pool this many items at a time: each chunk proposes a batch and the
+        batch is picked among the proposals (:func:`labelloop.selection.select_chunked`).
+        None (the default) scores the whole pool at once.
 
     Attributes
     ----------
@@ -54,8 +64,8 @@ class ActiveLearner:
     PoolExhaustedError
         ``query`` on an empty pool.
     ValidationError
-        Unknown strategy names, mismatched shapes, NaN probabilities, ``n`` larger
-        than the pool; each names the argument.
+        Unknown strategy names, a ``chunk_size`` below 1, mismatched shapes, NaN
+        probabilities, ``n`` larger than the pool; each names the argument.
 
     Examples
     --------
@@ -80,11 +90,13 @@ class ActiveLearner:
         random_state: None | int | np.random.Generator = None,
         *,
         classes: Sequence[Any] | None = None,
+        chunk_size: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.strategy = strategy
         self.random_state = random_state
         self.classes = classes
+        self.chunk_size = chunk_size
 
     # --- the loop --------------------------------------------------------------------
 
@@ -98,6 +110,7 @@ class ActiveLearner:
             Labels; a 0/1 indicator matrix for multi-label.
         """
         check_strategy(self.strategy)
+        check_chunk_size(self.chunk_size)
         X, y = _check_xy(X, y)
         self.X_labelled_ = X
         self.y_labelled_ = y
@@ -151,17 +164,17 @@ class ActiveLearner:
                 field="X_pool",
             )
         try:
-            selection = select_batch(
+            selection = select_chunked(
                 self.strategy,
                 self.estimator_,
                 self.X_labelled_,
                 self.y_labelled_,
-                X_pool,
+                pool_chunks(X_pool, chunk_size=self.chunk_size),
                 n,
                 state=self.selection_state_ if self.strategy == "auto" else None,
                 classes=self.classes_,
                 random_state=self._rng,
-            )
+            ).to_selection()
         except ValidationError as error:
             if error.field == "k":
                 raise ValidationError(str(error).replace("k=", "n=", 1), field="n") from None

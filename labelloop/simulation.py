@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labelloop.exceptions import ValidationError
-from labelloop.selection import check_strategy, select_batch
+from labelloop.selection import check_chunk_size, check_strategy, pool_chunks, select_chunked
 
 __all__ = ["CURVE_COLUMNS", "SimulationResult", "simulate"]
 
@@ -227,6 +227,7 @@ def simulate(
     scoring: str = "accuracy",
     random_state: int | None = None,
     progress: ProgressCallback | None = None,
+    chunk_size: int | None = None,
 ) -> SimulationResult:
     """Replay the labelling loop with the true labels as the oracle.
 
@@ -266,6 +267,11 @@ def simulate(
     progress : callable, optional
         Called as ``progress(done, total, description)`` after every round, for
         progress bars.
+    chunk_size : int, optional
+        Score the pool this many items at a time, as the engine's rounds do: each chunk
+        proposes a batch and the batch is picked among the proposals
+        (:func:`labelloop.selection.select_chunked`). None (the default) scores the whole
+        pool at once.
 
     Returns
     -------
@@ -291,6 +297,7 @@ def simulate(
     X, y = _check_xy(X, y, "X", "y")
     seed_list = _check_seeds(seeds, random_state)
     scorer = _check_scoring(scoring)
+    chunk_size = check_chunk_size(chunk_size)
     for name, value, low in (("initial", initial, 0), ("batch", batch, 1), ("budget", budget, 1)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ValidationError(f"{name} must be an int >= {low}, got {value!r}", field=name)
@@ -343,6 +350,7 @@ def simulate(
                     classes,
                     scorer,
                     seed,
+                    chunk_size,
                 ):
                     curves.append(
                         {"strategy": name, "seed": seed, "n_labels": n_labels, "score": score}
@@ -376,6 +384,7 @@ def _run_strategy(
     classes: list[Any] | None,
     scorer: Any,
     seed: int,
+    chunk_size: int | None,
 ) -> Iterable[tuple[int, float]]:
     """Yield (labels used, test score) after the initial set and after every batch."""
     rng = np.random.default_rng(seed)
@@ -392,19 +401,19 @@ def _run_strategy(
         pool_index = np.flatnonzero(~labelled)
         k = min(batch, budget - len(order))
         usable = model if model is not None and not isinstance(model, DummyClassifier) else None
-        chosen = select_batch(
+        chosen = select_chunked(
             name,
             usable,
             X_pool[order] if order else X_pool[:0],
             y_pool[order] if order else y_pool[:0],
-            X_pool[pool_index],
+            pool_chunks(X_pool[pool_index], chunk_size=chunk_size),
             k,
             state=state,
             classes=classes,
             random_state=rng,
         )
         state = chosen.state
-        picked = pool_index[chosen.indices]
+        picked = pool_index[chosen.batch_ids]
         labelled[picked] = True
         order.extend(int(i) for i in picked)
         model = _fit(estimator, X_pool[order], y_pool[order])
