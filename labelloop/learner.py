@@ -18,6 +18,7 @@ from labelloop.selection import (
     pool_chunks,
     select_chunked,
 )
+from labelloop.strategies._validation import check_random_state
 
 __all__ = ["ActiveLearner"]
 
@@ -38,7 +39,7 @@ class ActiveLearner:
     strategy : str, default="auto"
         One of :data:`labelloop.selection.STRATEGY_NAMES`.
     random_state : None, int or numpy.random.Generator
-        Seed that makes every query reproducible.
+        Seed (a non-negative int) that makes every query reproducible.
     classes : sequence, optional
         Every class of the task (or label names for multi-label), when the first labels
         may not show them all; the cold start lasts until the model can be trusted.
@@ -64,8 +65,9 @@ class ActiveLearner:
     PoolExhaustedError
         ``query`` on an empty pool.
     ValidationError
-        Unknown strategy names, a ``chunk_size`` below 1, mismatched shapes, NaN
-        probabilities, ``n`` larger than the pool; each names the argument.
+        Unknown strategy names, a ``random_state`` that is not None, a non-negative int
+        or a Generator, a ``chunk_size`` below 1, mismatched shapes, NaN probabilities,
+        ``n`` larger than the pool; each names the argument.
 
     Examples
     --------
@@ -111,6 +113,7 @@ class ActiveLearner:
         """
         check_strategy(self.strategy)
         check_chunk_size(self.chunk_size)
+        rng = check_random_state(self.random_state)
         X, y = _check_xy(X, y)
         self.X_labelled_ = X
         self.y_labelled_ = y
@@ -118,7 +121,7 @@ class ActiveLearner:
         self.selection_state_: dict = {}
         self.last_selection_: Selection | None = None
         self.pending_: np.ndarray | None = None
-        self._rng = np.random.default_rng(self.random_state)
+        self._rng = rng
         self._refit()
         return self
 
@@ -151,8 +154,13 @@ class ActiveLearner:
             )
         if X_pool is not None and not sp.issparse(X_pool):
             X_pool = np.asarray(X_pool)
-        if X_pool is None or X_pool.shape[0] == 0:
+        if X_pool is None or (X_pool.ndim and X_pool.shape[0] == 0):
             raise PoolExhaustedError("the pool is empty: every item is labelled")
+        if X_pool.ndim != 2:
+            raise ValidationError(
+                f"X_pool must be 2-D (n_pool, n_features), got shape {X_pool.shape}",
+                field="X_pool",
+            )
         if isinstance(n, int | np.integer) and not isinstance(n, bool) and n > X_pool.shape[0]:
             raise ValidationError(
                 f"n={n} is larger than the pool ({X_pool.shape[0]} items)", field="n"

@@ -263,7 +263,7 @@ def simulate(
     scoring : str, default="accuracy"
         Any scikit-learn scorer name, e.g. ``"f1_macro"`` for imbalanced data.
     random_state : int, optional
-        First seed when ``seeds`` is a count (default 0).
+        First seed when ``seeds`` is a count (default 0); seeds are non-negative ints.
     progress : callable, optional
         Called as ``progress(done, total, description)`` after every round, for
         progress bars.
@@ -298,6 +298,8 @@ def simulate(
     seed_list = _check_seeds(seeds, random_state)
     scorer = _check_scoring(scoring)
     chunk_size = check_chunk_size(chunk_size)
+    if progress is not None and not callable(progress):
+        raise ValidationError("progress must be a callable or None", field="progress")
     for name, value, low in (("initial", initial, 0), ("batch", batch, 1), ("budget", budget, 1)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ValidationError(f"{name} must be an int >= {low}, got {value!r}", field=name)
@@ -313,7 +315,11 @@ def simulate(
             raise ValidationError(
                 f"X_test has {X_test.shape[1]} features but X has {X.shape[1]}", field="X_test"
             )
-    elif not 0 < test_size < 1:
+    elif (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, numbers.Real)
+        or not 0 < test_size < 1
+    ):
         raise ValidationError(f"test_size must be in (0, 1), got {test_size}", field="test_size")
 
     multilabel = y.ndim == 2
@@ -441,7 +447,15 @@ def _split(X, y, X_test, y_test, test_size, seed, multilabel):
 
 
 def _check_strategies(strategy: str | Sequence[str]) -> tuple[str, ...]:
-    names = [strategy] if isinstance(strategy, str) else list(strategy)
+    if isinstance(strategy, str):
+        names = [strategy]
+    elif isinstance(strategy, Iterable):
+        names = list(strategy)
+    else:
+        raise ValidationError(
+            f"strategy must be a strategy name or a sequence of names, got {strategy!r}",
+            field="strategy",
+        )
     if not names:
         raise ValidationError("strategy names no strategy to run", field="strategy")
     checked = tuple(dict.fromkeys(check_strategy(name) for name in names))
@@ -472,10 +486,20 @@ def _check_xy(X: Any, y: Any, x_name: str, y_name: str) -> tuple[Any, np.ndarray
     return X, y
 
 
+def _is_seed(value: Any) -> bool:
+    # The seeds reach numpy and scikit-learn, which refuse negative ones with a bare error.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+
+
 def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[int]:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds < 1:
             raise ValidationError(f"seeds must be at least 1, got {seeds}", field="seeds")
+        if random_state is not None and not _is_seed(random_state):
+            raise ValidationError(
+                f"random_state must be None or a non-negative int seed, got {random_state!r}",
+                field="random_state",
+            )
         first = 0 if random_state is None else int(random_state)
         return list(range(first, first + int(seeds)))
     try:
@@ -484,6 +508,10 @@ def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[i
         raise ValidationError(
             "seeds must be a count or a sequence of int seeds", field="seeds"
         ) from None
+    if not all(_is_seed(s) for s in seed_list):
+        raise ValidationError(
+            f"seeds must be non-negative int seeds, got {seed_list}", field="seeds"
+        )
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise ValidationError("seeds must be a non-empty sequence of distinct ints", field="seeds")
     return seed_list
@@ -491,10 +519,14 @@ def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[i
 
 def _check_scoring(scoring: str) -> Any:
     try:
-        return get_scorer(scoring)
+        scorer = get_scorer(scoring)
     except (ValueError, TypeError):
+        scorer = None
+    # get_scorer hands back anything that is not a name, None included, as the scorer.
+    if not callable(scorer):
         raise ValidationError(
             f"unknown scoring {scoring!r}: use a scikit-learn scorer name such as "
             "'accuracy' or 'f1_macro'",
             field="scoring",
-        ) from None
+        )
+    return scorer

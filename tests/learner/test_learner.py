@@ -137,6 +137,15 @@ def test_protocol_query_then_teach(iris):
             lambda lrn, X, y: ActiveLearner(LogisticRegression(), chunk_size=0).fit(X, y),
             "chunk_size",
         ),
+        (
+            lambda lrn, X, y: ActiveLearner(LogisticRegression(), random_state=-1).fit(X, y),
+            "random_state",
+        ),
+        (
+            lambda lrn, X, y: ActiveLearner(LogisticRegression(), random_state="0").fit(X, y),
+            "random_state",
+        ),
+        (lambda lrn, X, y: lrn.query(X[0], 1), "X_pool"),
     ],
 )
 def test_bad_input_names_the_argument(call, field, iris):

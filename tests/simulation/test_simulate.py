@@ -121,6 +121,13 @@ def test_fixed_test_set_seed_list_and_scorer(cancer):
         ({"test_size": 1.5}, "test_size"),
         ({"X_test": np.zeros((3, 30))}, "X_test"),
         ({"chunk_size": 0}, "chunk_size"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "0"}, "random_state"),
+        ({"seeds": [0, -1]}, "seeds"),
+        ({"test_size": "0.25"}, "test_size"),
+        ({"strategy": None}, "strategy"),
+        ({"scoring": None}, "scoring"),
+        ({"progress": "bar"}, "progress"),
     ],
 )
 def test_bad_arguments_name_their_field(kwargs, field, cancer):
