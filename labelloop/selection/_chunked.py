@@ -220,9 +220,20 @@ def select_chunked(
     >>> seen, picked.batch_ids.shape, picked.scores.shape
     ([50, 50, 50], (3,), (150,))
 
-    A pool in a database is read as ``(item ids, rows)`` pages, e.g.
-    ``((ids, featurize(page)) for ids, page in pages())``; ``batch_ids`` are then the
-    database's item ids.
+    A pool in a database is read as pages of ``(item ids, featurised rows)``; ``on_chunk``
+    writes each page's scores as it goes, and ``batch_ids`` are the database's item ids:
+
+    >>> def pages(size=40):  # stands for keyset pages read from the store
+    ...     for start in range(0, len(X), size):
+    ...         stop = min(start + size, len(X))
+    ...         yield list(range(1000 + start, 1000 + stop)), X[start:stop]
+    >>> written = {}
+    >>> picked = select_chunked(
+    ...     "auto", model, X[labelled], y[labelled], pages(), 5, random_state=7,
+    ...     on_chunk=lambda chunk: written.update(zip(chunk.item_ids.tolist(), chunk.scores)),
+    ... )
+    >>> len(written), sorted(set(picked.batch_ids.tolist()) - set(written))
+    (150, [])
     """
     strategy = check_strategy(strategy)
     # The pool's size is known only once it is read: a smaller pool gives all of it.
@@ -230,6 +241,36 @@ def select_chunked(
     state = check_state(state)
     # Checked once for an empty pool too; an int seed is passed on as is (rule 1).
     check_random_state(random_state)
+    if on_chunk is not None and not callable(on_chunk):
+        raise ValidationError("on_chunk must be a callable or None", field="on_chunk")
+    return _select_chunked(
+        strategy,
+        estimator,
+        X_labelled,
+        y_labelled,
+        chunks,
+        k,
+        state=state,
+        classes=classes,
+        random_state=random_state,
+        on_chunk=on_chunk,
+    )
+
+
+def _select_chunked(
+    strategy: str,
+    estimator: Any,
+    X_labelled: Any,
+    y_labelled: Any,
+    chunks: Iterable[tuple[Any, Any]],
+    k: int,
+    *,
+    state: dict | None,
+    classes: Sequence[Any] | None,
+    random_state: None | int | np.random.Generator,
+    on_chunk: Callable[[ChunkProposal], None] | None,
+) -> ChunkedSelection:
+    """:func:`select_chunked` once its own arguments are checked (select_batch checks the rest)."""
 
     def select(X: Any, n: int) -> Selection:
         return select_batch(
