@@ -14,6 +14,7 @@ from labelloop.models.adapters import Committee
 from labelloop.selection import (
     Selection,
     check_chunk_size,
+    check_classes,
     check_strategy,
     pool_chunks,
     select_chunked,
@@ -113,6 +114,7 @@ class ActiveLearner:
         """
         check_strategy(self.strategy)
         check_chunk_size(self.chunk_size)
+        check_classes(self.classes)
         rng = check_random_state(self.random_state)
         X, y = _check_xy(X, y)
         self.X_labelled_ = X

@@ -26,7 +26,12 @@ Where the rules live:
 from __future__ import annotations
 
 from labelloop.selection._auto import AUTO_ARMS
-from labelloop.selection._batch import STRATEGY_NAMES, check_strategy, select_batch
+from labelloop.selection._batch import (
+    STRATEGY_NAMES,
+    check_classes,
+    check_strategy,
+    select_batch,
+)
 from labelloop.selection._chunked import (
     ChunkedSelection,
     ChunkProposal,
@@ -43,6 +48,7 @@ __all__ = [
     "ChunkedSelection",
     "Selection",
     "check_chunk_size",
+    "check_classes",
     "check_strategy",
     "pool_chunks",
     "select_batch",

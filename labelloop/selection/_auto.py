@@ -29,6 +29,7 @@ Validation of the arguments is assumed done (:func:`labelloop.selection.select_b
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -174,12 +175,41 @@ def _checked_state(state: dict) -> dict:
     arms = state.get("arms")
     if not isinstance(arms, dict) or set(arms) != set(AUTO_ARMS):
         raise ValidationError("state['arms'] does not hold the auto arms", field="state")
+    if not all(_is_arm_record(arms[arm]) for arm in AUTO_ARMS):
+        raise ValidationError(
+            "state['arms'] must give every arm a numeric 'reward' and 'labels'", field="state"
+        )
+    pending = state.get("pending", [])
+    if not isinstance(pending, list) or not all(_is_pending_pick(entry) for entry in pending):
+        raise ValidationError(
+            "state['pending'] must list the picks of the previous batch as "
+            "{'key', 'arm', 'predicted'}; pass the previous Selection.state unchanged",
+            field="state",
+        )
+    if not isinstance(state.get("history", []), list):
+        raise ValidationError("state['history'] must be a list", field="state")
     return {
         **state,
         "arms": {arm: dict(arms[arm]) for arm in AUTO_ARMS},
         "pending": list(state.get("pending", [])),
         "history": list(state.get("history", [])),
     }
+
+
+def _is_arm_record(record: Any) -> bool:
+    return isinstance(record, dict) and all(
+        isinstance(record.get(name), numbers.Real) and not isinstance(record.get(name), bool)
+        for name in ("reward", "labels")
+    )
+
+
+def _is_pending_pick(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("key"), str)
+        and entry.get("arm") in AUTO_ARMS
+        and "predicted" in entry
+    )
 
 
 def _reward_arms(state: dict, context: SelectionContext) -> dict[str, float]:

@@ -28,6 +28,7 @@ from labelloop.strategies._validation import check_k, check_random_state
 
 __all__ = [
     "STRATEGY_NAMES",
+    "check_classes",
     "check_features",
     "check_state",
     "check_strategy",
@@ -124,9 +125,11 @@ def select_batch(
     Raises
     ------
     ValidationError
-        An unknown strategy, ``k`` outside [1, n_pool], shapes that do not match, a
-        ``random_state`` that is not None, a non-negative int or a Generator, NaN
-        probabilities, or a committee strategy without a committee. Each names its field.
+        An unknown strategy, ``k`` outside [1, n_pool], shapes that do not match,
+        ``classes`` that is not a sequence, a ``random_state`` that is not None, a
+        non-negative int or a Generator, a ``state`` that no selection left, an estimator
+        without ``predict_proba`` where probabilities are needed, NaN probabilities, or a
+        committee strategy without a committee. Each names its field.
 
     Examples
     --------
@@ -144,6 +147,7 @@ def select_batch(
     n_pool = X_pool.shape[0]
     k = check_k(k, n_pool)
     X_labelled, y_labelled = _check_labelled(X_labelled, y_labelled, X_pool.shape[1])
+    classes = check_classes(classes)
     state = check_state(state)
     rng = check_random_state(random_state)
     context = SelectionContext(estimator, X_labelled, y_labelled, X_pool, classes, rng)
@@ -172,6 +176,16 @@ def check_features(X: Any, name: str) -> Any:
                 f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}", field=name
             )
     return X
+
+
+def check_classes(classes: Any) -> Sequence[Any] | None:
+    """Return ``classes`` if it is None or a 1-D sequence (a list, a tuple, an array)."""
+    if classes is not None and np.ndim(classes) != 1:
+        raise ValidationError(
+            f"classes must be a sequence of every class (or label name), got {classes!r}",
+            field="classes",
+        )
+    return classes
 
 
 def check_state(state: Any) -> dict | None:

@@ -202,8 +202,8 @@ def select_chunked(
     Raises
     ------
     ValidationError
-        As :func:`select_batch`, before ``on_chunk`` is first called; a chunk whose item
-        ids do not match its rows (``field="chunks"``), when it is read.
+        As :func:`select_batch`, before ``on_chunk`` is first called; a chunk that is not
+        a pair of item ids and as many rows (``field="chunks"``), when it is read.
 
     Examples
     --------
@@ -241,6 +241,10 @@ def select_chunked(
     state = check_state(state)
     # Checked once for an empty pool too; an int seed is passed on as is (rule 1).
     check_random_state(random_state)
+    if not isinstance(chunks, Iterable):
+        raise ValidationError(
+            "chunks must be an iterable of (item ids, rows) pairs", field="chunks"
+        )
     if on_chunk is not None and not callable(on_chunk):
         raise ValidationError("on_chunk must be a callable or None", field="on_chunk")
     return _select_chunked(
@@ -290,8 +294,10 @@ def _select_chunked(
     proposed_ids: list[np.ndarray] = []
     proposed_rows: list[Any] = []
     last: Selection | None = None
-    for chunk_ids, X in chunks:
-        chunk_ids = np.asarray(chunk_ids)
+    for chunk in chunks:
+        if not isinstance(chunk, tuple | list) or len(chunk) != 2:
+            raise ValidationError("each chunk must be a pair (item ids, rows)", field="chunks")
+        chunk_ids, X = np.asarray(chunk[0]), chunk[1]
         X = check_features(X, "X_pool")
         n_rows = X.shape[0]
         if chunk_ids.shape != (n_rows,):

@@ -90,6 +90,12 @@ class SelectionContext:
     @property
     def proba(self) -> np.ndarray:
         if self._proba is None:
+            if not callable(getattr(self.estimator, "predict_proba", None)):
+                raise ValidationError(
+                    f"the estimator ({type(self.estimator).__name__}) has no predict_proba: "
+                    "use a probabilistic classifier, or strategy='random'",
+                    field="estimator",
+                )
             self._proba = predict_proba(
                 self.estimator, self.X_pool, classes=self.classes, multilabel=self.multilabel
             )

@@ -146,6 +146,8 @@ def test_an_empty_pool_gives_an_empty_batch_and_keeps_the_state(digits):
         ({"chunks": [([1, 2], np.zeros((3, 64)))]}, "chunks"),
         ({"chunks": [([1], np.zeros(64))]}, "X_pool"),
         ({"on_chunk": "write"}, "on_chunk"),
+        ({"chunks": 5}, "chunks"),
+        ({"chunks": [np.zeros((3, 64))]}, "chunks"),
     ],
 )
 def test_bad_arguments_name_their_field_before_any_chunk_is_seen(kwargs, field, digits):

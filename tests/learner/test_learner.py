@@ -146,6 +146,7 @@ def test_protocol_query_then_teach(iris):
             "random_state",
         ),
         (lambda lrn, X, y: lrn.query(X[0], 1), "X_pool"),
+        (lambda lrn, X, y: ActiveLearner(LogisticRegression(), classes=5).fit(X, y), "classes"),
     ],
 )
 def test_bad_input_names_the_argument(call, field, iris):
