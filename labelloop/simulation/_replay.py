@@ -1,19 +1,22 @@
-"""Oracle simulation: replay the labelling loop with the true labels and draw learning curves.
+"""The oracle replay behind :func:`simulate`: the labelling loop with the true labels.
 
-:func:`simulate` hides the labels of a training pool, lets each strategy pick batches
-from it (the true labels answer), retrains after every batch and scores the model on a
-held-out test set. Every strategy sees the same split and the same initial labels within
-a seed, so the curves compare strategies and nothing else.
+Rules kept here:
+
+1. Every strategy of a seed sees the same split and the same initial labels (both drawn
+   from the seed), so the curves compare strategies and nothing else.
+2. Each strategy selects through :func:`labelloop.selection.select_chunked`, as every
+   caller does; one chunk (the default) is the whole pool.
+3. A model is refitted from a clone after every batch; while only one class is labelled
+   a constant predictor stands in, and the selection sees no model (the cold start).
+4. Every argument is checked before any fit, and a bad one raises a ValidationError
+   naming it.
 """
 
 from __future__ import annotations
 
-import csv
 import numbers
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,190 +28,12 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labelloop.exceptions import ValidationError
-from labelloop.selection import check_strategy, select_batch
+from labelloop.selection import check_chunk_size, check_strategy, pool_chunks, select_chunked
+from labelloop.simulation._result import SimulationResult
 
-__all__ = ["CURVE_COLUMNS", "SimulationResult", "simulate"]
-
-CURVE_COLUMNS = ("strategy", "seed", "n_labels", "score")
+__all__ = ["simulate"]
 
 ProgressCallback = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class SimulationResult:
-    """Learning curves of one or more strategies over several seeds.
-
-    Attributes
-    ----------
-    curves : list of dict
-        A tidy table, one row per strategy, seed and round, with the columns
-        ``strategy``, ``seed``, ``n_labels`` (labels used) and ``score`` (test score).
-    full_scores : dict
-        Seed -> test score of the model trained on the whole labelled pool.
-    strategies : tuple of str
-        The strategies compared, in the order asked.
-    seeds : tuple of int
-        The seeds run.
-    scoring : str
-        The scikit-learn scorer name used.
-    seconds : dict
-        Strategy -> wall-clock seconds spent selecting and retraining, over all seeds.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_breast_cancer
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> X, y = load_breast_cancer(return_X_y=True)
-    >>> model = make_pipeline(StandardScaler(), LogisticRegression())
-    >>> result = simulate(model, X, y, strategy=["margin", "random"], initial=10,
-    ...                   batch=10, budget=50, seeds=2, random_state=0)
-    >>> sorted(result.aulc)
-    ['margin', 'random']
-    >>> result.curves[0]["n_labels"], len(result.curves)
-    (10, 20)
-    """
-
-    curves: list[dict[str, Any]]
-    full_scores: dict[int, float]
-    strategies: tuple[str, ...]
-    seeds: tuple[int, ...]
-    scoring: str
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def full_score(self) -> float:
-        """Mean over seeds of the score of the model trained on the whole pool."""
-        return float(np.mean(list(self.full_scores.values())))
-
-    def curve(self, strategy: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Labels used and test score of one strategy on one seed, in round order."""
-        rows = [r for r in self.curves if r["strategy"] == strategy and r["seed"] == seed]
-        if not rows:
-            raise ValidationError(
-                f"no curve for strategy {strategy!r} and seed {seed}", field="strategy"
-            )
-        return (
-            np.array([r["n_labels"] for r in rows], dtype=float),
-            np.array([r["score"] for r in rows], dtype=float),
-        )
-
-    @property
-    def aulc(self) -> dict[str, float]:
-        """Strategy -> mean over seeds of the normalised area under the learning curve.
-
-        The area is taken over the labels range of the run and divided by its width, so
-        it reads as the mean test score over the labelling budget (same scale as the score).
-        """
-        out = {}
-        for strategy in self.strategies:
-            areas = []
-            for seed in self.seeds:
-                n_labels, score = self.curve(strategy, seed)
-                areas.append(_normalised_area(n_labels, score))
-            out[strategy] = float(np.mean(areas))
-        return out
-
-    def labels_to(self, fraction: float) -> dict[str, float | None]:
-        """Strategy -> labels needed to reach ``fraction`` of the full-pool score.
-
-        Per seed: the first label count whose score reaches ``fraction`` times that
-        seed's full-pool score. Over seeds: the median, counting a seed that never
-        reaches the target as infinite; None when the median is not reached within the
-        budget.
-
-        Parameters
-        ----------
-        fraction : float
-            Target as a fraction of the full-pool score, in (0, 1.5].
-        """
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real):
-            raise ValidationError("fraction must be a number such as 0.95", field="fraction")
-        if not 0 < fraction <= 1.5:
-            raise ValidationError(f"fraction must be in (0, 1.5], got {fraction}", field="fraction")
-        out: dict[str, float | None] = {}
-        for strategy in self.strategies:
-            needed = []
-            for seed in self.seeds:
-                n_labels, score = self.curve(strategy, seed)
-                reached = np.flatnonzero(score >= fraction * self.full_scores[seed])
-                needed.append(float(n_labels[reached[0]]) if reached.size else np.inf)
-            median = float(np.median(needed))
-            out[strategy] = median if np.isfinite(median) else None
-        return out
-
-    def summary(self, baseline: str = "random") -> dict[str, dict[str, float | None]]:
-        """Strategy -> AULC, labels to 95% and 99% of the full-pool score, and ratios.
-
-        ``aulc_ratio`` and ``labels_to_95_ratio`` compare with ``baseline`` when it was
-        run (None otherwise, or when a target was not reached).
-        """
-        aulc = self.aulc
-        to_95 = self.labels_to(0.95)
-        to_99 = self.labels_to(0.99)
-        out: dict[str, dict[str, float | None]] = {}
-        for strategy in self.strategies:
-            base_95 = to_95.get(baseline)
-            mine_95 = to_95[strategy]
-            out[strategy] = {
-                "aulc": aulc[strategy],
-                "labels_to_95": mine_95,
-                "labels_to_99": to_99[strategy],
-                "aulc_ratio": aulc[strategy] / aulc[baseline] if baseline in aulc else None,
-                "labels_to_95_ratio": (
-                    mine_95 / base_95 if mine_95 is not None and base_95 else None
-                ),
-                "seconds": self.seconds.get(strategy),
-            }
-        return out
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """The curves as a list of plain dicts (a copy)."""
-        return [dict(row) for row in self.curves]
-
-    def to_frame(self) -> Any:
-        """The curves as a pandas DataFrame (pandas is imported only here)."""
-        try:
-            import pandas as pd
-        except ModuleNotFoundError:
-            raise ModuleNotFoundError(
-                "SimulationResult.to_frame needs pandas: pip install pandas "
-                "(to_records() and to_csv() need nothing more)"
-            ) from None
-
-        return pd.DataFrame(self.curves, columns=list(CURVE_COLUMNS))
-
-    def to_csv(self, path: str | Path) -> Path:
-        """Write the curves as CSV with a header row; returns the path."""
-        path = Path(path)
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(CURVE_COLUMNS))
-            writer.writeheader()
-            writer.writerows(self.curves)
-        return path
-
-    def plot(self, path: str | Path | None = None, *, title: str | None = None) -> Any:
-        """Draw the mean curves with a random-sampling baseline; save to ``path`` if given.
-
-        Returns the matplotlib Figure (Agg backend; matplotlib is imported only here).
-        """
-        from labelloop.report import plot_learning_curves
-
-        return plot_learning_curves(
-            self.curves,
-            path,
-            full_score=self.full_score,
-            baseline="random",
-            scoring=self.scoring,
-            title=title,
-        )
-
-
-def _normalised_area(n_labels: np.ndarray, score: np.ndarray) -> float:
-    if n_labels.size == 1 or n_labels[-1] == n_labels[0]:
-        return float(score[-1])
-    return float(np.trapezoid(score, n_labels) / (n_labels[-1] - n_labels[0]))
 
 
 def simulate(
@@ -227,6 +52,7 @@ def simulate(
     scoring: str = "accuracy",
     random_state: int | None = None,
     progress: ProgressCallback | None = None,
+    chunk_size: int | None = None,
 ) -> SimulationResult:
     """Replay the labelling loop with the true labels as the oracle.
 
@@ -262,10 +88,15 @@ def simulate(
     scoring : str, default="accuracy"
         Any scikit-learn scorer name, e.g. ``"f1_macro"`` for imbalanced data.
     random_state : int, optional
-        First seed when ``seeds`` is a count (default 0).
+        First seed when ``seeds`` is a count (default 0); seeds are non-negative ints.
     progress : callable, optional
         Called as ``progress(done, total, description)`` after every round, for
         progress bars.
+    chunk_size : int, optional
+        Score the pool this many items at a time, as the engine's rounds do: each chunk
+        proposes a batch and the batch is picked among the proposals
+        (:func:`labelloop.selection.select_chunked`). None (the default) scores the whole
+        pool at once.
 
     Returns
     -------
@@ -291,6 +122,9 @@ def simulate(
     X, y = _check_xy(X, y, "X", "y")
     seed_list = _check_seeds(seeds, random_state)
     scorer = _check_scoring(scoring)
+    chunk_size = check_chunk_size(chunk_size)
+    if progress is not None and not callable(progress):
+        raise ValidationError("progress must be a callable or None", field="progress")
     for name, value, low in (("initial", initial, 0), ("batch", batch, 1), ("budget", budget, 1)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             raise ValidationError(f"{name} must be an int >= {low}, got {value!r}", field=name)
@@ -306,7 +140,11 @@ def simulate(
             raise ValidationError(
                 f"X_test has {X_test.shape[1]} features but X has {X.shape[1]}", field="X_test"
             )
-    elif not 0 < test_size < 1:
+    elif (
+        isinstance(test_size, bool)
+        or not isinstance(test_size, numbers.Real)
+        or not 0 < test_size < 1
+    ):
         raise ValidationError(f"test_size must be in (0, 1), got {test_size}", field="test_size")
 
     multilabel = y.ndim == 2
@@ -343,6 +181,7 @@ def simulate(
                     classes,
                     scorer,
                     seed,
+                    chunk_size,
                 ):
                     curves.append(
                         {"strategy": name, "seed": seed, "n_labels": n_labels, "score": score}
@@ -376,6 +215,7 @@ def _run_strategy(
     classes: list[Any] | None,
     scorer: Any,
     seed: int,
+    chunk_size: int | None,
 ) -> Iterable[tuple[int, float]]:
     """Yield (labels used, test score) after the initial set and after every batch."""
     rng = np.random.default_rng(seed)
@@ -392,19 +232,19 @@ def _run_strategy(
         pool_index = np.flatnonzero(~labelled)
         k = min(batch, budget - len(order))
         usable = model if model is not None and not isinstance(model, DummyClassifier) else None
-        chosen = select_batch(
+        chosen = select_chunked(
             name,
             usable,
             X_pool[order] if order else X_pool[:0],
             y_pool[order] if order else y_pool[:0],
-            X_pool[pool_index],
+            pool_chunks(X_pool[pool_index], chunk_size=chunk_size),
             k,
             state=state,
             classes=classes,
             random_state=rng,
         )
         state = chosen.state
-        picked = pool_index[chosen.indices]
+        picked = pool_index[chosen.batch_ids]
         labelled[picked] = True
         order.extend(int(i) for i in picked)
         model = _fit(estimator, X_pool[order], y_pool[order])
@@ -432,7 +272,15 @@ def _split(X, y, X_test, y_test, test_size, seed, multilabel):
 
 
 def _check_strategies(strategy: str | Sequence[str]) -> tuple[str, ...]:
-    names = [strategy] if isinstance(strategy, str) else list(strategy)
+    if isinstance(strategy, str):
+        names = [strategy]
+    elif isinstance(strategy, Iterable):
+        names = list(strategy)
+    else:
+        raise ValidationError(
+            f"strategy must be a strategy name or a sequence of names, got {strategy!r}",
+            field="strategy",
+        )
     if not names:
         raise ValidationError("strategy names no strategy to run", field="strategy")
     checked = tuple(dict.fromkeys(check_strategy(name) for name in names))
@@ -463,10 +311,20 @@ def _check_xy(X: Any, y: Any, x_name: str, y_name: str) -> tuple[Any, np.ndarray
     return X, y
 
 
+def _is_seed(value: Any) -> bool:
+    # The seeds reach numpy and scikit-learn, which refuse negative ones with a bare error.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+
+
 def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[int]:
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds < 1:
             raise ValidationError(f"seeds must be at least 1, got {seeds}", field="seeds")
+        if random_state is not None and not _is_seed(random_state):
+            raise ValidationError(
+                f"random_state must be None or a non-negative int seed, got {random_state!r}",
+                field="random_state",
+            )
         first = 0 if random_state is None else int(random_state)
         return list(range(first, first + int(seeds)))
     try:
@@ -475,6 +333,10 @@ def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[i
         raise ValidationError(
             "seeds must be a count or a sequence of int seeds", field="seeds"
         ) from None
+    if not all(_is_seed(s) for s in seed_list):
+        raise ValidationError(
+            f"seeds must be non-negative int seeds, got {seed_list}", field="seeds"
+        )
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise ValidationError("seeds must be a non-empty sequence of distinct ints", field="seeds")
     return seed_list
@@ -482,10 +344,14 @@ def _check_seeds(seeds: int | Sequence[int], random_state: int | None) -> list[i
 
 def _check_scoring(scoring: str) -> Any:
     try:
-        return get_scorer(scoring)
+        scorer = get_scorer(scoring)
     except (ValueError, TypeError):
+        scorer = None
+    # get_scorer hands back anything that is not a name, None included, as the scorer.
+    if not callable(scorer):
         raise ValidationError(
             f"unknown scoring {scoring!r}: use a scikit-learn scorer name such as "
             "'accuracy' or 'f1_macro'",
             field="scoring",
-        ) from None
+        )
+    return scorer
