@@ -6,7 +6,7 @@ Rules
    between chunks only the item ids, their scores and each chunk's batch proposal are
    held, so memory grows by two numbers per pool item, not by the pool.
 2. Each chunk proposes its own batch; the final batch is picked among the proposals
-   (`_select_in_chunks`, the one place a round selects).
+   (`labelloop.selection.select_chunked`, which `ActiveLearner` and `simulate` use too).
 3. Each chunk's predictions (probabilities rounded to 6 places, and the strategy's
    score) are written as the chunk is scored, in paced write transactions
    (`labelloop.store.writes.WritePacer`); the evaluation set's carry the model's
@@ -20,12 +20,11 @@ Rules
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -95,97 +94,6 @@ class ScoredPool:
         ]
 
 
-# --------------------------------------------------------------------------- selection
-
-
-@dataclass(frozen=True)
-class _Selected:
-    item_ids: np.ndarray
-    scores: np.ndarray
-    batch_ids: list[int]
-    reasons: list[str]
-    strategy: str
-    state: dict[str, Any]
-
-
-def _select(strategy, estimator, X_lab, y_lab, X_pool, k, *, state, classes, seed):
-    from labelloop.selection import select_batch
-
-    return select_batch(
-        strategy,
-        estimator,
-        X_lab,
-        y_lab,
-        X_pool,
-        k,
-        state=state,
-        classes=classes,
-        random_state=seed,
-    )
-
-
-def _stack(blocks: list[Any]) -> Any:
-    if any(sp.issparse(b) for b in blocks):
-        return sp.vstack(blocks, format="csr")
-    return np.vstack(blocks)
-
-
-def _select_in_chunks(
-    chunks: Iterable[tuple[list[int], Any]],
-    strategy: str,
-    estimator: Any,
-    X_lab: Any,
-    y_lab: Any,
-    *,
-    k: int,
-    state: dict[str, Any] | None,
-    classes: list[str],
-    seed: int,
-    on_scored: Callable[[list[int], Any, np.ndarray], None],
-) -> _Selected | None:
-    """Each chunk proposes a batch, the proposals compete for the final one (rule 2).
-
-    ``chunks`` yields (item ids, features); ``on_scored(item_ids, X, scores)`` hears of
-    each chunk's scores as soon as they are known. None for an empty pool.
-    """
-    ids: list[np.ndarray] = []
-    scores: list[np.ndarray] = []
-    cand_ids: list[int] = []
-    cand_rows: list[Any] = []
-    last = None
-    for chunk_ids, X in chunks:
-        selection = _select(
-            strategy, estimator, X_lab, y_lab, X, min(k, len(chunk_ids)),
-            state=state, classes=classes, seed=seed,
-        )  # fmt: skip
-        chunk_scores = np.asarray(selection.scores, dtype=np.float64)
-        ids.append(np.asarray(chunk_ids, dtype=np.int64))
-        scores.append(chunk_scores)
-        on_scored(chunk_ids, X, chunk_scores)
-        picked = np.asarray(selection.indices, dtype=np.int64)
-        cand_ids.extend(int(chunk_ids[i]) for i in picked)
-        cand_rows.append(X[picked])
-        last = selection
-    if last is None:
-        return None
-    if len(ids) > 1:
-        last = _select(
-            strategy, estimator, X_lab, y_lab, _stack(cand_rows), min(k, len(cand_ids)),
-            state=state, classes=classes, seed=seed,
-        )  # fmt: skip
-        batch_ids = [cand_ids[int(i)] for i in last.indices]
-    else:
-        batch_ids = [int(ids[0][int(i)]) for i in last.indices]
-    return _Selected(
-        item_ids=np.concatenate(ids),
-        scores=np.concatenate(scores),
-        batch_ids=batch_ids,
-        reasons=list(last.reasons),
-        strategy=str(last.strategy),
-        state=dict(last.state or {}),
-    )
-
-
 # --------------------------------------------------------------------------- scoring
 
 
@@ -222,6 +130,9 @@ def score_pool(
     Without a model version (a cold start) nothing is predicted: the strategy orders the
     pool by diversity alone.
     """
+    # Imported here: the selection layer loads scikit-learn, which the API loads lazily.
+    from labelloop.selection import ChunkProposal, select_chunked
+
     fitted = model_version_id is not None
     top: list[float] = []  # each chunk's highest uncertainty
     done = [0]
@@ -230,41 +141,43 @@ def score_pool(
         for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=False):
             yield chunk_ids, model.featurizer.transform(inputs)
 
-    def on_scored(chunk_ids: list[int], X: Any, chunk_scores: np.ndarray) -> None:
+    def on_chunk(chunk: ChunkProposal) -> None:
+        chunk_ids = chunk.item_ids.tolist()
         if fitted:
-            proba = model.predict_proba(X)
+            proba = model.predict_proba(chunk.X)
             uncertainty = _uncertainty(proba, multi_label=project.multi_label)
             if uncertainty.size:
                 top.append(float(uncertainty.max()))
-            _write_predictions(pacer, project, model_version_id, chunk_ids, proba, chunk_scores)
+            scores = np.asarray(chunk.scores, dtype=np.float64)
+            _write_predictions(pacer, project, model_version_id, chunk_ids, proba, scores)
         done[0] += len(chunk_ids)
         if progress:
             progress("score", done[0], pool_size)
 
-    selected = _select_in_chunks(
-        featurised(),
+    selected = select_chunked(
         project.strategy,
         model.classifier if fitted else None,
         X_lab,
         y_lab,
-        k=k,
+        featurised(),
+        k,
         state=state,
         classes=list(project.labels),
-        seed=seed,
-        on_scored=on_scored,
+        random_state=seed,
+        on_chunk=on_chunk,
     )
-    if selected is None:
+    if selected.item_ids.size == 0:
         return ScoredPool(
             np.zeros(0, np.int64), np.zeros(0), None, [], [], project.strategy, state or {}
         )
     return ScoredPool(
-        item_ids=selected.item_ids,
-        scores=selected.scores,
+        item_ids=np.asarray(selected.item_ids, dtype=np.int64),
+        scores=np.asarray(selected.scores, dtype=np.float64),
         max_uncertainty=max(top) if top else None,
-        batch_ids=selected.batch_ids,
-        reasons=selected.reasons,
-        strategy=selected.strategy,
-        state=selected.state,
+        batch_ids=[int(i) for i in selected.batch_ids],
+        reasons=list(selected.reasons),
+        strategy=str(selected.strategy),
+        state=dict(selected.state),
     )
 
 
