@@ -200,6 +200,10 @@ def test_undo_then_label_again_keeps_the_held_task_next(world: World) -> None:
     again = world.call("annotator", "POST", f"/annotations/{annotation}/relabel")
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first["id"]
+    # Asking again while holding that lease gives the same lease back, not a new one.
+    twice = world.call("annotator", "POST", f"/annotations/{annotation}/relabel")
+    assert twice.status_code == 200, twice.text
+    assert twice.json()["lease_id"] == again.json()["lease_id"]
     redo = world.call(
         "annotator", "POST", f"/tasks/{first['id']}/annotations", json={"label": "neg"}
     )

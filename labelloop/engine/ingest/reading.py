@@ -223,71 +223,62 @@ def check_source(
     id_field: str,
     on_progress: ProgressCallback | None,
 ) -> ImportPlan:
+    """Check every record and spool the valid rows; the first bad one raises.
+
+    The spool is closed (its file removed) when anything goes wrong.
+    """
     plan = ImportPlan(spool=_Spool())
     try:
-        _check_records(
-            plan, records, schema, existing_ids, existing_hashes, source, id_field, on_progress
-        )
+        dumps = json.dumps
+        first_line: dict[str, int] = {}
+        seen_hashes: dict[str, str] = {}
+        for record in records:
+            plan.n_records += 1
+            external_id = record.external_id
+            if external_id in first_line:
+                raise ImportDataError(
+                    f"duplicate id {external_id!r} (first on line {first_line[external_id]})",
+                    path=source,
+                    line=record.line,
+                    field=id_field,
+                )
+            if external_id in existing_ids:
+                raise ImportDataError(
+                    f"id {external_id!r} is already in the project: ids are unique per project",
+                    path=source,
+                    line=record.line,
+                    field=id_field,
+                )
+            first_line[external_id] = record.line
+            label = schema.normalise(record, source)
+            original = existing_hashes.get(record.content_hash) or seen_hashes.get(
+                record.content_hash
+            )
+            if original is not None:
+                plan.n_duplicates += 1
+                if len(plan.duplicates) < _MAX_EXAMPLES:
+                    plan.duplicates.append(DuplicateInfo(external_id, record.line, original))
+            else:
+                seen_hashes[record.content_hash] = external_id
+                plan.n_new += 1
+                plan.n_labelled += label is not None
+                plan.spool.add(
+                    (
+                        external_id,
+                        dumps(record.payload),
+                        record.media_ref,
+                        dumps(record.meta),
+                        record.content_hash,
+                        None if label is None else dumps(label),
+                    )
+                )
+            if on_progress is not None and plan.n_records % BATCH_ROWS == 0:
+                on_progress("validating", plan.n_records, None)
+        if plan.n_records == 0:
+            raise ImportDataError("no records: the source is empty", path=source)
+        if on_progress is not None:
+            on_progress("validating", plan.n_records, plan.n_records)
     except BaseException:
         plan.spool.close()
         raise
     return plan
-
-
-def _check_records(
-    plan: ImportPlan,
-    records: Iterator[Record],
-    schema: Schema,
-    existing_ids: set[str],
-    existing_hashes: dict[str, str],
-    source: str,
-    id_field: str,
-    on_progress: ProgressCallback | None,
-) -> None:
-    dumps = json.dumps
-    first_line: dict[str, int] = {}
-    seen_hashes: dict[str, str] = {}
-    for record in records:
-        plan.n_records += 1
-        external_id = record.external_id
-        if external_id in first_line:
-            raise ImportDataError(
-                f"duplicate id {external_id!r} (first on line {first_line[external_id]})",
-                path=source,
-                line=record.line,
-                field=id_field,
-            )
-        if external_id in existing_ids:
-            raise ImportDataError(
-                f"id {external_id!r} is already in the project: ids are unique per project",
-                path=source,
-                line=record.line,
-                field=id_field,
-            )
-        first_line[external_id] = record.line
-        label = schema.normalise(record, source)
-        original = existing_hashes.get(record.content_hash) or seen_hashes.get(record.content_hash)
-        if original is not None:
-            plan.n_duplicates += 1
-            if len(plan.duplicates) < _MAX_EXAMPLES:
-                plan.duplicates.append(DuplicateInfo(external_id, record.line, original))
-        else:
-            seen_hashes[record.content_hash] = external_id
-            plan.n_new += 1
-            plan.n_labelled += label is not None
-            plan.spool.add(
-                (
-                    external_id,
-                    dumps(record.payload),
-                    record.media_ref,
-                    dumps(record.meta),
-                    record.content_hash,
-                    None if label is None else dumps(label),
-                )
-            )
-        if on_progress is not None and plan.n_records % BATCH_ROWS == 0:
-            on_progress("validating", plan.n_records, None)
-    if plan.n_records == 0:
-        raise ImportDataError("no records: the source is empty", path=source)
-    if on_progress is not None:
-        on_progress("validating", plan.n_records, plan.n_records)

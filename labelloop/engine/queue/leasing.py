@@ -58,6 +58,7 @@ __all__ = [
     "candidate_query",
     "eval_turn",
     "lease_next_task",
+    "lease_task",
     "release_expired_leases",
     "skip_task",
     "task_info",
@@ -221,6 +222,26 @@ def task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
     )
 
 
+def lease_task(
+    session: Session,
+    *,
+    project: ProjectRow,
+    task: TaskRow,
+    item: ItemRow,
+    user: UserInfo,
+    now: dt.datetime,
+    lease_seconds: int | None,
+    note: dict[str, Any] | None = None,
+) -> TaskInfo:
+    """Lease ``task`` to ``user`` for `lease_length` seconds and describe it, in the
+    caller's transaction (see `labelloop.engine.core.leases.grant_lease`)."""
+    lease = grant_lease(
+        session, project=project, task=task, item=item, user=user, now=now,
+        seconds=lease_length(project, lease_seconds), note=note,
+    )  # fmt: skip
+    return task_info(task, item, lease)
+
+
 _HELD = (
     select(TaskLeaseRow, TaskRow, ItemRow)
     .join(TaskRow, TaskRow.id == TaskLeaseRow.task_id)
@@ -260,7 +281,6 @@ def lease_next_task(
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
         project, held_id, has_stale, taken = state
-        seconds = lease_length(project, lease_seconds)
         if has_stale:
             expire_leases(session, project_id=project.id, now=now)
 
@@ -283,11 +303,10 @@ def lease_next_task(
         if found is None:
             return None
         task, item = found
-
-        lease = grant_lease(
-            session, project=project, task=task, item=item, user=user, now=now, seconds=seconds
-        )
-        return task_info(task, item, lease)
+        return lease_task(
+            session, project=project, task=task, item=item, user=user, now=now,
+            lease_seconds=lease_seconds,
+        )  # fmt: skip
 
 
 def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None) -> None:

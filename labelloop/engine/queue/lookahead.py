@@ -14,8 +14,6 @@ from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.leases import (
     check_lease_seconds,
     expire_leases,
-    grant_lease,
-    lease_length,
 )
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.queue.leasing import (
@@ -23,6 +21,7 @@ from labelloop.engine.queue.leasing import (
     TaskInfo,
     candidate_query,
     eval_turn,
+    lease_task,
     task_info,
 )
 from labelloop.store.db import Database
@@ -38,14 +37,7 @@ def lease_ahead(
 ) -> TaskInfo | None:
     """Lease one more task to a user who holds one, to be labelled after it.
 
-    Parameters
-    ----------
-    db : Database
-    project_id : int
-    user : UserInfo
-        An active admin, annotator or reviewer (membership is checked by the caller).
-    lease_seconds : int, optional
-        How long the lease lasts; default: the project's ``lease_seconds`` setting.
+    The parameters are those of `lease_next_task`.
 
     Returns
     -------
@@ -104,14 +96,13 @@ def lease_ahead(
         if task is None:
             return None
         item = session.get(ItemRow, task.item_id)
-        lease = grant_lease(
+        return lease_task(
             session,
             project=project,
             task=task,
             item=item,
             user=user,
             now=now,
-            seconds=lease_length(project, lease_seconds),
+            lease_seconds=lease_seconds,
             note={"ahead": True},
         )
-        return task_info(task, item, lease)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE
-from labelloop.engine.core.leases import check_lease_seconds, grant_lease, is_live, lease_length
+from labelloop.engine.core.leases import check_lease_seconds, is_live
 from labelloop.engine.core.project import resolve_project
-from labelloop.engine.queue.leasing import TaskInfo, task_info
+from labelloop.engine.queue.leasing import TaskInfo, lease_task, task_info
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -93,14 +93,14 @@ def lease_undone_task(
                     f"item {item.external_id!r} was taken by another annotator meanwhile"
                 )
             project = resolve_project(session, task.project_id)
-            lease = grant_lease(
+            return lease_task(
                 session,
                 project=project,
                 task=task,
                 item=item,
                 user=user,
                 now=now,
-                seconds=lease_length(project, lease_seconds),
+                lease_seconds=lease_seconds,
                 note={"after_undo": annotation_id},
             )
         return task_info(task, item, lease)

@@ -21,7 +21,7 @@ from labelloop.engine.core.identity import ROLES, UserInfo
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.users._rows import MAX_NAME, find_user, user_info
 from labelloop.engine.users.memberships import _add_membership
-from labelloop.engine.users.tokens import _new_token
+from labelloop.engine.users.tokens import issue_token
 from labelloop.exceptions import ConflictError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -107,15 +107,7 @@ def create_user(
             target=f"user:{name}",
             after={"name": name, "role": role, "password": password is not None},
         )
-        token_row, secret = _new_token(session, user, "initial")
-        append_event(
-            session,
-            project_id=None,
-            actor=actor,
-            action="token.created",
-            target=f"token:{token_row.id}",
-            after={"user": name, "name": token_row.name},
-        )
+        _, secret = issue_token(session, actor=actor, user=user, name="initial")
         for ref in projects:
             _add_membership(session, actor=actor, project=resolve_project(session, ref), user=user)
         return user_info(user), secret

@@ -35,6 +35,7 @@ __all__ = [
     "TokenInfo",
     "authenticate_token",
     "create_token",
+    "issue_token",
     "list_tokens",
     "revoke_token",
     "token_access",
@@ -87,12 +88,23 @@ def _token_info(row: ApiTokenRow, user_name: str) -> TokenInfo:
     )
 
 
-def _new_token(session: Session, user: UserRow, name: str) -> tuple[ApiTokenRow, str]:
-    """Add a token row for ``user``; the secret is returned, only its digest stored."""
+def issue_token(
+    session: Session, *, actor: str, user: UserRow, name: str
+) -> tuple[ApiTokenRow, str]:
+    """Add a token row for ``user`` (audited as ``token.created``) in the caller's
+    transaction; the secret is returned, only its digest stored."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiTokenRow(user_id=user.id, digest=digest(secret), name=name)
     session.add(row)
     session.flush()
+    append_event(
+        session,
+        project_id=None,
+        actor=actor,
+        action="token.created",
+        target=f"token:{row.id}",
+        after={"user": user.name, "name": name},
+    )
     return row, secret
 
 
@@ -112,15 +124,7 @@ def create_token(
         )
     with db.transaction() as session:
         row = find_user(session, user)
-        token_row, secret = _new_token(session, row, name)
-        append_event(
-            session,
-            project_id=None,
-            actor=actor,
-            action="token.created",
-            target=f"token:{token_row.id}",
-            after={"user": row.name, "name": name},
-        )
+        token_row, secret = issue_token(session, actor=actor, user=row, name=name)
         return _token_info(token_row, row.name), secret
 
 
