@@ -131,10 +131,22 @@ def build_demo(
     try:
         db.create_schema()
         if dataset == "digits":
-            return _digits(
-                db, path.parent / "media", actor, n_items, n_eval, n_seed, retrain_every, seed
-            )
-        return _reviews(db, actor, n_items, n_eval, n_seed, retrain_every, seed)
+            media = path.parent / "media"
+            project_id, truth = _digits(db, media, actor, n_items, n_eval, seed)
+            media_root: Path | None = media.resolve()
+        else:
+            project_id, truth = _reviews(db, actor, n_items, n_eval, seed)
+            media_root = None
+        return _finish(
+            db,
+            actor,
+            project_id,
+            truth,
+            n_seed=n_seed,
+            retrain_every=retrain_every,
+            seed=seed,
+            media_root=media_root,
+        )
     finally:
         db.dispose()
 
@@ -205,15 +217,9 @@ def _finish(
 
 
 def _digits(
-    db: Database,
-    media: Path,
-    actor: str,
-    n_items: int,
-    n_eval: int,
-    n_seed: int,
-    retrain_every: int,
-    seed: int,
-) -> DemoInfo:
+    db: Database, media: Path, actor: str, n_items: int, n_eval: int, seed: int
+) -> tuple[int, dict[str, str]]:
+    """Create the digits project and import its images; its id and the true labels."""
     from PIL import Image
 
     from labelloop.datasets import load_dataset
@@ -243,21 +249,13 @@ def _digits(
         settings={**_settings(n_eval, len(truth)), "model": {"image_size": 8}},
     )
     ingest.import_items(db, actor=actor, project=project.id, path=folder, seed=seed)
-    return _finish(
-        db,
-        actor,
-        project.id,
-        truth,
-        n_seed=n_seed,
-        retrain_every=retrain_every,
-        seed=seed,
-        media_root=media.resolve(),
-    )
+    return project.id, truth
 
 
 def _reviews(
-    db: Database, actor: str, n_items: int, n_eval: int, n_seed: int, retrain_every: int, seed: int
-) -> DemoInfo:
+    db: Database, actor: str, n_items: int, n_eval: int, seed: int
+) -> tuple[int, dict[str, str]]:
+    """Create the movie-reviews project and import its snippets; its id and the true labels."""
     from labelloop.datasets import load_dataset
     from labelloop.engine import ingest, projects
 
@@ -280,13 +278,4 @@ def _reviews(
         records=[{"id": f"rt-{i}", "text": data.X[i]} for i in picked],
         seed=seed,
     )
-    return _finish(
-        db,
-        actor,
-        project.id,
-        truth,
-        n_seed=n_seed,
-        retrain_every=retrain_every,
-        seed=seed,
-        media_root=None,
-    )
+    return project.id, truth

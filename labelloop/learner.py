@@ -16,6 +16,7 @@ from labelloop.selection import (
     check_chunk_size,
     check_classes,
     check_strategy,
+    check_xy,
     pool_chunks,
     select_chunked,
 )
@@ -116,7 +117,7 @@ class ActiveLearner:
         check_chunk_size(self.chunk_size)
         check_classes(self.classes)
         rng = check_random_state(self.random_state)
-        X, y = _check_xy(X, y)
+        X, y = check_xy(X, y)
         self.X_labelled_ = X
         self.y_labelled_ = y
         self.n_features_in_ = X.shape[1]
@@ -210,7 +211,7 @@ class ActiveLearner:
                 "teach() answers a query: call query() first, or fit() to train on labels "
                 "gathered outside the loop"
             )
-        X, y = _check_xy(X, y)
+        X, y = check_xy(X, y)
         if X.shape[1] != self.n_features_in_ and self.y_labelled_.shape[0]:
             raise ValidationError(
                 f"X has {X.shape[1]} features but the learner was fitted on {self.n_features_in_}",
@@ -281,23 +282,6 @@ class ActiveLearner:
                 "the model is not trained yet: it needs labels of at least two classes"
             )
         return self.estimator_
-
-
-def _check_xy(X: Any, y: Any) -> tuple[Any, np.ndarray]:
-    if sp.issparse(X):
-        X = sp.csr_matrix(X)
-    else:
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValidationError(
-                f"X must be 2-D (n_samples, n_features), got shape {X.shape}", field="X"
-            )
-    y = np.asarray(y)
-    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-        raise ValidationError(
-            f"y has shape {y.shape} for {X.shape[0]} rows of X; they must match", field="y"
-        )
-    return X, y
 
 
 def _stack(old: Any, new: Any) -> Any:

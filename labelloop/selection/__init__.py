@@ -30,6 +30,7 @@ from labelloop.selection._batch import (
     STRATEGY_NAMES,
     check_classes,
     check_strategy,
+    check_xy,
     select_batch,
 )
 from labelloop.selection._chunked import (
@@ -50,6 +51,7 @@ __all__ = [
     "check_chunk_size",
     "check_classes",
     "check_strategy",
+    "check_xy",
     "pool_chunks",
     "select_batch",
     "select_chunked",

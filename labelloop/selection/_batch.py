@@ -32,6 +32,7 @@ __all__ = [
     "check_features",
     "check_state",
     "check_strategy",
+    "check_xy",
     "select_batch",
 ]
 
@@ -176,6 +177,27 @@ def check_features(X: Any, name: str) -> Any:
                 f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}", field=name
             )
     return X
+
+
+def check_xy(X: Any, y: Any, *, x_name: str = "X", y_name: str = "y") -> tuple[Any, np.ndarray]:
+    """Return ``X`` as a 2-D array (a CSR matrix if sparse) and ``y`` as an array of one
+    label (1-D) or one indicator row (2-D, multi-label) per row of ``X``."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X)
+    else:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValidationError(
+                f"{x_name} must be 2-D (n_samples, n_features), got shape {X.shape}",
+                field=x_name,
+            )
+    y = np.asarray(y)
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValidationError(
+            f"{y_name} has shape {y.shape} for {X.shape[0]} rows of {x_name}; they must match",
+            field=y_name,
+        )
+    return X, y
 
 
 def check_classes(classes: Any) -> Sequence[Any] | None:

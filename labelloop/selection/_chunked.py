@@ -247,34 +247,6 @@ def select_chunked(
         )
     if on_chunk is not None and not callable(on_chunk):
         raise ValidationError("on_chunk must be a callable or None", field="on_chunk")
-    return _select_chunked(
-        strategy,
-        estimator,
-        X_labelled,
-        y_labelled,
-        chunks,
-        k,
-        state=state,
-        classes=classes,
-        random_state=random_state,
-        on_chunk=on_chunk,
-    )
-
-
-def _select_chunked(
-    strategy: str,
-    estimator: Any,
-    X_labelled: Any,
-    y_labelled: Any,
-    chunks: Iterable[tuple[Any, Any]],
-    k: int,
-    *,
-    state: dict | None,
-    classes: Sequence[Any] | None,
-    random_state: None | int | np.random.Generator,
-    on_chunk: Callable[[ChunkProposal], None] | None,
-) -> ChunkedSelection:
-    """:func:`select_chunked` once its own arguments are checked (select_batch checks the rest)."""
 
     def select(X: Any, n: int) -> Selection:
         return select_batch(
@@ -289,6 +261,20 @@ def _select_chunked(
             random_state=random_state,
         )
 
+    return _select_chunked(select, chunks, k, strategy=strategy, state=state, on_chunk=on_chunk)
+
+
+def _select_chunked(
+    select: Callable[[Any, int], Selection],
+    chunks: Iterable[tuple[Any, Any]],
+    k: int,
+    *,
+    strategy: str,
+    state: dict | None,
+    on_chunk: Callable[[ChunkProposal], None] | None,
+) -> ChunkedSelection:
+    """:func:`select_chunked` once its own arguments are checked: ``select(rows, n)`` picks
+    ``n`` of ``rows`` as :func:`select_batch` does (which checks the rest)."""
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     proposed_ids: list[np.ndarray] = []

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import get_scorer
@@ -28,7 +27,13 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labelloop.exceptions import ValidationError
-from labelloop.selection import check_chunk_size, check_strategy, pool_chunks, select_chunked
+from labelloop.selection import (
+    check_chunk_size,
+    check_strategy,
+    check_xy,
+    pool_chunks,
+    select_chunked,
+)
 from labelloop.simulation._result import SimulationResult
 
 __all__ = ["simulate"]
@@ -288,22 +293,10 @@ def _check_strategies(strategy: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def _check_xy(X: Any, y: Any, x_name: str, y_name: str) -> tuple[Any, np.ndarray]:
-    if sp.issparse(X):
-        X = sp.csr_matrix(X)
-    else:
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValidationError(
-                f"{x_name} must be 2-D (n_samples, n_features), got shape {X.shape}",
-                field=x_name,
-            )
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y.ravel()
-    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-        raise ValidationError(
-            f"{y_name} has shape {y.shape} for {X.shape[0]} rows of {x_name}", field=y_name
-        )
+    X, y = check_xy(X, y, x_name=x_name, y_name=y_name)
     if y.ndim == 1 and np.unique(y).size < 2:
         raise ValidationError(
             f"{y_name} holds a single class; a classifier needs at least two", field=y_name

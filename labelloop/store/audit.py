@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -65,14 +66,22 @@ def canonical_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+def _map_json(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """``value`` (JSON data) with ``leaf`` applied to everything but its dicts and lists."""
     if isinstance(value, dict):
-        return {key: _canonical(item) for key, item in value.items()}
+        return {key: _map_json(item, leaf) for key, item in value.items()}
     if isinstance(value, list):
-        return [_canonical(item) for item in value]
-    return value
+        return [_map_json(item, leaf) for item in value]
+    return leaf(value)
+
+
+def _integral_float_as_int(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _finite_or_none(value: Any) -> Any:
+    # NaN and infinity are not JSON: PostgreSQL refuses them, so they are stored as null.
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _json_default(value: Any) -> Any:
@@ -85,17 +94,6 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _finite(value: Any) -> Any:
-    # NaN and infinity are not JSON: PostgreSQL refuses them, so they are stored as null.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
-
-
 def to_json_value(value: Any) -> Any:
     """``value`` as the plain JSON data the database will return for it.
 
@@ -104,7 +102,7 @@ def to_json_value(value: Any) -> Any:
     """
     if value is None:
         return None
-    return _finite(json.loads(json.dumps(value, default=_json_default)))
+    return _map_json(json.loads(json.dumps(value, default=_json_default)), _finite_or_none)
 
 
 def event_hash(
@@ -128,8 +126,8 @@ def event_hash(
         "actor": actor,
         "action": action,
         "target": target,
-        "before": _canonical(before),
-        "after": _canonical(after),
+        "before": _map_json(before, _integral_float_as_int),
+        "after": _map_json(after, _integral_float_as_int),
         "created_at": canonical_time(created_at),
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))

@@ -14,6 +14,7 @@ __all__ = [
     "check_committee_proba",
     "check_embeddings",
     "check_k",
+    "check_ndim",
     "check_proba",
     "check_random_state",
     "check_scores",
@@ -82,17 +83,25 @@ def _check_probability_values(
             )
 
 
+def check_ndim(array: np.ndarray, axes: tuple[str, ...], *, name: str) -> np.ndarray:
+    """Return ``array`` if it has one dimension per name in ``axes`` (its shape in words)."""
+    if array.ndim != len(axes):
+        # Written as Python writes a tuple: "(n_samples,)", "(n_samples, n_classes)".
+        shape = ", ".join(axes) + ("," if len(axes) == 1 else "")
+        raise ValidationError(
+            f"{name} must be {len(axes)}-D ({shape}), got {array.ndim}-D shape {array.shape}",
+            field=name,
+        )
+    return array
+
+
 def check_proba(proba: Any, *, name: str = "proba", multilabel: bool = False) -> np.ndarray:
     """Return ``proba`` as a float (n_samples, n_classes) array of checked probabilities.
 
     Rows must sum to 1 unless ``multilabel`` (one column per label, each in [0, 1]).
     """
     array = _as_float_array(proba, name)
-    if array.ndim != 2:
-        raise ValidationError(
-            f"{name} must be 2-D (n_samples, n_classes), got {array.ndim}-D shape {array.shape}",
-            field=name,
-        )
+    check_ndim(array, ("n_samples", "n_classes"), name=name)
     if array.shape[0] == 0:
         raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
     if array.shape[1] == 0:
@@ -115,12 +124,7 @@ def check_proba(proba: Any, *, name: str = "proba", multilabel: bool = False) ->
 def check_committee_proba(proba: Any, *, name: str = "proba") -> np.ndarray:
     """Return ``proba`` as a float (n_members, n_samples, n_classes) array of probabilities."""
     array = _as_float_array(proba, name)
-    if array.ndim != 3:
-        raise ValidationError(
-            f"{name} must be 3-D (n_members, n_samples, n_classes), "
-            f"got {array.ndim}-D shape {array.shape}",
-            field=name,
-        )
+    check_ndim(array, ("n_members", "n_samples", "n_classes"), name=name)
     n_members, n_samples, n_classes = array.shape
     if n_members == 0:
         raise ValidationError(f"{name} has no committee members", field=name)
@@ -134,11 +138,7 @@ def check_committee_proba(proba: Any, *, name: str = "proba") -> np.ndarray:
 
 def check_scores(scores: Any, *, name: str = "scores") -> np.ndarray:
     """Return ``scores`` as a finite, non-empty 1-D float array."""
-    array = _as_float_array(scores, name)
-    if array.ndim != 1:
-        raise ValidationError(
-            f"{name} must be 1-D (n_samples,), got {array.ndim}-D shape {array.shape}", field=name
-        )
+    array = check_ndim(_as_float_array(scores, name), ("n_samples",), name=name)
     if array.size == 0:
         raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
     if not np.isfinite(array.sum()):
@@ -168,13 +168,9 @@ def check_embeddings(embeddings: Any, *, name: str = "embeddings") -> np.ndarray
             matrix = matrix.astype(np.float64)
         data = matrix.data
     else:
-        matrix = _as_float_array(embeddings, name)
-        if matrix.ndim != 2:
-            raise ValidationError(
-                f"{name} must be 2-D (n_samples, n_features), "
-                f"got {matrix.ndim}-D shape {matrix.shape}",
-                field=name,
-            )
+        matrix = check_ndim(
+            _as_float_array(embeddings, name), ("n_samples", "n_features"), name=name
+        )
         data = matrix
     if matrix.shape[0] == 0:
         raise ValidationError(f"{name} is empty: the pool has no samples", field=name)

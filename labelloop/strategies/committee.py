@@ -8,6 +8,8 @@ blocks of samples, so memory stays flat as the pool grows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -22,9 +24,39 @@ def _entropy_last_axis(p: np.ndarray) -> np.ndarray:
     return 0.0 - (p * np.log(np.maximum(p, np.finfo(p.dtype).tiny))).sum(axis=-1)
 
 
-def _rows_per_block(proba: np.ndarray) -> int:
-    n_members, _, n_classes = proba.shape
-    return max(1, 655_360 // (n_members * n_classes))
+def _score_blocks(
+    proba: np.ndarray, members_score: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Score checked ``proba`` over blocks of samples: ``members_score`` maps one
+    (n_members, n_block, n_classes) block to its (n_block,) scores."""
+    n_members, n_samples, n_classes = proba.shape
+    out = np.empty(n_samples, dtype=proba.dtype)
+    for block in row_blocks(n_samples, max(1, 655_360 // (n_members * n_classes))):
+        out[block] = members_score(proba[:, block])
+    return out
+
+
+def _vote_entropy_block(members: np.ndarray) -> np.ndarray:
+    n_members, n_block, n_classes = members.shape
+    votes = members.argmax(axis=2)
+    rows = np.arange(n_block) * n_classes
+    counts = np.bincount((votes + rows).ravel(), minlength=n_block * n_classes)
+    shares = (counts.reshape(-1, n_classes) / n_members).astype(members.dtype, copy=False)
+    return _entropy_last_axis(shares)
+
+
+def _kl_disagreement_block(members: np.ndarray) -> np.ndarray:
+    consensus = members.mean(axis=0)
+    # KL(p || q) = sum p log p - sum p log q; p > 0 implies q > 0 since q is their mean.
+    cross = (members * np.log(np.maximum(consensus, np.finfo(members.dtype).tiny))).sum(axis=-1)
+    divergence = -_entropy_last_axis(members) - cross
+    return np.maximum(divergence.mean(axis=0), 0)
+
+
+def _bald_block(members: np.ndarray) -> np.ndarray:
+    total = _entropy_last_axis(members.mean(axis=0))
+    expected = _entropy_last_axis(members).mean(axis=0)
+    return np.maximum(total - expected, 0)
 
 
 def vote_entropy(proba: ArrayLike) -> np.ndarray:
@@ -33,7 +65,7 @@ def vote_entropy(proba: ArrayLike) -> np.ndarray:
     Parameters
     ----------
     proba : array-like of shape (n_members, n_samples, n_classes)
-        Each member's class probabilities.
+        Each member's (or Monte Carlo sample's) class probabilities.
 
     Returns
     -------
@@ -51,25 +83,13 @@ def vote_entropy(proba: ArrayLike) -> np.ndarray:
     >>> vote_entropy(committee).round(4)
     array([0.    , 0.6931])
     """
-    checked = check_committee_proba(proba)
-    n_members, n_samples, n_classes = checked.shape
-    out = np.empty(n_samples, dtype=checked.dtype)
-    for block in row_blocks(n_samples, _rows_per_block(checked)):
-        votes = checked[:, block].argmax(axis=2)
-        rows = np.arange(votes.shape[1]) * n_classes
-        counts = np.bincount((votes + rows).ravel(), minlength=votes.shape[1] * n_classes)
-        shares = (counts.reshape(-1, n_classes) / n_members).astype(checked.dtype, copy=False)
-        out[block] = _entropy_last_axis(shares)
-    return out
+    return _score_blocks(check_committee_proba(proba), _vote_entropy_block)
 
 
 def kl_disagreement(proba: ArrayLike) -> np.ndarray:
     """Mean Kullback-Leibler divergence of each member from the committee's consensus.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_members, n_samples, n_classes)
-        Each member's class probabilities.
+    Takes the parameters and raises the errors of :func:`vote_entropy`.
 
     Returns
     -------
@@ -82,28 +102,13 @@ def kl_disagreement(proba: ArrayLike) -> np.ndarray:
     :func:`bald` computes (an identity, not an approximation); the two names serve the
     committee and the Bayesian reading of the same quantity.
 
-    Raises
-    ------
-    ValidationError
-        If ``proba`` is not 3-D, is empty, holds NaN/inf or rows that do not sum to 1.
-
     Examples
     --------
     >>> committee = [[[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.0, 1.0]]]
     >>> kl_disagreement(committee).round(4)
     array([0.    , 0.6931])
     """
-    checked = check_committee_proba(proba)
-    out = np.empty(checked.shape[1], dtype=checked.dtype)
-    tiny = np.finfo(checked.dtype).tiny
-    for block in row_blocks(checked.shape[1], _rows_per_block(checked)):
-        members = checked[:, block]
-        consensus = members.mean(axis=0)
-        # KL(p || q) = sum p log p - sum p log q; p > 0 implies q > 0 since q is their mean.
-        cross = (members * np.log(np.maximum(consensus, tiny))).sum(axis=-1)
-        divergence = -_entropy_last_axis(members) - cross
-        out[block] = np.maximum(divergence.mean(axis=0), 0)
-    return out
+    return _score_blocks(check_committee_proba(proba), _kl_disagreement_block)
 
 
 def bald(proba: ArrayLike) -> np.ndarray:
@@ -113,20 +118,12 @@ def bald(proba: ArrayLike) -> np.ndarray:
     members are each confident but disagree, low when they agree or are all unsure alike.
     Members are typically Monte Carlo dropout samples or an ensemble.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_members, n_samples, n_classes)
-        Each member's (or sample's) class probabilities.
+    Takes the parameters and raises the errors of :func:`vote_entropy`.
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         In [0, log(n_classes)].
-
-    Raises
-    ------
-    ValidationError
-        If ``proba`` is not 3-D, is empty, holds NaN/inf or rows that do not sum to 1.
 
     Examples
     --------
@@ -134,11 +131,4 @@ def bald(proba: ArrayLike) -> np.ndarray:
     >>> bald(samples).round(4)
     array([0.6931, 0.    ])
     """
-    checked = check_committee_proba(proba)
-    out = np.empty(checked.shape[1], dtype=checked.dtype)
-    for block in row_blocks(checked.shape[1], _rows_per_block(checked)):
-        members = checked[:, block]
-        total = _entropy_last_axis(members.mean(axis=0))
-        expected = _entropy_last_axis(members).mean(axis=0)
-        out[block] = np.maximum(total - expected, 0)
-    return out
+    return _score_blocks(check_committee_proba(proba), _bald_block)

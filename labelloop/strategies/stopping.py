@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from labelloop.exceptions import ValidationError
-from labelloop.strategies._validation import check_scores, check_threshold
+from labelloop.strategies._validation import check_ndim, check_scores, check_threshold
 
 __all__ = [
     "StopDecision",
@@ -45,11 +45,7 @@ class StopDecision:
 
 
 def _check_labels(values: ArrayLike, name: str) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValidationError(
-            f"{name} must be 1-D (n_samples,), got {array.ndim}-D shape {array.shape}", field=name
-        )
+    array = check_ndim(np.asarray(values), ("n_samples",), name=name)
     if array.size == 0:
         raise ValidationError(f"{name} is empty: the stop set has no samples", field=name)
     return array
@@ -162,6 +158,14 @@ def stabilizing_predictions(
     return StopDecision(False, value, reason)
 
 
+def _below(value: float, threshold: float, reason: str) -> StopDecision:
+    """Stop when ``value`` is strictly below ``threshold``; ``reason`` is a template with
+    ``{value}`` and ``{verdict}`` ("below <threshold>" or "not below <threshold>")."""
+    stop = value < threshold
+    verdict = f"{'' if stop else 'not '}below {threshold:.4g}"
+    return StopDecision(stop, value, reason.format(value=f"{value:.4g}", verdict=verdict))
+
+
 def max_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecision:
     """Stop when even the most uncertain pool item is below ``threshold``.
 
@@ -170,7 +174,7 @@ def max_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecision:
     scores : array-like of shape (n_samples,)
         Uncertainty of every remaining pool item (e.g. from :func:`margin`).
     threshold : float
-        Stop when the largest score is strictly below this.
+        Stop when the score measured is strictly below this.
 
     Returns
     -------
@@ -189,32 +193,19 @@ def max_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecision:
     """
     threshold = check_threshold(threshold)
     value = float(check_scores(scores).max())
-    if value < threshold:
-        reason = f"the most uncertain pool item scores {value:.4g}, below {threshold:.4g}"
-        return StopDecision(True, value, reason)
-    reason = f"the most uncertain pool item scores {value:.4g}, not below {threshold:.4g}"
-    return StopDecision(False, value, reason)
+    return _below(value, threshold, "the most uncertain pool item scores {value}, {verdict}")
 
 
 def overall_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecision:
     """Stop when the mean uncertainty over the pool is below ``threshold``.
 
-    Parameters
-    ----------
-    scores : array-like of shape (n_samples,)
-        Uncertainty of every remaining pool item (e.g. from :func:`entropy`).
-    threshold : float
-        Stop when the mean score is strictly below this.
+    Takes the parameters (``scores`` e.g. from :func:`entropy`) and raises the errors of
+    :func:`max_uncertainty_below`.
 
     Returns
     -------
     decision : StopDecision
         ``value`` is the mean score.
-
-    Raises
-    ------
-    ValidationError
-        If ``scores`` is empty, not 1-D or holds NaN/inf, or ``threshold`` is not finite.
 
     Examples
     --------
@@ -223,11 +214,7 @@ def overall_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecisi
     """
     threshold = check_threshold(threshold)
     value = float(check_scores(scores).mean(dtype=np.float64))
-    if value < threshold:
-        reason = f"mean pool uncertainty {value:.4g} is below {threshold:.4g}"
-        return StopDecision(True, value, reason)
-    reason = f"mean pool uncertainty {value:.4g} is not below {threshold:.4g}"
-    return StopDecision(False, value, reason)
+    return _below(value, threshold, "mean pool uncertainty {value} is {verdict}")
 
 
 def budget_exhausted(n_labelled: int, budget: int) -> StopDecision:

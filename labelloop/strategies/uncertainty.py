@@ -148,23 +148,12 @@ def least_confidence(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarra
 def margin(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarray:
     """One minus the gap between the two most likely classes (breaking ties).
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Class probabilities, each row summing to 1 (or one-vs-rest label probabilities
-        with ``multilabel=True``).
-    multilabel : bool, default=False
-        Treat each column as an independent label and average the per-label scores.
+    Takes the parameters and raises the errors of :func:`least_confidence`.
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         ``1 - (p1 - p2)`` in [0, 1]; 1 when the top two classes tie.
-
-    Raises
-    ------
-    ValidationError
-        If ``proba`` is not 2-D, is empty, holds NaN/inf or rows that do not sum to 1.
 
     Examples
     --------
@@ -177,23 +166,12 @@ def margin(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarray:
 def entropy(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarray:
     """Shannon entropy of the class distribution, in nats.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Class probabilities, each row summing to 1 (or one-vs-rest label probabilities
-        with ``multilabel=True``).
-    multilabel : bool, default=False
-        Treat each column as an independent label and average the per-label entropies.
+    Takes the parameters and raises the errors of :func:`least_confidence`.
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         In [0, log(n_classes)] (natural logarithm; [0, log 2] per label when multilabel).
-
-    Raises
-    ------
-    ValidationError
-        If ``proba`` is not 2-D, is empty, holds NaN/inf or rows that do not sum to 1.
 
     Examples
     --------
@@ -206,23 +184,12 @@ def entropy(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarray:
 def ratio(proba: ArrayLike, *, multilabel: bool = False) -> np.ndarray:
     """Probability of the second most likely class divided by that of the most likely.
 
-    Parameters
-    ----------
-    proba : array-like of shape (n_samples, n_classes)
-        Class probabilities, each row summing to 1 (or one-vs-rest label probabilities
-        with ``multilabel=True``).
-    multilabel : bool, default=False
-        Treat each column as an independent label and average the per-label scores.
+    Takes the parameters and raises the errors of :func:`least_confidence`.
 
     Returns
     -------
     scores : ndarray of shape (n_samples,)
         ``p2 / p1`` in [0, 1]; 1 when the top two classes tie.
-
-    Raises
-    ------
-    ValidationError
-        If ``proba`` is not 2-D, is empty, holds NaN/inf or rows that do not sum to 1.
 
     Examples
     --------
