@@ -5,8 +5,28 @@ a committee; a model with ``sample_proba`` (MC dropout, ensembles) serves BALD. 
 built-in per-task models of the service live in :mod:`labelloop.models.builtin`.
 """
 
-from labelloop.models import adapters
-from labelloop.models.adapters import *  # noqa: F403 - the names of adapters.__all__
+from __future__ import annotations
 
-# The package re-exports its adapters module whole; the module keeps the list.
-__all__ = adapters.__all__
+from labelloop.models.adapters import (
+    CHUNK_ROWS,
+    Committee,
+    Embeds,
+    Estimator,
+    SamplesProba,
+    class_list,
+    embed,
+    member_proba,
+    predict_proba,
+)
+
+__all__ = [
+    "CHUNK_ROWS",
+    "Committee",
+    "Embeds",
+    "Estimator",
+    "SamplesProba",
+    "class_list",
+    "embed",
+    "member_proba",
+    "predict_proba",
+]
