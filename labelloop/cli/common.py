@@ -8,16 +8,18 @@ Rules the commands keep through these helpers:
   a server out of reach is reported by name, never as a traceback.
 - A command is decorated with `reports_errors`: labelloop's errors become one line on
   stderr and an exit code (2 for bad input or missing things, 1 for a broken audit chain).
-- Records and tables go to stdout (`out_console`); messages and progress to stderr, and a
-  message is printed as plain text (`say`), so names that look like markup stay as typed.
+- Records and tables go to stdout (`out_console`, `print_listing`); messages and progress to
+  stderr, and a message is printed as plain text (`say`), so names that look like markup stay
+  as typed.
 """
 
 from __future__ import annotations
 
 import functools
 import getpass
+import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -26,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from labelloop.exceptions import AuditChainError, LabelloopError, NotFoundError, ValidationError
 
@@ -41,6 +44,7 @@ __all__ = [
     "database_location",
     "err_console",
     "out_console",
+    "print_listing",
     "progress_bars",
     "reports_errors",
     "say",
@@ -75,6 +79,7 @@ StageProgress = Callable[[str, int, int | None], None]
 """Called as ``(stage, done, total)``; total None draws a bar of unknown length."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def cli_actor() -> str:
@@ -89,6 +94,39 @@ def cli_actor() -> str:
 def say(message: str) -> None:
     """Print a message to stderr as plain text, on one line however wide."""
     err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_listing(
+    items: Sequence[T],
+    *,
+    as_json: bool,
+    record: Callable[[T], Mapping[str, Any]],
+    columns: Sequence[str],
+    row: Callable[[T], Sequence[str]],
+) -> None:
+    """Print a listing to stdout: one JSON object per item (``--json``), else a table.
+
+    Parameters
+    ----------
+    items : sequence
+        What is listed, in order.
+    as_json : bool
+        Print ``record(item)`` as one JSON line per item instead of the table.
+    record : callable
+        An item's JSON object.
+    columns : sequence of str
+        The table's column headers.
+    row : callable
+        An item's table cells, one per column.
+    """
+    if as_json:
+        for item in items:
+            sys.stdout.write(json.dumps(record(item)) + "\n")
+        return
+    table = Table(*columns)
+    for item in items:
+        table.add_row(*row(item))
+    out_console.print(table)
 
 
 def _fail(message: str, code: int) -> None:

@@ -16,6 +16,7 @@ from labelloop.cli.common import (
     app,
     cli_actor,
     out_console,
+    print_listing,
     reports_errors,
     say,
     stage_progress,
@@ -119,24 +120,18 @@ def _read_text(path: Path) -> str:
 
 @project_app.command("list")
 @reports_errors
-def list_(
-    as_json: JsonLinesOption = False,
-    db: DbOption = None,
-) -> None:
+def list_(as_json: JsonLinesOption = False, db: DbOption = None) -> None:
     """List projects with their counts."""
     from labelloop.engine.projects import list_projects
 
     with using_database(db) as database:
         projects = list_projects(database)
-    if as_json:
-        for info in projects:
-            sys.stdout.write(json.dumps(_summary(info)) + "\n")
-        return
-    table = Table()
-    for column in ("id", "name", "task", "labels", "items", "labelled", "open", "in review"):
-        table.add_column(column)
-    for info in projects:
-        table.add_row(
+    print_listing(
+        projects,
+        as_json=as_json,
+        record=_summary,
+        columns=("id", "name", "task", "labels", "items", "labelled", "open", "in review"),
+        row=lambda info: (
             str(info.id),
             info.name,
             info.task_type,
@@ -145,8 +140,8 @@ def list_(
             str(info.n_labelled),
             str(info.n_open),
             str(info.n_in_review),
-        )
-    out_console.print(table)
+        ),
+    )
 
 
 def _summary(info: Any) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
@@ -21,6 +21,9 @@ from labelloop.cli.common import (
     using_database,
 )
 from labelloop.exceptions import AuditChainError, ValidationError
+
+if TYPE_CHECKING:
+    from labelloop.store.db import Database
 
 __all__ = ["audit_app", "db_app"]
 
@@ -44,12 +47,11 @@ def _chain_project(project: str | None, global_chain: bool) -> str | None:
 @reports_errors
 def init(db: DbOption = None) -> None:
     """Create the database (default: labelloop.db here) with the newest schema."""
-    from labelloop.store.migrate import current_revision, head_revision
+    from labelloop.store.migrate import head_revision
 
-    with using_database(db, create=True) as database:
-        before = current_revision(database)
-        database.create_schema()
-    where = database_location(database.url)
+    where, before, _after = _change_schema(
+        db, lambda database: database.create_schema(), create=True
+    )
     if before is None:
         say(f"created database {where} (schema {head_revision()})")
     else:
@@ -65,18 +67,29 @@ def upgrade(
     ] = "head",
 ) -> None:
     """Apply the schema migrations an existing database lacks."""
-    from labelloop.store.migrate import current_revision
     from labelloop.store.migrate import upgrade as upgrade_schema
 
-    with using_database(db) as database:
-        before = current_revision(database)
-        upgrade_schema(database, revision)
-        after = current_revision(database)
-    where = database_location(database.url)
+    where, before, after = _change_schema(db, lambda database: upgrade_schema(database, revision))
     if before == after:
         say(f"{where}: schema already at {after}")
     else:
         say(f"{where}: schema upgraded from {before or 'empty'} to {after}")
+
+
+def _change_schema(
+    db: str | None, change: Callable[[Database], object], *, create: bool = False
+) -> tuple[str, str | None, str | None]:
+    """Apply ``change`` to the database, which must exist unless ``create``.
+
+    Returns its location and its schema revision before and after.
+    """
+    from labelloop.store.migrate import current_revision
+
+    with using_database(db, create=create) as database:
+        before = current_revision(database)
+        change(database)
+        after = current_revision(database)
+    return database_location(database.url), before, after
 
 
 @audit_app.command("verify")

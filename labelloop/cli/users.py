@@ -7,19 +7,18 @@ messages go to stderr.
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from labelloop.cli.common import (
     DbOption,
     JsonLinesOption,
     app,
     cli_actor,
-    out_console,
+    print_listing,
     reports_errors,
     say,
     using_database,
@@ -83,57 +82,61 @@ def create(
 
 @user_app.command("list")
 @reports_errors
-def list_(
-    as_json: JsonLinesOption = False,
-    db: DbOption = None,
-) -> None:
+def list_(as_json: JsonLinesOption = False, db: DbOption = None) -> None:
     """List users."""
     from labelloop.engine.users import list_users
 
     with using_database(db) as database:
         users = list_users(database)
-    if as_json:
-        for user in users:
-            typer.echo(
-                json.dumps(
-                    {"id": user.id, "name": user.name, "role": user.role, "active": user.is_active}
-                )
-            )
-        return
-    table = Table("id", "name", "role", "active")
-    for user in users:
-        table.add_row(str(user.id), user.name, user.role, "yes" if user.is_active else "no")
-    out_console.print(table)
+    print_listing(
+        users,
+        as_json=as_json,
+        record=lambda user: {
+            "id": user.id,
+            "name": user.name,
+            "role": user.role,
+            "active": user.is_active,
+        },
+        columns=("id", "name", "role", "active"),
+        row=lambda user: (str(user.id), user.name, user.role, "yes" if user.is_active else "no"),
+    )
+
+
+def _change_membership(
+    change: Callable[..., bool],
+    name: str,
+    project: str,
+    db: str | None,
+    *,
+    done: str,
+    not_done: str,
+) -> None:
+    """Add or remove one membership with ``change`` and say whether it changed anything."""
+    with using_database(db) as database:
+        changed = change(database, actor=cli_actor(), project=project, user=name)
+    say(f"{name!r} {done if changed else not_done} project {project!r}")
 
 
 @user_app.command("add-to")
 @reports_errors
-def add_to(
-    name: UserArg,
-    project: MemberProjectArg,
-    db: DbOption = None,
-) -> None:
+def add_to(name: UserArg, project: MemberProjectArg, db: DbOption = None) -> None:
     """Make a user a member of a project."""
     from labelloop.engine.users import add_member
 
-    with using_database(db) as database:
-        added = add_member(database, actor=cli_actor(), project=project, user=name)
-    say(f"{name!r} {'joined' if added else 'is already a member of'} project {project!r}")
+    _change_membership(
+        add_member, name, project, db, done="joined", not_done="is already a member of"
+    )
 
 
 @user_app.command("remove-from")
 @reports_errors
-def remove_from(
-    name: UserArg,
-    project: MemberProjectArg,
-    db: DbOption = None,
-) -> None:
+def remove_from(name: UserArg, project: MemberProjectArg, db: DbOption = None) -> None:
     """End a user's membership of a project."""
     from labelloop.engine.users import remove_member
 
-    with using_database(db) as database:
-        removed = remove_member(database, actor=cli_actor(), project=project, user=name)
-    say(f"{name!r} {'left' if removed else 'was not a member of'} project {project!r}")
+    _change_membership(
+        remove_member, name, project, db, done="left", not_done="was not a member of"
+    )
 
 
 @user_app.command("deactivate")
@@ -183,32 +186,27 @@ def token_list(
     def when(moment) -> str:
         return moment.isoformat(timespec="seconds") if moment else ""
 
-    if as_json:
-        for t in tokens:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": t.id,
-                        "user": t.user_name,
-                        "name": t.name,
-                        "created_at": when(t.created_at),
-                        "last_used_at": when(t.last_used_at) or None,
-                        "revoked_at": when(t.revoked_at) or None,
-                    }
-                )
-            )
-        return
-    table = Table("id", "user", "name", "created", "last used", "revoked")
-    for t in tokens:
-        table.add_row(
+    print_listing(
+        tokens,
+        as_json=as_json,
+        record=lambda t: {
+            "id": t.id,
+            "user": t.user_name,
+            "name": t.name,
+            "created_at": when(t.created_at),
+            "last_used_at": when(t.last_used_at) or None,
+            "revoked_at": when(t.revoked_at) or None,
+        },
+        columns=("id", "user", "name", "created", "last used", "revoked"),
+        row=lambda t: (
             str(t.id),
             t.user_name,
             t.name,
             when(t.created_at),
             when(t.last_used_at),
             when(t.revoked_at),
-        )
-    out_console.print(table)
+        ),
+    )
 
 
 @token_app.command("revoke")

@@ -37,10 +37,12 @@ from labelloop.server.sessions import SESSION_COOKIE, csrf_matches
 __all__ = [
     "Page",
     "admin_form",
+    "admin_page",
     "guarded",
     "not_found",
     "page_caller",
     "render",
+    "render_form",
     "render_markdown",
     "safe_next",
     "show_login",
@@ -150,20 +152,35 @@ def guarded(
     return build(page, project)
 
 
-def admin_form(
+def render_form(
+    request: Request, template: str, page: Page, *, error: str | None, **context: Any
+) -> HTMLResponse:
+    """A page with a form: 422 when it shows the form's ``error``, else 200."""
+    return render(
+        request, template, page, status_code=422 if error else 200, error=error, **context
+    )
+
+
+def admin_page(request: Request, project_id: int, show: Callable[..., Response]) -> Response:
+    """An admin's form page, answered by ``show(request, page, project)``."""
+    return guarded(request, project_id, "administer", functools.partial(show, request))
+
+
+async def admin_form(
     request: Request,
     project_id: int,
-    form: FormData,
+    *,
     show: Callable[..., Response],
-    change: Callable[[Page, Any], Response],
+    change: Callable[[Request, Page, Any, FormData], Response],
 ) -> Response:
-    """An admin's form posted: ``change`` applies it, unless its CSRF token is not the
-    session's; then ``show`` answers the page again with the error."""
+    """An admin's form posted: ``change(request, page, project, form)`` applies it, unless
+    its CSRF token is not the session's; then ``show`` answers the page again with the error."""
+    form = await request.form()
 
     def build(page: Page, project: Any) -> Response:
         if not csrf_matches(str(form.get("csrf_token", "")), page.csrf):
             return show(request, page, project, error="The form expired: reload it.")
-        return change(page, project)
+        return change(request, page, project, form)
 
     return guarded(request, project_id, "administer", build)
 

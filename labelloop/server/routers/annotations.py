@@ -7,18 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response, status
 
 from labelloop.engine import annotate
-from labelloop.server.deps import (
-    AnnotationMember,
-    DbDep,
-    GuardedRoute,
-    LabellerUser,
-    TaskMember,
-)
+from labelloop.server import deps
 from labelloop.server.schemas import AnnotationCreate, AnnotationId, AnnotationInfo, TaskId
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["annotations"], route_class=GuardedRoute)
+router = APIRouter(tags=["annotations"], route_class=deps.GuardedRoute)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -36,13 +30,13 @@ IdempotencyKey = Annotated[
     response_model=AnnotationInfo,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": AnnotationInfo, "description": "A retry: the original."}},
-    dependencies=[TaskMember],
+    dependencies=[deps.TaskMember],
 )
 def submit_annotation(
     task_id: TaskId,
     body: AnnotationCreate,
-    user: LabellerUser,
-    db: DbDep,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -68,8 +62,8 @@ def submit_annotation(
 @router.post(
     "/annotations/{annotation_id}/undo",
     response_model=AnnotationInfo,
-    dependencies=[AnnotationMember],
+    dependencies=[deps.AnnotationMember],
 )
-def undo_annotation(annotation_id: AnnotationId, user: LabellerUser, db: DbDep) -> Any:
+def undo_annotation(annotation_id: AnnotationId, user: deps.LabellerUser, db: deps.DbDep) -> Any:
     """Withdraw the caller's own annotation while it is not yet reviewed."""
     return annotate.undo_annotation(db, annotation_id=annotation_id, user=user)

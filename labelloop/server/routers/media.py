@@ -8,21 +8,14 @@ from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
 from labelloop.engine import media
-from labelloop.server.deps import (
-    DbDep,
-    GuardedRoute,
-    LabellerOnly,
-    LabellerUser,
-    ProjectMember,
-    SettingsDep,
-)
+from labelloop.server import deps
 from labelloop.server.errors import ApiError
 from labelloop.server.permissions import project_reachable
 from labelloop.server.schemas import ItemId
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["media"], route_class=GuardedRoute, dependencies=[LabellerOnly])
+router = APIRouter(tags=["media"], route_class=deps.GuardedRoute, dependencies=[deps.LabellerOnly])
 
 _FILE = {200: {"content": {"application/octet-stream": {}}, "description": "The file."}}
 
@@ -33,10 +26,10 @@ _FILE = {200: {"content": {"application/octet-stream": {}}, "description": "The 
     responses=_FILE,
 )
 def item_media(
-    project: ProjectMember,
+    project: deps.ProjectMember,
     external_id: Annotated[str, Path(min_length=1, max_length=300)],
-    db: DbDep,
-    settings: SettingsDep,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
 ) -> FileResponse:
     """The media file of an item (image, audio, video); 404 for anything outside the root."""
     found = media.media_file(
@@ -48,9 +41,9 @@ def item_media(
 @router.get("/items/{item_id}/media", response_class=FileResponse, responses=_FILE)
 def item_media_by_id(
     item_id: ItemId,
-    user: LabellerUser,
-    db: DbDep,
-    settings: SettingsDep,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
 ) -> FileResponse:
     """The media file of an item by its id (the ``media_url`` of a leased task)."""
     found = media.media_file(db, item_id=item_id, allowed_root=settings.media_root)

@@ -7,28 +7,21 @@ from typing import Any
 from fastapi import APIRouter
 
 from labelloop.engine import predictions
-from labelloop.server.deps import (
-    DbDep,
-    GuardedRoute,
-    ModelClient,
-    ProjectMember,
-    SettingsDep,
-    actor_for,
-)
+from labelloop.server import deps
 from labelloop.server.errors import check_batch_size
 from labelloop.server.schemas import PredictionsCreate, PushReport
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["client models"], route_class=GuardedRoute)
+router = APIRouter(tags=["client models"], route_class=deps.GuardedRoute)
 
 
 @router.post("/projects/{project_id}/predictions", response_model=PushReport)
 def push_predictions(
-    project: ProjectMember,
-    user: ModelClient,
-    db: DbDep,
-    settings: SettingsDep,
+    project: deps.ProjectMember,
+    user: deps.ModelClient,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
     body: PredictionsCreate,
 ) -> Any:
     """Push a client model's predictions; the queue is re-prioritised by their scores."""
@@ -36,7 +29,7 @@ def push_predictions(
     return predictions.push_predictions(
         db,
         project_id=project.id,
-        actor=actor_for(user),
+        actor=deps.actor_for(user),
         model_version=body.model_version,
         predictions=[p.model_dump(exclude_none=True) for p in body.predictions],
     )

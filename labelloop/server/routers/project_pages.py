@@ -7,7 +7,6 @@ Server-rendered (Jinja2) over the same engine as the API, under the rules of
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -22,7 +21,15 @@ from labelloop.exceptions import LabelloopError
 from labelloop.server.deps import db_of
 from labelloop.server.schemas import MAX_ID
 from labelloop.server.sessions import csrf_matches
-from labelloop.server.web import Page, admin_form, guarded, not_found, render
+from labelloop.server.web import (
+    Page,
+    admin_form,
+    admin_page,
+    guarded,
+    not_found,
+    render,
+    render_form,
+)
 
 __all__ = ["router"]
 
@@ -113,18 +120,17 @@ def _settings_page(
 
     guidelines = project_engine.get_guidelines(db_of(request), project.id)
     policy = project.settings.get("review_policy", "none")
-    return render(
+    return render_form(
         request,
         "settings.html",
         page,
-        status_code=422 if error else 200,
+        error=error,
         project=project,
         strategies=STRATEGY_NAMES,
         fields=_FORM_SETTINGS,
         policies=REVIEW_POLICIES,
         policy=[policy] if isinstance(policy, str) else list(policy),
         guidelines=guidelines,
-        error=error,
         saved=saved,
     )
 
@@ -132,45 +138,44 @@ def _settings_page(
 @router.get("/projects/{project_id}/settings", response_class=HTMLResponse)
 def settings_page(request: Request, project_id: int) -> Response:
     """The settings form and the guidelines editor (admin)."""
-    return guarded(request, project_id, "administer", functools.partial(_settings_page, request))
+    return admin_page(request, project_id, _settings_page)
 
 
 @router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
 async def save_settings(request: Request, project_id: int) -> Response:
     """Save the changed settings; a changed guidelines text becomes a new guideline version."""
-    form = await request.form()
+    return await admin_form(request, project_id, show=_settings_page, change=_save_settings)
 
-    def change(page: Page, project: Any) -> Response:
-        db = db_of(request)
-        changes: dict[str, Any] = {}
-        try:
-            strategy = str(form.get("strategy", project.strategy))
-            if strategy != project.strategy:
-                changes["strategy"] = strategy
-            for setting in _FORM_SETTINGS:
-                given, value = _form_value(setting, form)
-                if given and value != project.settings.get(setting.name):
-                    changes[setting.name] = value
-            if changes:
-                project = project_engine.update_settings(
-                    db, actor=page.user.name, project=project.id, changes=changes
-                )
-            text = str(form.get("guidelines", "")).replace("\r\n", "\n")
-            current = project_engine.get_guidelines(db, project.id)
-            saved = []
-            if changes:
-                saved.append("settings saved")
-            if text.strip() and (current is None or text != current.text):
-                version = project_engine.set_guidelines(
-                    db, actor=page.user.name, project=project.id, text=text
-                )
-                saved.append(f"guidelines version {version} saved")
-                project = project_engine.get_project_info(db, project.id)
-        except (LabelloopError, _FormValueError) as exc:
-            return _settings_page(request, page, project, error=str(exc))
-        return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
 
-    return admin_form(request, project_id, form, _settings_page, change)
+def _save_settings(request: Request, page: Page, project: Any, form: Any) -> Response:
+    db = db_of(request)
+    changes: dict[str, Any] = {}
+    try:
+        strategy = str(form.get("strategy", project.strategy))
+        if strategy != project.strategy:
+            changes["strategy"] = strategy
+        for setting in _FORM_SETTINGS:
+            given, value = _form_value(setting, form)
+            if given and value != project.settings.get(setting.name):
+                changes[setting.name] = value
+        if changes:
+            project = project_engine.update_settings(
+                db, actor=page.user.name, project=project.id, changes=changes
+            )
+        text = str(form.get("guidelines", "")).replace("\r\n", "\n")
+        current = project_engine.get_guidelines(db, project.id)
+        saved = []
+        if changes:
+            saved.append("settings saved")
+        if text.strip() and (current is None or text != current.text):
+            version = project_engine.set_guidelines(
+                db, actor=page.user.name, project=project.id, text=text
+            )
+            saved.append(f"guidelines version {version} saved")
+            project = project_engine.get_project_info(db, project.id)
+    except (LabelloopError, _FormValueError) as exc:
+        return _settings_page(request, page, project, error=str(exc))
+    return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
 
 
 def _members_page(
@@ -181,16 +186,15 @@ def _members_page(
     member_ids = {m.id for m in members}
     tokens = [t for t in user_engine.list_tokens(db) if t.user_id in member_ids]
     others = [u for u in user_engine.list_users(db) if u.id not in member_ids]
-    return render(
+    return render_form(
         request,
         "members.html",
         page,
-        status_code=422 if error else 200,
+        error=error,
         project=project,
         members=members,
         tokens=tokens,
         others=others,
-        error=error,
         secret=secret,
     )
 
@@ -198,51 +202,50 @@ def _members_page(
 @router.get("/projects/{project_id}/members", response_class=HTMLResponse)
 def members_page(request: Request, project_id: int) -> Response:
     """Members and roles, and their API tokens (admin)."""
-    return guarded(request, project_id, "administer", functools.partial(_members_page, request))
+    return admin_page(request, project_id, _members_page)
 
 
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)
 async def change_members(request: Request, project_id: int) -> Response:
     """Add a new or existing user, remove a member, create or revoke a token (admin)."""
-    form = await request.form()
+    return await admin_form(request, project_id, show=_members_page, change=_change_members)
 
-    def change(page: Page, project: Any) -> Response:
-        db = db_of(request)
-        action = str(form.get("action", ""))
-        secret = ""
-        try:
-            if action == "create_user":
-                _user, secret = user_engine.create_user(
-                    db,
-                    actor=page.user.name,
-                    name=str(form.get("name", "")).strip(),
-                    role=str(form.get("role", "")),
-                    password=str(form.get("password", "")) or None,
-                    projects=[project.id],
-                )
-            elif action == "add":
-                user_engine.add_member(
-                    db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
-                )
-            elif action == "remove":
-                user_engine.remove_member(
-                    db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
-                )
-            elif action == "token":
-                _info, secret = user_engine.create_token(
-                    db, actor=page.user.name, user=int(form.get("user_id", 0)), name="web"
-                )
-            elif action == "revoke":
-                user_engine.revoke_token(
-                    db, actor=page.user.name, token_id=int(form.get("token_id", 0))
-                )
-            else:
-                return _members_page(request, page, project, error=f"unknown action {action!r}")
-        except (LabelloopError, ValueError) as exc:
-            return _members_page(request, page, project, error=str(exc))
-        return _members_page(request, page, project, secret=secret)
 
-    return admin_form(request, project_id, form, _members_page, change)
+def _change_members(request: Request, page: Page, project: Any, form: Any) -> Response:
+    db = db_of(request)
+    action = str(form.get("action", ""))
+    secret = ""
+    try:
+        if action == "create_user":
+            _user, secret = user_engine.create_user(
+                db,
+                actor=page.user.name,
+                name=str(form.get("name", "")).strip(),
+                role=str(form.get("role", "")),
+                password=str(form.get("password", "")) or None,
+                projects=[project.id],
+            )
+        elif action == "add":
+            user_engine.add_member(
+                db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
+            )
+        elif action == "remove":
+            user_engine.remove_member(
+                db, actor=page.user.name, project=project.id, user=int(form.get("user_id", 0))
+            )
+        elif action == "token":
+            _info, secret = user_engine.create_token(
+                db, actor=page.user.name, user=int(form.get("user_id", 0)), name="web"
+            )
+        elif action == "revoke":
+            user_engine.revoke_token(
+                db, actor=page.user.name, token_id=int(form.get("token_id", 0))
+            )
+        else:
+            return _members_page(request, page, project, error=f"unknown action {action!r}")
+    except (LabelloopError, ValueError) as exc:
+        return _members_page(request, page, project, error=str(exc))
+    return _members_page(request, page, project, secret=secret)
 
 
 # --------------------------------------------------------------------------- item browser
@@ -293,16 +296,15 @@ def item_browser(
         except ValueError as exc:
             error = str(exc) if isinstance(exc, LabelloopError) else "scores must be numbers"
         query = urlencode({k: v for k, v in filters.items() if v})
-        return render(
+        return render_form(
             request,
             "items.html",
             page,
-            status_code=422 if error else 200,
+            error=error,
             project=project,
             filters=filters,
             statuses=browse.ITEM_STATUSES,
             found=found,
-            error=error,
             query=query,
         )
 

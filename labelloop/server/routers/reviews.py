@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter
 
 from labelloop.engine import review
-from labelloop.server.deps import (
-    DbDep,
-    GuardedRoute,
-    ProjectMember,
-    ReviewerUser,
-    ReviewTaskMember,
-    SettingsDep,
-)
+from labelloop.server import deps
+from labelloop.server.routers import or_no_content
 from labelloop.server.schemas import ReviewCreate, ReviewOutcome, ReviewTaskId, ReviewTaskInfo
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["reviews"], route_class=GuardedRoute)
+router = APIRouter(tags=["reviews"], route_class=deps.GuardedRoute)
 
 
 @router.post(
@@ -28,24 +22,23 @@ router = APIRouter(tags=["reviews"], route_class=GuardedRoute)
     responses={204: {"description": "Nothing waits for review."}},
 )
 def lease_next_review(
-    project: ProjectMember, user: ReviewerUser, db: DbDep, settings: SettingsDep
+    project: deps.ProjectMember, user: deps.ReviewerUser, db: deps.DbDep, settings: deps.SettingsDep
 ) -> Any:
     """Lease the next item in review to the caller (no body); 204 when none."""
-    task = review.lease_next_review(
-        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    return or_no_content(
+        review.lease_next_review(
+            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+        )
     )
-    if task is None:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return task
 
 
 @router.post(
     "/reviews/{review_task_id}",
     response_model=ReviewOutcome,
-    dependencies=[ReviewTaskMember],
+    dependencies=[deps.ReviewTaskMember],
 )
 def submit_review(
-    review_task_id: ReviewTaskId, body: ReviewCreate, user: ReviewerUser, db: DbDep
+    review_task_id: ReviewTaskId, body: ReviewCreate, user: deps.ReviewerUser, db: deps.DbDep
 ) -> Any:
     """Accept, reject (back to the queue with the note) or correct (the new label wins)."""
     return review.submit_review(

@@ -7,29 +7,20 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from labelloop.engine import jobs
-from labelloop.server.deps import (
-    AdminOnly,
-    CurrentUser,
-    DbDep,
-    GuardedRoute,
-    LabellerUser,
-    MemberOnly,
-    ProjectMember,
-    actor_for,
-)
+from labelloop.server import deps
 from labelloop.server.schemas import JobInfo, RoundPublic, StatusPublic
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["rounds"], route_class=GuardedRoute)
+router = APIRouter(tags=["rounds"], route_class=deps.GuardedRoute)
 
 
 @router.get(
     "/projects/{project_id}/rounds",
     response_model=list[RoundPublic],
-    dependencies=[MemberOnly],
+    dependencies=[deps.MemberOnly],
 )
-def list_rounds(project: ProjectMember, db: DbDep) -> Any:
+def list_rounds(project: deps.ProjectMember, db: deps.DbDep) -> Any:
     """The project's rounds with their metrics, oldest first."""
     # Imported here: the rounds engine pulls in scikit-learn, which the service loads lazily.
     from labelloop.engine import rounds as round_engine
@@ -38,7 +29,7 @@ def list_rounds(project: ProjectMember, db: DbDep) -> Any:
 
 
 @router.get("/projects/{project_id}/status", response_model=StatusPublic)
-def project_status(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
+def project_status(project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep) -> Any:
     """Counts, rounds and the stopping-criteria verdict."""
     from labelloop.engine import rounds as round_engine
 
@@ -49,14 +40,16 @@ def project_status(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any
     "/projects/{project_id}/retrain",
     response_model=JobInfo,
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[AdminOnly],
+    dependencies=[deps.AdminOnly],
 )
-def retrain(project: ProjectMember, user: CurrentUser, db: DbDep) -> Any:
+def retrain(project: deps.ProjectMember, user: deps.CurrentUser, db: deps.DbDep) -> Any:
     """Queue a retrain (admin); the worker runs it, then the queue is re-prioritised."""
-    return jobs.enqueue_retrain(db, actor=actor_for(user), project_id=project.id)
+    return jobs.enqueue_retrain(db, actor=deps.actor_for(user), project_id=project.id)
 
 
-@router.get("/projects/{project_id}/jobs", response_model=list[JobInfo], dependencies=[AdminOnly])
-def list_jobs(project: ProjectMember, db: DbDep) -> Any:
+@router.get(
+    "/projects/{project_id}/jobs", response_model=list[JobInfo], dependencies=[deps.AdminOnly]
+)
+def list_jobs(project: deps.ProjectMember, db: deps.DbDep) -> Any:
     """The project's newest jobs first (admin)."""
     return jobs.list_jobs(db, project_id=project.id)

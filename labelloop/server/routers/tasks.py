@@ -7,19 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from labelloop.engine import queue
-from labelloop.server.deps import (
-    DbDep,
-    GuardedRoute,
-    LabellerUser,
-    ProjectMember,
-    SettingsDep,
-    TaskMember,
-)
+from labelloop.server import deps
+from labelloop.server.routers import or_no_content
 from labelloop.server.schemas import SkipCreate, TaskId, TaskInfo
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["tasks"], route_class=GuardedRoute)
+router = APIRouter(tags=["tasks"], route_class=deps.GuardedRoute)
 
 
 @router.post(
@@ -28,24 +22,25 @@ router = APIRouter(tags=["tasks"], route_class=GuardedRoute)
     responses={204: {"description": "Nothing is open for this annotator."}},
 )
 def lease_next_task(
-    project: ProjectMember, user: LabellerUser, db: DbDep, settings: SettingsDep
+    project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
 ) -> Any:
     """Lease the highest-priority open task to the caller (no body); 204 when none.
 
     Asking again while holding an unexpired lease answers the same task.
     """
-    task = queue.lease_next_task(
-        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    return or_no_content(
+        queue.lease_next_task(
+            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+        )
     )
-    if task is None:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return task
 
 
 @router.post(
-    "/tasks/{task_id}/skip", status_code=status.HTTP_204_NO_CONTENT, dependencies=[TaskMember]
+    "/tasks/{task_id}/skip", status_code=status.HTTP_204_NO_CONTENT, dependencies=[deps.TaskMember]
 )
-def skip_task(task_id: TaskId, body: SkipCreate, user: LabellerUser, db: DbDep) -> Response:
+def skip_task(
+    task_id: TaskId, body: SkipCreate, user: deps.LabellerUser, db: deps.DbDep
+) -> Response:
     """Give a leased task back with a reason; it goes to others, not back to the caller."""
     queue.skip_task(db, task_id=task_id, user=user, reason=body.reason)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query
 
 from labelloop.engine import browse, lookup, queue
-from labelloop.server.deps import (
-    AnnotationMember,
-    DbDep,
-    GuardedRoute,
-    LabellerUser,
-    ProjectMember,
-    ReviewerOnly,
-    SettingsDep,
-)
+from labelloop.server import deps
 from labelloop.server.errors import ApiError
+from labelloop.server.routers import or_no_content
 from labelloop.server.schemas import (
     AnnotationId,
     AnnotatorProgress,
@@ -29,11 +22,11 @@ from labelloop.server.schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["ui"], route_class=GuardedRoute)
+router = APIRouter(tags=["ui"], route_class=deps.GuardedRoute)
 
 
 @router.get("/projects/{project_id}/progress/me", response_model=AnnotatorProgress)
-def my_progress(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
+def my_progress(project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep) -> Any:
     """The caller's progress: labels done today (UTC) and in all, agreement with reviewers."""
     return browse.annotator_progress(db, project_id=project.id, user_id=user.id)
 
@@ -42,7 +35,9 @@ def my_progress(project: ProjectMember, user: LabellerUser, db: DbDep) -> Any:
     "/projects/{project_id}/items/{item_id}/guess",
     response_model=ItemGuess | None,
 )
-def model_guess(project: ProjectMember, item_id: ItemId, user: LabellerUser, db: DbDep) -> Any:
+def model_guess(
+    project: deps.ProjectMember, item_id: ItemId, user: deps.LabellerUser, db: deps.DbDep
+) -> Any:
     """The model's guess for an item (null before any model); annotators see it only when
     the project's ``show_model_guess`` setting allows it."""
     if user.role == "annotator":
@@ -55,11 +50,11 @@ def model_guess(project: ProjectMember, item_id: ItemId, user: LabellerUser, db:
 @router.get(
     "/projects/{project_id}/items",
     response_model=ItemPage,
-    dependencies=[ReviewerOnly],
+    dependencies=[deps.ReviewerOnly],
 )
 def search_items(
-    project: ProjectMember,
-    db: DbDep,
+    project: deps.ProjectMember,
+    db: deps.DbDep,
     q: Annotated[str | None, Query(max_length=500, description="Text or external id.")] = None,
     meta: Annotated[str | None, Query(max_length=500, description="'key=value' or text.")] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
@@ -89,9 +84,9 @@ def search_items(
 @router.get(
     "/projects/{project_id}/items/{item_id}/history",
     response_model=ItemHistory,
-    dependencies=[ReviewerOnly],
+    dependencies=[deps.ReviewerOnly],
 )
-def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
+def item_history(project: deps.ProjectMember, item_id: ItemId, db: deps.DbDep) -> Any:
     """An item with its predictions, annotations, reviews and audit events (admins, reviewers)."""
     return browse.item_history(db, project_id=project.id, item_id=item_id)
 
@@ -99,10 +94,10 @@ def item_history(project: ProjectMember, item_id: ItemId, db: DbDep) -> Any:
 @router.post(
     "/annotations/{annotation_id}/relabel",
     response_model=TaskInfo,
-    dependencies=[AnnotationMember],
+    dependencies=[deps.AnnotationMember],
 )
 def label_again(
-    annotation_id: AnnotationId, user: LabellerUser, db: DbDep, settings: SettingsDep
+    annotation_id: AnnotationId, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
 ) -> Any:
     """Lease the task of the caller's just-undone annotation back to them, to label it again."""
     return queue.lease_undone_task(
@@ -116,13 +111,12 @@ def label_again(
     responses={204: {"description": "Nothing more is open, or the caller holds no task."}},
 )
 def lease_ahead(
-    project: ProjectMember, user: LabellerUser, db: DbDep, settings: SettingsDep
+    project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
 ) -> Any:
     """Lease the task after the one the caller holds (no body), so it can be shown at once;
     ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none."""
-    task = queue.lease_ahead(
-        db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+    return or_no_content(
+        queue.lease_ahead(
+            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+        )
     )
-    if task is None:
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return task

@@ -7,24 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from labelloop.engine import webhooks as webhook_engine
-from labelloop.server.deps import (
-    AdminOnly,
-    AdminUser,
-    DbDep,
-    GuardedRoute,
-    ProjectMember,
-    actor_for,
-)
+from labelloop.server import deps
 from labelloop.server.errors import ApiError
 from labelloop.server.schemas import DeliveryInfo, WebhookCreate, WebhookId, WebhookInfo
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["webhooks"], route_class=GuardedRoute, dependencies=[AdminOnly])
+router = APIRouter(tags=["webhooks"], route_class=deps.GuardedRoute, dependencies=[deps.AdminOnly])
 
 
 @router.get("/projects/{project_id}/webhooks", response_model=list[WebhookInfo])
-def list_webhooks(project: ProjectMember, db: DbDep) -> Any:
+def list_webhooks(project: deps.ProjectMember, db: deps.DbDep) -> Any:
     """The project's webhooks (without secrets)."""
     return webhook_engine.list_webhooks(db, project.id)
 
@@ -35,7 +28,7 @@ def list_webhooks(project: ProjectMember, db: DbDep) -> Any:
     status_code=status.HTTP_201_CREATED,
 )
 def register_webhook(
-    project: ProjectMember, body: WebhookCreate, user: AdminUser, db: DbDep
+    project: deps.ProjectMember, body: WebhookCreate, user: deps.AdminUser, db: deps.DbDep
 ) -> Any:
     """Register a URL for events; deliveries carry ``X-Labelloop-Signature: sha256=<hmac>``.
 
@@ -43,7 +36,7 @@ def register_webhook(
     """
     return webhook_engine.register_webhook(
         db,
-        actor=actor_for(user),
+        actor=deps.actor_for(user),
         project_id=project.id,
         url=body.url,
         events=body.events,
@@ -53,11 +46,11 @@ def register_webhook(
 
 @router.delete("/projects/{project_id}/webhooks/{webhook_id}", status_code=204)
 def delete_webhook(
-    project: ProjectMember, webhook_id: WebhookId, user: AdminUser, db: DbDep
+    project: deps.ProjectMember, webhook_id: WebhookId, user: deps.AdminUser, db: deps.DbDep
 ) -> Response:
     """Delete a webhook and its pending deliveries."""
     webhook_engine.delete_webhook(
-        db, actor=actor_for(user), project_id=project.id, webhook_id=webhook_id
+        db, actor=deps.actor_for(user), project_id=project.id, webhook_id=webhook_id
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -66,7 +59,7 @@ def delete_webhook(
     "/projects/{project_id}/webhooks/{webhook_id}/deliveries",
     response_model=list[DeliveryInfo],
 )
-def list_deliveries(project: ProjectMember, webhook_id: WebhookId, db: DbDep) -> Any:
+def list_deliveries(project: deps.ProjectMember, webhook_id: WebhookId, db: deps.DbDep) -> Any:
     """A webhook's deliveries with their attempts and outcome."""
     if all(hook.id != webhook_id for hook in webhook_engine.list_webhooks(db, project.id)):
         raise ApiError(404, f"no webhook {webhook_id} in this project", field="webhook_id")
