@@ -77,6 +77,15 @@ def simulate_command(
         float, typer.Option("--test-size", help="Share of the data held out for scoring.")
     ] = 0.25,
     random_state: Annotated[int, typer.Option("--random-state", help="The first seed.")] = 0,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            help="Score the pool this many items at a time, as the service's rounds do "
+            "(each chunk proposes, the proposals compete); default: all at once.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option("--out", help="Folder for curves.csv, summary.json, learning_curve.png."),
@@ -115,6 +124,7 @@ def simulate_command(
             scoring=scoring,
             random_state=random_state,
             progress=progress,
+            chunk_size=chunk_size,
         )
     summary = result.summary("random")
     out_console.print(_table(summary, result.full_score, scoring))

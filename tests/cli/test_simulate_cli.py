@@ -71,6 +71,19 @@ def test_long_strategy_names_are_printed_whole_on_a_narrow_terminal(tmp_path, mo
     assert "cluster_margin" in result.stdout and "least_confidence" in result.stdout
 
 
+def test_chunk_size_scores_the_pool_in_chunks_and_a_bad_one_is_named(tmp_path):
+    out = tmp_path / "out"
+    chunked = invoke("--dataset", "iris", "--strategy", "margin", *FAST, "--chunk-size", "25",
+                     "--out", str(out))  # fmt: skip
+    assert chunked.exit_code == 0, chunked.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["strategies"]) == {"margin", "random"}
+    bad = runner.invoke(app, ["simulate", "--dataset", "iris", *FAST, "--chunk-size", "0",
+                              "--out", str(out)])  # fmt: skip
+    assert bad.exit_code == 2
+    assert "chunk_size" in bad.output
+
+
 def test_unreached_target_is_null_in_summary(tmp_path):
     out = tmp_path / "out"
     args = ["--dataset", "digits", "--strategy", "random", "--initial", "10", "--batch", "10"]
