@@ -3,17 +3,19 @@
 Nothing here changes state, so nothing is audited.
 """
 
-from labelloop.engine.browse.items import (
-    ITEM_STATUSES,
+from labelloop.engine.browse.history import (
     HistoryAnnotation,
     HistoryEvent,
     HistoryPrediction,
     HistoryReview,
-    ItemGuess,
     ItemHistory,
+    item_history,
+)
+from labelloop.engine.browse.items import (
+    ITEM_STATUSES,
+    ItemGuess,
     ItemPage,
     ItemSummary,
-    item_history,
     model_guess,
     search_items,
 )
