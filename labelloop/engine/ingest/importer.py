@@ -13,20 +13,23 @@ from sqlalchemy.exc import IntegrityError
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.ingest.reading import (
+    ON_EXISTING,
     DuplicateInfo,
     ProgressCallback,
     Schema,
     check_source,
     open_source,
+    pool_items,
     pool_keys,
 )
+from labelloop.engine.ingest.updating import write_updates
 from labelloop.engine.ingest.writing import write_plan
 from labelloop.exceptions import ConflictError, ValidationError
 from labelloop.io.records import FieldNames
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 
-__all__ = ["DuplicateInfo", "ImportReport", "ProgressCallback", "import_items"]
+__all__ = ["ON_EXISTING", "DuplicateInfo", "ImportReport", "ProgressCallback", "import_items"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class ImportReport:
     n_records : int
         Records read from the source.
     n_imported : int
-        Items created (``n_records - n_duplicates``).
+        Items created (``n_records - n_duplicates - n_skipped - n_updated``).
     n_labelled : int
         Imported items that came with a label (their final label; no task).
     n_open : int
@@ -50,6 +53,14 @@ class ImportReport:
         an earlier record's; ``duplicates`` lists the first of them.
     ignored_files : tuple of str
         For a media directory, files that were not media of the project's type.
+    on_existing : {"error", "skip", "update"}
+        What the import did with records whose id was already in the project.
+    n_skipped : int
+        Records whose id was already in the project and that changed nothing: every
+        one with ``skip``, those equal to their item with ``update``.
+    n_updated : int
+        Existing items whose payload, media reference or metadata the import changed
+        (``update`` only).
     """
 
     project_id: int
@@ -66,6 +77,9 @@ class ImportReport:
     duplicates: tuple[DuplicateInfo, ...] = field(default_factory=tuple)
     ignored_files: tuple[str, ...] = field(default_factory=tuple)
     duplicate_policy: str = "skipped"
+    on_existing: str = "error"
+    n_skipped: int = 0
+    n_updated: int = 0
 
 
 def import_items(
@@ -78,6 +92,7 @@ def import_items(
     format: str = "auto",
     fields: FieldNames | None = None,
     seed: int | None = None,
+    on_existing: str = "error",
     on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import items into a project's pool, all or nothing.
@@ -100,6 +115,14 @@ def import_items(
     seed : int, optional
         Seeds the evaluation-set draw and the cold-start order (default: derived from
         the source's content, so the same import gives the same result).
+    on_existing : {"error", "skip", "update"}
+        A record whose id is already in the project: refused (``error``, naming its file
+        and line), counted and left alone (``skip``), or applied to its item
+        (``update``): payload, media reference and metadata change where they differ,
+        audited by ``items.updated`` events with the before and after of each changed
+        item. An update never changes a label: a record whose label differs from its
+        item's final label is refused. An update whose new content duplicates another
+        item's is skipped as a duplicate.
     on_progress : callable, optional
         ``(phase, done, total)`` progress callback.
 
@@ -111,11 +134,18 @@ def import_items(
     ------
     ImportDataError
         Naming the file, line and field of the first bad record; nothing is written.
+    ValidationError
+        An unknown ``on_existing``.
     ConflictError
         When items with the same ids were added while this import ran.
     """
     if (path is None) == (records is None):
         raise ValidationError("give either a path or records to import", field="path")
+    if on_existing not in ON_EXISTING:
+        raise ValidationError(
+            f"unknown on_existing {on_existing!r}: use {', '.join(ON_EXISTING)}",
+            field="on_existing",
+        )
     fields = fields or FieldNames()
     with db.read() as session:
         project_row = resolve_project(session, project)
@@ -123,7 +153,9 @@ def import_items(
         settings = effective_settings(project_row)
         task_type = project_row.task_type
         schema = Schema(project_row)
-        existing_ids, existing_hashes = pool_keys(session, project_id)
+        # Updates need each item's hash and label; the other modes only its id.
+        read_pool = pool_items if on_existing == "update" else pool_keys
+        existing_ids, existing_hashes = read_pool(session, project_id)
 
     source_name, fmt, sha256, ignored, source_records = open_source(
         path=path,
@@ -134,7 +166,14 @@ def import_items(
         settings=settings,
     )
     plan = check_source(
-        source_records, schema, existing_ids, existing_hashes, source_name, fields.id, on_progress
+        source_records,
+        schema,
+        existing_ids,
+        existing_hashes,
+        source_name,
+        fields.id,
+        on_progress,
+        on_existing,
     )
     del existing_ids, existing_hashes
     if seed is None:
@@ -148,6 +187,9 @@ def import_items(
             if media_root is not None and project_row.settings.get("media_root") != media_root:
                 project_row.settings = {**effective_settings(project_row), "media_root": media_root}
             n_eval = write_plan(session, project_row, plan, rng, actor, on_progress)
+            n_updated = write_updates(
+                session, project_id, plan, actor=actor, source=source_name, on_progress=on_progress
+            )
             report = ImportReport(
                 project_id=project_id,
                 project_name=project_row.name,
@@ -162,6 +204,9 @@ def import_items(
                 n_duplicates=plan.n_duplicates,
                 duplicates=tuple(plan.duplicates),
                 ignored_files=tuple(ignored),
+                on_existing=on_existing,
+                n_skipped=plan.n_skipped + plan.n_update_candidates - n_updated,
+                n_updated=n_updated,
             )
             append_event(
                 session,
@@ -179,6 +224,9 @@ def import_items(
                     "open": report.n_open,
                     "eval": report.n_eval,
                     "duplicates_skipped": report.n_duplicates,
+                    "on_existing": on_existing,
+                    "existing_skipped": report.n_skipped,
+                    "updated": report.n_updated,
                     "duplicate_examples": [d.external_id for d in report.duplicates[:5]],
                     "media_root": media_root,
                 },
@@ -190,4 +238,4 @@ def import_items(
             "ran; nothing was imported: run the import again"
         ) from exc
     finally:
-        plan.spool.close()
+        plan.close()

@@ -1,6 +1,17 @@
 """Reading an import: open the source, check every record, spool the valid rows.
 
 Nothing here writes to the database.
+
+Rules
+-----
+1. A record whose id is already in the project is refused (``on_existing="error"``),
+   counted and left alone (``"skip"``), or spooled as an update of its item
+   (``"update"``); every record's label is checked against the schema in every mode.
+2. An update never changes a label: a record for an existing item that carries a label
+   other than the item's final label (or any label, when the item has none) is refused
+   naming its file, line and label field.
+3. De-duplication applies to updates too: a record whose new content equals another
+   item's in the pool, or an earlier record's, is skipped as a duplicate.
 """
 
 from __future__ import annotations
@@ -11,11 +22,12 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import ImportDataError, ValidationError
 from labelloop.io.records import FORMATS, FieldNames, Record, detect_format, file_sha256
@@ -23,21 +35,27 @@ from labelloop.store.tables import ItemRow, ProjectRow
 
 __all__ = [
     "BATCH_ROWS",
+    "ON_EXISTING",
     "DuplicateInfo",
+    "ExistingItem",
     "ImportPlan",
     "ProgressCallback",
     "Schema",
     "check_source",
     "open_source",
+    "pool_items",
     "pool_keys",
 ]
 
 BATCH_ROWS = 10_000
 _MAX_EXAMPLES = 20
 _MEDIA_TYPES = ("image", "audio", "video")
+ON_EXISTING = ("error", "skip", "update")
+"""What an import does with a record whose id is already in the project."""
 
 ProgressCallback = Callable[[str, int, int | None], None]
-"""Called as ``(phase, done, total)``; phase is ``"validating"`` or ``"writing"``."""
+"""Called as ``(phase, done, total)``; phase is ``"validating"``, ``"writing"`` or
+``"updating"``."""
 
 
 @dataclass(frozen=True)
@@ -83,17 +101,37 @@ class _Spool:
         self._file.close()
 
 
+class ExistingItem(NamedTuple):
+    """What checking a record for an item already in the pool needs of that item."""
+
+    content_hash: str
+    final_label: Any
+
+
 @dataclass
 class ImportPlan:
-    """What validation found, and the spooled rows (external id, payload JSON, media
-    ref, meta JSON, content hash, label JSON or None) of the items to create."""
+    """What validation found, and the spooled rows.
+
+    ``spool`` holds the items to create (external id, payload JSON, media ref, meta
+    JSON, content hash, label JSON or None); ``updates`` the records of existing items
+    (external id, payload JSON, media ref, meta JSON, content hash) to compare with
+    them and apply where they differ.
+    """
 
     spool: _Spool
+    updates: _Spool
     n_records: int = 0
     n_new: int = 0
     n_labelled: int = 0
     duplicates: list[DuplicateInfo] = field(default_factory=list)
     n_duplicates: int = 0
+    n_skipped: int = 0
+    n_update_candidates: int = 0
+
+    def close(self) -> None:
+        """Remove the spool files."""
+        self.spool.close()
+        self.updates.close()
 
 
 # --------------------------------------------------------------------------- sources
@@ -214,24 +252,43 @@ def pool_keys(session: Session, project_id: int) -> tuple[set[str], dict[str, st
     return ids, hashes
 
 
+def pool_items(session: Session, project_id: int) -> tuple[dict[str, ExistingItem], dict[str, str]]:
+    """Like `pool_keys`, with each item's content hash and final label (for updates)."""
+    items: dict[str, ExistingItem] = {}
+    hashes: dict[str, str] = {}
+    rows = session.execute(
+        select(ItemRow.external_id, ItemRow.content_hash, ItemRow.final_label).where(
+            ItemRow.project_id == project_id
+        )
+    )
+    for external_id, content_hash, final_label in rows:
+        items[external_id] = ExistingItem(content_hash, final_label)
+        hashes.setdefault(content_hash, external_id)
+    return items, hashes
+
+
 def check_source(
     records: Iterator[Record],
     schema: Schema,
-    existing_ids: set[str],
+    existing_ids: set[str] | dict[str, ExistingItem],
     existing_hashes: dict[str, str],
     source: str,
     id_field: str,
     on_progress: ProgressCallback | None,
+    on_existing: str = "error",
 ) -> ImportPlan:
     """Check every record and spool the valid rows; the first bad one raises.
 
-    The spool is closed (its file removed) when anything goes wrong.
+    ``existing_ids`` maps each id to its `ExistingItem` when ``on_existing`` is
+    ``"update"``; a set of ids does otherwise. The spools are closed (their files
+    removed) when anything goes wrong.
     """
-    plan = ImportPlan(spool=_Spool())
+    plan = ImportPlan(spool=_Spool(), updates=_Spool())
     try:
         dumps = json.dumps
         first_line: dict[str, int] = {}
         seen_hashes: dict[str, str] = {}
+        refuse_existing = on_existing == "error"
         for record in records:
             plan.n_records += 1
             external_id = record.external_id
@@ -242,19 +299,28 @@ def check_source(
                     line=record.line,
                     field=id_field,
                 )
-            if external_id in existing_ids:
+            if refuse_existing and external_id in existing_ids:
                 raise ImportDataError(
-                    f"id {external_id!r} is already in the project: ids are unique per project",
+                    f"id {external_id!r} is already in the project: ids are unique per "
+                    "project (to re-import a file, skip or update the existing items)",
                     path=source,
                     line=record.line,
                     field=id_field,
                 )
             first_line[external_id] = record.line
             label = schema.normalise(record, source)
-            original = existing_hashes.get(record.content_hash) or seen_hashes.get(
-                record.content_hash
-            )
-            if original is not None:
+            if external_id in existing_ids:
+                if on_existing == "skip":
+                    plan.n_skipped += 1
+                else:
+                    _plan_update(
+                        plan, record, label, existing_ids[external_id],  # type: ignore[index]
+                        existing_hashes, seen_hashes, source,
+                    )  # fmt: skip
+            elif (
+                original := existing_hashes.get(record.content_hash)
+                or seen_hashes.get(record.content_hash)
+            ) is not None:
                 plan.n_duplicates += 1
                 if len(plan.duplicates) < _MAX_EXAMPLES:
                     plan.duplicates.append(DuplicateInfo(external_id, record.line, original))
@@ -279,6 +345,49 @@ def check_source(
         if on_progress is not None:
             on_progress("validating", plan.n_records, plan.n_records)
     except BaseException:
-        plan.spool.close()
+        plan.close()
         raise
     return plan
+
+
+def _plan_update(
+    plan: ImportPlan,
+    record: Record,
+    label: Any,
+    item: ExistingItem,
+    existing_hashes: dict[str, str],
+    seen_hashes: dict[str, str],
+    source: str,
+) -> None:
+    """Spool a record of an existing item (rules 2 and 3); a label change raises."""
+    if label is not None and (
+        item.final_label is None or label_key(label) != label_key(item.final_label)
+    ):
+        held = "no final label" if item.final_label is None else f"final label {item.final_label!r}"
+        raise ImportDataError(
+            f"item {record.external_id!r} is already in the project with {held}, and this "
+            f"record gives {label!r}: an update never changes a label (leave the label out, "
+            "or change it by relabelling or review)",
+            path=source,
+            line=record.line,
+            field=record.label_field,
+        )
+    content_hash = record.content_hash
+    if content_hash != item.content_hash:
+        original = existing_hashes.get(content_hash) or seen_hashes.get(content_hash)
+        if original is not None:
+            plan.n_duplicates += 1
+            if len(plan.duplicates) < _MAX_EXAMPLES:
+                plan.duplicates.append(DuplicateInfo(record.external_id, record.line, original))
+            return
+        seen_hashes[content_hash] = record.external_id
+    plan.n_update_candidates += 1
+    plan.updates.add(
+        (
+            record.external_id,
+            json.dumps(record.payload),
+            record.media_ref,
+            json.dumps(record.meta),
+            content_hash,
+        )
+    )
