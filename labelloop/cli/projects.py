@@ -273,12 +273,22 @@ def import_(
         ),
     ] = "meta",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the eval draw.")] = None,
+    on_existing: Annotated[
+        str,
+        typer.Option(
+            "--on-existing",
+            help="A record whose id is already in the project: error (refuse the import), "
+            "skip it, or update its item's payload and metadata (never its label).",
+        ),
+    ] = "error",
     db: DbOption = None,
 ) -> None:
     """Import items (all or nothing); labelled records become final labels.
 
     Records whose content duplicates an item already in the pool (or an earlier record)
-    are skipped and listed on stderr.
+    are skipped and listed on stderr. To re-import a cumulative file, `--on-existing skip`
+    leaves the items already imported alone and `--on-existing update` applies their
+    changes.
     """
     from labelloop.engine.ingest import import_items
     from labelloop.io.records import FieldNames
@@ -295,11 +305,18 @@ def import_(
             format=format,
             fields=fields,
             seed=seed,
+            on_existing=on_existing,
             on_progress=on_progress,
         )
+    existing = (
+        ""
+        if report.on_existing == "error"
+        else f"; {report.n_updated} updated, {report.n_skipped} skipped (already in the project)"
+    )
     say(
         f"imported {report.n_imported} of {report.n_records} records into {report.project_name!r}: "
         f"{report.n_labelled} labelled, {report.n_open} open, {report.n_eval} in the eval set"
+        + existing
     )
     if report.n_duplicates:
         examples = ", ".join(

@@ -140,8 +140,10 @@ class ProjectHandle:
     ) -> ingest.ImportReport:
         """Import records (``{"id", "text" or payload fields, "label", "meta"}``) or a file.
 
-        Options (``format``, ``fields``, ``seed``, ``on_progress``) are those of
-        `labelloop.engine.ingest.import_items`. All or nothing.
+        Options (``format``, ``fields``, ``seed``, ``on_existing``, ``on_progress``) are
+        those of `labelloop.engine.ingest.import_items`; ``on_existing="skip"`` or
+        ``"update"`` re-imports records whose id is already in the project. All or
+        nothing.
         """
         return ingest.import_items(
             self._db,

@@ -71,3 +71,44 @@ def test_import_export_and_bad_input(run, tmp_path):
     assert json.loads(run("project", "show", "rev", "--json").stdout)["n_items"] == 60
     missing_version = run("export", "rev", "--version", "3")
     assert missing_version.exit_code == 2 and "no dataset version 3" in missing_version.stderr
+
+
+def test_reimport_with_on_existing(run, tmp_path):
+    assert run("project", "create", "rev", "--labels", "pos,neg").exit_code == 0
+    first = [{"id": i, "text": f"text {i}", "label": "pos" if i < 3 else None} for i in range(10)]
+    (tmp_path / "day1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in first))
+    assert run("import", "rev", "day1.jsonl").exit_code == 0
+    cumulative = [*first, {"id": 10, "text": "text 10"}]
+    cumulative[4] = {"id": 4, "text": "text 4, corrected", "meta": {"source": "b"}}
+    (tmp_path / "day2.jsonl").write_text("".join(json.dumps(r) + "\n" for r in cumulative))
+
+    refused = run("import", "rev", "day2.jsonl")
+    assert refused.exit_code == 2
+    assert (
+        "day2.jsonl:1, field 'id'" in refused.stderr and "already in the project" in refused.stderr
+    )
+
+    skipped = run("import", "rev", "day2.jsonl", "--on-existing", "skip")
+    assert skipped.exit_code == 0, skipped.output
+    assert "imported 1 of 11 records" in skipped.stderr
+    assert "0 updated, 10 skipped (already in the project)" in skipped.stderr
+
+    cumulative.append({"id": 11, "text": "text 11"})
+    (tmp_path / "day3.jsonl").write_text("".join(json.dumps(r) + "\n" for r in cumulative))
+    updated = run("import", "rev", "day3.jsonl", "--on-existing", "update")
+    assert updated.exit_code == 0, updated.output
+    assert "imported 1 of 12 records" in updated.stderr
+    assert "1 updated, 10 skipped (already in the project)" in updated.stderr
+    exported = {r["id"]: r for r in map(json.loads, run("export", "rev").stdout.splitlines())}
+    assert exported["4"]["text"] == "text 4, corrected" and exported["4"]["meta"] == {"source": "b"}
+
+    cumulative[0] = {**cumulative[0], "label": "neg"}
+    (tmp_path / "relabel.jsonl").write_text("".join(json.dumps(r) + "\n" for r in cumulative))
+    relabel = run("import", "rev", "relabel.jsonl", "--on-existing", "update")
+    assert relabel.exit_code == 2
+    assert "relabel.jsonl:1, field 'label'" in relabel.stderr
+    assert "never changes a label" in relabel.stderr
+    assert run("export", "rev").stdout.count('"label": "pos"') == 3
+
+    unknown = run("import", "rev", "day3.jsonl", "--on-existing", "merge")
+    assert unknown.exit_code == 2 and "unknown on_existing 'merge'" in unknown.stderr

@@ -51,3 +51,20 @@ def test_workspace_runs_the_loop_and_reopens_it(tmp_path):
         with pytest.raises(NotFoundError):
             again.project("missing")
         assert verify_chain(again.db, "reviews").ok
+
+
+def test_workspace_reimports_with_on_existing(tmp_path):
+    with labelloop.Workspace(f"sqlite:///{tmp_path / 'team.db'}", actor="alice") as ws:
+        project = ws.create_project("reviews", task_type="classification", labels=["pos", "neg"])
+        project.add_items([{"id": "a", "text": "first"}, {"id": "b", "text": "second"}])
+        cumulative = [
+            {"id": "a", "text": "first"},
+            {"id": "b", "text": "second, edited"},
+            {"id": "c", "text": "third"},
+        ]
+        skipped = project.add_items(cumulative, on_existing="skip")
+        assert (skipped.n_imported, skipped.n_skipped, skipped.n_updated) == (1, 2, 0)
+        cumulative.append({"id": "d", "text": "fourth"})
+        updated = project.add_items(cumulative, on_existing="update")
+        assert (updated.n_imported, updated.n_skipped, updated.n_updated) == (1, 2, 1)
+        assert verify_chain(ws.db, "reviews").ok
