@@ -95,8 +95,16 @@ def import_items(
     settings: deps.SettingsDep,
     body: ItemsCreate,
 ) -> Any:
-    """Import records in bulk (admin): items, their tasks, and any labels they carry."""
+    """Import records in bulk (admin): items, their tasks, and any labels they carry.
+
+    ``on_existing`` (``error``, ``skip`` or ``update``) says what a record whose id is
+    already in the project does, as ``labelloop import --on-existing``.
+    """
     check_batch_size(body.records, limit=settings.max_items_per_request, field="records")
     return ingest.import_items(
-        db, actor=deps.actor_for(user), project=project.id, records=body.records
+        db,
+        actor=deps.actor_for(user),
+        project=project.id,
+        records=body.records,
+        on_existing=body.on_existing,
     )

@@ -47,6 +47,8 @@ class GuidelinesPublic(BaseModel):
 
 
 class ItemsCreate(RequestModel):
-    """Records as the import files hold them (``id``, ``text`` or fields, ``label``, ...)."""
+    """Records as the import files hold them (``id``, ``text`` or fields, ``label``, ...),
+    and what to do with records whose id is already in the project."""
 
     records: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
+    on_existing: Literal["error", "skip", "update"] = "error"
