@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from labelloop.engine.annotate import record_annotation
 from labelloop.engine.audit import verify_chain
@@ -263,3 +263,39 @@ def test_update_to_another_items_content_is_skipped_as_a_duplicate(sqlite_db):
     assert (report.n_updated, report.n_duplicates) == (1, 1)
     assert [(d.external_id, d.duplicate_of) for d in report.duplicates] == [("r0", "r2")]
     assert _items(sqlite_db)["r0"].payload == {"text": "first text"}
+
+
+def _statements(db, call) -> int:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+@pytest.mark.parametrize("on_existing", ["error", "skip", "update"])
+def test_statements_do_not_grow_with_the_records(sqlite_db, on_existing):
+    """Bulk, not per row: the same statements for 3 and for 300 records of each kind."""
+    _project(sqlite_db)
+    counts = []
+    for n in (3, 300):
+        old = [{"id": f"{n}-{i}", "text": f"old {n} {i}"} for i in range(n)]
+        import_items(sqlite_db, actor="a", project="reviews", records=old)
+        again = [] if on_existing == "error" else [{**r, "text": r["text"] + "!"} for r in old]
+        new = [{"id": f"{n}-new-{i}", "text": f"new {n} {i}"} for i in range(n)]
+        counts.append(
+            _statements(
+                sqlite_db,
+                lambda records=again + new: import_items(
+                    sqlite_db, actor="a", project="reviews", records=records,
+                    on_existing=on_existing,
+                ),
+            )
+        )  # fmt: skip
+    assert counts[0] == counts[1]
