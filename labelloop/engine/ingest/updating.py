@@ -7,10 +7,10 @@ Rules
    ``content_hash`` (recomputed from the new content), never its label, tasks,
    annotations or place in the evaluation set.
 2. A record equal to its item changes nothing and counts as skipped.
-3. Each batch of up to `BATCH_ROWS` records is one read of the items it names and one
-   bulk update of those that differ, audited by one ``items.updated`` event whose
-   ``before`` and ``after`` map each changed item's external id to the fields that
-   changed (old and new values).
+3. Each spooled batch (up to `reading.BATCH_ROWS` records) is one read of the items it
+   names and one bulk update of those that differ, audited by one ``items.updated``
+   event whose ``before`` and ``after`` map each changed item's external id to the
+   fields that changed (old and new values).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from labelloop.engine.ingest.reading import BATCH_ROWS, ImportPlan, ProgressCallback
+from labelloop.engine.ingest.reading import ImportPlan, ProgressCallback
 from labelloop.store.audit import append_event
 from labelloop.store.tables import ItemRow
 
-__all__ = ["BATCH_ROWS", "write_updates"]
+__all__ = ["write_updates"]
 
 _FIELDS = ("payload", "media_ref", "meta", "content_hash")
 
