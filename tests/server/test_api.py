@@ -248,6 +248,9 @@ def test_idempotent_submit_answers_the_original(world) -> None:
     retry = world.call("annotator", "POST", url, json={"label": "neg"}, headers=headers)
     assert (first.status_code, retry.status_code) == (201, 200)
     assert retry.json()["id"] == first.json()["id"]
+    changed = world.call("annotator", "POST", url, json={"label": "pos"}, headers=headers)
+    assert changed.status_code == 409
+    assert "'submit-1'" in _error_shape(changed)["detail"]
     project = world.call("admin", "GET", f"{API}/projects/{world.project_id}").json()
     assert project["n_labelled"] == 1
 
