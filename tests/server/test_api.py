@@ -147,6 +147,18 @@ def test_body_size_and_item_count_are_capped(make_world) -> None:
         headers={"content-type": "application/json"},
     )
     assert streamed.status_code == 413
+    # Access comes first: an unknown caller or a wrong role never learns the size rule.
+    for who, status in ((None, 401), ("annotator", 403)):
+        refused = world.call(
+            who,
+            "POST",
+            f"{API}/projects/{world.project_id}/items",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        assert refused.status_code == status, refused.text
+        declared = world.call(who, "POST", f"{API}/projects/{world.project_id}/items", json=big)
+        assert declared.status_code == status, declared.text
     four = {"records": [{"id": f"x{i}", "text": "y"} for i in range(4)]}
     response = world.call("admin", "POST", f"{API}/projects/{world.project_id}/items", json=four)
     assert response.status_code == 413
