@@ -163,6 +163,11 @@ def test_body_size_and_item_count_are_capped(make_world) -> None:
     response = world.call("admin", "POST", f"{API}/projects/{world.project_id}/items", json=four)
     assert response.status_code == 413
     assert response.json()["field"] == "records"
+    bad_label = {"records": [{"id": "x0", "text": "y"}, {"id": "x1", "text": "y", "label": "?"}]}
+    response = world.call(
+        "admin", "POST", f"{API}/projects/{world.project_id}/items", json=bad_label
+    )
+    assert (response.status_code, response.json()["field"]) == (422, "records.1.label")
 
 
 def test_admin_creates_project_imports_and_edits_guidelines(world) -> None:
@@ -409,7 +414,18 @@ def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
         json={"model_version": "v", "predictions": [{"item_id": "r1", "probabilities": {"x": 1}}]},
     )
     assert bad.status_code == 422
-    assert "predictions[0]" in bad.json()["field"]
+    assert bad.json()["field"] == "predictions.0.probabilities"
+    fourth_unknown = [
+        {"item_id": f"r{i}", "probabilities": {"pos": 0.5, "neg": 0.5}} for i in (1, 2, 3)
+    ]
+    fourth_unknown.append({"item_id": "nope", "probabilities": {"pos": 0.5, "neg": 0.5}})
+    bad = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{p}/predictions",
+        json={"model_version": "v", "predictions": fourth_unknown},
+    )
+    assert (bad.status_code, bad.json()["field"]) == (422, "predictions.3.item_id")
 
     for _ in range(3):
         task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()
