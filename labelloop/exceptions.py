@@ -4,7 +4,7 @@
 
     LabelloopError
     ├── ValidationError (also ValueError)   bad arguments or bad input data; names the place
-    │   └── ImportDataError                 a record of an import file: file, line, field
+    │   └── ImportDataError                 a record of an import: file, line, field
     ├── NotFoundError (also LookupError)    a project, item, task, user, version that is not there
     ├── ConflictError                       the state does not allow it (exists, lease lost, ...)
     ├── PermissionDeniedError               the actor's role does not allow it
@@ -24,8 +24,12 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PoolExhaustedError",
+    "RECORDS_SOURCE",
     "ValidationError",
 ]
+
+#: The source name of an import of records given in memory (not read from a file).
+RECORDS_SOURCE = "<records>"
 
 
 class LabelloopError(Exception):
@@ -49,7 +53,13 @@ class ValidationError(LabelloopError, ValueError):
 
 
 class ImportDataError(ValidationError):
-    """A record of an import file is invalid; names the file, line and field."""
+    """A record of an import is invalid; names the file, line and field.
+
+    A record of a file is named by ``path``, ``line`` and ``field`` (the column). A
+    record given in memory (``path`` is `RECORDS_SOURCE`) has no file: ``field`` is the
+    dotted path of every other error, ``records.<index>.<column>`` with the record's
+    0-based index, as in an API body.
+    """
 
     def __init__(
         self,
@@ -59,11 +69,15 @@ class ImportDataError(ValidationError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        where = ":".join(str(p) for p in (path, line) if p is not None)
-        parts = [where] if where else []
-        if field is not None:
-            parts.append(f"field {field!r}")
-        prefix = ", ".join(parts)
+        if path == RECORDS_SOURCE and line is not None:
+            field = ".".join(str(p) for p in ("records", line - 1, field) if p is not None)
+            prefix = field
+        else:
+            where = ":".join(str(p) for p in (path, line) if p is not None)
+            parts = [where] if where else []
+            if field is not None:
+                parts.append(f"field {field!r}")
+            prefix = ", ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message, field=field)
         self.path = path
         self.line = line

@@ -7,8 +7,10 @@ Submitting
   as ``expired`` and the task still has a free slot. When another annotator took the
   slot, the submit is refused with `ConflictError` (nothing is written, so no
   acknowledged label is ever dropped later).
-- An ``idempotency_key`` makes retries safe: the same (user, key) returns the original
-  annotation with ``created=False``; the unique constraint settles concurrent retries.
+- An ``idempotency_key`` makes retries safe: the same (user, key) and the same body
+  (label, time spent) returns the original annotation with ``created=False``; the same
+  key with another task or body is a `ConflictError` naming the key. The unique
+  constraint settles concurrent retries.
 - The annotation records the guideline version in force. When the item has all its
   annotations, `labelloop.engine.core.final_label.settle_item` decides its final label and
   status; a due review creates a review task.
@@ -92,26 +94,45 @@ def _check_options(time_spent_ms: Any, idempotency_key: Any) -> None:
         )
 
 
-def _key_lookup(session: Session, user_id: int, key: str, task_id: int) -> AnnotationInfo | None:
+def _key_lookup(
+    session: Session, user_id: int, key: str, task_id: int, body: tuple[Any, Any, Any]
+) -> AnnotationInfo | None:
+    """The annotation made earlier with ``key``, if the retry's ``body`` (label, labels,
+    time spent) is the one it was made with; `ConflictError` naming the key otherwise."""
     found = session.execute(
-        select(AnnotationRow, ItemRow)
+        select(AnnotationRow, ItemRow, ProjectRow)
         .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+        .join(ProjectRow, ProjectRow.id == AnnotationRow.project_id)
         .where(AnnotationRow.user_id == user_id, AnnotationRow.idempotency_key == key)
     ).first()
     if found is None:
         return None
-    row, item = found
+    row, item, project = found
     if row.task_id != task_id:
         raise ConflictError(
             f"idempotency key {key!r} was used for task {row.task_id}, not {task_id}: "
             "use a new key for each annotation"
         )
+    label, labels, time_spent_ms = body
+    try:
+        same = validate_label(project, label=label, labels=labels) == row.label
+    except ValidationError:
+        same = False
+    if not same or time_spent_ms != row.time_spent_ms:
+        # Answering the original would tell the client its new label was stored.
+        raise ConflictError(
+            f"idempotency key {key!r} was used with another body (label {row.label!r}, "
+            f"time_spent_ms {row.time_spent_ms}): send the same body to retry, or use a "
+            "new key for a new annotation"
+        )
     return annotation_info(row, item)
 
 
-def _by_key(db: Database, user_id: int, key: str, task_id: int) -> AnnotationInfo | None:
+def _by_key(
+    db: Database, user_id: int, key: str, task_id: int, body: tuple[Any, Any, Any]
+) -> AnnotationInfo | None:
     with db.read() as session:
-        return _key_lookup(session, user_id, key, task_id)
+        return _key_lookup(session, user_id, key, task_id, body)
 
 
 def _after_label(
@@ -192,7 +213,8 @@ def _submit(
         # A retry of a submit that went through closed its lease: answer the original.
         # (A retry while a lease is open is settled by the unique key on insert.)
         if idempotency_key is not None:
-            existing = _key_lookup(session, user.id, idempotency_key, task_id)
+            body = (label, labels, time_spent_ms)
+            existing = _key_lookup(session, user.id, idempotency_key, task_id, body)
             if existing is not None:
                 return existing, False
         raise
@@ -257,7 +279,8 @@ def submit_annotation(
         For multi-label projects.
     time_spent_ms : int, optional
     idempotency_key : str, optional
-        Makes a retry return the original annotation instead of adding one.
+        Makes a retry with the same body return the original annotation instead of
+        adding one.
 
     Returns
     -------
@@ -271,7 +294,8 @@ def submit_annotation(
     ValidationError
         The label does not fit the project's schema (``field="label"``).
     ConflictError
-        The user holds no lease on the task, or their lease expired and was taken.
+        The user holds no lease on the task, or their lease expired and was taken; or
+        ``idempotency_key`` was used for another task or with another body.
     """
     check_user(user, LABELLING_ROLES, "submit annotations")
     _check_options(time_spent_ms, idempotency_key)
@@ -288,7 +312,8 @@ def submit_annotation(
             )
     except IntegrityError:
         # A concurrent retry with the same key committed first: answer with its annotation.
-        existing = _by_key(db, user.id, idempotency_key, task_id) if idempotency_key else None
+        body = (label, labels, time_spent_ms)
+        existing = _by_key(db, user.id, idempotency_key, task_id, body) if idempotency_key else None
         if existing is None:
             raise
         return existing, False

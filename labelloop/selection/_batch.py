@@ -24,7 +24,7 @@ from labelloop.exceptions import ValidationError
 from labelloop.selection._auto import select_auto
 from labelloop.selection._context import Selection, SelectionContext
 from labelloop.selection._named import pick_cold_start, pick_named, pick_random
-from labelloop.strategies._validation import check_k, check_random_state
+from labelloop.strategies._validation import check_finite, check_k, check_random_state
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -162,7 +162,8 @@ def select_batch(
 
 
 def check_features(X: Any, name: str) -> Any:
-    """Return ``X`` as a 2-D array, or a CSR matrix for sparse input (any dtype)."""
+    """Return ``X`` as a 2-D array, or a CSR matrix for sparse input (any dtype); numeric
+    features must be finite."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
     else:
@@ -176,12 +177,14 @@ def check_features(X: Any, name: str) -> Any:
             raise ValidationError(
                 f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}", field=name
             )
+    check_finite(X, name=name)
     return X
 
 
 def check_xy(X: Any, y: Any, *, x_name: str = "X", y_name: str = "y") -> tuple[Any, np.ndarray]:
     """Return ``X`` as a 2-D array (a CSR matrix if sparse) and ``y`` as an array of one
-    label (1-D) or one indicator row (2-D, multi-label) per row of ``X``."""
+    label (1-D) or one indicator row (2-D, multi-label) per row of ``X``; numeric features
+    must be finite and every label given (no None or NaN)."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
     else:
@@ -191,13 +194,33 @@ def check_xy(X: Any, y: Any, *, x_name: str = "X", y_name: str = "y") -> tuple[A
                 f"{x_name} must be 2-D (n_samples, n_features), got shape {X.shape}",
                 field=x_name,
             )
+    check_finite(X, name=x_name)
     y = np.asarray(y)
     if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
         raise ValidationError(
             f"{y_name} has shape {y.shape} for {X.shape[0]} rows of {x_name}; they must match",
             field=y_name,
         )
+    _check_labels_given(y, y_name)
     return X, y
+
+
+def _check_labels_given(y: np.ndarray, name: str) -> None:
+    if y.dtype.kind == "O":
+        missing = np.flatnonzero(
+            [v is None or (isinstance(v, float) and v != v) for v in y.ravel().tolist()]
+        )
+    elif y.dtype.kind in "fc":
+        missing = np.flatnonzero(~np.isfinite(y.ravel()))
+    else:
+        return
+    if missing.size:
+        row = int(missing[0]) // max(int(np.prod(y.shape[1:])), 1)
+        raise ValidationError(
+            f"{name} has {missing.size} missing label(s) (None or NaN), the first in row "
+            f"{row}: every row needs its label",
+            field=name,
+        )
 
 
 def check_classes(classes: Any) -> Sequence[Any] | None:

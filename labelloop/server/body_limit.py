@@ -1,4 +1,9 @@
-"""An ASGI middleware that refuses request bodies over a size limit with 413."""
+"""An ASGI middleware that refuses request bodies over a size limit with 413.
+
+The limit is kept as the app reads the body, never ahead of it: the routes check access
+before they read a body (`labelloop.server.deps.GuardedRoute`), so an unknown caller
+learns 401 whatever it sends, and only a caller who may send a body learns 413.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 __all__ = ["BodySizeLimit"]
 
 
-class BodySizeLimit:
-    """Answer 413 when a request body is larger than ``max_bytes``.
+class _BodyTooLarge(Exception):
+    """Raised into the app's read of a body past the limit; the middleware answers 413."""
 
-    The declared ``Content-Length`` is checked first; a body sent without one (chunked)
-    is read up to the limit before the app sees it, so a liar cannot get past either.
+
+class BodySizeLimit:
+    """Answer 413 when the app reads a request body larger than ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused at the app's first read,
+    before any byte of the body is received; a body sent without one (chunked) is
+    counted as it is read, so a liar cannot get past either. Whatever the app answers
+    to the failed read is replaced by the 413.
 
     Parameters
     ----------
@@ -31,7 +42,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = None
+        declared = 0
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -39,34 +50,38 @@ class BodySizeLimit:
                 except ValueError:
                     await self._refuse(send, 400, "bad_request", "Content-Length is not a number")
                     return
-        if declared is not None and declared > self.max_bytes:
-            await self._too_large(send)
-            return
-        chunks: list[bytes] = []
         size = 0
-        more = True
-        while more:
+        refused = started = False
+
+        async def limited_receive() -> Message:
+            nonlocal size, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            if declared > self.max_bytes:
+                refused = True
+                raise _BodyTooLarge
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_bytes:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+        if refused and not started:
+            await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
         await self._refuse(

@@ -13,6 +13,7 @@ from labelloop.exceptions import ValidationError
 __all__ = [
     "check_committee_proba",
     "check_embeddings",
+    "check_finite",
     "check_k",
     "check_ndim",
     "check_proba",
@@ -176,10 +177,21 @@ def check_embeddings(embeddings: Any, *, name: str = "embeddings") -> np.ndarray
         raise ValidationError(f"{name} is empty: the pool has no samples", field=name)
     if matrix.shape[1] == 0:
         raise ValidationError(f"{name} has no feature columns", field=name)
-    # min and max propagate NaN and reach any infinity without a full boolean temporary.
-    if data.size and not (np.isfinite(data.min()) and np.isfinite(data.max())):
-        raise ValidationError(f"{name} contains NaN or infinite values", field=name)
+    check_finite(data, name=name)
     return matrix
+
+
+def check_finite(values: Any, *, name: str) -> None:
+    """Refuse NaN or infinite values in a numeric array or a sparse matrix's entries
+    (arrays of other kinds, texts for instance, pass unchecked)."""
+    data = values.data if sp.issparse(values) else values
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "fc" or data.size == 0:
+        return
+    # min and max propagate NaN and reach any infinity without a full boolean temporary.
+    if not (np.isfinite(data.min()) and np.isfinite(data.max())):
+        raise ValidationError(
+            f"{name} contains NaN or infinite values: impute or drop them first", field=name
+        )
 
 
 def check_threshold(threshold: Any, *, name: str = "threshold") -> float:

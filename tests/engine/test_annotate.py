@@ -99,6 +99,36 @@ def test_idempotent_submit_returns_the_original(database):
         )
 
 
+def test_reusing_a_key_with_another_body_is_a_conflict_naming_it(database):
+    project = make_project(database, settings={"eval_share": 0})
+    add_items(database, project, 2)
+    ann = make_user(database, "ann")
+    first, _ = _lease_and_submit(
+        database, project, ann, "pos", idempotency_key="k-1", time_spent_ms=900
+    )
+    for label, time_spent_ms in (("neg", 900), ("pos", 1200), ("maybe", 900)):
+        with pytest.raises(ConflictError, match="idempotency key 'k-1'"):
+            annotate.submit_annotation(
+                database,
+                task_id=first.task_id,
+                user=ann,
+                label=label,
+                time_spent_ms=time_spent_ms,
+                idempotency_key="k-1",
+            )
+    again, created = annotate.submit_annotation(
+        database,
+        task_id=first.task_id,
+        user=ann,
+        label="pos",
+        time_spent_ms=900,
+        idempotency_key="k-1",
+    )
+    assert not created and again.id == first.id and again.label == "pos"
+    with database.read() as session:
+        assert session.execute(select(func.count()).select_from(AnnotationRow)).scalar() == 1
+
+
 def test_concurrent_retries_create_one_annotation(database):
     project = make_project(database, settings={"eval_share": 0})
     add_items(database, project, 1)

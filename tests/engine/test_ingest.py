@@ -233,13 +233,17 @@ def test_id_already_in_pool_is_an_error(sqlite_db, tmp_path):
 
 def test_records_in_memory_report_their_position_and_progress(sqlite_db):
     _project(sqlite_db)
-    with pytest.raises(ImportDataError, match=r"<records>:2, field 'label'"):
+    with pytest.raises(ImportDataError, match=r"^records\.1\.label: ") as caught:
         import_items(
             sqlite_db,
             actor="a",
             project="reviews",
             records=[{"id": 1, "text": "a"}, {"id": 2, "text": "b", "label": 5}],
         )
+    assert (caught.value.field, caught.value.line) == ("records.1.label", 2)
+    with pytest.raises(ImportDataError) as caught:
+        import_items(sqlite_db, actor="a", project="reviews", records=[{"id": 1}])
+    assert caught.value.field == "records.0.text"
     calls = []
     records = ({"id": i, "text": f"t {i}"} for i in range(12_000))
     import_items(

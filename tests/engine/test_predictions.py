@@ -70,17 +70,17 @@ def test_embeddings_give_a_diverse_batch(sqlite_db):
 @pytest.mark.parametrize(
     ("entry", "field"),
     [
-        ({"item_id": "nope", "probabilities": {"pos": 1.0}}, "predictions[0].item_id"),
-        ({"item_id": "it0", "probabilities": {"meh": 1.0}}, "predictions[0].probabilities"),
-        ({"item_id": "it0", "probabilities": {"pos": 1.5}}, "predictions[0].probabilities"),
+        ({"item_id": "nope", "probabilities": {"pos": 1.0}}, "predictions.0.item_id"),
+        ({"item_id": "it0", "probabilities": {"meh": 1.0}}, "predictions.0.probabilities"),
+        ({"item_id": "it0", "probabilities": {"pos": 1.5}}, "predictions.0.probabilities"),
         (
             {"item_id": "it0", "probabilities": {"pos": 0.2, "neg": 0.2}},
-            "predictions[0].probabilities",
+            "predictions.0.probabilities",
         ),
-        ({"item_id": "it0", "probabilities": {"pos": 1.0}, "extra": 1}, "predictions[0].extra"),
+        ({"item_id": "it0", "probabilities": {"pos": 1.0}, "extra": 1}, "predictions.0.extra"),
         (
             {"item_id": "it0", "probabilities": {"pos": 1.0}, "embedding": ["x"]},
-            "predictions[0].embedding",
+            "predictions.0.embedding",
         ),
     ],
 )

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _service_setup import make_user
 from PIL import Image
 from sqlalchemy import select
 
-from labelloop.engine.annotate import record_annotation
+from labelloop.engine import queue
+from labelloop.engine.annotate import record_annotation, submit_annotation
 from labelloop.engine.audit import verify_chain
 from labelloop.engine.ingest import import_items
 from labelloop.engine.projects import create_project, update_settings
@@ -123,6 +125,28 @@ def test_batch_comes_first_in_pick_order_and_eval_items_are_never_picked(db):
     assert all(p < 1 for p in eval_priorities)
     # Every open pool task was re-prioritised by the round.
     assert all(t.reason != "cold start: random order" for t in open_tasks(db) if not t.is_eval)
+
+
+def test_every_leased_task_carries_the_reason_query_gives(db):
+    project = make_text_project(db, eval_share=0.25)
+    first = queue.lease_next_task(db, project_id=project, user=make_user(db, "early"))
+    assert first.reason == "cold start: random order"
+    info = train(db, actor=ACTOR, project=project)
+    expected = {r.external_id: r.reason for r in query(db, project, 500)}
+    users = [make_user(db, f"u{n}") for n in range(13)]
+    leased = [queue.lease_next_task(db, project_id=project, user=u) for u in users]
+    assert {t.item.external_id for t in leased if t.priority >= 2} <= set(info.batch)
+    for task in leased:
+        assert task.reason == expected[task.item.external_id]
+    # Outside the batch the CLI explains the rank; the lease says the same, not None.
+    assert leased[-1].priority < 1
+    assert leased[-1].reason == "ranked by informativeness under model version 1"
+    labeller = users[0]
+    task = leased[0]
+    while not task.is_eval:
+        submit_annotation(db, task_id=task.id, user=labeller, label="pos")
+        task = queue.lease_next_task(db, project_id=project, user=labeller)
+    assert task.reason.startswith("evaluation set")
 
 
 def test_predictions_cover_the_pool_and_the_eval_set(sqlite_db):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import SVC
 
 from labelloop.exceptions import ConflictError, PoolExhaustedError, ValidationError
 from labelloop.learner import ActiveLearner
@@ -125,6 +126,12 @@ def test_protocol_query_then_teach(iris):
         ActiveLearner(LogisticRegression()).fit(X[:0], y[:0]).query(X[:0], 1)
 
 
+def _with_nan(X: np.ndarray) -> np.ndarray:
+    X = X.astype(np.float64)
+    X[3, 1] = np.nan
+    return X
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -147,6 +154,11 @@ def test_protocol_query_then_teach(iris):
         ),
         (lambda lrn, X, y: lrn.query(X[0], 1), "X_pool"),
         (lambda lrn, X, y: ActiveLearner(LogisticRegression(), classes=5).fit(X, y), "classes"),
+        (lambda lrn, X, y: lrn.fit(_with_nan(X), y), "X"),
+        (lambda lrn, X, y: lrn.query(_with_nan(X), 3), "X_pool"),
+        (lambda lrn, X, y: lrn.fit(X, [None, *y[1:].tolist()]), "y"),
+        (lambda lrn, X, y: ActiveLearner(RidgeClassifier()).fit(X, y).query(X, 3), "estimator"),
+        (lambda lrn, X, y: ActiveLearner(SVC()).fit(X, y).query(X, 3), "estimator"),
     ],
 )
 def test_bad_input_names_the_argument(call, field, iris):

@@ -147,10 +147,27 @@ def test_body_size_and_item_count_are_capped(make_world) -> None:
         headers={"content-type": "application/json"},
     )
     assert streamed.status_code == 413
+    # Access comes first: an unknown caller or a wrong role never learns the size rule.
+    for who, status in ((None, 401), ("annotator", 403)):
+        refused = world.call(
+            who,
+            "POST",
+            f"{API}/projects/{world.project_id}/items",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        assert refused.status_code == status, refused.text
+        declared = world.call(who, "POST", f"{API}/projects/{world.project_id}/items", json=big)
+        assert declared.status_code == status, declared.text
     four = {"records": [{"id": f"x{i}", "text": "y"} for i in range(4)]}
     response = world.call("admin", "POST", f"{API}/projects/{world.project_id}/items", json=four)
     assert response.status_code == 413
     assert response.json()["field"] == "records"
+    bad_label = {"records": [{"id": "x0", "text": "y"}, {"id": "x1", "text": "y", "label": "?"}]}
+    response = world.call(
+        "admin", "POST", f"{API}/projects/{world.project_id}/items", json=bad_label
+    )
+    assert (response.status_code, response.json()["field"]) == (422, "records.1.label")
 
 
 def test_admin_creates_project_imports_and_edits_guidelines(world) -> None:
@@ -248,6 +265,9 @@ def test_idempotent_submit_answers_the_original(world) -> None:
     retry = world.call("annotator", "POST", url, json={"label": "neg"}, headers=headers)
     assert (first.status_code, retry.status_code) == (201, 200)
     assert retry.json()["id"] == first.json()["id"]
+    changed = world.call("annotator", "POST", url, json={"label": "pos"}, headers=headers)
+    assert changed.status_code == 409
+    assert "'submit-1'" in _error_shape(changed)["detail"]
     project = world.call("admin", "GET", f"{API}/projects/{world.project_id}").json()
     assert project["n_labelled"] == 1
 
@@ -394,7 +414,18 @@ def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
         json={"model_version": "v", "predictions": [{"item_id": "r1", "probabilities": {"x": 1}}]},
     )
     assert bad.status_code == 422
-    assert "predictions[0]" in bad.json()["field"]
+    assert bad.json()["field"] == "predictions.0.probabilities"
+    fourth_unknown = [
+        {"item_id": f"r{i}", "probabilities": {"pos": 0.5, "neg": 0.5}} for i in (1, 2, 3)
+    ]
+    fourth_unknown.append({"item_id": "nope", "probabilities": {"pos": 0.5, "neg": 0.5}})
+    bad = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{p}/predictions",
+        json={"model_version": "v", "predictions": fourth_unknown},
+    )
+    assert (bad.status_code, bad.json()["field"]) == (422, "predictions.3.item_id")
 
     for _ in range(3):
         task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()

@@ -135,3 +135,24 @@ def test_python_client_over_http(live_server: LiveServer) -> None:
         assert client.projects() == []
         with pytest.raises(NotFoundError):
             client.next_task(live_server.project_id)
+
+
+def test_access_is_checked_before_a_chunked_body_is_read(live_server: LiveServer) -> None:
+    def nine_megabytes() -> Iterator[bytes]:
+        for _ in range(9 * 16):
+            yield b" " * (1 << 16)
+
+    url = f"{live_server.url}/api/v1/projects/{live_server.project_id}/predictions"
+    answers = {}
+    for who in (None, "a0", "model"):
+        headers = {"content-type": "application/json"}
+        if who is not None:
+            headers["Authorization"] = f"Bearer {live_server.tokens[who]}"
+        response = httpx.post(url, content=nine_megabytes(), headers=headers, timeout=60)
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        answers[who] = (response.status_code, response.json()["error"])
+    assert answers == {
+        None: (401, "unauthorized"),
+        "a0": (403, "forbidden"),
+        "model": (413, "payload_too_large"),
+    }

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -135,6 +135,48 @@ def test_bad_arguments_name_their_field(kwargs, field, cancer):
     with pytest.raises(ValidationError) as error:
         simulate(LogisticRegression(), X, y, **kwargs)
     assert error.value.field == field
+
+
+def _labels_with_none(y: np.ndarray) -> list:
+    return [None, *y[1:].tolist()]
+
+
+@pytest.mark.parametrize(
+    ("estimator", "data", "field"),
+    [
+        (
+            LogisticRegression(),
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), y),
+            "X",
+        ),
+        (LogisticRegression(), lambda X, y: (X, _labels_with_none(y)), "y"),
+        (
+            LogisticRegression(),
+            lambda X, y: (X, y.astype(np.float64) * np.r_[np.nan, np.ones(len(y) - 1)]),
+            "y",
+        ),
+        (RidgeClassifier(), lambda X, y: (X, y), "estimator"),
+    ],
+    ids=["nan-features", "none-labels", "nan-labels", "no-predict-proba"],
+)
+def test_bad_library_input_is_a_validation_error(estimator, data, field, cancer):
+    X, y = data(*cancer)
+    with pytest.raises(ValidationError) as error:
+        simulate(estimator, X, y, strategy="margin", initial=10, batch=10, budget=30, seeds=1)
+    assert error.value.field == field
+
+
+def test_none_labels_of_a_given_test_set_are_refused(cancer):
+    X, y = cancer
+    with pytest.raises(ValidationError) as error:
+        simulate(
+            LogisticRegression(),
+            X[100:],
+            y[100:],
+            X_test=X[:100],
+            y_test=_labels_with_none(y[:100]),
+        )
+    assert error.value.field == "y_test"
 
 
 def test_single_class_is_refused(cancer):

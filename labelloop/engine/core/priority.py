@@ -10,6 +10,10 @@ Rules
 3. A task that leaves the batch without being re-scored drops by `BATCH_BONUS` (back
    under 2); evaluation-set tasks keep their priority, since no strategy picks them.
 4. The queue hands out the highest priority first, then the oldest task.
+5. Every label task has a reason in words (`queue_reason`), the one `query` shows and a
+   lease carries: an evaluation-set task is there to measure the model; otherwise the
+   reason its writer stored (a picked batch's, the cold start's), else its rank under
+   the model version that scored it, else the cold-start order.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["BATCH_BONUS", "batch_priorities", "priorities", "rank_priorities"]
+__all__ = [
+    "BATCH_BONUS",
+    "batch_priorities",
+    "priorities",
+    "queue_reason",
+    "rank_priorities",
+]
 
 BATCH_BONUS = 2.0
 
@@ -55,3 +65,30 @@ def priorities(scores: np.ndarray, picked: Sequence[int] | np.ndarray) -> np.nda
     picked = np.asarray(picked, dtype=np.int64)
     result[picked] = batch_priorities(picked.size)
     return result
+
+
+def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) -> str:
+    """Rule 5: why a label task is where it is in the queue.
+
+    Parameters
+    ----------
+    stored : str or None
+        The task's stored ``reason`` (writers store one for a picked batch and the cold
+        start, none for a task ranked among the rest of the pool).
+    is_eval : bool
+        Whether the task is in the evaluation set.
+    ranked_by : int or None
+        The model version whose scores rank the pool (None before the first).
+
+    Examples
+    --------
+    >>> queue_reason(None, is_eval=False, ranked_by=3)
+    'ranked by informativeness under model version 3'
+    """
+    if is_eval:
+        return "evaluation set: labelled to measure the model, not picked by it"
+    if stored:
+        return stored
+    if ranked_by is not None:
+        return f"ranked by informativeness under model version {ranked_by}"
+    return "cold-start order (no round yet)"

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.schema import validate_label
-from labelloop.exceptions import ImportDataError, ValidationError
+from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationError
 from labelloop.io.records import FORMATS, FieldNames, Record, detect_format, file_sha256
 from labelloop.store.tables import ItemRow, ProjectRow
 
@@ -155,7 +155,7 @@ def open_source(
         )
     kind = "tabular" if task_type == "tabular" else "text"
     if records is not None:
-        name = "<records>"
+        name = RECORDS_SOURCE
         if task_type in _MEDIA_TYPES:
             raise ValidationError(
                 f"a {task_type} project imports a directory of files, not records", field="path"

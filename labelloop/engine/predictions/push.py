@@ -114,7 +114,7 @@ def _check_predictions(
     embeddings: list[list[float]] = []
     seen: set[str] = set()
     for i, entry in enumerate(predictions):
-        where = f"predictions[{i}]"
+        where = f"predictions.{i}"
         if not isinstance(entry, dict):
             raise ValidationError(f"{where} must be an object", field=where)
         unknown = set(entry) - _KEYS
@@ -163,8 +163,8 @@ def _item_ids(session: Session, project_id: int, external_ids: list[str]) -> lis
     for i, external_id in enumerate(external_ids):
         if external_id not in found:
             raise ValidationError(
-                f"predictions[{i}].item_id: no item {external_id!r} in this project",
-                field=f"predictions[{i}].item_id",
+                f"predictions.{i}.item_id: no item {external_id!r} in this project",
+                field=f"predictions.{i}.item_id",
             )
     return [found[e] for e in external_ids]
 
@@ -250,7 +250,7 @@ def push_predictions(
     Raises
     ------
     ValidationError
-        Naming the entry and field at fault (``predictions[3].item_id``, ...); nothing
+        Naming the entry and field at fault (``predictions.3.item_id``, ...); nothing
         is written.
     """
     if not isinstance(model_version, str) or not 0 < len(model_version.strip()) <= 200:

@@ -34,6 +34,7 @@ from labelloop.engine.core.leases import (
     open_lease,
     release_expired,
 )
+from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import project_setting
 from labelloop.exceptions import (
@@ -46,6 +47,7 @@ from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
+    ModelVersionRow,
     ProjectRow,
     TaskLeaseRow,
     TaskRow,
@@ -58,6 +60,7 @@ __all__ = [
     "candidate_query",
     "eval_turn",
     "lease_next_task",
+    "latest_model_version",
     "lease_task",
     "release_expired_leases",
     "skip_task",
@@ -79,7 +82,7 @@ class TaskInfo:
     project_id: int
     item: ItemInfo
     priority: float
-    reason: str | None
+    reason: str
     is_eval: bool
     lease_id: int
     lease_expires_at: dt.datetime
@@ -205,17 +208,31 @@ def _lease_state_statement() -> Select:
         .where(TaskLeaseRow.user_id == user_id, TaskLeaseRow.project_id == project_id)
         .scalar_subquery()
     )
-    return select(ProjectRow, held, stale, taken).where(ProjectRow.id == project_id)
+    latest = _latest_version(project_id).scalar_subquery()
+    return select(ProjectRow, held, stale, taken, latest).where(ProjectRow.id == project_id)
 
 
-def task_info(task: TaskRow, item: ItemRow, lease: TaskLeaseRow) -> TaskInfo:
-    """The `TaskInfo` of a task leased by ``lease``."""
+def _latest_version(project_id: Any) -> Select:
+    return select(func.max(ModelVersionRow.version)).where(ModelVersionRow.project_id == project_id)
+
+
+def latest_model_version(session: Session, project_id: int) -> int | None:
+    """The project's newest model version number, the one ranking its pool (None before
+    the first round), for `task_info`'s reason."""
+    return session.execute(_latest_version(project_id)).scalar_one()
+
+
+def task_info(
+    task: TaskRow, item: ItemRow, lease: TaskLeaseRow, *, ranked_by: int | None
+) -> TaskInfo:
+    """The `TaskInfo` of a task leased by ``lease``; ``ranked_by`` is the project's
+    newest model version (`latest_model_version`), for the reason the task is there."""
     return TaskInfo(
         id=task.id,
         project_id=task.project_id,
         item=item_info(item),
         priority=float(task.priority),
-        reason=task.reason,
+        reason=queue_reason(task.reason, is_eval=bool(task.is_eval), ranked_by=ranked_by),
         is_eval=bool(task.is_eval),
         lease_id=lease.id,
         lease_expires_at=lease.expires_at,
@@ -231,15 +248,17 @@ def lease_task(
     user: UserInfo,
     now: dt.datetime,
     lease_seconds: int | None,
+    ranked_by: int | None,
     note: dict[str, Any] | None = None,
 ) -> TaskInfo:
     """Lease ``task`` to ``user`` for `lease_length` seconds and describe it, in the
-    caller's transaction (see `labelloop.engine.core.leases.grant_lease`)."""
+    caller's transaction (see `labelloop.engine.core.leases.grant_lease`); ``ranked_by``
+    as for `task_info`."""
     lease = grant_lease(
         session, project=project, task=task, item=item, user=user, now=now,
         seconds=lease_length(project, lease_seconds), note=note,
     )  # fmt: skip
-    return task_info(task, item, lease)
+    return task_info(task, item, lease, ranked_by=ranked_by)
 
 
 _HELD = (
@@ -280,13 +299,13 @@ def lease_next_task(
         ).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
-        project, held_id, has_stale, taken = state
+        project, held_id, has_stale, taken, ranked_by = state
         if has_stale:
             expire_leases(session, project_id=project.id, now=now)
 
         if held_id is not None:
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
-            return task_info(task, item, held)
+            return task_info(task, item, held, ranked_by=ranked_by)
 
         prefer_eval = eval_turn(project, taken)
         found = _candidate(
@@ -305,7 +324,7 @@ def lease_next_task(
         task, item = found
         return lease_task(
             session, project=project, task=task, item=item, user=user, now=now,
-            lease_seconds=lease_seconds,
+            lease_seconds=lease_seconds, ranked_by=ranked_by,
         )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from labelloop.engine.queue.leasing import (
     TaskInfo,
     candidate_query,
     eval_turn,
+    latest_model_version,
     lease_task,
     task_info,
 )
@@ -65,10 +66,14 @@ def lease_ahead(
         )
         if not held:
             return None
+        ranked_by = latest_model_version(session, project.id)
         if len(held) >= MAX_HELD:
             lease = held[-1]
             return task_info(
-                session.get(TaskRow, lease.task_id), session.get(ItemRow, lease.item_id), lease
+                session.get(TaskRow, lease.task_id),
+                session.get(ItemRow, lease.item_id),
+                lease,
+                ranked_by=ranked_by,
             )
         taken = session.execute(
             select(func.count())
@@ -104,5 +109,6 @@ def lease_ahead(
             user=user,
             now=now,
             lease_seconds=lease_seconds,
+            ranked_by=ranked_by,
             note={"ahead": True},
         )

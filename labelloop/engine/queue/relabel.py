@@ -13,7 +13,7 @@ from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.leases import check_lease_seconds, is_live
 from labelloop.engine.core.project import resolve_project
-from labelloop.engine.queue.leasing import TaskInfo, lease_task, task_info
+from labelloop.engine.queue.leasing import TaskInfo, latest_model_version, lease_task, task_info
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -87,6 +87,7 @@ def lease_undone_task(
             .order_by(TaskLeaseRow.id.desc())
             .limit(1)
         ).scalar_one_or_none()
+        ranked_by = latest_model_version(session, task.project_id)
         if lease is None:
             if task.status != "open" or task.active_leases >= task.needed:
                 raise ConflictError(
@@ -101,6 +102,7 @@ def lease_undone_task(
                 user=user,
                 now=now,
                 lease_seconds=lease_seconds,
+                ranked_by=ranked_by,
                 note={"after_undo": annotation_id},
             )
-        return task_info(task, item, lease)
+        return task_info(task, item, lease, ranked_by=ranked_by)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.rounds.inputs import LABELLED_STATUSES
@@ -133,12 +134,8 @@ def query(db: Database, project: int | str, n: int = 10) -> list[QueryRow]:
     result = []
     for row in rows:
         score = scores.get(row.item_id)
-        if row.reason:
-            reason = row.reason
-        elif score is not None:
-            reason = f"ranked by informativeness under model version {latest.version}"
-        else:
-            reason = "cold-start order (no round yet)"
+        ranked_by = latest.version if score is not None else None
+        reason = queue_reason(row.reason, is_eval=False, ranked_by=ranked_by)
         result.append(QueryRow(row.external_id, score, reason, float(row.priority)))
     return result
 
