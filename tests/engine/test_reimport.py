@@ -209,8 +209,9 @@ def test_update_compares_multi_labels_as_sets(sqlite_db):
     )
     assert report.n_updated == 1 and _items(sqlite_db)["1"].final_label == ["a", "c"]
     other = [{"id": 1, "text": "t, edited", "labels": ["a"]}]
-    with pytest.raises(ImportDataError, match=r"<records>:1, field 'labels'"):
+    with pytest.raises(ImportDataError, match=r"^records\.0\.labels: ") as err:
         import_items(sqlite_db, actor="a", project="reviews", records=other, on_existing="update")
+    assert err.value.field == "records.0.labels"
 
 
 def test_update_is_all_or_nothing_late_in_the_file(database, tmp_path):
