@@ -84,7 +84,9 @@ def test_no_write_transaction_grows_with_the_pool(sqlite_db, small_chunks):
     assert len(transactions) > 2 * pool_size / writes.WRITE_BATCH
 
 
-def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_db, small_chunks):
+def test_a_round_failing_part_way_takes_back_its_versions_and_the_next_supersedes_it(
+    sqlite_db, small_chunks
+):
     db = sqlite_db
     project = make_text_project(db)
     first = train(db, actor=ACTOR, project=project)
@@ -98,11 +100,11 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
 
     with pytest.raises(RuntimeError, match="worker stopped"):
         train(db, actor=ACTOR, project=project, progress=fail_after_two_chunks)
-    # A model version without a round, audited; the chain is intact.
+    # The failed round's versions and events are gone; the chain is intact.
     assert counts(db) == {
         "rounds": 1,
-        "model_versions": 2,
-        "model.trained": 2,
+        "model_versions": 1,
+        "model.trained": 1,
         "round.completed": 1,
     }
     assert verify_chain(db, project).ok
@@ -113,7 +115,7 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
     assert sum(r.priority >= 2 for r in rows) == len(first.batch)
 
     again = train(db, actor=ACTOR, project=project)
-    assert (again.number, again.model_version, again.dataset_version) == (2, 3, 3)
+    assert (again.number, again.model_version, again.dataset_version) == (2, 2, 2)
     assert counts(db)["round.completed"] == 2 and verify_chain(db, project).ok
     rows = query(db, project, 15)
     assert [r.external_id for r in rows[:10]] == list(again.batch)
