@@ -14,6 +14,18 @@ Task types: ``classification`` (text: TF-IDF + logistic regression), ``tabular``
 (numeric payload columns: imputation + scaling + logistic regression or gradient
 boosting), ``image`` (small grayscale pixels + logistic regression). Any of them can
 take a configurable estimator by import path instead of the default classifier.
+
+Rules for a ``model`` setting (`check_model_spec`), so a setting that can never train
+is refused when it is set, not when a round runs:
+
+1. An estimator by import path is a class whose instance, built with the setting's
+   params, has ``fit`` and ``predict_proba`` (``sklearn.svm:SVC`` has neither by
+   default: scikit-learn hides ``predict_proba`` unless ``probability`` is true).
+2. Committee strategies need a model that gives one probability table per member or
+   per sample (`gives_members`, the static side of
+   `labelloop.models.adapters.member_proba`): a `Committee`, a model with
+   ``sample_proba``, or a scikit-learn bagging, forest, AdaBoost, voting or stacking
+   ensemble of classifiers with ``predict_proba``; never a multi-label model.
 """
 
 from __future__ import annotations
@@ -27,7 +39,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import (
+    BaseEnsemble,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    StackingClassifier,
+    VotingClassifier,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -36,6 +54,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from labelloop.exceptions import ValidationError
+from labelloop.models.adapters import Committee, SamplesProba
 from labelloop.models.text import TfidfFeaturizer
 
 __all__ = [
@@ -49,6 +68,7 @@ __all__ = [
     "build_model",
     "check_model_spec",
     "cross_validated_metrics",
+    "gives_members",
     "label_metrics",
 ]
 
@@ -297,7 +317,7 @@ def check_model_spec(value: Any) -> dict[str, Any]:
         if ":" not in value and "." in value:
             module, _, name = value.rpartition(".")
             value = f"{module}:{name}"
-        _import_estimator(value)
+        _estimator(value, {})
         return {"estimator": value}
     if not isinstance(value, Mapping):
         raise ValidationError(
@@ -310,16 +330,56 @@ def check_model_spec(value: Any) -> dict[str, Any]:
         raise ValidationError(
             "setting 'model' takes 'name' or 'estimator', not both", field="model"
         )
+    if not isinstance(spec.get("params", {}), Mapping):
+        raise ValidationError("model params must be an object of keyword arguments", field="model")
     if "estimator" in spec:
-        _import_estimator(spec["estimator"])
+        _estimator(spec["estimator"], spec.get("params") or {})
     elif spec.get("name", "logistic_regression") not in _NAMED_CLASSIFIERS:
         raise ValidationError(
             f"unknown model name {spec.get('name')!r}: use one of {', '.join(_NAMED_CLASSIFIERS)}",
             field="model",
         )
-    if not isinstance(spec.get("params", {}), Mapping):
-        raise ValidationError("model params must be an object of keyword arguments", field="model")
     return spec
+
+
+def gives_members(spec: Any, *, multi_label: bool = False) -> bool:
+    """Whether a ``model`` setting's classifier, once fitted, gives member probabilities.
+
+    Rule 2: what `labelloop.models.adapters.member_proba` will find in the fitted
+    model, read from the unfitted one, so committee strategies are refused when set.
+
+    Parameters
+    ----------
+    spec : str, dict or None
+        A project's ``model`` setting (validated here by `check_model_spec`).
+    multi_label : bool, default=False
+        Multi-label models are one-vs-rest: committee strategies score single labels.
+
+    Examples
+    --------
+    >>> gives_members(None)
+    False
+    >>> gives_members("sklearn.ensemble:RandomForestClassifier")
+    True
+    """
+    spec = check_model_spec(spec)
+    if multi_label or "estimator" not in spec:
+        return False  # the named classifiers are single models
+    return _gives_members(_estimator(spec["estimator"], spec.get("params") or {}))
+
+
+def _gives_members(estimator: Any) -> bool:
+    if isinstance(estimator, SamplesProba | Committee):
+        return True
+    if isinstance(estimator, GradientBoostingClassifier):
+        return False  # its members are regression trees, without predict_proba
+    if isinstance(estimator, BaseEnsemble):
+        member = getattr(estimator, "estimator", None)
+        return member is None or hasattr(member, "predict_proba")
+    if isinstance(estimator, VotingClassifier | StackingClassifier):
+        members = [m for _, m in estimator.estimators if m != "drop"]
+        return len(members) >= 2 and all(hasattr(m, "predict_proba") for m in members)
+    return False
 
 
 def build_classifier(
@@ -350,13 +410,7 @@ def build_classifier(
     if not isinstance(params, Mapping):
         raise ValidationError("model params must be an object of keyword arguments", field="model")
     if "estimator" in spec:
-        estimator_class = _import_estimator(spec["estimator"])
-        try:
-            base = estimator_class(**params)
-        except TypeError as exc:
-            raise ValidationError(
-                f"model estimator {spec['estimator']!r} rejects its params: {exc}", field="model"
-            ) from exc
+        base = _estimator(spec["estimator"], params)
     else:
         name = spec.get("name", "logistic_regression")
         if name not in _NAMED_CLASSIFIERS:
@@ -401,6 +455,27 @@ def _import_estimator(path: Any) -> type:
             field="model",
         )
     return value
+
+
+def _estimator(path: Any, params: Mapping[str, Any]) -> Any:
+    """An unfitted estimator of ``path`` with ``params`` that can fit and predict_proba (rule 1)."""
+    estimator_class = _import_estimator(path)
+    try:
+        estimator = estimator_class(**params)
+    except TypeError as exc:
+        raise ValidationError(
+            f"model estimator {path!r} rejects its params: {exc}", field="model"
+        ) from exc
+    try:  # scikit-learn hides predict_proba on instances whose params cannot give it (SVC)
+        estimator.predict_proba  # noqa: B018
+    except AttributeError as exc:
+        raise ValidationError(
+            f"model estimator {path!r} gives no predict_proba with params {dict(params)} "
+            f"({exc}); pick a classifier that gives probabilities, such as "
+            "logistic_regression or sklearn.ensemble:RandomForestClassifier",
+            field="model",
+        ) from exc
+    return estimator
 
 
 def build_model(

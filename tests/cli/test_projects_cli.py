@@ -71,3 +71,16 @@ def test_import_export_and_bad_input(run, tmp_path):
     assert json.loads(run("project", "show", "rev", "--json").stdout)["n_items"] == 60
     missing_version = run("export", "rev", "--version", "3")
     assert missing_version.exit_code == 2 and "no dataset version 3" in missing_version.stderr
+
+
+def test_settings_that_can_never_train_are_refused_naming_the_setting(run):
+    refused = run("project", "create", "rev", "--labels", "pos,neg", "--strategy", "bald")
+    assert refused.exit_code == 2 and "setting 'strategy'" in refused.output
+    assert run("project", "create", "rev", "--labels", "pos,neg").exit_code == 0
+    svc = run("project", "set", "rev", "model=sklearn.svm:SVC")
+    assert svc.exit_code == 2
+    assert "model estimator 'sklearn.svm:SVC' gives no predict_proba" in svc.output
+    committee = run("project", "set", "rev", "strategy=vote_entropy")
+    assert committee.exit_code == 2 and "setting 'strategy'" in committee.output
+    shown = json.loads(run("project", "show", "rev", "--json").stdout)
+    assert (shown["strategy"], shown["settings"]["model"]) == ("auto", None)
