@@ -120,7 +120,7 @@ def _check_settings(changes: Any) -> dict[str, Any]:
     clean = check_settings(changes)
     if clean.get("model") is not None:
         # Imported here: the model layer pulls in scikit-learn, which the API loads lazily.
-        from labelloop.models.builtin import check_model_spec
+        from labelloop.models.spec import check_model_spec
 
         check_model_spec(clean["model"])
     return clean
@@ -129,7 +129,7 @@ def _check_settings(changes: Any) -> dict[str, Any]:
 def _check_trainable(strategy: str, model: Any, *, multi_label: bool, changed: set[str]) -> None:
     """Refuse a committee strategy with a model that cannot serve it, naming what changed."""
     # Imported here: the selection and model layers load scikit-learn.
-    from labelloop.models.builtin import gives_members
+    from labelloop.models.spec import gives_members
     from labelloop.selection import COMMITTEE_STRATEGIES
 
     if strategy not in COMMITTEE_STRATEGIES or gives_members(model, multi_label=multi_label):

@@ -7,7 +7,7 @@ import pytest
 
 from labelloop.exceptions import ValidationError
 from labelloop.models.adapters import member_proba
-from labelloop.models.builtin import build_classifier, check_model_spec, gives_members
+from labelloop.models.spec import build_classifier, check_model_spec, gives_members
 
 SPECS = [
     None,
