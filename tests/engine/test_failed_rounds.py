@@ -12,6 +12,7 @@ from test_rounds import ACTOR, make_text_project
 from labelloop.engine import jobs
 from labelloop.engine.audit import verify_chain
 from labelloop.engine.rounds import list_rounds, project_dir, record, scoring, train, training
+from labelloop.exceptions import ValidationError
 from labelloop.server import worker
 from labelloop.store.tables import (
     AuditEventRow,
@@ -65,8 +66,9 @@ def test_an_estimator_that_cannot_fit_writes_nothing_in_a_first_round(db):
     project = make_text_project(db, model="_failing_estimators:FitFails")
     before = snapshot(db, project)
     assert before["artifacts"] is None
-    with pytest.raises(RuntimeError, match="cannot fit"):
+    with pytest.raises(ValidationError, match=r"FitFails' failed to fit \d+ labels") as err:
         train(db, actor=ACTOR, project=project)
+    assert err.value.field == "model" and "cannot fit these labels" in str(err.value)
     assert snapshot(db, project) == before
 
 

@@ -31,7 +31,7 @@ the pool ordered by the strategy's diversity alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -56,10 +56,13 @@ from labelloop.engine.rounds.scoring import (
 )
 from labelloop.engine.rounds.status import stopping_metrics
 from labelloop.engine.rounds.versions import TrainedVersions, discard_versions, write_model_version
-from labelloop.exceptions import ValidationError
+from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import RoundRow, utcnow
 from labelloop.store.writes import WritePacer
+
+if TYPE_CHECKING:  # scikit-learn loads on first use, not with the engine
+    from labelloop.models.builtin import ProjectModel
 
 __all__ = ["train"]
 
@@ -76,6 +79,21 @@ def _can_fit(project: ProjectSnapshot, labels: Sequence[Any]) -> bool:
     if project.multi_label:
         return len({tuple(sorted(lab)) for lab in labels}) >= 2
     return len({str(lab) for lab in labels}) >= 2
+
+
+def _fit(model: ProjectModel, X: Any, y: Any) -> None:
+    """Fit, an estimator's own failure told as the ``model`` setting's fault."""
+    try:
+        model.fit(X, y)
+    except LabelloopError:
+        raise
+    except Exception as exc:  # any estimator's error: the setting named it
+        estimator = model.params["classifier"]["estimator"]
+        raise ValidationError(
+            f"model estimator {estimator!r} failed to fit {len(y)} labels "
+            f"({type(exc).__name__}: {exc}); change the project's model setting",
+            field="model",
+        ) from exc
 
 
 def _take_back(db: Database, project_id: int, versions: TrainedVersions) -> None:
@@ -113,7 +131,9 @@ def train(
     NotFoundError
         No such project.
     ValidationError
-        The project has no items, or its ``model`` setting is invalid.
+        The project has no items, its ``model`` setting is invalid, or its estimator
+        fails to fit the labels (``field="model"``). A round that fails, for this or any
+        reason, leaves nothing behind (see the module's notes).
     """
     from labelloop.models.builtin import (
         build_model,
@@ -165,7 +185,7 @@ def train(
     fitted = _can_fit(proj, train_set.labels)
     metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
     if fitted:
-        model.fit(X_lab, y_lab)
+        _fit(model, X_lab, y_lab)
         if eval_set.inputs:
             X_eval = model.featurizer.transform(eval_set.inputs)
             metrics["eval"] = label_metrics(
