@@ -6,7 +6,7 @@ guideline versions. Every change is audited in the transaction that makes it.
 Settings that can never train are refused when set, naming the setting changed: a
 ``model`` the model layer cannot build or that gives no ``predict_proba``, and a
 committee strategy (`labelloop.selection.COMMITTEE_STRATEGIES`) with a model that gives
-no member probabilities (`labelloop.models.builtin.gives_members`).
+no member probabilities (`labelloop.models.spec.gives_members`).
 """
 
 from __future__ import annotations

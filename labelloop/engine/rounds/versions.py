@@ -196,11 +196,10 @@ def write_model_version(
     except BaseException:
         if final_path is not None:
             final_path.unlink(missing_ok=True)
-        saved.path.unlink(missing_ok=True)
-        _remove_if_empty(project_dir(db, project.id))
         raise
     finally:
         saved.path.unlink(missing_ok=True)
+        _remove_if_empty(project_dir(db, project.id))  # a failed first version leaves none
 
 
 def _remove_if_empty(directory: Path) -> None:
