@@ -2,6 +2,11 @@
 
 A project is one labelling job: its task type, label schema, strategy, settings and
 guideline versions. Every change is audited in the transaction that makes it.
+
+Settings that can never train are refused when set, naming the setting changed: a
+``model`` the model layer cannot build or that gives no ``predict_proba``, and a
+committee strategy (`labelloop.selection.COMMITTEE_STRATEGIES`) with a model that gives
+no member probabilities (`labelloop.models.spec.gives_members`).
 """
 
 from __future__ import annotations
@@ -115,10 +120,31 @@ def _check_settings(changes: Any) -> dict[str, Any]:
     clean = check_settings(changes)
     if clean.get("model") is not None:
         # Imported here: the model layer pulls in scikit-learn, which the API loads lazily.
-        from labelloop.models.builtin import check_model_spec
+        from labelloop.models.spec import check_model_spec
 
         check_model_spec(clean["model"])
     return clean
+
+
+def _check_trainable(strategy: str, model: Any, *, multi_label: bool, changed: set[str]) -> None:
+    """Refuse a committee strategy with a model that cannot serve it, naming what changed."""
+    # Imported here: the selection and model layers load scikit-learn.
+    from labelloop.models.spec import gives_members
+    from labelloop.selection import COMMITTEE_STRATEGIES
+
+    if strategy not in COMMITTEE_STRATEGIES or gives_members(model, multi_label=multi_label):
+        return
+    field = "strategy" if "strategy" in changed or "model" not in changed else "model"
+    model_text = "the default model" if model is None else f"model {model!r}"
+    if multi_label:
+        model_text += " of a multi-label project"
+    raise ValidationError(
+        f"setting {field!r}: strategy {strategy!r} needs a committee or sampled "
+        f"predictions, which {model_text} cannot give: "
+        "set model to an ensemble such as sklearn.ensemble:RandomForestClassifier, "
+        "or pick another strategy",
+        field=field,
+    )
 
 
 # --------------------------------------------------------------------------- lookups
@@ -247,6 +273,9 @@ def create_project(
     clean_labels = check_labels(labels, multi_label=multi_label)
     strategy = _check_strategy(strategy)
     overrides = _check_settings(settings or {})
+    _check_trainable(
+        strategy, overrides.get("model"), multi_label=multi_label, changed={"strategy"}
+    )
     if guidelines is not None:
         guidelines = _check_guidelines(guidelines)
     with db.transaction() as session:
@@ -303,6 +332,13 @@ def update_settings(
     with db.transaction() as session:
         row = resolve_project(session, project)
         current = effective_settings(row)
+        if new_strategy is not None or "model" in clean:
+            _check_trainable(
+                new_strategy or row.strategy,
+                clean.get("model", current["model"]),
+                multi_label=row.multi_label,
+                changed=set(clean) | ({"strategy"} if new_strategy else set()),
+            )
         before = {key: current.get(key) for key in clean}
         after = dict(clean)
         if new_strategy is not None:

@@ -14,11 +14,12 @@ Task types: ``classification`` (text: TF-IDF + logistic regression), ``tabular``
 (numeric payload columns: imputation + scaling + logistic regression or gradient
 boosting), ``image`` (small grayscale pixels + logistic regression). Any of them can
 take a configurable estimator by import path instead of the default classifier.
+
+The ``model`` setting and the classifier it names are `labelloop.models.spec`'s.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,15 +28,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from labelloop.exceptions import ValidationError
+from labelloop.models.spec import build_classifier, check_model_spec
 from labelloop.models.text import TfidfFeaturizer
 
 __all__ = [
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 TASK_TYPES = ("classification", "tabular", "image")
-_NAMED_CLASSIFIERS = ("logistic_regression", "gradient_boosting")
 
 
 @dataclass(frozen=True)
@@ -273,134 +272,6 @@ class ProjectModel:
         if self.multi_label:
             return (proba >= 0.5).astype(np.int64)
         return np.asarray(self.labels, dtype=object)[proba.argmax(axis=1)]
-
-
-def check_model_spec(value: Any) -> dict[str, Any]:
-    """A project's ``model`` setting in its normal form (a dict), validated.
-
-    Accepts None (the built-in default), a classifier name (``"logistic_regression"``,
-    ``"gradient_boosting"``), an import path (``"package.module:ClassName"``), or a dict
-    ``{"name": ..., "params": {...}}`` / ``{"estimator": "module:Class", "params": {...}}``
-    (texts may add ``text_field``/``max_features``, tabular ``columns``, images
-    ``image_size``).
-
-    Raises
-    ------
-    ValidationError
-        ``field="model"``, saying which form is expected.
-    """
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        if value in _NAMED_CLASSIFIERS:
-            return {"name": value}
-        if ":" not in value and "." in value:
-            module, _, name = value.rpartition(".")
-            value = f"{module}:{name}"
-        _import_estimator(value)
-        return {"estimator": value}
-    if not isinstance(value, Mapping):
-        raise ValidationError(
-            f"setting 'model' must be null, a classifier name, an import path or an object, "
-            f"got {value!r}",
-            field="model",
-        )
-    spec = dict(value)
-    if "estimator" in spec and "name" in spec:
-        raise ValidationError(
-            "setting 'model' takes 'name' or 'estimator', not both", field="model"
-        )
-    if "estimator" in spec:
-        _import_estimator(spec["estimator"])
-    elif spec.get("name", "logistic_regression") not in _NAMED_CLASSIFIERS:
-        raise ValidationError(
-            f"unknown model name {spec.get('name')!r}: use one of {', '.join(_NAMED_CLASSIFIERS)}",
-            field="model",
-        )
-    if not isinstance(spec.get("params", {}), Mapping):
-        raise ValidationError("model params must be an object of keyword arguments", field="model")
-    return spec
-
-
-def build_classifier(
-    spec: Mapping[str, Any] | None = None, *, task_type: str, multi_label: bool = False
-):
-    """An unfitted classifier from a project's ``model`` setting.
-
-    Parameters
-    ----------
-    spec : dict, optional
-        ``{}`` or ``{"name": "logistic_regression"}`` (default),
-        ``{"name": "gradient_boosting"}`` (dense features: tabular and image), or
-        ``{"estimator": "package.module:ClassName", "params": {...}}`` for any importable
-        classifier with ``fit`` and ``predict_proba``.
-    task_type : str
-        The project's task type.
-    multi_label : bool, default=False
-        Wrap the classifier one-vs-rest.
-
-    Raises
-    ------
-    ValidationError
-        An unknown name, an estimator that cannot be imported or lacks
-        ``fit``/``predict_proba``, or parameters it does not take (``field="model"``).
-    """
-    spec = dict(spec or {})
-    params = spec.get("params") or {}
-    if not isinstance(params, Mapping):
-        raise ValidationError("model params must be an object of keyword arguments", field="model")
-    if "estimator" in spec:
-        estimator_class = _import_estimator(spec["estimator"])
-        try:
-            base = estimator_class(**params)
-        except TypeError as exc:
-            raise ValidationError(
-                f"model estimator {spec['estimator']!r} rejects its params: {exc}", field="model"
-            ) from exc
-    else:
-        name = spec.get("name", "logistic_regression")
-        if name not in _NAMED_CLASSIFIERS:
-            raise ValidationError(
-                f"unknown model name {name!r}: use one of {', '.join(_NAMED_CLASSIFIERS)} "
-                "or {'estimator': 'module:Class'}",
-                field="model",
-            )
-        try:
-            if name == "gradient_boosting":
-                if task_type == "classification":
-                    raise ValidationError(
-                        "gradient_boosting needs dense features: use it for tabular or image "
-                        "projects, or logistic_regression for text",
-                        field="model",
-                    )
-                base = HistGradientBoostingClassifier(**params)
-            else:
-                base = LogisticRegression(**{"max_iter": 1000, **params})
-        except TypeError as exc:
-            raise ValidationError(
-                f"model {name!r} rejects its params: {exc}", field="model"
-            ) from exc
-    return OneVsRestClassifier(base) if multi_label else base
-
-
-def _import_estimator(path: Any) -> type:
-    if not isinstance(path, str) or ":" not in path:
-        raise ValidationError(
-            f"model estimator must be 'package.module:ClassName', got {path!r}", field="model"
-        )
-    module_name, _, class_name = path.partition(":")
-    try:
-        value = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ValidationError(
-            f"cannot import model estimator {path!r}: {exc}", field="model"
-        ) from exc
-    if not (isinstance(value, type) and hasattr(value, "fit") and hasattr(value, "predict_proba")):
-        raise ValidationError(
-            f"model estimator {path!r} is not a classifier class with fit and predict_proba",
-            field="model",
-        )
-    return value
 
 
 def build_model(

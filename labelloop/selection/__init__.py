@@ -41,9 +41,11 @@ from labelloop.selection._chunked import (
     select_chunked,
 )
 from labelloop.selection._context import Selection
+from labelloop.selection._named import COMMITTEE as COMMITTEE_STRATEGIES
 
 __all__ = [
     "AUTO_ARMS",
+    "COMMITTEE_STRATEGIES",
     "STRATEGY_NAMES",
     "ChunkProposal",
     "ChunkedSelection",

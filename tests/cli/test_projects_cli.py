@@ -112,3 +112,16 @@ def test_reimport_with_on_existing(run, tmp_path):
 
     unknown = run("import", "rev", "day3.jsonl", "--on-existing", "merge")
     assert unknown.exit_code == 2 and "unknown on_existing 'merge'" in unknown.stderr
+
+
+def test_settings_that_can_never_train_are_refused_naming_the_setting(run):
+    refused = run("project", "create", "rev", "--labels", "pos,neg", "--strategy", "bald")
+    assert refused.exit_code == 2 and "setting 'strategy'" in refused.output
+    assert run("project", "create", "rev", "--labels", "pos,neg").exit_code == 0
+    svc = run("project", "set", "rev", "model=sklearn.svm:SVC")
+    assert svc.exit_code == 2
+    assert "model estimator 'sklearn.svm:SVC' gives no predict_proba" in svc.output
+    committee = run("project", "set", "rev", "strategy=vote_entropy")
+    assert committee.exit_code == 2 and "setting 'strategy'" in committee.output
+    shown = json.loads(run("project", "show", "rev", "--json").stdout)
+    assert (shown["strategy"], shown["settings"]["model"]) == ("auto", None)

@@ -89,3 +89,15 @@ def test_commands_need_an_existing_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["status", "rev", "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 2 and "labelloop init" in result.stderr
+
+
+def test_a_model_that_cannot_fit_the_labels_exits_2_and_keeps_nothing(run, project):
+    # The setting is valid (GaussianNB has predict_proba); TF-IDF features are sparse.
+    assert run("project", "set", project, "model=sklearn.naive_bayes:GaussianNB").exit_code == 0
+    failed = run("train", project)
+    assert failed.exit_code == 2
+    assert "model estimator 'sklearn.naive_bayes:GaussianNB' failed to fit" in failed.output
+    assert "Traceback" not in failed.output
+    assert "no model trained yet" in run("status", project).stdout
+    assert run("project", "set", project, "model=logistic_regression").exit_code == 0
+    assert "round 1: dataset version 1" in run("train", project).output

@@ -435,3 +435,12 @@ def test_budget_spent_says_diminishing_returns(sqlite_db):
     update_settings(sqlite_db, actor=ACTOR, project=project, changes={"label_budget": 20})
     status = project_status(sqlite_db, project)
     assert status.should_stop and "budget" in status.verdict
+
+
+@pytest.mark.parametrize("strategy", ["vote_entropy", "kl_disagreement"])
+def test_a_committee_strategy_the_settings_accept_trains(sqlite_db, tmp_path, strategy):
+    sqlite_db.artifact_dir = tmp_path / "artifacts"
+    forest = {"estimator": "sklearn.ensemble:RandomForestClassifier", "params": {"n_estimators": 5}}
+    project = make_text_project(sqlite_db, strategy=strategy, model=forest)
+    info = train(sqlite_db, actor=ACTOR, project=project)
+    assert (info.strategy, info.model_version, len(info.batch)) == (strategy, 1, 10)

@@ -1,4 +1,4 @@
-"""Rounds write in short transactions: none grows with the pool, and a failed round is harmless."""
+"""Rounds write in short transactions: none grows with the pool; a failed round takes all back."""
 
 from __future__ import annotations
 
@@ -84,7 +84,9 @@ def test_no_write_transaction_grows_with_the_pool(sqlite_db, small_chunks):
     assert len(transactions) > 2 * pool_size / writes.WRITE_BATCH
 
 
-def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_db, small_chunks):
+def test_a_round_failing_part_way_takes_back_its_versions_and_the_next_supersedes_it(
+    sqlite_db, small_chunks
+):
     db = sqlite_db
     project = make_text_project(db)
     first = train(db, actor=ACTOR, project=project)
@@ -98,11 +100,11 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
 
     with pytest.raises(RuntimeError, match="worker stopped"):
         train(db, actor=ACTOR, project=project, progress=fail_after_two_chunks)
-    # A model version without a round, audited; the chain is intact.
+    # The failed round's versions and events are gone; the chain is intact.
     assert counts(db) == {
         "rounds": 1,
-        "model_versions": 2,
-        "model.trained": 2,
+        "model_versions": 1,
+        "model.trained": 1,
         "round.completed": 1,
     }
     assert verify_chain(db, project).ok
@@ -113,7 +115,7 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
     assert sum(r.priority >= 2 for r in rows) == len(first.batch)
 
     again = train(db, actor=ACTOR, project=project)
-    assert (again.number, again.model_version, again.dataset_version) == (2, 3, 3)
+    assert (again.number, again.model_version, again.dataset_version) == (2, 2, 2)
     assert counts(db)["round.completed"] == 2 and verify_chain(db, project).ok
     rows = query(db, project, 15)
     assert [r.external_id for r in rows[:10]] == list(again.batch)
@@ -136,8 +138,8 @@ def test_a_round_failing_part_way_is_harmless_and_the_next_supersedes_it(sqlite_
             .where(TaskRow.status == "open", TaskRow.is_eval.is_(False))
         ).scalar()
     # The failed version's partial pool predictions are gone; the new one covers the pool.
-    assert set(pool_versions) == {1, 3}
-    assert pool_versions[3] == open_pool == again.metrics["pool_size"]
+    assert set(pool_versions) == {1, 2}
+    assert pool_versions[2] == open_pool == again.metrics["pool_size"]
 
 
 def test_labels_given_while_a_round_runs_count_towards_the_next_retrain(sqlite_db):

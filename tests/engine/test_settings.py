@@ -70,3 +70,58 @@ def test_the_model_setting_is_also_checked_by_the_model_layer(sqlite_db):
             sqlite_db, actor="t", project=project, changes={"model": "no_such_model"}
         )
     assert err.value.field == "model"
+
+
+# Settings that can never train are refused when set, naming the setting.
+
+FOREST = "sklearn.ensemble:RandomForestClassifier"
+
+
+@pytest.mark.parametrize("svc", ["sklearn.svm:SVC", {"estimator": "sklearn.svm:SVC"}])
+def test_an_estimator_without_predict_proba_is_refused_when_set(sqlite_db, svc):
+    with pytest.raises(ValidationError, match="no predict_proba") as created:
+        make_project(sqlite_db, settings={"model": svc})
+    assert created.value.field == "model"
+    project = make_project(sqlite_db)
+    with pytest.raises(
+        ValidationError, match="pick a classifier that gives probabilities"
+    ) as changed:
+        projects.update_settings(sqlite_db, actor="t", project=project, changes={"model": svc})
+    assert changed.value.field == "model"
+    fixed = {"estimator": "sklearn.neighbors:KNeighborsClassifier", "params": {"n_neighbors": 3}}
+    info = projects.update_settings(sqlite_db, actor="t", project=project, changes={"model": fixed})
+    assert info.settings["model"] == fixed
+
+
+@pytest.mark.parametrize("strategy", ["vote_entropy", "kl_disagreement", "bald"])
+def test_a_committee_strategy_needs_a_model_that_gives_members(sqlite_db, strategy):
+    with pytest.raises(ValidationError, match="needs a committee") as created:
+        projects.create_project(
+            sqlite_db, actor="t", name="one", task_type="classification", labels=["a", "b"],
+            strategy=strategy,
+        )  # fmt: skip
+    assert created.value.field == "strategy"
+    project = make_project(sqlite_db)
+    with pytest.raises(ValidationError, match="needs a committee") as changed:
+        projects.update_settings(
+            sqlite_db, actor="t", project=project, changes={"strategy": strategy}
+        )
+    assert changed.value.field == "strategy"
+    info = projects.update_settings(
+        sqlite_db, actor="t", project=project, changes={"strategy": strategy, "model": FOREST}
+    )
+    assert (info.strategy, info.settings["model"]) == (strategy, FOREST)
+    # Taking the ensemble away again names the model: it is what changed.
+    with pytest.raises(ValidationError, match="the default model") as back:
+        projects.update_settings(sqlite_db, actor="t", project=project, changes={"model": None})
+    assert back.value.field == "model"
+    assert projects.get_project_info(sqlite_db, project).settings["model"] == FOREST
+
+
+def test_a_committee_strategy_is_refused_for_a_multi_label_project(sqlite_db):
+    project = make_project(sqlite_db, multi_label=True, settings={"model": FOREST})
+    with pytest.raises(ValidationError, match="multi-label") as err:
+        projects.update_settings(
+            sqlite_db, actor="t", project=project, changes={"strategy": "bald"}
+        )
+    assert err.value.field == "strategy"

@@ -248,6 +248,27 @@ def test_lease_submit_and_counts(world) -> None:
     assert bad.status_code in (409, 422)
 
 
+def test_settings_that_can_never_train_are_422_naming_the_setting(world) -> None:
+    created = world.call(
+        "admin",
+        "POST",
+        f"{API}/projects",
+        json={"name": "c", "task_type": "classification", "labels": ["a", "b"],
+              "strategy": "kl_disagreement"},
+    )  # fmt: skip
+    assert created.status_code == 422
+    assert _error_shape(created)["field"] == "strategy"
+    settings = f"{API}/projects/{world.project_id}/settings"
+    svc = world.call("admin", "PATCH", settings, json={"model": "sklearn.svm:SVC"})
+    assert svc.status_code == 422
+    assert _error_shape(svc)["field"] == "model" and "predict_proba" in svc.json()["detail"]
+    committee = world.call("admin", "PATCH", settings, json={"strategy": "bald"})
+    assert committee.status_code == 422 and _error_shape(committee)["field"] == "strategy"
+    forest = "sklearn.ensemble:RandomForestClassifier"
+    both = world.call("admin", "PATCH", settings, json={"strategy": "bald", "model": forest})
+    assert both.status_code == 200 and both.json()["strategy"] == "bald"
+
+
 def test_unknown_label_is_422_naming_label(world) -> None:
     task = world.call("annotator", "POST", f"{API}/projects/{world.project_id}/tasks/next").json()
     response = world.call(

@@ -26,6 +26,7 @@ from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
 from labelloop.server.permissions import permission_allowed, role_allows
 from labelloop.store.db import Database
+from labelloop.store.tables import JobRow
 
 API = "/api/v1"
 
@@ -419,3 +420,16 @@ def test_a_model_account_opens_no_page(world: World) -> None:
     response = client.post("/login", data={"name": "model", "password": "a long password"})
     assert response.status_code == 401
     assert not role_allows(world.users["model"], "label")
+
+
+def test_the_dashboard_shows_a_failed_job_with_its_error(world: World) -> None:
+    error = "ValidationError: strategy 'bald' needs a committee <or sampled predictions>"
+    with world.db.transaction() as session:
+        session.add(JobRow(project_id=world.project_id, kind="retrain", status="failed",
+                           attempts=1, error=error))  # fmt: skip
+        session.add(JobRow(project_id=world.project_id, kind="retrain", status="done", attempts=1))
+    page = _page_login(world, "admin").get(f"/projects/{world.project_id}").text
+    jobs_table = page.split('<table id="jobs">')[1].split("</table>")[0]
+    failed = jobs_table.split('<tr class="job-failed">')[1].split("</tr>")[0]
+    assert "retrain" in failed and str(escape(error)) in failed
+    assert '<tr class="job-done">' in jobs_table

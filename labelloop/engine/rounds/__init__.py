@@ -14,7 +14,8 @@ Each module keeps the rules of one step and states them:
 - `inputs`: what a round reads (the project, its labelled sets, the pool in pages);
 - `scoring`: the evaluation set and the pool scored in chunks, predictions written;
 - `priorities`: the queue re-prioritised, the picked batch first;
-- `versions`: dataset and model versions, the artifact, `load_project_model`;
+- `versions`: dataset and model versions, the artifact (taken back if the round fails),
+  `load_project_model`;
 - `record`: the round row, its audit event and webhooks, `list_rounds`;
 - `status`: `query`, `project_status` and the stopping verdict.
 

@@ -4,8 +4,8 @@ Rules
 -----
 1. A round commits last, after its predictions and priorities, in one transaction with
    its batch (put first in the queue again: another writer may have raised tasks since
-   the refresh began), its ``round.completed`` audit event and the webhooks'
-   ``round.completed`` and ``batch.ready`` events.
+   the refresh began), its ``model.trained`` and ``round.completed`` audit events and
+   the webhooks' ``round.completed`` and ``batch.ready`` events.
 2. Rounds are numbered per project from 1 under the project's row lock.
 3. A cold-start round (no model fitted) still records the dataset version it read.
 4. Webhooks hear of every round, whoever trained it (a retrain job, the CLI, a library
@@ -30,7 +30,12 @@ from labelloop.engine.core.project import resolve_project
 from labelloop.engine.rounds.inputs import LabelledSet, ProjectSnapshot, external_ids
 from labelloop.engine.rounds.priorities import put_batch_first
 from labelloop.engine.rounds.scoring import ScoredPool
-from labelloop.engine.rounds.versions import TrainedVersions, add_dataset_version, next_number
+from labelloop.engine.rounds.versions import (
+    TrainedVersions,
+    add_dataset_version,
+    model_trained,
+    next_number,
+)
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import DatasetVersionRow, ModelVersionRow, ProjectRow, RoundRow
@@ -119,6 +124,7 @@ def write_round(
             dataset_id, dataset_version = dataset.id, dataset.version
         else:
             dataset_id, dataset_version = versions.dataset_id, versions.dataset_version
+            model_trained(session, project.id, actor=actor, versions=versions)
         put_batch_first(session, db.dialect, project.id, scored, priorities)
         round_row = RoundRow(
             project_id=project.id,

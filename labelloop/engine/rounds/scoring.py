@@ -15,6 +15,8 @@ Rules
    deleted after the round commits (`drop_stale_predictions`): the queue follows the
    newest round and the stopping criteria read the previous one's. Evaluation-set
    predictions stay, for learning curves.
+5. The predictions of a round that failed all go, the evaluation set's too
+   (`delete_predictions`). Deletions are paced like the writes.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "CHUNK_SIZE",
     "Progress",
     "ScoredPool",
+    "delete_predictions",
     "drop_stale_predictions",
     "score_eval_set",
     "score_pool",
@@ -273,10 +276,8 @@ def _write_predictions(
 def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None]) -> None:
     """Delete pool predictions of built-in model versions other than ``keep`` (rule 4).
 
-    Model versions a failed round left behind are cleaned up here too. Deletions are
-    paced, read a page of at most one transaction's rows at a time.
+    Model versions a killed process left behind are cleaned up here too.
     """
-    pacer = WritePacer(db)
     with db.read() as session:
         stale = [
             version_id
@@ -288,26 +289,34 @@ def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None])
             if version_id not in keep
         ]
     for version_id in stale:
-        last = 0
-        while True:
-            with db.read() as session:
-                rows = session.execute(
-                    select(PredictionRow.id, PredictionRow.item_id)
-                    .join(ItemRow, ItemRow.id == PredictionRow.item_id)
-                    .where(
-                        PredictionRow.model_version_id == version_id,
-                        PredictionRow.item_id > last,
-                        ItemRow.is_eval.is_(False),
-                    )
-                    .order_by(PredictionRow.item_id)
-                    .limit(pacer.max_rows)
-                ).all()
-            if not rows:
-                break
-            last = rows[-1].item_id
-            ids = [row.id for row in rows]
+        delete_predictions(db, version_id, pool_only=True)
 
-            def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
-                session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))
 
-            pacer.write(len(ids), remove)
+def delete_predictions(db: Database, model_version_id: int, *, pool_only: bool) -> None:
+    """Delete a model version's predictions (of the pool only, or all): rules 4 and 5.
+
+    Read a page of at most one write transaction's rows at a time, deleted paced.
+    """
+    pacer = WritePacer(db)
+    conditions = [PredictionRow.model_version_id == model_version_id]
+    if pool_only:
+        conditions.append(ItemRow.is_eval.is_(False))
+    last = 0
+    while True:
+        with db.read() as session:
+            rows = session.execute(
+                select(PredictionRow.id, PredictionRow.item_id)
+                .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+                .where(*conditions, PredictionRow.item_id > last)
+                .order_by(PredictionRow.item_id)
+                .limit(pacer.max_rows)
+            ).all()
+        if not rows:
+            return
+        last = rows[-1].item_id
+        ids = [row.id for row in rows]
+
+        def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
+            session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))
+
+        pacer.write(len(ids), remove)

@@ -4,22 +4,25 @@ No write transaction grows with the pool, so annotators leasing and submitting t
 never wait long on SQLite's write lock while a round runs at a million items:
 
 1. labels are read and the model fitted outside any write transaction;
-2. the dataset version, the model version and the ``model.trained`` event commit together
+2. the dataset version and the model version commit together, with the artifact
    (`versions`; the dataset version is as large as the labelled set, never the pool);
 3. the evaluation set and the pool are read in keyset pages in short read transactions,
    and each page's predictions are written as it is scored (`scoring`);
 4. task priorities are written, the picked batch first (`priorities`);
-5. the round, its batch (put first again), the ``round.completed`` audit event and the
-   webhooks' events commit last (`record`); then pool predictions of older model
-   versions are deleted.
+5. the round, its batch (put first again), the ``model.trained`` and ``round.completed``
+   audit events and the webhooks' events commit last (`record`); then pool predictions
+   of older model versions are deleted.
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
 
-A round that fails between 2 and 5 leaves a model version without a round. Its
-predictions and priorities are partial but harmless: every task keeps a valid priority,
-readers take the newest predictions there are, and the next train writes all of them
-again, puts its own batch first and deletes the stale predictions.
+A round that fails leaves no dataset version, model version, artifact, round or audit
+event: a failure in step 1 wrote nothing, and one in steps 2 to 5 deletes the model
+version's predictions (paced) and then its versions and artifact (`_take_back`). Only
+the priorities written so far stay, and they are harmless: every task keeps a valid
+priority on the same scale, and the next round writes all of them again and puts its
+own batch first. A process killed part-way cannot take anything back: its versions stay
+without a round, and the next round deletes their pool predictions.
 
 With fewer than two classes labelled no model is fitted: the round is a cold start,
 the pool ordered by the strategy's diversity alone.
@@ -28,7 +31,7 @@ the pool ordered by the strategy's diversity alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -46,16 +49,20 @@ from labelloop.engine.rounds.priorities import write_priorities
 from labelloop.engine.rounds.record import RoundInfo, write_round
 from labelloop.engine.rounds.scoring import (
     Progress,
+    delete_predictions,
     drop_stale_predictions,
     score_eval_set,
     score_pool,
 )
 from labelloop.engine.rounds.status import stopping_metrics
-from labelloop.engine.rounds.versions import write_model_version
-from labelloop.exceptions import ValidationError
+from labelloop.engine.rounds.versions import TrainedVersions, discard_versions, write_model_version
+from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import RoundRow, utcnow
 from labelloop.store.writes import WritePacer
+
+if TYPE_CHECKING:  # scikit-learn loads on first use, not with the engine
+    from labelloop.models.builtin import ProjectModel
 
 __all__ = ["train"]
 
@@ -72,6 +79,27 @@ def _can_fit(project: ProjectSnapshot, labels: Sequence[Any]) -> bool:
     if project.multi_label:
         return len({tuple(sorted(lab)) for lab in labels}) >= 2
     return len({str(lab) for lab in labels}) >= 2
+
+
+def _fit(model: ProjectModel, X: Any, y: Any) -> None:
+    """Fit, an estimator's own failure told as the ``model`` setting's fault."""
+    try:
+        model.fit(X, y)
+    except LabelloopError:
+        raise
+    except Exception as exc:  # any estimator's error: the setting named it
+        estimator = model.params["classifier"]["estimator"]
+        raise ValidationError(
+            f"model estimator {estimator!r} failed to fit {len(y)} labels "
+            f"({type(exc).__name__}: {exc}); change the project's model setting",
+            field="model",
+        ) from exc
+
+
+def _take_back(db: Database, project_id: int, versions: TrainedVersions) -> None:
+    """Delete what a failed round committed: predictions (paced), then its versions."""
+    delete_predictions(db, versions.model_id, pool_only=False)
+    discard_versions(db, project_id, versions)
 
 
 def train(
@@ -103,7 +131,9 @@ def train(
     NotFoundError
         No such project.
     ValidationError
-        The project has no items, or its ``model`` setting is invalid.
+        The project has no items, its ``model`` setting is invalid, or its estimator
+        fails to fit the labels (``field="model"``). A round that fails, for this or any
+        reason, leaves nothing behind (see the module's notes).
     """
     from labelloop.models.builtin import (
         build_model,
@@ -155,7 +185,7 @@ def train(
     fitted = _can_fit(proj, train_set.labels)
     metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
     if fitted:
-        model.fit(X_lab, y_lab)
+        _fit(model, X_lab, y_lab)
         if eval_set.inputs:
             X_eval = model.featurizer.transform(eval_set.inputs)
             metrics["eval"] = label_metrics(
@@ -172,44 +202,49 @@ def train(
             db, proj, actor=actor, model=model, seed=seed, train_set=train_set,
             annotations=annotations, metrics=metrics,
         )  # fmt: skip
-    model_version_id = versions.model_id if versions else None
-    pacer = WritePacer(db)  # for predictions, of the eval set and the pool
-    before, now = [], []
-    if model_version_id is not None:
-        before, now = score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
-    scored = score_pool(
-        pacer,
-        proj,
-        model,
-        model_version_id,
-        X_lab,
-        y_lab,
-        k=int(proj.settings["batch_size"]),
-        state=prev_state,
-        seed=seed,
-        pool_size=pool_size,
-        progress=progress,
-    )
-    metrics["strategy_state"] = scored.state
-    if fitted:
-        if scored.max_uncertainty is not None:
-            metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
-        metrics["stopping"] = stopping_metrics(before, now, scored.max_uncertainty)
-    priorities = scored.priorities()
-    n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
-    info = write_round(
-        db,
-        proj,
-        actor=actor,
-        versions=versions,
-        train_set=train_set,
-        annotations=annotations,
-        scored=scored,
-        priorities=priorities,
-        metrics=metrics,
-        n_reprioritised=n_reprioritised,
-        read_at=read_at,
-    )
+    try:
+        model_version_id = versions.model_id if versions else None
+        pacer = WritePacer(db)  # for predictions, of the eval set and the pool
+        before, now = [], []
+        if model_version_id is not None:
+            before, now = score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
+        scored = score_pool(
+            pacer,
+            proj,
+            model,
+            model_version_id,
+            X_lab,
+            y_lab,
+            k=int(proj.settings["batch_size"]),
+            state=prev_state,
+            seed=seed,
+            pool_size=pool_size,
+            progress=progress,
+        )
+        metrics["strategy_state"] = scored.state
+        if fitted:
+            if scored.max_uncertainty is not None:
+                metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
+            metrics["stopping"] = stopping_metrics(before, now, scored.max_uncertainty)
+        priorities = scored.priorities()
+        n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
+        info = write_round(
+            db,
+            proj,
+            actor=actor,
+            versions=versions,
+            train_set=train_set,
+            annotations=annotations,
+            scored=scored,
+            priorities=priorities,
+            metrics=metrics,
+            n_reprioritised=n_reprioritised,
+            read_at=read_at,
+        )
+    except BaseException:
+        if versions is not None:
+            _take_back(db, proj.id, versions)
+        raise
     if model_version_id is not None:
         drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
     return info

@@ -8,21 +8,26 @@ Rules
    annotations behind it: it is as large as the labelled set, never the pool.
 3. The artifact is saved under a pending name before the transaction, renamed to
    ``model-<version>.skops`` inside it, and removed again if the transaction fails; the
-   dataset version, the model version and the ``model.trained`` audit event commit
-   together.
-4. Artifacts live in the project's own directory (`project_dir`) and are loaded only
+   dataset version and the model version commit together. Their ``model.trained``
+   audit event commits with the round (`model_trained`): the audit log is append-only,
+   so nothing may be audited that a failed round would take back.
+4. A round that fails after its versions committed takes them back (`discard_versions`):
+   both rows in one transaction, then the artifact, so no version, artifact or event of
+   a failed round remains.
+5. Artifacts live in the project's own directory (`project_dir`) and are loaded only
    from there, with their SHA-256 checked (`load_project_model`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.project import resolve_project
@@ -45,7 +50,9 @@ __all__ = [
     "ModelVersionInfo",
     "TrainedVersions",
     "add_dataset_version",
+    "discard_versions",
     "load_project_model",
+    "model_trained",
     "next_number",
     "project_dir",
     "write_model_version",
@@ -69,12 +76,17 @@ class ModelVersionInfo:
 
 @dataclass(frozen=True)
 class TrainedVersions:
-    """The rows a fitted round committed: ids and per-project numbers."""
+    """The rows a fitted round committed: ids, per-project numbers, and what is audited.
+
+    ``artifact`` is the saved model's path; ``trained`` the ``model.trained`` event's body.
+    """
 
     dataset_id: int
     dataset_version: int
     model_id: int
     model_version: int
+    artifact: Path
+    trained: dict[str, Any]
 
 
 def project_dir(db: Database, project_id: int) -> Path:
@@ -134,9 +146,10 @@ def write_model_version(
     annotations: dict[int, list[int]],
     metrics: dict[str, Any],
 ) -> TrainedVersions:
-    """Save the artifact; commit the dataset version, the model version and ``model.trained``.
+    """Save the artifact; commit the dataset version and the model version (rule 3).
 
-    Rule 3; ``metrics`` keeps only its ``eval`` and ``cv`` entries on the model version.
+    ``metrics`` keeps only its ``eval`` and ``cv`` entries on the model version. The
+    ``model.trained`` event is the round's to append (`model_trained`).
     """
     from labelloop.models.artifacts import save_model
 
@@ -170,27 +183,63 @@ def write_model_version(
             )
             session.add(row)
             session.flush()
-            append_event(
-                session,
-                project_id=project.id,
-                actor=actor,
-                action="model.trained",
-                target=f"model_version:{version}",
-                after={
-                    "model_version": version,
-                    "dataset_version": dataset.version,
-                    "n_labels": len(train_set.item_ids),
-                    "metrics": row.metrics,
-                    "artifact_sha256": row.artifact_sha256,
-                },
+            trained = {
+                "model_version": version,
+                "dataset_version": dataset.version,
+                "n_labels": len(train_set.item_ids),
+                "metrics": row.metrics,
+                "artifact_sha256": row.artifact_sha256,
+            }
+            return TrainedVersions(
+                dataset.id, dataset.version, row.id, row.version, final_path, trained
             )
-            return TrainedVersions(dataset.id, dataset.version, row.id, row.version)
     except BaseException:
         if final_path is not None:
             final_path.unlink(missing_ok=True)
         raise
     finally:
         saved.path.unlink(missing_ok=True)
+        _remove_if_empty(project_dir(db, project.id))  # a failed first version leaves none
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: other versions' artifacts stay
+        directory.rmdir()
+
+
+def model_trained(
+    session: Session, project_id: int, *, actor: str, versions: TrainedVersions
+) -> None:
+    """Append the ``model.trained`` audit event, in the round's transaction (rule 3)."""
+    append_event(
+        session,
+        project_id=project_id,
+        actor=actor,
+        action="model.trained",
+        target=f"model_version:{versions.model_version}",
+        after=versions.trained,
+    )
+
+
+def discard_versions(db: Database, project_id: int, versions: TrainedVersions) -> None:
+    """Take back the versions of a round that failed (rule 4).
+
+    The model version's predictions go first (`scoring.delete_predictions`, paced): here
+    only the two rows, the dataset version's entries (as many as the labelled set) and
+    the artifact are removed, with the project's directory if the round had created it.
+    """
+    with db.transaction() as session:
+        session.execute(delete(ModelVersionRow).where(ModelVersionRow.id == versions.model_id))
+        session.execute(
+            delete(DatasetVersionEntryRow).where(
+                DatasetVersionEntryRow.dataset_version_id == versions.dataset_id
+            )
+        )
+        session.execute(
+            delete(DatasetVersionRow).where(DatasetVersionRow.id == versions.dataset_id)
+        )
+    versions.artifact.unlink(missing_ok=True)
+    _remove_if_empty(project_dir(db, project_id))
 
 
 def load_project_model(
