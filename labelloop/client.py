@@ -9,8 +9,8 @@
         task = client.next_task(project["id"])          # None when nothing is open
         if task is not None:
             client.submit(task["id"], "pos")            # retried safely (Idempotency-Key)
-        for row in client.labels(project["id"]):        # every final label, page by page
-            ...
+        for change in client.labels(project["id"]):     # every label change, page by page
+            ...                                         # a label, or "withdrawn": True
 
 Errors the service answers become labelloop's own exceptions (`NotFoundError`,
 `ValidationError` with its ``field``, `ConflictError`, `PermissionDeniedError`), or
@@ -246,11 +246,13 @@ class Client:
     def labels(
         self, project_id: int, *, since: str | None = None, page_size: int = 500
     ) -> Iterator[dict[str, Any]]:
-        """Every final label after cursor ``since`` (all when None), fetching page by page.
+        """Every change of a final label after cursor ``since`` (all when None), in order,
+        fetching page by page.
 
-        Each row has ``item_id`` (the external id), ``label`` (``labels`` for multi-label
-        projects) and ``annotation_id``; after iterating, ``last_cursor`` is the cursor to
-        resume from later.
+        Each change has ``item_id`` (the external id) and either ``label`` (``labels``
+        for multi-label projects), the label that now stands, or ``withdrawn: True``
+        when the item holds none any more; applying them in order gives the project's
+        final labels. After iterating, ``last_cursor`` is the cursor to resume from later.
         """
         cursor = since
         while True:

@@ -48,6 +48,7 @@ __all__ = [
     "GuidelineVersionRow",
     "ItemRow",
     "JobRow",
+    "LabelChangeRow",
     "MembershipRow",
     "ModelVersionRow",
     "PredictionRow",
@@ -358,6 +359,23 @@ class ReviewRow(Base):
     verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | correct
     corrected_label: Mapped[Any | None] = mapped_column(Json)
     note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LabelChangeRow(Base):
+    """One change of an item's standing final label, in the order changes committed.
+
+    Append-only: ``label`` is the label the item holds from this change on, NULL when it
+    holds none any more (a withdrawal). Read by id, per project, as the label feed.
+    """
+
+    __tablename__ = "label_changes"
+    __table_args__ = (Index("ix_label_changes_project_id", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    label: Mapped[Any | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

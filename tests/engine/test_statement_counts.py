@@ -19,8 +19,9 @@ from labelloop.engine import annotate, queue
 # task update, and the audit event (head read, event insert, head update).
 MAX_LEASE_STATEMENTS = 8
 # submit: BEGIN, task with project and item, lease, annotation insert, lease and task
-# updates, the item's annotations, item update, and the audit event.
-MAX_SUBMIT_STATEMENTS = 11
+# updates, the item's annotations, item update, the label feed's change row (the item's
+# final label changed), and the audit event.
+MAX_SUBMIT_STATEMENTS = 12
 
 
 def _count(db, call: Callable[[], Any]) -> tuple[Any, list[str]]:

@@ -448,14 +448,17 @@ def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
     )
     assert (bad.status_code, bad.json()["field"]) == (422, "predictions.3.item_id")
 
+    made = []
     for _ in range(3):
         task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()
-        world.call(
-            "annotator", "POST", f"{API}/tasks/{task['id']}/annotations", json={"label": "pos"}
+        made.append(
+            world.call(
+                "annotator", "POST", f"{API}/tasks/{task['id']}/annotations", json={"label": "pos"}
+            ).json()
         )
     first = world.call("model", "GET", f"{API}/projects/{p}/labels", params={"limit": 2}).json()
     assert first["has_more"] and len(first["labels"]) == 2
-    assert set(first["labels"][0]) == {"item_id", "label", "annotation_id"}
+    assert first["labels"][0] == {"item_id": made[0]["item_external_id"], "label": "pos"}
     rest = world.call(
         "model", "GET", f"{API}/projects/{p}/labels", params={"since": first["next_cursor"]}
     ).json()
@@ -464,6 +467,13 @@ def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
         "model", "GET", f"{API}/projects/{p}/labels", params={"since": rest["next_cursor"]}
     ).json()
     assert later["labels"] == []
+    # A label undone after it was read comes back as a withdrawal, after the same cursor.
+    undone = world.call("annotator", "POST", f"{API}/annotations/{made[0]['id']}/undo")
+    assert undone.status_code == 200, undone.text
+    withdrawn = world.call(
+        "model", "GET", f"{API}/projects/{p}/labels", params={"since": rest["next_cursor"]}
+    ).json()
+    assert withdrawn["labels"] == [{"item_id": made[0]["item_external_id"], "withdrawn": True}]
     garbage = world.call("model", "GET", f"{API}/projects/{p}/labels", params={"since": "%%%"})
     assert garbage.status_code == 422
 

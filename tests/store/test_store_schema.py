@@ -6,13 +6,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import DEFAULT_URL, Database, resolve_url
 from labelloop.store.migrate import alembic_config, current_revision, head_revision, upgrade
-from labelloop.store.tables import Base, ProjectRow
+from labelloop.store.tables import Base, ItemRow, LabelChangeRow, ProjectRow, utcnow
 
 REVISIONS = [r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
 
@@ -63,6 +63,36 @@ def test_every_revision_upgrades_to_head(empty_database, revision):
     upgrade(empty_database)
     assert current_revision(empty_database) == head_revision()
     assert _schema_diff(empty_database) == []
+
+
+def test_upgrading_to_0002_starts_the_label_feed_with_the_labels_that_stand(empty_database):
+    upgrade(empty_database, "0001")
+    with empty_database.write_connection() as conn:
+        conn.execute(
+            ProjectRow.__table__.insert(),
+            {"id": 1, "name": "p", "task_type": "classification", "labels": ["a", "b"],
+             "multi_label": False, "strategy": "auto", "settings": {}, "guideline_version": 0,
+             "created_at": utcnow()},
+        )  # fmt: skip
+        conn.execute(
+            ItemRow.__table__.insert(),
+            [
+                {"id": i, "project_id": 1, "external_id": f"x{i}", "payload": {}, "meta": {},
+                 "content_hash": f"{i:064d}", "is_eval": False, "status": status,
+                 "final_label": label, "created_at": utcnow()}
+                for i, (status, label) in enumerate(
+                    [("annotated", "a"), ("open", None), ("in_review", "b"), ("accepted", "b")],
+                    start=1,
+                )
+            ],
+        )  # fmt: skip
+    upgrade(empty_database)
+    with empty_database.read() as s:
+        changes = s.execute(
+            select(LabelChangeRow.item_id, LabelChangeRow.label).order_by(LabelChangeRow.id)
+        ).all()
+    # A provisional label under review does not stand yet.
+    assert [tuple(c) for c in changes] == [(1, "a"), (4, "b")]
 
 
 def test_unknown_revision_is_refused(sqlite_db):

@@ -17,6 +17,11 @@ Rules
    rows take their values from it too.
 4. A review task is open exactly while its item is ``in_review``: `settle_item` opens
    one when the decision puts the item in review and cancels open ones when it leaves.
+5. An item's *standing* label (`standing_label`) is its final label while its status is
+   one of `LABELLED_STATUSES` (``annotated``, ``accepted``), else none: what exports,
+   training and the label feed use. Whenever a decision changes it, `settle_item` adds a
+   ``label_changes`` row (the new label, or NULL for a withdrawal) in the same
+   transaction; the importer's bulk rows add theirs with `item_columns`' values.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from labelloop.engine.core.settings import effective_settings, review_policies
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
+    LabelChangeRow,
     PredictionRow,
     ProjectRow,
     ReviewRow,
@@ -41,15 +47,19 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
+    "LABELLED_STATUSES",
     "VOTING_SOURCES",
     "imported_decision",
     "item_columns",
     "latest_prediction",
     "settle_item",
+    "standing_label",
 ]
 
 # Sources whose annotations vote for the final label (reviewer corrections do not vote).
 VOTING_SOURCES = ("human", "model", "import")
+# Statuses whose final label stands (rule 5); a provisional label under review does not.
+LABELLED_STATUSES = ("annotated", "accepted")
 
 # Columns, not rows: the labels and sources are all the rule reads. Built once.
 _VOTES = (
@@ -71,6 +81,11 @@ def item_columns(decision: LabelDecision, now: dt.datetime) -> dict[str, Any]:
         "label_source": decision.source,
         "labelled_at": now if decision.final_label is not None else None,
     }
+
+
+def standing_label(status: str, final_label: Any) -> Any:
+    """Rule 5: the label an item with this status and final label holds, or None."""
+    return final_label if status in LABELLED_STATUSES else None
 
 
 def imported_decision(label: Any) -> LabelDecision:
@@ -152,7 +167,7 @@ def settle_item(
     task: TaskRow | None,
     verdict: tuple[str, Any] | None = None,
 ) -> LabelDecision:
-    """Re-derive an item's final label and status, and write them (rules 1 to 4).
+    """Re-derive an item's final label and status, and write them (rules 1 to 5).
 
     Parameters
     ----------
@@ -171,10 +186,14 @@ def settle_item(
     LabelDecision
     """
     before = item.status
+    standing = standing_label(item.status, item.final_label)
     decision = _decide(session, project, item, task, verdict)
     if decision.status != item.status or decision.final_label != item.final_label:
         for column, value in item_columns(decision, utcnow()).items():
             setattr(item, column, value)
+    now_standing = standing_label(decision.status, decision.final_label)
+    if now_standing != standing:
+        session.add(LabelChangeRow(project_id=project.id, item_id=item.id, label=now_standing))
     if before != "in_review" and decision.status != "in_review":
         # A review task is open only while its item is in review (rule 4), so there is
         # none to look for.

@@ -1,6 +1,8 @@
 """Writing an import: reserve ids, mark the evaluation set, bulk-write items, tasks, labels.
 
-Imported labels are decided by the final-label rule like every other label.
+Imported labels are decided by the final-label rule like every other label, and an
+imported label that stands is a change of the label feed: its ``label_changes`` row is
+bulk-written beside its item.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.final_label import imported_decision, item_columns
+from labelloop.engine.core.final_label import imported_decision, item_columns, standing_label
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.ingest.reading import ImportPlan, ProgressCallback
@@ -38,6 +40,7 @@ _COLUMNS = {
         "project_id", "item_id", "actor", "source", "label", "guideline_version",
         "status", "created_at",
     ),
+    "label_changes": ("project_id", "item_id", "label", "created_at"),
 }  # fmt: skip
 
 
@@ -95,7 +98,7 @@ def write_plan(
     project_id = project.id
 
     writer = BulkWriter(session, _COLUMNS, sqlite_cache_kib=_SQLITE_CACHE_KIB)
-    items, tasks, annotations = (writer.rows[table] for table in _COLUMNS)
+    items, tasks, annotations, changes = (writer.rows[table] for table in _COLUMNS)
     now = writer.now
     imported = _ImportedLabels()
     ordinal = 0
@@ -124,6 +127,9 @@ def write_plan(
                     (project_id, item_id, actor, "import", label, guideline_version, "active",
                      now)
                 )  # fmt: skip
+                standing = standing_label(decided["status"], decided["final_label"])
+                if standing is not None:
+                    changes.append((project_id, item_id, standing, now))
         writer.flush()
         if on_progress is not None:
             on_progress("writing", ordinal, plan.n_new)

@@ -1,4 +1,5 @@
-"""Final labels, page by page, for a client model's retraining (model accounts and admins)."""
+"""The label feed: changes of final labels, page by page, for a client model's retraining
+(model accounts and admins)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def labels_since(
     since: Annotated[str | None, Query(max_length=200, description="A next_cursor.")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> Any:
-    """Final labels after the cursor (all from the start without one), in annotation order."""
+    """Changes of final labels after the cursor (all from the start without one), in order:
+    the label that now stands, or a withdrawal."""
     rows, cursor = predictions.labels_since(db, project_id=project.id, cursor=since, limit=limit)
     return LabelPagePublic(
         labels=[LabelRowPublic(**row) for row in rows],

@@ -32,16 +32,18 @@ class PredictionsCreate(RequestModel):
 
 
 class LabelRowPublic(BaseModel):
-    """An item's final label: ``label`` (single-label) or ``labels`` (multi-label)."""
+    """One change of an item's final label: the label that now stands (``label``, or
+    ``labels`` for multi-label), or ``withdrawn: true`` when it holds none any more."""
 
     item_id: str
-    annotation_id: int
     label: str | None = None
     labels: list[str] | None = None
+    withdrawn: bool | None = None
 
 
 class LabelPagePublic(BaseModel):
-    """One page; pass ``next_cursor`` as ``since`` for the next (also to poll later)."""
+    """One page of changes; pass ``next_cursor`` as ``since`` for the next (also to poll
+    later)."""
 
     labels: list[LabelRowPublic]
     next_cursor: str
