@@ -17,6 +17,11 @@ Rules
    predictions stay, for learning curves.
 5. The predictions of a round that failed all go, the evaluation set's too
    (`delete_predictions`). Deletions are paced like the writes.
+6. One uncertainty scale per project (`ScoredPool.measure`): its strategy's when that
+   is an uncertainty score (least confidence, margin, entropy, ratio), else margin, the
+   score ``auto``, ``cluster_margin`` and ``badge`` rank by. The pool's highest
+   uncertainty and the evaluation set's scores are on it, so ``status`` reports the
+   number ``query`` shows for the same item.
 """
 
 from __future__ import annotations
@@ -69,12 +74,15 @@ class ScoredPool:
     """The scored pool and the batch picked from it.
 
     ``item_ids`` ascend, as the keyset pages read them; ``scores`` are the strategy's,
-    in the same order; ``batch_ids`` are in pick order, ``reasons`` beside them.
+    in the same order; ``max_uncertainty`` is the pool's highest on the project's
+    uncertainty scale, ``measure`` (rule 6); ``batch_ids`` are in pick order, ``reasons``
+    beside them.
     """
 
     item_ids: np.ndarray
     scores: np.ndarray
     max_uncertainty: float | None
+    measure: str
     batch_ids: list[int]
     reasons: list[str]
     strategy: str
@@ -100,12 +108,22 @@ class ScoredPool:
 # --------------------------------------------------------------------------- scoring
 
 
-def _uncertainty(proba: np.ndarray, *, multi_label: bool) -> np.ndarray:
-    from labelloop.strategies import least_confidence
+def _uncertainty_measure(strategy: str) -> str:
+    """The project's uncertainty scale, a `labelloop.strategies` score's name (rule 6)."""
+    from typing import get_args
+
+    from labelloop.strategies.uncertainty import UncertaintyMethod
+
+    return strategy if strategy in get_args(UncertaintyMethod) else "margin"
+
+
+def _uncertainty(proba: np.ndarray, *, measure: str, multi_label: bool) -> np.ndarray:
+    from labelloop import strategies
 
     if proba.shape[0] == 0:
         return np.zeros(0)
-    return np.asarray(least_confidence(proba, multilabel=multi_label), dtype=np.float64)
+    score = getattr(strategies, measure)
+    return np.asarray(score(proba, multilabel=multi_label), dtype=np.float64)
 
 
 def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
@@ -137,6 +155,7 @@ def score_pool(
     from labelloop.selection import ChunkProposal, select_chunked
 
     fitted = model_version_id is not None
+    measure = _uncertainty_measure(project.strategy)
     top: list[float] = []  # each chunk's highest uncertainty
     done = [0]
 
@@ -148,7 +167,7 @@ def score_pool(
         chunk_ids = chunk.item_ids.tolist()
         if fitted:
             proba = model.predict_proba(chunk.X)
-            uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+            uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
             if uncertainty.size:
                 top.append(float(uncertainty.max()))
             scores = np.asarray(chunk.scores, dtype=np.float64)
@@ -171,12 +190,20 @@ def score_pool(
     )
     if selected.item_ids.size == 0:
         return ScoredPool(
-            np.zeros(0, np.int64), np.zeros(0), None, [], [], project.strategy, state or {}
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            None,
+            measure,
+            [],
+            [],
+            project.strategy,
+            state or {},
         )
     return ScoredPool(
         item_ids=np.asarray(selected.item_ids, dtype=np.int64),
         scores=np.asarray(selected.scores, dtype=np.float64),
         max_uncertainty=max(top) if top else None,
+        measure=measure,
         batch_ids=[int(i) for i in selected.batch_ids],
         reasons=list(selected.reasons),
         strategy=str(selected.strategy),
@@ -196,11 +223,12 @@ def score_eval_set(
     Returns the labels the previous model and this one predict for the evaluation items
     both predicted, in the same order (for the stabilising-predictions criterion).
     """
+    measure = _uncertainty_measure(project.strategy)
     before: list[str] = []
     now: list[str] = []
     for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=True):
         proba = model.predict_proba(model.featurizer.transform(inputs))
-        uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+        uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
         _write_predictions(pacer, project, model_version_id, chunk_ids, proba, uncertainty)
         if previous_id is None:
             continue

@@ -225,7 +225,9 @@ def train(
         if fitted:
             if scored.max_uncertainty is not None:
                 metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
-            metrics["stopping"] = stopping_metrics(before, now, scored.max_uncertainty)
+            metrics["stopping"] = stopping_metrics(
+                before, now, scored.max_uncertainty, measure=scored.measure
+            )
         priorities = scored.priorities()
         n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
         info = write_round(
