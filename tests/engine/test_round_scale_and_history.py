@@ -1,4 +1,4 @@
-"""One uncertainty scale for query and status."""
+"""One uncertainty scale for query and status; a batch's predictions stay in history."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import pytest
 from sqlalchemy import select
 from test_rounds import ACTOR, make_text_project
 
+from labelloop.engine.annotate import record_annotation
+from labelloop.engine.browse import item_history
 from labelloop.engine.rounds import project_status, query, train
 from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow
 
@@ -50,3 +52,26 @@ def test_status_reports_the_pool_uncertainty_on_the_scale_query_shows(sqlite_db,
     # confidence below 0.05 always did.
     least_confidence = max(1 - max(p.values()) for p in _pool_predictions(db, 1).values())
     assert verdict["stop"] is (least_confidence < 0.05)
+
+
+def test_the_prediction_that_picked_an_item_stays_in_its_history(database, tmp_path):
+    db = database
+    db.artifact_dir = tmp_path / "artifacts"
+    project = make_text_project(db)
+    first = train(db, actor=ACTOR, project=project)
+    shown = {r.external_id: r.score for r in query(db, project, 10)}
+    for external_id in first.batch:
+        record_annotation(db, actor=ACTOR, project=project, external_id=external_id, label="pos")
+    train(db, actor=ACTOR, project=project)
+    train(db, actor=ACTOR, project=project)
+    # Model version 1 is two rounds old: only its batch's pool predictions stay.
+    assert set(_pool_predictions(db, 1)) == set(first.batch)
+    assert len(_pool_predictions(db, 3)) > len(first.batch)
+    with db.read() as session:
+        ids = dict(session.execute(select(ItemRow.external_id, ItemRow.id)).all())
+        project_id = session.execute(select(ItemRow.project_id)).scalars().first()
+    for external_id in first.batch:
+        history = item_history(db, project_id=project_id, item_id=ids[external_id])
+        picked_by = [p for p in history.predictions if p.model_version == 1]
+        assert len(picked_by) == 1
+        assert picked_by[0].score == pytest.approx(shown[external_id])

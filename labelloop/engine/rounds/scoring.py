@@ -14,7 +14,9 @@ Rules
 4. Pool predictions of model versions other than the newest and the one before are
    deleted after the round commits (`drop_stale_predictions`): the queue follows the
    newest round and the stopping criteria read the previous one's. Evaluation-set
-   predictions stay, for learning curves.
+   predictions stay, for learning curves, and so do those of the items a round put in
+   its batch, so an item's history shows why it was picked: the table grows by a
+   batch per round, not by the pool.
 5. The predictions of a round that failed all go, the evaluation set's too
    (`delete_predictions`). Deletions are paced like the writes.
 6. One uncertainty scale per project (`ScoredPool.measure`): its strategy's when that
@@ -38,7 +40,7 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.priority import batch_priorities, rank_priorities
 from labelloop.engine.rounds.inputs import IN_BATCH, ProjectSnapshot, item_chunks
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, utcnow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, RoundRow, utcnow
 from labelloop.store.writes import WritePacer, driver_value, insert_many
 
 if TYPE_CHECKING:  # scikit-learn loads on first use, not with the engine
@@ -304,7 +306,8 @@ def _write_predictions(
 def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None]) -> None:
     """Delete pool predictions of built-in model versions other than ``keep`` (rule 4).
 
-    Model versions a killed process left behind are cleaned up here too.
+    The predictions of the items a round put in its batch stay. Model versions a killed
+    process left behind are cleaned up here too.
     """
     with db.read() as session:
         stale = [
@@ -316,16 +319,31 @@ def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None])
             ).scalars()
             if version_id not in keep
         ]
+        picked: dict[int, set[int]] = {}
+        for version_id, batch in session.execute(
+            select(RoundRow.model_version_id, RoundRow.batch).where(
+                RoundRow.project_id == project_id, RoundRow.model_version_id.in_(stale)
+            )
+        ):
+            picked.setdefault(version_id, set()).update(int(i) for i in batch or ())
     for version_id in stale:
-        delete_predictions(db, version_id, pool_only=True)
+        delete_predictions(db, version_id, pool_only=True, keep_items=picked.get(version_id))
 
 
-def delete_predictions(db: Database, model_version_id: int, *, pool_only: bool) -> None:
+def delete_predictions(
+    db: Database,
+    model_version_id: int,
+    *,
+    pool_only: bool,
+    keep_items: set[int] | None = None,
+) -> None:
     """Delete a model version's predictions (of the pool only, or all): rules 4 and 5.
 
-    Read a page of at most one write transaction's rows at a time, deleted paced.
+    The predictions of ``keep_items`` stay. Read a page of at most one write
+    transaction's rows at a time, deleted paced.
     """
     pacer = WritePacer(db)
+    keep_items = keep_items or set()
     conditions = [PredictionRow.model_version_id == model_version_id]
     if pool_only:
         conditions.append(ItemRow.is_eval.is_(False))
@@ -342,7 +360,9 @@ def delete_predictions(db: Database, model_version_id: int, *, pool_only: bool) 
         if not rows:
             return
         last = rows[-1].item_id
-        ids = [row.id for row in rows]
+        ids = [row.id for row in rows if row.item_id not in keep_items]
+        if not ids:
+            continue
 
         def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
             session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))

@@ -11,7 +11,7 @@ never wait long on SQLite's write lock while a round runs at a million items:
 4. task priorities are written, the picked batch first (`priorities`);
 5. the round, its batch (put first again), the ``model.trained`` and ``round.completed``
    audit events and the webhooks' events commit last (`record`); then pool predictions
-   of older model versions are deleted.
+   of older model versions are deleted, but for the items their rounds picked.
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
