@@ -14,9 +14,16 @@ Rules
 4. Pool predictions of model versions other than the newest and the one before are
    deleted after the round commits (`drop_stale_predictions`): the queue follows the
    newest round and the stopping criteria read the previous one's. Evaluation-set
-   predictions stay, for learning curves.
+   predictions stay, for learning curves, and so do those of the items a round put in
+   its batch, so an item's history shows why it was picked: the table grows by a
+   batch per round, not by the pool.
 5. The predictions of a round that failed all go, the evaluation set's too
    (`delete_predictions`). Deletions are paced like the writes.
+6. One uncertainty scale per project (`ScoredPool.measure`): its strategy's when that
+   is an uncertainty score (least confidence, margin, entropy, ratio), else margin, the
+   score ``auto``, ``cluster_margin`` and ``badge`` rank by. The pool's highest
+   uncertainty and the evaluation set's scores are on it, so ``status`` reports the
+   number ``query`` shows for the same item.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.priority import batch_priorities, rank_priorities
 from labelloop.engine.rounds.inputs import IN_BATCH, ProjectSnapshot, item_chunks
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, utcnow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, RoundRow, utcnow
 from labelloop.store.writes import WritePacer, driver_value, insert_many
 
 if TYPE_CHECKING:  # scikit-learn loads on first use, not with the engine
@@ -69,12 +76,15 @@ class ScoredPool:
     """The scored pool and the batch picked from it.
 
     ``item_ids`` ascend, as the keyset pages read them; ``scores`` are the strategy's,
-    in the same order; ``batch_ids`` are in pick order, ``reasons`` beside them.
+    in the same order; ``max_uncertainty`` is the pool's highest on the project's
+    uncertainty scale, ``measure`` (rule 6); ``batch_ids`` are in pick order, ``reasons``
+    beside them.
     """
 
     item_ids: np.ndarray
     scores: np.ndarray
     max_uncertainty: float | None
+    measure: str
     batch_ids: list[int]
     reasons: list[str]
     strategy: str
@@ -100,12 +110,22 @@ class ScoredPool:
 # --------------------------------------------------------------------------- scoring
 
 
-def _uncertainty(proba: np.ndarray, *, multi_label: bool) -> np.ndarray:
-    from labelloop.strategies import least_confidence
+def _uncertainty_measure(strategy: str) -> str:
+    """The project's uncertainty scale, a `labelloop.strategies` score's name (rule 6)."""
+    from typing import get_args
+
+    from labelloop.strategies.uncertainty import UncertaintyMethod
+
+    return strategy if strategy in get_args(UncertaintyMethod) else "margin"
+
+
+def _uncertainty(proba: np.ndarray, *, measure: str, multi_label: bool) -> np.ndarray:
+    from labelloop import strategies
 
     if proba.shape[0] == 0:
         return np.zeros(0)
-    return np.asarray(least_confidence(proba, multilabel=multi_label), dtype=np.float64)
+    score = getattr(strategies, measure)
+    return np.asarray(score(proba, multilabel=multi_label), dtype=np.float64)
 
 
 def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
@@ -137,6 +157,7 @@ def score_pool(
     from labelloop.selection import ChunkProposal, select_chunked
 
     fitted = model_version_id is not None
+    measure = _uncertainty_measure(project.strategy)
     top: list[float] = []  # each chunk's highest uncertainty
     done = [0]
 
@@ -148,7 +169,7 @@ def score_pool(
         chunk_ids = chunk.item_ids.tolist()
         if fitted:
             proba = model.predict_proba(chunk.X)
-            uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+            uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
             if uncertainty.size:
                 top.append(float(uncertainty.max()))
             scores = np.asarray(chunk.scores, dtype=np.float64)
@@ -171,12 +192,20 @@ def score_pool(
     )
     if selected.item_ids.size == 0:
         return ScoredPool(
-            np.zeros(0, np.int64), np.zeros(0), None, [], [], project.strategy, state or {}
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            None,
+            measure,
+            [],
+            [],
+            project.strategy,
+            state or {},
         )
     return ScoredPool(
         item_ids=np.asarray(selected.item_ids, dtype=np.int64),
         scores=np.asarray(selected.scores, dtype=np.float64),
         max_uncertainty=max(top) if top else None,
+        measure=measure,
         batch_ids=[int(i) for i in selected.batch_ids],
         reasons=list(selected.reasons),
         strategy=str(selected.strategy),
@@ -196,11 +225,12 @@ def score_eval_set(
     Returns the labels the previous model and this one predict for the evaluation items
     both predicted, in the same order (for the stabilising-predictions criterion).
     """
+    measure = _uncertainty_measure(project.strategy)
     before: list[str] = []
     now: list[str] = []
     for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=True):
         proba = model.predict_proba(model.featurizer.transform(inputs))
-        uncertainty = _uncertainty(proba, multi_label=project.multi_label)
+        uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
         _write_predictions(pacer, project, model_version_id, chunk_ids, proba, uncertainty)
         if previous_id is None:
             continue
@@ -276,7 +306,8 @@ def _write_predictions(
 def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None]) -> None:
     """Delete pool predictions of built-in model versions other than ``keep`` (rule 4).
 
-    Model versions a killed process left behind are cleaned up here too.
+    The predictions of the items a round put in its batch stay. Model versions a killed
+    process left behind are cleaned up here too.
     """
     with db.read() as session:
         stale = [
@@ -288,16 +319,31 @@ def drop_stale_predictions(db: Database, project_id: int, keep: set[int | None])
             ).scalars()
             if version_id not in keep
         ]
+        picked: dict[int, set[int]] = {}
+        for version_id, batch in session.execute(
+            select(RoundRow.model_version_id, RoundRow.batch).where(
+                RoundRow.project_id == project_id, RoundRow.model_version_id.in_(stale)
+            )
+        ):
+            picked.setdefault(version_id, set()).update(int(i) for i in batch or ())
     for version_id in stale:
-        delete_predictions(db, version_id, pool_only=True)
+        delete_predictions(db, version_id, pool_only=True, keep_items=picked.get(version_id))
 
 
-def delete_predictions(db: Database, model_version_id: int, *, pool_only: bool) -> None:
+def delete_predictions(
+    db: Database,
+    model_version_id: int,
+    *,
+    pool_only: bool,
+    keep_items: set[int] | None = None,
+) -> None:
     """Delete a model version's predictions (of the pool only, or all): rules 4 and 5.
 
-    Read a page of at most one write transaction's rows at a time, deleted paced.
+    The predictions of ``keep_items`` stay. Read a page of at most one write
+    transaction's rows at a time, deleted paced.
     """
     pacer = WritePacer(db)
+    keep_items = keep_items or set()
     conditions = [PredictionRow.model_version_id == model_version_id]
     if pool_only:
         conditions.append(ItemRow.is_eval.is_(False))
@@ -314,7 +360,9 @@ def delete_predictions(db: Database, model_version_id: int, *, pool_only: bool) 
         if not rows:
             return
         last = rows[-1].item_id
-        ids = [row.id for row in rows]
+        ids = [row.id for row in rows if row.item_id not in keep_items]
+        if not ids:
+            continue
 
         def remove(session: Session, start: int, stop: int, ids: list[int] = ids) -> None:
             session.execute(delete(PredictionRow).where(PredictionRow.id.in_(ids[start:stop])))

@@ -6,7 +6,8 @@ Rules
    oldest; each carries its score under the newest model version, if it has one.
 2. Each fitted round records its stopping criteria (`stopping_metrics`): stabilising
    predictions (agreement ``>= STOP_KAPPA`` with the previous model on the evaluation
-   set) and the pool's highest uncertainty (``< STOP_UNCERTAINTY``).
+   set) and the pool's highest uncertainty on the project's uncertainty scale, the one
+   ``query`` shows, below `STOP_UNCERTAINTY` restated on that scale (`_stop_threshold`).
 3. Stabilising predictions counts only over `STOP_WINDOW` retrains that each added labels
    and each stabilised: one stable pair says little while a young model barely moves
    between small batches.
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 STOP_KAPPA = 0.99
+# Least confidence: stop once the most uncertain pool item is 95% sure of its top class.
 STOP_UNCERTAINTY = 0.05
 STOP_WINDOW = 3
 
@@ -140,13 +142,26 @@ def query(db: Database, project: int | str, n: int = 10) -> list[QueryRow]:
     return result
 
 
+def _stop_threshold(measure: str) -> float:
+    """`STOP_UNCERTAINTY` on the scale ``measure`` names: a two-class item's score there.
+
+    For two classes (and each label of a multi-label task) every scale then stops where
+    least confidence below 0.05 does: margin 0.1, ratio 0.0526, entropy 0.1985 nats.
+    """
+    from labelloop import strategies
+
+    item = np.array([[1.0 - STOP_UNCERTAINTY, STOP_UNCERTAINTY]])
+    return float(getattr(strategies, measure)(item)[0])
+
+
 def stopping_metrics(
-    previous: list[str], current: list[str], max_uncertainty: float | None
+    previous: list[str], current: list[str], max_uncertainty: float | None, *, measure: str
 ) -> dict[str, Any]:
     """Rule 2: each criterion's verdict on a fitted round, by criterion name.
 
     ``previous`` and ``current`` are the labels the previous model and this one predict
-    for the same evaluation items; ``max_uncertainty`` the pool's highest.
+    for the same evaluation items; ``max_uncertainty`` the pool's highest on the scale
+    ``measure`` names.
     """
     from labelloop.strategies import stopping
 
@@ -159,11 +174,13 @@ def stopping_metrics(
             "reason": decision.reason,
         }
     if max_uncertainty is not None:
-        decision = stopping.max_uncertainty_below(np.array([max_uncertainty]), STOP_UNCERTAINTY)
+        threshold = _stop_threshold(measure)
+        decision = stopping.max_uncertainty_below(np.array([max_uncertainty]), threshold)
         verdicts["max_uncertainty"] = {
             "stop": decision.stop,
             "value": decision.value,
-            "reason": decision.reason,
+            "measure": measure,
+            "reason": f"{decision.reason} ({measure.replace('_', ' ')})",
         }
     return verdicts
 

@@ -11,7 +11,7 @@ never wait long on SQLite's write lock while a round runs at a million items:
 4. task priorities are written, the picked batch first (`priorities`);
 5. the round, its batch (put first again), the ``model.trained`` and ``round.completed``
    audit events and the webhooks' events commit last (`record`); then pool predictions
-   of older model versions are deleted.
+   of older model versions are deleted, but for the items their rounds picked.
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
@@ -225,7 +225,9 @@ def train(
         if fitted:
             if scored.max_uncertainty is not None:
                 metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
-            metrics["stopping"] = stopping_metrics(before, now, scored.max_uncertainty)
+            metrics["stopping"] = stopping_metrics(
+                before, now, scored.max_uncertainty, measure=scored.measure
+            )
         priorities = scored.priorities()
         n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
         info = write_round(
