@@ -36,7 +36,7 @@ from labelloop.engine.core.leases import (
 )
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
-from labelloop.engine.core.settings import project_setting
+from labelloop.engine.core.settings import SETTINGS, project_setting
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -57,8 +57,10 @@ from labelloop.store.tables import (
 __all__ = [
     "EVAL_WINDOW",
     "TaskInfo",
+    "candidate_order",
     "candidate_query",
     "eval_turn",
+    "labelled_eval_count",
     "lease_next_task",
     "latest_model_version",
     "lease_task",
@@ -72,6 +74,9 @@ _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
 # An eval turn looks for an evaluation task among this many top open tasks.
 EVAL_WINDOW = 500
+# Items whose final label stands (the rounds train and evaluate on these).
+_LABELLED = ("annotated", "accepted")
+_MIN_LABELS_DEFAULT = next(s.default for s in SETTINGS if s.name == "eval_min_labels")
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,15 @@ class TaskInfo:
     lease_expires_at: dt.datetime
 
 
-def eval_turn(project: ProjectRow, taken: int) -> bool:
-    """Whether a user's next lease, after ``taken`` leases in the project, is an eval turn."""
+def eval_turn(project: ProjectRow, taken: int, labelled_eval: int) -> bool:
+    """Whether a user's next lease, after ``taken`` leases in the project, is an eval turn.
+
+    Every lease is one while fewer than ``eval_min_labels`` evaluation items are
+    labelled (``labelled_eval``, see `labelled_eval_count`); after that, one in
+    ``round(1 / eval_share)``.
+    """
+    if labelled_eval < project_setting(project, "eval_min_labels"):
+        return True
     share = project_setting(project, "eval_share") or 0
     if share <= 0:
         return False
@@ -97,7 +109,12 @@ def eval_turn(project: ProjectRow, taken: int) -> bool:
 
 
 def candidate_query(
-    *, project_id: int, user_id: int, is_eval: bool, dialect: str, window: int | None = None
+    *,
+    project_id: int,
+    user_id: int,
+    is_eval: bool | None,
+    dialect: str,
+    window: int | None = None,
 ) -> Select:
     """The query for the highest-priority open task of one kind this user may take.
 
@@ -105,12 +122,14 @@ def candidate_query(
     PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``. With ``window``, only
     the first ``window`` open tasks of the queue are searched, so a search for a rare
     kind (evaluation tasks) costs a bounded index walk even when none is left.
+    ``is_eval=None`` (with a window) takes either kind, an evaluation task first: an
+    eval turn then costs one statement even when no evaluation task is left.
     """
     return _candidate_select(project_id, user_id, is_eval=is_eval, dialect=dialect, window=window)
 
 
 def _candidate_select(
-    project_id: Any, user_id: Any, *, is_eval: bool, dialect: str, window: int | None
+    project_id: Any, user_id: Any, *, is_eval: bool | None, dialect: str, window: int | None
 ) -> Select:
     """`candidate_query` for values or bound parameters."""
     seen_lease = exists().where(
@@ -129,7 +148,6 @@ def _candidate_select(
             TaskRow.project_id == project_id,
             TaskRow.queue == LABEL_QUEUE,
             TaskRow.status == "open",
-            TaskRow.is_eval.is_(is_eval),
             TaskRow.active_leases < TaskRow.needed,
             ~seen_lease,
             ~own_annotation,
@@ -137,6 +155,12 @@ def _candidate_select(
         .order_by(TaskRow.priority.desc(), TaskRow.id)
         .limit(1)
     )
+    if is_eval is None:
+        query = query.order_by(None).order_by(
+            TaskRow.is_eval.desc(), TaskRow.priority.desc(), TaskRow.id
+        )
+    else:
+        query = query.where(TaskRow.is_eval.is_(is_eval))
     if window is not None:
         top = (
             select(TaskRow.id)
@@ -163,7 +187,7 @@ _USER_ID = bindparam("user_id", type_=Integer)
 
 
 @functools.cache
-def _candidate_statement(is_eval: bool, dialect: str, window: int | None) -> Select:
+def _candidate_statement(is_eval: bool | None, dialect: str, window: int | None) -> Select:
     # The item comes in the same statement, by primary key (it is not locked).
     return (
         _candidate_select(_PROJECT_ID, _USER_ID, is_eval=is_eval, dialect=dialect, window=window)
@@ -172,8 +196,22 @@ def _candidate_statement(is_eval: bool, dialect: str, window: int | None) -> Sel
     )
 
 
+def candidate_order(prefer_eval: bool) -> tuple[tuple[bool | None, int | None], ...]:
+    """The `candidate_query` searches a lease makes in turn, as ``(is_eval, window)``:
+    an eval turn takes the window's best task, an evaluation one first; a turn for the
+    rest walks the whole queue; either falls back to the other kind."""
+    if prefer_eval:
+        return ((None, EVAL_WINDOW), (False, None))
+    return ((False, None), (True, None))
+
+
 def _candidate(
-    session: Session, *, project_id: int, user_id: int, is_eval: bool, window: int | None = None
+    session: Session,
+    *,
+    project_id: int,
+    user_id: int,
+    is_eval: bool | None,
+    window: int | None = None,
 ) -> tuple[TaskRow, ItemRow] | None:
     query = _candidate_statement(is_eval, session.get_bind().dialect.name, window)
     found = session.execute(query, {"project_id": project_id, "user_id": user_id}).first()
@@ -186,8 +224,9 @@ def _lease_state_statement() -> Select:
 
     Parameters ``project_id``, ``user_id`` and ``now``. Columns: the `ProjectRow`; the
     user's oldest unexpired open lease in it (id or None); whether any of its open
-    leases is past its expiry; how many leases the user has taken in it so far (for
-    the evaluation interleave).
+    leases is past its expiry; how many leases the user has taken in it so far and
+    how many evaluation items are labelled, up to ``eval_min_labels`` (for
+    `eval_turn`); the newest model version.
     """
     project_id, user_id = _PROJECT_ID, _USER_ID
     now = bindparam("now", type_=TaskLeaseRow.expires_at.type)
@@ -202,6 +241,7 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     stale = exists().where(open_in_project, has_expired(TaskLeaseRow.expires_at, now))
+    labelled_eval = _labelled_eval(project_id).scalar_subquery()
     taken = (
         select(func.count())
         .select_from(TaskLeaseRow)
@@ -209,7 +249,39 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     latest = _latest_version(project_id).scalar_subquery()
-    return select(ProjectRow, held, stale, taken, latest).where(ProjectRow.id == project_id)
+    return select(ProjectRow, held, stale, taken, latest, labelled_eval).where(
+        ProjectRow.id == project_id
+    )
+
+
+def _labelled_eval(project_id: Any) -> Select:
+    # The count stops at the project's eval_min_labels (read in the same statement), so
+    # once the minimum is reached it costs about eval_min_labels / (the evaluation share
+    # of the labelled items) index rows, however many items are labelled.
+    wanted = (
+        select(
+            func.coalesce(ProjectRow.settings["eval_min_labels"].as_integer(), _MIN_LABELS_DEFAULT)
+        )
+        .where(ProjectRow.id == project_id)
+        .scalar_subquery()
+    )
+    found = (
+        select(ItemRow.id)
+        .where(
+            ItemRow.project_id == project_id,
+            ItemRow.status.in_(_LABELLED),
+            ItemRow.is_eval.is_(True),
+        )
+        .limit(wanted)
+        .subquery("labelled_eval")
+    )
+    return select(func.count()).select_from(found)
+
+
+def labelled_eval_count(session: Session, project_id: int) -> int:
+    """How many evaluation items of the project are labelled, counted up to its
+    ``eval_min_labels`` (all `eval_turn` needs to know)."""
+    return session.execute(_labelled_eval(project_id)).scalar_one()
 
 
 def _latest_version(project_id: Any) -> Select:
@@ -299,7 +371,7 @@ def lease_next_task(
         ).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
-        project, held_id, has_stale, taken, ranked_by = state
+        project, held_id, has_stale, taken, ranked_by, labelled_eval = state
         if has_stale:
             expire_leases(session, project_id=project.id, now=now)
 
@@ -307,18 +379,12 @@ def lease_next_task(
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
             return task_info(task, item, held, ranked_by=ranked_by)
 
-        prefer_eval = eval_turn(project, taken)
-        found = _candidate(
-            session,
-            project_id=project.id,
-            user_id=user.id,
-            is_eval=prefer_eval,
-            window=EVAL_WINDOW if prefer_eval else None,
-        )
-        if found is None:
+        for is_eval, window in candidate_order(eval_turn(project, taken, labelled_eval)):
             found = _candidate(
-                session, project_id=project.id, user_id=user.id, is_eval=not prefer_eval
+                session, project_id=project.id, user_id=user.id, is_eval=is_eval, window=window
             )
+            if found is not None:
+                break
         if found is None:
             return None
         task, item = found
