@@ -35,8 +35,8 @@ Rules
   simultaneous callers each get their own task and nobody waits on another's row.
 """
 
+from labelloop.engine.queue.evaluation import EVAL_WINDOW
 from labelloop.engine.queue.leasing import (
-    EVAL_WINDOW,
     TaskInfo,
     candidate_query,
     lease_next_task,

@@ -36,7 +36,11 @@ from labelloop.engine.core.leases import (
 )
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
-from labelloop.engine.core.settings import SETTINGS, project_setting
+from labelloop.engine.queue.evaluation import (
+    candidate_order,
+    eval_turn,
+    labelled_eval_query,
+)
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -55,12 +59,8 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "EVAL_WINDOW",
     "TaskInfo",
-    "candidate_order",
     "candidate_query",
-    "eval_turn",
-    "labelled_eval_count",
     "lease_next_task",
     "latest_model_version",
     "lease_task",
@@ -72,11 +72,6 @@ __all__ = [
 # Lease outcomes after which the same user is not offered the task again.
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
-# An eval turn looks for an evaluation task among this many top open tasks.
-EVAL_WINDOW = 500
-# Items whose final label stands (the rounds train and evaluate on these).
-_LABELLED = ("annotated", "accepted")
-_MIN_LABELS_DEFAULT = next(s.default for s in SETTINGS if s.name == "eval_min_labels")
 
 
 @dataclass(frozen=True)
@@ -91,21 +86,6 @@ class TaskInfo:
     is_eval: bool
     lease_id: int
     lease_expires_at: dt.datetime
-
-
-def eval_turn(project: ProjectRow, taken: int, labelled_eval: int) -> bool:
-    """Whether a user's next lease, after ``taken`` leases in the project, is an eval turn.
-
-    Every lease is one while fewer than ``eval_min_labels`` evaluation items are
-    labelled (``labelled_eval``, see `labelled_eval_count`); after that, one in
-    ``round(1 / eval_share)``.
-    """
-    if labelled_eval < project_setting(project, "eval_min_labels"):
-        return True
-    share = project_setting(project, "eval_share") or 0
-    if share <= 0:
-        return False
-    return (taken + 1) % max(1, round(1 / share)) == 0
 
 
 def candidate_query(
@@ -196,15 +176,6 @@ def _candidate_statement(is_eval: bool | None, dialect: str, window: int | None)
     )
 
 
-def candidate_order(prefer_eval: bool) -> tuple[tuple[bool | None, int | None], ...]:
-    """The `candidate_query` searches a lease makes in turn, as ``(is_eval, window)``:
-    an eval turn takes the window's best task, an evaluation one first; a turn for the
-    rest walks the whole queue; either falls back to the other kind."""
-    if prefer_eval:
-        return ((None, EVAL_WINDOW), (False, None))
-    return ((False, None), (True, None))
-
-
 def _candidate(
     session: Session,
     *,
@@ -241,7 +212,7 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     stale = exists().where(open_in_project, has_expired(TaskLeaseRow.expires_at, now))
-    labelled_eval = _labelled_eval(project_id).scalar_subquery()
+    labelled_eval = labelled_eval_query(project_id).scalar_subquery()
     taken = (
         select(func.count())
         .select_from(TaskLeaseRow)
@@ -252,36 +223,6 @@ def _lease_state_statement() -> Select:
     return select(ProjectRow, held, stale, taken, latest, labelled_eval).where(
         ProjectRow.id == project_id
     )
-
-
-def _labelled_eval(project_id: Any) -> Select:
-    # The count stops at the project's eval_min_labels (read in the same statement), so
-    # once the minimum is reached it costs about eval_min_labels / (the evaluation share
-    # of the labelled items) index rows, however many items are labelled.
-    wanted = (
-        select(
-            func.coalesce(ProjectRow.settings["eval_min_labels"].as_integer(), _MIN_LABELS_DEFAULT)
-        )
-        .where(ProjectRow.id == project_id)
-        .scalar_subquery()
-    )
-    found = (
-        select(ItemRow.id)
-        .where(
-            ItemRow.project_id == project_id,
-            ItemRow.status.in_(_LABELLED),
-            ItemRow.is_eval.is_(True),
-        )
-        .limit(wanted)
-        .subquery("labelled_eval")
-    )
-    return select(func.count()).select_from(found)
-
-
-def labelled_eval_count(session: Session, project_id: int) -> int:
-    """How many evaluation items of the project are labelled, counted up to its
-    ``eval_min_labels`` (all `eval_turn` needs to know)."""
-    return session.execute(_labelled_eval(project_id)).scalar_one()
 
 
 def _latest_version(project_id: Any) -> Select:

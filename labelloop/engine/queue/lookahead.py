@@ -16,12 +16,10 @@ from labelloop.engine.core.leases import (
     expire_leases,
 )
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.queue.evaluation import candidate_order, eval_turn, labelled_eval_count
 from labelloop.engine.queue.leasing import (
     TaskInfo,
-    candidate_order,
     candidate_query,
-    eval_turn,
-    labelled_eval_count,
     latest_model_version,
     lease_task,
     task_info,
