@@ -32,7 +32,11 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
     value = metrics.get(key)
     if not value or "accuracy" not in value:
         return "-"
-    return f"acc {value['accuracy']:.3f}  F1 {value['macro_f1']:.3f}  (n={value['n']})"
+    interval = ""
+    if "accuracy_ci" in value:  # rounds recorded before intervals have none
+        low, high = value["accuracy_ci"]
+        interval = f" [{low:.3f}, {high:.3f}]"
+    return f"acc {value['accuracy']:.3f}{interval}  F1 {value['macro_f1']:.3f}  (n={value['n']})"
 
 
 @app.command("train")
@@ -119,6 +123,8 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
                 _metric(r.metrics, "cv"),
             )
         out_console.print(table)
+    if info.eval_note is not None:
+        out_console.print(f"[yellow]eval set: {info.eval_note}[/]", highlight=False)
     style = "yellow" if info.should_stop else "green"
     out_console.print(f"[{style}]{info.verdict}[/]", highlight=False)
 

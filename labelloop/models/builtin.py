@@ -50,6 +50,7 @@ __all__ = [
     "check_model_spec",
     "cross_validated_metrics",
     "label_metrics",
+    "wilson_interval",
 ]
 
 TASK_TYPES = ("classification", "tabular", "image")
@@ -336,8 +337,45 @@ def _is_plain(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
 
 
+def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion: ``successes`` of ``n``.
+
+    It stays inside [0, 1] and is honest at small ``n`` and at 0 or n successes, where
+    the normal approximation collapses to a point (0 of 3 gives (0, 0.5615)).
+
+    Examples
+    --------
+    >>> [round(x, 4) for x in wilson_interval(8, 10)]
+    [0.4902, 0.9433]
+    """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValidationError(f"n must be a positive integer, got {n!r}", field="n")
+    if isinstance(successes, bool) or not isinstance(successes, int | np.integer):
+        raise ValidationError(f"successes must be an integer, got {successes!r}", field="successes")
+    if not 0 <= successes <= n:
+        raise ValidationError(
+            f"successes must lie in [0, n={n}], got {successes}", field="successes"
+        )
+    if not 0 < confidence < 1:
+        raise ValidationError(
+            f"confidence must lie in (0, 1), got {confidence!r}", field="confidence"
+        )
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    spread = z * z / n
+    centre = (p + spread / 2) / (1 + spread)
+    half = z * np.sqrt(p * (1 - p) / n + spread / (4 * n)) / (1 + spread)
+    # At 0 or n successes a bound is exactly 0 or 1; the formula leaves rounding dust.
+    low = 0.0 if successes == 0 else max(0.0, float(centre - half))
+    high = 1.0 if successes == n else min(1.0, float(centre + half))
+    return low, high
+
+
 def label_metrics(model: ProjectModel, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    """Accuracy (subset accuracy for multi-label), macro-F1 and ``n`` of a prediction."""
+    """Accuracy (subset accuracy for multi-label) with its 95% Wilson interval
+    (``accuracy_ci``), macro-F1 and ``n`` of a prediction."""
     n = int(len(y_true))
     if n == 0:
         return {"n": 0}
@@ -346,8 +384,10 @@ def label_metrics(model: ProjectModel, y_true: np.ndarray, y_pred: np.ndarray) -
     else:
         present = sorted(set(map(str, y_true)) | set(map(str, y_pred)))
         macro_f1 = f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+    correct = int(round(accuracy_score(y_true, y_pred, normalize=False)))
     return {
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 6),
+        "accuracy": round(correct / n, 6),
+        "accuracy_ci": [round(bound, 6) for bound in wilson_interval(correct, n)],
         "macro_f1": round(float(macro_f1), 6),
         "n": n,
     }

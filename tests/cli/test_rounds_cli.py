@@ -101,3 +101,19 @@ def test_a_model_that_cannot_fit_the_labels_exits_2_and_keeps_nothing(run, proje
     assert "no model trained yet" in run("status", project).stdout
     assert run("project", "set", project, "model=logistic_regression").exit_code == 0
     assert "round 1: dataset version 1" in run("train", project).output
+
+
+def test_status_shows_the_evaluation_n_interval_and_minimum(run, project):
+    assert run("train", project).exit_code == 0
+    status = run("status", project)
+    assert status.exit_code == 0, status.output
+    # The import labelled 2 of the 10 evaluation items; the default minimum is 30.
+    assert "eval set: not enough evaluation labels yet (2 of 10)" in status.stdout
+    assert "keep labelling: not enough evaluation labels yet (2 of 10)" in status.stdout
+    trained = run("train", project)
+    assert re.search(
+        r"eval set:\s+acc \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]  F1 \d\.\d{3}  \(n=2\)", trained.stderr
+    ), trained.stderr
+    assert run("project", "set", project, "eval_min_labels=2").exit_code == 0
+    enough = run("status", project)
+    assert "not enough evaluation labels" not in enough.stdout

@@ -80,7 +80,8 @@ def test_overlap_two_never_gives_a_user_the_same_item_twice(database):
 
 
 def test_eval_tasks_are_interleaved_at_their_share(sqlite_db):
-    project = make_project(sqlite_db, settings={"eval_share": 0.25})
+    # With no minimum of labelled evaluation items (the next test pins the minimum).
+    project = make_project(sqlite_db, settings={"eval_share": 0.25, "eval_min_labels": 0})
     tasks = add_items(sqlite_db, project, 8, eval_ids=(6, 7))
     ann = make_user(sqlite_db, "ann")
     order = []
@@ -90,6 +91,33 @@ def test_eval_tasks_are_interleaved_at_their_share(sqlite_db):
         annotate.submit_annotation(sqlite_db, task_id=task.id, user=ann, label="neg")
     # Every 4th lease comes from the evaluation set, the rest by priority.
     assert order == [tasks[0], tasks[1], tasks[2], tasks[6], tasks[3], tasks[4], tasks[5], tasks[7]]
+
+
+def test_eval_tasks_come_first_until_the_minimum_is_labelled(sqlite_db):
+    project = make_project(sqlite_db, settings={"eval_share": 0.25, "eval_min_labels": 2})
+    tasks = add_items(sqlite_db, project, 9, eval_ids=(5, 6, 7))
+    ann = make_user(sqlite_db, "ann")
+    order = []
+    for _ in range(9):
+        task = queue.lease_next_task(sqlite_db, project_id=project, user=ann)
+        order.append(task.id)
+        annotate.submit_annotation(sqlite_db, task_id=task.id, user=ann, label="neg")
+    # Two evaluation items first (the minimum), then every 4th lease (counting them)
+    # comes from the evaluation set, at its share.
+    expected = [tasks[i] for i in (5, 6, 0, 7, 1, 2, 3, 4, 8)]
+    assert order == expected
+
+
+def test_eval_first_falls_back_to_the_rest_when_no_eval_task_is_open(sqlite_db):
+    project = make_project(sqlite_db, settings={"eval_share": 0.25, "eval_min_labels": 30})
+    tasks = add_items(sqlite_db, project, 4, eval_ids=(2,))
+    ann = make_user(sqlite_db, "ann")
+    order = []
+    for _ in range(4):
+        task = queue.lease_next_task(sqlite_db, project_id=project, user=ann)
+        order.append(task.id)
+        annotate.submit_annotation(sqlite_db, task_id=task.id, user=ann, label="neg")
+    assert order == [tasks[2], tasks[0], tasks[1], tasks[3]]
 
 
 def test_expired_lease_goes_back_to_the_queue(database):

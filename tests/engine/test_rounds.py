@@ -28,7 +28,7 @@ from labelloop.engine.rounds import (
 )
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.models.artifacts import load_model
-from labelloop.models.builtin import ItemInput
+from labelloop.models.builtin import ItemInput, wilson_interval
 from labelloop.store.tables import AuditEventRow, ItemRow, PredictionRow, TaskRow
 
 ACTOR = "cli:tester"
@@ -128,7 +128,8 @@ def test_batch_comes_first_in_pick_order_and_eval_items_are_never_picked(db):
 
 
 def test_every_leased_task_carries_the_reason_query_gives(db):
-    project = make_text_project(db, eval_share=0.25)
+    # No minimum of evaluation labels: the first lease is not an evaluation item.
+    project = make_text_project(db, eval_share=0.25, eval_min_labels=0)
     first = queue.lease_next_task(db, project_id=project, user=make_user(db, "early"))
     assert first.reason == "cold start: random order"
     info = train(db, actor=ACTOR, project=project)
@@ -225,7 +226,9 @@ def test_artifact_is_checksummed_and_a_tampered_one_is_refused(sqlite_db, tmp_pa
 
 def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
     db = sqlite_db
-    project = make_text_project(db)
+    # The import labels 4 of the 20 evaluation items: the minimum is met, the model's
+    # criteria are read (the next test reads status below the minimum).
+    project = make_text_project(db, eval_min_labels=4)
     before = project_status(db, project)
     assert before.n_items == 240 and before.rounds == ()
     assert before.n_labelled == 40 and before.n_open == 200 and before.n_in_review == 0
@@ -249,6 +252,48 @@ def test_status_counts_rounds_and_stopping_verdict(sqlite_db):
     if stable.should_stop:
         assert stable.verdict.startswith("diminishing returns:")
         assert "stabilised" in stable.verdict
+
+
+def test_below_the_evaluation_minimum_status_says_so_instead_of_a_verdict(sqlite_db):
+    db = sqlite_db
+    project = make_text_project(db, eval_min_labels=5)
+    for _ in range(2):
+        train(db, actor=ACTOR, project=project)
+    below = project_status(db, project)
+    note = "not enough evaluation labels yet (4 of 5)"
+    assert below.n_eval_labelled == 4 and below.eval_needed == 5
+    assert below.eval_note == note
+    assert below.verdict == f"keep labelling: {note}" and not below.should_stop
+    # Each round's metrics carry their n and a 95% interval around the accuracy.
+    metrics = below.rounds[-1].metrics["eval"]
+    low, high = metrics["accuracy_ci"]
+    assert metrics["n"] == 4 and low <= metrics["accuracy"] <= high
+    assert metrics["accuracy_ci"] == [
+        round(b, 6) for b in wilson_interval(round(metrics["accuracy"] * 4), 4)
+    ]
+    # One more evaluation label reaches the minimum: the model's criteria are read again.
+    with db.read() as session:
+        item = (
+            session.execute(
+                select(ItemRow.external_id).where(
+                    ItemRow.is_eval.is_(True), ItemRow.status == "open"
+                )
+            )
+            .scalars()
+            .first()
+        )
+    record_annotation(db, actor=ACTOR, project=project, external_id=item, label="pos")
+    above = project_status(db, project)
+    assert above.eval_note is None and above.eval_needed == 5
+    assert "not enough evaluation labels" not in above.verdict
+    assert "stable over 3 retrains" in above.verdict
+
+
+def test_the_evaluation_minimum_is_at_most_the_evaluation_set(sqlite_db):
+    project = make_text_project(sqlite_db, eval_min_labels=1000)
+    info = project_status(sqlite_db, project)
+    assert info.eval_needed == info.n_eval == 20
+    assert info.eval_note == "not enough evaluation labels yet (4 of 20)"
 
 
 def test_status_names_the_project_after_rounds_with_stopping_criteria(sqlite_db):

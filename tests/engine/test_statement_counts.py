@@ -38,7 +38,9 @@ def _count(db, call: Callable[[], Any]) -> tuple[Any, list[str]]:
 
 
 def test_lease_and_submit_stay_within_their_statement_budget(database):
-    project = make_project(database, settings={"eval_share": 0.25})
+    # The default minimum of labelled evaluation items (30) is never reached: every lease
+    # is an eval turn, and once the three evaluation tasks are gone each one falls back.
+    project = make_project(database, settings={"eval_share": 0.25, "eval_min_labels": 30})
     add_items(database, project, 12, eval_ids=(3, 7, 11))
     users = [make_user(database, f"a{i}") for i in range(2)]
     for _round in range(3):

@@ -494,3 +494,35 @@ def test_rounds_and_status_keep_the_strategy_state_to_the_engine(world) -> None:
         assert "strategy_state" not in public["metrics"]
         assert public["batch"] == list(trained.batch)
     assert rounds.list_rounds(world.db, p)[0].metrics["strategy_state"]
+
+
+def test_status_gives_each_evaluation_metric_its_n_and_interval(world) -> None:
+    from labelloop.engine import rounds
+    from labelloop.engine.ingest import import_items
+    from labelloop.engine.projects import create_project, update_settings
+
+    words = {"pos": ("good", "great", "fine"), "neg": ("bad", "awful", "poor")}
+    records = []
+    for i in range(60):
+        label = "pos" if i % 2 == 0 else "neg"
+        record = {"id": f"e{i}", "text": f"{words[label][i % 3]} {words[label][(i + 1) % 3]} {i}"}
+        records.append({**record, "label": label} if i < 40 else record)
+    settings = {"eval_share": 0.25, "eval_min": 0, "eval_min_labels": 1000}
+    info = create_project(
+        world.db, actor="cli:test", name="measured", task_type="classification",
+        labels=["pos", "neg"], settings=settings,
+    )  # fmt: skip
+    import_items(world.db, actor="cli:test", project=info.id, records=records)
+    rounds.train(world.db, actor="cli:test", project=info.id)
+    below = world.call("admin", "GET", f"{API}/projects/{info.id}/status").json()
+    n, needed = below["n_eval_labelled"], below["eval_needed"]
+    assert needed == below["n_eval"] == 15 and 0 < n < needed
+    assert below["eval_note"] == f"not enough evaluation labels yet ({n} of {needed})"
+    assert below["verdict"] == f"keep labelling: {below['eval_note']}"
+    metrics = below["rounds"][0]["metrics"]["eval"]
+    low, high = metrics["accuracy_ci"]
+    assert metrics["n"] == n and 0 <= low <= metrics["accuracy"] <= high <= 1
+    update_settings(world.db, actor="cli:test", project=info.id, changes={"eval_min_labels": n})
+    above = world.call("admin", "GET", f"{API}/projects/{info.id}/status").json()
+    assert above["eval_needed"] == n and above["eval_note"] is None
+    assert "not enough evaluation labels" not in above["verdict"]

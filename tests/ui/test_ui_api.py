@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
+from sqlalchemy import select
 
 from labelloop.engine import (
     annotate,
@@ -26,7 +27,7 @@ from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
 from labelloop.server.permissions import permission_allowed, role_allows
 from labelloop.store.db import Database
-from labelloop.store.tables import JobRow
+from labelloop.store.tables import ItemRow, JobRow, RoundRow
 
 API = "/api/v1"
 
@@ -433,3 +434,22 @@ def test_the_dashboard_shows_a_failed_job_with_its_error(world: World) -> None:
     failed = jobs_table.split('<tr class="job-failed">')[1].split("</tr>")[0]
     assert "retrain" in failed and str(escape(error)) in failed
     assert '<tr class="job-done">' in jobs_table
+
+
+def test_the_dashboard_shows_the_evaluation_minimum_and_the_accuracy_interval(
+    world: World,
+) -> None:
+    metrics = {"eval": {"accuracy": 0.8, "accuracy_ci": [0.490162, 0.943318], "n": 10,
+                        "macro_f1": 0.78}}  # fmt: skip
+    with world.db.transaction() as session:
+        items = session.execute(
+            select(ItemRow).where(ItemRow.project_id == world.project_id).limit(3)
+        ).scalars()
+        for item in items:
+            item.is_eval = True
+        session.add(RoundRow(project_id=world.project_id, number=1, strategy="margin",
+                             metrics=metrics, n_labels=20))  # fmt: skip
+    page = _page_login(world, "admin").get(f"/projects/{world.project_id}").text
+    assert "not enough evaluation labels yet (0 of 3)" in page
+    rounds_table = page.split('<table id="rounds">')[1].split("</table>")[0]
+    assert "0.800" in rounds_table and "[0.49, 0.94] n=10" in rounds_table

@@ -173,6 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
             _number(0, 1, high_open=True), "number", 0, 1),
     Setting("eval_min", 50, "at least this many evaluation items, where the pool allows",
             _integer(0), "int", 0),
+    Setting("eval_min_labels", 30,
+            "evaluation items labelled before the queue serves them at their share "
+            "(until then evaluation tasks come first), 0 for no minimum",
+            _integer(0, 100_000), "int", 0, 100_000, in_form=True),
     Setting("show_model_guess", True,
             "whether annotators may see the model's guess, hidden until asked for",
             _flag, "bool", in_form=True),

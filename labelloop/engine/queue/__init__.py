@@ -9,9 +9,12 @@ Rules
 - Order: highest ``priority`` first, then oldest task; the candidate query walks index
   ``ix_tasks_next`` (project, queue, status, priority, id) and stops at the first task
   that fits, so its cost does not grow with the pool.
-- Evaluation-set tasks are interleaved deterministically: an annotator's n-th lease
-  (counting from 1) comes from the evaluation set when ``n % round(1 / eval_share) == 0``,
-  from the rest otherwise; when the preferred kind has nothing open the other is used.
+- Evaluation-set tasks come first while fewer than ``eval_min_labels`` evaluation items
+  are labelled, so the round metrics rest on a usable n early; after that they are
+  interleaved deterministically: an annotator's n-th lease (counting from 1) comes from
+  the evaluation set when ``n % round(1 / eval_share) == 0``, from the rest otherwise.
+  When the preferred kind has nothing open the other is used. The minimum counts
+  items, not classes: labels are unknown until they are given.
   An eval turn searches the top ``EVAL_WINDOW`` open tasks only, so it stays cheap at
   1M items once the evaluation set is labelled (eval tasks keep their cold-start
   priority, spread through the queue, so the window holds its share of them).
@@ -23,15 +26,17 @@ Rules
   `release_expired_leases`, which the service's background worker runs each poll, and
   its slot goes back to the queue.
 - Cost: one statement reads the project with the caller's held lease, whether any
-  lease in the project expired and the caller's lease count; one more finds the task
-  with its item. Expiry work runs only when something expired.
+  lease in the project expired, the caller's lease count and the labelled evaluation
+  items (counted up to ``eval_min_labels`` only); one more finds the task with its
+  item (an eval turn's search of the window takes either kind, an evaluation task
+  first). Expiry work runs only when something expired.
 - Concurrency: on SQLite the write transaction (BEGIN IMMEDIATE) serialises lease
   calls; on PostgreSQL candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, so
   simultaneous callers each get their own task and nobody waits on another's row.
 """
 
+from labelloop.engine.queue.evaluation import EVAL_WINDOW
 from labelloop.engine.queue.leasing import (
-    EVAL_WINDOW,
     TaskInfo,
     candidate_query,
     lease_next_task,

@@ -36,7 +36,11 @@ from labelloop.engine.core.leases import (
 )
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
-from labelloop.engine.core.settings import project_setting
+from labelloop.engine.queue.evaluation import (
+    candidate_order,
+    eval_turn,
+    labelled_eval_query,
+)
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
@@ -55,10 +59,8 @@ from labelloop.store.tables import (
 )
 
 __all__ = [
-    "EVAL_WINDOW",
     "TaskInfo",
     "candidate_query",
-    "eval_turn",
     "lease_next_task",
     "latest_model_version",
     "lease_task",
@@ -70,8 +72,6 @@ __all__ = [
 # Lease outcomes after which the same user is not offered the task again.
 _BLOCKING_OUTCOMES = ("annotated", "skipped")
 _MAX_REASON = 500
-# An eval turn looks for an evaluation task among this many top open tasks.
-EVAL_WINDOW = 500
 
 
 @dataclass(frozen=True)
@@ -88,16 +88,13 @@ class TaskInfo:
     lease_expires_at: dt.datetime
 
 
-def eval_turn(project: ProjectRow, taken: int) -> bool:
-    """Whether a user's next lease, after ``taken`` leases in the project, is an eval turn."""
-    share = project_setting(project, "eval_share") or 0
-    if share <= 0:
-        return False
-    return (taken + 1) % max(1, round(1 / share)) == 0
-
-
 def candidate_query(
-    *, project_id: int, user_id: int, is_eval: bool, dialect: str, window: int | None = None
+    *,
+    project_id: int,
+    user_id: int,
+    is_eval: bool | None,
+    dialect: str,
+    window: int | None = None,
 ) -> Select:
     """The query for the highest-priority open task of one kind this user may take.
 
@@ -105,12 +102,14 @@ def candidate_query(
     PostgreSQL the row is locked with ``FOR UPDATE SKIP LOCKED``. With ``window``, only
     the first ``window`` open tasks of the queue are searched, so a search for a rare
     kind (evaluation tasks) costs a bounded index walk even when none is left.
+    ``is_eval=None`` (with a window) takes either kind, an evaluation task first: an
+    eval turn then costs one statement even when no evaluation task is left.
     """
     return _candidate_select(project_id, user_id, is_eval=is_eval, dialect=dialect, window=window)
 
 
 def _candidate_select(
-    project_id: Any, user_id: Any, *, is_eval: bool, dialect: str, window: int | None
+    project_id: Any, user_id: Any, *, is_eval: bool | None, dialect: str, window: int | None
 ) -> Select:
     """`candidate_query` for values or bound parameters."""
     seen_lease = exists().where(
@@ -129,7 +128,6 @@ def _candidate_select(
             TaskRow.project_id == project_id,
             TaskRow.queue == LABEL_QUEUE,
             TaskRow.status == "open",
-            TaskRow.is_eval.is_(is_eval),
             TaskRow.active_leases < TaskRow.needed,
             ~seen_lease,
             ~own_annotation,
@@ -137,6 +135,12 @@ def _candidate_select(
         .order_by(TaskRow.priority.desc(), TaskRow.id)
         .limit(1)
     )
+    if is_eval is None:
+        query = query.order_by(None).order_by(
+            TaskRow.is_eval.desc(), TaskRow.priority.desc(), TaskRow.id
+        )
+    else:
+        query = query.where(TaskRow.is_eval.is_(is_eval))
     if window is not None:
         top = (
             select(TaskRow.id)
@@ -163,7 +167,7 @@ _USER_ID = bindparam("user_id", type_=Integer)
 
 
 @functools.cache
-def _candidate_statement(is_eval: bool, dialect: str, window: int | None) -> Select:
+def _candidate_statement(is_eval: bool | None, dialect: str, window: int | None) -> Select:
     # The item comes in the same statement, by primary key (it is not locked).
     return (
         _candidate_select(_PROJECT_ID, _USER_ID, is_eval=is_eval, dialect=dialect, window=window)
@@ -173,7 +177,12 @@ def _candidate_statement(is_eval: bool, dialect: str, window: int | None) -> Sel
 
 
 def _candidate(
-    session: Session, *, project_id: int, user_id: int, is_eval: bool, window: int | None = None
+    session: Session,
+    *,
+    project_id: int,
+    user_id: int,
+    is_eval: bool | None,
+    window: int | None = None,
 ) -> tuple[TaskRow, ItemRow] | None:
     query = _candidate_statement(is_eval, session.get_bind().dialect.name, window)
     found = session.execute(query, {"project_id": project_id, "user_id": user_id}).first()
@@ -186,8 +195,9 @@ def _lease_state_statement() -> Select:
 
     Parameters ``project_id``, ``user_id`` and ``now``. Columns: the `ProjectRow`; the
     user's oldest unexpired open lease in it (id or None); whether any of its open
-    leases is past its expiry; how many leases the user has taken in it so far (for
-    the evaluation interleave).
+    leases is past its expiry; how many leases the user has taken in it so far and
+    how many evaluation items are labelled, up to ``eval_min_labels`` (for
+    `eval_turn`); the newest model version.
     """
     project_id, user_id = _PROJECT_ID, _USER_ID
     now = bindparam("now", type_=TaskLeaseRow.expires_at.type)
@@ -202,6 +212,7 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     stale = exists().where(open_in_project, has_expired(TaskLeaseRow.expires_at, now))
+    labelled_eval = labelled_eval_query(project_id).scalar_subquery()
     taken = (
         select(func.count())
         .select_from(TaskLeaseRow)
@@ -209,7 +220,9 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     latest = _latest_version(project_id).scalar_subquery()
-    return select(ProjectRow, held, stale, taken, latest).where(ProjectRow.id == project_id)
+    return select(ProjectRow, held, stale, taken, latest, labelled_eval).where(
+        ProjectRow.id == project_id
+    )
 
 
 def _latest_version(project_id: Any) -> Select:
@@ -299,7 +312,7 @@ def lease_next_task(
         ).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
-        project, held_id, has_stale, taken, ranked_by = state
+        project, held_id, has_stale, taken, ranked_by, labelled_eval = state
         if has_stale:
             expire_leases(session, project_id=project.id, now=now)
 
@@ -307,18 +320,12 @@ def lease_next_task(
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
             return task_info(task, item, held, ranked_by=ranked_by)
 
-        prefer_eval = eval_turn(project, taken)
-        found = _candidate(
-            session,
-            project_id=project.id,
-            user_id=user.id,
-            is_eval=prefer_eval,
-            window=EVAL_WINDOW if prefer_eval else None,
-        )
-        if found is None:
+        for is_eval, window in candidate_order(eval_turn(project, taken, labelled_eval)):
             found = _candidate(
-                session, project_id=project.id, user_id=user.id, is_eval=not prefer_eval
+                session, project_id=project.id, user_id=user.id, is_eval=is_eval, window=window
             )
+            if found is not None:
+                break
         if found is None:
             return None
         task, item = found

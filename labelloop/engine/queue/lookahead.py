@@ -16,11 +16,10 @@ from labelloop.engine.core.leases import (
     expire_leases,
 )
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.queue.evaluation import candidate_order, eval_turn, labelled_eval_count
 from labelloop.engine.queue.leasing import (
-    EVAL_WINDOW,
     TaskInfo,
     candidate_query,
-    eval_turn,
     latest_model_version,
     lease_task,
     task_info,
@@ -81,12 +80,9 @@ def lease_ahead(
             .where(TaskLeaseRow.user_id == user.id, TaskLeaseRow.project_id == project.id)
         ).scalar_one()
         dialect = session.get_bind().dialect.name
-        prefer_eval = eval_turn(project, taken)
+        prefer_eval = eval_turn(project, taken, labelled_eval_count(session, project.id))
         task = None
-        for is_eval, window in (
-            (prefer_eval, EVAL_WINDOW if prefer_eval else None),
-            (not prefer_eval, None),
-        ):
+        for is_eval, window in candidate_order(prefer_eval):
             task = session.execute(
                 candidate_query(
                     project_id=project.id,

@@ -14,6 +14,10 @@ Rules
 4. A label budget spent says stop, whatever the model.
 5. The verdict is ``"diminishing returns: ..."`` when any criterion says stop, else
    ``"keep labelling: ..."`` with every criterion's reason.
+6. Below the evaluation minimum (``eval_min_labels``, or the whole evaluation set when
+   it is smaller) the model's criteria are not read: the verdict says ``"not enough
+   evaluation labels yet (n of N)"``, and only a spent budget can say stop. Accuracy on
+   a handful of items swings by whole tenths between rounds.
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ class StatusInfo:
         ``"keep labelling: ..."`` or ``"diminishing returns: ..."``, in words.
     reasons : tuple of str
         Each criterion's verdict in words.
+    eval_needed : int
+        Evaluation labels the model's metrics and criteria need (rule 6).
+    eval_note : str or None
+        ``"not enough evaluation labels yet (n of N)"`` below that, else None.
     """
 
     project: str
@@ -88,6 +96,8 @@ class StatusInfo:
     should_stop: bool
     verdict: str
     reasons: tuple[str, ...]
+    eval_needed: int
+    eval_note: str | None
 
 
 def _check_n(n: Any) -> int:
@@ -222,12 +232,19 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         )
 
     n_labelled = total(LABELLED_STATUSES)
+    n_eval, n_eval_labelled = total(is_eval=True), total(LABELLED_STATUSES, is_eval=True)
+    eval_needed = min(int(settings["eval_min_labels"]), n_eval)
+    eval_note = None
+    if n_eval_labelled < eval_needed:
+        eval_note = f"not enough evaluation labels yet ({n_eval_labelled} of {eval_needed})"
     reasons: list[str] = []
     stops: list[str] = []
     modelled = [r for r in rounds if r.model_version is not None]
     if not modelled:
         reasons.append("no model trained yet: label items of at least two classes and train")
-    else:
+    if eval_note is not None:
+        reasons.append(eval_note)
+    elif modelled:
         for criterion, verdict in modelled[-1].metrics.get("stopping", {}).items():
             reasons.append(verdict["reason"])
             stop = verdict["stop"]
@@ -256,10 +273,12 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         n_labelled=n_labelled,
         n_open=total(("open",)),
         n_in_review=total(("in_review",)),
-        n_eval=total(is_eval=True),
-        n_eval_labelled=total(LABELLED_STATUSES, is_eval=True),
+        n_eval=n_eval,
+        n_eval_labelled=n_eval_labelled,
         rounds=tuple(rounds),
         should_stop=bool(stops),
         verdict=verdict_text,
         reasons=tuple(reasons),
+        eval_needed=eval_needed,
+        eval_note=eval_note,
     )

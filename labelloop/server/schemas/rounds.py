@@ -50,3 +50,7 @@ class StatusPublic(BaseModel):
     should_stop: bool
     verdict: str
     reasons: list[str]
+    # The evaluation labels the metrics and the verdict need, and the words shown until
+    # they are there ("not enough evaluation labels yet (n of N)"), else None.
+    eval_needed: int
+    eval_note: str | None
