@@ -21,6 +21,7 @@ from typing import IO, Any
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.db import Database
@@ -114,7 +115,7 @@ def _item_batches(session: Session, scope: _Scope, labelled_only: bool) -> Itera
                 ItemRow.project_id == scope.project_id
             )
             if labelled_only:
-                query = query.where(ItemRow.status.in_(("annotated", "accepted")))
+                query = query.where(ItemRow.status.in_(LABELLED_STATUSES))
         rows = session.execute(
             query.where(ItemRow.id > last).order_by(ItemRow.id).limit(_BATCH)
         ).all()

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.settings import DEFAULT_SETTINGS, project_setting
 from labelloop.store.tables import ItemRow, ProjectRow
 
@@ -32,9 +33,6 @@ __all__ = [
 
 # An eval turn looks for an evaluation task among this many top open tasks.
 EVAL_WINDOW = 500
-# Items whose final label stands: the statuses the rounds evaluate on
-# (`labelloop.engine.rounds.LABELLED_STATUSES`, a use case this one may not import).
-_LABELLED = ("annotated", "accepted")
 
 
 def eval_turn(project: ProjectRow, taken: int, labelled_eval: int) -> bool:
@@ -83,7 +81,7 @@ def labelled_eval_query(project_id: Any) -> Select:
         select(ItemRow.id)
         .where(
             ItemRow.project_id == project_id,
-            ItemRow.status.in_(_LABELLED),
+            ItemRow.status.in_(LABELLED_STATUSES),
             ItemRow.is_eval.is_(True),
         )
         .limit(wanted)

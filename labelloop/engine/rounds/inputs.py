@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.settings import effective_settings
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ItemRow, ProjectRow
@@ -45,7 +46,6 @@ __all__ = [
     "snapshot_project",
 ]
 
-LABELLED_STATUSES = ("annotated", "accepted")
 FEATURIZER_SAMPLE = 5_000  # pool items the featurizer also learns from (unsupervised)
 IN_BATCH = 1_000  # ids per IN (...) list, well under SQLite's bound-parameter limit
 
