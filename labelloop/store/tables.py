@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -207,6 +208,15 @@ class ItemRow(Base):
         UniqueConstraint("project_id", "external_id", name="uq_items_project_external"),
         Index("ix_items_project_hash", "project_id", "content_hash"),
         Index("ix_items_unlabelled", "project_id", "status", "id"),
+        # The evaluation items only: the queue counts the labelled ones on every lease
+        # until `eval_min_labels` of them are labelled.
+        Index(
+            "ix_items_eval_status",
+            "project_id",
+            "status",
+            sqlite_where=text("is_eval IS 1"),
+            postgresql_where=text("is_eval IS true"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
