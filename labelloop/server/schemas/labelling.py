@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from labelloop.engine.annotate import AnnotationInfo
 from labelloop.engine.browse import AnnotatorProgress, ItemGuess, ItemHistory, ItemPage
+from labelloop.engine.core.items import AnnotationInfo
 from labelloop.engine.queue import TaskInfo
 from labelloop.engine.review import ReviewOutcome, ReviewTaskInfo
 from labelloop.server.schemas.common import RequestModel

@@ -1,22 +1,4 @@
-"""Annotations: submit a label for a leased task, undo it, or record one without a lease.
-
-Submitting
-----------
-- The user must hold a lease on the task. A lease past its expiry is still honoured
-  while nobody took its place: when it has not been closed yet, or when it was closed
-  as ``expired`` and the task still has a free slot. When another annotator took the
-  slot, the submit is refused with `ConflictError` (nothing is written, so no
-  acknowledged label is ever dropped later).
-- An ``idempotency_key`` makes retries safe: the same (user, key) and the same body
-  (label, time spent) returns the original annotation with ``created=False``; the same
-  key with another task or body is a `ConflictError` naming the key. The unique
-  constraint settles concurrent retries.
-- The annotation records the guideline version in force. When the item has all its
-  annotations, `labelloop.engine.core.final_label.settle_item` decides its final label and
-  status; a due review creates a review task.
-- Each new label may queue a retrain (setting ``retrain_every``) and emits the
-  ``annotation.created`` webhook event.
-"""
+"""Submitting a label for a leased task; the rules are stated in `labelloop.engine.annotate`."""
 
 from __future__ import annotations
 
@@ -26,38 +8,28 @@ from sqlalchemy import Integer, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from labelloop.engine.annotate.effects import after_label
 from labelloop.engine.core.final_label import settle_item
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE, AnnotationInfo, annotation_info
 from labelloop.engine.core.leases import open_lease
-from labelloop.engine.core.outbox import emit_event, maybe_enqueue_retrain
-from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import (
     ConflictError,
     NotFoundError,
-    PermissionDeniedError,
     ValidationError,
 )
-from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
     ProjectRow,
-    ReviewRow,
-    TaskLeaseRow,
     TaskRow,
-    UserRow,
     WebhookRow,
     utcnow,
 )
 
-__all__ = [
-    "record_annotation",
-    "submit_annotation",
-    "undo_annotation",
-]
+__all__ = ["submit_annotation"]
 
 # Statements of the submit path, built once (building one costs more CPU than running it).
 _TASK_FOR_SUBMIT = (
@@ -135,51 +107,6 @@ def _by_key(
         return _key_lookup(session, user_id, key, task_id, body)
 
 
-def _after_label(
-    session: Session,
-    *,
-    project: ProjectRow,
-    item: ItemRow,
-    row: AnnotationRow,
-    actor: str,
-    has_webhooks: bool = True,
-) -> None:
-    """What every new label triggers: retrain check, webhook event, audit event.
-
-    ``has_webhooks=False`` (the caller read that the project has no active webhook, in
-    this transaction) skips looking for subscribers.
-    """
-    maybe_enqueue_retrain(session, project=project, actor=actor)
-    if has_webhooks:
-        emit_event(
-            session,
-            project_id=project.id,
-            event="annotation.created",
-            payload={
-                "annotation_id": row.id,
-                "item_id": item.external_id,
-                "label": row.label,
-                "actor": row.actor,
-                "item_status": item.status,
-                "final_label": item.final_label,
-            },
-        )
-    append_event(
-        session,
-        project_id=project.id,
-        actor=actor,
-        action="annotation.submitted",
-        target=f"item:{item.external_id}",
-        after={
-            "annotation": row.id,
-            "task": row.task_id,
-            "label": row.label,
-            "item_status": item.status,
-            "final_label": item.final_label,
-        },
-    )
-
-
 def _submit(
     session: Session,
     *,
@@ -244,7 +171,7 @@ def _submit(
         task.status = "done"
     task.updated_at = now
     settle_item(session, project=project, item=item, task=task)
-    _after_label(
+    after_label(
         session,
         project=project,
         item=item,
@@ -317,146 +244,3 @@ def submit_annotation(
         if existing is None:
             raise
         return existing, False
-
-
-def undo_annotation(db: Database, *, annotation_id: int, user: UserInfo) -> AnnotationInfo:
-    """Withdraw one's own annotation before it is reviewed; the item is open again.
-
-    The author may lease the task again afterwards.
-
-    Raises
-    ------
-    NotFoundError
-        No such annotation.
-    PermissionDeniedError
-        The user is not the annotation's author.
-    ConflictError
-        The annotation is not active any more, or a reviewer has seen it.
-    """
-    check_user(user, LABELLING_ROLES, "undo annotations")
-    with db.transaction() as session:
-        row = session.get(AnnotationRow, annotation_id, with_for_update=True)
-        if row is None:
-            raise NotFoundError(f"no annotation {annotation_id}")
-        if row.user_id != user.id:
-            raise PermissionDeniedError("only the author of an annotation may undo it")
-        if row.status != "active":
-            raise ConflictError(f"annotation {annotation_id} is {row.status} already")
-        reviewed = session.execute(
-            select(ReviewRow.id).where(ReviewRow.annotation_id == row.id).limit(1)
-        ).first()
-        item = session.get(ItemRow, row.item_id, with_for_update=True)
-        if reviewed is not None or item.status == "accepted":
-            raise ConflictError(
-                f"annotation {annotation_id} has been reviewed: it cannot be undone"
-            )
-        project = resolve_project(session, row.project_id)
-        row.status = "undone"
-        task = session.execute(
-            select(TaskRow).where(TaskRow.item_id == item.id, TaskRow.queue == LABEL_QUEUE)
-        ).scalar_one_or_none()
-        if task is not None:
-            task.needed += 1
-            task.status = "open"
-            task.updated_at = utcnow()
-            for lease in session.execute(
-                select(TaskLeaseRow).where(
-                    TaskLeaseRow.task_id == task.id,
-                    TaskLeaseRow.user_id == user.id,
-                    TaskLeaseRow.outcome == "annotated",
-                )
-            ).scalars():
-                lease.outcome = "undone"
-        settle_item(session, project=project, item=item, task=task)
-        append_event(
-            session,
-            project_id=project.id,
-            actor=user.name,
-            action="annotation.undone",
-            target=f"item:{item.external_id}",
-            before={"annotation": row.id, "label": row.label},
-            after={"item_status": item.status},
-        )
-        return annotation_info(row, item)
-
-
-def record_annotation(
-    db: Database,
-    *,
-    actor: str,
-    project: int | str,
-    external_id: str,
-    label: Any = None,
-    labels: Any = None,
-) -> AnnotationInfo:
-    """Record a label for an item without a lease (Python API and CLI users).
-
-    The actor's earlier label on the same item, if any, is replaced (marked undone).
-    The annotation counts toward the item's overlap like a leased one.
-
-    Parameters
-    ----------
-    db : Database
-    actor : str
-        A user name (linked to that user when it exists), ``cli:<os user>`` or
-        ``model:<name>`` (recorded with source ``model``).
-    project : int or str
-    external_id : str
-        The item's external id.
-    label, labels
-        As for `submit_annotation`.
-    """
-    if not isinstance(actor, str) or not actor:
-        raise ValidationError("actor must be a non-empty string", field="actor")
-    if not isinstance(external_id, str | int) or isinstance(external_id, bool):
-        raise ValidationError(f"not an item id: {external_id!r}", field="external_id")
-    with db.transaction() as session:
-        project_row = resolve_project(session, project)
-        value = validate_label(project_row, label=label, labels=labels)
-        item = session.execute(
-            select(ItemRow)
-            .where(ItemRow.project_id == project_row.id, ItemRow.external_id == str(external_id))
-            .with_for_update()
-        ).scalar_one_or_none()
-        if item is None:
-            raise NotFoundError(f"no item {external_id!r} in project {project_row.name!r}")
-        user_id = session.execute(select(UserRow.id).where(UserRow.name == actor)).scalar()
-        task = session.execute(
-            select(TaskRow)
-            .where(TaskRow.item_id == item.id, TaskRow.queue == LABEL_QUEUE)
-            .with_for_update()
-        ).scalar_one_or_none()
-        previous = (
-            session.execute(
-                select(AnnotationRow).where(
-                    AnnotationRow.item_id == item.id,
-                    AnnotationRow.actor == actor,
-                    AnnotationRow.status == "active",
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for old in previous:
-            old.status = "undone"
-        if task is not None and not previous:
-            task.needed = max(task.needed - 1, 0)
-            if task.needed == 0:
-                task.status = "done"
-            task.updated_at = utcnow()
-        row = AnnotationRow(
-            project_id=project_row.id,
-            item_id=item.id,
-            task_id=task.id if task is not None else None,
-            user_id=user_id,
-            actor=actor,
-            source="model" if actor.startswith("model:") else "human",
-            label=value,
-            guideline_version=project_row.guideline_version or None,
-            status="active",
-        )
-        session.add(row)
-        session.flush()
-        settle_item(session, project=project_row, item=item, task=task)
-        _after_label(session, project=project_row, item=item, row=row, actor=actor)
-        return annotation_info(row, item)
