@@ -76,13 +76,13 @@ def test_an_estimator_failing_on_the_pool_takes_back_its_eval_predictions(db, mo
     project = make_text_project(db, model="_failing_estimators:PoolPredictionFails")
     before = snapshot(db, project)
     written: list[int] = []
-    real_write = scoring._write_predictions
+    real_write = scoring.write_predictions
 
     def spy(pacer, project_, model_version_id, item_ids, proba, scores):
         real_write(pacer, project_, model_version_id, item_ids, proba, scores)
         written.append(len(item_ids))
 
-    monkeypatch.setattr(scoring, "_write_predictions", spy)
+    monkeypatch.setattr(scoring, "write_predictions", spy)
     with pytest.raises(RuntimeError, match="out of memory on the pool"):
         train(db, actor=ACTOR, project=project)
     assert written and sum(written) > 0  # the evaluation set's were written, then taken back
@@ -107,7 +107,7 @@ def test_a_strategy_the_model_cannot_serve_writes_nothing(db):
 @pytest.mark.parametrize(
     ("module", "step"),
     [
-        (scoring, "_write_predictions"),  # part-way through scoring the pool
+        (scoring, "write_predictions"),  # part-way through scoring the pool
         (training, "write_priorities"),  # after the batch went first, before the rest
         (record, "_announce"),  # inside the round's own transaction, rolled back
     ],
@@ -122,7 +122,7 @@ def test_a_crash_at_any_later_step_takes_back_what_the_round_wrote(db, monkeypat
 
     def crash(*args, **kwargs):
         calls.append(step)
-        if step == "_write_predictions" and len(calls) == 1:
+        if step == "write_predictions" and len(calls) == 1:
             return real(*args, **kwargs)  # the eval set's are written, the pool's are not
         if step == "write_priorities":
             real(*args, **kwargs)  # every priority written, then the process fails

@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 from _service_setup import add_items, make_project, make_user
 from sqlalchemy import func, select
+from test_rounds import text_records
 
 from labelloop.engine import annotate, predictions, queue
+from labelloop.engine.ingest import import_items
+from labelloop.engine.projects import create_project
+from labelloop.engine.rounds import train
 from labelloop.exceptions import ValidationError
-from labelloop.store.tables import ModelVersionRow, PredictionRow, TaskRow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, TaskRow
 
 
 def _push(db, project, probs, **kwargs):
@@ -118,3 +122,86 @@ def test_labels_since_pages_and_resumes(database):
     with pytest.raises(ValidationError) as err:
         predictions.labels_since(database, project_id=project, cursor="garbage!")
     assert err.value.field == "since"
+
+
+@pytest.mark.parametrize("earlier_batch", [2, 10])
+def test_a_small_confident_push_never_outranks_uncertain_tasks(database, earlier_batch):
+    # An earlier push of uncertain items leaves a batch on top and the rest ranked (batch
+    # 2), or all ten in the batch (batch 10); then another model pushes two confident items,
+    # a push smaller than the batch size.
+    project = make_project(database, settings={"batch_size": earlier_batch, "eval_share": 0})
+    tasks = add_items(database, project, 12)
+    _push(database, project, [(i, 0.45 + 0.01 * i) for i in range(10)])
+    report = _push(database, project, [(10, 0.99), (11, 0.01)], model_version="other")
+    if earlier_batch == 2:
+        assert report.batch == ()  # under the ranked uncertain rest, so out of the batch
+    with database.read() as session:
+        priority = dict(session.execute(select(TaskRow.id, TaskRow.priority)).all())
+    uncertain = [priority[t] for t in tasks[:10]]
+    assert max(priority[tasks[10]], priority[tasks[11]]) < min(uncertain)
+    ann = make_user(database, "ann")
+    for _ in range(10):
+        leased = queue.lease_next_task(database, project_id=project, user=ann)
+        assert leased.id in tasks[:10]
+        annotate.submit_annotation(database, task_id=leased.id, user=ann, label="pos")
+
+
+def test_an_uncertain_push_still_goes_to_the_top(database):
+    project = make_project(database, settings={"batch_size": 2, "eval_share": 0})
+    tasks = add_items(database, project, 8)
+    _push(database, project, [(i, 0.7 + 0.02 * i) for i in range(6)])
+    report = _push(database, project, [(6, 0.5), (7, 0.52)], model_version="other")
+    assert report.batch == ("it6", "it7")
+    ann = make_user(database, "ann")
+    leased = []
+    for _ in range(3):
+        task = queue.lease_next_task(database, project_id=project, user=ann)
+        leased.append(task.id)
+        annotate.submit_annotation(database, task_id=task.id, user=ann, label="pos")
+    # The new batch first, then the earlier batch's most uncertain item (it0).
+    assert leased == [tasks[6], tasks[7], tasks[0]]
+
+
+def test_a_confident_push_after_a_round_stays_under_more_informative_tasks(database, tmp_path):
+    database.artifact_dir = tmp_path / "artifacts"
+    create_project(
+        database,
+        actor="cli:lead",
+        name="reviews",
+        task_type="classification",
+        labels=["pos", "neg"],
+        strategy="margin",
+        settings={"batch_size": 10, "eval_min": 20},
+    )
+    import_items(
+        database, actor="cli:lead", project="reviews", records=text_records(120, n_labelled=40)
+    )
+    train(database, actor="cli:lead", project="reviews")
+    with database.read() as session:
+        open_items = session.execute(
+            select(ItemRow.external_id)
+            .join(TaskRow, TaskRow.item_id == ItemRow.id)
+            .where(TaskRow.status == "open", TaskRow.is_eval.is_(False))
+            .order_by(TaskRow.priority)
+        ).scalars()
+        pushed = list(open_items)[:2]  # the least informative under the round
+    predictions.push_predictions(
+        database,
+        project_id="reviews",
+        actor="model:client",
+        model_version="client",
+        predictions=[{"item_id": i, "probabilities": {"pos": 0.99, "neg": 0.01}} for i in pushed],
+    )
+    with database.read() as session:
+        rows = session.execute(
+            select(ItemRow.external_id, TaskRow.priority, PredictionRow.probabilities)
+            .join(TaskRow, TaskRow.item_id == ItemRow.id)
+            .join(PredictionRow, PredictionRow.item_id == ItemRow.id)
+            .where(TaskRow.status == "open", TaskRow.is_eval.is_(False))
+            .order_by(PredictionRow.id)
+        ).all()
+    newest = {item: (p, probs) for item, p, probs in rows}  # the newest prediction wins
+    ceiling = min(p for item, (p, _) in newest.items() if item in pushed)
+    for item, (p, probs) in newest.items():
+        if item not in pushed and abs(probs["pos"] - probs["neg"]) < 0.98 - 1e-6:
+            assert p > ceiling, item

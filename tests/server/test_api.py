@@ -408,6 +408,36 @@ def test_media_is_served_only_from_the_media_root(world) -> None:
 # --------------------------------------------------------------------------- client models
 
 
+def test_a_small_confident_push_stays_under_the_uncertain_pool(world) -> None:
+    p = world.project_id
+
+    def push(version: str, entries: dict[str, float]) -> dict:
+        response = world.call(
+            "model",
+            "POST",
+            f"{API}/projects/{p}/predictions",
+            json={
+                "model_version": version,
+                "predictions": [
+                    {"item_id": item, "probabilities": {"pos": q, "neg": 1 - q}}
+                    for item, q in entries.items()
+                ],
+            },
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    uncertain = {f"r{i}": 0.45 + i / 200 for i in range(20)}
+    push("a", uncertain)
+    push("b", {"r30": 0.99, "r31": 0.01})
+    for _ in range(len(uncertain)):
+        task = world.call("annotator", "POST", f"{API}/projects/{p}/tasks/next").json()
+        assert task["item"]["external_id"] in uncertain
+        world.call(
+            "annotator", "POST", f"{API}/tasks/{task['id']}/annotations", json={"label": "pos"}
+        )
+
+
 def test_pushed_predictions_reprioritise_and_labels_page(world) -> None:
     p = world.project_id
     pushed = world.call(

@@ -2,39 +2,103 @@
 
 Rules
 -----
-1. A scored task outside the picked batch gets its score's rank in ``[0, 1)``:
-   ``rank / n`` over the ``n`` items scored together (ties keep item order), so the
-   scale of any one strategy's scores does not matter.
-2. The picked batch sits above everything, in pick order: the item picked ``r``-th
-   (from 0) of a batch of ``k`` gets ``2 + (k - r) / k``, in ``(2, 3]``.
-3. A task that leaves the batch without being re-scored drops by `BATCH_BONUS` (back
-   under 2); evaluation-set tasks keep their priority, since no strategy picks them.
-4. The queue hands out the highest priority first, then the oldest task.
-5. Every label task has a reason in words (`queue_reason`), the one `query` shows and a
+1. Informativeness is one number per item on the project's uncertainty scale
+   (`uncertainty_measure`: the project's strategy when that is an uncertainty score,
+   least confidence, margin, entropy or ratio, else margin), computed from an item's
+   class probabilities by whichever model gave them: a round's, a client model's push,
+   or the latest round's model scoring items imported after it.
+2. A scored task outside a picked batch has priority ``u / (1 + u)`` in ``[0, 1)`` for
+   its informativeness ``u`` (`scored_priorities`): the same informativeness gives the
+   same priority whenever and by whichever model it was scored, so a confident item
+   never outranks a more uncertain one, and items scored later merge into the pool.
+3. A picked batch sits above everything, in pick order: the item picked ``r``-th
+   (from 0) of a batch of ``k`` gets ``2 + (k - r) / k``, in ``(2, 3]``. A new batch
+   takes the place of the one before: its tasks leave the batch (`left_batch`).
+4. A task no model has scored yet (the cold start, an item imported after a round
+   until it is scored) sits in ``[-1, 0)``, under every scored task, in its cold-start
+   order (`unscored_priorities`): until it is scored it never outranks an item a model
+   found more informative.
+5. A task that leaves the batch goes back to its informativeness (rule 2) when it has
+   one, else to the unscored range (rule 4). Evaluation-set tasks keep their priority,
+   since no strategy picks them.
+6. The queue hands out the highest priority first, then the oldest task.
+7. Every label task has a reason in words (`queue_reason`), the one `query` shows and a
    lease carries: an evaluation-set task is there to measure the model; otherwise the
-   reason its writer stored (a picked batch's, the cold start's), else its rank under
+   reason its writer stored (a picked batch's, the cold start's), else its place under
    the model version that scored it, else the cold-start order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import get_args
 
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from labelloop.store.tables import ModelVersionRow, RoundRow
 
 __all__ = [
     "BATCH_BONUS",
+    "ranking_model",
     "batch_priorities",
-    "priorities",
+    "left_batch",
     "queue_reason",
     "rank_priorities",
+    "scored_priorities",
+    "uncertainty",
+    "uncertainty_measure",
+    "unscored_priorities",
 ]
 
 BATCH_BONUS = 2.0
+_BELOW_ZERO = float(np.nextafter(0.0, -1.0))  # the top of the unscored range
+
+
+def uncertainty_measure(strategy: str) -> str:
+    """Rule 1: the project's uncertainty scale, a `labelloop.strategies` score's name.
+
+    Examples
+    --------
+    >>> uncertainty_measure("entropy"), uncertainty_measure("auto")
+    ('entropy', 'margin')
+    """
+    from labelloop.strategies.uncertainty import UncertaintyMethod
+
+    return strategy if strategy in get_args(UncertaintyMethod) else "margin"
+
+
+def uncertainty(proba: np.ndarray, *, measure: str, multi_label: bool) -> np.ndarray:
+    """Rule 1: each row of ``proba``'s informativeness on the scale ``measure`` names.
+
+    Examples
+    --------
+    >>> uncertainty(np.array([[0.99, 0.01], [0.5, 0.5]]), measure="margin",
+    ...             multi_label=False).round(2).tolist()
+    [0.02, 1.0]
+    """
+    from labelloop import strategies
+
+    if proba.shape[0] == 0:
+        return np.zeros(0)
+    score = getattr(strategies, measure)
+    return np.asarray(score(proba, multilabel=multi_label), dtype=np.float64)
+
+
+def scored_priorities(informativeness: np.ndarray) -> np.ndarray:
+    """Rule 2: the priority of scored tasks outside a batch, ``u / (1 + u)`` in ``[0, 1)``.
+
+    Examples
+    --------
+    >>> scored_priorities(np.array([0.0, 0.5, 1.0])).tolist()
+    [0.0, 0.3333333333333333, 0.5]
+    """
+    u = np.clip(np.asarray(informativeness, dtype=np.float64), 0.0, None)
+    return u / (1.0 + u)
 
 
 def rank_priorities(scores: np.ndarray) -> np.ndarray:
-    """Rule 1: each score's rank among ``scores``, scaled to ``[0, 1)``.
+    """Each score's rank among ``scores``, scaled to ``[0, 1)`` (ties keep item order).
 
     Examples
     --------
@@ -47,8 +111,20 @@ def rank_priorities(scores: np.ndarray) -> np.ndarray:
     return ranks / n if n else ranks
 
 
+def unscored_priorities(order: np.ndarray) -> np.ndarray:
+    """Rule 4: cold-start order values in ``[0, 1)`` (a rank, a random permutation's
+    share) moved to ``[-1, 0)``, under every scored task.
+
+    Examples
+    --------
+    >>> unscored_priorities(np.array([0.0, 0.5])).tolist()
+    [-1.0, -0.5]
+    """
+    return np.asarray(order, dtype=np.float64) - 1.0
+
+
 def batch_priorities(k: int) -> np.ndarray:
-    """Rule 2: the priorities of a batch of ``k`` in pick order, ``2 + (k - r) / k``.
+    """Rule 3: the priorities of a batch of ``k`` in pick order, ``2 + (k - r) / k``.
 
     Examples
     --------
@@ -59,26 +135,44 @@ def batch_priorities(k: int) -> np.ndarray:
     return BATCH_BONUS + (size - np.arange(int(k), dtype=np.float64)) / size
 
 
-def priorities(scores: np.ndarray, picked: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Rules 1 and 2 together: every scored item's priority, ``picked`` (indices) on top."""
-    result = rank_priorities(scores)
-    picked = np.asarray(picked, dtype=np.int64)
-    result[picked] = batch_priorities(picked.size)
-    return result
+def left_batch(priority: float, informativeness: float | None) -> float:
+    """Rule 5: the priority of a task leaving the batch (it held ``priority``).
+
+    Examples
+    --------
+    >>> left_batch(2.5, 1.0), left_batch(2.5, None)
+    (0.5, -0.5)
+    """
+    if informativeness is not None:
+        return float(scored_priorities(np.array([informativeness]))[0])
+    return min(float(priority) - BATCH_BONUS - 1.0, _BELOW_ZERO)
+
+
+def ranking_model(session: Session, project_id: int) -> tuple[int, int] | None:
+    """The model that ranks the pool: the latest round's (its model version's id and
+    number), None before a round fitted one. Items imported after it are scored by it."""
+    row = session.execute(
+        select(ModelVersionRow.id, ModelVersionRow.version)
+        .join(RoundRow, RoundRow.model_version_id == ModelVersionRow.id)
+        .where(RoundRow.project_id == project_id)
+        .order_by(RoundRow.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row.id), int(row.version))
 
 
 def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) -> str:
-    """Rule 5: why a label task is where it is in the queue.
+    """Rule 7: why a label task is where it is in the queue.
 
     Parameters
     ----------
     stored : str or None
         The task's stored ``reason`` (writers store one for a picked batch and the cold
-        start, none for a task ranked among the rest of the pool).
+        start, none for a task placed by its informativeness).
     is_eval : bool
         Whether the task is in the evaluation set.
     ranked_by : int or None
-        The model version whose scores rank the pool (None before the first).
+        The model version whose prediction places the task (None when none has).
 
     Examples
     --------

@@ -2,12 +2,14 @@
 
 A client model (the model lives with the customer) pushes, for items named by their
 external ids, its class probabilities and optionally an embedding. The engine scores
-them with the project's uncertainty strategy (margin unless the project names
+them on the project's uncertainty scale (margin unless the project names
 least_confidence, entropy or ratio), picks a batch of ``batch_size`` items (diverse
 by clusters of the embeddings when every prediction carries one, else the top scores),
-and re-prioritises the open label tasks on the scale rounds use: the batch first in
-pick order (priority in (2, 3]), the other pushed items by score rank (in [0, 1)).
-Evaluation-set tasks keep their priority: the strategy never picks them.
+and places the open label tasks on the scale rounds use (`placing`): every pushed item
+by its informativeness, whichever model scored the rest of the pool, and the picks on
+top only where they are at least as informative as every other scored open task. The
+push reports as its ``batch`` the picks that went on top. Evaluation-set tasks keep
+their priority: the strategy never picks them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.outbox import emit_event
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
+from labelloop.engine.predictions.placing import place_push
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
@@ -44,11 +47,6 @@ MAX_PREDICTIONS = 10_000
 _MAX_EMBEDDING = 4_096
 _SUM_TOLERANCE = 0.01
 _CHUNK = 500
-_SCORERS = {
-    "least_confidence": strategies.least_confidence,
-    "entropy": strategies.entropy,
-    "ratio": strategies.ratio,
-}
 _KEYS = {"item_id", "probabilities", "embedding"}
 
 
@@ -208,8 +206,11 @@ def _model_version(session: Session, project_id: int, name: str) -> ModelVersion
 
 
 def _scores(project: ProjectRow, proba: np.ndarray) -> np.ndarray:
-    scorer = _SCORERS.get(project.strategy, strategies.margin)
-    return np.asarray(scorer(proba, multilabel=project.multi_label), dtype=np.float64)
+    return priority.uncertainty(
+        proba,
+        measure=priority.uncertainty_measure(project.strategy),
+        multi_label=project.multi_label,
+    )
 
 
 def _pick(scores: np.ndarray, embeddings: np.ndarray | None, k: int) -> np.ndarray:
@@ -290,10 +291,17 @@ def push_predictions(
             local = _pick(
                 scores[waiting], None if embeddings is None else embeddings[waiting], batch_size
             )
-            picked = waiting[local]
-            priorities = priority.priorities(scores[waiting], local)
+            on_top, priorities = place_push(
+                session,
+                project_id=project.id,
+                item_ids=[item_ids[i] for i in waiting.tolist()],
+                informativeness=scores[waiting],
+                picked=local,
+                now=now,
+            )
+            picked = waiting[on_top]
             reason = f"{model_version.strip()}: picked for the next batch"[:300]
-            chosen = set(local.tolist())
+            chosen = set(on_top.tolist())
             updates = [
                 {
                     "b_id": open_tasks[item_ids[i]],

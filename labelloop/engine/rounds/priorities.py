@@ -5,9 +5,10 @@ The scale is `labelloop.engine.core.priority`'s. Rules this module keeps:
 1. The picked batch is written first, in one short transaction (`put_batch_first`):
    from then on it leads the queue, in pick order, however far the rest has got.
 2. Any other task above `BATCH_BONUS` (an earlier round's or a client model's batch)
-   goes down to its rank in this round, or by `BATCH_BONUS` where this round did not
-   score it.
-3. The rest of the pool gets its score's rank in ``[0, 1)``, in paced write transactions
+   leaves the batch: it goes down to its place by this round's informativeness, or to
+   the unscored range where this round did not score it (`priority.left_batch`).
+3. The rest of the pool gets its place by informativeness in ``[0, 1)`` (in the
+   unscored range ``[-1, 0)`` on a cold start), in paced write transactions
    (`labelloop.store.writes.WritePacer`), so no transaction grows with the pool.
 4. Only open label-queue tasks outside the evaluation set change: evaluation-set tasks
    keep their priority, since the queue mixes them in at their own share.
@@ -19,7 +20,7 @@ import numpy as np
 from sqlalchemy import Float, Integer, String, column, select, update, values
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.priority import BATCH_BONUS
+from labelloop.engine.core.priority import BATCH_BONUS, left_batch
 from labelloop.engine.rounds.inputs import ProjectSnapshot
 from labelloop.engine.rounds.scoring import Progress, ScoredPool
 from labelloop.store.db import Database
@@ -94,7 +95,7 @@ def put_batch_first(
         if where < scored.item_ids.size and scored.item_ids[where] == item_id:
             rows.append((item_id, float(priorities[where]), None))
         else:
-            rows.append((item_id, float(priority) - BATCH_BONUS, None))
+            rows.append((item_id, left_batch(priority, None), None))
     _refresh_priorities(session, dialect, project_id, rows)
 
 

@@ -7,10 +7,9 @@ Rules
    held, so memory grows by two numbers per pool item, not by the pool.
 2. Each chunk proposes its own batch; the final batch is picked among the proposals
    (`labelloop.selection.select_chunked`, which `ActiveLearner` and `simulate` use too).
-3. Each chunk's predictions (probabilities rounded to 6 places, and the strategy's
-   score) are written as the chunk is scored, in paced write transactions
-   (`labelloop.store.writes.WritePacer`); the evaluation set's carry the model's
-   uncertainty as their score.
+3. Each chunk's predictions (probabilities rounded to 6 places, and the item's
+   informativeness on the project's uncertainty scale, rule 6) are written as the chunk
+   is scored, in paced write transactions (`labelloop.store.writes.WritePacer`).
 4. Pool predictions of model versions other than the newest and the one before are
    deleted after the round commits (`drop_stale_predictions`): the queue follows the
    newest round and the stopping criteria read the previous one's. Evaluation-set
@@ -19,11 +18,12 @@ Rules
    batch per round, not by the pool.
 5. The predictions of a round that failed all go, the evaluation set's too
    (`delete_predictions`). Deletions are paced like the writes.
-6. One uncertainty scale per project (`ScoredPool.measure`): its strategy's when that
-   is an uncertainty score (least confidence, margin, entropy, ratio), else margin, the
-   score ``auto``, ``cluster_margin`` and ``badge`` rank by. The pool's highest
-   uncertainty and the evaluation set's scores are on it, so ``status`` reports the
-   number ``query`` shows for the same item.
+6. One uncertainty scale per project (`ScoredPool.measure`,
+   `labelloop.engine.core.priority.uncertainty_measure`): every prediction's score is
+   on it, the pool's highest uncertainty in ``status`` too, so ``status`` and ``query``
+   show the same number for an item, and the queue places the pool outside the batch
+   by it (`ScoredPool.priorities`), on the scale client models' pushes and newly
+   imported items join.
 """
 
 from __future__ import annotations
@@ -37,7 +37,14 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.priority import batch_priorities, rank_priorities
+from labelloop.engine.core.priority import (
+    batch_priorities,
+    rank_priorities,
+    scored_priorities,
+    uncertainty,
+    uncertainty_measure,
+    unscored_priorities,
+)
 from labelloop.engine.rounds.inputs import IN_BATCH, ProjectSnapshot, item_chunks
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, RoundRow, utcnow
@@ -54,6 +61,7 @@ __all__ = [
     "drop_stale_predictions",
     "score_eval_set",
     "score_pool",
+    "write_predictions",
 ]
 
 CHUNK_SIZE = 20_000  # items read, featurised and scored at a time
@@ -76,13 +84,15 @@ class ScoredPool:
     """The scored pool and the batch picked from it.
 
     ``item_ids`` ascend, as the keyset pages read them; ``scores`` are the strategy's,
-    in the same order; ``max_uncertainty`` is the pool's highest on the project's
-    uncertainty scale, ``measure`` (rule 6); ``batch_ids`` are in pick order, ``reasons``
-    beside them.
+    in the same order, and ``uncertainty`` each item's informativeness on the project's
+    uncertainty scale, ``measure`` (rule 6; None on a cold start, with no model);
+    ``max_uncertainty`` is the pool's highest; ``batch_ids`` are in pick order,
+    ``reasons`` beside them.
     """
 
     item_ids: np.ndarray
     scores: np.ndarray
+    uncertainty: np.ndarray | None
     max_uncertainty: float | None
     measure: str
     batch_ids: list[int]
@@ -91,8 +101,11 @@ class ScoredPool:
     state: dict[str, Any]
 
     def priorities(self) -> np.ndarray:
-        """Every scored item's priority outside the batch: its score's rank in [0, 1)."""
-        return rank_priorities(self.scores)
+        """Every scored item's priority outside the batch (`labelloop.engine.core.priority`):
+        its informativeness's, else (a cold start) its score's rank in the unscored range."""
+        if self.uncertainty is not None:
+            return scored_priorities(self.uncertainty)
+        return unscored_priorities(rank_priorities(self.scores))
 
     def batch_rows(self) -> list[tuple[int, float, str | None]]:
         """(item id, priority, reason) of the picked batch: ``2 + (k - rank) / k``."""
@@ -108,24 +121,6 @@ class ScoredPool:
 
 
 # --------------------------------------------------------------------------- scoring
-
-
-def _uncertainty_measure(strategy: str) -> str:
-    """The project's uncertainty scale, a `labelloop.strategies` score's name (rule 6)."""
-    from typing import get_args
-
-    from labelloop.strategies.uncertainty import UncertaintyMethod
-
-    return strategy if strategy in get_args(UncertaintyMethod) else "margin"
-
-
-def _uncertainty(proba: np.ndarray, *, measure: str, multi_label: bool) -> np.ndarray:
-    from labelloop import strategies
-
-    if proba.shape[0] == 0:
-        return np.zeros(0)
-    score = getattr(strategies, measure)
-    return np.asarray(score(proba, multilabel=multi_label), dtype=np.float64)
 
 
 def _predicted_labels(proba: np.ndarray, labels: list[str], *, multi_label: bool) -> list[str]:
@@ -157,8 +152,8 @@ def score_pool(
     from labelloop.selection import ChunkProposal, select_chunked
 
     fitted = model_version_id is not None
-    measure = _uncertainty_measure(project.strategy)
-    top: list[float] = []  # each chunk's highest uncertainty
+    measure = uncertainty_measure(project.strategy)
+    informative: list[np.ndarray] = []  # each chunk's uncertainty, in item id order
     done = [0]
 
     def featurised() -> Iterator[tuple[list[int], Any]]:
@@ -169,11 +164,8 @@ def score_pool(
         chunk_ids = chunk.item_ids.tolist()
         if fitted:
             proba = model.predict_proba(chunk.X)
-            uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
-            if uncertainty.size:
-                top.append(float(uncertainty.max()))
-            scores = np.asarray(chunk.scores, dtype=np.float64)
-            _write_predictions(pacer, project, model_version_id, chunk_ids, proba, scores)
+            informative.append(uncertainty(proba, measure=measure, multi_label=project.multi_label))
+            write_predictions(pacer, project, model_version_id, chunk_ids, proba, informative[-1])
         done[0] += len(chunk_ids)
         if progress:
             progress("score", done[0], pool_size)
@@ -195,16 +187,25 @@ def score_pool(
             np.zeros(0, np.int64),
             np.zeros(0),
             None,
+            None,
             measure,
             [],
             [],
             project.strategy,
             state or {},
         )
+    pool_uncertainty = np.concatenate(informative) if fitted else None
+    if pool_uncertainty is not None and pool_uncertainty.size != len(selected.item_ids):
+        raise RuntimeError("the pool changed size between scoring and selection")
     return ScoredPool(
         item_ids=np.asarray(selected.item_ids, dtype=np.int64),
         scores=np.asarray(selected.scores, dtype=np.float64),
-        max_uncertainty=max(top) if top else None,
+        uncertainty=pool_uncertainty,
+        max_uncertainty=(
+            float(pool_uncertainty.max())
+            if pool_uncertainty is not None and pool_uncertainty.size
+            else None
+        ),
         measure=measure,
         batch_ids=[int(i) for i in selected.batch_ids],
         reasons=list(selected.reasons),
@@ -225,13 +226,13 @@ def score_eval_set(
     Returns the labels the previous model and this one predict for the evaluation items
     both predicted, in the same order (for the stabilising-predictions criterion).
     """
-    measure = _uncertainty_measure(project.strategy)
+    measure = uncertainty_measure(project.strategy)
     before: list[str] = []
     now: list[str] = []
     for chunk_ids, inputs in item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=True):
         proba = model.predict_proba(model.featurizer.transform(inputs))
-        uncertainty = _uncertainty(proba, measure=measure, multi_label=project.multi_label)
-        _write_predictions(pacer, project, model_version_id, chunk_ids, proba, uncertainty)
+        informative = uncertainty(proba, measure=measure, multi_label=project.multi_label)
+        write_predictions(pacer, project, model_version_id, chunk_ids, proba, informative)
         if previous_id is None:
             continue
         previous = _predicted_by(pacer.db, project, previous_id, chunk_ids)
@@ -269,7 +270,7 @@ def _predicted_by(
 # --------------------------------------------------------------------------- predictions
 
 
-def _write_predictions(
+def write_predictions(
     pacer: WritePacer,
     project: ProjectSnapshot,
     model_version_id: int,
