@@ -281,6 +281,14 @@ def import_(
             "skip it, or update its item's payload and metadata (never its label).",
         ),
     ] = "error",
+    score: Annotated[
+        bool,
+        typer.Option(
+            "--score/--no-score",
+            help="Score items added after a round with its model now (default), or leave "
+            "that to the server's job worker (the import queues the job either way).",
+        ),
+    ] = True,
     db: DbOption = None,
 ) -> None:
     """Import items (all or nothing); labelled records become final labels.
@@ -288,9 +296,12 @@ def import_(
     Records whose content duplicates an item already in the pool (or an earlier record)
     are skipped and listed on stderr. To re-import a cumulative file, `--on-existing skip`
     leaves the items already imported alone and `--on-existing update` applies their
-    changes.
+    changes. Items added after a round wait under every scored item until the latest
+    round's model scores them, which this command does before it returns.
     """
+    from labelloop.engine import jobs
     from labelloop.engine.ingest import import_items
+    from labelloop.engine.rounds import run_score_new
     from labelloop.io.records import FieldNames
 
     fields = FieldNames(
@@ -308,6 +319,14 @@ def import_(
             on_existing=on_existing,
             on_progress=on_progress,
         )
+        scored = None
+        if score and report.scored_by is not None:
+            scored = jobs.run_queued(
+                database,
+                project_id=report.project_id,
+                kind="score_new",
+                runners={"score_new": run_score_new},
+            )
     existing = (
         ""
         if report.on_existing == "error"
@@ -331,6 +350,14 @@ def import_(
             f"ignored {len(report.ignored_files)} file(s) that are not "
             f"media of this project: {', '.join(report.ignored_files[:5])}"
         )
+    if report.scored_by is not None:
+        if scored is not None and scored.status == "done":
+            n_scored = (scored.result or {}).get("n_scored", 0)
+            say(f"scored {n_scored} new item(s) with model version {report.scored_by}")
+        elif scored is not None:
+            say(f"scoring the new items failed ({scored.error}): they wait for the next round")
+        else:
+            say(f"the new items wait for model version {report.scored_by} (a score_new job)")
 
 
 @app.command("export")

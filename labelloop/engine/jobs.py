@@ -1,12 +1,17 @@
-"""Background jobs: retrains run outside request handlers, one at a time per project.
+"""Background jobs: work that runs outside request handlers, one job at a time per project.
+
+Kinds: ``retrain`` (a round) and ``score_new`` (items imported after a round, scored by
+its model; queued by the import that adds them).
 
 A job is a row in ``jobs``: ``queued`` -> ``running`` -> ``done`` | ``failed``.
 Jobs are queued through `labelloop.engine.core.outbox` (in the transaction of the change
 that asks for them) or by `enqueue_retrain`. `run_next_job` claims the oldest queued job
 of a project with nothing running, runs it with the runner given for its kind, and
-records the outcome; `recover_interrupted_jobs` puts jobs a crash left ``running`` back
-in the queue, so an interrupted retrain runs again. `JobWorker` is the thread the
-server starts; `labelloop.server.worker` wires it to the use cases that do the work.
+records the outcome; `run_queued` does the same for one project's job of one kind, for
+callers that want its work done now (the CLI and `Workspace` after an import).
+`recover_interrupted_jobs` puts jobs a crash left ``running`` back in the queue, so an
+interrupted job runs again. `JobWorker` is the thread the server starts;
+`labelloop.server.worker` wires it to the use cases that do the work.
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ __all__ = [
     "list_jobs",
     "recover_interrupted_jobs",
     "run_next_job",
+    "run_queued",
 ]
 
-JOB_KINDS = ("retrain",)
+JOB_KINDS = ("retrain", "score_new")
 log = logging.getLogger(__name__)
 
 # What runs one job kind: runner(db, project_id, actor); its result is summarised.
@@ -96,10 +102,19 @@ def list_jobs(db: Database, *, project_id: int | None = None, limit: int = 100) 
         return [_info(row) for row in session.execute(query).scalars()]
 
 
-def _claim(db: Database) -> tuple[int, int | None, str, str] | None:
+def _claim(
+    db: Database, *, project_id: int | None = None, kind: str | None = None
+) -> tuple[int, int | None, str, str] | None:
+    """Mark the oldest queued job of a project with nothing running as running (of
+    ``project_id`` and ``kind`` where given); its id, project, kind and actor."""
+    wanted = [JobRow.status == "queued"]
+    if project_id is not None:
+        wanted.append(JobRow.project_id == project_id)
+    if kind is not None:
+        wanted.append(JobRow.kind == kind)
     # A read first: an idle worker's poll must not take SQLite's write lock.
     with db.read() as session:
-        queued = session.execute(select(JobRow.id).where(JobRow.status == "queued").limit(1))
+        queued = session.execute(select(JobRow.id).where(*wanted).limit(1))
         if queued.first() is None:
             return None
     with db.transaction() as session:
@@ -108,7 +123,7 @@ def _claim(db: Database) -> tuple[int, int | None, str, str] | None:
         )
         query = (
             select(JobRow)
-            .where(JobRow.status == "queued", JobRow.project_id.not_in(running))
+            .where(*wanted, JobRow.project_id.not_in(running))
             .order_by(JobRow.id)
             .limit(1)
         )
@@ -164,8 +179,25 @@ def run_next_job(db: Database, *, runners: Mapping[str, JobRunner]) -> JobInfo |
         kept, summarised, as the job's result. A kind without a runner fails the job.
     """
     claimed = _claim(db)
-    if claimed is None:
-        return None
+    return None if claimed is None else _execute(db, claimed, runners)
+
+
+def run_queued(
+    db: Database, *, project_id: int, kind: str, runners: Mapping[str, JobRunner]
+) -> JobInfo | None:
+    """Run the project's queued job of ``kind`` now, as `run_next_job` would run it.
+
+    None when there is none, or when a job of the project is running (the queued one
+    then waits for the worker).
+    """
+    claimed = _claim(db, project_id=project_id, kind=kind)
+    return None if claimed is None else _execute(db, claimed, runners)
+
+
+def _execute(
+    db: Database, claimed: tuple[int, int | None, str, str], runners: Mapping[str, JobRunner]
+) -> JobInfo:
+    """Run a claimed job and record its outcome."""
     job_id, project_id, kind, actor = claimed
     try:
         result = _run(runners, kind, db, project_id, actor)

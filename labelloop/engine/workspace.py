@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import export as export_engine
-from labelloop.engine import ingest, projects, rounds, versions
+from labelloop.engine import ingest, jobs, projects, rounds, versions
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -143,9 +143,10 @@ class ProjectHandle:
         Options (``format``, ``fields``, ``seed``, ``on_existing``, ``on_progress``) are
         those of `labelloop.engine.ingest.import_items`; ``on_existing="skip"`` or
         ``"update"`` re-imports records whose id is already in the project. All or
-        nothing.
+        nothing. Items added after a round are scored by its model before this returns
+        (the import's ``score_new`` job, run here), so they take their place in the queue.
         """
-        return ingest.import_items(
+        report = ingest.import_items(
             self._db,
             actor=self.workspace.actor,
             project=self.id,
@@ -153,6 +154,14 @@ class ProjectHandle:
             path=path,
             **options,
         )
+        if report.scored_by is not None:
+            jobs.run_queued(
+                self._db,
+                project_id=self.id,
+                kind="score_new",
+                runners={"score_new": rounds.run_score_new},
+            )
+        return report
 
     def annotate(
         self,

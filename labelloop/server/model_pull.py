@@ -6,8 +6,9 @@ and answers ``{"model_version": "...", "predictions": [{"id" (or "item_id"),
 `labelloop.engine.predictions.push_predictions`, exactly like a push.
 
 Each project's open items are walked in id order, one batch per call; after a full
-pass the project is asked about again only when its number of labels has changed
-(the client model has something new to learn from).
+pass the project is asked about again when its number of labels has changed (the client
+model has something new to learn from). Items imported after a pass are sent at once,
+without waiting for a new label: their predictions place them in the queue.
 """
 
 from __future__ import annotations
@@ -63,23 +64,29 @@ class ModelPuller:
         self.client = client or httpx.Client(timeout=60.0)
         self._after: dict[int, int] = {}
         self._labels_at_pass_end: dict[int, int] = {}
+        self._newest: dict[int, int] = {}  # the highest item id sent, per project
 
     def pull_once(self) -> int:
         """One batch per project that needs one; returns how many items were scored."""
         done = 0
         for project in project_engine.list_projects(self.db):
             after = self._after.get(project.id, 0)
-            if after == 0 and self._labels_at_pass_end.get(project.id) == project.n_labelled:
-                continue
+            passed = after == 0 and self._labels_at_pass_end.get(project.id) == project.n_labelled
+            if passed:
+                # Nothing new to learn from: only items imported since are sent.
+                after = self._newest.get(project.id, 0)
             items = pool.open_items(
                 self.db, project_id=project.id, after_id=after, limit=self.batch_size
             )
             if not items:
-                self._after[project.id] = 0
-                self._labels_at_pass_end[project.id] = project.n_labelled
+                if not passed:
+                    self._after[project.id] = 0
+                    self._labels_at_pass_end[project.id] = project.n_labelled
                 continue
             done += self._score(project, items)
-            self._after[project.id] = items[-1].id
+            self._newest[project.id] = max(self._newest.get(project.id, 0), items[-1].id)
+            if not passed:
+                self._after[project.id] = items[-1].id
         return done
 
     def _score(self, project: project_engine.ProjectInfo, items: list[pool.PoolItem]) -> int:

@@ -4,7 +4,8 @@ This module wires the engine's job queue to the use cases that do the work (the 
 use cases never import each other; the server composes them):
 
 - job kinds: ``retrain`` runs `labelloop.engine.rounds.train` for the job's project, as
-  the job's actor;
+  the job's actor; ``score_new`` scores the items imported after a round with its model
+  (`labelloop.engine.rounds.score_new_items`);
 - chores, every poll: due webhook deliveries (`labelloop.engine.webhooks.deliver_due`),
   then the expiry sweep of label and review leases
   (`labelloop.engine.queue.release_expired_leases`).
@@ -32,7 +33,13 @@ def _retrain(db: Database, project_id: int | None, actor: str) -> Any:
     return train(db, actor=actor, project=project_id)
 
 
-JOB_RUNNERS: dict[str, jobs.JobRunner] = {"retrain": _retrain}
+def _score_new(db: Database, project_id: int | None, actor: str) -> Any:
+    from labelloop.engine.rounds import run_score_new
+
+    return run_score_new(db, project_id, actor)
+
+
+JOB_RUNNERS: dict[str, jobs.JobRunner] = {"retrain": _retrain, "score_new": _score_new}
 CHORES = (webhooks.deliver_due, queue.release_expired_leases)
 
 

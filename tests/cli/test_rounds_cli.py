@@ -117,3 +117,17 @@ def test_status_shows_the_evaluation_n_interval_and_minimum(run, project):
     assert run("project", "set", project, "eval_min_labels=2").exit_code == 0
     enough = run("status", project)
     assert "not enough evaluation labels" not in enough.stdout
+
+
+def test_import_after_a_round_scores_the_new_items(run, project, tmp_path):
+    assert run("train", project).exit_code == 0
+    late = [{"id": f"late{i}", "text": f"{WORDS['pos'][i % 3]} late{i}"} for i in range(4)]
+    (tmp_path / "late.jsonl").write_text("".join(json.dumps(r) + "\n" for r in late))
+    imported = run("import", project, "late.jsonl")
+    assert imported.exit_code == 0, imported.output
+    assert "scored 4 new item(s) with model version 1" in imported.stderr
+
+    (tmp_path / "later.jsonl").write_text(json.dumps({"id": "later", "text": "good"}) + "\n")
+    left = run("import", project, "later.jsonl", "--no-score")
+    assert left.exit_code == 0, left.output
+    assert "the new items wait for model version 1 (a score_new job)" in left.stderr

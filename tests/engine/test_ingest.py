@@ -66,7 +66,8 @@ def test_import_creates_items_tasks_labels_eval_and_one_event(database, tmp_path
     assert items["r4"].label_source == "import" and items["r4"].meta == {"group": 1}
     assert items["r1"].status == "open" and items["r1"].payload == {"text": "review number 1"}
     assert len(tasks) == 150 and all(t.needed == 2 and t.status == "open" for t in tasks)
-    assert all(0 <= t.priority < 1 for t in tasks) and len({t.priority for t in tasks}) == 150
+    # Unscored: the cold-start order sits under every scored task (the scale's rule 4).
+    assert all(-1 <= t.priority < 0 for t in tasks) and len({t.priority for t in tasks}) == 150
     by_id = {i.id: i for i in items.values()}
     assert all(t.is_eval == by_id[t.item_id].is_eval for t in tasks)
     assert all(by_id[t.item_id].status == "open" for t in tasks)

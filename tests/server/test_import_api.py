@@ -59,3 +59,38 @@ def test_an_unknown_mode_is_a_422_naming_the_field(world) -> None:
     assert response.status_code == 422
     body = response.json()
     assert body["field"] == "on_existing" and "'error', 'skip' or 'update'" in body["detail"]
+
+
+def test_items_added_after_a_round_are_scored_by_the_queued_job(world) -> None:
+    from labelloop.engine.rounds import train
+    from labelloop.server.worker import run_next_job
+
+    words = {"pos": "good great lovely", "neg": "bad awful dull"}
+    labelled = [
+        {"id": f"l{i}", "text": f"{words[label]} {i}", "label": label}
+        for i, label in enumerate(["pos", "neg"] * 10)
+    ]
+    assert world.call("admin", "POST", _items(world), json={"records": labelled}).status_code == 201
+    round_ = train(world.db, actor="cli:test", project=world.project_id)
+    late = [{"id": f"late{i}", "text": f"{words['pos']} late {i}"} for i in range(5)]
+    response = world.call("admin", "POST", _items(world), json={"records": late})
+    assert response.status_code == 201, response.text
+    assert response.json()["scored_by"] == round_.model_version
+    jobs = world.call("admin", "GET", f"/api/v1/projects/{world.project_id}/jobs").json()
+    assert [j["kind"] for j in jobs if j["status"] == "queued"] == ["score_new"]
+
+    done = run_next_job(world.db)
+    assert done.kind == "score_new" and done.status == "done"
+    assert done.result["n_scored"] == 5
+    from sqlalchemy import select
+
+    from labelloop.store.tables import ItemRow, PredictionRow, TaskRow
+
+    with world.db.read() as session:
+        placed = session.execute(
+            select(TaskRow.priority, PredictionRow.model_version_id)
+            .join(ItemRow, ItemRow.id == TaskRow.item_id)
+            .join(PredictionRow, PredictionRow.item_id == ItemRow.id)
+            .where(ItemRow.external_id.like("late%"))
+        ).all()
+    assert len(placed) == 5 and all(0 <= p < 1 for p, _ in placed)

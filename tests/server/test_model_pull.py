@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
-from labelloop.store.tables import ModelVersionRow, PredictionRow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow
 
 API = "/api/v1"
 
@@ -84,3 +84,39 @@ def test_worker_pulls_predictions_in_batches(make_world, client_model) -> None:
     calls = len(client_model.requests)
     time.sleep(0.5)  # a full pass with no new labels: the model is not asked again
     assert len(client_model.requests) == calls
+
+
+def test_items_imported_after_a_pass_are_sent_without_waiting_for_a_label(
+    make_world, client_model
+) -> None:
+    from labelloop.engine.ingest import import_items
+    from labelloop.server.model_pull import ModelPuller
+
+    url = f"http://127.0.0.1:{client_model.server_address[1]}/predict"
+    world = make_world(n_items=25)
+    puller = ModelPuller(world.db, url=url, batch_size=10)
+    try:
+        while puller.pull_once():  # one full pass over both projects
+            pass
+        assert puller.pull_once() == 0  # nothing new: the model is not asked again
+        asked = len(client_model.requests)
+        import_items(
+            world.db,
+            actor="cli:lead",
+            project=world.project_id,
+            records=[{"id": f"late{i}", "text": f"a late review {i}"} for i in range(3)],
+        )
+        assert puller.pull_once() == 3
+        sent = client_model.requests[asked:]
+        assert [[item["id"] for item in r["items"]] for r in sent] == [["late0", "late1", "late2"]]
+        assert puller.pull_once() == 0
+    finally:
+        puller.close()
+    with world.db.read() as session:
+        late = session.execute(
+            select(func.count())
+            .select_from(PredictionRow)
+            .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+            .where(ItemRow.external_id.like("late%"))
+        ).scalar_one()
+    assert late == 3

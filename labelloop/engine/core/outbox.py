@@ -1,8 +1,9 @@
 """The outbox: what a change sends on, written in the change's own transaction.
 
 Two kinds of message leave a committed change: webhook deliveries (one row per
-subscribed webhook, sent later by `labelloop.engine.webhooks.deliver_due`) and retrain
-jobs (a ``jobs`` row, run later by the job worker). Both are rows added by the caller's
+subscribed webhook, sent later by `labelloop.engine.webhooks.deliver_due`) and jobs
+(a ``jobs`` row, run later by the job worker: a retrain, or the scoring of items
+imported after a round). Both are rows added by the caller's
 transaction, so a message exists exactly when its change commits.
 
 Rules
@@ -10,7 +11,7 @@ Rules
 1. `emit_event` queues an event from `WEBHOOK_EVENTS` for every active webhook of the
    project subscribed to it; the body is ``{"event", "project_id", "created_at",
    "data"}`` as sorted JSON.
-2. A project has at most one queued retrain: asking again returns the queued one.
+2. A project has at most one queued job of each kind: asking again returns the queued one.
 3. `maybe_enqueue_retrain` queues one when ``retrain_every`` human or reviewer labels
    came in since the latest round, unless a retrain is queued or running already.
 """
@@ -39,9 +40,11 @@ from labelloop.store.tables import (
 __all__ = [
     "PENDING_JOB_STATUSES",
     "WEBHOOK_EVENTS",
+    "add_job",
     "add_retrain",
     "emit_event",
     "maybe_enqueue_retrain",
+    "queued_job",
     "queued_retrain",
 ]
 
@@ -81,22 +84,22 @@ def emit_event(session: Session, *, project_id: int, event: str, payload: dict[s
     return count
 
 
-def queued_retrain(session: Session, project_id: int) -> JobRow | None:
-    """The project's queued retrain job, if any (rule 2)."""
+def queued_job(session: Session, project_id: int, kind: str) -> JobRow | None:
+    """The project's queued job of ``kind``, if any (rule 2)."""
     return session.execute(
         select(JobRow)
-        .where(JobRow.status == "queued", JobRow.project_id == project_id, JobRow.kind == "retrain")
+        .where(JobRow.status == "queued", JobRow.project_id == project_id, JobRow.kind == kind)
         .limit(1)
     ).scalar_one_or_none()
 
 
-def add_retrain(session: Session, *, project_id: int, actor: str, why: str) -> JobRow:
-    """Queue a retrain job (audited as ``job.queued``); the caller checked `queued_retrain`."""
+def add_job(session: Session, *, project_id: int, kind: str, actor: str, why: str) -> JobRow:
+    """Queue a job (audited as ``job.queued``), or return the one of its kind queued already."""
+    job = queued_job(session, project_id, kind)
+    if job is not None:
+        return job
     job = JobRow(
-        project_id=project_id,
-        kind="retrain",
-        status="queued",
-        payload={"actor": actor, "why": why},
+        project_id=project_id, kind=kind, status="queued", payload={"actor": actor, "why": why}
     )
     session.add(job)
     session.flush()
@@ -106,9 +109,19 @@ def add_retrain(session: Session, *, project_id: int, actor: str, why: str) -> J
         actor=actor,
         action="job.queued",
         target=f"job:{job.id}",
-        after={"kind": "retrain", "why": why},
+        after={"kind": kind, "why": why},
     )
     return job
+
+
+def queued_retrain(session: Session, project_id: int) -> JobRow | None:
+    """The project's queued retrain job, if any (rule 2)."""
+    return queued_job(session, project_id, "retrain")
+
+
+def add_retrain(session: Session, *, project_id: int, actor: str, why: str) -> JobRow:
+    """Queue a retrain job (audited as ``job.queued``), unless one is queued (rule 2)."""
+    return add_job(session, project_id=project_id, kind="retrain", actor=actor, why=why)
 
 
 def maybe_enqueue_retrain(session: Session, *, project: ProjectRow, actor: str) -> bool:

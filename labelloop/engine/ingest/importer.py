@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.exc import IntegrityError
 
+from labelloop.engine.core.outbox import add_job
+from labelloop.engine.core.priority import ranking_model
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.ingest.reading import (
@@ -61,6 +63,9 @@ class ImportReport:
     n_updated : int
         Existing items whose payload, media reference or metadata the import changed
         (``update`` only).
+    scored_by : int or None
+        The model version that scores the new open items (a ``score_new`` job queued
+        with the import), None before any round fitted a model.
     """
 
     project_id: int
@@ -80,6 +85,7 @@ class ImportReport:
     on_existing: str = "error"
     n_skipped: int = 0
     n_updated: int = 0
+    scored_by: int | None = None
 
 
 def import_items(
@@ -187,6 +193,17 @@ def import_items(
             if media_root is not None and project_row.settings.get("media_root") != media_root:
                 project_row.settings = {**effective_settings(project_row), "media_root": media_root}
             n_eval = write_plan(session, project_row, plan, rng, actor, on_progress)
+            # Items added after a round wait, unscored, for its model (rule 4 of the scale).
+            ranked_by = ranking_model(session, project_id)
+            scored_by = ranked_by[1] if ranked_by and plan.n_new > plan.n_labelled else None
+            if scored_by is not None:
+                add_job(
+                    session,
+                    project_id=project_id,
+                    kind="score_new",
+                    actor=actor,
+                    why=f"{plan.n_new - plan.n_labelled} new items to score",
+                )
             n_updated = write_updates(
                 session, project_id, plan, actor=actor, source=source_name, on_progress=on_progress
             )
@@ -207,6 +224,7 @@ def import_items(
                 on_existing=on_existing,
                 n_skipped=plan.n_skipped + plan.n_update_candidates - n_updated,
                 n_updated=n_updated,
+                scored_by=scored_by,
             )
             append_event(
                 session,

@@ -3,6 +3,10 @@
 Imported labels are decided by the final-label rule like every other label, and an
 imported label that stands is a change of the label feed: its ``label_changes`` row is
 bulk-written beside its item.
+
+New open items join the queue unscored (`labelloop.engine.core.priority`, rule 4): in
+a seeded random order under every item a model has scored, until the latest round's
+model scores them (the ``score_new`` job the import queues, see `importer`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from labelloop.engine.core.final_label import imported_decision, item_columns, standing_label
 from labelloop.engine.core.labels import label_key
+from labelloop.engine.core.priority import ranking_model, unscored_priorities
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.ingest.reading import ImportPlan, ProgressCallback
 from labelloop.store.tables import ItemRow, ProjectRow, utcnow
@@ -90,8 +95,14 @@ def write_plan(
     is_eval[rng.choice(plan.n_new, size=n_eval, replace=False)] = True
     is_eval_list = is_eval.tolist()
     n_open = plan.n_new - plan.n_labelled
-    # Cold-start order: a seeded random permutation scaled into [0, 1).
-    priorities = iter((rng.permutation(n_open) / max(n_open, 1)).tolist())
+    # Cold-start order: a seeded random permutation, in the unscored range.
+    priorities = iter(unscored_priorities(rng.permutation(n_open) / max(n_open, 1)).tolist())
+    ranked_by = ranking_model(session, project.id)
+    reason = (
+        "cold start: random order"
+        if ranked_by is None
+        else f"new: waits to be scored by model version {ranked_by[1]}"
+    )
     item_ids = _reserve_item_ids(session, plan.n_new)
     guideline_version = project.guideline_version or None
     overlap = settings["overlap"]
@@ -114,7 +125,7 @@ def write_plan(
                 )  # fmt: skip
                 tasks.append(
                     (project_id, item_id, "label", "open", next(priorities), overlap, 0,
-                     "cold start: random order", eval_item, now, now)
+                     reason, eval_item, now, now)
                 )  # fmt: skip
             else:
                 decided = imported(label)

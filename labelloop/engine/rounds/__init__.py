@@ -17,13 +17,15 @@ Each module keeps the rules of one step and states them:
 - `versions`: dataset and model versions, the artifact (taken back if the round fails),
   `load_project_model`;
 - `record`: the round row, its audit event and webhooks, `list_rounds`;
-- `status`: `query`, `project_status` and the stopping verdict.
+- `status`: `query`, `project_status` and the stopping verdict;
+- `newcomers`: items imported after a round, scored by its model (`score_new_items`).
 
 Bulk and paced writes are the store's (`labelloop.store.writes`). Constants are read
 where they are used: tune `scoring.CHUNK_SIZE`, not the copy re-exported here.
 """
 
 from labelloop.engine.rounds.inputs import LABELLED_STATUSES
+from labelloop.engine.rounds.newcomers import NewItemsScored, run_score_new, score_new_items
 from labelloop.engine.rounds.record import RoundInfo, list_rounds
 from labelloop.engine.rounds.scoring import CHUNK_SIZE, Progress
 from labelloop.engine.rounds.status import QueryRow, StatusInfo, project_status, query
@@ -34,6 +36,7 @@ __all__ = [
     "CHUNK_SIZE",
     "LABELLED_STATUSES",
     "ModelVersionInfo",
+    "NewItemsScored",
     "Progress",
     "QueryRow",
     "RoundInfo",
@@ -43,5 +46,7 @@ __all__ = [
     "project_dir",
     "project_status",
     "query",
+    "run_score_new",
+    "score_new_items",
     "train",
 ]
