@@ -243,6 +243,21 @@ class Client:
             retry=True,
         )
 
+    # ------------------------------------------------------------------ stream mode
+
+    def offer(self, project_id: int, record: dict[str, Any]) -> dict[str, Any]:
+        """Offer one arriving item (an import record without a label) to stream mode.
+
+        Answers the decision: ``decision`` (``ask``: queued for people now, or ``park``:
+        kept in the pool), ``reason``, ``informativeness``, and the budget's ``asked``
+        and ``allowed``. Not retried: a second offer of the same id is refused (409).
+        """
+        return self._request("POST", f"/projects/{int(project_id)}/stream", json=record)
+
+    def stream_status(self, project_id: int) -> dict[str, Any]:
+        """The project's stream so far: arrivals, asks, the budget's bound, the threshold."""
+        return self._request("GET", f"/projects/{int(project_id)}/stream")
+
     def labels(
         self, project_id: int, *, since: str | None = None, page_size: int = 500
     ) -> Iterator[dict[str, Any]]:

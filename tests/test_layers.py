@@ -76,7 +76,7 @@ LAYERS = _table(
     ("2", "models", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies store"),
+    ("3a", "engine.core", "exceptions strategies store models"),
     (
         "3b",
         "engine",

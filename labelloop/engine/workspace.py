@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import export as export_engine
-from labelloop.engine import ingest, jobs, projects, rounds, versions
+from labelloop.engine import ingest, jobs, projects, rounds, stream, versions
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -162,6 +162,20 @@ class ProjectHandle:
                 runners={"score_new": rounds.run_score_new},
             )
         return report
+
+    def offer(self, record: Mapping[str, Any]) -> stream.StreamOffer:
+        """Stream mode: offer one arriving item (an import record without a label).
+
+        The latest model scores it and the project's ``stream_*`` settings decide at once:
+        ``ask`` (queued for people now) or ``park`` (kept in the pool), with the reason.
+        """
+        return stream.offer_item(
+            self._db, project=self.id, record=dict(record), actor=self.workspace.actor
+        )
+
+    def stream_status(self) -> stream.StreamStatus:
+        """The stream so far: arrivals, asks, the budget's bound and the threshold."""
+        return stream.stream_status(self._db, project=self.id)
 
     def annotate(
         self,

@@ -37,6 +37,7 @@ _API_ROUTERS = (
     "annotations",
     "reviews",
     "predictions",
+    "stream",
     "labels",
     "rounds",
     "metrics",

@@ -512,6 +512,22 @@ class AuditHeadRow(Base):
 # --------------------------------------------------------------------------- jobs, webhooks
 
 
+class StreamStateRow(Base):
+    """A project's stream: arrivals, asks, the threshold and the recent asks (as JSON).
+
+    One row per project, locked by each arrival's decision
+    (`labelloop.strategies.stream.StreamState`).
+    """
+
+    __tablename__ = "stream_states"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class JobRow(Base):
     """Work done outside request handlers (retrains, webhook sends); re-run if interrupted."""
 

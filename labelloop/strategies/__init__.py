@@ -12,6 +12,9 @@ first); selectors turn scores and/or embeddings into a batch of pool indices; th
 - Selectors returning indices into the pool: :func:`top_k`, :func:`random_sample`
   (also exported as ``random``), :func:`k_center_greedy`, :func:`cluster_diverse` and
   :func:`badge` (the last three take dense or scipy sparse embeddings).
+- Stream decisions under a hard budget in :mod:`labelloop.strategies.stream`
+  (:class:`StreamPolicy`, :func:`decide`, :class:`BudgetedStream`): ask a human about an
+  arriving item now, or let it pass.
 - Stopping criteria in :mod:`labelloop.strategies.stopping`, each returning a
   ``StopDecision(stop, value, reason)``: ``stabilizing_predictions`` (Cohen's ``kappa``
   between successive models on a stop set), ``max_uncertainty_below``,
@@ -23,11 +26,12 @@ Every function validates its input and raises :class:`labelloop.exceptions.Valid
 
 from __future__ import annotations
 
-from labelloop.strategies import stopping
+from labelloop.strategies import stopping, stream
 from labelloop.strategies.badge import badge
 from labelloop.strategies.committee import bald, kl_disagreement, vote_entropy
 from labelloop.strategies.diversity import cluster_diverse, k_center_greedy
 from labelloop.strategies.sampling import random_sample, top_k
+from labelloop.strategies.stream import BudgetedStream, StreamPolicy
 from labelloop.strategies.uncertainty import (
     entropy,
     least_confidence,
@@ -40,6 +44,8 @@ from labelloop.strategies.uncertainty import (
 random = random_sample
 
 __all__ = [
+    "BudgetedStream",
+    "StreamPolicy",
     "badge",
     "bald",
     "cluster_diverse",
@@ -53,6 +59,7 @@ __all__ = [
     "random_sample",
     "ratio",
     "stopping",
+    "stream",
     "top_k",
     "vote_entropy",
 ]

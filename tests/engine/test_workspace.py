@@ -68,3 +68,21 @@ def test_workspace_reimports_with_on_existing(tmp_path):
         updated = project.add_items(cumulative, on_existing="update")
         assert (updated.n_imported, updated.n_skipped, updated.n_updated) == (1, 2, 1)
         assert verify_chain(ws.db, "reviews").ok
+
+
+def test_workspace_offers_a_stream(tmp_path):
+    with labelloop.Workspace(f"sqlite:///{tmp_path / 's.db'}", actor="feed") as ws:
+        project = ws.create_project(
+            "live", task_type="classification", labels=["pos", "neg"],
+            settings={"eval_share": 0.0, "stream_budget": 0.2},
+        )  # fmt: skip
+        project.add_items(text_records(80, n_labelled=30))
+        project.train()
+        offers = [
+            project.offer(r | {"id": f"new{i}"})
+            for i, r in enumerate(text_records(10, n_labelled=0, seed=5))
+        ]
+        assert all(o.model_version == 1 and o.informativeness is not None for o in offers)
+        status = project.stream_status()
+        assert status.arrivals == 10 and status.asked == sum(o.decision == "ask" for o in offers)
+        assert status.asked <= 3  # floor(0.2 * 10) + 1

@@ -13,7 +13,7 @@ from loopback import serving
 
 from labelloop.client import Client
 from labelloop.engine import ingest, projects, users
-from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.exceptions import ConflictError, NotFoundError, ValidationError
 from labelloop.store.db import Database
 
 N_ANNOTATORS = 20
@@ -156,3 +156,12 @@ def test_access_is_checked_before_a_chunked_body_is_read(live_server: LiveServer
         "a0": (403, "forbidden"),
         "model": (413, "payload_too_large"),
     }
+
+
+def test_python_client_offers_a_stream(live_server: LiveServer) -> None:
+    with Client(live_server.url, live_server.tokens["model"]) as client:
+        first = client.offer(live_server.project_id, {"id": "stream-1", "text": "fresh item"})
+        assert first["decision"] in ("ask", "park") and first["arrivals"] == 1
+        with pytest.raises(ConflictError):
+            client.offer(live_server.project_id, {"id": "stream-1", "text": "again"})
+        assert client.stream_status(live_server.project_id)["arrivals"] == 1

@@ -11,9 +11,11 @@ Rules
    its informativeness ``u`` (`scored_priorities`): the same informativeness gives the
    same priority whenever and by whichever model it was scored, so a confident item
    never outranks a more uncertain one, and items scored later merge into the pool.
-3. A picked batch sits above everything, in pick order: the item picked ``r``-th
-   (from 0) of a batch of ``k`` gets ``2 + (k - r) / k``, in ``(2, 3]``. A new batch
-   takes the place of the one before: its tasks leave the batch (`left_batch`).
+3. A picked batch sits above every other scored task, in pick order: the item picked
+   ``r``-th (from 0) of a batch of ``k`` gets ``2 + (k - r) / k``, in ``(2, 3]``. A new
+   batch takes the place of the one before: its tasks leave the batch (`left_batch`).
+   Above the batch, from `ASKED_BONUS` (4) up, sit the items stream mode asked on
+   arrival, most informative first; rounds and pushes leave them there.
 4. A task no model has scored yet (the cold start, an item imported after a round
    until it is scored) sits in ``[-1, 0)``, under every scored task, in its cold-start
    order (`unscored_priorities`): until it is scored it never outranks an item a model
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session
 from labelloop.store.tables import ModelVersionRow, RoundRow
 
 __all__ = [
+    "ASKED_BONUS",
     "BATCH_BONUS",
     "ranking_model",
     "batch_priorities",
@@ -52,6 +55,7 @@ __all__ = [
 ]
 
 BATCH_BONUS = 2.0
+ASKED_BONUS = 4.0  # rule 3: stream mode's asked items, above every batch (whose top is 3)
 _BELOW_ZERO = float(np.nextafter(0.0, -1.0))  # the top of the unscored range
 
 

@@ -190,6 +190,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("label_budget", None,
             "labels the team can afford; the stopping verdict says stop once spent",
             _optional(_integer(1)), "int", 1, in_form=True),
+    Setting("stream_budget", 0.1,
+            "stream mode: the share of arrivals that may be asked; never more than "
+            "floor(budget x arrivals) + 1 asked at any moment",
+            _number(0, 1, high_open=False), "number", 0, 1, in_form=True),
+    Setting("stream_labels_per_hour", None,
+            "stream mode: a rate budget (labels per hour since the first arrival) "
+            "instead of the share",
+            _optional(_number(0, 1_000_000, high_open=False)), "number", 0, 1_000_000),
+    Setting("stream_explore", 0.1,
+            "stream mode: the share of arrivals asked at random, whatever the model says",
+            _number(0, 1, high_open=True), "number", 0, 1, in_form=True),
+    Setting("stream_step", 0.01,
+            "stream mode: how fast the uncertainty threshold follows the stream",
+            _number(0, 1, high_open=True), "number", 0, 1),
+    Setting("stream_window", 500,
+            "stream mode: at most floor(budget x window) + 1 asks within any this many "
+            "arrivals",
+            _integer(1, 1_000_000), "int", 1, 1_000_000),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

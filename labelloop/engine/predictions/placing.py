@@ -13,7 +13,8 @@ The scale is `labelloop.engine.core.priority`'s. Rules this module keeps:
 3. When some picked item goes on top, the earlier batch's tasks the push does not name
    leave the batch (`priority.left_batch`), as they do when a round picks its batch.
 4. Only open label-queue tasks outside the evaluation set take part; tasks no model has
-   scored (the unscored range) do not constrain the placing.
+   scored (the unscored range) do not constrain the placing, and items stream mode asked
+   on arrival keep their place above every batch.
 
 The reads are bounded by the push, not the pool: the highest-priority scored task
 outside the batch comes from the queue's index, and the earlier batch is a batch.
@@ -80,7 +81,9 @@ def _earlier_batch(session: Session, project_id: int, pushed: set[int]) -> list[
         row
         for row in session.execute(
             select(TaskRow.id, TaskRow.item_id, TaskRow.priority).where(
-                *_open_label_tasks(project_id), TaskRow.priority >= priority.BATCH_BONUS
+                *_open_label_tasks(project_id),
+                TaskRow.priority >= priority.BATCH_BONUS,
+                TaskRow.priority < priority.ASKED_BONUS,
             )
         )
         if row.item_id not in pushed

@@ -168,7 +168,8 @@ def _item_ids(session: Session, project_id: int, external_ids: list[str]) -> lis
 
 
 def _open_tasks(session: Session, item_ids: list[int]) -> dict[int, int]:
-    """Item id -> task id of the open, non-evaluation label tasks among these items."""
+    """Item id -> task id of the open, non-evaluation label tasks among these items (not
+    those stream mode asked on arrival, which keep their place)."""
     found: dict[int, int] = {}
     for start in range(0, len(item_ids), _CHUNK):
         found.update(
@@ -178,6 +179,7 @@ def _open_tasks(session: Session, item_ids: list[int]) -> dict[int, int]:
                     TaskRow.queue == LABEL_QUEUE,
                     TaskRow.status == "open",
                     TaskRow.is_eval.is_(False),
+                    TaskRow.priority < priority.ASKED_BONUS,
                 )
             ).all()
         )

@@ -11,7 +11,8 @@ The scale is `labelloop.engine.core.priority`'s. Rules this module keeps:
    unscored range ``[-1, 0)`` on a cold start), in paced write transactions
    (`labelloop.store.writes.WritePacer`), so no transaction grows with the pool.
 4. Only open label-queue tasks outside the evaluation set change: evaluation-set tasks
-   keep their priority, since the queue mixes them in at their own share.
+   keep their priority, since the queue mixes them in at their own share, and so do the
+   items stream mode asked on arrival (from `ASKED_BONUS` up): people were promised them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from sqlalchemy import Float, Integer, String, column, select, update, values
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.priority import BATCH_BONUS, left_batch
+from labelloop.engine.core.priority import ASKED_BONUS, BATCH_BONUS, left_batch
 from labelloop.engine.rounds.inputs import ProjectSnapshot
 from labelloop.engine.rounds.scoring import Progress, ScoredPool
 from labelloop.store.db import Database
@@ -57,6 +58,7 @@ def _refresh_priorities(
                 tasks.c.queue == "label",
                 tasks.c.status == "open",
                 tasks.c.is_eval.is_(False),
+                tasks.c.priority < ASKED_BONUS,
             )
             .values(priority=refreshed.c.priority, reason=refreshed.c.reason, updated_at=now)
         )
@@ -65,8 +67,9 @@ def _refresh_priorities(
     moment = driver_value(connection, tasks.c.updated_at.type, now)
     connection.exec_driver_sql(
         "UPDATE tasks SET priority = ?, reason = ?, updated_at = ? "
-        "WHERE item_id = ? AND queue = 'label' AND status = 'open' AND is_eval = 0",
-        [(priority, reason, moment, item_id) for item_id, priority, reason in rows],
+        "WHERE item_id = ? AND queue = 'label' AND status = 'open' AND is_eval = 0 "
+        "AND priority < ?",
+        [(priority, reason, moment, item_id, ASKED_BONUS) for item_id, priority, reason in rows],
     )
 
 
@@ -85,6 +88,7 @@ def put_batch_first(
             TaskRow.queue == "label",
             TaskRow.status == "open",
             TaskRow.priority >= BATCH_BONUS,
+            TaskRow.priority < ASKED_BONUS,
             TaskRow.is_eval.is_(False),
         )
     ).all()

@@ -15,13 +15,13 @@ Rules
    both rows in one transaction, then the artifact, so no version, artifact or event of
    a failed round remains.
 5. Artifacts live in the project's own directory (`project_dir`) and are loaded only
-   from there, with their SHA-256 checked (`load_project_model`).
+   from there, with their SHA-256 checked (`load_project_model`); both are the floor's
+   (`labelloop.engine.core.artifacts`), since stream mode loads models too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.artifacts import ModelVersionInfo, load_project_model, project_dir
 from labelloop.engine.rounds.inputs import LabelledSet, ProjectSnapshot
-from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
@@ -60,21 +59,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ModelVersionInfo:
-    """A stored model version (without its artifact)."""
-
-    version: int
-    kind: str
-    name: str
-    dataset_version: int | None
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    artifact_path: str | None
-    artifact_sha256: str | None
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True)
 class TrainedVersions:
     """The rows a fitted round committed: ids, per-project numbers, and what is audited.
 
@@ -87,11 +71,6 @@ class TrainedVersions:
     model_version: int
     artifact: Path
     trained: dict[str, Any]
-
-
-def project_dir(db: Database, project_id: int) -> Path:
-    """The project's own artifact directory: ``<artifact dir>/project-<id>``."""
-    return Path(db.artifact_dir) / f"project-{project_id}"
 
 
 def next_number(session: Session, column_: Any, project_column: Any, project_id: int) -> int:
@@ -240,61 +219,3 @@ def discard_versions(db: Database, project_id: int, versions: TrainedVersions) -
         )
     versions.artifact.unlink(missing_ok=True)
     _remove_if_empty(project_dir(db, project_id))
-
-
-def load_project_model(
-    db: Database, project: int | str, version: int | None = None
-) -> tuple[ModelVersionInfo, ProjectModel]:
-    """A built-in model version and its model, loaded from the checked artifact (rule 4).
-
-    Parameters
-    ----------
-    version : int, optional
-        The model version; default the newest built-in one.
-
-    Raises
-    ------
-    NotFoundError
-        No such model version (or none trained yet).
-    ValidationError
-        The artifact is missing, outside the project's directory, or modified.
-    """
-    from labelloop.models.artifacts import load_model
-
-    with db.read() as session:
-        proj = resolve_project(session, project)
-        query_ = select(ModelVersionRow).where(
-            ModelVersionRow.project_id == proj.id, ModelVersionRow.kind == "builtin"
-        )
-        if version is not None:
-            query_ = query_.where(ModelVersionRow.version == version)
-        row = session.execute(query_.order_by(ModelVersionRow.version.desc())).scalars().first()
-        if row is None:
-            wanted = f"model version {version}" if version is not None else "trained model"
-            raise NotFoundError(f"project {proj.name!r} has no {wanted}: run `labelloop train`")
-        dataset_version = None
-        if row.dataset_version_id is not None:
-            dataset_version = session.get(DatasetVersionRow, row.dataset_version_id).version
-        info = ModelVersionInfo(
-            version=row.version,
-            kind=row.kind,
-            name=row.name,
-            dataset_version=dataset_version,
-            params=dict(row.params or {}),
-            metrics=dict(row.metrics or {}),
-            artifact_path=row.artifact_path,
-            artifact_sha256=row.artifact_sha256,
-            created_at=row.created_at,
-        )
-        project_id = proj.id
-    if not info.artifact_path or not info.artifact_sha256:
-        raise ValidationError(
-            f"model version {info.version} has no artifact to load", field="artifact"
-        )
-    model = load_model(
-        Path(db.artifact_dir) / info.artifact_path,
-        project_dir=project_dir(db, project_id),
-        sha256=info.artifact_sha256,
-        extra_trusted=info.params.get("artifact_types", ()),
-    )
-    return info, model

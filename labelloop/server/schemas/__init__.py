@@ -57,6 +57,7 @@ from labelloop.server.schemas.projects import (
     ProjectInfo,
 )
 from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas.stream import StreamOffer, StreamStatus
 from labelloop.server.schemas.users import (
     LoginCreate,
     MemberCreate,
@@ -71,6 +72,8 @@ from labelloop.server.schemas.users import (
 from labelloop.server.schemas.webhooks import DeliveryInfo, WebhookCreate, WebhookInfo
 
 __all__ = [
+    "StreamOffer",
+    "StreamStatus",
     "MAX_ID",
     "AgreementPublic",
     "AnnotationCreate",

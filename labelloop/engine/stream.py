@@ -1,0 +1,380 @@
+"""Stream mode: an item arrives, the latest model scores it, the budget decides at once.
+
+Each arrival is **asked** (queued for people at once), or **parked** (kept in the pool,
+where batch rounds may still pick it); the answer says which and why. The rules:
+
+1. An offered record is checked like an imported one
+   (`labelloop.io.records.record_from_mapping`): text and tabular projects only, no
+   label (labels come from people, or later through an import), an id not yet in the
+   project (else `ConflictError` naming it), content not yet in the project (else
+   `ConflictError` naming the item that has it). Nothing is written for a refusal.
+2. It is scored before any transaction, by the latest round's model (loaded once per
+   process and model version), on the project's uncertainty scale
+   (`labelloop.engine.core.priority`); before a round fitted a model it has no score.
+3. In one write transaction the project's stream state is locked (its row ``FOR UPDATE``
+   on PostgreSQL; SQLite's write lock), the decision taken by
+   `labelloop.strategies.stream.decide` under the project's ``stream_*`` settings, the
+   item, its label task and its prediction written, the state saved, and the decision
+   audited (``stream.decided``, with its reason). Concurrent arrivals are decided one
+   after the other, so the budget holds at every moment.
+4. An arrival is drawn for the evaluation set with probability ``eval_share`` (seeded
+   by the arrival's number); it is asked as such, if the budget allows (evaluation
+   labels are labels too), else parked outside the evaluation set.
+5. Asked items go to the top of the queue, above any picked batch, most informative
+   first (`priority.ASKED_BONUS` plus their place by informativeness), and stay there
+   through later rounds and pushes; parked ones take their place by informativeness
+   (in the unscored range, in a random order, before a model).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import select
+
+from labelloop.engine.core.artifacts import load_project_model
+from labelloop.engine.core.items import LABEL_QUEUE
+from labelloop.engine.core.priority import (
+    ASKED_BONUS,
+    ranking_model,
+    scored_priorities,
+    uncertainty,
+    uncertainty_measure,
+    unscored_priorities,
+)
+from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import effective_settings
+from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
+from labelloop.io.records import record_from_mapping
+from labelloop.store.audit import append_event
+from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, PredictionRow, StreamStateRow, TaskRow, utcnow
+from labelloop.strategies.stream import StreamPolicy, StreamState, decide
+
+if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engine
+    from labelloop.models.builtin import ProjectModel
+
+__all__ = ["StreamOffer", "StreamStatus", "offer_item", "stream_policy", "stream_status"]
+
+_KINDS = {"classification": "text", "tabular": "tabular"}
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class StreamOffer:
+    """One arrival's decision.
+
+    ``decision`` is ``ask`` or ``park``; ``informativeness`` is None before a model;
+    ``asked`` and ``allowed`` are the stream's asks so far and the budget's bound.
+    """
+
+    item_id: str
+    decision: str
+    reason: str
+    informativeness: float | None
+    threshold: float
+    model_version: int | None
+    is_eval: bool
+    arrivals: int
+    asked: int
+    allowed: int
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """A project's stream so far.
+
+    ``allowed`` is the budget's bound on asks now (None under a rate budget, where it
+    depends on the time of the next arrival).
+    """
+
+    arrivals: int
+    asked: int
+    allowed: int | None
+    threshold: float | None
+    budget: float
+    labels_per_hour: float | None
+    explore: float
+
+
+class _Models:
+    """Rule 2's process cache: a loaded model per (artifact, digest), least recent out."""
+
+    def __init__(self) -> None:
+        self._models: OrderedDict[tuple[str, str, int], ProjectModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, project_id: int, version: int) -> ProjectModel:
+        key = (str(Path(db.artifact_dir).resolve()), str(project_id), version)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        _, model = load_project_model(db, project_id, version)
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > _CACHE_SIZE:
+                self._models.popitem(last=False)
+        return model
+
+
+_MODELS = _Models()
+
+
+def stream_policy(settings: dict[str, Any], project_id: int) -> StreamPolicy:
+    """The project's `StreamPolicy` from its ``stream_*`` settings (seeded by the project)."""
+    return StreamPolicy(
+        budget=float(settings["stream_budget"]),
+        labels_per_hour=settings["stream_labels_per_hour"],
+        explore=float(settings["stream_explore"]),
+        step=float(settings["stream_step"]),
+        window=int(settings["stream_window"]),
+        seed=int(project_id),
+    )
+
+
+def _check_record(project: Any, record: Any, source: str | None, line: int | None) -> Any:
+    """Rule 1's checks that need no transaction."""
+    kind = _KINDS.get(project.task_type)
+    if kind is None:
+        raise ValidationError(
+            f"stream mode takes text and tabular projects; {project.name!r} is a "
+            f"{project.task_type} project (import its items instead)",
+            field="task_type",
+        )
+    checked = record_from_mapping(record, kind=kind, source=source, line=line)
+    if checked.label is not None:
+        raise ImportDataError(
+            "an offered item carries no label: people label what the stream asks "
+            "(import labelled items instead)",
+            path=source,
+            line=line,
+            field=checked.label_field,
+        )
+    return checked
+
+
+def _score(
+    db: Database, project: Any, payload: dict[str, Any], ranked_by: tuple[int, int] | None
+) -> tuple[float | None, dict[str, float] | None]:
+    """Rule 2: the arrival's informativeness and class probabilities (None, None without
+    a model)."""
+    if ranked_by is None:
+        return None, None
+    from labelloop.models.builtin import ItemInput
+
+    model = _MODELS.get(db, project.id, ranked_by[1])
+    proba = model.predict_proba(model.featurizer.transform([ItemInput(payload, None)]))
+    informative = uncertainty(
+        proba, measure=uncertainty_measure(project.strategy), multi_label=project.multi_label
+    )
+    labels = list(project.labels)
+    rounded = np.round(proba[0], 6).tolist()
+    return float(informative[0]), dict(zip(labels, rounded, strict=True))
+
+
+def _locked_state(session: Any, project_id: int, dialect: str) -> StreamStateRow:
+    """Rule 3: the project's stream state row, created on first use, locked."""
+    query = select(StreamStateRow).where(StreamStateRow.project_id == project_id)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        # Two first arrivals at once: one creates the row, both then wait on its lock.
+        session.execute(
+            insert(StreamStateRow)
+            .values(project_id=project_id, state={}, updated_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        return session.execute(query.with_for_update()).scalar_one()
+    row = session.execute(query).scalar_one_or_none()  # SQLite: the write lock is held
+    if row is None:
+        row = StreamStateRow(project_id=project_id, state={}, updated_at=utcnow())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _refuse_duplicates(session: Any, project_id: int, checked: Any) -> None:
+    """Rule 1: the id and the content must be new to the project."""
+    found = session.execute(
+        select(ItemRow.external_id, ItemRow.content_hash)
+        .where(
+            ItemRow.project_id == project_id,
+            (ItemRow.external_id == checked.external_id)
+            | (ItemRow.content_hash == checked.content_hash),
+        )
+        .limit(1)
+    ).first()
+    if found is None:
+        return
+    if found.external_id == checked.external_id:
+        raise ConflictError(f"item {checked.external_id!r} is already in the project")
+    raise ConflictError(
+        f"item {checked.external_id!r} has the same content as item {found.external_id!r}"
+    )
+
+
+def offer_item(
+    db: Database,
+    *,
+    project: int | str,
+    record: Any,
+    actor: str,
+    source: str | None = None,
+    line: int | None = None,
+) -> StreamOffer:
+    """Decide one arriving item: ask a person now, or park it in the pool.
+
+    Parameters
+    ----------
+    db : Database
+    project : int or str
+        The project's id or name.
+    record : mapping
+        The item as an import record: ``{"id", "text" or feature fields, "meta"}``.
+    actor : str
+        Who offers it (audited).
+    source, line : optional
+        Where the record came from (a file and its line), for error messages.
+
+    Returns
+    -------
+    StreamOffer
+
+    Raises
+    ------
+    ValidationError
+        A bad record (naming its field), a labelled record, a project type stream mode
+        does not take.
+    ConflictError
+        The id, or the content, is already in the project.
+    """
+    with db.read() as session:
+        row = resolve_project(session, project)
+        checked = _check_record(row, record, source, line)
+        ranked_by = ranking_model(session, row.id)
+        settings = effective_settings(row)
+    informative, proba = _score(db, row, checked.payload, ranked_by)
+    policy = stream_policy(settings, row.id)
+    with db.transaction() as session:
+        project_row = resolve_project(session, row.id)
+        state_row = _locked_state(session, project_row.id, db.dialect)
+        _refuse_duplicates(session, project_row.id, checked)
+        state = StreamState.from_dict(state_row.state)
+        arrival = state.arrivals + 1
+        draw, order = np.random.default_rng([policy.seed, arrival, 1]).random(2)
+        eval_draw = draw < float(settings["eval_share"])
+        decided = decide(
+            informative,
+            state,
+            policy,
+            forced="evaluation set: a random arrival, labelled to measure the model"
+            if eval_draw
+            else None,
+        )
+        is_eval = bool(eval_draw and decided.ask)
+        now = utcnow()
+        item = ItemRow(
+            project_id=project_row.id,
+            external_id=checked.external_id,
+            payload=checked.payload,
+            media_ref=None,
+            meta=checked.meta,
+            content_hash=checked.content_hash,
+            is_eval=is_eval,
+            status="open",
+            created_at=now,
+        )
+        session.add(item)
+        session.flush()
+        place = float(
+            scored_priorities(np.array([informative]))[0]
+            if informative is not None
+            else unscored_priorities(np.array([order]))[0]
+        )
+        session.add(
+            TaskRow(
+                project_id=project_row.id,
+                item_id=item.id,
+                queue=LABEL_QUEUE,
+                status="open",
+                priority=ASKED_BONUS + place if decided.ask else place,
+                needed=int(settings["overlap"]),
+                active_leases=0,
+                reason=f"stream: {decided.reason}"[:300],
+                is_eval=is_eval,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if proba is not None:
+            session.add(
+                PredictionRow(
+                    project_id=project_row.id,
+                    item_id=item.id,
+                    model_version_id=ranked_by[0],
+                    probabilities=proba,
+                    score=informative,
+                    created_at=now,
+                )
+            )
+        state_row.state = decided.state.to_dict()
+        state_row.updated_at = now
+        outcome = StreamOffer(
+            item_id=checked.external_id,
+            decision="ask" if decided.ask else "park",
+            reason=decided.reason,
+            informativeness=informative,
+            threshold=decided.threshold,
+            model_version=ranked_by[1] if ranked_by else None,
+            is_eval=is_eval,
+            arrivals=decided.state.arrivals,
+            asked=decided.state.asked,
+            allowed=decided.allowed,
+        )
+        append_event(
+            session,
+            project_id=project_row.id,
+            actor=actor,
+            action="stream.decided",
+            target=f"item:{item.id}",
+            after={
+                "item": checked.external_id,
+                "decision": outcome.decision,
+                "reason": outcome.reason,
+                "informativeness": informative,
+                "threshold": decided.threshold,
+                "model_version": outcome.model_version,
+                "arrival": outcome.arrivals,
+                "asked": outcome.asked,
+                "allowed": outcome.allowed,
+            },
+        )
+    return outcome
+
+
+def stream_status(db: Database, *, project: int | str) -> StreamStatus:
+    """The project's stream so far: arrivals, asks, the budget's bound and the threshold."""
+    with db.read() as session:
+        row = resolve_project(session, project)
+        state_row = session.get(StreamStateRow, row.id)
+        state = StreamState.from_dict(state_row.state if state_row else None)
+        policy = stream_policy(effective_settings(row), row.id)
+    allowed = None
+    if policy.labels_per_hour is None:
+        allowed = math.floor(policy.budget * state.arrivals + 1e-9) + 1 if state.arrivals else 0
+    return StreamStatus(
+        arrivals=state.arrivals,
+        asked=state.asked,
+        allowed=allowed,
+        threshold=state.threshold,
+        budget=policy.budget,
+        labels_per_hour=policy.labels_per_hour,
+        explore=policy.explore,
+    )
