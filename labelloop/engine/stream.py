@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from labelloop.engine.core.artifacts import load_project_model
 from labelloop.engine.core.items import LABEL_QUEUE
@@ -201,23 +201,21 @@ def _locked_state(session: Any, project_id: int, dialect: str) -> StreamStateRow
 
 
 def _refuse_duplicates(session: Any, project_id: int, checked: Any) -> None:
-    """Rule 1: the id and the content must be new to the project."""
-    found = session.execute(
-        select(ItemRow.external_id, ItemRow.content_hash)
-        .where(
-            ItemRow.project_id == project_id,
-            (ItemRow.external_id == checked.external_id)
-            | (ItemRow.content_hash == checked.content_hash),
+    """Rule 1: the id and the content must be new to the project (two index lookups)."""
+    taken = session.execute(
+        select(ItemRow.id).where(
+            ItemRow.project_id == project_id, ItemRow.external_id == checked.external_id
         )
-        .limit(1)
     ).first()
-    if found is None:
-        return
-    if found.external_id == checked.external_id:
+    if taken is not None:
         raise ConflictError(f"item {checked.external_id!r} is already in the project")
-    raise ConflictError(
-        f"item {checked.external_id!r} has the same content as item {found.external_id!r}"
-    )
+    same = session.execute(
+        select(ItemRow.external_id)
+        .where(ItemRow.project_id == project_id, ItemRow.content_hash == checked.content_hash)
+        .limit(1)
+    ).scalar()
+    if same is not None:
+        raise ConflictError(f"item {checked.external_id!r} has the same content as item {same!r}")
 
 
 def offer_item(
@@ -263,9 +261,8 @@ def offer_item(
     informative, proba = _score(db, row, checked.payload, ranked_by)
     policy = stream_policy(settings, row.id)
     with db.transaction() as session:
-        project_row = resolve_project(session, row.id)
-        state_row = _locked_state(session, project_row.id, db.dialect)
-        _refuse_duplicates(session, project_row.id, checked)
+        state_row = _locked_state(session, row.id, db.dialect)
+        _refuse_duplicates(session, row.id, checked)
         state = StreamState.from_dict(state_row.state)
         arrival = state.arrivals + 1
         draw, order = np.random.default_rng([policy.seed, arrival, 1]).random(2)
@@ -280,28 +277,30 @@ def offer_item(
         )
         is_eval = bool(eval_draw and decided.ask)
         now = utcnow()
-        item = ItemRow(
-            project_id=project_row.id,
-            external_id=checked.external_id,
-            payload=checked.payload,
-            media_ref=None,
-            meta=checked.meta,
-            content_hash=checked.content_hash,
-            is_eval=is_eval,
-            status="open",
-            created_at=now,
-        )
-        session.add(item)
-        session.flush()
+        item_id = session.execute(
+            insert(ItemRow)
+            .values(
+                project_id=row.id,
+                external_id=checked.external_id,
+                payload=checked.payload,
+                media_ref=None,
+                meta=checked.meta,
+                content_hash=checked.content_hash,
+                is_eval=is_eval,
+                status="open",
+                created_at=now,
+            )
+            .returning(ItemRow.id)
+        ).scalar_one()
         place = float(
             scored_priorities(np.array([informative]))[0]
             if informative is not None
             else unscored_priorities(np.array([order]))[0]
         )
-        session.add(
-            TaskRow(
-                project_id=project_row.id,
-                item_id=item.id,
+        session.execute(
+            insert(TaskRow).values(
+                project_id=row.id,
+                item_id=item_id,
                 queue=LABEL_QUEUE,
                 status="open",
                 priority=ASKED_BONUS + place if decided.ask else place,
@@ -314,10 +313,10 @@ def offer_item(
             )
         )
         if proba is not None:
-            session.add(
-                PredictionRow(
-                    project_id=project_row.id,
-                    item_id=item.id,
+            session.execute(
+                insert(PredictionRow).values(
+                    project_id=row.id,
+                    item_id=item_id,
                     model_version_id=ranked_by[0],
                     probabilities=proba,
                     score=informative,
@@ -340,10 +339,10 @@ def offer_item(
         )
         append_event(
             session,
-            project_id=project_row.id,
+            project_id=row.id,
             actor=actor,
             action="stream.decided",
-            target=f"item:{item.id}",
+            target=f"item:{item_id}",
             after={
                 "item": checked.external_id,
                 "decision": outcome.decision,
