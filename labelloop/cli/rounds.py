@@ -1,4 +1,5 @@
-"""Round commands: ``train``, ``query``, ``status``, ``versions list`` and ``versions diff``."""
+"""Round commands: ``train``, ``query``, ``status``, ``fairness``, ``versions list`` and
+``versions diff``."""
 
 from __future__ import annotations
 
@@ -179,3 +180,61 @@ def versions_diff(
             highlight=False,
             markup=False,
         )
+
+
+@app.command("fairness")
+@reports_errors
+def fairness(
+    project: ProjectArg,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field", help="A metadata key to group by (repeatable; default group_fields)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Per group: shares of the pool, the labels and the evaluation set, the model's
+    accuracy and macro-F1 with intervals, its gap to the rest, agreement, and flags."""
+    import dataclasses
+
+    from labelloop.engine.fairness import fairness_report
+
+    with using_database(db) as database:
+        report = fairness_report(database, project=project, fields=field or None)
+    if as_json:
+        out_console.print_json(json.dumps(dataclasses.asdict(report)))
+        return
+    for f in report.fields:
+        table = Table(title=f"groups by {f.field}")
+        for name in ("group", "pool", "labels", "eval set", "accuracy", "macro-F1", "gap", "flags"):
+            table.add_column(name)
+        for g in f.groups:
+            table.add_row(
+                g.group,
+                f"{g.pool_share:.1%} ({g.n_pool:,})",
+                f"{g.label_share:.1%} ({g.n_labelled:,})",
+                f"{g.eval_share:.1%} ({g.n_eval:,})",
+                _interval(g.accuracy, g.accuracy_ci, n=g.n_eval_labelled),
+                _interval(g.macro_f1, g.macro_f1_ci),
+                _interval(g.accuracy_gap, g.accuracy_gap_ci, signed=True),
+                "; ".join(g.flags) or "-",
+            )
+        out_console.print(table)
+    if report.note:
+        err_console.print(f"[yellow]{report.note}[/]", highlight=False)
+
+
+def _interval(
+    value: float | None,
+    interval: tuple[float, float] | None,
+    *,
+    n: int | None = None,
+    signed: bool = False,
+) -> str:
+    if value is None or interval is None:
+        return "-"
+    form = "{:+.3f}" if signed else "{:.3f}"
+    text = f"{form.format(value)} [{form.format(interval[0])}, {form.format(interval[1])}]"
+    return text if n is None else f"{text} n={n}"

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import export as export_engine
-from labelloop.engine import ingest, jobs, projects, rounds, stream, versions
+from labelloop.engine import fairness, ingest, jobs, projects, rounds, stream, versions
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -162,6 +162,10 @@ class ProjectHandle:
                 runners={"score_new": rounds.run_score_new},
             )
         return report
+
+    def fairness(self, fields: list[str] | None = None) -> fairness.FairnessReport:
+        """The fairness report of the project's ``group_fields`` (or of ``fields``)."""
+        return fairness.fairness_report(self._db, project=self.id, fields=fields)
 
     def offer(self, record: Mapping[str, Any]) -> stream.StreamOffer:
         """Stream mode: offer one arriving item (an import record without a label).

@@ -38,6 +38,7 @@ _API_ROUTERS = (
     "reviews",
     "predictions",
     "stream",
+    "fairness",
     "labels",
     "rounds",
     "metrics",
@@ -47,7 +48,11 @@ _API_ROUTERS = (
     "ui_api",
 )
 # The web UI's routers, included when installed.
-_PAGE_ROUTERS = ("labelloop.server.routers.pages", "labelloop.server.routers.project_pages")
+_PAGE_ROUTERS = (
+    "labelloop.server.routers.pages",
+    "labelloop.server.routers.project_pages",
+    "labelloop.server.routers.fairness_page",
+)
 
 _ERROR_RESPONSES = {
     code: {"model": ErrorPublic, "description": text}

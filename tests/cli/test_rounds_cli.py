@@ -131,3 +131,19 @@ def test_import_after_a_round_scores_the_new_items(run, project, tmp_path):
     left = run("import", project, "later.jsonl", "--no-score")
     assert left.exit_code == 0, left.output
     assert "the new items wait for model version 1 (a score_new job)" in left.stderr
+
+
+def test_fairness_reports_groups_or_says_how_to_name_them(run, project):
+    unnamed = run("fairness", project)
+    assert unnamed.exit_code == 0, unnamed.output
+    assert "set group_fields" in unnamed.stderr
+    assert run("project", "set", project, "group_fields=[\"lang\"]").exit_code == 0
+    assert run("train", project).exit_code == 0
+    named = run("fairness", project, "--json")
+    assert named.exit_code == 0, named.output
+    report = json.loads(named.stdout)
+    [field] = report["fields"]
+    assert field["field"] == "lang" and field["groups"][0]["group"] == "(none)"
+    assert field["groups"][0]["n_pool"] == 150
+    table = run("fairness", project, "--field", "lang")
+    assert "groups by lang" in table.stdout and "(none)" in table.stdout

@@ -150,6 +150,18 @@ def _model_shape(name: str, value: Any) -> Any:
     return value
 
 
+def _keys(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(key, str) and key.strip() and len(key) <= 100 for key in value
+    ):
+        raise ValidationError(
+            f"setting {name!r} must be a list of metadata keys, got {value!r}", field=name
+        )
+    if len(value) > 10:
+        raise ValidationError(f"setting {name!r} takes at most 10 keys", field=name)
+    return list(dict.fromkeys(value))
+
+
 _WEEK = 7 * 24 * 3600
 
 SETTINGS: tuple[Setting, ...] = (
@@ -190,6 +202,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("label_budget", None,
             "labels the team can afford; the stopping verdict says stop once spent",
             _optional(_integer(1)), "int", 1, in_form=True),
+    Setting("group_fields", [],
+            "item metadata keys that name groups (e.g. sex, race) for the fairness report",
+            _keys, "text"),
     Setting("stream_budget", 0.1,
             "stream mode: the share of arrivals that may be asked; never more than "
             "floor(budget x arrivals) + 1 asked at any moment",

@@ -30,6 +30,7 @@ from labelloop.server.schemas.common import (
     UserId,
     WebhookId,
 )
+from labelloop.server.schemas.fairness import FairnessReport
 from labelloop.server.schemas.labelling import (
     AnnotationCreate,
     AnnotationInfo,
@@ -72,6 +73,7 @@ from labelloop.server.schemas.users import (
 from labelloop.server.schemas.webhooks import DeliveryInfo, WebhookCreate, WebhookInfo
 
 __all__ = [
+    "FairnessReport",
     "StreamOffer",
     "StreamStatus",
     "MAX_ID",
