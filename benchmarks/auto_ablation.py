@@ -44,6 +44,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tabular_sets import TABULAR_SETS, themis_sdist  # noqa: E402
+
 BASELINE = "1000c2271f7905755136adfe553c6466e93f328b"
 STRATEGIES = ("auto", "margin", "random")
 
@@ -65,6 +68,14 @@ SPARSE_SETS: dict[str, tuple[int, int, int, str]] = {
     "debates_tfidf": (15, 15, 300, "accuracy"),
     "topics_tfidf": (20, 50, 800, "accuracy"),
 }
+# Small noisy imbalanced tabular sets (benchmarks/tabular_sets.py), scored by macro-F1.
+SETS.update(
+    {
+        t.name: (t.initial, t.batch, t.budget, "f1_macro")
+        for t in TABULAR_SETS.values()
+        if not t.needs_themis or themis_sdist() is not None
+    }
+)
 ALL_SETS = {**SETS, **SPARSE_SETS}
 
 
@@ -77,6 +88,8 @@ def load(name: str) -> tuple[Any, np.ndarray]:
 
     from labelloop.datasets import load_dataset
 
+    if name in TABULAR_SETS:
+        return TABULAR_SETS[name].build()
     if name in ("digits", "breast_cancer", "wine", "iris"):
         data = load_dataset(name)
         return StandardScaler().fit_transform(np.asarray(data.X, dtype=float)), data.y
