@@ -18,15 +18,18 @@ Rules
    reaches the target.
 3. Fixed-sequence testing (as in Learn-then-Test): walk the grid from high to low and
    stop at the first threshold not rejected; every test spends the whole ``risk``,
-   because no threshold is tried before all the higher ones were rejected. The walk
-   starts at the first threshold selecting at least `first_tested` calibration items:
-   the fewest whose bound reaches the target with one of them wrong. Starting where a
-   single error stops the walk would end most walks on the first item a model gets
-   wrong at the very top; which thresholds are passed over depends on the sample's
-   confidences only, never on its labels, so the sequence tested is fixed before a
-   label is read (the sets being nested, only the top of the grid is passed over).
-4. The certified threshold is the lowest one rejected before the walk stopped; None
-   when the first tested threshold is not rejected (or the sample is empty).
+   because no threshold is tried before all the higher ones were rejected. A walk
+   starts at the first threshold selecting at least its start count of calibration
+   items; the first start is `first_tested`, the fewest items whose bound reaches the
+   target with one of them wrong (a walk starting where a single error stops it would
+   end on the first item a model gets wrong at the very top). A larger sample runs
+   ``m`` walks, starting at ``s, 4s, 16s, ...`` items (``s`` being `first_tested` at
+   ``risk / m``; ``m`` the most whose last start fits in the sample), each spending
+   ``risk / m`` (Bonferroni), so noise among the most confident items does not end
+   every walk. Where the walks start depends on the sample's size and confidences only,
+   never on its labels, so the sequences tested are fixed before a label is read.
+4. The certified threshold is the lowest one a walk rejected before it stopped; None
+   when every walk's first tested threshold is not rejected (or the sample is empty).
 5. Per-class thresholds (`calibrate_class_thresholds`) certify each class on the rows
    the model predicts as that class, each at ``risk / n_classes`` (Bonferroni), so all
    of them hold together with probability ``1 - risk``; then every class's auto-labels,
@@ -64,6 +67,8 @@ __all__ = [
 GRID_SIZE = 400
 # Scaled-up samples tried by `labels_to_certify` before saying no size would do.
 _MAX_SCALE = 1_000
+# Each further walk starts where this many times more items are selected.
+_START_STEP = 4
 
 
 @dataclass(frozen=True)
@@ -181,14 +186,36 @@ def _first_tested(target: float, risk: float) -> int:
     return high
 
 
-def _walk(k: np.ndarray, n: np.ndarray, target: float, risk: float) -> int | None:
-    """Rules 2-4: the index of the certified threshold in the grid, or None."""
-    tested = n >= _first_tested(target, risk) - 1e-9
+def _starts(total: float, target: float, risk: float) -> tuple[list[float], float]:
+    """Rule 3: where each walk starts (items selected), and the risk each one spends."""
+    m = 1
+    while True:
+        nxt = _first_tested(target, risk / (m + 1))
+        if nxt * _START_STEP**m > total:
+            break
+        m += 1
+    first = _first_tested(target, risk / m)
+    return [first * _START_STEP**j for j in range(m)], risk / m
+
+
+def _walk(k: np.ndarray, n: np.ndarray, start: float, target: float, risk: float) -> int | None:
+    """Rules 2-4 for one walk: the index of the threshold it certifies, or None."""
+    tested = n >= start - 1e-9
     passed = tested & (_lower(k, n, risk) >= target)
     stops = tested & ~passed
     end = int(np.argmax(stops)) if stops.any() else len(n)
     candidates = np.flatnonzero(passed[:end])
     return int(candidates[-1]) if candidates.size else None
+
+
+def _certify(
+    k: np.ndarray, n: np.ndarray, total: float, target: float, risk: float
+) -> tuple[int, float] | None:
+    """Rule 3's walks together: the lowest threshold any certifies, and its walk's risk."""
+    starts, each = _starts(total, target, risk)
+    found = [_walk(k, n, start, target, each) for start in starts]
+    certified = [index for index in found if index is not None]
+    return (max(certified), each) if certified else None
 
 
 def _labels_needed(
@@ -197,14 +224,14 @@ def _labels_needed(
     """Rule 6, validation assumed done."""
     if total == 0:
         return _first_tested(target, risk)
-    if _walk(k, n, target, risk) is not None:
+    if _certify(k, n, total, target, risk) is not None:
         return 0
     if not np.any(k > target * n):
         return None  # no region the sample shows is precise enough, at any size
 
     def certifies(size: int) -> bool:
         scale = size / total
-        return _walk(k * scale, n * scale, target, risk) is not None
+        return _certify(k * scale, n * scale, size, target, risk) is not None
 
     high = total * 2
     while not certifies(high):
@@ -224,12 +251,13 @@ def _calibrate(proba: np.ndarray, labels: np.ndarray, target: float, risk: float
     correct = (proba.argmax(axis=1) == labels) if proba.shape[0] else np.zeros(0, bool)
     k, n = _counts(confidence, correct, grid)
     needed = _labels_needed(k, n, proba.shape[0], target, risk)
-    index = _walk(k, n, target, risk)
-    if index is None:
+    found = _certify(k, n, proba.shape[0], target, risk)
+    if found is None:
         return Calibration(None, None, None, proba.shape[0], 0, needed)
+    index, spent = found
     return Calibration(
         threshold=float(grid[index]),
-        lower_bound=float(_lower(k[index], n[index], risk)),
+        lower_bound=float(_lower(k[index], n[index], spent)),
         precision=float(k[index] / n[index]),
         n_calibration=proba.shape[0],
         n_selected=int(n[index]),
