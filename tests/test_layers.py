@@ -77,7 +77,7 @@ LAYERS = _table(
     ("2", "automation", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies store"),
+    ("3a", "engine.core", "exceptions strategies automation store"),
     (
         "3b",
         "engine",
