@@ -1,4 +1,4 @@
-"""Auto-labels in rounds: certified on the evaluation set, never over a human label, spot-checked."""
+"""Auto-labels in rounds: certified on the evaluation set, never over a person's label."""
 
 from __future__ import annotations
 
@@ -114,9 +114,13 @@ def test_a_round_auto_labels_what_clears_the_certified_threshold(db):
         tasks = {
             t.item_id: t for t in session.execute(select(TaskRow)).scalars() if t.queue == "label"
         }
-        created = session.execute(
-            select(AuditEventRow).where(AuditEventRow.action == "auto_label.created")
-        ).scalars().all()
+        created = (
+            session.execute(
+                select(AuditEventRow).where(AuditEventRow.action == "auto_label.created")
+            )
+            .scalars()
+            .all()
+        )
     assert metrics["n_calibration"] == n_eval_labelled
     spot = [item for auto, item, _ in rows if auto.spot_check]
     assert spot and len(spot) < len(rows)
@@ -167,9 +171,13 @@ def test_auto_labelling_is_off_by_default(db):
 def test_an_item_a_person_began_is_never_auto_labelled(db):
     project = make_project(db, overlap=2, **AUTO)
     with db.read() as session:
-        pool = session.execute(
-            select(ItemRow.external_id).where(ItemRow.status == "open", ~ItemRow.is_eval)
-        ).scalars().all()
+        pool = (
+            session.execute(
+                select(ItemRow.external_id).where(ItemRow.status == "open", ~ItemRow.is_eval)
+            )
+            .scalars()
+            .all()
+        )
     started = pool[:40]
     for external_id in started:  # one of the two annotations the overlap wants
         record_annotation(db, actor="ann", project=project, external_id=external_id, label="neg")
@@ -237,9 +245,13 @@ def test_failed_spot_checks_pause_auto_labelling_with_a_webhook(db):
     assert "paused" in status.note
     with db.read() as session:
         deliveries = session.execute(select(WebhookDeliveryRow)).scalars().all()
-        paused_events = session.execute(
-            select(AuditEventRow).where(AuditEventRow.action == "auto_label.paused")
-        ).scalars().all()
+        paused_events = (
+            session.execute(
+                select(AuditEventRow).where(AuditEventRow.action == "auto_label.paused")
+            )
+            .scalars()
+            .all()
+        )
     assert [d.event for d in deliveries] == ["auto_label.paused"]
     assert len(paused_events) == 1
     before = len(auto_labelled(db))
