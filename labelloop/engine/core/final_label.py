@@ -197,7 +197,12 @@ def settle_item(
     before = item.status
     standing = standing_label(item.status, item.final_label)
     decision = _decide(session, project, item, task, verdict)
-    if decision.status != item.status or decision.final_label != item.final_label:
+    # The source too: a person's label equal to the auto-label before it makes it theirs.
+    if (
+        decision.status != item.status
+        or decision.final_label != item.final_label
+        or decision.source != item.label_source
+    ):
         for column, value in item_columns(decision, utcnow()).items():
             setattr(item, column, value)
     now_standing = standing_label(decision.status, decision.final_label)

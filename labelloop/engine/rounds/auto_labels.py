@@ -66,6 +66,7 @@ __all__ = [
     "WRITE_ROWS",
     "AutoLabelPlan",
     "plan_auto_labels",
+    "pool_candidates",
     "write_auto_labels",
 ]
 
@@ -154,10 +155,12 @@ def plan_auto_labels(
     return AutoLabelPlan(metrics, thresholds, found.lower_bound)
 
 
-def _candidates(
+def pool_candidates(
     db: Database, project: ProjectSnapshot, model_version_id: int, plan: AutoLabelPlan
 ) -> list[tuple[int, str, float, float]]:
     """Rule 4's first pass: (item id, label, confidence, threshold) of open pool items."""
+    if not plan.active:
+        return []
     cut = np.array([np.inf if t is None else t for t in plan.thresholds])
     found: list[tuple[int, str, float, float]] = []
     last = 0
@@ -200,9 +203,15 @@ def write_auto_labels(
     model_version: int,
     round_number: int,
     actor: str,
+    candidates: list[tuple[int, str, float, float]] | None = None,
 ) -> dict[str, Any]:
-    """Rules 4-7: write the auto-labels; returns the round's ``auto_label`` metrics."""
-    candidates = _candidates(db, project, model_version_id, plan) if plan.active else []
+    """Rules 4-7: write the auto-labels; returns the round's ``auto_label`` metrics.
+
+    ``candidates`` (from `pool_candidates`) are read here when not given; people may
+    label any of them in between, and their labels win (rule 4).
+    """
+    if candidates is None:
+        candidates = pool_candidates(db, project, model_version_id, plan)
     share = float(project.settings["auto_label_spot_check"])
     written = {"n_labelled": 0, "n_spot_checks": 0}
 
