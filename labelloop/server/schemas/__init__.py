@@ -56,7 +56,14 @@ from labelloop.server.schemas.projects import (
     ProjectCreate,
     ProjectInfo,
 )
-from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas.rounds import (
+    AutoLabelPublic,
+    AutoLabelStatusPublic,
+    JobInfo,
+    RoundPublic,
+    SpotChecksPublic,
+    StatusPublic,
+)
 from labelloop.server.schemas.users import (
     LoginCreate,
     MemberCreate,
@@ -78,6 +85,8 @@ __all__ = [
     "AnnotationInfo",
     "AnnotatorAgreementPublic",
     "AnnotatorProgress",
+    "AutoLabelPublic",
+    "AutoLabelStatusPublic",
     "DeliveryInfo",
     "ErrorPublic",
     "GuidelinesPublic",
@@ -110,6 +119,7 @@ __all__ = [
     "RoundPublic",
     "SessionPublic",
     "SkipCreate",
+    "SpotChecksPublic",
     "StatusPublic",
     "TaskId",
     "TaskInfo",
