@@ -5,7 +5,8 @@ Library functions a notebook can call as the engine does::
     from labelloop.automation import calibrate_threshold
     threshold = calibrate_threshold(proba, labels, target_precision=0.95, risk=0.05)
 
-- `calibrate_threshold`, `calibrate`, `calibrate_class_thresholds`, `labels_to_certify`
+- `calibrate_threshold`, `calibrate`, `calibrate_class_thresholds`, `calibrate_per_class`,
+  `labels_to_certify`
   (`_threshold`): a threshold on the top-class probability that reaches a target
   precision with probability ``1 - risk``, by Clopper-Pearson bounds and fixed-sequence
   testing over a fixed grid (Learn-then-Test).
@@ -18,6 +19,7 @@ from labelloop.automation._threshold import (
     Calibration,
     calibrate,
     calibrate_class_thresholds,
+    calibrate_per_class,
     calibrate_threshold,
     first_tested,
     labels_to_certify,
@@ -28,6 +30,7 @@ __all__ = [
     "Calibration",
     "calibrate",
     "calibrate_class_thresholds",
+    "calibrate_per_class",
     "calibrate_threshold",
     "first_tested",
     "labels_to_certify",

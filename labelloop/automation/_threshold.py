@@ -58,6 +58,7 @@ __all__ = [
     "Calibration",
     "calibrate",
     "calibrate_class_thresholds",
+    "calibrate_per_class",
     "calibrate_threshold",
     "first_tested",
     "labels_to_certify",
@@ -359,6 +360,30 @@ def labels_to_certify(
     return calibrate(proba, labels, target_precision=target_precision, risk=risk).labels_needed
 
 
+def calibrate_per_class(
+    proba: Any, labels: Any, *, target_precision: float = 0.95, risk: float = 0.05
+) -> list[Calibration]:
+    """One calibration per class, all holding together (rule 5).
+
+    Class ``c``'s calibration reads the rows the model predicts as ``c``, at
+    ``risk / n_classes``; its threshold applies to the items predicted as ``c``.
+
+    Returns
+    -------
+    list of Calibration
+        One per column of ``proba``.
+    """
+    target = check_level(target_precision, name="target_precision")
+    risk = check_level(risk, name="risk")
+    proba, labels = _check_inputs(proba, labels)
+    n_classes = proba.shape[1]
+    predicted = proba.argmax(axis=1) if proba.shape[0] else np.zeros(0, np.int64)
+    return [
+        _calibrate(proba[predicted == c], labels[predicted == c], target, risk / n_classes)
+        for c in range(n_classes)
+    ]
+
+
 def calibrate_class_thresholds(
     proba: Any, labels: Any, *, target_precision: float = 0.95, risk: float = 0.05
 ) -> list[float | None]:
@@ -371,14 +396,5 @@ def calibrate_class_thresholds(
     list of float or None
         One per column of ``proba``; None for a class with no certified threshold.
     """
-    target = check_level(target_precision, name="target_precision")
-    risk = check_level(risk, name="risk")
-    proba, labels = _check_inputs(proba, labels)
-    n_classes = proba.shape[1]
-    predicted = proba.argmax(axis=1) if proba.shape[0] else np.zeros(0, np.int64)
-    return [
-        _calibrate(
-            proba[predicted == c], labels[predicted == c], target, risk / n_classes
-        ).threshold
-        for c in range(n_classes)
-    ]
+    found = calibrate_per_class(proba, labels, target_precision=target_precision, risk=risk)
+    return [calibration.threshold for calibration in found]

@@ -263,3 +263,17 @@ def test_failed_spot_checks_pause_auto_labelling_with_a_webhook(db):
 def _auto_label(db, auto: AutoLabelRow) -> str:
     with db.read() as session:
         return session.get(AnnotationRow, auto.annotation_id).label
+
+
+def test_per_class_thresholds_label_each_class_at_its_own(db):
+    project = make_project(db, **AUTO, auto_label_per_class=True)
+    info = train(db, actor=ACTOR, project=project)
+    metrics = info.metrics["auto_label"]
+    assert set(metrics["thresholds"]) == {"pos", "neg"}
+    rows = auto_labelled(db)
+    assert rows
+    for auto, _item, annotation in rows:
+        assert auto.threshold == metrics["thresholds"][annotation.label]
+        assert auto.bound == pytest.approx(metrics["bounds"][annotation.label])
+        assert auto.confidence >= auto.threshold and auto.bound >= 0.8
+    assert project_status(db, project).auto_label.thresholds == metrics["thresholds"]

@@ -201,6 +201,8 @@ class AutoLabelStatus:
     target_precision, risk : float
     threshold, bound : float or None
         The latest round's certified threshold and the precision's lower bound there.
+    thresholds : dict or None
+        With ``auto_label_per_class``: each class's certified threshold (None: none).
     labels_needed : int or None
         More evaluation labels that would allow a certified threshold (the latest
         round's; 0 when one is certified, None when more labels alone would not do).
@@ -217,6 +219,7 @@ class AutoLabelStatus:
     risk: float
     threshold: float | None
     bound: float | None
+    thresholds: dict[str, float | None] | None
     labels_needed: int | None
     spot_checks: SpotChecks
     note: str
@@ -278,6 +281,7 @@ def auto_label_status(session: Session, project: ProjectRow) -> AutoLabelStatus:
         risk=float(settings["auto_label_risk"]),
         threshold=latest_threshold,
         bound=latest.get("bound") if latest else None,
+        thresholds=latest.get("thresholds") if latest else None,
         labels_needed=latest.get("labels_needed") if latest else None,
         spot_checks=measure_spot_checks(session, project),
         note=_note(enabled, None if pause is None else pause.reason, latest),

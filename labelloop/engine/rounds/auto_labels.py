@@ -83,7 +83,7 @@ class AutoLabelPlan:
 
     metrics: dict[str, Any]
     thresholds: list[float | None] = field(default_factory=list)
-    bound: float | None = None
+    bounds: list[float | None] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -120,7 +120,7 @@ def plan_auto_labels(
     db: Database, project: ProjectSnapshot, model_version_id: int | None, *, actor: str
 ) -> AutoLabelPlan | None:
     """Rules 1-3: measure the spot checks, then calibrate; None when auto-labelling is off."""
-    from labelloop.automation import calibrate, calibrate_class_thresholds
+    from labelloop.automation import calibrate, calibrate_per_class
 
     if model_version_id is None or not project.settings.get("auto_label"):
         return None
@@ -148,21 +148,25 @@ def plan_auto_labels(
         n_labelled=0,
     )
     if project.settings.get("auto_label_per_class"):
-        thresholds = calibrate_class_thresholds(proba, labels, target_precision=target, risk=risk)
+        per_class = calibrate_per_class(proba, labels, target_precision=target, risk=risk)
+        thresholds = [c.threshold for c in per_class]
+        bounds = [c.lower_bound for c in per_class]
         metrics["thresholds"] = dict(zip(project.labels, thresholds, strict=True))
+        metrics["bounds"] = dict(zip(project.labels, bounds, strict=True))
     else:
         thresholds = [found.threshold] * len(project.labels)
-    return AutoLabelPlan(metrics, thresholds, found.lower_bound)
+        bounds = [found.lower_bound] * len(project.labels)
+    return AutoLabelPlan(metrics, thresholds, bounds)
 
 
 def pool_candidates(
     db: Database, project: ProjectSnapshot, model_version_id: int, plan: AutoLabelPlan
-) -> list[tuple[int, str, float, float]]:
-    """Rule 4's first pass: (item id, label, confidence, threshold) of open pool items."""
+) -> list[tuple[int, str, float, float, float]]:
+    """Rule 4's first pass: (item id, label, confidence, threshold, bound) of open pool items."""
     if not plan.active:
         return []
     cut = np.array([np.inf if t is None else t for t in plan.thresholds])
-    found: list[tuple[int, str, float, float]] = []
+    found: list[tuple[int, str, float, float, float]] = []
     last = 0
     while True:
         with db.read() as session:
@@ -185,8 +189,15 @@ def pool_candidates(
         top = proba.argmax(axis=1)
         confidence = proba.max(axis=1)
         for i in np.flatnonzero(confidence >= cut[top]):
+            c = int(top[i])
             found.append(
-                (rows[i].item_id, project.labels[top[i]], float(confidence[i]), float(cut[top[i]]))
+                (
+                    rows[i].item_id,
+                    project.labels[c],
+                    float(confidence[i]),
+                    float(cut[c]),
+                    float(plan.bounds[c] or 0.0),
+                )
             )
 
 
@@ -203,7 +214,7 @@ def write_auto_labels(
     model_version: int,
     round_number: int,
     actor: str,
-    candidates: list[tuple[int, str, float, float]] | None = None,
+    candidates: list[tuple[int, str, float, float, float]] | None = None,
 ) -> dict[str, Any]:
     """Rules 4-7: write the auto-labels; returns the round's ``auto_label`` metrics.
 
@@ -246,7 +257,7 @@ def write_auto_labels(
         for item in items:
             if item.id in annotated:
                 continue
-            label, confidence, threshold = chunk[item.id]
+            label, confidence, threshold, bound = chunk[item.id]
             task = tasks.get(item.id)
             annotation = AnnotationRow(
                 project_id=project.id, item_id=item.id, task_id=task.id if task else None,
@@ -259,7 +270,7 @@ def write_auto_labels(
                 AutoLabelRow(
                     project_id=project.id, item_id=item.id, annotation_id=annotation.id,
                     model_version_id=model_version_id, round_number=round_number,
-                    confidence=confidence, threshold=threshold, bound=plan.bound or 0.0,
+                    confidence=confidence, threshold=threshold, bound=bound,
                     spot_check=spot,
                 )
             )  # fmt: skip
@@ -281,7 +292,7 @@ def write_auto_labels(
                 after={
                     "model_version": model_version,
                     "thresholds": plan.metrics.get("thresholds", plan.metrics.get("threshold")),
-                    "bound": plan.bound,
+                    "bounds": plan.metrics.get("bounds", plan.metrics.get("bound")),
                     "items": labelled,
                     "spot_checks": checks,
                 },

@@ -65,6 +65,7 @@ class AutoLabelStatusPublic(BaseModel):
     risk: float
     threshold: float | None
     bound: float | None
+    thresholds: dict[str, float | None] | None = None
     labels_needed: int | None
     spot_checks: SpotChecksPublic
     note: str
