@@ -1,5 +1,5 @@
-"""Round commands: ``train``, ``query``, ``status``, ``fairness``, ``versions list`` and
-``versions diff``."""
+"""Round commands: ``train``, ``query``, ``status``, ``fairness``, ``auto-labels``,
+``versions list`` and ``versions diff``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,25 @@ def train(project: ProjectArg, db: DbOption = None) -> None:
     if info.model_version:
         err_console.print(f"  eval set:         {_metric(info.metrics, 'eval')}", highlight=False)
         err_console.print(f"  cross-validation: {_metric(info.metrics, 'cv')}", highlight=False)
+    auto = info.metrics.get("auto_label")
+    if auto is not None:
+        err_console.print(f"  auto-labels:      {_auto_metrics(auto)}", highlight=False)
+
+
+def _auto_metrics(auto: dict[str, Any]) -> str:
+    """A round's auto-labelling in words."""
+    if auto.get("paused"):
+        return f"paused: {auto['paused']}"
+    if auto.get("threshold") is None and not any((auto.get("thresholds") or {}).values()):
+        needed = auto.get("labels_needed")
+        if needed is None:
+            return "none: the model is not precise enough, even where it is most sure"
+        return f"none: about {needed} more evaluation labels would allow a certified threshold"
+    return (
+        f"{auto['n_labelled']} items ({auto['n_spot_checks']} sent to people as spot checks), "
+        f"threshold {auto['threshold']:.6f}, precision >= {auto['bound']:.3f} "
+        f"with probability {1 - auto['risk']:.0%}"
+    )
 
 
 @app.command("query")
@@ -109,6 +128,20 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         )
     )
     out_console.print(counts)
+    auto = info.auto_label
+    if auto is not None and (auto.enabled or auto.n_auto_labelled):
+        checks = auto.spot_checks
+        measured = "no spot check decided yet"
+        if checks.precision is not None:
+            measured = (
+                f"spot checks {checks.correct} of {checks.checked} confirmed: precision "
+                f"{checks.precision:.1%} [{checks.low:.1%}, {checks.high:.1%}]"
+            )
+        style = "yellow" if auto.paused else "green"
+        out_console.print(
+            f"[{style}]auto-labels: {auto.n_auto_labelled} items; {measured}; {auto.note}[/]",
+            highlight=False,
+        )
     if info.rounds:
         table = Table(title="rounds")
         for name in ("round", "dataset", "model", "labels", "strategy", "eval set", "cross-val"):
@@ -128,6 +161,47 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         out_console.print(f"[yellow]eval set: {info.eval_note}[/]", highlight=False)
     style = "yellow" if info.should_stop else "green"
     out_console.print(f"[{style}]{info.verdict}[/]", highlight=False)
+
+
+@app.command("auto-labels")
+@reports_errors
+def auto_labels(
+    project: ProjectArg,
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 20,
+    spot_checks: Annotated[
+        bool, typer.Option("--spot-checks", help="Only those sent to people as spot checks.")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Resume auto-labelling after spot checks paused it.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """The project's auto-labels with what certified each; --resume after a pause."""
+    from labelloop.engine.auto_labels import list_auto_labels, resume_auto_labelling
+
+    with using_database(db) as database:
+        if resume:
+            resume_auto_labelling(database, actor=cli_actor(), project=project)
+            err_console.print("auto-labelling resumed", highlight=False)
+            return
+        rows = list_auto_labels(database, project, limit=limit, spot_checks_only=spot_checks)
+    table = Table(title="auto-labels")
+    for name in ("item", "label", "model", "round", "confidence", "threshold", "bound",
+                 "spot check", "people's label"):  # fmt: skip
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            row.external_id,
+            json.dumps(row.label) if not isinstance(row.label, str) else row.label,
+            str(row.model_version or "-"),
+            str(row.round),
+            f"{row.confidence:.6f}",
+            f"{row.threshold:.6f}",
+            f"{row.bound:.3f}",
+            "yes" if row.spot_check else "",
+            "" if row.people_label is None else str(row.people_label),
+        )
+    out_console.print(table)
 
 
 @versions_app.command("list")

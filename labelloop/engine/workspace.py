@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from labelloop.engine import annotate as annotate_engine
+from labelloop.engine import auto_labels as auto_label_engine
 from labelloop.engine import export as export_engine
 from labelloop.engine import fairness, ingest, jobs, projects, rounds, stream, versions
 from labelloop.exceptions import ValidationError
@@ -215,6 +216,20 @@ class ProjectHandle:
     def status(self) -> rounds.StatusInfo:
         """Counts, rounds with metrics, and the stopping verdict."""
         return rounds.project_status(self._db, self.id)
+
+    def auto_labels(
+        self, *, limit: int = 100, spot_checks_only: bool = False
+    ) -> list[auto_label_engine.AutoLabelInfo]:
+        """The project's auto-labels, newest first, with what certified each."""
+        return auto_label_engine.list_auto_labels(
+            self._db, self.id, limit=limit, spot_checks_only=spot_checks_only
+        )
+
+    def resume_auto_labelling(self) -> None:
+        """Resume auto-labelling after spot checks paused it."""
+        auto_label_engine.resume_auto_labelling(
+            self._db, actor=self.workspace.actor, project=self.id
+        )
 
     def rounds(self) -> list[rounds.RoundInfo]:
         """Every round, oldest first."""

@@ -389,6 +389,56 @@ class LabelChangeRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class AutoLabelRow(Base):
+    """An auto-label: the model's annotation on a pool item, and what certified it.
+
+    ``annotation_id`` is the ``model`` annotation; ``threshold`` the certified threshold
+    on the top-class probability it cleared (``confidence``), ``bound`` the precision's
+    lower bound that certified it; ``spot_check`` whether the item was also sent to
+    people as an ordinary task, to measure the auto-labels.
+    """
+
+    __tablename__ = "auto_labels"
+    __table_args__ = (Index("ix_auto_labels_project_spot", "project_id", "spot_check", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    annotation_id: Mapped[int] = mapped_column(
+        ForeignKey("annotations.id", ondelete="CASCADE"), index=True
+    )
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    round_number: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    bound: Mapped[float] = mapped_column(Float)
+    spot_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AutoLabelPauseRow(Base):
+    """Auto-labelling paused for a project: the spot checks fell short of the target.
+
+    Open (``resumed_at`` NULL) until an admin resumes; the measurement that paused it is
+    kept (``checked``, ``correct``, ``upper``: the interval's upper bound).
+    """
+
+    __tablename__ = "auto_label_pauses"
+    __table_args__ = (Index("ix_auto_label_pauses_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    checked: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[int] = mapped_column(Integer)
+    upper: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resumed_at: Mapped[dt.datetime | None]
+    resumed_by: Mapped[str | None] = mapped_column(String(200))
+
+
 # --------------------------------------------------------------------------- versions
 
 

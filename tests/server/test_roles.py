@@ -176,6 +176,15 @@ ENDPOINTS = (
     ),
     Endpoint("rounds", lambda w, who: ("GET", f"{API}/projects/{_p(w)}/rounds", {}), MEMBERS),
     Endpoint(
+        "auto-labels", lambda w, who: ("GET", f"{API}/projects/{_p(w)}/auto-labels", {}), MEMBERS
+    ),
+    Endpoint(
+        "resume auto-labelling",
+        lambda w, who: ("POST", f"{API}/projects/{_p(w)}/auto-labels/resume", {}),
+        frozenset({"admin"}),
+        ok=(422,),  # past the guard, refused: this project's auto-labelling is not paused
+    ),
+    Endpoint(
         "retrain",
         lambda w, who: ("POST", f"{API}/projects/{_p(w)}/retrain", {}),
         frozenset({"admin"}),

@@ -1,13 +1,21 @@
-"""What every new label sets off: the retrain check, the webhook event, the audit event."""
+"""What every new label sets off: the retrain check, the webhook event, the audit event.
+
+A label on a spot-checked auto-labelled item also re-measures the auto-labels, which
+may pause auto-labelling (`labelloop.engine.core.auto_labels`, rule 3); with the
+``auto_label`` setting off that costs no statement.
+"""
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.auto_labels import auto_labelling_on, check_spot_checks
 from labelloop.engine.core.outbox import emit_event, maybe_enqueue_retrain
 from labelloop.store.audit import append_event
 from labelloop.store.tables import (
     AnnotationRow,
+    AutoLabelRow,
     ItemRow,
     ProjectRow,
 )
@@ -30,6 +38,8 @@ def after_label(
     this transaction) skips looking for subscribers.
     """
     maybe_enqueue_retrain(session, project=project, actor=actor)
+    if auto_labelling_on(project) and _spot_checked(session, item.id):
+        check_spot_checks(session, project, actor=actor)
     if has_webhooks:
         emit_event(
             session,
@@ -57,4 +67,15 @@ def after_label(
             "item_status": item.status,
             "final_label": item.final_label,
         },
+    )
+
+
+def _spot_checked(session: Session, item_id: int) -> bool:
+    return (
+        session.execute(
+            select(AutoLabelRow.id)
+            .where(AutoLabelRow.item_id == item_id, AutoLabelRow.spot_check.is_(True))
+            .limit(1)
+        ).first()
+        is not None
     )

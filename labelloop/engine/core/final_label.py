@@ -7,7 +7,10 @@ reviewing, a new overlap and importing labelled records all go through it.
 Rules
 -----
 1. Votes are the item's ``active`` annotations from `VOTING_SOURCES` (``human``,
-   ``model``, ``import``), oldest first; a reviewer's correction is not a vote.
+   ``model``, ``import``), oldest first; a reviewer's correction is not a vote. An
+   auto-label (``model``) counts only while no other vote does, and then needs no
+   overlap (the rule's rule 0); the review policies do not apply to it (spot checks
+   measure auto-labels instead).
 2. `settle_item` re-derives the decision from the votes, the item's label task (its
    ``needed`` count says whether the overlap is met), a standing review (the latest
    accept or correction of an ``accepted`` item) or the verdict being given now, and
@@ -32,7 +35,14 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.labels import LabelDecision, decide_label, model_label, review_reason
+from labelloop.engine.core.labels import (
+    AUTO_SOURCE,
+    LabelDecision,
+    decide_label,
+    model_label,
+    review_reason,
+    votes_that_count,
+)
 from labelloop.engine.core.settings import effective_settings, review_policies
 from labelloop.store.tables import (
     AnnotationRow,
@@ -141,8 +151,7 @@ def _decide(
     verdict: tuple[str, Any] | None,
 ) -> LabelDecision:
     rows = session.execute(_VOTES, {"item_id": item.id}).all()
-    labels = [row.label for row in rows]
-    source = rows[-1].source if rows else "human"
+    labels, source, auto_only = votes_that_count([(row.label, row.source) for row in rows])
     # Only a review's accept or correction makes an item accepted, and nothing else
     # changes it afterwards: an item in any other status has no standing review.
     if verdict is None and item.status == "accepted":
@@ -151,9 +160,9 @@ def _decide(
         return decide_label(
             labels, complete=True, verdict=verdict[0], reviewed_label=verdict[1], source=source
         )
-    complete = task is None or task.needed <= 0
+    complete = task is None or task.needed <= 0 or auto_only
     draft = decide_label(labels, complete=complete, source=source)
-    if draft.status != "annotated" or source == "import":
+    if draft.status != "annotated" or source in ("import", AUTO_SOURCE):
         return draft
     due = _policy_reason(session, project, item, labels, draft.final_label)
     return decide_label(labels, complete=complete, due=due, source=source) if due else draft
@@ -188,7 +197,12 @@ def settle_item(
     before = item.status
     standing = standing_label(item.status, item.final_label)
     decision = _decide(session, project, item, task, verdict)
-    if decision.status != item.status or decision.final_label != item.final_label:
+    # The source too: a person's label equal to the auto-label before it makes it theirs.
+    if (
+        decision.status != item.status
+        or decision.final_label != item.final_label
+        or decision.source != item.label_source
+    ):
         for column, value in item_columns(decision, utcnow()).items():
             setattr(item, column, value)
     now_standing = standing_label(decision.status, decision.final_label)

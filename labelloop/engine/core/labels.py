@@ -2,6 +2,10 @@
 
 The rule, in order:
 
+0. Auto-labels (source ``model``) vote only while no human or imported label does: a
+   human label always wins over an auto-label, and an auto-label never replaces one
+   (`votes_that_count`). An item voted on by auto-labels alone needs no overlap: it is
+   complete.
 1. A reviewer's correction wins over everything: status ``accepted``, the corrected label.
 2. A reviewer's acceptance confirms the accepted label: status ``accepted``.
 3. Until the item has all the annotations it needs (the project's overlap), it stays
@@ -29,7 +33,17 @@ from typing import Any
 
 from labelloop.exceptions import ValidationError
 
-__all__ = ["LabelDecision", "decide_label", "label_key", "model_label", "review_reason"]
+__all__ = [
+    "AUTO_SOURCE",
+    "LabelDecision",
+    "decide_label",
+    "label_key",
+    "model_label",
+    "review_reason",
+    "votes_that_count",
+]
+
+AUTO_SOURCE = "model"
 
 _VERDICTS = ("accept", "correct")
 
@@ -58,6 +72,36 @@ class LabelDecision:
 def label_key(label: Any) -> str:
     """The canonical JSON form of a label, for comparing and counting votes."""
     return json.dumps(label, sort_keys=True, separators=(",", ":"))
+
+
+def votes_that_count(votes: Sequence[tuple[Any, str]]) -> tuple[list[Any], str, bool]:
+    """Rule 0: the labels that vote, the source of the newest, and whether only models do.
+
+    Parameters
+    ----------
+    votes : sequence of (label, source)
+        The item's active annotations, oldest first.
+
+    Returns
+    -------
+    labels : list
+    source : str
+        The newest counted vote's source (``human`` when there is none).
+    auto_only : bool
+        True when every counted vote is an auto-label.
+
+    Examples
+    --------
+    >>> votes_that_count([("a", "model"), ("b", "human")])
+    (['b'], 'human', False)
+    >>> votes_that_count([("a", "model")])
+    (['a'], 'model', True)
+    """
+    people = [(label, source) for label, source in votes if source != AUTO_SOURCE]
+    counted = people or list(votes)
+    labels = [label for label, _ in counted]
+    source = counted[-1][1] if counted else "human"
+    return labels, source, bool(counted) and not people
 
 
 def _majority(labels: Sequence[Any]) -> tuple[Any, bool]:

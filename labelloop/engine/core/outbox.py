@@ -48,7 +48,13 @@ __all__ = [
     "queued_retrain",
 ]
 
-WEBHOOK_EVENTS = ("annotation.created", "review.completed", "round.completed", "batch.ready")
+WEBHOOK_EVENTS = (
+    "annotation.created",
+    "review.completed",
+    "round.completed",
+    "batch.ready",
+    "auto_label.paused",
+)
 PENDING_JOB_STATUSES = ("queued", "running")
 
 

@@ -110,6 +110,16 @@ def _number(low: float, high: float, *, high_open: bool) -> Callable[[str, Any],
     return check
 
 
+def _open_fraction(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"setting {name!r} must be a number, got {value!r}", field=name)
+    if not 0 < value < 1:
+        raise ValidationError(
+            f"setting {name!r} must be strictly between 0 and 1, got {value}", field=name
+        )
+    return float(value)
+
+
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"setting {name!r} must be true or false, got {value!r}", field=name)
@@ -223,6 +233,24 @@ SETTINGS: tuple[Setting, ...] = (
             "stream mode: at most floor(budget x window) + 1 asks within any this many "
             "arrivals",
             _integer(1, 1_000_000), "int", 1, 1_000_000),
+    Setting("auto_label", False,
+            "whether each round labels the pool items the model is certified to get right",
+            _flag, "bool", in_form=True),
+    Setting("auto_label_precision", 0.95,
+            "the precision auto-labels must reach (p*), certified on the evaluation set",
+            _open_fraction, "number", 0, 1, in_form=True),
+    Setting("auto_label_risk", 0.05,
+            "the chance allowed that auto-labels fall short of that precision (delta)",
+            _open_fraction, "number", 0, 1, in_form=True),
+    Setting("auto_label_per_class", False,
+            "whether each class gets its own certified threshold (all holding together)",
+            _flag, "bool", in_form=True),
+    Setting("auto_label_train", False,
+            "whether rounds train on auto-labels too (off: self-training amplifies errors)",
+            _flag, "bool", in_form=True),
+    Setting("auto_label_spot_check", 0.05,
+            "share of auto-labelled items sent to people as ordinary tasks to measure them",
+            _number(0, 1, high_open=False), "number", 0, 1, in_form=True),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

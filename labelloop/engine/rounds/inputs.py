@@ -7,6 +7,8 @@ Rules
    after it are new to the next round.
 2. Labelled means a final label on an item ``annotated`` or ``accepted``
    (`LABELLED_STATUSES`); the evaluation set and the training set never mix.
+   Auto-labels (final label from ``model``) are in the training set only with the
+   ``auto_label_train`` setting on: self-training amplifies the model's own errors.
 3. The pool is the open non-eval items. It is read in keyset pages (``id > last``),
    each in its own short read transaction (`item_chunks`), so no read holds a snapshot
    for the length of a round and memory holds one page.
@@ -20,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.final_label import LABELLED_STATUSES
@@ -85,17 +87,25 @@ def snapshot_project(row: ProjectRow) -> ProjectSnapshot:
     )
 
 
-def read_labelled(session: Session, project_id: int, *, is_eval: bool) -> LabelledSet:
-    """The training set (``is_eval=False``) or the evaluation set's labelled items."""
+def read_labelled(
+    session: Session, project_id: int, *, is_eval: bool, auto_labels: bool = False
+) -> LabelledSet:
+    """The training set (``is_eval=False``) or the evaluation set's labelled items.
+
+    ``auto_labels``: whether items labelled by the model count (rule 2).
+    """
     from labelloop.models.builtin import ItemInput
 
+    conditions = [
+        ItemRow.project_id == project_id,
+        ItemRow.status.in_(LABELLED_STATUSES),
+        ItemRow.is_eval.is_(is_eval),
+    ]
+    if not auto_labels:
+        conditions.append(or_(ItemRow.label_source.is_(None), ItemRow.label_source != "model"))
     rows = session.execute(
         select(ItemRow.id, ItemRow.payload, ItemRow.media_ref, ItemRow.final_label)
-        .where(
-            ItemRow.project_id == project_id,
-            ItemRow.status.in_(LABELLED_STATUSES),
-            ItemRow.is_eval.is_(is_eval),
-        )
+        .where(*conditions)
         .order_by(ItemRow.id)
     ).all()
     rows = [r for r in rows if r.final_label is not None]

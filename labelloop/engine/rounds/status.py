@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from labelloop.engine.core.auto_labels import AutoLabelStatus, auto_label_status
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
@@ -83,6 +84,11 @@ class StatusInfo:
         Evaluation labels the model's metrics and criteria need (rule 6).
     eval_note : str or None
         ``"not enough evaluation labels yet (n of N)"`` below that, else None.
+    n_auto_labelled : int
+        Items whose standing label is an auto-label (also counted in ``n_labelled``).
+    auto_label : AutoLabelStatus
+        Auto-labelling: on or off, paused and why, the certified threshold, the labels
+        that would allow one, the spot checks' precision with its interval.
     """
 
     project: str
@@ -98,6 +104,8 @@ class StatusInfo:
     reasons: tuple[str, ...]
     eval_needed: int
     eval_note: str | None
+    n_auto_labelled: int = 0
+    auto_label: AutoLabelStatus | None = None
 
 
 def _check_n(n: Any) -> int:
@@ -222,6 +230,7 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
             counts[(status, bool(is_eval))] = count
         rounds = read_rounds(session, proj.id)
         settings = effective_settings(proj)
+        auto = auto_label_status(session, proj)
         project_name = proj.name
 
     def total(statuses: Sequence[str] | None = None, is_eval: bool | None = None) -> int:
@@ -281,4 +290,6 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         reasons=tuple(reasons),
         eval_needed=eval_needed,
         eval_note=eval_note,
+        n_auto_labelled=auto.n_auto_labelled,
+        auto_label=auto,
     )

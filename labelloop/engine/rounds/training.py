@@ -11,7 +11,11 @@ never wait long on SQLite's write lock while a round runs at a million items:
 4. task priorities are written, the picked batch first (`priorities`);
 5. the round, its batch (put first again), the ``model.trained`` and ``round.completed``
    audit events and the webhooks' events commit last (`record`); then pool predictions
-   of older model versions are deleted, but for the items their rounds picked.
+   of older model versions are deleted, but for the items their rounds picked;
+6. with the ``auto_label`` setting on, the threshold is calibrated on the evaluation set
+   before the round commits (its metrics carry it), and after the round commits the
+   pool items that clear it are auto-labelled in paced transactions (`auto_labels`):
+   a failure there leaves the round and the auto-labels written so far, all valid.
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
@@ -30,12 +34,14 @@ the pool ordered by the strategy's diversity alone.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.rounds.auto_labels import plan_auto_labels, write_auto_labels
 from labelloop.engine.rounds.inputs import (
     FEATURIZER_SAMPLE,
     ProjectSnapshot,
@@ -146,7 +152,9 @@ def train(
     read_at = utcnow()
     with db.read() as session:
         proj = snapshot_project(resolve_project(session, project))
-        train_set = read_labelled(session, proj.id, is_eval=False)
+        train_set = read_labelled(
+            session, proj.id, is_eval=False, auto_labels=bool(proj.settings["auto_label_train"])
+        )
         eval_set = read_labelled(session, proj.id, is_eval=True)
         annotations = annotation_ids(session, proj.id, set(train_set.item_ids))
         pool_size = count_pool(session, proj.id)
@@ -228,6 +236,9 @@ def train(
             metrics["stopping"] = stopping_metrics(
                 before, now, scored.max_uncertainty, measure=scored.measure
             )
+        plan = plan_auto_labels(db, proj, model_version_id, actor=actor)
+        if plan is not None:
+            metrics["auto_label"] = plan.metrics
         priorities = scored.priorities()
         n_reprioritised = write_priorities(db, proj, scored, priorities, progress)
         info = write_round(
@@ -247,6 +258,12 @@ def train(
         if versions is not None:
             _take_back(db, proj.id, versions)
         raise
+    if plan is not None and versions is not None:
+        auto = write_auto_labels(
+            db, proj, plan, model_version_id=versions.model_id,
+            model_version=versions.model_version, round_number=info.number, actor=actor,
+        )  # fmt: skip
+        info = dataclasses.replace(info, metrics={**info.metrics, "auto_label": auto})
     if model_version_id is not None:
         drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
     return info

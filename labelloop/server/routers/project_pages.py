@@ -7,17 +7,18 @@ Server-rendered (Jinja2) over the same engine as the API, under the rules of
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from labelloop.engine import agreement, browse, jobs
+from labelloop.engine import agreement, auto_labels, browse, jobs
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.settings import REVIEW_POLICIES, SETTINGS, Setting
-from labelloop.exceptions import LabelloopError
+from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.server.deps import db_of
 from labelloop.server.schemas import MAX_ID
 from labelloop.server.sessions import csrf_matches
@@ -108,6 +109,25 @@ def retrain(
         if not csrf_matches(csrf_token, page.csrf):
             return render(request, "message.html", page, 403, title="Forbidden", text="Reload.")
         jobs.enqueue_retrain(db_of(request), project_id=project.id, actor=page.user.name)
+        return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+    return guarded(request, project_id, "administer", build)
+
+
+@router.post("/projects/{project_id}/auto-labels/resume")
+def resume_auto_labelling(
+    request: Request, project_id: int, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Resume auto-labelling after spot checks paused it (admin)."""
+
+    def build(page: Page, project: Any) -> Response:
+        if not csrf_matches(csrf_token, page.csrf):
+            return render(request, "message.html", page, 403, title="Forbidden", text="Reload.")
+        # Not paused (a second click) is no error here: the dashboard shows it running.
+        with contextlib.suppress(ValidationError):
+            auto_labels.resume_auto_labelling(
+                db_of(request), actor=page.user.name, project=project.id
+            )
         return RedirectResponse(f"/projects/{project.id}", status_code=303)
 
     return guarded(request, project_id, "administer", build)

@@ -1,14 +1,15 @@
-"""Rounds of the loop: their history and metrics, the project's status, retrain jobs."""
+"""Rounds of the loop: their history and metrics, the project's status, retrain jobs,
+and the auto-labels rounds write (listed; resumed after spot checks paused them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
-from labelloop.engine import jobs
+from labelloop.engine import auto_labels, jobs
 from labelloop.server import deps
-from labelloop.server.schemas import JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas import AutoLabelPublic, JobInfo, RoundPublic, StatusPublic
 
 __all__ = ["router"]
 
@@ -53,3 +54,32 @@ def retrain(project: deps.ProjectMember, user: deps.CurrentUser, db: deps.DbDep)
 def list_jobs(project: deps.ProjectMember, db: deps.DbDep) -> Any:
     """The project's newest jobs first (admin)."""
     return jobs.list_jobs(db, project_id=project.id)
+
+
+@router.get(
+    "/projects/{project_id}/auto-labels",
+    response_model=list[AutoLabelPublic],
+    dependencies=[deps.MemberOnly],
+)
+def list_auto_labels(
+    project: deps.ProjectMember,
+    db: deps.DbDep,
+    limit: int = Query(100, ge=1, le=10_000),
+    spot_checks_only: bool = False,
+) -> Any:
+    """The project's auto-labels, newest first, with what certified each."""
+    return auto_labels.list_auto_labels(
+        db, project.id, limit=limit, spot_checks_only=spot_checks_only
+    )
+
+
+@router.post(
+    "/projects/{project_id}/auto-labels/resume",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[deps.AdminOnly],
+)
+def resume_auto_labelling(
+    project: deps.ProjectMember, user: deps.CurrentUser, db: deps.DbDep
+) -> None:
+    """Resume auto-labelling after spot checks paused it (admin)."""
+    auto_labels.resume_auto_labelling(db, actor=deps.actor_for(user), project=project.id)

@@ -57,7 +57,14 @@ from labelloop.server.schemas.projects import (
     ProjectCreate,
     ProjectInfo,
 )
-from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas.rounds import (
+    AutoLabelPublic,
+    AutoLabelStatusPublic,
+    JobInfo,
+    RoundPublic,
+    SpotChecksPublic,
+    StatusPublic,
+)
 from labelloop.server.schemas.stream import StreamOffer, StreamStatus
 from labelloop.server.schemas.users import (
     LoginCreate,
@@ -83,6 +90,8 @@ __all__ = [
     "AnnotationInfo",
     "AnnotatorAgreementPublic",
     "AnnotatorProgress",
+    "AutoLabelPublic",
+    "AutoLabelStatusPublic",
     "DeliveryInfo",
     "ErrorPublic",
     "GuidelinesPublic",
@@ -115,6 +124,7 @@ __all__ = [
     "RoundPublic",
     "SessionPublic",
     "SkipCreate",
+    "SpotChecksPublic",
     "StatusPublic",
     "TaskId",
     "TaskInfo",

@@ -14,7 +14,14 @@ from pydantic import BaseModel, field_validator
 
 from labelloop.engine.jobs import JobInfo
 
-__all__ = ["JobInfo", "RoundPublic", "StatusPublic"]
+__all__ = [
+    "AutoLabelPublic",
+    "AutoLabelStatusPublic",
+    "JobInfo",
+    "RoundPublic",
+    "SpotChecksPublic",
+    "StatusPublic",
+]
 
 
 class RoundPublic(BaseModel):
@@ -36,6 +43,50 @@ class RoundPublic(BaseModel):
         return {key: value for key, value in metrics.items() if key != "strategy_state"}
 
 
+class SpotChecksPublic(BaseModel):
+    """The spot checks of auto-labels: sent, decided by people, confirmed; the interval."""
+
+    sent: int
+    checked: int
+    correct: int
+    precision: float | None
+    low: float
+    high: float
+
+
+class AutoLabelStatusPublic(BaseModel):
+    """Auto-labelling: on or off, paused and why, the certified threshold, spot checks."""
+
+    enabled: bool
+    paused: bool
+    pause_reason: str | None
+    n_auto_labelled: int
+    target_precision: float
+    risk: float
+    threshold: float | None
+    bound: float | None
+    thresholds: dict[str, float | None] | None = None
+    labels_needed: int | None
+    spot_checks: SpotChecksPublic
+    note: str
+
+
+class AutoLabelPublic(BaseModel):
+    """One auto-label, with what certified it and, for a decided spot check, people's label."""
+
+    external_id: str
+    label: Any
+    model_version: int | None
+    round: int
+    confidence: float
+    threshold: float
+    bound: float
+    spot_check: bool
+    people_label: Any
+    standing: bool
+    created_at: dt.datetime
+
+
 class StatusPublic(BaseModel):
     """Where the project stands and whether labelling still pays off, in words."""
 
@@ -54,3 +105,7 @@ class StatusPublic(BaseModel):
     # they are there ("not enough evaluation labels yet (n of N)"), else None.
     eval_needed: int
     eval_note: str | None
+    # Items whose standing label is an auto-label (counted in n_labelled too), and the
+    # state of auto-labelling.
+    n_auto_labelled: int = 0
+    auto_label: AutoLabelStatusPublic | None = None
