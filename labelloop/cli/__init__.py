@@ -18,6 +18,7 @@ def _register_commands() -> None:
         "labelloop.cli.simulate",
         "labelloop.cli.projects",
         "labelloop.cli.rounds",
+        "labelloop.cli.quality",
         "labelloop.cli.store",
         "labelloop.cli.users",
         "labelloop.cli.serve",

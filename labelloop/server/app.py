@@ -36,6 +36,7 @@ _API_ROUTERS = (
     "tasks",
     "annotations",
     "reviews",
+    "quality",
     "predictions",
     "labels",
     "rounds",
@@ -46,7 +47,11 @@ _API_ROUTERS = (
     "ui_api",
 )
 # The web UI's routers, included when installed.
-_PAGE_ROUTERS = ("labelloop.server.routers.pages", "labelloop.server.routers.project_pages")
+_PAGE_ROUTERS = (
+    "labelloop.server.routers.pages",
+    "labelloop.server.routers.project_pages",
+    "labelloop.server.routers.quality_pages",
+)
 
 _ERROR_RESPONSES = {
     code: {"model": ErrorPublic, "description": text}

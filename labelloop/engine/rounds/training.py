@@ -11,7 +11,9 @@ never wait long on SQLite's write lock while a round runs at a million items:
 4. task priorities are written, the picked batch first (`priorities`);
 5. the round, its batch (put first again), the ``model.trained`` and ``round.completed``
    audit events and the webhooks' events commit last (`record`); then pool predictions
-   of older model versions are deleted, but for the items their rounds picked.
+   of older model versions are deleted, but for the items their rounds picked;
+6. the label check's suspect labels, computed with the fit (out-of-fold, bounded cost),
+   are written to the suspect queue (`label_check`).
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
@@ -45,6 +47,7 @@ from labelloop.engine.rounds.inputs import (
     read_labelled,
     snapshot_project,
 )
+from labelloop.engine.rounds.label_check import check_labels, write_suspects
 from labelloop.engine.rounds.priorities import write_priorities
 from labelloop.engine.rounds.record import RoundInfo, write_round
 from labelloop.engine.rounds.scoring import (
@@ -194,6 +197,13 @@ def train(
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
         if cv is not None:
             metrics["cv"] = cv
+    label_check = None
+    if fitted:
+        label_check = check_labels(
+            proj, model, X_lab, y_lab, train_set.item_ids, train_set.labels, seed=seed
+        )
+        if label_check is not None:
+            metrics["label_check"] = label_check.summary()
     if progress:
         progress("fit", 1, 1)
     versions = None
@@ -249,4 +259,6 @@ def train(
         raise
     if model_version_id is not None:
         drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
+    if label_check is not None:
+        write_suspects(db, proj.id, label_check, info.number)
     return info
