@@ -80,7 +80,9 @@ def dawid_skene(
     votes = onehot.sum(axis=1)
     post = (votes == votes.max(axis=1, keepdims=True)).astype(float)
     post /= post.sum(axis=1, keepdims=True)
-    for n_iter in range(1, max_iter + 1):
+    n_iter, moved = 0, np.inf
+    while n_iter < max_iter and moved >= tol:
+        n_iter += 1
         prior = post.mean(axis=0)
         counts = np.einsum("it,iag->atg", post, onehot) + smoothing
         confusion = counts / counts.sum(axis=2, keepdims=True)
@@ -90,8 +92,6 @@ def dawid_skene(
         new /= new.sum(axis=1, keepdims=True)
         moved = np.abs(new - post).max()
         post = new
-        if moved < tol:
-            break
     accuracy = np.einsum("t,att->a", post.mean(axis=0), confusion)
     return Consensus(
         labels=post.argmax(axis=1),
