@@ -67,6 +67,8 @@ def dawid_skene(
             "annotations must be a 2-d int array (items x annotators), -1 for none",
             field="annotations",
         )
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValidationError(f"max_iter must be an int >= 1, got {max_iter!r}", field="max_iter")
     given = A >= 0
     empty = np.flatnonzero(~given.any(axis=1))
     if empty.size:

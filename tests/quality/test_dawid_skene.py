@@ -53,3 +53,6 @@ def test_bad_input_names_the_item():
     assert refused.value.field == "annotations.1"
     with pytest.raises(ValidationError):
         dawid_skene(np.array([0.5, 1.0]))
+    with pytest.raises(ValidationError) as no_steps:
+        dawid_skene(np.array([[0, 1]]), max_iter=0)
+    assert no_steps.value.field == "max_iter"
