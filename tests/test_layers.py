@@ -75,13 +75,15 @@ LAYERS = _table(
     ("leaves", "io report datasets client", "exceptions"),
     ("2", "models", "exceptions strategies"),
     ("2", "automation", "exceptions strategies"),
+    ("2", "quality", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
     ("3a", "engine.core", "exceptions strategies automation store models"),
     (
         "3b",
         "engine",
-        "exceptions io report datasets strategies store models automation selection engine.core",
+        "exceptions io report datasets strategies store models automation quality selection "
+        "engine.core",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),

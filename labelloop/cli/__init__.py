@@ -19,6 +19,7 @@ def _register_commands() -> None:
         "labelloop.cli.projects",
         "labelloop.cli.rounds",
         "labelloop.cli.stream",
+        "labelloop.cli.quality",
         "labelloop.cli.store",
         "labelloop.cli.users",
         "labelloop.cli.serve",

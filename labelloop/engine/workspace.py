@@ -27,7 +27,17 @@ from typing import IO, Any
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import auto_labels as auto_label_engine
 from labelloop.engine import export as export_engine
-from labelloop.engine import fairness, ingest, jobs, projects, rounds, stream, versions
+from labelloop.engine import (
+    fairness,
+    ingest,
+    jobs,
+    projects,
+    quality,
+    rounds,
+    stream,
+    users,
+    versions,
+)
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -259,6 +269,31 @@ class ProjectHandle:
             out=out,
             version=version,
             labelled_only=labelled_only,
+        )
+
+    def label_suspects(self, *, limit: int = 50, offset: int = 0) -> quality.SuspectList:
+        """Labels the rounds found likely wrong, most suspect first, with precision at k."""
+        return quality.list_suspects(self._db, project=self.id, limit=limit, offset=offset)
+
+    def resolve_suspect(
+        self,
+        suspect_id: int,
+        verdict: str,
+        *,
+        reviewer: str,
+        label: str | None = None,
+        note: str | None = None,
+    ) -> quality.SuspectInfo:
+        """Rule on a suspect: ``confirm`` (and correct, to ``label`` or the model's
+        suggestion) or ``clear``; ``reviewer`` names a user who may review."""
+        return quality.resolve_suspect(
+            self._db,
+            suspect_id=suspect_id,
+            user=users.get_user(self._db, reviewer),
+            verdict=verdict,
+            label=label,
+            note=note,
+            project=self.id,
         )
 
     def __repr__(self) -> str:

@@ -36,6 +36,7 @@ _API_ROUTERS = (
     "tasks",
     "annotations",
     "reviews",
+    "quality",
     "predictions",
     "stream",
     "fairness",
@@ -52,6 +53,7 @@ _PAGE_ROUTERS = (
     "labelloop.server.routers.pages",
     "labelloop.server.routers.project_pages",
     "labelloop.server.routers.fairness_page",
+    "labelloop.server.routers.quality_pages",
 )
 
 _ERROR_RESPONSES = {

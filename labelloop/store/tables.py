@@ -50,6 +50,7 @@ __all__ = [
     "ItemRow",
     "JobRow",
     "LabelChangeRow",
+    "LabelSuspectRow",
     "MembershipRow",
     "ModelVersionRow",
     "PredictionRow",
@@ -437,6 +438,34 @@ class AutoLabelPauseRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     resumed_at: Mapped[dt.datetime | None]
     resumed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class LabelSuspectRow(Base):
+    """A label that a round's out-of-fold check found likely wrong, until a reviewer rules.
+
+    ``status``: ``open`` (in the suspect queue), ``confirmed`` (a reviewer corrected it),
+    ``cleared`` (a reviewer kept it), ``dropped`` (a later round no longer flags it, or
+    the item's label changed). At most one ``open`` row per item; ``quality`` is
+    cleanlab's label quality score (low: likely wrong) and ``rank`` its place among the
+    round's flags (1: most suspect), for the reviewers' precision at k.
+    """
+
+    __tablename__ = "label_suspects"
+    __table_args__ = (Index("ix_label_suspects_queue", "project_id", "status", "quality"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    round_number: Mapped[int] = mapped_column(Integer)
+    given_label: Mapped[Any] = mapped_column(Json)
+    suggested_label: Mapped[Any] = mapped_column(Json)
+    quality: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    corrected_label: Mapped[Any | None] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
 
 
 # --------------------------------------------------------------------------- versions

@@ -137,7 +137,7 @@ def test_fairness_reports_groups_or_says_how_to_name_them(run, project):
     unnamed = run("fairness", project)
     assert unnamed.exit_code == 0, unnamed.output
     assert "set group_fields" in unnamed.stderr
-    assert run("project", "set", project, "group_fields=[\"lang\"]").exit_code == 0
+    assert run("project", "set", project, 'group_fields=["lang"]').exit_code == 0
     assert run("train", project).exit_code == 0
     named = run("fairness", project, "--json")
     assert named.exit_code == 0, named.output

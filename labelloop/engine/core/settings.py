@@ -92,6 +92,19 @@ def _integer(minimum: int, maximum: int | None = None) -> Callable[[str, Any], i
     return check
 
 
+def _zero_or_at_least(minimum: int, maximum: int) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        value = _integer(0, maximum)(name, value)
+        if 0 < value < minimum:
+            raise ValidationError(
+                f"setting {name!r} must be 0 (off) or between {minimum} and {maximum}, got {value}",
+                field=name,
+            )
+        return value
+
+    return check
+
+
 def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     return lambda name, value: None if value is None else check(name, value)
 
@@ -251,6 +264,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auto_label_spot_check", 0.05,
             "share of auto-labelled items sent to people as ordinary tasks to measure them",
             _number(0, 1, high_open=False), "number", 0, 1, in_form=True),
+    Setting("label_check_folds", 5,
+            "folds of each round's out-of-fold label check (suspect labels), 0 for no check",
+            _zero_or_at_least(2, 20), "int", 0, 20, in_form=True),
+    Setting("label_check_max_items", 20_000,
+            "labels the round's label check looks at, at most: a random sample beyond it",
+            _integer(10, 10_000_000), "int", 10, 10_000_000),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -16,6 +16,8 @@ never wait long on SQLite's write lock while a round runs at a million items:
    before the round commits (its metrics carry it), and after the round commits the
    pool items that clear it are auto-labelled in paced transactions (`auto_labels`):
    a failure there leaves the round and the auto-labels written so far, all valid.
+7. the label check's suspect labels, computed with the fit (out-of-fold, bounded cost),
+   are written to the suspect queue (`label_check`).
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
@@ -51,6 +53,7 @@ from labelloop.engine.rounds.inputs import (
     read_labelled,
     snapshot_project,
 )
+from labelloop.engine.rounds.label_check import check_labels, write_suspects
 from labelloop.engine.rounds.priorities import write_priorities
 from labelloop.engine.rounds.record import RoundInfo, write_round
 from labelloop.engine.rounds.scoring import (
@@ -202,6 +205,13 @@ def train(
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
         if cv is not None:
             metrics["cv"] = cv
+    label_check = None
+    if fitted:
+        label_check = check_labels(
+            proj, model, X_lab, y_lab, train_set.item_ids, train_set.labels, seed=seed
+        )
+        if label_check is not None:
+            metrics["label_check"] = label_check.summary()
     if progress:
         progress("fit", 1, 1)
     versions = None
@@ -266,4 +276,6 @@ def train(
         info = dataclasses.replace(info, metrics={**info.metrics, "auto_label": auto})
     if model_version_id is not None:
         drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
+    if label_check is not None:
+        write_suspects(db, proj.id, label_check, info.number)
     return info

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from labelloop.engine import agreement, auto_labels, browse, jobs
 from labelloop.engine import projects as project_engine
+from labelloop.engine import quality as quality_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.settings import REVIEW_POLICIES, SETTINGS, Setting
 from labelloop.exceptions import LabelloopError, ValidationError
@@ -82,6 +83,7 @@ def dashboard(request: Request, project_id: int) -> Response:
         kappa = {row["name"]: row for row in quality["annotators"]}
         throughput = browse.annotator_throughput(db, project.id)
         recent = jobs.list_jobs(db, project_id=project.id, limit=5)
+        suspects = quality_engine.list_suspects(db, project=project.id, limit=5)
         return render(
             request,
             "dashboard.html",
@@ -92,6 +94,7 @@ def dashboard(request: Request, project_id: int) -> Response:
             kappa=kappa,
             throughput=throughput,
             jobs=recent,
+            suspects=suspects,
             chart=learning_curve_svg(status.rounds),
             rounds=list(reversed(status.rounds)),
         )

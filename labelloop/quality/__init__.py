@@ -1,0 +1,22 @@
+"""Label quality: label errors found by confident learning on out-of-fold predictions.
+
+Library functions a notebook can call too; the engine's rounds use them on each round's
+training set. `out_of_fold_probabilities` gives each label a prediction from a model that
+did not see it; `rank_label_issues` ranks the labels with cleanlab. `dawid_skene` gives
+the consensus of several annotators and each one's estimated accuracy.
+"""
+
+from labelloop.quality._dawid_skene import Consensus, dawid_skene
+from labelloop.quality._label_issues import (
+    LabelIssues,
+    out_of_fold_probabilities,
+    rank_label_issues,
+)
+
+__all__ = [
+    "Consensus",
+    "LabelIssues",
+    "dawid_skene",
+    "out_of_fold_probabilities",
+    "rank_label_issues",
+]
