@@ -4,12 +4,13 @@ Rules
 -----
 1. Every family rises monotonically to a ceiling ``a`` (scores are bounded, so a family
    without a ceiling, such as ``a + b log n``, would promise any score at some count):
-   ``pow3`` ``a - b n^-c``, ``exp3`` ``a - b exp(-c n / n_max)``, ``logpower3``
-   ``a / (1 + (n / m)^-c)``; ``b, c, m > 0`` and ``0 <= a <= upper``.
+   ``pow3`` ``a - b n^-c``, ``exp3`` ``a - b exp(-c n / n_max)``, ``hyp3``
+   ``a - b / (1 + n / (k n_max))`` (Michaelis-Menten); ``b >= 0``, ``c, k > 0`` on a
+   grid, and ``0 <= a <= upper``. For each shape on the grid the fit is linear in
+   ``a`` and ``b``: closed-form weighted least squares, every bootstrap at once.
 2. Point ``i`` weighs ``n_i / n_max`` in the least-squares fit: later points say more
    about where the curve goes than the cold start does.
-3. The families are averaged with Akaike weights from their weighted residuals; a
-   family whose fit fails is left out, and a curve needs at least one.
+3. The families are averaged with Akaike weights from their weighted residuals.
 4. The interval is a residual bootstrap: the averaged fit plus resampled residuals
    (scaled by ``sqrt(m / (m - 3))`` for the parameters fitted) is refitted
    ``n_boot`` times. A score's interval adds a resampled residual to each refitted
@@ -21,170 +22,126 @@ Rules
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["FAMILIES", "LearningCurve"]
 
-FAMILIES: tuple[str, ...] = ("pow3", "exp3", "logpower3")
+FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
 
 # Beyond this many labels a target counts as out of reach.
 MAX_LABELS = 10_000_000
 
-
-def _pow3(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    return a - b * np.power(n, -c)
-
-
-def _exp3(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    return a - b * np.exp(-c * n)
-
-
-def _logpower3(n: np.ndarray, a: float, log_m: float, c: float) -> np.ndarray:
-    return a / (1.0 + np.exp(-c * (np.log(n) - log_m)))
+# Each family's shape parameter is searched on a grid (relative to n_max for exp3 and
+# hyp3); for a fixed shape the curve is linear in (a, b), solved in closed form.
+_GRID_SIZE = 400
+_GRIDS = {
+    "pow3": np.geomspace(0.01, 3.0, _GRID_SIZE),
+    "exp3": np.geomspace(0.05, 60.0, _GRID_SIZE),
+    "hyp3": np.geomspace(1e-4, 1e2, _GRID_SIZE),
+}
+_INVERSION_GRID = np.geomspace(1.0, float(MAX_LABELS), 4000)
 
 
-_FUNCTIONS = {"pow3": _pow3, "exp3": _exp3, "logpower3": _logpower3}
-
-
-def _pow3_jac(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    power = np.power(n, -c)
-    return np.column_stack([np.ones_like(n), -power, b * power * np.log(n)])
-
-
-def _exp3_jac(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
-    decay = np.exp(-c * n)
-    return np.column_stack([np.ones_like(n), -decay, b * n * decay])
-
-
-def _logpower3_jac(n: np.ndarray, a: float, log_m: float, c: float) -> np.ndarray:
-    shift = np.log(n) - log_m
-    s = 1.0 / (1.0 + np.exp(-c * shift))
-    slope = a * s * (1.0 - s)
-    return np.column_stack([s, -c * slope, shift * slope])
-
-
-# Analytic Jacobians halve the cost of a fit against finite differences.
-_JACOBIANS = {"pow3": _pow3_jac, "exp3": _exp3_jac, "logpower3": _logpower3_jac}
+def _decay(family: str, n: np.ndarray, shape: np.ndarray, scale: float) -> np.ndarray:
+    """``g`` of ``a - b g(n)``, decreasing to 0, for every shape: shape ``shape + n.shape``."""
+    x = np.asarray(n, dtype=float)[None, ...]
+    shape = np.asarray(shape, dtype=float).reshape(-1, *([1] * np.ndim(n)))
+    if family == "pow3":
+        return np.power(x, -shape)
+    if family == "exp3":
+        return np.exp(-shape * x / scale)
+    return 1.0 / (1.0 + x / (shape * scale))
 
 
 @dataclass(frozen=True)
-class _Fit:
-    """One averaged fit: each family's parameters and Akaike weight; ``scale`` for exp3."""
+class _Fits:
+    """``k`` averaged curves: per family ``a``, ``b``, shape and Akaike weight, each ``(k,)``."""
 
-    params: dict[str, tuple[float, float, float]]
-    weights: dict[str, float]
+    params: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    weights: dict[str, np.ndarray]
     scale: float
 
     def predict(self, n: np.ndarray) -> np.ndarray:
-        total = np.zeros_like(n, dtype=float)
-        for family, weight in self.weights.items():
-            x = n / self.scale if family == "exp3" else n
-            total += weight * _FUNCTIONS[family](x, *self.params[family])
-        return total
+        """Scores of every curve at counts ``n``: shape ``(k, len(n))``."""
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        total = 0.0
+        for family, (a, b, shape) in self.params.items():
+            curve = a[:, None] - b[:, None] * _decay(family, n, shape, self.scale)
+            total = total + self.weights[family][:, None] * curve
+        return np.asarray(total)
 
     @property
-    def ceiling(self) -> float:
-        return float(sum(w * self.params[f][0] for f, w in self.weights.items()))
+    def ceilings(self) -> np.ndarray:
+        return sum(self.weights[f] * self.params[f][0] for f in self.params)
 
-    def labels_for(self, target: float, start: float) -> float:
-        """The label count where the mean curve reaches ``target`` (inf: never)."""
-        if self.predict(np.array([start]))[0] >= target:
-            return start
-        if self.ceiling <= target or self.predict(np.array([float(MAX_LABELS)]))[0] < target:
-            return float("inf")
-        low, high = np.log(start), np.log(float(MAX_LABELS))
-        for _ in range(60):  # bisection on log n: the curve is monotone (rule 1)
-            middle = 0.5 * (low + high)
-            if self.predict(np.array([np.exp(middle)]))[0] >= target:
-                high = middle
-            else:
-                low = middle
-        return float(np.exp(high))
+    def labels_for(self, target: float, start: float) -> np.ndarray:
+        """Per curve, the count where it reaches ``target`` from ``start`` on (inf: never)."""
+        grid = np.concatenate([[start], _INVERSION_GRID[start < _INVERSION_GRID]])
+        scores = self.predict(grid)
+        reached = scores >= target
+        first = np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
+        found = np.full(len(first), np.inf)
+        for row in np.flatnonzero(first >= 0):
+            i = first[row]
+            if i == 0:
+                found[row] = start
+                continue
+            low, high = scores[row, i - 1], scores[row, i]
+            # Interpolated in log n, where the curves are smooth.
+            frac = (target - low) / max(high - low, 1e-12)
+            found[row] = float(np.exp(np.log(grid[i - 1]) + frac * np.log(grid[i] / grid[i - 1])))
+        return found
 
 
 def _fit_family(
-    family: str,
-    n: np.ndarray,
-    y: np.ndarray,
-    sigma: np.ndarray,
-    scale: float,
-    upper: float,
-    warm: tuple[float, float, float] | None = None,
-) -> tuple[tuple[float, float, float], float] | None:
-    from scipy.optimize import curve_fit
+    family: str, n: np.ndarray, Y: np.ndarray, w: np.ndarray, scale: float, upper: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 1-2 for one family and every row of ``Y``: ``(a, b, shape, sse)``, each ``(k,)``.
 
-    top = float(y.max())
-    spread = max(float(y.max() - y.min()), 1e-3)
-    if family == "pow3":
-        starts = [(min(top + spread, upper), spread * n.min() ** c, c) for c in (0.3, 0.7)]
-        bounds = ([0.0, 0.0, 1e-3], [upper, np.inf, 3.0])
-        x = n
-    elif family == "exp3":
-        starts = [(min(top + 0.2 * spread, upper), 2 * spread, c) for c in (1.0, 4.0)]
-        bounds = ([0.0, 0.0, 1e-3], [upper, np.inf, 100.0])
-        x = n / scale
-    else:
-        mid = float(np.log(np.median(n)))
-        starts = [(min(top + spread, upper), mid - k, 1.0) for k in (0.0, 2.0)]
-        bounds = ([0.0, -50.0, 1e-3], [upper, 50.0, 10.0])
-        x = n
-    if warm is not None:  # a bootstrap refit starts where the fit to the data ended
-        starts = [warm]
-    best: tuple[tuple[float, float, float], float] | None = None
-    for start in starts:
-        start = tuple(float(np.clip(v, lo, hi)) for v, lo, hi in zip(start, *bounds, strict=True))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                params, _ = curve_fit(
-                    _FUNCTIONS[family],
-                    x,
-                    y,
-                    p0=start,
-                    sigma=sigma,
-                    bounds=bounds,
-                    jac=_JACOBIANS[family],
-                    max_nfev=200,
-                )
-        except (RuntimeError, ValueError):
-            continue
-        residual = (y - _FUNCTIONS[family](x, *params)) / sigma
-        sse = float(np.sum(residual**2))
-        if np.isfinite(sse) and (best is None or sse < best[1]):
-            best = (tuple(float(p) for p in params), sse)
-    return best
+    For each shape of the grid, weighted least squares in closed form under
+    ``b >= 0`` and ``0 <= a <= upper``; the shape with the least weighted residual wins.
+    """
+    G = _decay(family, n, _GRIDS[family], scale)  # (J, m)
+    W = w.sum()
+    g_mean = G @ w / W  # (J,)
+    y_mean = Y @ w / W  # (k,)
+    Gc = G - g_mean[:, None]
+    s_gg = (Gc**2) @ w  # (J,)
+    s_gy = (Y * w) @ Gc.T  # (k, J): Gc is centred under w, so y's mean drops out
+    b = np.maximum(-s_gy / np.maximum(s_gg, 1e-300), 0.0)
+    a = y_mean[:, None] + b * g_mean[None, :]
+    over = a > upper
+    if over.any():  # the ceiling held at upper: b alone by least squares
+        g_w = G * w  # (J, m)
+        num = (upper - Y) @ g_w.T  # (k, J)
+        den = (G * g_w).sum(axis=1)[None, :]
+        b = np.where(over, np.maximum(num / np.maximum(den, 1e-300), 0.0), b)
+        a = np.where(over, upper, a)
+    a = np.maximum(a, 0.0)
+    residual = Y[:, None, :] - (a[..., None] - b[..., None] * G[None, :, :])  # (k, J, m)
+    sse = (residual**2 * w).sum(axis=2)
+    best = sse.argmin(axis=1)
+    rows = np.arange(len(Y))
+    return a[rows, best], b[rows, best], _GRIDS[family][best], sse[rows, best]
 
 
-def _fit_average(
-    n: np.ndarray,
-    y: np.ndarray,
-    families: tuple[str, ...],
-    upper: float,
-    warm: _Fit | None = None,
-) -> _Fit | None:
-    """Rules 2 and 3: the weighted fit of each family, averaged with Akaike weights."""
+def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
+    """Rules 2 and 3 for every row of ``Y``: each family's fit, averaged with Akaike weights."""
     scale = float(n.max())
-    sigma = 1.0 / np.sqrt(n / scale)
-    params, sses = {}, {}
-    for family in families:
-        start = warm.params.get(family) if warm is not None else None
-        if warm is not None and start is None:
-            continue
-        found = _fit_family(family, n, y, sigma, scale, upper, start)
-        if found is not None:
-            params[family], sses[family] = found
-    if not params:
-        return None
+    w = n / scale
     m = len(n)
-    # Every family has three parameters, so Akaike weights reduce to the residuals.
-    aic = {f: m * np.log(max(sse, 1e-12) / m) for f, sse in sses.items()}
-    best = min(aic.values())
-    raw = {f: float(np.exp(-0.5 * (value - best))) for f, value in aic.items()}
+    params, aic = {}, {}
+    for family in families:
+        a, b, shape, sse = _fit_family(family, n, Y, w, scale, upper)
+        params[family] = (a, b, shape)
+        # Every family has three parameters, so Akaike weights reduce to the residuals.
+        aic[family] = m * np.log(np.maximum(sse, 1e-12) / m)
+    best = np.min(np.stack(list(aic.values())), axis=0)
+    raw = {f: np.exp(-0.5 * (value - best)) for f, value in aic.items()}
     total = sum(raw.values())
-    return _Fit(params=params, weights={f: w / total for f, w in raw.items()}, scale=scale)
+    return _Fits(params=params, weights={f: r / total for f, r in raw.items()}, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -201,36 +158,37 @@ class LearningCurve:
         The averaged curve's limit: the score it approaches with unlimited labels.
     level : float
         The intervals' coverage, e.g. 0.8.
+    upper : float
+        The highest score possible.
     """
 
     n_labels: np.ndarray
     scores: np.ndarray
     level: float
-    _fit: _Fit = field(repr=False)
-    _boots: tuple[_Fit, ...] = field(repr=False)
-    _residuals: np.ndarray = field(repr=False)
+    upper: float
+    _fit: _Fits = field(repr=False)
+    _boots: _Fits | None = field(repr=False)
+    _noise: np.ndarray = field(repr=False)
 
     @property
     def weights(self) -> dict[str, float]:
-        return dict(self._fit.weights)
+        return {family: float(w[0]) for family, w in self._fit.weights.items()}
 
     @property
     def ceiling(self) -> float:
-        return self._fit.ceiling
+        return float(self._fit.ceilings[0])
 
     def predict(self, n_labels: float) -> float:
         """The mean curve's score at ``n_labels``."""
-        return float(self._fit.predict(np.array([float(n_labels)]))[0])
+        return float(self._fit.predict(np.array([float(n_labels)]))[0, 0])
 
     def predict_interval(self, n_labels: float) -> tuple[float, float, float]:
         """``(score, low, high)`` at ``n_labels``: rule 4's interval of an observed score."""
         point = self.predict(n_labels)
-        if not self._boots:
+        if self._boots is None:
             return point, point, point
-        x = np.array([float(n_labels)])
-        draws = np.array([fit.predict(x)[0] for fit in self._boots])
-        draws = draws + self._residuals[: len(draws)]
-        low, high = _percentiles(draws, self.level)
+        draws = self._boots.predict(np.array([float(n_labels)]))[:, 0] + self._noise
+        low, high = _percentiles(np.clip(draws, 0.0, self.upper), self.level)
         return point, min(low, point), max(high, point)
 
     def labels_for(
@@ -242,11 +200,10 @@ class LearningCurve:
         reached there gives ``start``.
         """
         start = float(self.n_labels.max()) if start is None else max(float(start), 1.0)
-        point = self._fit.labels_for(target, start)
-        if not self._boots:
+        point = float(self._fit.labels_for(target, start)[0])
+        if self._boots is None:
             return point, point, point
-        draws = np.array([fit.labels_for(target, start) for fit in self._boots])
-        low, high = _percentiles(draws, self.level)
+        low, high = _percentiles(self._boots.labels_for(target, start), self.level)
         return point, min(low, point), max(high, point)
 
 
@@ -267,21 +224,17 @@ def _fit_curve(
     level: float,
     n_boot: int,
     rng: np.random.Generator,
-) -> LearningCurve | None:
-    """Rules 2-4 on checked points (validation is assumed done); None when no family fits."""
-    fit = _fit_average(n, y, families, upper)
-    if fit is None:
-        return None
-    fitted = fit.predict(n)
+) -> LearningCurve:
+    """Rules 2-4 on checked points (validation is assumed done)."""
+    fit = _fit_average(n, y[None, :], families, upper)
+    fitted = fit.predict(n)[0]
     m = len(n)
     residuals = (y - fitted) * np.sqrt(m / max(m - 3, 1))
-    boots: list[_Fit] = []
-    for _ in range(n_boot):
-        again = fitted + rng.choice(residuals, size=m, replace=True)
-        refit = _fit_average(n, np.clip(again, 0.0, upper), families, upper, fit)
-        if refit is not None:
-            boots.append(refit)
-    noise = rng.choice(residuals, size=len(boots), replace=True)
+    boots, noise = None, np.zeros(0)
+    if n_boot:
+        again = fitted[None, :] + rng.choice(residuals, size=(n_boot, m), replace=True)
+        boots = _fit_average(n, np.clip(again, 0.0, upper), families, upper)
+        noise = rng.choice(residuals, size=n_boot, replace=True)
     return LearningCurve(
-        n_labels=n, scores=y, level=level, _fit=fit, _boots=tuple(boots), _residuals=noise
+        n_labels=n, scores=y, level=level, upper=upper, _fit=fit, _boots=boots, _noise=noise
     )

@@ -20,7 +20,7 @@ import datetime as dt
 import math
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -109,7 +109,7 @@ def fit_learning_curve(
     scores : sequence of float
         The score at each count, in ``[0, upper]``.
     families : sequence of str, default=FAMILIES
-        The curve families averaged (``pow3``, ``exp3``, ``logpower3``).
+        The curve families averaged (``pow3``, ``exp3``, ``hyp3``).
     upper : float, default=1.0
         The highest score possible: no ceiling is fitted above it.
     level : float, default=0.8
@@ -125,8 +125,7 @@ def fit_learning_curve(
     Raises
     ------
     ValidationError
-        Naming the argument at fault (``n_labels.3``, ``scores``, ``level``, ...), or
-        ``n_labels`` when no family fits the points.
+        Naming the argument at fault (``n_labels.3``, ``scores``, ``level``, ...).
 
     Examples
     --------
@@ -149,12 +148,9 @@ def fit_learning_curve(
         )
     n, y = _check_points(n_labels, scores, upper)
     rng = check_random_state(random_state)
-    curve = _fit_curve(
+    return _fit_curve(
         n, y, families=families, upper=upper, level=level, n_boot=int(n_boot), rng=rng
     )
-    if curve is None:
-        raise ValidationError("no curve family fits these points", field="n_labels")
-    return curve
 
 
 @dataclass(frozen=True)
@@ -202,6 +198,7 @@ class Forecast:
     hours_left: float | None = None
     hours_low: float | None = None
     hours_high: float | None = None
+    curve: LearningCurve | None = field(default=None, repr=False, compare=False)
 
     @property
     def sentence(self) -> str:
@@ -304,6 +301,7 @@ def forecast_labels(
         hours_left=hours[0],
         hours_low=hours[1],
         hours_high=hours[2],
+        curve=curve,
     )
 
 
