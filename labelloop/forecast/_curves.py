@@ -10,12 +10,16 @@ Rules
    ``a`` and ``b``: closed-form weighted least squares, every bootstrap at once.
 2. Point ``i`` weighs ``n_i / n_max`` in the least-squares fit: later points say more
    about where the curve goes than the cold start does.
-3. The families are averaged with Akaike weights from their weighted residuals.
+3. The families are averaged with equal weights. Akaike weights favour the family
+   that fits the points seen best, which is not the one that extrapolates best: on the
+   backtest (``benchmarks/forecast.py``) they cut the interval's coverage and raised
+   the error at twice the labels.
 4. The interval is a residual bootstrap: the averaged fit plus resampled residuals
    (scaled by ``sqrt(m / (m - 3))`` for the parameters fitted) is refitted
-   ``n_boot`` times. A score's interval adds a resampled residual to each refitted
-   curve, so it covers an observed score, not only the mean curve; a label count's
-   interval inverts each refitted curve.
+   ``n_boot`` times, each draw by one family picked at random, so the families'
+   disagreement about the future widens it. A score's interval adds a resampled
+   residual to each refitted curve, so it covers an observed score, not only the mean
+   curve; a label count's interval inverts each refitted curve.
 5. An interval always contains its point estimate (percentile bootstraps of skewed
    fits may not, and a point outside its own interval is read as a bug).
 """
@@ -57,7 +61,7 @@ def _decay(family: str, n: np.ndarray, shape: np.ndarray, scale: float) -> np.nd
 
 @dataclass(frozen=True)
 class _Fits:
-    """``k`` averaged curves: per family ``a``, ``b``, shape and Akaike weight, each ``(k,)``."""
+    """``k`` averaged curves: per family ``a``, ``b``, shape and weight, each ``(k,)``."""
 
     params: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
     weights: dict[str, np.ndarray]
@@ -128,20 +132,15 @@ def _fit_family(
 
 
 def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
-    """Rules 2 and 3 for every row of ``Y``: each family's fit, averaged with Akaike weights."""
+    """Rules 2 and 3 for every row of ``Y``: each family's fit, averaged with equal weights."""
     scale = float(n.max())
     w = n / scale
-    m = len(n)
-    params, aic = {}, {}
+    params = {}
     for family in families:
-        a, b, shape, sse = _fit_family(family, n, Y, w, scale, upper)
+        a, b, shape, _ = _fit_family(family, n, Y, w, scale, upper)
         params[family] = (a, b, shape)
-        # Every family has three parameters, so Akaike weights reduce to the residuals.
-        aic[family] = m * np.log(np.maximum(sse, 1e-12) / m)
-    best = np.min(np.stack(list(aic.values())), axis=0)
-    raw = {f: np.exp(-0.5 * (value - best)) for f, value in aic.items()}
-    total = sum(raw.values())
-    return _Fits(params=params, weights={f: r / total for f, r in raw.items()}, scale=scale)
+    share = np.full(len(Y), 1.0 / len(families))
+    return _Fits(params=params, weights={f: share for f in families}, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ class LearningCurve:
     n_labels, scores : ndarray
         The points fitted, by label count.
     weights : dict
-        Each family's Akaike weight in the average.
+        Each family's weight in the average.
     ceiling : float
         The averaged curve's limit: the score it approaches with unlimited labels.
     level : float
@@ -234,6 +233,13 @@ def _fit_curve(
     if n_boot:
         again = fitted[None, :] + rng.choice(residuals, size=(n_boot, m), replace=True)
         boots = _fit_average(n, np.clip(again, 0.0, upper), families, upper)
+        # Each draw follows one family: the families' disagreement is in the interval.
+        pick = rng.integers(len(families), size=n_boot)
+        boots = _Fits(
+            params=boots.params,
+            weights={f: (pick == i).astype(float) for i, f in enumerate(families)},
+            scale=boots.scale,
+        )
         noise = rng.choice(residuals, size=n_boot, replace=True)
     return LearningCurve(
         n_labels=n, scores=y, level=level, upper=upper, _fit=fit, _boots=boots, _noise=noise
