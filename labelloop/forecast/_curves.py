@@ -10,10 +10,11 @@ Rules
    ``a`` and ``b``: closed-form weighted least squares, every bootstrap at once.
 2. Point ``i`` weighs ``n_i / n_max`` in the least-squares fit: later points say more
    about where the curve goes than the cold start does.
-3. The families are averaged with equal weights. Akaike weights favour the family
-   that fits the points seen best, which is not the one that extrapolates best: on the
-   backtest (``benchmarks/forecast.py``) they cut the interval's coverage and raised
-   the error at twice the labels.
+3. The families are averaged, each weighing half an equal share and half its Akaike
+   weight (from the weighted residuals). Akaike weights alone favour the family that
+   fits the points seen best, which is not the one that extrapolates best: on the
+   backtest (``benchmarks/forecast.py``) they cut the interval's coverage; equal
+   shares alone let a family that plainly misfits clean points pull the average.
 4. The interval is a residual bootstrap: the averaged fit plus resampled residuals
    (scaled by ``sqrt(m / (m - 3))`` for the parameters fitted) is refitted
    ``n_boot`` times, each draw by one family picked at random, so the families'
@@ -40,6 +41,8 @@ MAX_LABELS = 10_000_000
 # Each family's shape parameter is searched on a grid (relative to n_max for exp3 and
 # hyp3); for a fixed shape the curve is linear in (a, b), solved in closed form.
 _GRID_SIZE = 400
+# Half of each family's weight is equal shares, half its Akaike weight (rule 3).
+_BLEND = 0.5
 _GRIDS = {
     "pow3": np.geomspace(0.01, 3.0, _GRID_SIZE),
     "exp3": np.geomspace(0.05, 60.0, _GRID_SIZE),
@@ -132,15 +135,20 @@ def _fit_family(
 
 
 def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
-    """Rules 2 and 3 for every row of ``Y``: each family's fit, averaged with equal weights."""
+    """Rules 2 and 3 for every row of ``Y``: each family's fit, and their average."""
     scale = float(n.max())
     w = n / scale
-    params = {}
+    m = len(n)
+    params, aic = {}, {}
     for family in families:
-        a, b, shape, _ = _fit_family(family, n, Y, w, scale, upper)
+        a, b, shape, sse = _fit_family(family, n, Y, w, scale, upper)
         params[family] = (a, b, shape)
-    share = np.full(len(Y), 1.0 / len(families))
-    return _Fits(params=params, weights={f: share for f in families}, scale=scale)
+        aic[family] = m * np.log(np.maximum(sse, 1e-12) / m)
+    best = np.min(np.stack(list(aic.values())), axis=0)
+    raw = {f: np.exp(-0.5 * (value - best)) for f, value in aic.items()}
+    total = sum(raw.values())
+    weights = {f: _BLEND / len(families) + (1 - _BLEND) * raw[f] / total for f in families}
+    return _Fits(params=params, weights=weights, scale=scale)
 
 
 @dataclass(frozen=True)

@@ -144,8 +144,9 @@ def test_a_naive_timestamp_is_refused_naming_its_position() -> None:
 def test_savings_read_the_random_curve_at_the_project_score() -> None:
     n = [20, 40, 80, 160, 240]
     scores = [0.9 - 2 * x**-0.5 for x in n]
-    savings = savings_against_random(n, scores, n_labels=100, score=0.8, n_boot=20)
-    assert savings.random_labels == pytest.approx(400, rel=0.05)
+    savings = savings_against_random(n, scores, n_labels=100, score=0.8, n_boot=50)
+    # The curve's truth: 0.9 - 2 / sqrt(400) = 0.8.
+    assert savings.random_low <= 400 <= (savings.random_high or np.inf)
     assert savings.labels_saved == savings.random_labels - 100
     assert savings.random_low <= savings.random_labels
     assert savings.random_high is None or savings.random_labels <= savings.random_high
