@@ -17,7 +17,9 @@ Each module keeps the rules of one step and states them:
 - `versions`: dataset and model versions, the artifact (taken back if the round fails),
   `load_project_model`;
 - `record`: the round row, its audit event and webhooks, `list_rounds`;
-- `status`: `query`, `project_status` and the stopping verdict.
+- `status`: `query`, `project_status` and the stopping verdict;
+- `worth`: random sampling's curve each round records, `project_worth` (the forecast of
+  the labels left to the target score, and the labels saved against random sampling).
 
 Bulk and paced writes are the store's (`labelloop.store.writes`). Constants are read
 where they are used: tune `scoring.CHUNK_SIZE`, not the copy re-exported here.
@@ -29,12 +31,14 @@ from labelloop.engine.rounds.scoring import CHUNK_SIZE, Progress
 from labelloop.engine.rounds.status import QueryRow, StatusInfo, project_status, query
 from labelloop.engine.rounds.training import train
 from labelloop.engine.rounds.versions import ModelVersionInfo, load_project_model, project_dir
+from labelloop.engine.rounds.worth import ProjectWorth, project_worth
 
 __all__ = [
     "CHUNK_SIZE",
     "LABELLED_STATUSES",
     "ModelVersionInfo",
     "Progress",
+    "ProjectWorth",
     "QueryRow",
     "RoundInfo",
     "StatusInfo",
@@ -42,6 +46,7 @@ __all__ = [
     "load_project_model",
     "project_dir",
     "project_status",
+    "project_worth",
     "query",
     "train",
 ]

@@ -56,6 +56,7 @@ from labelloop.engine.rounds.scoring import (
 )
 from labelloop.engine.rounds.status import stopping_metrics
 from labelloop.engine.rounds.versions import TrainedVersions, discard_versions, write_model_version
+from labelloop.engine.rounds.worth import random_sampling_curve
 from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import RoundRow, utcnow
@@ -188,9 +189,11 @@ def train(
         _fit(model, X_lab, y_lab)
         if eval_set.inputs:
             X_eval = model.featurizer.transform(eval_set.inputs)
-            metrics["eval"] = label_metrics(
-                model, model.encode_labels(eval_set.labels), model.predict_labels(X_eval)
-            )
+            y_eval = model.encode_labels(eval_set.labels)
+            metrics["eval"] = label_metrics(model, y_eval, model.predict_labels(X_eval))
+            random_curve = random_sampling_curve(model, X_eval, y_eval, seed=seed)
+            if random_curve is not None:
+                metrics["random_curve"] = random_curve
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
         if cv is not None:
             metrics["cv"] = cv

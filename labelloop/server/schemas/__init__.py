@@ -56,7 +56,14 @@ from labelloop.server.schemas.projects import (
     ProjectCreate,
     ProjectInfo,
 )
-from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas.rounds import (
+    ForecastPublic,
+    JobInfo,
+    RoundPublic,
+    SavingsPublic,
+    StatusPublic,
+    WorthPublic,
+)
 from labelloop.server.schemas.users import (
     LoginCreate,
     MemberCreate,
@@ -80,6 +87,7 @@ __all__ = [
     "AnnotatorProgress",
     "DeliveryInfo",
     "ErrorPublic",
+    "ForecastPublic",
     "GuidelinesPublic",
     "GuidelinesUpdate",
     "HealthPublic",
@@ -108,6 +116,7 @@ __all__ = [
     "ReviewTaskId",
     "ReviewTaskInfo",
     "RoundPublic",
+    "SavingsPublic",
     "SessionPublic",
     "SkipCreate",
     "StatusPublic",
@@ -124,4 +133,5 @@ __all__ = [
     "WebhookCreate",
     "WebhookId",
     "WebhookInfo",
+    "WorthPublic",
 ]
