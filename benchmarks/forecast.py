@@ -20,10 +20,12 @@ censored: the estimate is right when it, or its interval's top, is past the budg
 from __future__ import annotations
 
 import argparse
+import pickle
 import time
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import make_classification
@@ -87,7 +89,12 @@ def _labels_to_reach(n: np.ndarray, score: np.ndarray, target: float) -> float:
     return float(n[i - 1] + frac * (n[i] - n[i - 1]))
 
 
-def _run_case(case: Case, seeds: int, budget: int, eval_size: int, rows: dict) -> None:
+def _simulate(case: Case, seeds: int, budget: int, eval_size: int, cache: Path | None) -> tuple:
+    """The curves of every strategy and seed, and each seed's evaluation sample (cached)."""
+    path = cache / f"{case.name}-{seeds}-{budget}-{eval_size}.pkl" if cache else None
+    if path is not None and path.exists():
+        with path.open("rb") as handle:
+            return pickle.load(handle)
     curves: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     evals = {}
     for seed in range(seeds):
@@ -106,6 +113,16 @@ def _run_case(case: Case, seeds: int, budget: int, eval_size: int, rows: dict) -
             curves[(strategy, seed)] = (n.astype(float), s.astype(float))
         pick = np.random.default_rng(1000 + seed).choice(len(y_pool), eval_size, replace=False)
         evals[seed] = (X_pool[pick], y_pool[pick])
+    if path is not None:
+        with path.open("wb") as handle:
+            pickle.dump((curves, evals), handle)
+    return curves, evals
+
+
+def _run_case(
+    case: Case, seeds: int, budget: int, eval_size: int, rows: dict, cache: Path | None
+) -> None:
+    curves, evals = _simulate(case, seeds, budget, eval_size, cache)
     mean_curve = {
         strategy: (
             curves[(strategy, 0)][0],
@@ -185,17 +202,22 @@ def _report(rows: dict) -> None:
         )
     savings = rows["savings"]
     print("\nSavings: labels random sampling needs to reach the strategy's score")
-    print(f"{'set':<24} {'estimates':>9} {'coverage':>9} {'median est/true':>16} {'censored':>9}")
+    print(
+        f"{'set':<24} {'estimates':>9} {'coverage':>9} {'median est/true':>16} "
+        f"{'no estimate':>12} {'censored':>9}"
+    )
     by_set = defaultdict(list)
     for r in savings:
         by_set[r[0]].append(r)
     for name, chosen in [*by_set.items(), ("all", savings)]:
-        ratios = [r[4] for r in chosen if np.isfinite(r[5])]
-        ratio = np.nanmedian(ratios) if ratios else np.nan
+        # The ratio over the estimates that are counts, where random's truth is one too.
+        ratios = [r[4] for r in chosen if np.isfinite(r[5]) and np.isfinite(r[6])]
+        ratio = np.median(ratios) if ratios else np.nan
+        missing = sum(not np.isfinite(r[6]) for r in chosen)
         censored = sum(not np.isfinite(r[5]) for r in chosen)
         print(
             f"{name:<24} {len(chosen):>9} {np.mean([r[3] for r in chosen]):>9.2f} "
-            f"{ratio:>16.2f} {censored:>9}"
+            f"{ratio:>16.2f} {missing:>12} {censored:>9}"
         )
 
 
@@ -205,6 +227,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--budget", type=int, default=800)
     parser.add_argument("--eval-size", type=int, default=300)
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="a folder to keep the simulated curves in"
+    )
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 3)
     rows: dict[str, list] = {"forecast": [], "savings": []}
@@ -213,7 +238,7 @@ def main() -> None:
     with threadpool_limits(1):
         for case in _cases(args.quick):
             t = time.perf_counter()
-            _run_case(case, seeds, args.budget, args.eval_size, rows)
+            _run_case(case, seeds, args.budget, args.eval_size, rows, args.cache)
             print(f"{case.name}: {time.perf_counter() - t:.0f} s", flush=True)
     _report(rows)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
