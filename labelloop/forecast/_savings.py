@@ -58,7 +58,8 @@ def random_curve_points(
     y : array-like of shape (n_samples,) or (n_samples, n_labels)
         Their labels.
     score : callable
-        ``score(y_true, y_pred) -> float``, e.g. macro-F1.
+        ``score(y_true, y_pred) -> float``, e.g. macro-F1; or a tuple of floats, several
+        scores of the same fits.
     sizes : sequence of int, optional
         Training-subset sizes (default: rule 1's five).
     repeats : int, default=3
@@ -68,7 +69,8 @@ def random_curve_points(
     Returns
     -------
     n_labels, scores : ndarray
-        The sizes that could be fitted and the mean score at each.
+        The sizes that could be fitted and the mean score at each (one column per
+        score when ``score`` returns several).
     """
     from sklearn.base import clone
 
@@ -104,11 +106,11 @@ def random_curve_points(
                 train, rest = order[:size], order[size:]
                 if len(np.unique(y[train], axis=0)) >= 2:
                     model = clone(estimator).fit(X[train], y[train])
-                    found.append(float(score(y[rest], model.predict(X[rest]))))
+                    found.append(np.asarray(score(y[rest], model.predict(X[rest])), dtype=float))
                     break
         if found:
             kept_n.append(size)
-            kept_scores.append(float(np.mean(found)))
+            kept_scores.append(np.mean(found, axis=0))
     return np.asarray(kept_n, dtype=float), np.asarray(kept_scores, dtype=float)
 
 

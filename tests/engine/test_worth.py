@@ -11,7 +11,11 @@ from labelloop.engine.annotate import record_annotation
 from labelloop.engine.ingest import import_items
 from labelloop.engine.projects import create_project, update_settings
 from labelloop.engine.rounds import list_rounds, project_worth, train
-from labelloop.engine.rounds.worth import MIN_RANDOM_CURVE_ITEMS
+from labelloop.engine.rounds.worth import (
+    MAX_RANDOM_CURVE_ITEMS,
+    MIN_RANDOM_CURVE_ITEMS,
+    random_sampling_curve,
+)
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.tables import ItemRow
 
@@ -155,3 +159,24 @@ def test_bad_targets_are_refused_naming_the_setting(db, changes: dict, field: st
 def test_the_worth_of_a_missing_project_is_not_found(db) -> None:
     with pytest.raises(NotFoundError):
         project_worth(db, "nope")
+
+
+def test_a_large_evaluation_set_traces_random_sampling_on_a_random_subset() -> None:
+    from labelloop.models.builtin import ItemInput, build_model, check_model_spec
+
+    model = build_model(
+        "classification", labels=["pos", "neg"], multi_label=False, spec=check_model_spec(None)
+    )
+    rng = random.Random(1)
+    labels = ["pos" if i % 2 == 0 else "neg" for i in range(MAX_RANDOM_CURVE_ITEMS + 500)]
+    inputs = [
+        ItemInput({"text": " ".join(rng.choices(POSITIVE if lab == "pos" else NEGATIVE, k=3))})
+        for lab in labels
+    ]
+    model.featurizer.fit(inputs)
+    X = model.featurizer.transform(inputs)
+    curve = random_sampling_curve(model, X, model.encode_labels(labels), seed=3)
+    assert curve is not None
+    assert max(curve["n_labels"]) == int(0.7 * MAX_RANDOM_CURVE_ITEMS)
+    few = random_sampling_curve(model, X[:20], model.encode_labels(labels[:20]), seed=3)
+    assert few is None  # below MIN_RANDOM_CURVE_ITEMS

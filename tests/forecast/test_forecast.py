@@ -177,6 +177,23 @@ def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
     assert scores[-1] > scores[0]
 
 
+def test_random_curve_points_give_a_column_per_score_from_the_same_fits() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def both(t: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+        return f1_score(t, p, average="macro"), float(np.mean(t == p))
+
+    n, scores = random_curve_points(LogisticRegression(), X, y, score=both, random_state=4)
+    _, first = random_curve_points(
+        LogisticRegression(), X, y, score=lambda t, p: f1_score(t, p, average="macro"),
+        random_state=4,
+    )  # fmt: skip
+    assert scores.shape == (len(n), 2)
+    np.testing.assert_allclose(scores[:, 0], first)
+
+
 def test_random_curve_points_refuse_a_size_that_leaves_nothing_to_score() -> None:
     X, y = np.zeros((20, 2)), np.array([0, 1] * 10)
     with pytest.raises(ValidationError) as error:

@@ -8,7 +8,8 @@ Rules
    `status`): scores on a handful of items swing by
    tenths. Rounds at the same label count are averaged by the fit.
 2. Each fitted round records random sampling's learning curve on its labelled
-   evaluation items (`random_sampling_curve`, from `MIN_RANDOM_CURVE_ITEMS` of them):
+   evaluation items (`random_sampling_curve`, from `MIN_RANDOM_CURVE_ITEMS` of them,
+   on a random `MAX_RANDOM_CURVE_ITEMS` of them past that):
    the evaluation set is a random sample, so it traces what random sampling would have
    given. The savings read the newest round's curve at that round's score.
 3. The forecast needs `labelloop.forecast.MIN_POINTS` label counts on the curve; the
@@ -53,9 +54,18 @@ from labelloop.store.tables import AnnotationRow, ItemRow
 if TYPE_CHECKING:
     from labelloop.models.builtin import ProjectModel
 
-__all__ = ["MIN_RANDOM_CURVE_ITEMS", "ProjectWorth", "project_worth", "random_sampling_curve"]
+__all__ = [
+    "MAX_RANDOM_CURVE_ITEMS",
+    "MIN_RANDOM_CURVE_ITEMS",
+    "ProjectWorth",
+    "project_worth",
+    "random_sampling_curve",
+]
 
 MIN_RANDOM_CURVE_ITEMS = 30
+# Past this many labelled evaluation items the curve is traced on a random subset of
+# them, so a round's extra fits stay small however large the evaluation set grows.
+MAX_RANDOM_CURVE_ITEMS = 2000
 _PACE_SAMPLE = 5000
 _BAND_STEPS = 8
 _METRIC_NAMES = {"macro_f1": "macro-F1", "accuracy": "accuracy"}
@@ -127,19 +137,25 @@ def random_sampling_curve(
 
     if len(y_eval) < MIN_RANDOM_CURVE_ITEMS:
         return None
-    curve: dict[str, list[float]] = {}
-    for metric in _METRIC_NAMES:
-        n, scores = random_curve_points(
-            model.classifier,
-            X_eval,
-            y_eval,
-            score=lambda t, p, m=metric: label_metrics(model, t, p)[m],
-            random_state=seed,  # the same subsets for both metrics
+    if len(y_eval) > MAX_RANDOM_CURVE_ITEMS:  # a random sample of a random sample
+        keep = np.sort(
+            np.random.default_rng(seed).choice(len(y_eval), MAX_RANDOM_CURVE_ITEMS, replace=False)
         )
-        if len(n) < MIN_POINTS:
-            return None
-        curve["n_labels"] = [int(v) for v in n]
-        curve[metric] = [round(float(v), 6) for v in scores]
+        X_eval, y_eval = X_eval[keep], y_eval[keep]
+    metrics = tuple(_METRIC_NAMES)
+
+    def score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, ...]:
+        found = label_metrics(model, y_true, y_pred)
+        return tuple(found[metric] for metric in metrics)
+
+    n, scores = random_curve_points(
+        model.classifier, X_eval, y_eval, score=score, random_state=seed
+    )
+    if len(n) < MIN_POINTS:
+        return None
+    curve: dict[str, list[float]] = {"n_labels": [int(v) for v in n]}
+    for column, metric in enumerate(metrics):
+        curve[metric] = [round(float(v), 6) for v in scores[:, column]]
     return curve
 
 
