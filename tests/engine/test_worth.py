@@ -180,3 +180,11 @@ def test_a_large_evaluation_set_traces_random_sampling_on_a_random_subset() -> N
     assert max(curve["n_labels"]) == int(0.7 * MAX_RANDOM_CURVE_ITEMS)
     few = random_sampling_curve(model, X[:20], model.encode_labels(labels[:20]), seed=3)
     assert few is None  # below MIN_RANDOM_CURVE_ITEMS
+
+
+def test_a_round_carries_the_random_curve_over_while_the_evaluation_set_stands(db) -> None:
+    truth = _noisy_project(db)
+    _rounds(db, truth, n_rounds=2)
+    first, second = list_rounds(db, "noisy")
+    assert first.metrics["n_eval_labelled"] == second.metrics["n_eval_labelled"]
+    assert second.metrics["random_curve"] == first.metrics["random_curve"]

@@ -164,6 +164,7 @@ def train(
             .first()
         )
         prev_state = (previous.metrics or {}).get("strategy_state") if previous else None
+        prev_metrics = dict(previous.metrics or {}) if previous else {}
         previous_model_id = previous.model_version_id if previous else None
         seed = previous.number + 1 if previous else 1
     if not (train_set.item_ids or sample):
@@ -191,7 +192,9 @@ def train(
             X_eval = model.featurizer.transform(eval_set.inputs)
             y_eval = model.encode_labels(eval_set.labels)
             metrics["eval"] = label_metrics(model, y_eval, model.predict_labels(X_eval))
-            random_curve = random_sampling_curve(model, X_eval, y_eval, seed=seed)
+            random_curve = prev_metrics.get("random_curve")
+            if prev_metrics.get("n_eval_labelled") != len(y_eval) or random_curve is None:
+                random_curve = random_sampling_curve(model, X_eval, y_eval, seed=seed)
             if random_curve is not None:
                 metrics["random_curve"] = random_curve
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)

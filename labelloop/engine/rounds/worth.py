@@ -9,7 +9,8 @@ Rules
    tenths. Rounds at the same label count are averaged by the fit.
 2. Each fitted round records random sampling's learning curve on its labelled
    evaluation items (`random_sampling_curve`, from `MIN_RANDOM_CURVE_ITEMS` of them,
-   on a random `MAX_RANDOM_CURVE_ITEMS` of them past that):
+   on a random `MAX_RANDOM_CURVE_ITEMS` of them past that; a round whose evaluation
+   set has as many labels as the previous round's carries that round's curve over):
    the evaluation set is a random sample, so it traces what random sampling would have
    given. The savings read the newest round's curve at that round's score.
 3. The forecast needs `labelloop.forecast.MIN_POINTS` label counts on the curve; the
