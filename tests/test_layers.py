@@ -76,18 +76,19 @@ LAYERS = _table(
     ("2", "models", "exceptions strategies"),
     ("2", "automation", "exceptions strategies"),
     ("2", "quality", "exceptions strategies"),
+    ("2", "forecast", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
     ("3a", "engine.core", "exceptions strategies automation store models"),
     (
         "3b",
         "engine",
-        "exceptions io report datasets strategies store models automation quality selection "
-        "engine.core",
+        "exceptions io report datasets strategies store models automation quality forecast "
+        "selection engine.core",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),
-    ("4", "server", "exceptions report store selection engine.core engine labelloop"),
+    ("4", "server", "exceptions report forecast store selection engine.core engine labelloop"),
     (
         "4",
         "cli",

@@ -106,11 +106,12 @@ def query(
 @app.command("status")
 @reports_errors
 def status(project: ProjectArg, db: DbOption = None) -> None:
-    """Counts, rounds with their metrics, and whether labelling still pays off."""
-    from labelloop.engine.rounds import project_status
+    """Counts, rounds, whether labelling still pays off, savings and the forecast to the target."""
+    from labelloop.engine.rounds import project_status, project_worth
 
     with using_database(db) as database:
         info = project_status(database, project)
+        worth = project_worth(database, project)
     counts = Table(title=f"project {info.project}")
     for name in ("items", "labelled", "open", "in review", "eval set", "eval labelled"):
         counts.add_column(name, justify="right")
@@ -161,6 +162,8 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         out_console.print(f"[yellow]eval set: {info.eval_note}[/]", highlight=False)
     style = "yellow" if info.should_stop else "green"
     out_console.print(f"[{style}]{info.verdict}[/]", highlight=False)
+    for sentence in worth.sentences:
+        out_console.print(sentence, highlight=False, markup=False)
 
 
 @app.command("auto-labels")

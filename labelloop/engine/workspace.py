@@ -241,6 +241,10 @@ class ProjectHandle:
             self._db, actor=self.workspace.actor, project=self.id
         )
 
+    def worth(self) -> rounds.ProjectWorth:
+        """The forecast of the labels left to the target score, and the savings against random."""
+        return rounds.project_worth(self._db, self.id)
+
     def rounds(self) -> list[rounds.RoundInfo]:
         """Every round, oldest first."""
         return rounds.list_rounds(self._db, self.id)

@@ -45,7 +45,14 @@ def learning_curve_points(rounds: Sequence[Any]) -> dict[str, list[tuple[int, fl
     return points
 
 
-def learning_curve_svg(rounds: Sequence[Any], *, width: float = 6.4, height: float = 3.2) -> str:
+def learning_curve_svg(
+    rounds: Sequence[Any],
+    *,
+    width: float = 6.4,
+    height: float = 3.2,
+    band: Sequence[Sequence[float]] = (),
+    target: float | None = None,
+) -> str:
     """Draw the learning curve (labels vs evaluation-set score) as an inline ``<svg>`` element.
 
     Parameters
@@ -54,6 +61,10 @@ def learning_curve_svg(rounds: Sequence[Any], *, width: float = 6.4, height: flo
         See `learning_curve_points`.
     width, height : float
         Figure size in inches.
+    band : sequence of (labels, score, low, high)
+        A forecast drawn ahead of the curve: its line dotted, its interval shaded.
+    target : float, optional
+        The target score, drawn as a thin horizontal line.
 
     Returns
     -------
@@ -64,10 +75,24 @@ def learning_curve_svg(rounds: Sequence[Any], *, width: float = 6.4, height: flo
     points = learning_curve_points(rounds)
     if not (0 < width <= 40 and 0 < height <= 40):
         raise ValidationError("width and height must be in (0, 40] inches", field="width")
-    return _draw(points, width, height)
+    rows = [tuple(row) for row in band]
+    for index, row in enumerate(rows):
+        if len(row) != 4 or not all(isinstance(v, int | float) for v in row):
+            raise ValidationError(
+                f"band.{index} must be (labels, score, low, high)", field=f"band.{index}"
+            )
+    if target is not None and not (isinstance(target, int | float) and 0 <= target <= 1):
+        raise ValidationError(f"target must be a score in [0, 1], got {target!r}", field="target")
+    return _draw(points, width, height, rows, target)
 
 
-def _draw(points: dict[str, list[tuple[int, float]]], width: float, height: float) -> str:
+def _draw(
+    points: dict[str, list[tuple[int, float]]],
+    width: float,
+    height: float,
+    band: list[tuple[float, ...]],
+    target: float | None,
+) -> str:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -81,6 +106,12 @@ def _draw(points: dict[str, list[tuple[int, float]]], width: float, height: floa
             xs, ys = zip(*pairs, strict=True)
             axes.plot(xs, ys, style, markersize=4, linewidth=1.6, label=name)
             drawn = True
+    if band:
+        xs, mid, low, high = (list(column) for column in zip(*band, strict=True))
+        axes.fill_between(xs, low, high, color="#7a5195", alpha=0.18, linewidth=0)
+        axes.plot(xs, mid, ":", color="#7a5195", linewidth=1.6, label="forecast (80%)")
+    if target is not None:
+        axes.axhline(target, color="#888", linewidth=0.8, linestyle="--", label="target")
     if drawn:
         axes.legend(loc="lower right", frameon=False, fontsize=9)
         axes.set_ylim(0, 1.02)

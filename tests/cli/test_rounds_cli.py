@@ -147,3 +147,25 @@ def test_fairness_reports_groups_or_says_how_to_name_them(run, project):
     assert field["groups"][0]["n_pool"] == 150
     table = run("fairness", project, "--field", "lang")
     assert "groups by lang" in table.stdout and "(none)" in table.stdout
+
+
+def test_status_tells_the_savings_and_the_forecast_to_the_target(run, project, tmp_path):
+    young = run("status", project)
+    assert "the forecast needs 4 rounds" in young.stdout
+    settings = ("target_score=0.99", "eval_min_labels=2")
+    assert run("project", "set", project, *settings).exit_code == 0
+    for k in range(4):
+        lines = []
+        for i in range(10):
+            label = "pos" if i % 2 == 0 else "neg"
+            text = f"{WORDS[label][i % 3]} {WORDS[label][(i + 1) % 3]} y{k}-{i}"
+            lines.append(json.dumps({"id": f"n{k}-{i}", "text": text, "label": label}))
+        (tmp_path / "more.jsonl").write_text("\n".join(lines) + "\n")
+        imported = run("import", project, "more.jsonl")
+        assert imported.exit_code == 0, imported.output
+        assert run("train", project).exit_code == 0
+    status = run("status", project)
+    assert status.exit_code == 0, status.output
+    text = " ".join(status.stdout.split())
+    assert "the forecast needs" not in text
+    assert "target 0.99" in text or "to reach 0.99" in text

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SETTINGS",
     "REVIEW_POLICIES",
     "SETTINGS",
+    "TARGET_METRICS",
     "Setting",
     "check_setting",
     "check_settings",
@@ -158,6 +159,18 @@ def _review_policy(name: str, value: Any) -> str | list[str]:
     return clean[0] if len(clean) == 1 else clean
 
 
+TARGET_METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
+
+
+def _target_metric(name: str, value: Any) -> str:
+    if value not in TARGET_METRICS:
+        raise ValidationError(
+            f"setting {name!r} must be one of {', '.join(TARGET_METRICS)}, got {value!r}",
+            field=name,
+        )
+    return value
+
+
 def _directory(name: str, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise ValidationError(f"setting {name!r} must be a directory path", field=name)
@@ -270,6 +283,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("label_check_max_items", 20_000,
             "labels the round's label check looks at, at most: a random sample beyond it",
             _integer(10, 10_000_000), "int", 10, 10_000_000),
+    Setting("target_score", None,
+            "the evaluation score the team aims for; the forecast says how many labels it takes",
+            _optional(_number(0.01, 1, high_open=False)), "number", 0.01, 1, in_form=True),
+    Setting("target_metric", "macro_f1",
+            "the evaluation score the forecast and the savings read: macro_f1 or accuracy",
+            _target_metric, "text"),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

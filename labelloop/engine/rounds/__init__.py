@@ -19,6 +19,8 @@ Each module keeps the rules of one step and states them:
 - `record`: the round row, its audit event and webhooks, `list_rounds`;
 - `status`: `query`, `project_status` and the stopping verdict;
 - `newcomers`: items imported after a round, scored by its model (`score_new_items`).
+- `worth`: random sampling's curve each round records, `project_worth` (the forecast of
+  the labels left to the target score, and the labels saved against random sampling).
 
 Bulk and paced writes are the store's (`labelloop.store.writes`). Constants are read
 where they are used: tune `scoring.CHUNK_SIZE`, not the copy re-exported here.
@@ -31,6 +33,7 @@ from labelloop.engine.rounds.scoring import CHUNK_SIZE, Progress
 from labelloop.engine.rounds.status import QueryRow, StatusInfo, project_status, query
 from labelloop.engine.rounds.training import train
 from labelloop.engine.rounds.versions import ModelVersionInfo, load_project_model, project_dir
+from labelloop.engine.rounds.worth import ProjectWorth, project_worth
 
 __all__ = [
     "CHUNK_SIZE",
@@ -38,6 +41,7 @@ __all__ = [
     "ModelVersionInfo",
     "NewItemsScored",
     "Progress",
+    "ProjectWorth",
     "QueryRow",
     "RoundInfo",
     "StatusInfo",
@@ -45,6 +49,7 @@ __all__ = [
     "load_project_model",
     "project_dir",
     "project_status",
+    "project_worth",
     "query",
     "run_score_new",
     "score_new_items",

@@ -65,7 +65,9 @@ class RoundInfo:
         ``eval`` (accuracy, macro_f1, n on the evaluation set), ``cv`` (the same by
         cross-validation on the training set), ``pool_size``, ``n_eval_labelled``,
         ``max_uncertainty`` (the pool's highest), ``stopping`` (each stopping
-        criterion's ``stop``, ``value`` and ``reason``, by name), ``strategy_state``
+        criterion's ``stop``, ``value`` and ``reason``, by name), ``random_curve``
+        (random sampling's learning curve traced on the labelled evaluation items:
+        ``n_labels``, ``macro_f1``, ``accuracy``; see `worth`), ``strategy_state``
         (what the strategy carries to the next round).
     created_at : datetime
         When the round read its labels: labels given after it are new to the next round.

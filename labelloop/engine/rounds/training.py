@@ -65,6 +65,7 @@ from labelloop.engine.rounds.scoring import (
 )
 from labelloop.engine.rounds.status import stopping_metrics
 from labelloop.engine.rounds.versions import TrainedVersions, discard_versions, write_model_version
+from labelloop.engine.rounds.worth import random_sampling_curve
 from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import RoundRow, utcnow
@@ -174,6 +175,7 @@ def train(
             .first()
         )
         prev_state = (previous.metrics or {}).get("strategy_state") if previous else None
+        prev_metrics = dict(previous.metrics or {}) if previous else {}
         previous_model_id = previous.model_version_id if previous else None
         seed = previous.number + 1 if previous else 1
     if not (train_set.item_ids or sample):
@@ -199,9 +201,13 @@ def train(
         _fit(model, X_lab, y_lab)
         if eval_set.inputs:
             X_eval = model.featurizer.transform(eval_set.inputs)
-            metrics["eval"] = label_metrics(
-                model, model.encode_labels(eval_set.labels), model.predict_labels(X_eval)
-            )
+            y_eval = model.encode_labels(eval_set.labels)
+            metrics["eval"] = label_metrics(model, y_eval, model.predict_labels(X_eval))
+            random_curve = prev_metrics.get("random_curve")
+            if prev_metrics.get("n_eval_labelled") != len(y_eval) or random_curve is None:
+                random_curve = random_sampling_curve(model, X_eval, y_eval, seed=seed)
+            if random_curve is not None:
+                metrics["random_curve"] = random_curve
         cv = cross_validated_metrics(model, X_lab, y_lab, random_state=seed)
         if cv is not None:
             metrics["cv"] = cv

@@ -71,7 +71,8 @@ def _form_value(setting: Setting, form: Any) -> tuple[bool, Any]:
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def dashboard(request: Request, project_id: int) -> Response:
-    """The project dashboard: counts, throughput, agreement, learning curve, rounds, verdict."""
+    """The project dashboard: counts, throughput, agreement, learning curve and its forecast,
+    savings against random, rounds, verdict."""
 
     def build(page: Page, project: Any) -> Response:
         from labelloop.engine import rounds as round_engine
@@ -79,6 +80,7 @@ def dashboard(request: Request, project_id: int) -> Response:
 
         db = db_of(request)
         status = round_engine.project_status(db, project.id)
+        worth = round_engine.project_worth(db, project.id)
         quality = agreement.agreement_report(db, project.id)
         kappa = {row["name"]: row for row in quality["annotators"]}
         throughput = browse.annotator_throughput(db, project.id)
@@ -95,7 +97,8 @@ def dashboard(request: Request, project_id: int) -> Response:
             throughput=throughput,
             jobs=recent,
             suspects=suspects,
-            chart=learning_curve_svg(status.rounds),
+            worth=worth,
+            chart=learning_curve_svg(status.rounds, band=worth.band, target=worth.target),
             rounds=list(reversed(status.rounds)),
         )
 

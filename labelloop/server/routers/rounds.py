@@ -1,5 +1,6 @@
-"""Rounds of the loop: their history and metrics, the project's status, retrain jobs,
-and the auto-labels rounds write (listed; resumed after spot checks paused them)."""
+"""Rounds of the loop: their history and metrics, the project's status and forecast,
+retrain jobs, and the auto-labels rounds write (listed; resumed after spot checks paused
+them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from fastapi import APIRouter, Query, status
 
 from labelloop.engine import auto_labels, jobs
 from labelloop.server import deps
-from labelloop.server.schemas import AutoLabelPublic, JobInfo, RoundPublic, StatusPublic
+from labelloop.server.schemas import (
+    AutoLabelPublic,
+    JobInfo,
+    RoundPublic,
+    StatusPublic,
+    WorthPublic,
+)
 
 __all__ = ["router"]
 
@@ -35,6 +42,14 @@ def project_status(project: deps.ProjectMember, user: deps.LabellerUser, db: dep
     from labelloop.engine import rounds as round_engine
 
     return round_engine.project_status(db, project.id)
+
+
+@router.get("/projects/{project_id}/forecast", response_model=WorthPublic)
+def project_forecast(project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep) -> Any:
+    """Labels left to the target score, the time at the team's pace, and savings against random."""
+    from labelloop.engine import rounds as round_engine
+
+    return WorthPublic.model_validate(round_engine.project_worth(db, project.id))
 
 
 @router.post(

@@ -60,10 +60,13 @@ from labelloop.server.schemas.projects import (
 from labelloop.server.schemas.rounds import (
     AutoLabelPublic,
     AutoLabelStatusPublic,
+    ForecastPublic,
     JobInfo,
     RoundPublic,
+    SavingsPublic,
     SpotChecksPublic,
     StatusPublic,
+    WorthPublic,
 )
 from labelloop.server.schemas.stream import StreamOffer, StreamStatus
 from labelloop.server.schemas.users import (
@@ -94,6 +97,7 @@ __all__ = [
     "AutoLabelStatusPublic",
     "DeliveryInfo",
     "ErrorPublic",
+    "ForecastPublic",
     "GuidelinesPublic",
     "GuidelinesUpdate",
     "HealthPublic",
@@ -122,6 +126,7 @@ __all__ = [
     "ReviewTaskId",
     "ReviewTaskInfo",
     "RoundPublic",
+    "SavingsPublic",
     "SessionPublic",
     "SkipCreate",
     "SpotChecksPublic",
@@ -139,4 +144,5 @@ __all__ = [
     "WebhookCreate",
     "WebhookId",
     "WebhookInfo",
+    "WorthPublic",
 ]

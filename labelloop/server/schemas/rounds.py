@@ -10,17 +10,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from labelloop.engine.jobs import JobInfo
 
 __all__ = [
     "AutoLabelPublic",
     "AutoLabelStatusPublic",
+    "ForecastPublic",
     "JobInfo",
     "RoundPublic",
+    "SavingsPublic",
     "SpotChecksPublic",
     "StatusPublic",
+    "WorthPublic",
 ]
 
 
@@ -109,3 +112,63 @@ class StatusPublic(BaseModel):
     # state of auto-labelling.
     n_auto_labelled: int = 0
     auto_label: AutoLabelStatusPublic | None = None
+
+
+class ForecastPublic(BaseModel):
+    """Labels still needed to reach the target score, with an interval and the time left."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    n_labels: int
+    score: float
+    target: float
+    ceiling: float
+    # False: "not reachable at this rate" (the fitted ceiling is below the target).
+    reachable: bool
+    labels_needed: int | None
+    labels_low: int | None
+    labels_high: int | None
+    labels_left: int | None
+    # (score, low, high) predicted at twice the labels.
+    at_double: tuple[float, float, float]
+    level: float
+    pace: float | None
+    hours_left: float | None
+    hours_low: float | None
+    hours_high: float | None
+    sentence: str
+
+
+class SavingsPublic(BaseModel):
+    """Labels random sampling would have needed to reach the project's score."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    n_labels: int
+    score: float
+    random_labels: int | None
+    random_low: int | None
+    random_high: int | None
+    labels_saved: int | None
+    level: float
+    metric: str
+    sentence: str
+
+
+class WorthPublic(BaseModel):
+    """What labelling is worth, and what is left: the savings and the forecast."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    metric: str
+    target: float | None
+    # The learning curve fitted: (labels, score) per round.
+    curve: list[tuple[int, float]]
+    forecast: ForecastPublic | None
+    at_double: tuple[float, float, float] | None
+    # (labels, score, low, high) from now to twice the labels.
+    band: list[tuple[int, float, float, float]]
+    savings: SavingsPublic | None
+    pace: float | None
+    notes: list[str]
+    sentences: list[str]

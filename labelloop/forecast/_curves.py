@@ -1,0 +1,256 @@
+"""Learning-curve fits: a few saturating families, weighted, averaged, bootstrapped.
+
+Rules
+-----
+1. Every family rises monotonically to a ceiling ``a`` (scores are bounded, so a family
+   without a ceiling, such as ``a + b log n``, would promise any score at some count):
+   ``pow3`` ``a - b n^-c``, ``exp3`` ``a - b exp(-c n / n_max)``, ``hyp3``
+   ``a - b / (1 + n / (k n_max))`` (Michaelis-Menten); ``b >= 0``, ``c, k > 0`` on a
+   grid, and ``0 <= a <= upper``. For each shape on the grid the fit is linear in
+   ``a`` and ``b``: closed-form weighted least squares, every bootstrap at once.
+2. Point ``i`` weighs ``(n_i / n_max)^2`` in the least-squares fit: later points say
+   more about where the curve goes than the cold start does.
+3. The families are averaged, each weighing half an equal share and half its Akaike
+   weight (from the weighted residuals). Akaike weights alone favour the family that
+   fits the points seen best, which is not the one that extrapolates best: on the
+   backtest (``benchmarks/forecast.py``) they cut the interval's coverage; equal
+   shares alone let a family that plainly misfits clean points pull the average.
+4. The interval is a residual bootstrap: the averaged fit plus resampled residuals
+   (scaled by ``sqrt(m / (m - 3))`` for the parameters fitted) is refitted
+   ``n_boot`` times, each draw by one family picked at random, so the families'
+   disagreement about the future widens it. A score's interval adds a resampled
+   residual to each refitted curve, so it covers an observed score, not only the mean
+   curve; a label count's interval inverts each refitted curve.
+5. An interval always contains its point estimate (percentile bootstraps of skewed
+   fits may not, and a point outside its own interval is read as a bug).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["FAMILIES", "LearningCurve"]
+
+FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
+
+# Beyond this many labels a target counts as out of reach.
+MAX_LABELS = 10_000_000
+
+# Each family's shape parameter is searched on a grid (relative to n_max for exp3 and
+# hyp3); for a fixed shape the curve is linear in (a, b), solved in closed form.
+_GRID_SIZE = 400
+# Half of each family's weight is equal shares, half its Akaike weight (rule 3).
+_BLEND = 0.5
+# Point i weighs (n_i / n_max) ** 2 (rule 2); 0, 1 and 3 did worse on the backtest.
+_WEIGHT_POWER = 2.0
+_GRIDS = {
+    "pow3": np.geomspace(0.01, 3.0, _GRID_SIZE),
+    "exp3": np.geomspace(0.05, 60.0, _GRID_SIZE),
+    "hyp3": np.geomspace(1e-4, 1e2, _GRID_SIZE),
+}
+_INVERSION_GRID = np.geomspace(1.0, float(MAX_LABELS), 4000)
+
+
+def _decay(family: str, n: np.ndarray, shape: np.ndarray, scale: float) -> np.ndarray:
+    """``g`` of ``a - b g(n)``, decreasing to 0, for every shape: shape ``shape + n.shape``."""
+    x = np.asarray(n, dtype=float)[None, ...]
+    shape = np.asarray(shape, dtype=float).reshape(-1, *([1] * np.ndim(n)))
+    if family == "pow3":
+        return np.power(x, -shape)
+    if family == "exp3":
+        return np.exp(-shape * x / scale)
+    return 1.0 / (1.0 + x / (shape * scale))
+
+
+@dataclass(frozen=True)
+class _Fits:
+    """``k`` averaged curves: per family ``a``, ``b``, shape and weight, each ``(k,)``."""
+
+    params: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    weights: dict[str, np.ndarray]
+    scale: float
+
+    def predict(self, n: np.ndarray) -> np.ndarray:
+        """Scores of every curve at counts ``n``: shape ``(k, len(n))``."""
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        total = 0.0
+        for family, (a, b, shape) in self.params.items():
+            curve = a[:, None] - b[:, None] * _decay(family, n, shape, self.scale)
+            total = total + self.weights[family][:, None] * curve
+        return np.asarray(total)
+
+    @property
+    def ceilings(self) -> np.ndarray:
+        return sum(self.weights[f] * self.params[f][0] for f in self.params)
+
+    def labels_for(self, target: float, start: float) -> np.ndarray:
+        """Per curve, the count where it reaches ``target`` from ``start`` on (inf: never)."""
+        grid = np.concatenate([[start], _INVERSION_GRID[start < _INVERSION_GRID]])
+        scores = self.predict(grid)
+        reached = scores >= target
+        first = np.where(reached.any(axis=1), reached.argmax(axis=1), -1)
+        found = np.full(len(first), np.inf)
+        for row in np.flatnonzero(first >= 0):
+            i = first[row]
+            if i == 0:
+                found[row] = start
+                continue
+            low, high = scores[row, i - 1], scores[row, i]
+            # Interpolated in log n, where the curves are smooth.
+            frac = (target - low) / max(high - low, 1e-12)
+            found[row] = float(np.exp(np.log(grid[i - 1]) + frac * np.log(grid[i] / grid[i - 1])))
+        return found
+
+
+def _fit_family(
+    family: str, n: np.ndarray, Y: np.ndarray, w: np.ndarray, scale: float, upper: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rule 1-2 for one family and every row of ``Y``: ``(a, b, shape, sse)``, each ``(k,)``.
+
+    For each shape of the grid, weighted least squares in closed form under
+    ``b >= 0`` and ``0 <= a <= upper``; the shape with the least weighted residual wins.
+    """
+    G = _decay(family, n, _GRIDS[family], scale)  # (J, m)
+    W = w.sum()
+    g_mean = G @ w / W  # (J,)
+    y_mean = Y @ w / W  # (k,)
+    Gc = G - g_mean[:, None]
+    s_gg = (Gc**2) @ w  # (J,)
+    s_gy = (Y * w) @ Gc.T  # (k, J): Gc is centred under w, so y's mean drops out
+    b = np.maximum(-s_gy / np.maximum(s_gg, 1e-300), 0.0)
+    a = y_mean[:, None] + b * g_mean[None, :]
+    over = a > upper
+    if over.any():  # the ceiling held at upper: b alone by least squares
+        g_w = G * w  # (J, m)
+        num = (upper - Y) @ g_w.T  # (k, J)
+        den = (G * g_w).sum(axis=1)[None, :]
+        b = np.where(over, np.maximum(num / np.maximum(den, 1e-300), 0.0), b)
+        a = np.where(over, upper, a)
+    a = np.maximum(a, 0.0)
+    residual = Y[:, None, :] - (a[..., None] - b[..., None] * G[None, :, :])  # (k, J, m)
+    sse = (residual**2 * w).sum(axis=2)
+    best = sse.argmin(axis=1)
+    rows = np.arange(len(Y))
+    return a[rows, best], b[rows, best], _GRIDS[family][best], sse[rows, best]
+
+
+def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
+    """Rules 2 and 3 for every row of ``Y``: each family's fit, and their average."""
+    scale = float(n.max())
+    w = (n / scale) ** _WEIGHT_POWER
+    m = len(n)
+    params, aic = {}, {}
+    for family in families:
+        a, b, shape, sse = _fit_family(family, n, Y, w, scale, upper)
+        params[family] = (a, b, shape)
+        aic[family] = m * np.log(np.maximum(sse, 1e-12) / m)
+    best = np.min(np.stack(list(aic.values())), axis=0)
+    raw = {f: np.exp(-0.5 * (value - best)) for f, value in aic.items()}
+    total = sum(raw.values())
+    weights = {f: _BLEND / len(families) + (1 - _BLEND) * raw[f] / total for f in families}
+    return _Fits(params=params, weights=weights, scale=scale)
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """A fitted learning curve with its bootstrap; build it with `fit_learning_curve`.
+
+    Attributes
+    ----------
+    n_labels, scores : ndarray
+        The points fitted, by label count.
+    weights : dict
+        Each family's weight in the average.
+    ceiling : float
+        The averaged curve's limit: the score it approaches with unlimited labels.
+    level : float
+        The intervals' coverage, e.g. 0.8.
+    upper : float
+        The highest score possible.
+    """
+
+    n_labels: np.ndarray
+    scores: np.ndarray
+    level: float
+    upper: float
+    _fit: _Fits = field(repr=False)
+    _boots: _Fits | None = field(repr=False)
+    _noise: np.ndarray = field(repr=False)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {family: float(w[0]) for family, w in self._fit.weights.items()}
+
+    @property
+    def ceiling(self) -> float:
+        return float(self._fit.ceilings[0])
+
+    def predict(self, n_labels: float) -> float:
+        """The mean curve's score at ``n_labels``."""
+        return float(self._fit.predict(np.array([float(n_labels)]))[0, 0])
+
+    def predict_interval(self, n_labels: float) -> tuple[float, float, float]:
+        """``(score, low, high)`` at ``n_labels``: rule 4's interval of an observed score."""
+        point = self.predict(n_labels)
+        if self._boots is None:
+            return point, point, point
+        draws = self._boots.predict(np.array([float(n_labels)]))[:, 0] + self._noise
+        low, high = _percentiles(np.clip(draws, 0.0, self.upper), self.level)
+        return point, min(low, point), max(high, point)
+
+    def labels_for(
+        self, target: float, *, start: float | None = None
+    ) -> tuple[float, float, float]:
+        """``(labels, low, high)`` where the mean curve reaches ``target``; inf for never.
+
+        Counts start at ``start`` (default: the last point fitted): a target already
+        reached there gives ``start``.
+        """
+        start = float(self.n_labels.max()) if start is None else max(float(start), 1.0)
+        point = float(self._fit.labels_for(target, start)[0])
+        if self._boots is None:
+            return point, point, point
+        low, high = _percentiles(self._boots.labels_for(target, start), self.level)
+        return point, min(low, point), max(high, point)
+
+
+def _percentiles(draws: np.ndarray, level: float) -> tuple[float, float]:
+    tail = 50.0 * (1.0 - level)
+    # method="lower"/"higher" keep inf draws from turning into nan by interpolation.
+    low = float(np.percentile(draws, tail, method="lower"))
+    high = float(np.percentile(draws, 100.0 - tail, method="higher"))
+    return low, high
+
+
+def _fit_curve(
+    n: np.ndarray,
+    y: np.ndarray,
+    *,
+    families: tuple[str, ...],
+    upper: float,
+    level: float,
+    n_boot: int,
+    rng: np.random.Generator,
+) -> LearningCurve:
+    """Rules 2-4 on checked points (validation is assumed done)."""
+    fit = _fit_average(n, y[None, :], families, upper)
+    fitted = fit.predict(n)[0]
+    m = len(n)
+    residuals = (y - fitted) * np.sqrt(m / max(m - 3, 1))
+    boots, noise = None, np.zeros(0)
+    if n_boot:
+        again = fitted[None, :] + rng.choice(residuals, size=(n_boot, m), replace=True)
+        boots = _fit_average(n, np.clip(again, 0.0, upper), families, upper)
+        # Each draw follows one family: the families' disagreement is in the interval.
+        pick = rng.integers(len(families), size=n_boot)
+        boots = _Fits(
+            params=boots.params,
+            weights={f: (pick == i).astype(float) for i, f in enumerate(families)},
+            scale=boots.scale,
+        )
+        noise = rng.choice(residuals, size=n_boot, replace=True)
+    return LearningCurve(
+        n_labels=n, scores=y, level=level, upper=upper, _fit=fit, _boots=boots, _noise=noise
+    )

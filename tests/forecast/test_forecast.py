@@ -1,0 +1,201 @@
+"""The forecast's rules: monotone fits, reachability, validation, intervals, pace, savings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
+from labelloop.exceptions import ValidationError
+from labelloop.forecast import (
+    FAMILIES,
+    MIN_POINTS,
+    fit_learning_curve,
+    forecast_labels,
+    labelling_pace,
+    random_curve_points,
+    savings_against_random,
+)
+
+N = np.array([40, 80, 120, 160, 200, 240, 280, 320])
+
+
+def _curve(seed: int, ceiling: float = 0.85, noise: float = 0.01) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(ceiling - 1.6 * N**-0.5 + rng.normal(0, noise, len(N)), 0, 1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_fits_a_curve_that_never_falls(seed: int, family: str) -> None:
+    curve = fit_learning_curve(N, _curve(seed), families=[family], n_boot=0)
+    grid = np.geomspace(1, 1e6, 200)
+    predicted = np.array([curve.predict(n) for n in grid])
+    assert np.all(np.diff(predicted) >= -1e-9)
+    assert predicted[-1] <= curve.ceiling + 1e-9 <= 1.0 + 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_averaged_curve_never_falls_and_its_weights_sum_to_one(seed: int) -> None:
+    curve = fit_learning_curve(N, _curve(seed), n_boot=5, random_state=seed)
+    predicted = np.array([curve.predict(n) for n in np.geomspace(1, 1e6, 200)])
+    assert np.all(np.diff(predicted) >= -1e-9)
+    assert sum(curve.weights.values()) == pytest.approx(1.0)
+
+
+def test_a_target_above_the_fitted_ceiling_is_not_reachable() -> None:
+    scores = _curve(0, ceiling=0.7, noise=0.0)
+    curve = fit_learning_curve(N, scores, n_boot=0)
+    assert curve.ceiling < 0.9
+    forecast = forecast_labels(N, scores, target=0.9, n_boot=20)
+    assert not forecast.reachable
+    assert forecast.labels_needed is None and forecast.labels_left is None
+    assert forecast.hours_left is None
+    assert "not reachable at this rate" in forecast.sentence
+
+
+def test_a_reachable_target_gives_labels_beyond_now_and_the_time_at_the_pace() -> None:
+    scores = _curve(0, ceiling=0.9, noise=0.0)
+    forecast = forecast_labels(N, scores, target=0.84, pace=20.0, n_boot=20)
+    assert forecast.reachable
+    assert forecast.labels_needed > N.max()
+    assert forecast.labels_left == forecast.labels_needed - N.max()
+    assert forecast.hours_left == pytest.approx((forecast.labels_needed - N.max()) / 20.0, rel=0.02)
+    assert "more labels to reach 0.84" in forecast.sentence
+
+
+def test_a_target_already_reached_needs_no_more_labels() -> None:
+    forecast = forecast_labels(N, _curve(0), target=0.5, n_boot=10)
+    assert forecast.reachable and forecast.labels_left == 0
+    assert "reached" in forecast.sentence
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_interval_contains_its_point_estimate(seed: int) -> None:
+    scores = _curve(seed, noise=0.03)
+    curve = fit_learning_curve(N, scores, n_boot=30, random_state=seed)
+    for n in (50, 320, 640, 5000):
+        point, low, high = curve.predict_interval(n)
+        assert low <= point <= high
+    for target in (0.6, 0.78, 0.8, 0.84):
+        point, low, high = curve.labels_for(target)
+        assert low <= point <= high
+    forecast = forecast_labels(N, scores, target=0.8, n_boot=30, random_state=seed)
+    if forecast.reachable:
+        assert forecast.labels_low <= forecast.labels_needed
+        assert forecast.labels_high is None or forecast.labels_needed <= forecast.labels_high
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n_labels": [10, 20, 30], "scores": [0.5, 0.6, 0.7]}, "n_labels"),
+        ({"n_labels": [10, 20, 0, 40], "scores": [0.5, 0.6, 0.6, 0.7]}, "n_labels.2"),
+        ({"n_labels": [10, 20, 30, 40], "scores": [0.5, 1.6, 0.6, 0.7]}, "scores.1"),
+        ({"n_labels": [10, 20, 30, 40], "scores": [0.5, 0.6]}, "scores"),
+        ({"n_labels": "abc", "scores": [0.5]}, "n_labels"),
+        ({"level": 1.5}, "level"),
+        ({"n_boot": -1}, "n_boot"),
+        ({"families": ["cubic"]}, "families"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_them(kwargs: dict, field: str) -> None:
+    args = {"n_labels": list(N), "scores": list(_curve(0)), **kwargs}
+    with pytest.raises(ValidationError) as error:
+        fit_learning_curve(args.pop("n_labels"), args.pop("scores"), **args)
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize(("target", "field"), [(0, "target"), (1.2, "target"), ("x", "target")])
+def test_a_bad_target_is_refused_naming_it(target: object, field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        forecast_labels(N, _curve(0), target=target)
+    assert error.value.field == field
+
+
+def test_a_curve_needs_min_points_distinct_counts() -> None:
+    counts = [10] * 5 + [20, 30]
+    assert len(set(counts)) < MIN_POINTS
+    with pytest.raises(ValidationError, match="label counts"):
+        fit_learning_curve(counts, [0.5] * 7)
+
+
+def test_the_pace_is_labels_per_hour_over_the_recent_window() -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    old = [start - dt.timedelta(days=30)]
+    recent = [start + dt.timedelta(minutes=3 * i) for i in range(41)]
+    assert labelling_pace(old + recent) == pytest.approx(20.0)
+    assert labelling_pace(recent[:3]) is None
+    assert labelling_pace([]) is None
+    burst = [start + dt.timedelta(seconds=i) for i in range(10)]
+    assert labelling_pace(burst) == pytest.approx(9.0)  # the span counts as one hour at least
+
+
+def test_a_naive_timestamp_is_refused_naming_its_position() -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(ValidationError) as error:
+        labelling_pace([start, dt.datetime(2026, 1, 1)])
+    assert error.value.field == "timestamps.1"
+
+
+def test_savings_read_the_random_curve_at_the_project_score() -> None:
+    n = [20, 40, 80, 160, 240]
+    scores = [0.9 - 2 * x**-0.5 for x in n]
+    savings = savings_against_random(n, scores, n_labels=100, score=0.8, n_boot=50)
+    # The curve's truth: 0.9 - 2 / sqrt(400) = 0.8.
+    assert savings.random_low <= 400 <= (savings.random_high or np.inf)
+    assert savings.labels_saved == savings.random_labels - 100
+    assert savings.random_low <= savings.random_labels
+    assert savings.random_high is None or savings.random_labels <= savings.random_high
+    assert "random sampling would have needed about" in savings.sentence
+
+
+def test_savings_say_so_when_random_sampling_never_reaches_the_score() -> None:
+    n = [20, 40, 80, 160, 240]
+    scores = [0.7 - 1 * x**-0.5 for x in n]
+    savings = savings_against_random(n, scores, n_labels=100, score=0.9, n_boot=10)
+    assert savings.random_labels is None and savings.labels_saved is None
+    assert "does not reach it" in savings.sentence
+
+
+def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = (X[:, 0] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    n, scores = random_curve_points(
+        LogisticRegression(),
+        X,
+        y,
+        score=lambda t, p: f1_score(t, p, average="macro"),
+        repeats=3,
+    )
+    assert len(n) == 5 and n[0] == 10 and n[-1] == 210
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert scores[-1] > scores[0]
+
+
+def test_random_curve_points_give_a_column_per_score_from_the_same_fits() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def both(t: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+        return f1_score(t, p, average="macro"), float(np.mean(t == p))
+
+    n, scores = random_curve_points(LogisticRegression(), X, y, score=both, random_state=4)
+    _, first = random_curve_points(
+        LogisticRegression(), X, y, score=lambda t, p: f1_score(t, p, average="macro"),
+        random_state=4,
+    )  # fmt: skip
+    assert scores.shape == (len(n), 2)
+    np.testing.assert_allclose(scores[:, 0], first)
+
+
+def test_random_curve_points_refuse_a_size_that_leaves_nothing_to_score() -> None:
+    X, y = np.zeros((20, 2)), np.array([0, 1] * 10)
+    with pytest.raises(ValidationError) as error:
+        random_curve_points(LogisticRegression(), X, y, score=lambda t, p: 0.0, sizes=[5, 20])
+    assert error.value.field == "sizes.1"
