@@ -4,7 +4,8 @@ One module per concern, all re-exported here (``from labelloop.engine import use
 
 - `accounts`: create, look up, list and deactivate users; passwords for browser log-in;
 - `tokens`: API tokens, and `token_access`, the one read that authenticates a request;
-- `sessions`: browser sessions (cookie secret, CSRF token, expiry);
+- `sessions`: browser sessions (cookie secret, CSRF token, expiry, idle expiry);
+- `logins`: password log-in throttled per account and per client address;
 - `memberships`: who is a member of which project.
 
 Rules the package keeps:
@@ -28,6 +29,12 @@ from labelloop.engine.users.accounts import (
     set_password,
     set_user_active,
     verify_password,
+)
+from labelloop.engine.users.logins import (
+    LoginPolicy,
+    ThrottleState,
+    check_login,
+    login_throttle_state,
 )
 from labelloop.engine.users.memberships import (
     add_member,
@@ -56,12 +63,15 @@ from labelloop.engine.users.tokens import (
 __all__ = [
     "ROLES",
     "SESSION_LIFETIME",
+    "LoginPolicy",
     "TOKEN_PREFIX",
+    "ThrottleState",
     "TokenAccess",
     "TokenInfo",
     "UserInfo",
     "add_member",
     "authenticate_token",
+    "check_login",
     "create_browser_session",
     "create_token",
     "create_user",
@@ -71,6 +81,7 @@ __all__ = [
     "list_members",
     "list_tokens",
     "list_users",
+    "login_throttle_state",
     "remove_member",
     "revoke_token",
     "session_user",

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from argon2 import PasswordHasher
@@ -37,6 +38,13 @@ __all__ = [
 ]
 
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked against when the name matches no account, so a miss takes as long as a
+    wrong password (made on first use: hashing costs tens of milliseconds)."""
+    return _hasher.hash("no account has this password")
 
 
 def _check_name(name: object, field: str) -> str:
@@ -165,9 +173,9 @@ def verify_password(db: Database, name: str, password: str) -> UserInfo | None:
         return None
     with db.read() as session:
         row = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
-        if row is None or not row.password_hash or not row.is_active:
-            return None
-        info, password_hash = user_info(row), row.password_hash
+        usable = row is not None and bool(row.password_hash) and bool(row.is_active)
+        info = user_info(row) if usable else None
+        password_hash = row.password_hash if usable else _decoy_hash()
     try:
         _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

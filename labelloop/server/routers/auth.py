@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from labelloop.engine import users as user_engine
-from labelloop.server.deps import CurrentUser, DbDep, GuardedRoute, SettingsDep
+from labelloop.server.deps import (
+    CurrentUser,
+    DbDep,
+    GuardedRoute,
+    SettingsDep,
+    client_address,
+)
 from labelloop.server.errors import ApiError
 from labelloop.server.schemas import LoginCreate, SessionPublic
 from labelloop.server.sessions import SESSION_COOKIE, end_session, start_session
@@ -16,13 +22,25 @@ router = APIRouter(prefix="/auth", tags=["auth"], route_class=GuardedRoute)
 
 
 @router.post("/login", response_model=SessionPublic)
-def login(body: LoginCreate, db: DbDep, settings: SettingsDep, response: Response) -> SessionPublic:
+def login(
+    body: LoginCreate, request: Request, db: DbDep, settings: SettingsDep, response: Response
+) -> SessionPublic:
     """Check a name and password; set the ``labelloop_session`` cookie (HttpOnly).
+
+    Failed log-ins are throttled per account and per client address: after a few, further
+    attempts get 429 with ``Retry-After`` (seconds) for a growing delay, and then the
+    account is locked for a while (see the ``login_*`` server settings).
 
     Send the returned ``csrf_token`` as ``X-CSRF-Token`` on every unsafe request made
     with the cookie.
     """
-    user = user_engine.verify_password(db, body.name, body.password)
+    user = user_engine.check_login(
+        db,
+        name=body.name,
+        password=body.password,
+        address=client_address(request),
+        policy=settings.login_policy,
+    )
     if user is None or not user.is_active:
         raise ApiError(401, "wrong name or password", field="password")
     csrf = start_session(response, db, user.id, secure=settings.secure_cookies)
