@@ -46,7 +46,11 @@ _API_ROUTERS = (
     "ui_api",
 )
 # The web UI's routers, included when installed.
-_PAGE_ROUTERS = ("labelloop.server.routers.pages", "labelloop.server.routers.project_pages")
+_PAGE_ROUTERS = (
+    "labelloop.server.routers.pages",
+    "labelloop.server.routers.project_pages",
+    "labelloop.server.routers.account_pages",
+)
 
 _ERROR_RESPONSES = {
     code: {"model": ErrorPublic, "description": text}

@@ -6,8 +6,10 @@ Rules the pages keep:
    asked for without a session answers the log-in form (saying so when the cookie's
    session has expired), and a model account's session opens no page.
 2. Whether the caller may open a page of a project is the one question the API asks too
-   (`labelloop.server.permissions.permission_allowed`); a page refused answers 404, as for
-   a project that is not there (`guarded`).
+   (`labelloop.server.permissions.permission_allowed`). A member of the project whose role
+   may not open the page gets 403 "Not allowed", naming the roles that may; a project
+   out of the caller's reach answers 404, as for one that is not there, whatever the
+   role (`guarded`), so pages leak no project's existence.
 3. A form posted by a page carries the session's CSRF token in a hidden ``csrf_token``
    field, checked before anything changes (`admin_form`, and the log-out form).
 4. Templates are autoescaped; guidelines are Markdown with raw HTML disabled.
@@ -31,7 +33,12 @@ from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
 from labelloop.exceptions import LabelloopError, ThrottledError
 from labelloop.server.deps import db_of, settings_of
-from labelloop.server.permissions import permission_allowed, role_allows
+from labelloop.server.permissions import (
+    ACTION_ROLES,
+    permission_allowed,
+    project_reachable,
+    role_allows,
+)
 from labelloop.server.sessions import SESSION_COOKIE, csrf_matches
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "admin_form",
     "admin_page",
     "guarded",
+    "not_allowed",
     "not_found",
     "page_caller",
     "render",
@@ -145,6 +153,22 @@ def not_found(request: Request, page: Page, what: str) -> HTMLResponse:
     return render(request, "message.html", page, status_code=404, title="Not found", text=what)
 
 
+def not_allowed(request: Request, page: Page, action: str) -> HTMLResponse:
+    """The 403 page: the caller's role may not ``action``; it says which roles may."""
+    roles = [role for role in ACTION_ROLES[action] if role != "model"]
+    needed = " or ".join(f"{role}s" for role in roles)
+    text = (
+        f"This page is for {needed}; you are logged in as {page.user.name}, "
+        f"{_article(page.user.role)} {page.user.role}. Ask an admin for that role if your "
+        "work needs it."
+    )
+    return render(request, "message.html", page, status_code=403, title="Not allowed", text=text)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _project_for(request: Request, page: Page, project_id: int, action: str):
     """The project's info when the caller may do ``action`` in it, else None."""
     db = db_of(request)
@@ -165,6 +189,10 @@ def guarded(
     page = page_caller(request)
     if page is None:
         return show_login(request)
+    if not role_allows(page.user, action) and project_reachable(
+        db_of(request), page.user, project_id
+    ):
+        return not_allowed(request, page, action)
     project = _project_for(request, page, project_id, action)
     if project is None:
         return not_found(request, page, f"No project {project_id} here for you.")

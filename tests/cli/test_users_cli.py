@@ -84,3 +84,30 @@ def test_add_to_and_tokens(run):
     assert off.exit_code == 0 and "deactivated" in off.stderr
     [row] = [json.loads(line) for line in run("user", "list", "--json").stdout.splitlines()]
     assert row["active"] is False
+
+
+def test_set_password_ends_the_users_sessions_and_can_revoke_tokens(run):
+    from labelloop.engine.users import create_browser_session, session_user
+
+    created = run("user", "create", "ann", "--password-stdin", input="first secret\n")
+    token = created.stdout.strip()
+    db = Database(f"sqlite:///{run.db}")
+    try:
+        user = verify_password(db, "ann", "first secret")
+        secret, _ = create_browser_session(db, user.id)
+        missing = run("user", "set-password", "ann")
+        assert missing.exit_code == 2 and "--password-stdin" in missing.stderr
+        result = run(
+            "user", "set-password", "ann", "--password-stdin", "--revoke-tokens",
+            input="second secret\n",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "1 browser sessions ended, 1 API tokens revoked" in result.stderr
+        assert verify_password(db, "ann", "second secret") == user
+        assert verify_password(db, "ann", "first secret") is None
+        assert session_user(db, secret) is None
+        assert authenticate_token(db, token) is None
+        short = run("user", "set-password", "ann", "--password-stdin", input="short\n")
+        assert short.exit_code == 2 and "at least 8 characters" in short.stderr
+    finally:
+        db.dispose()

@@ -6,6 +6,8 @@ One module per concern, all re-exported here (``from labelloop.engine import use
 - `tokens`: API tokens, and `token_access`, the one read that authenticates a request;
 - `sessions`: browser sessions (cookie secret, CSRF token, expiry, idle expiry);
 - `logins`: password log-in throttled per account and per client address;
+- `passwords`: a user changes their password (proving the current one), or an operator
+  sets it; either ends the user's other browser sessions;
 - `memberships`: who is a member of which project.
 
 Rules the package keeps:
@@ -26,7 +28,6 @@ from labelloop.engine.users.accounts import (
     create_user,
     get_user,
     list_users,
-    set_password,
     set_user_active,
     verify_password,
 )
@@ -43,6 +44,7 @@ from labelloop.engine.users.memberships import (
     remove_member,
     user_projects,
 )
+from labelloop.engine.users.passwords import PasswordChange, change_password, set_password
 from labelloop.engine.users.sessions import (
     SESSION_LIFETIME,
     create_browser_session,
@@ -64,6 +66,7 @@ __all__ = [
     "ROLES",
     "SESSION_LIFETIME",
     "LoginPolicy",
+    "PasswordChange",
     "TOKEN_PREFIX",
     "ThrottleState",
     "TokenAccess",
@@ -71,6 +74,7 @@ __all__ = [
     "UserInfo",
     "add_member",
     "authenticate_token",
+    "change_password",
     "check_login",
     "create_browser_session",
     "create_token",

@@ -1,5 +1,7 @@
 """User accounts: create, look up, list, deactivate, and passwords for browser log-in.
 
+(Changing a password is `passwords`' business; checking one at log-in is `logins`'.)
+
 - A user has a unique name (at most 200 characters, surrounding spaces dropped) and one
   of the `ROLES`; a new user gets a first API token, shown once.
 - A password is optional, at least 8 characters, and stored only as its argon2 hash,
@@ -32,7 +34,6 @@ __all__ = [
     "create_user",
     "get_user",
     "list_users",
-    "set_password",
     "set_user_active",
     "verify_password",
 ]
@@ -150,21 +151,6 @@ def set_user_active(db: Database, *, actor: str, user: int | str, active: bool) 
                 target=f"user:{row.name}",
             )
         return user_info(row)
-
-
-def set_password(db: Database, *, actor: str, user: int | str, password: str) -> None:
-    """Set (or replace) a user's browser log-in password (at least 8 characters)."""
-    password_hash = _hasher.hash(_check_password(password))
-    with db.transaction() as session:
-        row = find_user(session, user)
-        row.password_hash = password_hash
-        append_event(
-            session,
-            project_id=None,
-            actor=actor,
-            action="user.password_set",
-            target=f"user:{row.name}",
-        )
 
 
 def verify_password(db: Database, name: str, password: str) -> UserInfo | None:

@@ -1,4 +1,5 @@
-"""Browser log-in: a password gives a session cookie and a CSRF token; log-out ends it."""
+"""Browser log-in: a password gives a session cookie and a CSRF token; log-out ends it;
+a logged-in user changes their own password."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from labelloop.server.deps import (
     client_address,
 )
 from labelloop.server.errors import ApiError
-from labelloop.server.schemas import LoginCreate, SessionPublic
+from labelloop.server.schemas import (
+    LoginCreate,
+    PasswordChangeCreate,
+    PasswordChangePublic,
+    SessionPublic,
+)
 from labelloop.server.sessions import SESSION_COOKIE, end_session, start_session
 
 __all__ = ["router"]
@@ -61,3 +67,30 @@ def logout(user: CurrentUser, request: Request, db: DbDep) -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     end_session(response, db, request.cookies.get(SESSION_COOKIE) if by_cookie else None)
     return response
+
+
+@router.post("/password", response_model=PasswordChangePublic)
+def change_password(
+    body: PasswordChangeCreate,
+    user: CurrentUser,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+) -> PasswordChangePublic:
+    """Change the caller's password, giving the current one (checked, and throttled, like
+    a log-in). Every other browser session of the caller ends (with a cookie session, the
+    calling one stays); with ``revoke_tokens`` every API token of the caller is revoked."""
+    by_cookie = getattr(request.state, "auth", None) == "cookie"
+    change = user_engine.change_password(
+        db,
+        user=user.id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=request.cookies.get(SESSION_COOKIE) if by_cookie else None,
+        revoke_tokens=body.revoke_tokens,
+        address=client_address(request),
+        policy=settings.login_policy,
+    )
+    return PasswordChangePublic(
+        sessions_ended=change.sessions_ended, tokens_revoked=change.tokens_revoked
+    )

@@ -59,6 +59,8 @@ from labelloop.server.schemas.projects import (
 from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
 from labelloop.server.schemas.users import (
     LoginCreate,
+    PasswordChangeCreate,
+    PasswordChangePublic,
     MemberCreate,
     SessionPublic,
     TokenCreate,
@@ -93,6 +95,8 @@ __all__ = [
     "LabelPagePublic",
     "LabelRowPublic",
     "LoginCreate",
+    "PasswordChangeCreate",
+    "PasswordChangePublic",
     "MemberCreate",
     "Name",
     "PairAgreementPublic",
