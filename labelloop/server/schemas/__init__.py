@@ -59,9 +59,9 @@ from labelloop.server.schemas.projects import (
 from labelloop.server.schemas.rounds import JobInfo, RoundPublic, StatusPublic
 from labelloop.server.schemas.users import (
     LoginCreate,
+    MemberCreate,
     PasswordChangeCreate,
     PasswordChangePublic,
-    MemberCreate,
     SessionPublic,
     TokenCreate,
     TokenCreatedPublic,
