@@ -111,3 +111,23 @@ def test_set_password_ends_the_users_sessions_and_can_revoke_tokens(run):
         assert short.exit_code == 2 and "at least 8 characters" in short.stderr
     finally:
         db.dispose()
+
+
+def test_set_password_lifts_a_lock_after_failed_log_ins(run):
+    from labelloop.engine.users import LoginPolicy, check_login, login_throttle_state
+    from labelloop.exceptions import ThrottledError
+
+    run("user", "create", "ann", "--password-stdin", input="first secret\n")
+    db = Database(f"sqlite:///{run.db}")
+    try:
+        policy = LoginPolicy(backoff_after=1, lock_after=1)
+        with pytest.raises(ThrottledError) as locked:
+            check_login(db, name="ann", password="wrong!!!", address=None, policy=policy)
+        assert locked.value.locked
+        reset = run("user", "set-password", "ann", "--password-stdin", input="second secret\n")
+        assert reset.exit_code == 0, reset.output
+        assert login_throttle_state(db, kind="account", key="ann") is None
+        user = check_login(db, name="ann", password="second secret", address=None, policy=policy)
+        assert user is not None and user.name == "ann"
+    finally:
+        db.dispose()

@@ -11,7 +11,9 @@ Rules:
    when named, stays); with ``revoke_tokens`` it also revokes the user's API tokens,
    which are not derived from the password and so stay by default (scripts and
    client models hold them).
-4. One audit event, ``user.password_changed`` (by its owner) or ``user.password_set``
+4. An operator's new password lifts a lock of the account (the user proved nothing, the
+   operator vouches for them).
+5. One audit event, ``user.password_changed`` (by its owner) or ``user.password_set``
    (by an operator), says how many sessions ended and tokens were revoked.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from labelloop.engine.users._rows import find_user
@@ -29,7 +31,7 @@ from labelloop.engine.users.sessions import end_other_sessions
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
-from labelloop.store.tables import ApiTokenRow, UserRow, utcnow
+from labelloop.store.tables import ApiTokenRow, LoginThrottleRow, UserRow, utcnow
 
 __all__ = ["PasswordChange", "change_password", "set_password"]
 
@@ -152,7 +154,8 @@ def set_password(
     db: Database, *, actor: str, user: int | str, password: str, revoke_tokens: bool = False
 ) -> PasswordChange:
     """Set (or replace) a user's browser log-in password (at least 8 characters), as an
-    operator does: every browser session of the user ends.
+    operator does: every browser session of the user ends, and a lock of the account
+    after failed log-ins is lifted.
 
     Examples
     --------
@@ -163,9 +166,16 @@ def set_password(
         raise ValidationError("revoke_tokens must be true or false", field="revoke_tokens")
     password_hash = _hasher.hash(_check_password(password))
     with db.transaction() as session:
+        row = find_user(session, user)
+        # An operator's new password is also how a locked-out user gets back in at once.
+        session.execute(
+            delete(LoginThrottleRow).where(
+                LoginThrottleRow.kind == "account", LoginThrottleRow.key == row.name
+            )
+        )
         return _replace(
             session,
-            find_user(session, user),
+            row,
             password_hash,
             actor=actor,
             action="user.password_set",
