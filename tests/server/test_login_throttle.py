@@ -10,7 +10,6 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import PASSWORD, World
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -20,10 +19,11 @@ from labelloop.server import ServerSettings
 from labelloop.store.tables import AuditEventRow, LoginThrottleRow, utcnow
 
 API = "/api/v1"
+PASSWORD = "correct horse battery"  # the annotator's, as tests/server/conftest.py sets it
 SMALL = {"login_backoff_after": 2, "login_lock_after": 4, "login_lock_seconds": 600}
 
 
-def _time_passes(world: World, *, past_locks: bool = False) -> None:
+def _time_passes(world, *, past_locks: bool = False) -> None:
     """Let every back-off run out (and, with ``past_locks``, every lock and old failure)."""
     now = utcnow()
     values: dict = {"blocked_until": now - dt.timedelta(seconds=1)}
@@ -33,11 +33,22 @@ def _time_passes(world: World, *, past_locks: bool = False) -> None:
         session.execute(update(LoginThrottleRow).values(**values))
 
 
+def _still_blocked(world) -> None:
+    """Hold every back-off for another minute: the next attempt comes within the delay
+    however slowly the machine runs (a back-off starts at one second)."""
+    with world.db.transaction() as session:
+        session.execute(
+            update(LoginThrottleRow)
+            .where(LoginThrottleRow.blocked_until.is_not(None))
+            .values(blocked_until=utcnow() + dt.timedelta(minutes=1))
+        )
+
+
 def _api_login(client: TestClient, name: str, password: str):
     return client.post(f"{API}/auth/login", json={"name": name, "password": password})
 
 
-def _locks(world: World) -> list[tuple[str, str]]:
+def _locks(world) -> list[tuple[str, str]]:
     with world.db.read() as session:
         rows = session.execute(
             select(AuditEventRow.action, AuditEventRow.target).where(
@@ -47,7 +58,7 @@ def _locks(world: World) -> list[tuple[str, str]]:
     return [tuple(row) for row in rows]
 
 
-def _failing_run(world: World, client: TestClient, name: str) -> list[tuple[int, str, str]]:
+def _failing_run(world, client: TestClient, name: str) -> list[tuple[int, str, str]]:
     """Four wrong passwords for ``name``, each after the previous delay ran out, then the
     right one: (status, Retry-After, detail) of each answer."""
     answers = []
@@ -73,6 +84,7 @@ def test_api_log_in_backs_off_then_locks_and_audits_the_lock(make_world) -> None
     assert second.json()["error"] == "too_many_requests"
     assert "Too many failed log-ins: wait 1 second, then try again." in second.json()["detail"]
     # While backed off, even the right password is not checked.
+    _still_blocked(world)
     refused = _api_login(client, "annotator", PASSWORD)
     assert refused.status_code == 429 and "set-cookie" not in refused.headers
 
@@ -124,6 +136,7 @@ def test_one_address_is_throttled_across_accounts(make_world) -> None:
     third = _api_login(guesser, "nobody", "wrong password")
     assert third.status_code == 429 and third.headers["retry-after"] == "1"
     # The guessing address is refused for every account; another address is not.
+    _still_blocked(world)
     assert _api_login(guesser, "annotator", PASSWORD).status_code == 429
     elsewhere = TestClient(world.client.app, client=("198.51.100.9", 4000))
     assert _api_login(elsewhere, "annotator", PASSWORD).status_code == 200
@@ -158,6 +171,7 @@ def test_throttling_survives_a_new_app_on_the_same_database(make_world) -> None:
     client = TestClient(world.client.app)
     for _ in range(2):
         _api_login(client, "annotator", "wrong password")
+    _still_blocked(world)
     from labelloop.server import create_app
 
     restarted = TestClient(create_app(ServerSettings(**SMALL), db=world.db))

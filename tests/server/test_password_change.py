@@ -7,7 +7,6 @@ creation rule, the other browser sessions end, tokens only when asked; all audit
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, World
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from labelloop.exceptions import ThrottledError, ValidationError
 from labelloop.store.tables import AuditEventRow
 
 API = "/api/v1"
+PASSWORD = "correct horse battery"  # the annotator's, as tests/server/conftest.py sets it
 NEW = "a brand new password"
 
 
@@ -73,7 +73,7 @@ def test_a_wrong_current_password_is_a_throttled_failure(database) -> None:
     assert users.login_throttle_state(database, kind="account", key="ann").failures == 2
 
 
-def test_api_password_change_keeps_the_calling_session(world: World) -> None:
+def test_api_password_change_keeps_the_calling_session(world) -> None:
     other = TestClient(world.client.app)
     assert (
         other.post(
@@ -100,7 +100,7 @@ def test_api_password_change_keeps_the_calling_session(world: World) -> None:
     assert world.call("annotator", "GET", f"{API}/auth/me").status_code == 200
 
 
-def test_api_password_change_by_token_can_revoke_the_tokens(world: World) -> None:
+def test_api_password_change_by_token_can_revoke_the_tokens(world) -> None:
     body = {"current_password": PASSWORD, "new_password": NEW, "revoke_tokens": True}
     done = world.call("annotator", "POST", f"{API}/auth/password", json=body)
     assert done.status_code == 200 and done.json() == {"sessions_ended": 0, "tokens_revoked": 1}
@@ -109,7 +109,7 @@ def test_api_password_change_by_token_can_revoke_the_tokens(world: World) -> Non
     assert world.call(None, "POST", f"{API}/auth/password", json=body).status_code == 401
 
 
-def test_the_account_page_changes_the_password(world: World) -> None:
+def test_the_account_page_changes_the_password(world) -> None:
     browser = TestClient(world.client.app)
     browser.post("/login", data={"name": "annotator", "password": PASSWORD})
     page = browser.get("/projects").text

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import PASSWORD, World
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -16,17 +15,18 @@ from labelloop.server.sessions import SESSION_COOKIE
 from labelloop.store.tables import BrowserSessionRow, utcnow
 
 API = "/api/v1"
+PASSWORD = "correct horse battery"  # the annotator's, as tests/server/conftest.py sets it
 IDLE = 3600
 
 
-def _idle_for(world: World, seconds: float) -> None:
+def _idle_for(world, seconds: float) -> None:
     with world.db.transaction() as session:
         session.execute(
             update(BrowserSessionRow).values(last_seen_at=utcnow() - dt.timedelta(seconds=seconds))
         )
 
 
-def _logged_in(world: World) -> TestClient:
+def _logged_in(world) -> TestClient:
     browser = TestClient(world.client.app)
     response = browser.post(
         "/login", data={"name": "annotator", "password": PASSWORD}, follow_redirects=False
