@@ -8,6 +8,7 @@
     ├── NotFoundError (also LookupError)    a project, item, task, user, version that is not there
     ├── ConflictError                       the state does not allow it (exists, lease lost, ...)
     ├── PermissionDeniedError               the actor's role does not allow it
+    ├── ThrottledError                      too many failed attempts: wait retry_after seconds
     ├── PoolExhaustedError                  nothing left to query
     └── AuditChainError                     the audit log's hash chain is broken
 
@@ -25,6 +26,7 @@ __all__ = [
     "PermissionDeniedError",
     "PoolExhaustedError",
     "RECORDS_SOURCE",
+    "ThrottledError",
     "ValidationError",
 ]
 
@@ -93,6 +95,30 @@ class ConflictError(LabelloopError):
 
 class PermissionDeniedError(LabelloopError):
     """The actor's role does not allow the action."""
+
+
+class ThrottledError(LabelloopError):
+    """Attempts are refused for now (too many failed log-ins); try again later.
+
+    Parameters
+    ----------
+    message : str
+        In words: why, and when to try again.
+    retry_after : int
+        Seconds until the next attempt is checked.
+    locked : bool
+        The account is locked (rather than backed off for a few seconds).
+    field : str, optional
+        The field at fault.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: int, locked: bool = False, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.locked = locked
+        self.field = field
 
 
 class PoolExhaustedError(LabelloopError):

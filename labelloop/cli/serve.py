@@ -55,6 +55,29 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(min=1, help="Largest request body accepted (413 above).")
     ] = 8 * 1024 * 1024,
+    session_idle_seconds: Annotated[
+        int | None,
+        typer.Option(min=1, help="A browser session unused this long expires (default 8 h)."),
+    ] = None,
+    login_backoff_after: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Failed log-ins of an account before a doubling back-off (default 5)."
+        ),
+    ] = None,
+    login_lock_after: Annotated[
+        int | None,
+        typer.Option(min=1, help="Failed log-ins that lock the account (default 10)."),
+    ] = None,
+    login_lock_seconds: Annotated[
+        int | None, typer.Option(min=1, help="How long a lock lasts (default 900 s).")
+    ] = None,
+    login_address_backoff_after: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Failed log-ins from one address before its back-off (default 20)."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve the REST API (and the web UI) on HOST:PORT until interrupted."""
@@ -72,6 +95,18 @@ def serve(
             lease_seconds=lease_seconds,
             max_body_bytes=max_body_bytes,
             freeze_startup_objects=True,
+            # Only what was given: the rest keep ServerSettings' defaults.
+            **{
+                name: value
+                for name, value in (
+                    ("session_idle_seconds", session_idle_seconds),
+                    ("login_backoff_after", login_backoff_after),
+                    ("login_lock_after", login_lock_after),
+                    ("login_lock_seconds", login_lock_seconds),
+                    ("login_address_backoff_after", login_address_backoff_after),
+                )
+                if value is not None
+            },
         )
         err_console.print(
             f"labelloop serving {database!r} on http://{host}:{port} "

@@ -1,4 +1,5 @@
-"""Account commands: ``user create|list|add-to|remove-from|deactivate``, ``token ...``.
+"""Account commands: ``user create|list|add-to|remove-from|deactivate|set-password``,
+``token ...``.
 
 Commands never prompt. A new API token is printed once, alone on stdout (so
 ``TOKEN=$(labelloop user create ann --role annotator)`` captures just the token);
@@ -152,6 +153,35 @@ def deactivate(
     with using_database(db) as database:
         user = set_user_active(database, actor=cli_actor(), user=name, active=undo)
     say(f"{user.name!r} is {'active' if user.is_active else 'deactivated'}")
+
+
+@user_app.command("set-password")
+@reports_errors
+def set_password_(
+    name: UserArg,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the new password from stdin (required)."),
+    ] = False,
+    revoke_tokens: Annotated[
+        bool, typer.Option("--revoke-tokens", help="Also revoke every API token of the user.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Set a user's browser log-in password: their browser sessions end at once."""
+    from labelloop.engine.users import set_password
+
+    if not password_stdin:
+        raise ValidationError(
+            "give the new password on stdin with --password-stdin", field="password"
+        )
+    password = _read_password()
+    with using_database(db) as database:
+        change = set_password(
+            database, actor=cli_actor(), user=name, password=password, revoke_tokens=revoke_tokens
+        )
+    revoked = f", {change.tokens_revoked} API tokens revoked" if revoke_tokens else ""
+    say(f"password of {name!r} set; {change.sessions_ended} browser sessions ended{revoked}")
 
 
 @token_app.command("create")

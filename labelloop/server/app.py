@@ -54,6 +54,7 @@ _PAGE_ROUTERS = (
     "labelloop.server.routers.project_pages",
     "labelloop.server.routers.fairness_page",
     "labelloop.server.routers.quality_pages",
+    "labelloop.server.routers.account_pages",
 )
 
 _ERROR_RESPONSES = {

@@ -60,6 +60,7 @@ __all__ = [
     "SettingsDep",
     "TaskMember",
     "actor_for",
+    "client_address",
     "current_user",
     "db_of",
     "get_db",
@@ -106,6 +107,12 @@ SettingsDep = Annotated[ServerSettings, Depends(get_settings)]
 def actor_for(user: UserInfo) -> str:
     """The audit actor of a user: their name, or ``model:<name>`` for a model account."""
     return f"model:{user.name}" if user.role == "model" else user.name
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address, as the server sees it (behind a proxy: as uvicorn's
+    ``--proxy-headers`` makes it), for counting failed log-ins per address."""
+    return request.client.host if request.client else None
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -170,7 +177,7 @@ def _authenticate(request: Request) -> UserInfo:
         secret = request.cookies.get(SESSION_COOKIE)
         if not secret:
             raise _unauthorized("log in, or send 'Authorization: Bearer <token>'")
-        found = user_engine.session_user(db, secret)
+        found = user_engine.session_user(db, secret, idle=settings_of(request).session_idle)
         if found is None:
             raise _unauthorized("the session has expired: log in again")
         user, csrf = found

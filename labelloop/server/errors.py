@@ -6,6 +6,7 @@ labelloop's own errors map to status codes here, once::
     ValueError             422  validation_error
     NotFoundError          404  not_found
     PermissionDeniedError  403  forbidden
+    ThrottledError         429  too_many_requests  (with Retry-After)
     ConflictError          409  conflict
     IntegrityError         409  conflict           (a race on a unique constraint)
     PoolExhaustedError     409  pool_exhausted
@@ -34,6 +35,7 @@ from labelloop.exceptions import (
     NotFoundError,
     PermissionDeniedError,
     PoolExhaustedError,
+    ThrottledError,
     ValidationError,
 )
 
@@ -45,6 +47,7 @@ _LABELLOOP_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (ValidationError, 422, "validation_error"),
     (NotFoundError, 404, "not_found"),
     (PermissionDeniedError, 403, "forbidden"),
+    (ThrottledError, 429, "too_many_requests"),
     (PoolExhaustedError, 409, "pool_exhausted"),
     (AuditChainError, 409, "audit_chain_broken"),
     (ConflictError, 409, "conflict"),
@@ -64,6 +67,7 @@ _ERROR_NAMES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_requests",
 }
 
 
@@ -140,6 +144,14 @@ async def _on_labelloop_error(_request: Request, exc: Exception) -> JSONResponse
             if isinstance(exc, IntegrityError):
                 detail = "this conflicts with data that exists already: reload and retry"
                 return error_response(status_code, detail, error=name)
+            if isinstance(exc, ThrottledError):
+                return error_response(
+                    status_code,
+                    str(exc),
+                    field=exc.field,
+                    error=name,
+                    headers={"Retry-After": str(exc.retry_after)},
+                )
             return error_response(
                 status_code, str(exc), field=getattr(exc, "field", None), error=name
             )

@@ -13,7 +13,8 @@ views' business, the decision is made here only:
 The API asks rule 2 and rule 3 in two steps because it answers them differently: 403 when
 the role may not (`role_allows`), 404 when the project is out of reach
 (`project_reachable`), so that an outsider learns nothing about a project, not even that
-it exists. Pages answer 404 to both.
+it exists. Pages answer 403 only to a member whose role may not, and 404 when the
+project is out of reach (`labelloop.server.web.guarded`).
 """
 
 from __future__ import annotations

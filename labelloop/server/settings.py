@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from labelloop.engine.users import LoginPolicy
 from labelloop.exceptions import ValidationError
 
 __all__ = ["SETTINGS_ENV", "ServerSettings"]
@@ -42,6 +44,20 @@ class ServerSettings:
         How often the idle worker looks for work.
     secure_cookies : bool
         Mark the session cookie ``Secure`` (set it when served over HTTPS).
+    login_backoff_after : int
+        Failed log-ins of one account (known or not) before its attempts are refused
+        for a delay that doubles with each further failure (1 s, 2 s, 4 s, ...).
+    login_lock_after : int
+        Failed log-ins that lock the account for ``login_lock_seconds`` (audited as
+        ``login.locked``); a successful log-in forgets the account's failures.
+    login_lock_seconds : int
+        How long a lock lasts, the longest back-off, and how long a failure is remembered.
+    login_address_backoff_after : int
+        Failed log-ins from one client address, over every account, before its
+        attempts are backed off the same way.
+    session_idle_seconds : int
+        A browser session not used for this long has expired (8 hours: a working day
+        with its breaks); every request extends it. Sessions end after 7 days anyway.
     freeze_startup_objects : bool
         Once the app has started, move every object made so far out of the garbage
         collector's reach (`gc.freeze`), so that its full collections scan only what
@@ -61,9 +77,23 @@ class ServerSettings:
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False
     freeze_startup_objects: bool = False
+    login_backoff_after: int = 5
+    login_lock_after: int = 10
+    login_lock_seconds: int = 900
+    login_address_backoff_after: int = 20
+    session_idle_seconds: int = 8 * 3600
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_items_per_request", "model_batch_size"):
+        for name in (
+            "max_body_bytes",
+            "max_items_per_request",
+            "model_batch_size",
+            "login_backoff_after",
+            "login_lock_after",
+            "login_lock_seconds",
+            "login_address_backoff_after",
+            "session_idle_seconds",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValidationError(
@@ -87,6 +117,25 @@ class ServerSettings:
                 f"model URL must start with http:// or https://, got {self.model_url!r}",
                 field="model_url",
             )
+        if self.login_lock_after < self.login_backoff_after:
+            raise ValidationError(
+                "login_lock_after must not be below login_backoff_after", field="login_lock_after"
+            )
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        """The log-in throttling these settings ask for."""
+        return LoginPolicy(
+            backoff_after=self.login_backoff_after,
+            lock_after=self.login_lock_after,
+            lock_seconds=self.login_lock_seconds,
+            address_backoff_after=self.login_address_backoff_after,
+        )
+
+    @property
+    def session_idle(self) -> dt.timedelta:
+        """How long a browser session may go unused."""
+        return dt.timedelta(seconds=self.session_idle_seconds)
 
     def to_json(self) -> str:
         """The settings as JSON (paths as strings), for `from_json`."""

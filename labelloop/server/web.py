@@ -3,11 +3,13 @@
 Rules the pages keep:
 
 1. Pages authenticate with the ``labelloop_session`` cookie only (`page_caller`); a page
-   asked for without a session answers the log-in form, and a model account's session
-   opens no page.
+   asked for without a session answers the log-in form (saying so when the cookie's
+   session has expired), and a model account's session opens no page.
 2. Whether the caller may open a page of a project is the one question the API asks too
-   (`labelloop.server.permissions.permission_allowed`); a page refused answers 404, as for
-   a project that is not there (`guarded`).
+   (`labelloop.server.permissions.permission_allowed`). A member of the project whose role
+   may not open the page gets 403 "Not allowed", naming the roles that may; a project
+   out of the caller's reach answers 404, as for one that is not there, whatever the
+   role (`guarded`), so pages leak no project's existence.
 3. A form posted by a page carries the session's CSRF token in a hidden ``csrf_token``
    field, checked before anything changes (`admin_form`, and the log-out form).
 4. Templates are autoescaped; guidelines are Markdown with raw HTML disabled.
@@ -29,9 +31,14 @@ from starlette.datastructures import FormData
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
-from labelloop.exceptions import LabelloopError
-from labelloop.server.deps import db_of
-from labelloop.server.permissions import permission_allowed, role_allows
+from labelloop.exceptions import LabelloopError, ThrottledError
+from labelloop.server.deps import db_of, settings_of
+from labelloop.server.permissions import (
+    ACTION_ROLES,
+    permission_allowed,
+    project_reachable,
+    role_allows,
+)
 from labelloop.server.sessions import SESSION_COOKIE, csrf_matches
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "admin_form",
     "admin_page",
     "guarded",
+    "not_allowed",
     "not_found",
     "page_caller",
     "render",
@@ -70,7 +78,7 @@ def page_caller(request: Request) -> Page | None:
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         return None
-    found = user_engine.session_user(db_of(request), secret)
+    found = user_engine.session_user(db_of(request), secret, idle=settings_of(request).session_idle)
     # The web UI is for people: a model account's session opens no page.
     if found is None or not role_allows(found[0], "label"):
         return None
@@ -100,30 +108,65 @@ def _may(user: UserInfo | None, action: str) -> bool:
 
 
 def show_login(
-    request: Request, *, failed_as: str | None = None, next_url: str | None = None
+    request: Request,
+    *,
+    failed_as: str | None = None,
+    next_url: str | None = None,
+    refused: ThrottledError | None = None,
 ) -> Response:
     """The log-in form, leading on to the page asked for, or to ``next_url`` (made safe);
-    after a failed try by ``failed_as``: the error, their name filled in, and 401."""
+    after a failed try by ``failed_as``: the error, their name filled in, and 401 (429
+    with ``Retry-After`` when attempts are ``refused`` for now). A request that still
+    carries a session cookie whose session has ended is told so, and the cookie goes."""
     if next_url is None:
         next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if next_url in ("/", "/login"):
             next_url = "/projects"
     else:
         next_url = safe_next(next_url)
-    return render(
+    stale = failed_as is None and bool(request.cookies.get(SESSION_COOKIE))
+    if refused is not None:
+        status_code, error = 429, str(refused)
+    elif failed_as is not None:
+        status_code, error = 401, "Wrong name or password."
+    else:
+        status_code, error = 200, None
+    response = render(
         request,
         "login.html",
         None,
-        status_code=200 if failed_as is None else 401,
-        error=None if failed_as is None else "Wrong name or password.",
+        status_code=status_code,
+        error=error,
+        notice="Your session has expired: log in again." if stale else None,
         next_url=next_url,
         name=failed_as,
     )
+    if refused is not None:
+        response.headers["Retry-After"] = str(refused.retry_after)
+    if stale:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 def not_found(request: Request, page: Page, what: str) -> HTMLResponse:
     """The 404 page, saying what is not there."""
     return render(request, "message.html", page, status_code=404, title="Not found", text=what)
+
+
+def not_allowed(request: Request, page: Page, action: str) -> HTMLResponse:
+    """The 403 page: the caller's role may not ``action``; it says which roles may."""
+    roles = [role for role in ACTION_ROLES[action] if role != "model"]
+    needed = " or ".join(f"{role}s" for role in roles)
+    text = (
+        f"This page is for {needed}; you are logged in as {page.user.name}, "
+        f"{_article(page.user.role)} {page.user.role}. Ask an admin for that role if your "
+        "work needs it."
+    )
+    return render(request, "message.html", page, status_code=403, title="Not allowed", text=text)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _project_for(request: Request, page: Page, project_id: int, action: str):
@@ -146,6 +189,10 @@ def guarded(
     page = page_caller(request)
     if page is None:
         return show_login(request)
+    if not role_allows(page.user, action) and project_reachable(
+        db_of(request), page.user, project_id
+    ):
+        return not_allowed(request, page, action)
     project = _project_for(request, page, project_id, action)
     if project is None:
         return not_found(request, page, f"No project {project_id} here for you.")

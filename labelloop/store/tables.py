@@ -51,6 +51,7 @@ __all__ = [
     "JobRow",
     "LabelChangeRow",
     "LabelSuspectRow",
+    "LoginThrottleRow",
     "MembershipRow",
     "ModelVersionRow",
     "PredictionRow",
@@ -139,6 +140,23 @@ class BrowserSessionRow(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
+    # Idle expiry counts from here; written at most once a minute, so reads stay reads.
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow)
+
+
+class LoginThrottleRow(Base):
+    """Failed log-ins counted per account name or per client address, shared by every
+    server worker: the count, when the last one was, and until when attempts are refused."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_login_throttle_kind_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(250))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(index=True)
+    blocked_until: Mapped[dt.datetime | None]
 
 
 # --------------------------------------------------------------------------- projects

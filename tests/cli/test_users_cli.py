@@ -84,3 +84,50 @@ def test_add_to_and_tokens(run):
     assert off.exit_code == 0 and "deactivated" in off.stderr
     [row] = [json.loads(line) for line in run("user", "list", "--json").stdout.splitlines()]
     assert row["active"] is False
+
+
+def test_set_password_ends_the_users_sessions_and_can_revoke_tokens(run):
+    from labelloop.engine.users import create_browser_session, session_user
+
+    created = run("user", "create", "ann", "--password-stdin", input="first secret\n")
+    token = created.stdout.strip()
+    db = Database(f"sqlite:///{run.db}")
+    try:
+        user = verify_password(db, "ann", "first secret")
+        secret, _ = create_browser_session(db, user.id)
+        missing = run("user", "set-password", "ann")
+        assert missing.exit_code == 2 and "--password-stdin" in missing.stderr
+        result = run(
+            "user", "set-password", "ann", "--password-stdin", "--revoke-tokens",
+            input="second secret\n",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "1 browser sessions ended, 1 API tokens revoked" in result.stderr
+        assert verify_password(db, "ann", "second secret") == user
+        assert verify_password(db, "ann", "first secret") is None
+        assert session_user(db, secret) is None
+        assert authenticate_token(db, token) is None
+        short = run("user", "set-password", "ann", "--password-stdin", input="short\n")
+        assert short.exit_code == 2 and "at least 8 characters" in short.stderr
+    finally:
+        db.dispose()
+
+
+def test_set_password_lifts_a_lock_after_failed_log_ins(run):
+    from labelloop.engine.users import LoginPolicy, check_login, login_throttle_state
+    from labelloop.exceptions import ThrottledError
+
+    run("user", "create", "ann", "--password-stdin", input="first secret\n")
+    db = Database(f"sqlite:///{run.db}")
+    try:
+        policy = LoginPolicy(backoff_after=1, lock_after=1)
+        with pytest.raises(ThrottledError) as locked:
+            check_login(db, name="ann", password="wrong!!!", address=None, policy=policy)
+        assert locked.value.locked
+        reset = run("user", "set-password", "ann", "--password-stdin", input="second secret\n")
+        assert reset.exit_code == 0, reset.output
+        assert login_throttle_state(db, kind="account", key="ann") is None
+        user = check_login(db, name="ann", password="second secret", address=None, policy=policy)
+        assert user is not None and user.name == "ann"
+    finally:
+        db.dispose()

@@ -25,7 +25,7 @@ from labelloop.engine.queue import lookahead
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.report.charts import learning_curve_points, learning_curve_svg
 from labelloop.server import ServerSettings, create_app
-from labelloop.server.permissions import permission_allowed, role_allows
+from labelloop.server.permissions import permission_allowed, project_reachable, role_allows
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, JobRow, RoundRow
 
@@ -330,7 +330,9 @@ def test_pages_need_a_session_a_role_and_the_csrf_token(world: World) -> None:
     )
     assert (away.status_code, away.headers["location"]) == (303, "/projects")
     assert annotator.get(f"/projects/{p}/label").status_code == 200
-    assert annotator.get(f"/projects/{p}/settings").status_code == 404
+    refused = annotator.get(f"/projects/{p}/settings")
+    assert refused.status_code == 403 and "Not allowed" in refused.text
+    assert "This page is for admins; you are logged in as annotator" in refused.text
     assert annotator.get(f"/projects/{world.other_id}/label").status_code == 404
 
     admin = _page_login(world, "admin")
@@ -411,8 +413,11 @@ def test_pages_open_exactly_where_the_permission_check_allows(world: World, who:
     for project_id in (world.project_id, world.other_id):
         for suffix, action in PAGE_ACTIONS.items():
             allowed = permission_allowed(world.db, user, action, project_id)
+            # A member whose role may not is told so; outside the project nothing shows.
+            member = project_reachable(world.db, user, project_id)
+            expected = 200 if allowed else 403 if member else 404
             response = client.get(f"/projects/{project_id}{suffix}")
-            assert response.status_code == (200 if allowed else 404), (who, suffix, project_id)
+            assert response.status_code == expected, (who, suffix, project_id)
 
 
 def test_a_model_account_opens_no_page(world: World) -> None:

@@ -4,7 +4,10 @@ One module per concern, all re-exported here (``from labelloop.engine import use
 
 - `accounts`: create, look up, list and deactivate users; passwords for browser log-in;
 - `tokens`: API tokens, and `token_access`, the one read that authenticates a request;
-- `sessions`: browser sessions (cookie secret, CSRF token, expiry);
+- `sessions`: browser sessions (cookie secret, CSRF token, expiry, idle expiry);
+- `logins`: password log-in throttled per account and per client address;
+- `passwords`: a user changes their password (proving the current one), or an operator
+  sets it; either ends the user's other browser sessions;
 - `memberships`: who is a member of which project.
 
 Rules the package keeps:
@@ -25,9 +28,14 @@ from labelloop.engine.users.accounts import (
     create_user,
     get_user,
     list_users,
-    set_password,
     set_user_active,
     verify_password,
+)
+from labelloop.engine.users.logins import (
+    LoginPolicy,
+    ThrottleState,
+    check_login,
+    login_throttle_state,
 )
 from labelloop.engine.users.memberships import (
     add_member,
@@ -36,6 +44,7 @@ from labelloop.engine.users.memberships import (
     remove_member,
     user_projects,
 )
+from labelloop.engine.users.passwords import PasswordChange, change_password, set_password
 from labelloop.engine.users.sessions import (
     SESSION_LIFETIME,
     create_browser_session,
@@ -56,12 +65,17 @@ from labelloop.engine.users.tokens import (
 __all__ = [
     "ROLES",
     "SESSION_LIFETIME",
+    "LoginPolicy",
+    "PasswordChange",
     "TOKEN_PREFIX",
+    "ThrottleState",
     "TokenAccess",
     "TokenInfo",
     "UserInfo",
     "add_member",
     "authenticate_token",
+    "change_password",
+    "check_login",
     "create_browser_session",
     "create_token",
     "create_user",
@@ -71,6 +85,7 @@ __all__ = [
     "list_members",
     "list_tokens",
     "list_users",
+    "login_throttle_state",
     "remove_member",
     "revoke_token",
     "session_user",

@@ -1,5 +1,7 @@
 """User accounts: create, look up, list, deactivate, and passwords for browser log-in.
 
+(Changing a password is `passwords`' business; checking one at log-in is `logins`'.)
+
 - A user has a unique name (at most 200 characters, surrounding spaces dropped) and one
   of the `ROLES`; a new user gets a first API token, shown once.
 - A password is optional, at least 8 characters, and stored only as its argon2 hash,
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from argon2 import PasswordHasher
@@ -31,12 +34,18 @@ __all__ = [
     "create_user",
     "get_user",
     "list_users",
-    "set_password",
     "set_user_active",
     "verify_password",
 ]
 
 _hasher = PasswordHasher()
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked against when the name matches no account, so a miss takes as long as a
+    wrong password (made on first use: hashing costs tens of milliseconds)."""
+    return _hasher.hash("no account has this password")
 
 
 def _check_name(name: object, field: str) -> str:
@@ -144,30 +153,15 @@ def set_user_active(db: Database, *, actor: str, user: int | str, active: bool) 
         return user_info(row)
 
 
-def set_password(db: Database, *, actor: str, user: int | str, password: str) -> None:
-    """Set (or replace) a user's browser log-in password (at least 8 characters)."""
-    password_hash = _hasher.hash(_check_password(password))
-    with db.transaction() as session:
-        row = find_user(session, user)
-        row.password_hash = password_hash
-        append_event(
-            session,
-            project_id=None,
-            actor=actor,
-            action="user.password_set",
-            target=f"user:{row.name}",
-        )
-
-
 def verify_password(db: Database, name: str, password: str) -> UserInfo | None:
     """The active user when ``password`` is theirs, else None (same answer for any miss)."""
     if not isinstance(name, str) or not isinstance(password, str):
         return None
     with db.read() as session:
         row = session.execute(select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
-        if row is None or not row.password_hash or not row.is_active:
-            return None
-        info, password_hash = user_info(row), row.password_hash
+        usable = row is not None and bool(row.password_hash) and bool(row.is_active)
+        info = user_info(row) if usable else None
+        password_hash = row.password_hash if usable else _decoy_hash()
     try:
         _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -2,7 +2,10 @@
 
 - The session's secret lives in the browser's cookie; the store keeps only its SHA-256
   digest, a CSRF token that unsafe requests send back, and an expiry.
-- An expired session, or a session of a deactivated user, authenticates nobody.
+- An expired session, or a session of a deactivated user, authenticates nobody. A
+  session expires 7 days after log-in (`SESSION_LIFETIME`), or earlier when it has not
+  been used for the idle time its caller gives; each use moves ``last_seen_at``
+  (written at most once a minute, so reads stay reads).
 - Starting and ending a session are audited on the global chain, with the user as actor.
 """
 
@@ -11,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import UserInfo
 from labelloop.engine.users._rows import digest, find_user, user_info
@@ -23,10 +27,12 @@ __all__ = [
     "SESSION_LIFETIME",
     "create_browser_session",
     "end_browser_session",
+    "end_other_sessions",
     "session_user",
 ]
 
 SESSION_LIFETIME = dt.timedelta(days=7)
+_LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def create_browser_session(
@@ -62,8 +68,19 @@ def create_browser_session(
     return secret, csrf
 
 
-def session_user(db: Database, secret: str) -> tuple[UserInfo, str] | None:
-    """The active user and CSRF token of an unexpired browser session, or None."""
+def session_user(
+    db: Database, secret: str, *, idle: dt.timedelta | None = None
+) -> tuple[UserInfo, str] | None:
+    """The active user and CSRF token of an unexpired browser session, or None.
+
+    Parameters
+    ----------
+    db : Database
+    secret : str
+        The cookie's secret.
+    idle : timedelta, optional
+        A session unused for longer has expired; a session found extends it.
+    """
     if not isinstance(secret, str) or not secret or len(secret) > 200:
         return None
     with db.read() as session:
@@ -75,9 +92,21 @@ def session_user(db: Database, secret: str) -> tuple[UserInfo, str] | None:
         if found is None:
             return None
         row, user = found
-        if row.expires_at <= utcnow() or not user.is_active:
+        now = utcnow()
+        last_seen = row.last_seen_at or row.created_at
+        if row.expires_at <= now or not user.is_active:
             return None
-        return user_info(user), row.csrf_token
+        if idle is not None and last_seen + idle <= now:
+            return None
+        result = user_info(user), row.csrf_token
+    if now - last_seen > _LAST_SEEN_RESOLUTION:
+        with db.transaction() as session:
+            session.execute(
+                update(BrowserSessionRow)
+                .where(BrowserSessionRow.id == row.id)
+                .values(last_seen_at=now)
+            )
+    return result
 
 
 def end_browser_session(db: Database, secret: str) -> bool:
@@ -100,3 +129,12 @@ def end_browser_session(db: Database, secret: str) -> bool:
             target=f"user:{user.name}",
         )
         return True
+
+
+def end_other_sessions(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    """Delete the user's browser sessions but the one of secret ``keep``, in the caller's
+    transaction; how many ended."""
+    query = delete(BrowserSessionRow).where(BrowserSessionRow.user_id == user_id)
+    if keep:
+        query = query.where(BrowserSessionRow.digest != digest(keep))
+    return session.execute(query).rowcount

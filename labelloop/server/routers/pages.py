@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
-from labelloop.server.deps import db_of, settings_of
+from labelloop.exceptions import ThrottledError
+from labelloop.server.deps import client_address, db_of, settings_of
 from labelloop.server.permissions import member_scope, role_allows
 from labelloop.server.sessions import SESSION_COOKIE, csrf_matches, end_session, start_session
 from labelloop.server.web import (
@@ -59,7 +60,20 @@ def login(
 ) -> Response:
     """Check the password, set the session cookie, and go where the user was heading."""
     db = db_of(request)
-    user = user_engine.verify_password(db, name, password) if name and password else None
+    try:
+        user = (
+            user_engine.check_login(
+                db,
+                name=name,
+                password=password,
+                address=client_address(request),
+                policy=settings_of(request).login_policy,
+            )
+            if name and password
+            else None
+        )
+    except ThrottledError as refused:
+        return show_login(request, failed_as=name, next_url=next_url, refused=refused)
     if user is None or not role_allows(user, "label"):
         return show_login(request, failed_as=name, next_url=next_url)
     response = RedirectResponse(safe_next(next_url), status_code=303)

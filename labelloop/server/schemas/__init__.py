@@ -72,6 +72,8 @@ from labelloop.server.schemas.stream import StreamOffer, StreamStatus
 from labelloop.server.schemas.users import (
     LoginCreate,
     MemberCreate,
+    PasswordChangeCreate,
+    PasswordChangePublic,
     SessionPublic,
     TokenCreate,
     TokenCreatedPublic,
@@ -111,6 +113,8 @@ __all__ = [
     "LabelPagePublic",
     "LabelRowPublic",
     "LoginCreate",
+    "PasswordChangeCreate",
+    "PasswordChangePublic",
     "MemberCreate",
     "Name",
     "PairAgreementPublic",

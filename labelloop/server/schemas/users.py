@@ -18,6 +18,8 @@ from labelloop.server.schemas.common import Id, Name, RequestModel
 __all__ = [
     "LoginCreate",
     "MemberCreate",
+    "PasswordChangeCreate",
+    "PasswordChangePublic",
     "SessionPublic",
     "TokenCreate",
     "TokenCreatedPublic",
@@ -31,6 +33,21 @@ __all__ = [
 class LoginCreate(RequestModel):
     name: Name
     password: str = Field(min_length=1, max_length=1000)
+
+
+class PasswordChangeCreate(RequestModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(max_length=1000)
+    revoke_tokens: bool = Field(
+        default=False, description="Also revoke every API token of the caller."
+    )
+
+
+class PasswordChangePublic(BaseModel):
+    """What the change ended: the caller's other browser sessions, and tokens if asked."""
+
+    sessions_ended: int
+    tokens_revoked: int
 
 
 class SessionPublic(BaseModel):
