@@ -240,3 +240,28 @@ def test_the_background_worker_releases_expired_leases(sqlite_db):
     with sqlite_db.read() as session:
         assert session.get(TaskRow, task_id).active_leases == 0
         assert session.execute(select(TaskLeaseRow.outcome)).scalars().all() == ["expired"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "plain"),
+    [
+        ("margin: the model is torn between 3 (0.24) and 8 (0.23)", "the model is unsure"),
+        ("auto, margin arm (40% of the batch): the model is torn between a (0.5) and b", "unsure"),
+        ("cold start: represents a cluster of about 12 similar pool items", "typical example"),
+        ("k-center: far from everything labelled (3.2)", "unlike the items labelled"),
+        ("random pick: an unbiased sample of the pool", "at random"),
+    ],
+)
+def test_a_hidden_guess_gives_annotators_the_reason_in_plain_words(sqlite_db, stored, plain):
+    project = make_project(sqlite_db, settings={"eval_share": 0, "show_model_guess": False})
+    tasks = add_items(sqlite_db, project, 3)
+    with sqlite_db.transaction() as session:
+        session.execute(update(TaskRow).where(TaskRow.id.in_(tasks)).values(reason=stored))
+    annotator = make_user(sqlite_db, "a1")
+    reviewer = make_user(sqlite_db, "r1", role="reviewer")
+    for_annotator = queue.lease_next_task(sqlite_db, project_id=project, user=annotator)
+    assert plain in for_annotator.reason
+    assert not any(ch.isdigit() for ch in for_annotator.reason)
+    ahead = queue.lease_ahead(sqlite_db, project_id=project, user=annotator)
+    assert plain in ahead.reason
+    assert queue.lease_next_task(sqlite_db, project_id=project, user=reviewer).reason == stored

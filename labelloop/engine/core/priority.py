@@ -14,6 +14,9 @@ Rules
    lease carries: an evaluation-set task is there to measure the model; otherwise the
    reason its writer stored (a picked batch's, the cold start's), else its rank under
    the model version that scored it, else the cold-start order.
+6. Where annotators may not see the model's guess (``show_model_guess`` off), the reason
+   they get is in plain words (``plain=True``): it says what kind of pick the item is
+   and never a class, a probability or a score.
 """
 
 from __future__ import annotations
@@ -67,8 +70,21 @@ def priorities(scores: np.ndarray, picked: Sequence[int] | np.ndarray) -> np.nda
     return result
 
 
-def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) -> str:
-    """Rule 5: why a label task is where it is in the queue.
+# Rule 6: what a stored reason says, by the words its writers use, to a plain reason.
+_PLAIN_REASONS = (
+    ("represent", "a typical example of a group of similar items"),
+    ("far from everything labelled", "unlike the items labelled so far"),
+    ("random", "picked at random, so the labels stay a fair sample"),
+)
+_PLAIN_UNSURE = "picked because the model is unsure here"
+_PLAIN_RANKED = "next in line: the model can learn from it"
+_PLAIN_COLD = "from the starting sample, before any model"
+
+
+def queue_reason(
+    stored: str | None, *, is_eval: bool, ranked_by: int | None, plain: bool = False
+) -> str:
+    """Rules 5 and 6: why a label task is where it is in the queue.
 
     Parameters
     ----------
@@ -79,16 +95,33 @@ def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) ->
         Whether the task is in the evaluation set.
     ranked_by : int or None
         The model version whose scores rank the pool (None before the first).
+    plain : bool, default False
+        Rule 6: the reason in plain words, revealing nothing of the model's guess.
 
     Examples
     --------
     >>> queue_reason(None, is_eval=False, ranked_by=3)
     'ranked by informativeness under model version 3'
+    >>> queue_reason("margin: the model is torn between 3 (0.24) and 8 (0.23)",
+    ...              is_eval=False, ranked_by=3, plain=True)
+    'picked because the model is unsure here'
     """
     if is_eval:
         return "evaluation set: labelled to measure the model, not picked by it"
+    if plain:
+        return _plain_reason(stored, ranked_by)
     if stored:
         return stored
     if ranked_by is not None:
         return f"ranked by informativeness under model version {ranked_by}"
     return "cold-start order (no round yet)"
+
+
+def _plain_reason(stored: str | None, ranked_by: int | None) -> str:
+    if not stored:
+        return _PLAIN_COLD if ranked_by is None else _PLAIN_RANKED
+    lowered = stored.lower()
+    for words, plain in _PLAIN_REASONS:
+        if words in lowered:
+            return plain
+    return _PLAIN_UNSURE

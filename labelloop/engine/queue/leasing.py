@@ -36,6 +36,7 @@ from labelloop.engine.core.leases import (
 )
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.evaluation import (
     candidate_order,
     eval_turn,
@@ -236,16 +237,25 @@ def latest_model_version(session: Session, project_id: int) -> int | None:
 
 
 def task_info(
-    task: TaskRow, item: ItemRow, lease: TaskLeaseRow, *, ranked_by: int | None
+    task: TaskRow,
+    item: ItemRow,
+    lease: TaskLeaseRow,
+    *,
+    ranked_by: int | None,
+    plain: bool = False,
 ) -> TaskInfo:
     """The `TaskInfo` of a task leased by ``lease``; ``ranked_by`` is the project's
-    newest model version (`latest_model_version`), for the reason the task is there."""
+    newest model version (`latest_model_version`), for the reason the task is there;
+    ``plain`` gives that reason in plain words (for a caller the model's guess is hidden
+    from: `labelloop.engine.core.settings.hides_model_guess`)."""
     return TaskInfo(
         id=task.id,
         project_id=task.project_id,
         item=item_info(item),
         priority=float(task.priority),
-        reason=queue_reason(task.reason, is_eval=bool(task.is_eval), ranked_by=ranked_by),
+        reason=queue_reason(
+            task.reason, is_eval=bool(task.is_eval), ranked_by=ranked_by, plain=plain
+        ),
         is_eval=bool(task.is_eval),
         lease_id=lease.id,
         lease_expires_at=lease.expires_at,
@@ -271,7 +281,8 @@ def lease_task(
         session, project=project, task=task, item=item, user=user, now=now,
         seconds=lease_length(project, lease_seconds), note=note,
     )  # fmt: skip
-    return task_info(task, item, lease, ranked_by=ranked_by)
+    plain = hides_model_guess(project.settings, user.role)
+    return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)
 
 
 _HELD = (
@@ -318,7 +329,8 @@ def lease_next_task(
 
         if held_id is not None:
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
-            return task_info(task, item, held, ranked_by=ranked_by)
+            plain = hides_model_guess(project.settings, user.role)
+            return task_info(task, item, held, ranked_by=ranked_by, plain=plain)
 
         for is_eval, window in candidate_order(eval_turn(project, taken, labelled_eval)):
             found = _candidate(

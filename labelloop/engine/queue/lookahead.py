@@ -16,6 +16,7 @@ from labelloop.engine.core.leases import (
     expire_leases,
 )
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.evaluation import candidate_order, eval_turn, labelled_eval_count
 from labelloop.engine.queue.leasing import (
     TaskInfo,
@@ -73,6 +74,7 @@ def lease_ahead(
                 session.get(ItemRow, lease.item_id),
                 lease,
                 ranked_by=ranked_by,
+                plain=hides_model_guess(project.settings, user.role),
             )
         taken = session.execute(
             select(func.count())

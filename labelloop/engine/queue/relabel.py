@@ -13,6 +13,7 @@ from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.leases import check_lease_seconds, is_live
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.leasing import TaskInfo, latest_model_version, lease_task, task_info
 from labelloop.exceptions import (
     ConflictError,
@@ -105,4 +106,5 @@ def lease_undone_task(
                 ranked_by=ranked_by,
                 note={"after_undo": annotation_id},
             )
-        return task_info(task, item, lease, ranked_by=ranked_by)
+        plain = hides_model_guess(resolve_project(session, task.project_id).settings, user.role)
+        return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.server.deps import db_of, settings_of
 from labelloop.server.permissions import member_scope, role_allows
 from labelloop.server.sessions import SESSION_COOKIE, csrf_matches, end_session, start_session
@@ -101,7 +102,7 @@ def label_page(request: Request, project_id: int) -> Response:
             "labels": list(project.labels),
             "multi_label": project.multi_label,
             "task_type": project.task_type,
-            "show_guess": bool(project.settings.get("show_model_guess", True)),
+            "show_guess": not hides_model_guess(project.settings, page.user.role),
             "guideline_version": project.guideline_version,
             "user": page.user.name,
         }

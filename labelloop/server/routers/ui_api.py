@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from labelloop.engine import browse, lookup, queue
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.server import deps
 from labelloop.server.errors import ApiError
 from labelloop.server.routers import or_no_content
@@ -40,10 +41,8 @@ def model_guess(
 ) -> Any:
     """The model's guess for an item (null before any model); annotators see it only when
     the project's ``show_model_guess`` setting allows it."""
-    if user.role == "annotator":
-        settings = lookup.project_settings(db, project.id)
-        if not settings.get("show_model_guess", True):
-            raise ApiError(403, "this project does not show the model's guess to annotators")
+    if hides_model_guess(lookup.project_settings(db, project.id), user.role):
+        raise ApiError(403, "this project does not show the model's guess to annotators")
     return browse.model_guess(db, project_id=project.id, item_id=item_id)
 
 

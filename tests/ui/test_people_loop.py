@@ -1,0 +1,85 @@
+"""What annotators and reviewers hit in a working day, in headless Chromium against a real
+``labelloop serve``: two tabs of one annotator, a hidden model guess, a settings form
+with an error, reviewers' feedback, a guideline change while the page is open, and the
+layout at 1280x720 and 768 px.
+
+Each test works in a project of its own (the ``new_project`` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from labelloop.engine import rounds
+from labelloop.store.tables import AnnotationRow
+
+pytestmark = pytest.mark.browser
+
+
+def _record_json(page) -> list[str]:
+    """Collect the text of every JSON answer the page fetches, from now on."""
+    bodies: list[str] = []
+
+    def keep(response) -> None:
+        if "application/json" in (response.headers.get("content-type") or ""):
+            try:
+                bodies.append(response.text())
+            except Exception:  # an answer the page navigated away from has no body
+                pass
+
+    page.on("response", keep)
+    return bodies
+
+
+def test_a_hidden_model_guess_is_nowhere_on_the_annotators_page(
+    login, ui_server, new_project, shoot_sizes
+) -> None:
+    project_id = new_project(labelled=12, strategy="margin", show_model_guess=False)
+    done = rounds.train(ui_server.db, actor="cli:test", project=project_id)
+    assert done.model_version is not None
+
+    page = login("annotator")
+    bodies = _record_json(page)
+    page.goto(ui_server.url + f"/projects/{project_id}/label")
+    meta = page.locator("#item-meta")
+    expect(meta).to_contain_text("why this item: picked because the model is unsure here")
+    page.keyboard.press("m")
+    expect(page.locator("#guess")).to_be_hidden()
+    assert page.locator("#guess-toggle").count() == 0
+    shoot_sizes(page, "20-label-guess-hidden")
+    # Label a few: the tasks leased ahead and after each submit say nothing either.
+    for _ in range(3):
+        shown = page.locator("#item .text").inner_text()
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        expect(page.locator("#item .text")).not_to_have_text(shown)
+    html = page.content()
+    seen = [html, *bodies]
+    assert len(bodies) >= 4
+    for text in seen:
+        assert "torn between" not in text
+        assert not re.search(r"\((0|1)\.\d\d\)", text), text[:300]
+    for body in bodies:
+        data = json.loads(body)
+        if isinstance(data, dict) and "reason" in data:
+            assert data["reason"] in (
+                "picked because the model is unsure here",
+                "a typical example of a group of similar items",
+                "unlike the items labelled so far",
+                "picked at random, so the labels stay a fair sample",
+                "next in line: the model can learn from it",
+            ), data["reason"]
+
+    # A reviewer still reads the model's own reason.
+    reviewer = login("reviewer")
+    reviewer.goto(ui_server.url + f"/projects/{project_id}/label")
+    expect(reviewer.locator("#item-meta")).to_contain_text("torn between")
+    with ui_server.db.read() as session:
+        assert session.execute(
+            select(AnnotationRow.id).where(AnnotationRow.project_id == project_id)
+        ).all()
