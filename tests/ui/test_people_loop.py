@@ -8,6 +8,7 @@ Each test works in a project of its own (the ``new_project`` fixture).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
@@ -27,10 +28,9 @@ def _record_json(page) -> list[str]:
 
     def keep(response) -> None:
         if "application/json" in (response.headers.get("content-type") or ""):
-            try:
+            # An answer the page navigated away from has no body.
+            with contextlib.suppress(Exception):
                 bodies.append(response.text())
-            except Exception:  # an answer the page navigated away from has no body
-                pass
 
     page.on("response", keep)
     return bodies
