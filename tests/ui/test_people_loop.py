@@ -83,3 +83,53 @@ def test_a_hidden_model_guess_is_nowhere_on_the_annotators_page(
         assert session.execute(
             select(AnnotationRow.id).where(AnnotationRow.project_id == project_id)
         ).all()
+
+
+def _labels_of(ui_server, project_id: int) -> list[tuple[str, str]]:
+    from labelloop.store.tables import ItemRow
+
+    with ui_server.db.read() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(ItemRow.external_id, AnnotationRow.label)
+                .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+                .where(AnnotationRow.project_id == project_id, AnnotationRow.status == "active")
+            )
+        ]
+
+
+def test_two_tabs_of_one_annotator_label_different_items_and_lose_nothing(
+    login, ui_server, new_project, shoot_sizes
+) -> None:
+    project_id = new_project(n_items=30)
+    first = login("annotator")
+    second = first.context.new_page()
+    url = ui_server.url + f"/projects/{project_id}/label"
+    first.goto(url)
+    second.goto(url)
+    tabs = (first, second)
+    for tab in tabs:
+        expect(tab.locator("#item .text")).to_have_text(re.compile(r"^Film \d+ is "))
+    # A reload keeps the tab's own item; the other tab holds another one.
+    held = first.locator("#item .text").inner_text()
+    first.reload()
+    expect(first.locator("#item .text")).to_have_text(held)
+    shoot_sizes(second, "21-label-second-tab")
+
+    shown: list[str] = []
+    for n in range(8):
+        tab = tabs[n % 2]
+        text = tab.locator("#item .text")
+        current = text.inner_text()
+        other = tabs[1 - n % 2].locator("#item .text").inner_text()
+        assert current != other, "two tabs show the same item"
+        shown.append(current)
+        tab.keyboard.press("1" if n % 3 else "2")
+        tab.keyboard.press("Enter")
+        expect(text).not_to_have_text(current)
+    for tab in tabs:
+        expect(tab.locator("#done-today")).not_to_have_text("0")
+        assert "Not saved" not in (tab.locator("#notice").text_content() or "")
+    labelled = _labels_of(ui_server, project_id)
+    assert len(labelled) == 8 == len(set(shown))

@@ -270,6 +270,29 @@ def test_lease_ahead_becomes_the_next_task(world: World) -> None:
     assert world.call("annotator", "POST", f"/projects/{p}/tasks/next").json()["id"] == ahead["id"]
 
 
+def test_each_holder_of_one_annotator_leases_its_own_tasks(world: World) -> None:
+    p = world.project_id
+    tab_a = world.call("annotator", "POST", f"/projects/{p}/tasks/next?holder=tab-a").json()
+    tab_b = world.call("annotator", "POST", f"/projects/{p}/tasks/next?holder=tab-b").json()
+    assert tab_a["id"] != tab_b["id"]
+    again = world.call("annotator", "POST", f"/projects/{p}/tasks/next?holder=tab-a").json()
+    assert again["id"] == tab_a["id"]
+    ahead = world.call("annotator", "POST", f"/projects/{p}/tasks/ahead?holder=tab-b").json()
+    assert ahead["id"] not in (tab_a["id"], tab_b["id"])
+    for task in (tab_a, tab_b):
+        made = world.call(
+            "annotator", "POST", f"/tasks/{task['id']}/annotations", json={"label": "pos"}
+        )
+        assert made.status_code == 201
+    twice = world.call(
+        "annotator", "POST", f"/tasks/{tab_a['id']}/annotations", json={"label": "neg"}
+    )
+    assert twice.status_code == 409
+    assert "already labelled" in twice.json()["detail"]
+    bad = world.call("annotator", "POST", f"/projects/{p}/tasks/next?holder=a%20b")
+    assert bad.status_code == 422 and bad.json()["field"] == "holder"
+
+
 def test_engine_views_on_both_databases(database: Database) -> None:
     project = projects.create_project(
         database,

@@ -18,6 +18,7 @@ from labelloop.server.schemas import (
     ItemHistory,
     ItemId,
     ItemPage,
+    LeaseHolder,
     TaskInfo,
 )
 
@@ -96,11 +97,20 @@ def item_history(project: deps.ProjectMember, item_id: ItemId, db: deps.DbDep) -
     dependencies=[deps.AnnotationMember],
 )
 def label_again(
-    annotation_id: AnnotationId, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
+    annotation_id: AnnotationId,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
+    holder: LeaseHolder = None,
 ) -> Any:
-    """Lease the task of the caller's just-undone annotation back to them, to label it again."""
+    """Lease the task of the caller's just-undone annotation back to them, to label it again
+    (as ``holder``, as for ``tasks/next``)."""
     return queue.lease_undone_task(
-        db, annotation_id=annotation_id, user=user, lease_seconds=settings.lease_seconds
+        db,
+        annotation_id=annotation_id,
+        user=user,
+        lease_seconds=settings.lease_seconds,
+        holder=holder,
     )
 
 
@@ -110,12 +120,21 @@ def label_again(
     responses={204: {"description": "Nothing more is open, or the caller holds no task."}},
 )
 def lease_ahead(
-    project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
+    project: deps.ProjectMember,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
+    holder: LeaseHolder = None,
 ) -> Any:
     """Lease the task after the one the caller holds (no body), so it can be shown at once;
-    ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none."""
+    ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none.
+    With ``holder``, as for ``tasks/next``: the holder's tasks only."""
     return or_no_content(
         queue.lease_ahead(
-            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+            db,
+            project_id=project.id,
+            user=user,
+            lease_seconds=settings.lease_seconds,
+            holder=holder,
         )
     )

@@ -25,6 +25,27 @@
     return String(Date.now()) + "-" + Math.random().toString(36).slice(2);
   }
 
+  // This tab's name for its leases: kept over a reload (sessionStorage is per tab), so a
+  // reload gets its own tasks back while another tab of the same person gets others. A tab
+  // duplicated with its storage finds the name's lock taken and picks a new one.
+  const holderKey = `labelloop-holder-${P}`;
+  function claim(name) {
+    if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(name);
+    return new Promise((resolve) => {
+      navigator.locks.request(`labelloop-tab-${name}`, { ifAvailable: true }, (lock) => {
+        resolve(lock ? name : null);
+        return lock ? new Promise(() => {}) : null;  // held for the page's life
+      });
+    });
+  }
+  const holderReady = (async () => {
+    let stored = null;
+    try { stored = sessionStorage.getItem(holderKey); } catch (error) { /* storage off */ }
+    const name = (stored && await claim(stored)) || await claim(newKey());
+    try { sessionStorage.setItem(holderKey, name); } catch (error) { /* storage off */ }
+    return encodeURIComponent(name);
+  })();
+
   function setBusy(value) {
     busy = value;
     itemBox.classList.toggle("busy", value);
@@ -65,7 +86,8 @@
     if (upcoming.length || fetchingAhead || !current) return;
     // After the pending writes: the server counts the task just submitted as held till then.
     fetchingAhead = saving
-      .then(() => api("POST", `/projects/${P}/tasks/ahead`))
+      .then(() => holderReady)
+      .then((holder) => api("POST", `/projects/${P}/tasks/ahead?holder=${holder}`))
       .then((task) => {
         if (task && task.id !== (current && current.id) && !upcoming.some((t) => t.id === task.id)) {
           upcoming.push(task);
@@ -79,7 +101,7 @@
   async function nextTask() {
     if (!upcoming.length && fetchingAhead) await fetchingAhead;
     if (upcoming.length) return upcoming.shift();
-    return api("POST", `/projects/${P}/tasks/next`);
+    return api("POST", `/projects/${P}/tasks/next?holder=${await holderReady}`);
   }
 
   async function loadNext() {
@@ -191,7 +213,7 @@
     if (!last) { setBusy(false); return; }
     try {
       await api("POST", `/annotations/${last.annotationId}/undo`);
-      const again = await api("POST", `/annotations/${last.annotationId}/relabel`);
+      const again = await api("POST", `/annotations/${last.annotationId}/relabel?holder=${await holderReady}`);
       if (current && current.id !== again.id) upcoming.unshift(current);
       show(again);
       notice("Undone: label this item again.");
