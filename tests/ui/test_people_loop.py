@@ -133,3 +133,41 @@ def test_two_tabs_of_one_annotator_label_different_items_and_lose_nothing(
         assert "Not saved" not in (tab.locator("#notice").text_content() or "")
     labelled = _labels_of(ui_server, project_id)
     assert len(labelled) == 8 == len(set(shown))
+
+
+def test_a_settings_error_keeps_every_edit_and_sits_beside_its_field(
+    login, ui_server, new_project, shoot_sizes
+) -> None:
+    from labelloop.engine import projects
+
+    project_id = new_project(n_items=5, batch_size=10)
+    before = projects.get_project_info(ui_server.db, project_id)
+    admin = login("admin")
+    admin.goto(ui_server.url + f"/projects/{project_id}/settings")
+    draft = "# Films v2\n\nSarcasm is **neg**; a draft nobody saved yet."
+    admin.fill("textarea[name=guidelines]", draft)
+    admin.fill("input[name=batch_size]", "37")
+    admin.check("input[name=review_policy][value=none]")
+    admin.check("input[name=review_policy][value=percent]")
+    admin.uncheck("input[name=show_model_guess]")
+    admin.click("form.settings button[type=submit]")
+    error = admin.locator("#error-review_policy")
+    expect(error).to_contain_text("'none' cannot be combined")
+    # The error sits inside the policy's own fieldset, and every edit is still there.
+    expect(admin.locator("fieldset.invalid #error-review_policy")).to_have_count(1)
+    expect(admin.locator("textarea[name=guidelines]")).to_have_value(draft)
+    expect(admin.locator("input[name=batch_size]")).to_have_value("37")
+    expect(admin.locator("input[name=review_policy][value=percent]")).to_be_checked()
+    expect(admin.locator("input[name=show_model_guess]")).not_to_be_checked()
+    shoot_sizes(admin, "22-settings-error")
+    after = projects.get_project_info(ui_server.db, project_id)
+    assert after.settings == before.settings
+    assert after.guideline_version == before.guideline_version
+    # Fixing the one field saves the rest as typed.
+    admin.uncheck("input[name=review_policy][value=none]")
+    admin.click("form.settings button[type=submit]")
+    expect(admin.locator("p.ok")).to_contain_text("settings saved")
+    saved = projects.get_project_info(ui_server.db, project_id)
+    assert saved.settings["batch_size"] == 37
+    assert saved.settings["review_policy"] == "percent"
+    assert saved.guideline_version == before.guideline_version + 1
