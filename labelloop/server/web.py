@@ -26,6 +26,7 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from starlette.datastructures import FormData
 
+from labelloop.engine import feedback
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
@@ -88,10 +89,18 @@ def render(
             "me": user,
             "csrf": page.csrf if page else "",
             "may": functools.partial(_may, user),
+            "unread_feedback": functools.partial(_unread_feedback, request, user),
             **context,
         },
         status_code=status_code,
     )
+
+
+def _unread_feedback(request: Request, user: UserInfo | None, project_id: int) -> int:
+    """What the header's "My feedback" count asks: the caller's unread reviews."""
+    if user is None:
+        return 0
+    return feedback.unread_feedback(db_of(request), project=project_id, user=user)
 
 
 def _may(user: UserInfo | None, action: str) -> bool:

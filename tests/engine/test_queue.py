@@ -250,6 +250,8 @@ def test_the_background_worker_releases_expired_leases(sqlite_db):
         ("cold start: represents a cluster of about 12 similar pool items", "typical example"),
         ("k-center: far from everything labelled (3.2)", "unlike the items labelled"),
         ("random pick: an unbiased sample of the pool", "at random"),
+        ("bald: the committee disagrees (0.412)", "the model is unsure"),
+        ("read the title: it says sarcasm", "read the title: it says sarcasm"),
     ],
 )
 def test_a_hidden_guess_gives_annotators_the_reason_in_plain_words(sqlite_db, stored, plain):

@@ -171,3 +171,92 @@ def test_a_settings_error_keeps_every_edit_and_sits_beside_its_field(
     assert saved.settings["batch_size"] == 37
     assert saved.settings["review_policy"] == "percent"
     assert saved.guideline_version == before.guideline_version + 1
+
+
+def _label_and_review(ui_server, project_id: int, verdicts) -> None:
+    """The annotator labels one item per verdict; the reviewer gives that verdict."""
+    from labelloop.engine import annotate, queue, review, users
+
+    annotator = users.get_user(ui_server.db, "annotator")
+    reviewer = users.get_user(ui_server.db, "reviewer")
+    for verdict, label, note in verdicts:
+        task = queue.lease_next_task(
+            ui_server.db, project_id=project_id, user=annotator, holder="script"
+        )
+        annotate.submit_annotation(ui_server.db, task_id=task.id, user=annotator, label="pos")
+        leased = review.lease_next_review(ui_server.db, project_id=project_id, user=reviewer)
+        review.submit_review(
+            ui_server.db,
+            review_task_id=leased.id,
+            user=reviewer,
+            verdict=verdict,
+            label=label,
+            note=note,
+        )
+
+
+def test_reviewers_notes_reach_the_annotator_with_an_unread_count(
+    login, ui_server, new_project, shoot_sizes
+) -> None:
+    project_id = new_project(n_items=12, review_policy="all")
+    _label_and_review(
+        ui_server,
+        project_id,
+        [
+            ("reject", None, "the critic is sarcastic: see the guidelines"),
+            ("accept", None, None),
+            ("correct", "neg", "'a bore' is never praise"),
+        ],
+    )
+    page = login("annotator")
+    page.goto(ui_server.url + f"/projects/{project_id}/label")
+    count = page.locator("#feedback-count")
+    expect(count).to_have_text("2")
+    # A review given while the page sits open reaches the header without a reload.
+    _label_and_review(ui_server, project_id, [("reject", None, "too quick")])
+    expect(count).to_have_text("3", timeout=30_000)
+    shoot_sizes(page, "23-label-feedback-count")
+
+    page.locator("#feedback-link").click()
+    entries = page.locator("li.feedback")
+    expect(entries).to_have_count(3)
+    expect(page.locator("li.feedback.unread")).to_have_count(3)
+    newest, corrected, rejected = (entries.nth(n) for n in range(3))
+    expect(newest.locator(".note")).to_have_text("too quick")
+    expect(corrected.locator(".reviewer-label")).to_have_text("neg")
+    expect(corrected.locator(".your-label")).to_have_text("pos")
+    expect(corrected.locator(".note")).to_have_text("'a bore' is never praise")
+    expect(corrected).to_contain_text("Corrected by reviewer")
+    expect(rejected.locator(".note")).to_have_text("the critic is sarcastic: see the guidelines")
+    expect(rejected.locator(".item .text")).to_have_text(re.compile(r"^Film \d+ is "))
+    shoot_sizes(page, "24-my-feedback")
+    # Opened once, the feedback is read: the count is gone, the entries stay.
+    page.reload()
+    expect(count).to_be_hidden()
+    expect(page.locator("li.feedback.unread")).to_have_count(0)
+    expect(entries).to_have_count(3)
+
+
+def test_a_new_guideline_version_is_announced_while_the_page_sits_open(
+    login, ui_server, new_project, shoot_sizes
+) -> None:
+    from labelloop.engine import projects
+
+    project_id = new_project(n_items=10)
+    page = login("annotator")
+    page.goto(ui_server.url + f"/projects/{project_id}/label")
+    expect(page.locator("#guideline-badge")).to_have_text("guidelines v1")
+    expect(page.locator("#item .text")).to_have_text(re.compile(r"^Film \d+ is "))
+    # The page has finished asking after the item: the change comes while it sits open.
+    page.wait_for_load_state("networkidle")
+    projects.set_guidelines(
+        ui_server.db, actor="admin", project=project_id, text="# Films v2\n\nIrony is **neg**."
+    )
+    notice = page.locator("#notice")
+    expect(notice).to_have_text(
+        "The guidelines changed (version 2): press G to read them.", timeout=30_000
+    )
+    expect(page.locator("#guideline-badge")).to_have_text("guidelines v2")
+    page.keyboard.press("g")
+    expect(page.locator("#guidelines strong")).to_have_text("neg")
+    shoot_sizes(page, "25-label-new-guidelines")

@@ -293,6 +293,44 @@ def test_each_holder_of_one_annotator_leases_its_own_tasks(world: World) -> None
     assert bad.status_code == 422 and bad.json()["field"] == "holder"
 
 
+def test_feedback_and_pulse_over_http(world: World) -> None:
+    from labelloop.engine import review
+
+    p = world.project_id
+    projects.update_settings(
+        world.db, actor="cli:test", project=p, changes={"review_policy": "all"}
+    )
+    _label(world, "annotator", "pos")
+    leased = review.lease_next_review(world.db, project_id=p, user=world.users["reviewer"])
+    review.submit_review(
+        world.db,
+        review_task_id=leased.id,
+        user=world.users["reviewer"],
+        verdict="correct",
+        label="neg",
+        note="dull means neg",
+    )
+    assert world.call("annotator", "GET", f"/projects/{p}/pulse").json() == {
+        "guideline_version": 0,
+        "unread_feedback": 1,
+    }
+    page = world.call("annotator", "GET", f"/projects/{p}/feedback").json()
+    assert (page["total"], page["unread"]) == (1, 1)
+    entry = page["entries"][0]
+    assert (entry["reviewer_label"], entry["your_label"], entry["note"]) == (
+        "neg",
+        "pos",
+        "dull means neg",
+    )
+    assert world.call("reviewer", "GET", f"/projects/{p}/feedback").json()["total"] == 0
+    seen = world.call("annotator", "POST", f"/projects/{p}/feedback/seen")
+    assert seen.json() == {"marked": 1}
+    assert world.call("annotator", "GET", f"/projects/{p}/pulse").json()["unread_feedback"] == 0
+    assert world.call("outsider", "GET", f"/projects/{p}/feedback").status_code == 404
+    assert world.call("model", "GET", f"/projects/{p}/pulse").status_code == 403
+    assert world.call(None, "GET", f"/projects/{p}/pulse").status_code == 401
+
+
 def test_engine_views_on_both_databases(database: Database) -> None:
     project = projects.create_project(
         database,

@@ -16,11 +16,14 @@ Rules
    the model version that scored it, else the cold-start order.
 6. Where annotators may not see the model's guess (``show_model_guess`` off), the reason
    they get is in plain words (``plain=True``): it says what kind of pick the item is
-   and never a class, a probability or a score.
+   and never a class, a probability or a score. A strategy's reason is known by its
+   words; a reason in none of them and without a number is a person's (a reviewer's
+   note on a rejected item) and is shown as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,6 +79,10 @@ _PLAIN_REASONS = (
     ("far from everything labelled", "unlike the items labelled so far"),
     ("random", "picked at random, so the labels stay a fair sample"),
 )
+_MODEL_WORDS = re.compile(
+    r"\d|torn between|unsure|disagree|gradient|informativeness|cold start|cluster|\barm\b",
+    re.IGNORECASE,
+)
 _PLAIN_UNSURE = "picked because the model is unsure here"
 _PLAIN_RANKED = "next in line: the model can learn from it"
 _PLAIN_COLD = "from the starting sample, before any model"
@@ -124,4 +131,4 @@ def _plain_reason(stored: str | None, ranked_by: int | None) -> str:
     for words, plain in _PLAIN_REASONS:
         if words in lowered:
             return plain
-    return _PLAIN_UNSURE
+    return _PLAIN_UNSURE if _MODEL_WORDS.search(stored) else stored

@@ -134,15 +134,34 @@
   async function refreshSide() {
     try {
       const progress = await api("GET", `/projects/${P}/progress/me`);
-      $("done-today").textContent = progress.done_today;
+      $("done-today").textContent = labelloop.formatCount(progress.done_today);
       $("agreement").textContent = progress.review_agreement === null
-        ? "n/a" : Math.round(100 * progress.review_agreement) + "% of " + progress.reviewed;
-      const project = await api("GET", `/projects/${P}`);
-      if (project.guideline_version !== guidelineVersion) await loadGuidelines(project.guideline_version);
+        ? "n/a" : Math.round(100 * progress.review_agreement) + "% of " + labelloop.formatCount(progress.reviewed);
     } catch (error) {
       // The counters are a courtesy: labelling goes on without them.
     }
+    await listen();
   }
+
+  // While the page sits open it asks the cheap pulse every few seconds: a new guideline
+  // version is announced at once, and the header's count of unread feedback stays true.
+  const PULSE_MS = 10000;
+  async function listen() {
+    try {
+      const pulse = await api("GET", `/projects/${P}/pulse`);
+      const count = $("feedback-count");
+      if (count) {
+        count.textContent = labelloop.formatCount(pulse.unread_feedback);
+        count.setAttribute("aria-label", pulse.unread_feedback + " unread");
+        count.hidden = pulse.unread_feedback === 0;
+      }
+      if (pulse.guideline_version !== guidelineVersion) await loadGuidelines(pulse.guideline_version);
+    } catch (error) {
+      // Asked again at the next beat.
+    }
+  }
+  setInterval(() => { if (!document.hidden) listen(); }, PULSE_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) listen(); });
 
   async function loadGuidelines(version) {
     const response = await fetch(`/projects/${P}/guidelines`, { credentials: "same-origin" });
