@@ -128,8 +128,9 @@ def test_two_tabs_of_one_annotator_label_different_items_and_lose_nothing(
         tab.keyboard.press("1" if n % 3 else "2")
         tab.keyboard.press("Enter")
         expect(text).not_to_have_text(current)
+    # The last submit's write is done once its tab counts all eight (both tabs' labels).
+    expect(tabs[1].locator("#done-today")).to_have_text("8")
     for tab in tabs:
-        expect(tab.locator("#done-today")).not_to_have_text("0")
         assert "Not saved" not in (tab.locator("#notice").text_content() or "")
     labelled = _labels_of(ui_server, project_id)
     assert len(labelled) == 8 == len(set(shown))
@@ -260,3 +261,166 @@ def test_a_new_guideline_version_is_announced_while_the_page_sits_open(
     page.keyboard.press("g")
     expect(page.locator("#guidelines strong")).to_have_text("neg")
     shoot_sizes(page, "25-label-new-guidelines")
+
+
+def _digit_images(folder, n: int) -> None:
+    """``n`` 64x64 greyscale digits of the demo's kind (ink on white) in ``folder``."""
+    import numpy as np
+    from PIL import Image
+
+    from labelloop.datasets import load_dataset
+
+    data = load_dataset("digits")
+    folder.mkdir(parents=True)
+    for i in range(n):
+        pixels = 255 - np.clip(np.asarray(data.X[i]).reshape(8, 8) * 16, 0, 255)
+        image = Image.fromarray(pixels.astype(np.uint8), mode="L").resize((64, 64))
+        image.save(folder / f"{i:04d}.png")
+
+
+def test_the_reviewers_correction_buttons_are_in_view_at_1280x720(
+    login, ui_server, tmp_path, shoot_sizes
+) -> None:
+    from labelloop.engine import annotate, ingest, projects, queue, users
+
+    folder = tmp_path / "digits"
+    _digit_images(folder, 4)
+    project = projects.create_project(
+        ui_server.db,
+        actor="cli:test",
+        name="digits-review",
+        task_type="image",
+        labels=[*(str(d) for d in range(1, 10)), "0"],
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0, "review_policy": "all"},
+    )
+    ingest.import_items(ui_server.db, actor="cli:test", project=project.id, path=folder)
+    for name in PASSWORDS_OF_TEAM:
+        users.add_member(ui_server.db, actor="cli:test", project=project.id, user=name)
+    annotator = users.get_user(ui_server.db, "annotator")
+    task = queue.lease_next_task(ui_server.db, project_id=project.id, user=annotator)
+    annotate.submit_annotation(ui_server.db, task_id=task.id, user=annotator, label="3")
+
+    reviewer = login("reviewer")
+    reviewer.set_viewport_size({"width": 1280, "height": 720})
+    reviewer.goto(ui_server.url + f"/projects/{project.id}/review")
+    image = reviewer.locator("#item img")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    reviewer.keyboard.press("c")
+    expect(reviewer.locator("#correct-form")).to_be_visible()
+    assert reviewer.evaluate("window.scrollY") == 0
+    for control in ("#correct-form .label-button >> nth=9", "#correct-submit", "#correct-note"):
+        box = reviewer.locator(control).bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, control
+    shoot_sizes(reviewer, "26-review-correct")
+
+
+PASSWORDS_OF_TEAM = ("admin", "annotator", "reviewer")
+
+
+@pytest.fixture(scope="module")
+def dashboard_project(ui_server) -> int:
+    """A project of 1,200 items with one round, for the dashboard's layout tests."""
+    from labelloop.engine import annotate, ingest, projects, users
+
+    project = projects.create_project(
+        ui_server.db,
+        actor="cli:test",
+        name="films-dashboard",
+        task_type="classification",
+        labels=["pos", "neg"],
+        strategy="margin",
+        settings={"eval_share": 0.02, "eval_min": 0, "eval_min_labels": 0, "retrain_every": 0},
+    )
+    words = {"pos": ("a joy", "moving", "a delight"), "neg": ("a bore", "tedious", "a mess")}
+    records = [
+        {"id": f"d{n}", "text": f"Film {n} is {words['pos' if n % 2 else 'neg'][n % 3]}."}
+        for n in range(1200)
+    ]
+    ingest.import_items(ui_server.db, actor="cli:test", project=project.id, records=records)
+    for record in records[:40]:
+        n = int(record["id"][1:])
+        annotate.record_annotation(
+            ui_server.db,
+            actor="cli:test",
+            project=project.id,
+            external_id=record["id"],
+            label="pos" if n % 2 else "neg",
+        )
+    for name in PASSWORDS_OF_TEAM:
+        users.add_member(ui_server.db, actor="cli:test", project=project.id, user=name)
+    rounds.train(ui_server.db, actor="cli:test", project=project.id)
+    return project.id
+
+
+def test_dashboard_numbers_read_one_way(login, ui_server, dashboard_project) -> None:
+    admin = login("admin")
+    admin.goto(ui_server.url + f"/projects/{dashboard_project}")
+    # Counts carry thousands separators; every other measure has 3 decimals.
+    expect(admin.locator("#n-items")).to_have_text("1,200")
+    # What the page says in words and tables (the chart's axis has its own ticks).
+    text = admin.evaluate(
+        "() => { const m = document.querySelector('main').cloneNode(true);"
+        " m.querySelectorAll('svg').forEach((s) => s.remove()); return m.innerText; }"
+    )
+    measures = re.findall(r"\d+\.\d+", text.replace("%", ""))
+    assert measures and all(re.fullmatch(r"\d+\.\d{3}", m) for m in measures), measures
+
+
+def test_a_one_round_learning_curve_counts_whole_labels(
+    login, ui_server, dashboard_project
+) -> None:
+    admin = login("admin")
+    admin.goto(ui_server.url + f"/projects/{dashboard_project}")
+    expect(admin.locator("#rounds tbody tr")).to_have_count(1)
+    ticks = admin.locator("#learning-curve g[id^=xtick] text").evaluate_all(
+        "texts => texts.map((t) => t.textContent)"
+    )
+    assert ticks and all(re.fullmatch(r"[\d,]+", t.strip()) for t in ticks), ticks
+
+
+def test_the_pages_have_a_favicon_of_their_own(login, ui_server) -> None:
+    page = login("annotator")
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert icon is not None and icon.startswith("/static/")
+    answer = page.request.get(ui_server.url + icon)
+    assert answer.ok and answer.headers["content-type"].startswith("image/svg")
+
+
+def test_the_dashboard_fits_768_px(login, ui_server, dashboard_project, shoot_sizes) -> None:
+    admin = login("admin")
+    admin.set_viewport_size({"width": 768, "height": 1024})
+    admin.goto(ui_server.url + f"/projects/{dashboard_project}")
+    # Nothing spills over the page; a wide table scrolls inside its own card.
+    overflow = admin.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    wide = admin.evaluate(
+        "() => Array.from(document.querySelectorAll('body *')).filter((e) =>"
+        " e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)"
+        ".map((e) => e.tagName + '.' + e.className).slice(0, 5)"
+    )
+    assert overflow <= 0, wide
+    for table in admin.locator("main table").all():
+        box = table.bounding_box()
+        card = table.locator("xpath=ancestor::section[1]").bounding_box()
+        scrolls = table.evaluate("t => getComputedStyle(t.parentElement).overflowX === 'auto'")
+        assert scrolls or box["x"] + box["width"] <= card["x"] + card["width"] + 1
+    shoot_sizes(admin, "27-dashboard")
+
+
+def test_the_dark_mode_chart_is_not_a_white_box(
+    login, ui_server, dashboard_project, shoot_sizes
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    admin = login("admin")
+    admin.emulate_media(color_scheme="dark")
+    admin.goto(ui_server.url + f"/projects/{dashboard_project}")
+    shot = admin.locator("#learning-curve svg").screenshot()
+    histogram = Image.open(BytesIO(shot)).convert("L").histogram()
+    light = sum(histogram[230:]) / sum(histogram)
+    assert light < 0.2, f"{light:.0%} of the dark-mode chart is near white"
+    shoot_sizes(admin, "28-dashboard-dark")

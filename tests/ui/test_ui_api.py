@@ -513,4 +513,4 @@ def test_the_dashboard_shows_the_evaluation_minimum_and_the_accuracy_interval(
     page = _page_login(world, "admin").get(f"/projects/{world.project_id}").text
     assert "not enough evaluation labels yet (0 of 3)" in page
     rounds_table = page.split('<table id="rounds">')[1].split("</table>")[0]
-    assert "0.800" in rounds_table and "[0.49, 0.94] n=10" in rounds_table
+    assert "0.800" in rounds_table and "[0.490, 0.943] n=10" in rounds_table

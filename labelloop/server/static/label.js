@@ -29,19 +29,22 @@
   // reload gets its own tasks back while another tab of the same person gets others. A tab
   // duplicated with its storage finds the name's lock taken and picks a new one.
   const holderKey = `labelloop-holder-${P}`;
-  function claim(name) {
+  // A reloaded page may ask before its previous document let go of the lock: wait a
+  // moment for it; a live tab holding the name never lets go, so the wait then ends.
+  function claim(name, waitMs) {
     if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(name);
+    const options = window.AbortSignal && AbortSignal.timeout ? { signal: AbortSignal.timeout(waitMs) } : { ifAvailable: true };
     return new Promise((resolve) => {
-      navigator.locks.request(`labelloop-tab-${name}`, { ifAvailable: true }, (lock) => {
+      navigator.locks.request(`labelloop-tab-${name}`, options, (lock) => {
         resolve(lock ? name : null);
         return lock ? new Promise(() => {}) : null;  // held for the page's life
-      });
+      }).catch(() => resolve(null));
     });
   }
   const holderReady = (async () => {
     let stored = null;
     try { stored = sessionStorage.getItem(holderKey); } catch (error) { /* storage off */ }
-    const name = (stored && await claim(stored)) || await claim(newKey());
+    const name = (stored && await claim(stored, 1500)) || await claim(newKey(), 1500);
     try { sessionStorage.setItem(holderKey, name); } catch (error) { /* storage off */ }
     return encodeURIComponent(name);
   })();
