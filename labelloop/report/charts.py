@@ -1,4 +1,8 @@
-"""Charts for the web UI, drawn server-side as SVG text (matplotlib, Agg, imported lazily)."""
+"""Charts for the web UI, drawn server-side as SVG text (matplotlib, Agg, imported lazily).
+
+A chart has a transparent background (the page's colours show through; the style sheet
+inverts its ink in dark mode) and counts labels on an integer axis starting at 0.
+"""
 
 from __future__ import annotations
 
@@ -97,6 +101,7 @@ def _draw(
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(width, height), dpi=96)
     axes = figure.add_subplot()
@@ -115,6 +120,11 @@ def _draw(
     if drawn:
         axes.legend(loc="lower right", frameon=False, fontsize=9)
         axes.set_ylim(0, 1.02)
+        # Labels are counted in whole items, from none: one round's single point too.
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlim(
+            left=0, right=max(x for pairs in points.values() for x, _ in pairs) * 1.05 + 1
+        )
     else:
         axes.text(0.5, 0.5, "no scored round yet", ha="center", va="center", color="#666")
         axes.set_xticks([])
@@ -127,6 +137,7 @@ def _draw(
     figure.tight_layout()
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "labelloop"}):
-        figure.savefig(buffer, format="svg")
+        # No background of its own: the page's card shows through, in light and dark mode.
+        figure.savefig(buffer, format="svg", transparent=True)
     text = buffer.getvalue()
     return text[text.index("<svg") :]

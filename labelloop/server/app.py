@@ -46,6 +46,7 @@ _API_ROUTERS = (
     "webhooks",
     "users",
     "media",
+    "feedback",
     "ui_api",
 )
 # The web UI's routers, included when installed.

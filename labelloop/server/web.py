@@ -13,6 +13,9 @@ Rules the pages keep:
 3. A form posted by a page carries the session's CSRF token in a hidden ``csrf_token``
    field, checked before anything changes (`admin_form`, and the log-out form).
 4. Templates are autoescaped; guidelines are Markdown with raw HTML disabled.
+5. Numbers read the same on every page: counts with thousands separators (the ``count``
+   filter), other measures with 3 decimals (``decimal``); ``static/common.js`` formats
+   the numbers scripts write by the same rule.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from starlette.datastructures import FormData
 
+from labelloop.engine import feedback
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.identity import UserInfo
@@ -45,6 +49,8 @@ __all__ = [
     "Page",
     "admin_form",
     "admin_page",
+    "format_count",
+    "format_decimal",
     "guarded",
     "not_allowed",
     "not_found",
@@ -58,6 +64,20 @@ __all__ = [
 
 _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 _TEMPLATES.env.autoescape = True
+
+
+def format_count(value: Any) -> str:
+    """Rule 5: a count, with thousands separators ("12,345"); "–" for none."""
+    return "–" if value is None else f"{int(value):,}"
+
+
+def format_decimal(value: Any, places: int = 3) -> str:
+    """Rule 5: any other measure with 3 decimals ("0.522", "0.596"); "–" for none."""
+    return "–" if not isinstance(value, int | float) else f"{value:,.{places}f}"
+
+
+_TEMPLATES.env.filters["count"] = format_count
+_TEMPLATES.env.filters["decimal"] = format_decimal
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -96,10 +116,18 @@ def render(
             "me": user,
             "csrf": page.csrf if page else "",
             "may": functools.partial(_may, user),
+            "unread_feedback": functools.partial(_unread_feedback, request, user),
             **context,
         },
         status_code=status_code,
     )
+
+
+def _unread_feedback(request: Request, user: UserInfo | None, project_id: int) -> int:
+    """What the header's "My feedback" count asks: the caller's unread reviews."""
+    if user is None:
+        return 0
+    return feedback.unread_feedback(db_of(request), project=project_id, user=user)
 
 
 def _may(user: UserInfo | None, action: str) -> bool:

@@ -46,6 +46,7 @@ __all__ = [
     "BrowserSessionRow",
     "DatasetVersionEntryRow",
     "DatasetVersionRow",
+    "FeedbackSeenRow",
     "GuidelineVersionRow",
     "ItemRow",
     "JobRow",
@@ -320,6 +321,8 @@ class TaskLeaseRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))  # annotated | skipped | expired
     skip_reason: Mapped[str | None] = mapped_column(String(500))
     closed_at: Mapped[dt.datetime | None]
+    # Who holds it within the user's sessions (a browser tab), so two tabs get two tasks.
+    holder: Mapped[str | None] = mapped_column(String(64))
 
 
 # --------------------------------------------------------------------------- labels
@@ -389,6 +392,22 @@ class ReviewRow(Base):
     corrected_label: Mapped[Any | None] = mapped_column(Json)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackSeenRow(Base):
+    """How far a user has read the reviews of their labels in a project: the newest review
+    id they have seen (reviews are numbered in the order they were given)."""
+
+    __tablename__ = "feedback_seen"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_review_id: Mapped[int] = mapped_column(BigId)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class LabelChangeRow(Base):

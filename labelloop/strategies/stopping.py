@@ -162,8 +162,9 @@ def _below(value: float, threshold: float, reason: str) -> StopDecision:
     """Stop when ``value`` is strictly below ``threshold``; ``reason`` is a template with
     ``{value}`` and ``{verdict}`` ("below <threshold>" or "not below <threshold>")."""
     stop = value < threshold
-    verdict = f"{'' if stop else 'not '}below {threshold:.4g}"
-    return StopDecision(stop, value, reason.format(value=f"{value:.4g}", verdict=verdict))
+    # Scores in words read with 3 decimals, as everywhere else.
+    verdict = f"{'' if stop else 'not '}below {threshold:.3f}"
+    return StopDecision(stop, value, reason.format(value=f"{value:.3f}", verdict=verdict))
 
 
 def max_uncertainty_below(scores: ArrayLike, threshold: float) -> StopDecision:

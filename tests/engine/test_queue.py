@@ -10,7 +10,7 @@ from _service_setup import add_items, make_project, make_user
 from sqlalchemy import select, text, update
 
 from labelloop.engine import annotate, queue
-from labelloop.exceptions import ConflictError, PermissionDeniedError
+from labelloop.exceptions import ConflictError, PermissionDeniedError, ValidationError
 from labelloop.server import worker
 from labelloop.store.tables import AuditEventRow, TaskLeaseRow, TaskRow
 
@@ -240,3 +240,53 @@ def test_the_background_worker_releases_expired_leases(sqlite_db):
     with sqlite_db.read() as session:
         assert session.get(TaskRow, task_id).active_leases == 0
         assert session.execute(select(TaskLeaseRow.outcome)).scalars().all() == ["expired"]
+
+
+@pytest.mark.parametrize(
+    ("stored", "plain"),
+    [
+        ("margin: the model is torn between 3 (0.24) and 8 (0.23)", "the model is unsure"),
+        ("auto, margin arm (40% of the batch): the model is torn between a (0.5) and b", "unsure"),
+        ("cold start: represents a cluster of about 12 similar pool items", "typical example"),
+        ("k-center: far from everything labelled (3.2)", "unlike the items labelled"),
+        ("random pick: an unbiased sample of the pool", "at random"),
+        ("bald: the committee disagrees (0.412)", "the model is unsure"),
+        ("read the title: it says sarcasm", "read the title: it says sarcasm"),
+    ],
+)
+def test_a_hidden_guess_gives_annotators_the_reason_in_plain_words(sqlite_db, stored, plain):
+    project = make_project(sqlite_db, settings={"eval_share": 0, "show_model_guess": False})
+    tasks = add_items(sqlite_db, project, 3)
+    with sqlite_db.transaction() as session:
+        session.execute(update(TaskRow).where(TaskRow.id.in_(tasks)).values(reason=stored))
+    annotator = make_user(sqlite_db, "a1")
+    reviewer = make_user(sqlite_db, "r1", role="reviewer")
+    for_annotator = queue.lease_next_task(sqlite_db, project_id=project, user=annotator)
+    assert plain in for_annotator.reason
+    assert not any(ch.isdigit() for ch in for_annotator.reason)
+    ahead = queue.lease_ahead(sqlite_db, project_id=project, user=annotator)
+    assert plain in ahead.reason
+    assert queue.lease_next_task(sqlite_db, project_id=project, user=reviewer).reason == stored
+
+
+def test_two_holders_of_one_user_hold_two_tasks_each_its_own(sqlite_db):
+    project = make_project(sqlite_db, settings={"eval_share": 0})
+    add_items(sqlite_db, project, 6)
+    ann = make_user(sqlite_db, "a1")
+    tab_a = queue.lease_next_task(sqlite_db, project_id=project, user=ann, holder="tab-a")
+    tab_b = queue.lease_next_task(sqlite_db, project_id=project, user=ann, holder="tab-b")
+    assert tab_a.id != tab_b.id
+    # Asking again as the same holder answers its own task; no holder is a holder too.
+    again = queue.lease_next_task(sqlite_db, project_id=project, user=ann, holder="tab-a")
+    assert again.id == tab_a.id
+    plain = queue.lease_next_task(sqlite_db, project_id=project, user=ann)
+    assert plain.id not in (tab_a.id, tab_b.id)
+    ahead_a = queue.lease_ahead(sqlite_db, project_id=project, user=ann, holder="tab-a")
+    ahead_b = queue.lease_ahead(sqlite_db, project_id=project, user=ann, holder="tab-b")
+    assert len({tab_a.id, tab_b.id, plain.id, ahead_a.id, ahead_b.id}) == 5
+    # Either tab's task is this annotator's to submit, from anywhere.
+    annotate.submit_annotation(sqlite_db, task_id=tab_b.id, user=ann, label="pos")
+    with pytest.raises(ConflictError, match="already labelled item 'it.*another tab"):
+        annotate.submit_annotation(sqlite_db, task_id=tab_b.id, user=ann, label="neg")
+    with pytest.raises(ValidationError, match="holder"):
+        queue.lease_next_task(sqlite_db, project_id=project, user=ann, holder="a b")

@@ -170,3 +170,64 @@ def shoot():
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
     return save
+
+
+@pytest.fixture(scope="session")
+def shoot_sizes(shoot):
+    """``shoot_sizes(page, name)``: the view at 1280x720 and at 768 px wide, as two
+    screenshots (``name-1280.png``, ``name-768.png``); the page's viewport is put back."""
+
+    def save(page, name: str) -> None:
+        before = page.viewport_size
+        for width, height in ((1280, 720), (768, 1024)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(100)
+            shoot(page, f"{name}-{width}")
+        page.set_viewport_size(before)
+
+    return save
+
+
+_NEW_PROJECTS = iter(range(1, 1000))
+
+
+@pytest.fixture
+def new_project(ui_server: UiServer):
+    """``new_project(n_items=40, labelled=0, **settings)`` -> the id of a new text project
+    of its own (pos/neg films) with the three users as members, so a test's leases and
+    labels touch no other test's; ``labelled`` items get their true label first."""
+
+    def make(*, n_items: int = 40, labelled: int = 0, strategy: str = "auto", **settings):
+        from labelloop.engine import annotate
+
+        name = f"films-{next(_NEW_PROJECTS)}"
+        project = projects.create_project(
+            ui_server.db,
+            actor="cli:test",
+            name=name,
+            task_type="classification",
+            labels=["pos", "neg"],
+            strategy=strategy,
+            guidelines="# Films\n\nLabel the critic's opinion.",
+            settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0, **settings},
+        )
+        records = []
+        for n in range(n_items):
+            label = "pos" if n % 2 else "neg"
+            word = _WORDS[label][n % 5]
+            records.append({"id": f"{name}-{n}", "text": f"Film {n} is {word}.", "label": label})
+        truth = {r["id"]: r.pop("label") for r in records}
+        ingest.import_items(ui_server.db, actor="cli:test", project=project.id, records=records)
+        for external_id in list(truth)[:labelled]:
+            annotate.record_annotation(
+                ui_server.db,
+                actor="cli:test",
+                project=project.id,
+                external_id=external_id,
+                label=truth[external_id],
+            )
+        for user in PASSWORDS:
+            users.add_member(ui_server.db, actor="cli:test", project=project.id, user=user)
+        return project.id
+
+    return make

@@ -127,9 +127,7 @@ def _submit(
         value = validate_label(project, label=label, labels=labels)
         lease = open_lease(session, task_id=task.id, user_id=user.id)
         if lease is None:
-            raise ConflictError(
-                f"task {task_id} is not leased to {user.name!r}: lease it with tasks/next first"
-            )
+            raise ConflictError(_not_leased(session, task, item, user))
         was_open = lease.outcome is None
         if not was_open and (task.status != "open" or task.active_leases >= task.needed):
             raise ConflictError(
@@ -180,6 +178,26 @@ def _submit(
         has_webhooks=bool(has_webhooks),
     )
     return annotation_info(row, item), True
+
+
+def _not_leased(session: Session, task: TaskRow, item: ItemRow, user: UserInfo) -> str:
+    """Why a submit without an open lease is refused, and what to do, in words."""
+    labelled = session.execute(
+        select(AnnotationRow.id).where(
+            AnnotationRow.item_id == item.id,
+            AnnotationRow.user_id == user.id,
+            AnnotationRow.status == "active",
+        )
+    ).first()
+    if labelled is not None:
+        return (
+            f"you already labelled item {item.external_id!r} (perhaps in another tab): that "
+            "label stands and this one was not saved; to change it, undo it where you gave it"
+        )
+    return (
+        f"task {task.id} (item {item.external_id!r}) is not leased to {user.name!r}: "
+        "lease it with tasks/next first, or go on with the next item"
+    )
 
 
 def submit_annotation(

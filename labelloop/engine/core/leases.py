@@ -13,7 +13,10 @@ which one reviewer takes at a time, keeps it on its own row (``assignee_id``,
    `release_expired` (the service's background worker runs it every poll); a review
    lease stops counting at once and `release_expired` clears its assignee. Each
    project's expiries are audited as one ``leases.expired`` event.
-4. A user asking again while holding a live lease in the project gets that task back.
+4. A user asking again while holding a live lease in the project gets that task back,
+   when asking as the same holder: a lease may name its holder (a browser tab, or any
+   client session, `check_holder`), so one person in two tabs holds two tasks, each tab
+   its own. Leases without a holder are one holder, as before holders existed.
 5. A submit on an expired label lease is still honoured while nobody took its slot
    (`open_lease` finds leases closed as ``expired``).
 """
@@ -34,6 +37,7 @@ from labelloop.store.audit import append_event
 from labelloop.store.tables import ItemRow, ProjectRow, ReviewTaskRow, TaskLeaseRow, TaskRow
 
 __all__ = [
+    "check_holder",
     "check_lease_seconds",
     "expire_leases",
     "grant_lease",
@@ -55,6 +59,27 @@ def check_lease_seconds(lease_seconds: Any) -> int | None:
     ):
         raise ValidationError("lease_seconds must be a positive integer", field="lease_seconds")
     return lease_seconds
+
+
+_HOLDER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+MAX_HOLDER = 64
+
+
+def check_holder(holder: Any) -> str | None:
+    """Rule 4's holder a caller gives: None, or 1 to 64 letters, digits, ``-`` and ``_``."""
+    if holder is None:
+        return None
+    if (
+        not isinstance(holder, str)
+        or not 0 < len(holder) <= MAX_HOLDER
+        or not set(holder) <= _HOLDER_CHARS
+    ):
+        raise ValidationError(
+            f"holder must be 1 to {MAX_HOLDER} letters, digits, '-' or '_' "
+            "(a name the client picks for its tab or session)",
+            field="holder",
+        )
+    return holder
 
 
 def lease_length(project: ProjectRow, lease_seconds: int | None) -> int:
@@ -199,10 +224,12 @@ def grant_lease(
     now: dt.datetime,
     seconds: int,
     note: dict[str, Any] | None = None,
+    holder: str | None = None,
 ) -> TaskLeaseRow:
-    """Lease ``task`` to ``user`` in the caller's transaction: the lease row, the task's
-    count of active leases and the ``task.leased`` audit event (``note`` adds to its
-    details). The caller has checked that the task has a free slot for this user."""
+    """Lease ``task`` to ``user`` (as ``holder``, rule 4) in the caller's transaction: the
+    lease row, the task's count of active leases and the ``task.leased`` audit event
+    (``note`` adds to its details). The caller has checked that the task has a free slot
+    for this user, and the holder (`check_holder`)."""
     lease = TaskLeaseRow(
         project_id=project.id,
         task_id=task.id,
@@ -210,6 +237,7 @@ def grant_lease(
         user_id=user.id,
         leased_at=now,
         expires_at=now + dt.timedelta(seconds=seconds),
+        holder=holder,
     )
     session.add(lease)
     task.active_leases = task.active_leases + 1

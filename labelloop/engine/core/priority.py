@@ -28,10 +28,16 @@ Rules
    lease carries: an evaluation-set task is there to measure the model; otherwise the
    reason its writer stored (a picked batch's, the cold start's), else its place under
    the model version that scored it, else the cold-start order.
+8. Where annotators may not see the model's guess (``show_model_guess`` off), the reason
+   they get is in plain words (``plain=True``): it says what kind of pick the item is
+   and never a class, a probability or a score. A strategy's reason is known by its
+   words; a reason in none of them and without a number is a person's (a reviewer's
+   note on a rejected item) and is shown as it is.
 """
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 import numpy as np
@@ -165,8 +171,25 @@ def ranking_model(session: Session, project_id: int) -> tuple[int, int] | None:
     return None if row is None else (int(row.id), int(row.version))
 
 
-def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) -> str:
-    """Rule 7: why a label task is where it is in the queue.
+# Rule 8: what a stored reason says, by the words its writers use, to a plain reason.
+_PLAIN_REASONS = (
+    ("represent", "a typical example of a group of similar items"),
+    ("far from everything labelled", "unlike the items labelled so far"),
+    ("random", "picked at random, so the labels stay a fair sample"),
+)
+_MODEL_WORDS = re.compile(
+    r"\d|torn between|unsure|disagree|gradient|informativeness|cold start|cluster|\barm\b",
+    re.IGNORECASE,
+)
+_PLAIN_UNSURE = "picked because the model is unsure here"
+_PLAIN_RANKED = "next in line: the model can learn from it"
+_PLAIN_COLD = "from the starting sample, before any model"
+
+
+def queue_reason(
+    stored: str | None, *, is_eval: bool, ranked_by: int | None, plain: bool = False
+) -> str:
+    """Rules 7 and 8: why a label task is where it is in the queue.
 
     Parameters
     ----------
@@ -176,17 +199,34 @@ def queue_reason(stored: str | None, *, is_eval: bool, ranked_by: int | None) ->
     is_eval : bool
         Whether the task is in the evaluation set.
     ranked_by : int or None
-        The model version whose prediction places the task (None when none has).
+        The model version whose scores rank the pool (None before the first).
+    plain : bool, default False
+        Rule 8: the reason in plain words, revealing nothing of the model's guess.
 
     Examples
     --------
     >>> queue_reason(None, is_eval=False, ranked_by=3)
     'ranked by informativeness under model version 3'
+    >>> queue_reason("margin: the model is torn between 3 (0.24) and 8 (0.23)",
+    ...              is_eval=False, ranked_by=3, plain=True)
+    'picked because the model is unsure here'
     """
     if is_eval:
         return "evaluation set: labelled to measure the model, not picked by it"
+    if plain:
+        return _plain_reason(stored, ranked_by)
     if stored:
         return stored
     if ranked_by is not None:
         return f"ranked by informativeness under model version {ranked_by}"
     return "cold-start order (no round yet)"
+
+
+def _plain_reason(stored: str | None, ranked_by: int | None) -> str:
+    if not stored:
+        return _PLAIN_COLD if ranked_by is None else _PLAIN_RANKED
+    lowered = stored.lower()
+    for words, plain in _PLAIN_REASONS:
+        if words in lowered:
+            return plain
+    return _PLAIN_UNSURE if _MODEL_WORDS.search(stored) else stored

@@ -36,6 +36,7 @@ __all__ = [
     "check_setting",
     "check_settings",
     "effective_settings",
+    "hides_model_guess",
     "project_setting",
     "review_policies",
 ]
@@ -329,6 +330,14 @@ def project_setting(project: ProjectRow, name: str) -> Any:
     """One of a project's settings, falling back to its default."""
     stored = project.settings or {}
     return stored[name] if name in stored else _BY_NAME[name].default
+
+
+def hides_model_guess(stored: Mapping[str, Any] | None, role: str) -> bool:
+    """Whether a user of ``role`` may not see the model's guess (nor anything that reveals
+    it) in a project whose stored settings are ``stored``: annotators, when the project's
+    ``show_model_guess`` setting is off."""
+    shown = (stored or {}).get("show_model_guess", _BY_NAME["show_model_guess"].default)
+    return role == "annotator" and not shown
 
 
 def review_policies(settings: Mapping[str, Any]) -> tuple[str, ...]:

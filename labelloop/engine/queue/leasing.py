@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Select,
+    String,
     and_,
     bindparam,
     exists,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE, ItemInfo, item_info
 from labelloop.engine.core.leases import (
+    check_holder,
     check_lease_seconds,
     expire_leases,
     grant_lease,
@@ -36,6 +38,7 @@ from labelloop.engine.core.leases import (
 )
 from labelloop.engine.core.priority import queue_reason
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.evaluation import (
     candidate_order,
     eval_turn,
@@ -193,8 +196,9 @@ def _candidate(
 def _lease_state_statement() -> Select:
     """The project, with what a lease call needs to know first, in one statement.
 
-    Parameters ``project_id``, ``user_id`` and ``now``. Columns: the `ProjectRow`; the
-    user's oldest unexpired open lease in it (id or None); whether any of its open
+    Parameters ``project_id``, ``user_id``, ``holder`` ("" for none) and ``now``. Columns:
+    the `ProjectRow`; the user's oldest unexpired open lease in it held by ``holder`` (id
+    or None); whether any of its open
     leases is past its expiry; how many leases the user has taken in it so far and
     how many evaluation items are labelled, up to ``eval_min_labels`` (for
     `eval_turn`); the newest model version.
@@ -207,6 +211,7 @@ def _lease_state_statement() -> Select:
         .where(
             open_in_project,
             TaskLeaseRow.user_id == user_id,
+            func.coalesce(TaskLeaseRow.holder, "") == bindparam("holder", type_=String),
             is_live(TaskLeaseRow.expires_at, now),
         )
         .scalar_subquery()
@@ -236,16 +241,25 @@ def latest_model_version(session: Session, project_id: int) -> int | None:
 
 
 def task_info(
-    task: TaskRow, item: ItemRow, lease: TaskLeaseRow, *, ranked_by: int | None
+    task: TaskRow,
+    item: ItemRow,
+    lease: TaskLeaseRow,
+    *,
+    ranked_by: int | None,
+    plain: bool = False,
 ) -> TaskInfo:
     """The `TaskInfo` of a task leased by ``lease``; ``ranked_by`` is the project's
-    newest model version (`latest_model_version`), for the reason the task is there."""
+    newest model version (`latest_model_version`), for the reason the task is there;
+    ``plain`` gives that reason in plain words (for a caller the model's guess is hidden
+    from: `labelloop.engine.core.settings.hides_model_guess`)."""
     return TaskInfo(
         id=task.id,
         project_id=task.project_id,
         item=item_info(item),
         priority=float(task.priority),
-        reason=queue_reason(task.reason, is_eval=bool(task.is_eval), ranked_by=ranked_by),
+        reason=queue_reason(
+            task.reason, is_eval=bool(task.is_eval), ranked_by=ranked_by, plain=plain
+        ),
         is_eval=bool(task.is_eval),
         lease_id=lease.id,
         lease_expires_at=lease.expires_at,
@@ -263,15 +277,17 @@ def lease_task(
     lease_seconds: int | None,
     ranked_by: int | None,
     note: dict[str, Any] | None = None,
+    holder: str | None = None,
 ) -> TaskInfo:
-    """Lease ``task`` to ``user`` for `lease_length` seconds and describe it, in the
-    caller's transaction (see `labelloop.engine.core.leases.grant_lease`); ``ranked_by``
-    as for `task_info`."""
+    """Lease ``task`` to ``user`` (as ``holder``) for `lease_length` seconds and describe
+    it, in the caller's transaction (see `labelloop.engine.core.leases.grant_lease`);
+    ``ranked_by`` as for `task_info`."""
     lease = grant_lease(
         session, project=project, task=task, item=item, user=user, now=now,
-        seconds=lease_length(project, lease_seconds), note=note,
+        seconds=lease_length(project, lease_seconds), note=note, holder=holder,
     )  # fmt: skip
-    return task_info(task, item, lease, ranked_by=ranked_by)
+    plain = hides_model_guess(project.settings, user.role)
+    return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)
 
 
 _HELD = (
@@ -283,7 +299,12 @@ _HELD = (
 
 
 def lease_next_task(
-    db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
+    db: Database,
+    *,
+    project_id: int,
+    user: UserInfo,
+    lease_seconds: int | None = None,
+    holder: str | None = None,
 ) -> TaskInfo | None:
     """Lease the highest-priority open task this user may take.
 
@@ -295,6 +316,10 @@ def lease_next_task(
         An active admin, annotator or reviewer (membership is checked by the caller).
     lease_seconds : int, optional
         How long the lease lasts; default: the project's ``lease_seconds`` setting.
+    holder : str, optional
+        Who holds the lease among the user's clients (a browser tab): asking again as
+        the same holder gives the task it holds back; another holder gets another task
+        (`labelloop.engine.core.leases`, rule 4).
 
     Returns
     -------
@@ -303,12 +328,14 @@ def lease_next_task(
     """
     check_user(user, LABELLING_ROLES, "label tasks")
     check_lease_seconds(lease_seconds)
+    check_holder(holder)
     with db.transaction() as session:
         if not isinstance(project_id, int) or isinstance(project_id, bool):
             project_id = resolve_project(session, project_id).id
         now = utcnow()
         state = session.execute(
-            _lease_state_statement(), {"project_id": project_id, "user_id": user.id, "now": now}
+            _lease_state_statement(),
+            {"project_id": project_id, "user_id": user.id, "now": now, "holder": holder or ""},
         ).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
@@ -318,7 +345,8 @@ def lease_next_task(
 
         if held_id is not None:
             held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
-            return task_info(task, item, held, ranked_by=ranked_by)
+            plain = hides_model_guess(project.settings, user.role)
+            return task_info(task, item, held, ranked_by=ranked_by, plain=plain)
 
         for is_eval, window in candidate_order(eval_turn(project, taken, labelled_eval)):
             found = _candidate(
@@ -331,7 +359,7 @@ def lease_next_task(
         task, item = found
         return lease_task(
             session, project=project, task=task, item=item, user=user, now=now,
-            lease_seconds=lease_seconds, ranked_by=ranked_by,
+            lease_seconds=lease_seconds, ranked_by=ranked_by, holder=holder,
         )  # fmt: skip
 
 

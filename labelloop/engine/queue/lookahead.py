@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.leases import (
+    check_holder,
     check_lease_seconds,
     expire_leases,
 )
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.evaluation import candidate_order, eval_turn, labelled_eval_count
 from labelloop.engine.queue.leasing import (
     TaskInfo,
@@ -33,7 +35,12 @@ MAX_HELD = 2  # the task on screen and the one after it
 
 
 def lease_ahead(
-    db: Database, *, project_id: int, user: UserInfo, lease_seconds: int | None = None
+    db: Database,
+    *,
+    project_id: int,
+    user: UserInfo,
+    lease_seconds: int | None = None,
+    holder: str | None = None,
 ) -> TaskInfo | None:
     """Lease one more task to a user who holds one, to be labelled after it.
 
@@ -42,12 +49,14 @@ def lease_ahead(
     Returns
     -------
     TaskInfo or None
-        The task leased ahead. A user who already holds `MAX_HELD` open leases gets
+        The task leased ahead. A user who already holds `MAX_HELD` open leases (as
+        this holder) gets
         their newest one again (asking twice never hoards tasks); a user who holds none
         gets None (lease with ``tasks/next`` first), as does one for whom nothing is open.
     """
     check_user(user, LABELLING_ROLES, "label tasks")
     check_lease_seconds(lease_seconds)
+    check_holder(holder)
     with db.transaction() as session:
         project = resolve_project(session, project_id)
         now = utcnow()
@@ -59,6 +68,7 @@ def lease_ahead(
                     TaskLeaseRow.user_id == user.id,
                     TaskLeaseRow.project_id == project.id,
                     TaskLeaseRow.outcome.is_(None),
+                    func.coalesce(TaskLeaseRow.holder, "") == (holder or ""),
                 )
                 .order_by(TaskLeaseRow.id)
             ).scalars()
@@ -73,6 +83,7 @@ def lease_ahead(
                 session.get(ItemRow, lease.item_id),
                 lease,
                 ranked_by=ranked_by,
+                plain=hides_model_guess(project.settings, user.role),
             )
         taken = session.execute(
             select(func.count())
@@ -107,4 +118,5 @@ def lease_ahead(
             lease_seconds=lease_seconds,
             ranked_by=ranked_by,
             note={"ahead": True},
+            holder=holder,
         )

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE
-from labelloop.engine.core.leases import check_lease_seconds, is_live
+from labelloop.engine.core.leases import check_holder, check_lease_seconds, is_live
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.engine.queue.leasing import TaskInfo, latest_model_version, lease_task, task_info
 from labelloop.exceptions import (
     ConflictError,
@@ -27,7 +28,12 @@ __all__ = ["lease_undone_task"]
 
 
 def lease_undone_task(
-    db: Database, *, annotation_id: int, user: UserInfo, lease_seconds: int | None = None
+    db: Database,
+    *,
+    annotation_id: int,
+    user: UserInfo,
+    lease_seconds: int | None = None,
+    holder: str | None = None,
 ) -> TaskInfo:
     """Lease the task of an annotation the user has just undone back to that user.
 
@@ -40,6 +46,8 @@ def lease_undone_task(
         Its author (an active admin, annotator or reviewer).
     lease_seconds : int, optional
         How long the lease lasts; default: the project's ``lease_seconds`` setting.
+    holder : str, optional
+        The client session (browser tab) the new lease is for, as in `lease_next_task`.
 
     Returns
     -------
@@ -59,6 +67,7 @@ def lease_undone_task(
     if isinstance(annotation_id, bool) or not isinstance(annotation_id, int):
         raise ValidationError("annotation_id must be an integer", field="annotation_id")
     check_lease_seconds(lease_seconds)
+    check_holder(holder)
     with db.transaction() as session:
         row = session.get(AnnotationRow, annotation_id)
         if row is None:
@@ -104,5 +113,7 @@ def lease_undone_task(
                 lease_seconds=lease_seconds,
                 ranked_by=ranked_by,
                 note={"after_undo": annotation_id},
+                holder=holder,
             )
-        return task_info(task, item, lease, ranked_by=ranked_by)
+        plain = hides_model_guess(resolve_project(session, task.project_id).settings, user.role)
+        return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)

@@ -13,8 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from labelloop.engine import feedback
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.exceptions import ThrottledError
 from labelloop.server.deps import client_address, db_of, settings_of
 from labelloop.server.permissions import member_scope, role_allows
@@ -115,7 +117,7 @@ def label_page(request: Request, project_id: int) -> Response:
             "labels": list(project.labels),
             "multi_label": project.multi_label,
             "task_type": project.task_type,
-            "show_guess": bool(project.settings.get("show_model_guess", True)),
+            "show_guess": not hides_model_guess(project.settings, page.user.role),
             "guideline_version": project.guideline_version,
             "user": page.user.name,
         }
@@ -127,6 +129,21 @@ def label_page(request: Request, project_id: int) -> Response:
             config=config,
             guidelines_html=render_markdown(guidelines.text if guidelines else ""),
         )
+
+    return guarded(request, project_id, "label", build)
+
+
+@router.get("/projects/{project_id}/feedback", response_class=HTMLResponse)
+def feedback_page(request: Request, project_id: int) -> Response:
+    """My feedback: the caller's labels a reviewer rejected or corrected, with the note,
+    the reviewer's label and the item; opening it marks them seen (the new ones stay
+    marked on this page)."""
+
+    def build(page: Page, project: Any) -> Response:
+        db = db_of(request)
+        found = feedback.my_feedback(db, project=project.id, user=page.user, limit=200)
+        feedback.mark_feedback_seen(db, project=project.id, user=page.user)
+        return render(request, "feedback.html", page, project=project, found=found)
 
     return guarded(request, project_id, "label", build)
 

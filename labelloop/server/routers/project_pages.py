@@ -44,6 +44,10 @@ _FORM_SETTINGS = tuple(setting for setting in SETTINGS if setting.in_form)
 class _FormValueError(ValueError):
     """A form field that is not of its setting's kind (the message is for the page)."""
 
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
 
 def _form_value(setting: Setting, form: Any) -> tuple[bool, Any]:
     """(given, value) of one setting from the submitted form, by the setting's kind.
@@ -62,7 +66,9 @@ def _form_value(setting: Setting, form: Any) -> tuple[bool, Any]:
     try:
         number = float(raw) if setting.kind == "number" else int(raw)
     except ValueError:
-        raise _FormValueError(f"{setting.name.replace('_', ' ')} must be a number") from None
+        raise _FormValueError(
+            f"{setting.name.replace('_', ' ')} must be a number", field=setting.name
+        ) from None
     return True, int(number) if float(number).is_integer() else number
 
 
@@ -139,23 +145,71 @@ def resume_auto_labelling(
     return guarded(request, project_id, "administer", build)
 
 
+def _stored_values(project: Any, guidelines: Any) -> dict[str, Any]:
+    """What the settings form shows for the stored settings: policies as a list, numbers
+    as text ("" for none), flags as booleans, the strategy and the guidelines text."""
+    values: dict[str, Any] = {
+        "strategy": project.strategy,
+        "guidelines": guidelines.text if guidelines else "",
+    }
+    for setting in _FORM_SETTINGS:
+        value = project.settings.get(setting.name)
+        if setting.kind == "policy":
+            value = [value or "none"] if isinstance(value, str | None) else list(value)
+        elif setting.kind != "bool":
+            value = "" if value is None else str(value)
+        values[setting.name] = value
+    return values
+
+
+def _submitted_values(form: Any) -> dict[str, Any]:
+    """What the settings form shows after a refused save: exactly what was submitted."""
+    values: dict[str, Any] = {
+        "strategy": str(form.get("strategy", "")),
+        "guidelines": str(form.get("guidelines", "")).replace("\r\n", "\n"),
+    }
+    for setting in _FORM_SETTINGS:
+        if setting.kind == "bool":
+            values[setting.name] = form.get(setting.name) == "on"
+        elif setting.kind == "policy":
+            values[setting.name] = [str(p) for p in form.getlist(setting.name)]
+        else:
+            values[setting.name] = str(form.get(setting.name, ""))
+    return values
+
+
+def _error_field(exc: Exception) -> str | None:
+    """The form field an error names (its last dotted part), when the form has it."""
+    field = getattr(exc, "field", None)
+    names = {"strategy", "guidelines", *(setting.name for setting in _FORM_SETTINGS)}
+    last = str(field).rsplit(".", 1)[-1] if field else None
+    return last if last in names else None
+
+
 def _settings_page(
-    request: Request, page: Page, project: Any, *, error: str | None = None, saved: str = ""
+    request: Request,
+    page: Page,
+    project: Any,
+    *,
+    error: str | None = None,
+    saved: str = "",
+    submitted: dict[str, Any] | None = None,
+    error_field: str | None = None,
 ) -> Response:
     from labelloop.selection import STRATEGY_NAMES  # loads scikit-learn: only when needed
 
     guidelines = project_engine.get_guidelines(db_of(request), project.id)
-    policy = project.settings.get("review_policy", "none")
     return render_form(
         request,
         "settings.html",
         page,
         error=error,
+        error_field=error_field,
         project=project,
         strategies=STRATEGY_NAMES,
         fields=_FORM_SETTINGS,
         policies=REVIEW_POLICIES,
-        policy=[policy] if isinstance(policy, str) else list(policy),
+        values=submitted or _stored_values(project, guidelines),
         guidelines=guidelines,
         saved=saved,
     )
@@ -200,7 +254,15 @@ def _save_settings(request: Request, page: Page, project: Any, form: Any) -> Res
             saved.append(f"guidelines version {version} saved")
             project = project_engine.get_project_info(db, project.id)
     except (LabelloopError, _FormValueError) as exc:
-        return _settings_page(request, page, project, error=str(exc))
+        # The form comes back as submitted, not as stored: the error at its field.
+        return _settings_page(
+            request,
+            page,
+            project,
+            error=str(exc),
+            submitted=_submitted_values(form),
+            error_field=_error_field(exc),
+        )
     return _settings_page(request, page, project, saved="; ".join(saved) or "nothing changed")
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from labelloop.engine import queue
 from labelloop.server import deps
 from labelloop.server.routers import or_no_content
-from labelloop.server.schemas import SkipCreate, TaskId, TaskInfo
+from labelloop.server.schemas import LeaseHolder, SkipCreate, TaskId, TaskInfo
 
 __all__ = ["router"]
 
@@ -22,15 +22,25 @@ router = APIRouter(tags=["tasks"], route_class=deps.GuardedRoute)
     responses={204: {"description": "Nothing is open for this annotator."}},
 )
 def lease_next_task(
-    project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
+    project: deps.ProjectMember,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
+    holder: LeaseHolder = None,
 ) -> Any:
     """Lease the highest-priority open task to the caller (no body); 204 when none.
 
-    Asking again while holding an unexpired lease answers the same task.
+    Asking again while holding an unexpired lease answers the same task; with ``holder``
+    (a name the client picks per tab), only a lease taken as that holder is answered, so
+    the same person in two tabs labels two different items.
     """
     return or_no_content(
         queue.lease_next_task(
-            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+            db,
+            project_id=project.id,
+            user=user,
+            lease_seconds=settings.lease_seconds,
+            holder=holder,
         )
     )
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from labelloop.engine import browse, lookup, queue
+from labelloop.engine.core.settings import hides_model_guess
 from labelloop.server import deps
 from labelloop.server.errors import ApiError
 from labelloop.server.routers import or_no_content
@@ -17,6 +18,7 @@ from labelloop.server.schemas import (
     ItemHistory,
     ItemId,
     ItemPage,
+    LeaseHolder,
     TaskInfo,
 )
 
@@ -40,10 +42,8 @@ def model_guess(
 ) -> Any:
     """The model's guess for an item (null before any model); annotators see it only when
     the project's ``show_model_guess`` setting allows it."""
-    if user.role == "annotator":
-        settings = lookup.project_settings(db, project.id)
-        if not settings.get("show_model_guess", True):
-            raise ApiError(403, "this project does not show the model's guess to annotators")
+    if hides_model_guess(lookup.project_settings(db, project.id), user.role):
+        raise ApiError(403, "this project does not show the model's guess to annotators")
     return browse.model_guess(db, project_id=project.id, item_id=item_id)
 
 
@@ -97,11 +97,20 @@ def item_history(project: deps.ProjectMember, item_id: ItemId, db: deps.DbDep) -
     dependencies=[deps.AnnotationMember],
 )
 def label_again(
-    annotation_id: AnnotationId, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
+    annotation_id: AnnotationId,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
+    holder: LeaseHolder = None,
 ) -> Any:
-    """Lease the task of the caller's just-undone annotation back to them, to label it again."""
+    """Lease the task of the caller's just-undone annotation back to them, to label it again
+    (as ``holder``, as for ``tasks/next``)."""
     return queue.lease_undone_task(
-        db, annotation_id=annotation_id, user=user, lease_seconds=settings.lease_seconds
+        db,
+        annotation_id=annotation_id,
+        user=user,
+        lease_seconds=settings.lease_seconds,
+        holder=holder,
     )
 
 
@@ -111,12 +120,21 @@ def label_again(
     responses={204: {"description": "Nothing more is open, or the caller holds no task."}},
 )
 def lease_ahead(
-    project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep, settings: deps.SettingsDep
+    project: deps.ProjectMember,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    settings: deps.SettingsDep,
+    holder: LeaseHolder = None,
 ) -> Any:
     """Lease the task after the one the caller holds (no body), so it can be shown at once;
-    ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none."""
+    ``tasks/next`` answers it once the current task is submitted or skipped. 204 when none.
+    With ``holder``, as for ``tasks/next``: the holder's tasks only."""
     return or_no_content(
         queue.lease_ahead(
-            db, project_id=project.id, user=user, lease_seconds=settings.lease_seconds
+            db,
+            project_id=project.id,
+            user=user,
+            lease_seconds=settings.lease_seconds,
+            holder=holder,
         )
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "HealthPublic",
     "Id",
     "ItemId",
+    "LeaseHolder",
     "Name",
     "RequestModel",
     "ReviewTaskId",
@@ -34,6 +35,16 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 AnnotationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The annotation's id.")]
 ItemId = Annotated[int, Path(ge=1, le=MAX_ID, description="The item's id.")]
+LeaseHolder = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Who holds the lease among the caller's clients (a browser tab): asking "
+        "again as the same holder answers the task it holds; another holder gets another task.",
+    ),
+]
 ReviewTaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="The review task's id.")]
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="The task's id.")]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's id.")]

@@ -1,8 +1,9 @@
 """The label queue, annotations, review, and what the labelling and review views ask.
 
 Tasks, annotations, review tasks and outcomes, progress, the model's guess, item pages
-and histories are answered as the engine's results (`TaskInfo`, `AnnotationInfo`,
-`ReviewTaskInfo`, `ReviewOutcome`, ...): their fields are the JSON.
+and histories, feedback and the page's pulse are answered as the engine's results
+(`TaskInfo`, `AnnotationInfo`, `ReviewTaskInfo`, `ReviewOutcome`, ...): their fields
+are the JSON.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import Field
 
 from labelloop.engine.browse import AnnotatorProgress, ItemGuess, ItemHistory, ItemPage
 from labelloop.engine.core.items import AnnotationInfo
+from labelloop.engine.feedback import FeedbackPage, Pulse
 from labelloop.engine.queue import TaskInfo
 from labelloop.engine.review import ReviewOutcome, ReviewTaskInfo
 from labelloop.server.schemas.common import RequestModel
@@ -21,9 +23,11 @@ __all__ = [
     "AnnotationCreate",
     "AnnotationInfo",
     "AnnotatorProgress",
+    "FeedbackPage",
     "ItemGuess",
     "ItemHistory",
     "ItemPage",
+    "Pulse",
     "ReviewCreate",
     "ReviewOutcome",
     "ReviewTaskInfo",

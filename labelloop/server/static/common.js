@@ -88,5 +88,12 @@ const labelloop = (() => {
     }
   });
 
-  return { api, el, labelText, renderItem, notice, typing, config, csrf };
+  // One rule for numbers on every page (the templates' `count` and `decimal` filters
+  // keep the same): counts with thousands separators, other measures with 3 decimals.
+  const counts = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const decimals = new Intl.NumberFormat("en-US", { minimumFractionDigits: 3, maximumFractionDigits: 3 });
+  function formatCount(value) { return value === null || value === undefined ? "–" : counts.format(value); }
+  function formatDecimal(value) { return value === null || value === undefined ? "–" : decimals.format(value); }
+
+  return { api, el, labelText, renderItem, notice, typing, config, csrf, formatCount, formatDecimal };
 })();

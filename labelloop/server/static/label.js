@@ -25,6 +25,30 @@
     return String(Date.now()) + "-" + Math.random().toString(36).slice(2);
   }
 
+  // This tab's name for its leases: kept over a reload (sessionStorage is per tab), so a
+  // reload gets its own tasks back while another tab of the same person gets others. A tab
+  // duplicated with its storage finds the name's lock taken and picks a new one.
+  const holderKey = `labelloop-holder-${P}`;
+  // A reloaded page may ask before its previous document let go of the lock: wait a
+  // moment for it; a live tab holding the name never lets go, so the wait then ends.
+  function claim(name, waitMs) {
+    if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(name);
+    const options = window.AbortSignal && AbortSignal.timeout ? { signal: AbortSignal.timeout(waitMs) } : { ifAvailable: true };
+    return new Promise((resolve) => {
+      navigator.locks.request(`labelloop-tab-${name}`, options, (lock) => {
+        resolve(lock ? name : null);
+        return lock ? new Promise(() => {}) : null;  // held for the page's life
+      }).catch(() => resolve(null));
+    });
+  }
+  const holderReady = (async () => {
+    let stored = null;
+    try { stored = sessionStorage.getItem(holderKey); } catch (error) { /* storage off */ }
+    const name = (stored && await claim(stored, 1500)) || await claim(newKey(), 1500);
+    try { sessionStorage.setItem(holderKey, name); } catch (error) { /* storage off */ }
+    return encodeURIComponent(name);
+  })();
+
   function setBusy(value) {
     busy = value;
     itemBox.classList.toggle("busy", value);
@@ -65,7 +89,8 @@
     if (upcoming.length || fetchingAhead || !current) return;
     // After the pending writes: the server counts the task just submitted as held till then.
     fetchingAhead = saving
-      .then(() => api("POST", `/projects/${P}/tasks/ahead`))
+      .then(() => holderReady)
+      .then((holder) => api("POST", `/projects/${P}/tasks/ahead?holder=${holder}`))
       .then((task) => {
         if (task && task.id !== (current && current.id) && !upcoming.some((t) => t.id === task.id)) {
           upcoming.push(task);
@@ -79,7 +104,7 @@
   async function nextTask() {
     if (!upcoming.length && fetchingAhead) await fetchingAhead;
     if (upcoming.length) return upcoming.shift();
-    return api("POST", `/projects/${P}/tasks/next`);
+    return api("POST", `/projects/${P}/tasks/next?holder=${await holderReady}`);
   }
 
   async function loadNext() {
@@ -112,15 +137,34 @@
   async function refreshSide() {
     try {
       const progress = await api("GET", `/projects/${P}/progress/me`);
-      $("done-today").textContent = progress.done_today;
+      $("done-today").textContent = labelloop.formatCount(progress.done_today);
       $("agreement").textContent = progress.review_agreement === null
-        ? "n/a" : Math.round(100 * progress.review_agreement) + "% of " + progress.reviewed;
-      const project = await api("GET", `/projects/${P}`);
-      if (project.guideline_version !== guidelineVersion) await loadGuidelines(project.guideline_version);
+        ? "n/a" : Math.round(100 * progress.review_agreement) + "% of " + labelloop.formatCount(progress.reviewed);
     } catch (error) {
       // The counters are a courtesy: labelling goes on without them.
     }
+    await listen();
   }
+
+  // While the page sits open it asks the cheap pulse every few seconds: a new guideline
+  // version is announced at once, and the header's count of unread feedback stays true.
+  const PULSE_MS = 10000;
+  async function listen() {
+    try {
+      const pulse = await api("GET", `/projects/${P}/pulse`);
+      const count = $("feedback-count");
+      if (count) {
+        count.textContent = labelloop.formatCount(pulse.unread_feedback);
+        count.setAttribute("aria-label", pulse.unread_feedback + " unread");
+        count.hidden = pulse.unread_feedback === 0;
+      }
+      if (pulse.guideline_version !== guidelineVersion) await loadGuidelines(pulse.guideline_version);
+    } catch (error) {
+      // Asked again at the next beat.
+    }
+  }
+  setInterval(() => { if (!document.hidden) listen(); }, PULSE_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) listen(); });
 
   async function loadGuidelines(version) {
     const response = await fetch(`/projects/${P}/guidelines`, { credentials: "same-origin" });
@@ -191,7 +235,7 @@
     if (!last) { setBusy(false); return; }
     try {
       await api("POST", `/annotations/${last.annotationId}/undo`);
-      const again = await api("POST", `/annotations/${last.annotationId}/relabel`);
+      const again = await api("POST", `/annotations/${last.annotationId}/relabel?holder=${await holderReady}`);
       if (current && current.id !== again.id) upcoming.unshift(current);
       show(again);
       notice("Undone: label this item again.");

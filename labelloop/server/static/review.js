@@ -103,7 +103,14 @@
   }
 
   function openReject() { if (!current || busy) return; closeForms(); noteForm.hidden = false; note.value = ""; note.focus(); }
-  function openCorrect() { if (!current || busy) return; closeForms(); correctForm.hidden = false; itemBox.focus({ preventScroll: true }); }
+  function openCorrect() {
+    if (!current || busy) return;
+    closeForms();
+    correctForm.hidden = false;
+    itemBox.focus({ preventScroll: true });
+    // On a short screen the form may still start below the fold: bring it in, no further.
+    correctForm.scrollIntoView({ block: "nearest" });
+  }
   function sendCorrection() {
     if (chosen.size === 0) { notice("Pick the right label first (number keys)."); return; }
     const body = { verdict: "correct", note: $("correct-note").value.trim() || null };
