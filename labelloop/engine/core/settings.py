@@ -141,6 +141,12 @@ def _directory(name: str, value: Any) -> str | None:
     return value
 
 
+def _field_name(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValidationError(f"setting {name!r} must be a field name", field=name)
+    return value
+
+
 def _model_shape(name: str, value: Any) -> Any:
     if value is not None and not isinstance(value, str | dict):
         raise ValidationError(
@@ -190,6 +196,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("label_budget", None,
             "labels the team can afford; the stopping verdict says stop once spent",
             _optional(_integer(1)), "int", 1, in_form=True),
+    Setting("label_studio_id_field", None,
+            "the Label Studio task data field holding the item's id; unset: tasks are "
+            "items ls-<task id>",
+            _field_name, "text"),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
