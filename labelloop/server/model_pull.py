@@ -81,6 +81,7 @@ class ModelPuller:
         self.db = db
         self.protocol = protocol
         self.url = url.rstrip("/") + "/predict" if protocol == "label-studio" else url
+        self._set_up: set[int] = set()
         self.batch_size = batch_size
         self.client = client or httpx.Client(timeout=60.0)
         self._after: dict[int, int] = {}
@@ -140,7 +141,22 @@ class ModelPuller:
         version = str(answer.get("model_version") or "pull")
         return version, [_as_push(entry) for entry in answer["predictions"]]
 
+    def _set_up_backend(self, project: project_engine.ProjectInfo) -> None:
+        """Label Studio's ``/setup``, once per project, before its first ``/predict``."""
+        if self.protocol != "label-studio" or project.id in self._set_up:
+            return
+        request = label_studio.setup_request(
+            project_id=project.id,
+            created_at=project.created_at,
+            labels=project.labels,
+            multi_label=project.multi_label,
+        )
+        response = self.client.post(self.url.removesuffix("/predict") + "/setup", json=request)
+        response.raise_for_status()  # the pull loop logs it and asks again next time
+        self._set_up.add(project.id)
+
     def _score(self, project: project_engine.ProjectInfo, items: list[pool.PoolItem]) -> int:
+        self._set_up_backend(project)
         request = self._request(project, items)
         response = self.client.post(self.url, json=request)  # transport errors: retried later
         try:

@@ -13,7 +13,11 @@ The HTTP routes (`labelloop.server.routers.label_studio`) compose these with the
 cases that store labels and train models.
 """
 
-from labelloop.engine.label_studio.client import backend_request, results_to_probabilities
+from labelloop.engine.label_studio.client import (
+    backend_request,
+    results_to_probabilities,
+    setup_request,
+)
 from labelloop.engine.label_studio.events import (
     ITEM_FIELDS,
     TRAINING_EVENTS,
@@ -49,5 +53,6 @@ __all__ = [
     "predict_tasks",
     "read_event",
     "results_to_probabilities",
+    "setup_request",
     "task_external_id",
 ]

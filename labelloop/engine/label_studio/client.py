@@ -2,7 +2,10 @@
 
 Rules
 -----
-1. The request is the one Label Studio sends to ``POST /predict``: ``{"tasks": [{"id",
+1. Before its first ``/predict`` for a project, the backend gets Label Studio's ``POST
+   /setup`` (``{"project", "schema", "hostname", "access_token", "model_version"}``,
+   `setup_request`): backends built on the ML backend SDK load their model there.
+   The request is the one Label Studio sends to ``POST /predict``: ``{"tasks": [{"id",
    "data"}], "model_version", "project": "<id>.<created timestamp>", "label_config",
    "params": {"login", "password", "context"}}``. Each item is a task whose ``id`` is the
    item's row id and whose ``data`` is its payload; the label config is the project's
@@ -26,9 +29,32 @@ from typing import Any
 
 from labelloop.io.label_studio import label_config_for
 
-__all__ = ["CONTROL_NAME", "backend_request", "results_to_probabilities"]
+__all__ = ["CONTROL_NAME", "backend_request", "results_to_probabilities", "setup_request"]
 
 CONTROL_NAME = "label"
+
+
+def _project_uid(project_id: int, created_at: dt.datetime) -> str:
+    # Label Studio names a project to its backend as "<id>.<created timestamp>".
+    return f"{project_id}.{int(created_at.timestamp())}"
+
+
+def setup_request(
+    *,
+    project_id: int,
+    created_at: dt.datetime,
+    labels: Sequence[str],
+    multi_label: bool,
+    text_field: str = "text",
+) -> dict[str, Any]:
+    """The ``/setup`` request Label Studio sends when a project connects (rule 1)."""
+    return {
+        "project": _project_uid(project_id, created_at),
+        "schema": label_config_for(list(labels), multi_label=multi_label, text_field=text_field),
+        "hostname": "",
+        "access_token": "",
+        "model_version": None,
+    }
 
 
 def backend_request(
@@ -54,7 +80,7 @@ def backend_request(
     return {
         "tasks": [{"id": item_id, "data": dict(payload)} for item_id, payload in items],
         "model_version": None,
-        "project": f"{project_id}.{int(created_at.timestamp())}",
+        "project": _project_uid(project_id, created_at),
         "label_config": label_config_for(
             list(labels), multi_label=multi_label, text_field=text_field
         ),
