@@ -28,6 +28,7 @@ from labelloop.engine.label_studio.events import (
 from labelloop.engine.label_studio.matching import (
     ID_PREFIX,
     choose_control,
+    project_label_config,
     task_external_id,
 )
 from labelloop.engine.label_studio.predicting import (
@@ -51,6 +52,7 @@ __all__ = [
     "latest_model_version",
     "model_version_name",
     "predict_tasks",
+    "project_label_config",
     "read_event",
     "results_to_probabilities",
     "setup_request",

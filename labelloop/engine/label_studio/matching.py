@@ -10,7 +10,10 @@ Rules
 2. No control fits: `ValidationError` (field ``label_config``) naming what is missing
    (the labels absent from each ``<Choices>``, or the single/multiple mismatch), or, with
    no ``<Choices>`` at all, the unsupported control tags found.
-3. A task is the item whose external id is ``task.data[id_field]`` when the project's
+3. The label config labelloop suggests for a project (`project_label_config`) is one
+   ``<Text>`` showing the field the project's model reads (its ``model.text_field``,
+   default ``text``) and one ``<Choices>`` with the project's labels, in order.
+4. A task is the item whose external id is ``task.data[id_field]`` when the project's
    ``label_studio_id_field`` setting names a field, else ``ls-<task id>``.
 """
 
@@ -19,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
-from labelloop.io.label_studio import ChoicesControl, parse_label_config
+from labelloop.io.label_studio import ChoicesControl, label_config_for, parse_label_config
+from labelloop.store.db import Database
 
-__all__ = ["ID_PREFIX", "choose_control", "task_external_id"]
+__all__ = ["ID_PREFIX", "choose_control", "project_label_config", "task_external_id"]
 
 #: External ids of items made from Label Studio tasks without an id field: ls-<task id>.
 ID_PREFIX = "ls-"
@@ -89,7 +94,7 @@ def choose_control(
 
 
 def task_external_id(task: Mapping[str, Any], *, id_field: str | None, where: str) -> str:
-    """The external id of the item a task is (rule 3); ``where`` names the task in errors.
+    """The external id of the item a task is (rule 4); ``where`` names the task in errors.
 
     Examples
     --------
@@ -110,3 +115,21 @@ def task_external_id(task: Mapping[str, Any], *, id_field: str | None, where: st
     if isinstance(task_id, bool) or not isinstance(task_id, int | str) or task_id == "":
         raise ValidationError(f"{where}.id: a task needs its Label Studio id", field=f"{where}.id")
     return f"{ID_PREFIX}{task_id}"
+
+
+def project_label_config(db: Database, project: int | str) -> str:
+    """The Label Studio label config that fits a labelloop project (rule 3).
+
+    Parameters
+    ----------
+    db : Database
+    project : int or str
+        The project's id or name.
+    """
+    with db.read() as session:
+        row = resolve_project(session, project)
+        spec = (row.settings or {}).get("model")
+        text_field = spec.get("text_field", "text") if isinstance(spec, Mapping) else "text"
+        return label_config_for(
+            list(row.labels), multi_label=row.multi_label, text_field=text_field
+        )
