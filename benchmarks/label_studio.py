@@ -151,7 +151,7 @@ def main() -> None:
         secret = base64.b64encode(f"label-studio:{token}".encode()).decode()
         headers = {"Authorization": f"Basic {secret}"}
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # a loaded machine starts slowly
             while True:
                 try:
                     if httpx.get(f"{base}/health", headers=headers).status_code == 200:
