@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps test lint demo bench clean lsvenv
+.PHONY: install system-deps test lint demo bench clean lsvenv lsstudio test-integration
 
 install: $(VENV)/.installed
 
@@ -59,3 +59,16 @@ $(LSVENV)/.installed:
 	# label-studio-ml 1.0.9 imports rq and redis at start-up (no Redis server is needed to predict).
 	$(LSVENV)/bin/pip install --quiet 'label-studio-ml==1.0.9' rq redis
 	touch $@
+
+# Label Studio itself, in its own virtual environment (it pins its own dependencies).
+LSSTUDIO := .lsstudio
+lsstudio: $(LSSTUDIO)/.installed
+
+$(LSSTUDIO)/.installed:
+	test -d $(LSSTUDIO) || $(PYTHON) -m venv $(LSSTUDIO)
+	$(LSSTUDIO)/bin/pip install --quiet 'label-studio==1.23.2'
+	touch $@
+
+# Tests with a real Label Studio on loopback (minutes: its first start migrates its database).
+test-integration: install lsvenv lsstudio
+	LABELLOOP_INTEGRATION=1 $(BIN)/python -m pytest -q -m "integration or label_studio"
