@@ -60,6 +60,10 @@ def connect(
         "basic_auth_user": "labelloop",
         "basic_auth_pass": "<an API token of a model account that is a member of the project>",
         "model_version": version,
+        "webhook": {
+            "url": f"{url}/webhook",
+            "headers": {"Authorization": "Token <the same API token>"},
+        },
         "label_config": config,
     }
     if as_json:
@@ -77,8 +81,13 @@ def connect(
         f"`labelloop user create label-studio --role model --project {info.name}`"
     )
     typer.echo(
-        "  Training:           turn on 'Start model training on annotation submission' "
-        "(annotations reach labelloop as webhooks; START_TRAINING retrains)"
+        f"  Webhook:            Label Studio adds a webhook to {url}/webhook without "
+        "credentials: in project Settings -> Webhooks give it the header Authorization: "
+        "Token <the same token> (annotations reach labelloop through it)"
+    )
+    typer.echo(
+        "  Training:           'Start Training' (or 'Start model training on annotation "
+        "submission') sends START_TRAINING, which queues a retrain"
     )
     typer.echo(f"  Model version now:  {version}")
     typer.echo(

@@ -35,6 +35,7 @@ def test_connect_prints_the_backend_url_and_a_fitting_config(run) -> None:
     assert settings["url"] == "http://127.0.0.1:8000/label-studio/1"
     assert settings["auth_method"] == "BASIC_AUTH"
     assert settings["model_version"] == "labelloop-untrained"
+    assert settings["webhook"]["url"] == "http://127.0.0.1:8000/label-studio/1/webhook"
     (control,) = parse_label_config(settings["label_config"]).choices
     assert control.choices == ("pos", "neg") and not control.multiple
 
