@@ -38,6 +38,8 @@ NER_CONFIG = """<View>
   </Labels>
   <Text name="text" value="$text"/>
 </View>"""
+# The server's first /predict imports scikit-learn and loads the model: slow on a busy box.
+HTTP = httpx.Client(timeout=120)
 MULTI_CONFIG = CONFIG.replace('choice="single"', 'choice="multiple"')
 
 
@@ -171,9 +173,9 @@ def _annotation_event(action: str, annotation_id: int, task: dict, choices: list
 
 
 def test_health_and_setup(backend: Backend) -> None:
-    health = httpx.get(f"{backend.base()}/health", headers=backend.auth())
+    health = HTTP.get(f"{backend.base()}/health", headers=backend.auth())
     assert health.status_code == 200 and health.json()["status"] == "UP"
-    setup = httpx.post(
+    setup = HTTP.post(
         f"{backend.base()}/setup",
         headers=backend.auth(),
         json={
@@ -200,7 +202,7 @@ def test_authentication(backend: Backend, who: str | None, status: int) -> None:
         if who != "bad"
         else {"Authorization": "Basic " + base64.b64encode(b"x:ll_wrong").decode()}
     )
-    answer = httpx.post(f"{backend.base()}/predict", headers=headers, content=b"{not json")
+    answer = HTTP.post(f"{backend.base()}/predict", headers=headers, content=b"{not json")
     assert answer.status_code == status
     if status == 401:
         assert "Basic Authentication" in answer.json()["detail"]
@@ -209,7 +211,7 @@ def test_authentication(backend: Backend, who: str | None, status: int) -> None:
 def test_bearer_and_token_headers_work_too(backend: Backend) -> None:
     for scheme in ("Bearer", "Token"):
         headers = {"Authorization": f"{scheme} {backend.tokens['model']}"}
-        assert httpx.get(f"{backend.base()}/health", headers=headers).status_code == 200
+        assert HTTP.get(f"{backend.base()}/health", headers=headers).status_code == 200
 
 
 def test_predict_one_prediction_per_task_matching_the_config(backend: Backend) -> None:
@@ -218,7 +220,7 @@ def test_predict_one_prediction_per_task_matching_the_config(backend: Backend) -
         _task(2, "bad awful boring film"),
         _task(3, "film"),
     ]
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{backend.base()}/predict", headers=backend.auth(), json=_predict_body(tasks)
     )
     assert answer.status_code == 200, answer.text
@@ -243,7 +245,7 @@ def test_predict_one_prediction_per_task_matching_the_config(backend: Backend) -
 def test_predict_reads_the_field_the_object_tag_shows(backend: Backend) -> None:
     config = CONFIG.replace("$text", "$review")
     tasks = [{"id": 9, "data": {"review": "good great lovely film"}}]
-    answer = httpx.post(
+    answer = HTTP.post(
         f"{backend.base()}/predict", headers=backend.auth(), json=_predict_body(tasks, config)
     )
     assert answer.json()["results"][0]["result"][0]["value"]["choices"] == ["positive"]
@@ -269,7 +271,7 @@ def test_a_config_that_does_not_match_is_a_clear_422(
         ("predict", _predict_body([_task(1, "good")], config)),
         ("setup", {"project": "7.1", "schema": config}),
     ):
-        answer = httpx.post(f"{backend.base()}/{path}", headers=backend.auth(), json=body)
+        answer = HTTP.post(f"{backend.base()}/{path}", headers=backend.auth(), json=body)
         assert answer.status_code == 422, answer.text
         assert answer.json()["field"] == "label_config"
         for word in words:
@@ -277,13 +279,13 @@ def test_a_config_that_does_not_match_is_a_clear_422(
 
 
 def test_a_multi_label_project_needs_a_multiple_choice_control(backend: Backend) -> None:
-    single = httpx.post(
+    single = HTTP.post(
         f"{backend.base(backend.multi_id)}/predict",
         headers=backend.auth(),
         json=_predict_body([_task(1, "good")]),
     )
     assert single.status_code == 422 and 'choice="multiple"' in single.json()["detail"]
-    multiple = httpx.post(
+    multiple = HTTP.post(
         f"{backend.base(backend.multi_id)}/predict",
         headers=backend.auth(),
         json=_predict_body([_task(1, "good")], MULTI_CONFIG),
@@ -301,7 +303,7 @@ def test_a_multi_label_project_needs_a_multiple_choice_control(backend: Backend)
     ],
 )
 def test_malformed_predict_bodies_name_the_field(backend: Backend, body: dict, field: str) -> None:
-    answer = httpx.post(f"{backend.base()}/predict", headers=backend.auth(), json=body)
+    answer = HTTP.post(f"{backend.base()}/predict", headers=backend.auth(), json=body)
     assert answer.status_code == 422
     assert answer.json()["field"] == field
 
@@ -324,7 +326,7 @@ def _item(db: Database, project_id: int, external_id: str) -> tuple[ItemRow, lis
 def test_webhook_annotations_become_labels_and_start_training_retrains(backend: Backend) -> None:
     hook = f"{backend.base()}/webhook"
     task = _task(501, "lovely good film from the new batch")
-    created = httpx.post(
+    created = HTTP.post(
         hook,
         headers=backend.auth(),
         json=_annotation_event("ANNOTATION_CREATED", 90, task, ["negative"]),
@@ -335,7 +337,7 @@ def test_webhook_annotations_become_labels_and_start_training_retrains(backend: 
     assert item.final_label == "negative"
     assert [n.actor for n in notes] == ["label-studio:annotation-90"]
 
-    updated = httpx.post(
+    updated = HTTP.post(
         hook,
         headers=backend.auth(),
         json=_annotation_event("ANNOTATION_UPDATED", 90, task, ["positive"]),
@@ -345,7 +347,7 @@ def test_webhook_annotations_become_labels_and_start_training_retrains(backend: 
     assert item.final_label == "positive"
     assert sorted(n.status for n in notes) == ["active", "undone"]
 
-    deleted = httpx.post(
+    deleted = HTTP.post(
         hook,
         headers=backend.auth(),
         json={"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 90}], "project": {"id": 7}},
@@ -354,13 +356,13 @@ def test_webhook_annotations_become_labels_and_start_training_retrains(backend: 
     item, _notes = _item(backend.db, backend.project_id, "ls-501")
     assert item.final_label is None
 
-    again = httpx.post(
+    again = HTTP.post(
         hook,
         headers=backend.auth(),
         json=_annotation_event("ANNOTATION_CREATED", 91, task, ["positive"]),
     )
     assert again.status_code == 201
-    train = httpx.post(
+    train = HTTP.post(
         hook,
         headers=backend.auth(),
         json={"action": "START_TRAINING", "project": {"id": 7, "label_config": CONFIG}},
@@ -369,7 +371,7 @@ def test_webhook_annotations_become_labels_and_start_training_retrains(backend: 
     deadline = time.monotonic() + 90
     version = None
     while time.monotonic() < deadline:
-        version = httpx.post(
+        version = HTTP.post(
             f"{backend.base()}/setup", headers=backend.auth(), json={"schema": CONFIG}
         ).json()["model_version"]
         if version == "labelloop-v2":
@@ -385,7 +387,7 @@ def test_webhook_annotations_become_labels_and_start_training_retrains(backend: 
 
 def test_webhook_refuses_a_choice_the_project_does_not_have(backend: Backend) -> None:
     event = _annotation_event("ANNOTATION_CREATED", 95, _task(601, "meh"), ["neutral"])
-    answer = httpx.post(f"{backend.base()}/webhook", headers=backend.auth(), json=event)
+    answer = HTTP.post(f"{backend.base()}/webhook", headers=backend.auth(), json=event)
     assert answer.status_code == 422
     assert answer.json()["field"] == "annotation.result.0.value.choices"
     assert "'neutral'" in answer.json()["detail"]
@@ -396,16 +398,16 @@ def test_a_skipped_annotation_withdraws_and_other_events_are_acknowledged(
 ) -> None:
     task = _task(701, "good good film")
     hook = f"{backend.base()}/webhook"
-    httpx.post(
+    HTTP.post(
         hook,
         headers=backend.auth(),
         json=_annotation_event("ANNOTATION_CREATED", 97, task, ["positive"]),
     )
     skipped = _annotation_event("ANNOTATION_UPDATED", 97, task, ["positive"])
     skipped["annotation"]["was_cancelled"] = True
-    answer = httpx.post(hook, headers=backend.auth(), json=skipped)
+    answer = HTTP.post(hook, headers=backend.auth(), json=skipped)
     assert answer.json()["withdrawn"] == 1
-    other = httpx.post(
+    other = HTTP.post(
         hook, headers=backend.auth(), json={"action": "PROJECT_UPDATED", "project": {"id": 7}}
     )
     assert other.status_code == 201 and other.json()["action"] == "ignore"
