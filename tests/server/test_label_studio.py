@@ -411,3 +411,26 @@ def test_a_skipped_annotation_withdraws_and_other_events_are_acknowledged(
         hook, headers=backend.auth(), json={"action": "PROJECT_UPDATED", "project": {"id": 7}}
     )
     assert other.status_code == 201 and other.json()["action"] == "ignore"
+
+
+def test_a_new_task_becomes_an_item_with_the_text_its_object_tag_shows(backend: Backend) -> None:
+    config = CONFIG.replace("$text", "$review")
+    event = _annotation_event(
+        "ANNOTATION_CREATED", 120, {"id": 801, "data": {"review": "dull"}}, ["negative"]
+    )
+    event["project"]["label_config"] = config
+    answer = HTTP.post(f"{backend.base()}/webhook", headers=backend.auth(), json=event)
+    assert answer.status_code == 201, answer.text
+    item, _notes = _item(backend.db, backend.project_id, "ls-801")
+    assert item.payload == {"review": "dull", "text": "dull"}
+    assert item.final_label == "negative"
+
+
+def test_a_task_that_cannot_become_an_item_is_a_clear_422(backend: Backend) -> None:
+    event = _annotation_event(
+        "ANNOTATION_CREATED", 121, {"id": 802, "data": {"n": 3}}, ["negative"]
+    )
+    answer = HTTP.post(f"{backend.base()}/webhook", headers=backend.auth(), json=event)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "task.data"
+    assert "task 'ls-802' cannot become an item" in answer.json()["detail"]

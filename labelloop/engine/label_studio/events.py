@@ -17,6 +17,9 @@ Rules
    ``ANNOTATIONS_DELETED`` (or ``ANNOTATION_DELETED``), which names only annotation ids.
 4. ``START_TRAINING`` asks for a retrain (``action="train"``); any other event is
    acknowledged and ignored (``action="ignore"``), as the ML backend SDK does.
+5. A task labelloop does not hold yet becomes an item with the task's data as its
+   payload; when the data has no ``text`` field, the field the control's object tag
+   shows (``value="$review"``) is copied to ``text``, the field text items carry.
 """
 
 from __future__ import annotations
@@ -173,9 +176,10 @@ def read_event(
     actor = annotation_actor(_annotation_id(annotation, "annotation"))
     project = body.get("project")
     config = project.get("label_config") if isinstance(project, Mapping) else None
-    control_name = None
+    control = None
     if config:
-        control_name = choose_control(config, labels=labels, multi_label=multi_label).name
+        control = choose_control(config, labels=labels, multi_label=multi_label)
+    control_name = control.name if control is not None else None
     chosen, where = _chosen(annotation.get("result", []), control_name=control_name, labels=labels)
     if annotation.get("was_cancelled") or chosen is None:
         return AnnotationEvent(action="withdraw", event=event, actors=(actor,))
@@ -184,13 +188,17 @@ def read_event(
             f"{where}.value.choices: the project is single-label; choose one value",
             field=f"{where}.value.choices",
         )
-    data = _object(task.get("data"), "task.data")
+    data = dict(_object(task.get("data"), "task.data"))
+    shown = control.data_field if control is not None else None
+    if ITEM_FIELDS.text not in data and shown in data:
+        # The item's text is the field the control's object tag shows (rule 5).
+        data[ITEM_FIELDS.text] = data[shown]
     return AnnotationEvent(
         action="label",
         event=event,
         actors=(actor,),
         external_id=task_external_id(task, id_field=id_field, where="task"),
-        data=dict(data),
+        data=data,
         label=None if multi_label else chosen[0],
         labels=chosen if multi_label else None,
     )

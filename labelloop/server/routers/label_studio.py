@@ -193,14 +193,19 @@ def _record(request: Request, project_id: int, event: label_studio.AnnotationEve
         return "recorded"
     except NotFoundError:
         pass
-    report = ingest.import_items(
-        db,
-        actor=actor,
-        project=project_id,
-        records=[event.item_record()],
-        fields=label_studio.ITEM_FIELDS,
-        on_existing="skip",
-    )
+    try:
+        report = ingest.import_items(
+            db,
+            actor=actor,
+            project=project_id,
+            records=[event.item_record()],
+            fields=label_studio.ITEM_FIELDS,
+            on_existing="skip",
+        )
+    except ValidationError as exc:
+        raise ValidationError(
+            f"task {event.external_id!r} cannot become an item: {exc}", field="task.data"
+        ) from None
     try:
         record()
     except NotFoundError:
