@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labelloop.engine.annotate.effects import after_label
 from labelloop.engine.core.final_label import settle_item
 from labelloop.engine.core.items import LABEL_QUEUE, AnnotationInfo, annotation_info
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.schema import validate_label
+from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import (
     NotFoundError,
     ValidationError,
@@ -117,9 +118,9 @@ def withdraw_recorded(db: Database, *, actor: str, project: int | str) -> int:
 
     The counterpart of `record_annotation` for a label taken back at its source (a
     Label Studio annotation deleted or skipped): each active annotation of the actor
-    is marked undone, its item's task needs one annotation more and opens again, and
-    the item's final label is settled anew. An annotation a reviewer has seen stays, as
-    it would for `undo_annotation`.
+    is marked undone and the item's final label is settled anew. An annotation a reviewer has seen stays, as
+    it would for `undo_annotation`. The item's task then needs what its overlap asks for
+    beyond the labels still active on it.
 
     Returns
     -------
@@ -143,6 +144,7 @@ def withdraw_recorded(db: Database, *, actor: str, project: int | str) -> int:
             .scalars()
             .all()
         )
+        overlap = effective_settings(project_row)["overlap"]
         withdrawn = 0
         for row in rows:
             reviewed = session.execute(
@@ -156,8 +158,15 @@ def withdraw_recorded(db: Database, *, actor: str, project: int | str) -> int:
                 select(TaskRow).where(TaskRow.item_id == item.id, TaskRow.queue == LABEL_QUEUE)
             ).scalar_one_or_none()
             if task is not None:
-                task.needed += 1
-                task.status = "open"
+                session.flush()
+                # Other labels on the item still count toward its overlap.
+                active = session.execute(
+                    select(func.count()).where(
+                        AnnotationRow.item_id == item.id, AnnotationRow.status == "active"
+                    )
+                ).scalar_one()
+                task.needed = max(overlap - active, 0)
+                task.status = "open" if task.needed else "done"
                 task.updated_at = utcnow()
             settle_item(session, project=project_row, item=item, task=task)
             append_event(
