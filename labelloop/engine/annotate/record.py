@@ -118,9 +118,9 @@ def withdraw_recorded(db: Database, *, actor: str, project: int | str) -> int:
 
     The counterpart of `record_annotation` for a label taken back at its source (a
     Label Studio annotation deleted or skipped): each active annotation of the actor
-    is marked undone and the item's final label is settled anew. An annotation a reviewer has seen stays, as
-    it would for `undo_annotation`. The item's task then needs what its overlap asks for
-    beyond the labels still active on it.
+    is marked undone and the item's final label is settled anew. An annotation a
+    reviewer has seen stays, as it would for `undo_annotation`. The item's task then
+    needs what its overlap asks for beyond the labels still active on it.
 
     Returns
     -------
