@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from labelloop.engine import agreement, browse, jobs
+from labelloop.engine import agreement, browse, jobs, label_studio
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
 from labelloop.engine.core.settings import REVIEW_POLICIES, SETTINGS, Setting
@@ -120,6 +120,8 @@ def _settings_page(
 
     guidelines = project_engine.get_guidelines(db_of(request), project.id)
     policy = project.settings.get("review_policy", "none")
+    # What Label Studio's model connection needs, as `labelloop label-studio connect` prints.
+    label_studio_url = f"{str(request.base_url).rstrip('/')}/label-studio/{project.id}"
     return render_form(
         request,
         "settings.html",
@@ -132,6 +134,8 @@ def _settings_page(
         policy=[policy] if isinstance(policy, str) else list(policy),
         guidelines=guidelines,
         saved=saved,
+        label_studio_url=label_studio_url,
+        label_studio_config=label_studio.project_label_config(db_of(request), project.id),
     )
 
 
