@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps test lint demo bench clean
+.PHONY: install system-deps test lint demo bench clean lsvenv lsstudio test-integration
 
 install: $(VENV)/.installed
 
@@ -30,7 +30,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check labelloop tests benchmarks
 
-test: install system-deps lint
+test: install system-deps lsvenv lint
 	$(BIN)/python -m pytest -q
 
 # The web UI on handwritten digits (images; DATASET=rotten_tomatoes for movie-review
@@ -51,3 +51,27 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+
+# A Label Studio ML backend (the backend SDK, with its own pinned dependencies) in its own
+# virtual environment, for the pull-mode test that runs a real one (marker label_studio).
+LSVENV := .lsvenv
+lsvenv: $(LSVENV)/.installed
+
+$(LSVENV)/.installed:
+	test -d $(LSVENV) || $(PYTHON) -m venv $(LSVENV)
+	# label-studio-ml 1.0.9 imports rq and redis at start-up (no Redis server is needed to predict).
+	$(LSVENV)/bin/pip install --quiet 'label-studio-ml==1.0.9' rq redis
+	touch $@
+
+# Label Studio itself, in its own virtual environment (it pins its own dependencies).
+LSSTUDIO := .lsstudio
+lsstudio: $(LSSTUDIO)/.installed
+
+$(LSSTUDIO)/.installed:
+	test -d $(LSSTUDIO) || $(PYTHON) -m venv $(LSSTUDIO)
+	$(LSSTUDIO)/bin/pip install --quiet 'label-studio==1.23.2'
+	touch $@
+
+# Tests with a real Label Studio on loopback (minutes: its first start migrates its database).
+test-integration: install lsvenv lsstudio
+	LABELLOOP_INTEGRATION=1 $(BIN)/python -m pytest -q -m "integration or label_studio"

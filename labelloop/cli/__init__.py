@@ -24,6 +24,7 @@ def _register_commands() -> None:
         "labelloop.cli.users",
         "labelloop.cli.serve",
         "labelloop.cli.demo",
+        "labelloop.cli.label_studio",
     ):
         try:
             importlib.import_module(module)

@@ -34,6 +34,15 @@ def serve(
             "(embedding optional).",
         ),
     ] = None,
+    model_protocol: Annotated[
+        str,
+        typer.Option(
+            "--model-protocol",
+            help="What --model speaks: labelloop (the request above) or label-studio (a "
+            "Label Studio ML backend's base URL; its /predict is called with Label Studio "
+            "tasks and its results' choices and scores are read back as probabilities).",
+        ),
+    ] = "labelloop",
     media_root: Annotated[
         Path | None,
         typer.Option(help="Directory media items are served from (nothing outside it)."),
@@ -91,6 +100,7 @@ def serve(
             db_url=database.url,
             media_root=media_root,
             model_url=model,
+            model_protocol=model_protocol,
             worker=worker,
             lease_seconds=lease_seconds,
             max_body_bytes=max_body_bytes,

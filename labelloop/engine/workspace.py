@@ -31,6 +31,7 @@ from labelloop.engine import (
     fairness,
     ingest,
     jobs,
+    label_studio,
     projects,
     quality,
     rounds,
@@ -298,6 +299,38 @@ class ProjectHandle:
             label=label,
             note=note,
             project=self.id,
+        )
+
+    def label_studio_config(self) -> str:
+        """The Label Studio label config that fits this project (one Text, one Choices)."""
+        return label_studio.project_label_config(self._db, self.id)
+
+    def label_studio_predict(
+        self, tasks: list[Mapping[str, Any]], *, label_config: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Label Studio predictions for ``tasks`` (``[{"id", "data"}]``), one per task,
+        with the newest model version; ``score`` is the informativeness (higher: label
+        it sooner). ``label_config`` is the Label Studio project's, default
+        `label_studio_config`'s."""
+        tasks = label_studio.check_tasks(tasks)
+        info = self.info()
+        control = label_studio.choose_control(
+            label_config or self.label_studio_config(),
+            labels=info.labels,
+            multi_label=info.multi_label,
+        )
+        version = label_studio.latest_model_version(self._db, self.id)
+        model = (
+            None if version is None else rounds.load_project_model(self._db, self.id, version)[1]
+        )
+        return label_studio.predict_tasks(
+            tasks,
+            control=control,
+            model=model,
+            model_version=version,
+            task_type=info.task_type,
+            strategy=info.strategy,
+            multi_label=info.multi_label,
         )
 
     def __repr__(self) -> str:

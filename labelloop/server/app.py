@@ -133,6 +133,8 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     for name in _API_ROUTERS:
         module = importlib.import_module(f"labelloop.server.routers.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
+    # Label Studio appends its own paths to the backend URL: not under the API prefix.
+    app.include_router(importlib.import_module("labelloop.server.routers.label_studio").router)
     for name in _PAGE_ROUTERS:
         if importlib.util.find_spec(name) is not None:
             app.include_router(importlib.import_module(name).router)

@@ -5,6 +5,11 @@ and answers ``{"model_version": "...", "predictions": [{"id" (or "item_id"),
 "probabilities": {...}, "embedding": [...] (optional)}]}``. The answers go through
 `labelloop.engine.predictions.push_predictions`, exactly like a push.
 
+With ``protocol="label-studio"`` the endpoint is a Label Studio ML backend's base URL:
+the puller posts Label Studio's ``/predict`` request (tasks ``{"id", "data"}`` and a label
+config with the project's labels) and reads each result's choices and score back as
+class probabilities (`labelloop.engine.label_studio.client`).
+
 Each project's open items are walked in id order, one batch per call; after a full
 pass the project is asked about again when its number of labels has changed (the client
 model has something new to learn from). Items imported after a pass are sent at once,
@@ -18,12 +23,15 @@ from typing import Any
 
 import httpx
 
-from labelloop.engine import pool, predictions
+from labelloop.engine import label_studio, pool, predictions
 from labelloop.engine import projects as project_engine
-from labelloop.exceptions import LabelloopError
+from labelloop.exceptions import LabelloopError, ValidationError
 from labelloop.store.db import Database
 
-__all__ = ["PULL_ACTOR", "ModelPuller"]
+__all__ = ["PROTOCOLS", "PULL_ACTOR", "ModelPuller"]
+
+#: What the client model speaks: labelloop's pull request, or Label Studio's ML backend API.
+PROTOCOLS = ("labelloop", "label-studio")
 
 PULL_ACTOR = "model:pull"
 log = logging.getLogger("labelloop.server")
@@ -53,13 +61,28 @@ class ModelPuller:
         Items per call.
     client : httpx.Client, optional
         The HTTP client (default: one with a 60 s timeout).
+    protocol : {"labelloop", "label-studio"}
+        What the client model speaks (see the module docstring).
     """
 
     def __init__(
-        self, db: Database, *, url: str, batch_size: int, client: httpx.Client | None = None
+        self,
+        db: Database,
+        *,
+        url: str,
+        batch_size: int,
+        client: httpx.Client | None = None,
+        protocol: str = "labelloop",
     ) -> None:
+        if protocol not in PROTOCOLS:
+            raise ValidationError(
+                f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}",
+                field="protocol",
+            )
         self.db = db
-        self.url = url
+        self.protocol = protocol
+        self.url = url.rstrip("/") + "/predict" if protocol == "label-studio" else url
+        self._set_up: set[int] = set()
         self.batch_size = batch_size
         self.client = client or httpx.Client(timeout=60.0)
         self._after: dict[int, int] = {}
@@ -89,24 +112,71 @@ class ModelPuller:
                 self._after[project.id] = items[-1].id
         return done
 
-    def _score(self, project: project_engine.ProjectInfo, items: list[pool.PoolItem]) -> int:
-        request = {
+    def _request(
+        self, project: project_engine.ProjectInfo, items: list[pool.PoolItem]
+    ) -> dict[str, Any]:
+        if self.protocol == "label-studio":
+            return label_studio.backend_request(
+                project_id=project.id,
+                created_at=project.created_at,
+                labels=project.labels,
+                multi_label=project.multi_label,
+                items=[(item.id, item.payload) for item in items],
+            )
+        return {
             "project_id": project.id,
             "labels": list(project.labels),
             "items": [{"id": item.external_id, "payload": item.payload} for item in items],
         }
+
+    def _pushes(
+        self, project: project_engine.ProjectInfo, items: list[pool.PoolItem], answer: Any
+    ) -> tuple[str, list[dict[str, Any]]]:
+        if self.protocol == "label-studio":
+            results = answer["results"]
+            probabilities = label_studio.results_to_probabilities(
+                results, labels=project.labels, multi_label=project.multi_label
+            )
+            first = results[0] if results and isinstance(results[0], dict) else {}
+            version = answer.get("model_version") or first.get("model_version") or "label-studio"
+            pushes = [
+                {"item_id": item.external_id, "probabilities": p}
+                for item, p in zip(items, probabilities, strict=False)
+                if p is not None
+            ]
+            return str(version), pushes
+        version = str(answer.get("model_version") or "pull")
+        return version, [_as_push(entry) for entry in answer["predictions"]]
+
+    def _set_up_backend(self, project: project_engine.ProjectInfo) -> None:
+        """Label Studio's ``/setup``, once per project, before its first ``/predict``."""
+        if self.protocol != "label-studio" or project.id in self._set_up:
+            return
+        request = label_studio.setup_request(
+            project_id=project.id,
+            created_at=project.created_at,
+            labels=project.labels,
+            multi_label=project.multi_label,
+        )
+        response = self.client.post(self.url.removesuffix("/predict") + "/setup", json=request)
+        response.raise_for_status()  # the pull loop logs it and asks again next time
+        self._set_up.add(project.id)
+
+    def _score(self, project: project_engine.ProjectInfo, items: list[pool.PoolItem]) -> int:
+        self._set_up_backend(project)
+        request = self._request(project, items)
         response = self.client.post(self.url, json=request)  # transport errors: retried later
         try:
             response.raise_for_status()
-            answer = response.json()
-            entries = answer["predictions"]
-            version = str(answer.get("model_version") or "pull")
+            version, pushes = self._pushes(project, items, response.json())
+            if not pushes:
+                raise ValueError("no prediction named a label of the project")
             predictions.push_predictions(
                 self.db,
                 project_id=project.id,
                 actor=PULL_ACTOR,
                 model_version=version,
-                predictions=[_as_push(entry) for entry in entries],
+                predictions=pushes,
             )
         except (httpx.HTTPStatusError, ValueError, KeyError, TypeError, LabelloopError) as exc:
             # A bad answer is skipped (logged), so one batch cannot stall the whole pool.

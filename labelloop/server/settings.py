@@ -38,6 +38,9 @@ class ServerSettings:
         Pull mode: the client model's prediction endpoint the worker calls in batches.
     model_batch_size : int
         Items per call to ``model_url``.
+    model_protocol : {"labelloop", "label-studio"}
+        What ``model_url`` speaks: labelloop's pull request, or the API of a Label Studio
+        ML backend (``model_url`` is then the backend's base URL).
     worker : bool
         Run the job worker (retrains, webhook deliveries, pull mode) in a thread.
     worker_poll_seconds : float
@@ -73,6 +76,7 @@ class ServerSettings:
     lease_seconds: int | None = None
     model_url: str | None = None
     model_batch_size: int = 256
+    model_protocol: str = "labelloop"
     worker: bool = False
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False
@@ -112,6 +116,11 @@ class ServerSettings:
             )
         if self.media_root is not None:
             object.__setattr__(self, "media_root", Path(self.media_root))
+        if self.model_protocol not in ("labelloop", "label-studio"):
+            raise ValidationError(
+                f"model protocol must be labelloop or label-studio, got {self.model_protocol!r}",
+                field="model_protocol",
+            )
         if self.model_url is not None and not self.model_url.startswith(("http://", "https://")):
             raise ValidationError(
                 f"model URL must start with http:// or https://, got {self.model_url!r}",

@@ -95,7 +95,10 @@ class BackgroundWorker:
         from labelloop.server.model_pull import ModelPuller
 
         puller = ModelPuller(
-            self.db, url=self.settings.model_url, batch_size=self.settings.model_batch_size
+            self.db,
+            url=self.settings.model_url,
+            batch_size=self.settings.model_batch_size,
+            protocol=self.settings.model_protocol,
         )
         try:
             while not self._stop.is_set():

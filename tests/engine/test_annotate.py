@@ -260,3 +260,35 @@ def test_record_annotation_without_a_lease(database):
         annotate.record_annotation(
             database, actor="cli:alice", project=project, external_id="nope", label="pos"
         )
+
+
+def test_withdraw_recorded_takes_back_an_actors_labels(database):
+    project = make_project(database)
+    add_items(database, project, 2)
+    for external_id in ("it0", "it1"):
+        annotate.record_annotation(
+            database, actor="label-studio:annotation-7", project=project,
+            external_id=external_id, label="pos",
+        )  # fmt: skip
+    annotate.record_annotation(
+        database, actor="cli:bob", project=project, external_id="it1", label="neg"
+    )
+    withdrawn = annotate.withdraw_recorded(
+        database, actor="label-studio:annotation-7", project=project
+    )
+    assert withdrawn == 2
+    with database.read() as session:
+        items = {
+            row.external_id: (row.status, row.final_label)
+            for row in session.execute(select(ItemRow)).scalars()
+        }
+        tasks = session.execute(select(TaskRow.status).order_by(TaskRow.id)).scalars().all()
+    # it0 has no label left; it1 keeps bob's.
+    assert items["it0"][1] is None and items["it1"][1] == "neg"
+    assert tasks[0] == "open"
+    assert (
+        annotate.withdraw_recorded(database, actor="label-studio:annotation-7", project=project)
+        == 0
+    )
+    with pytest.raises(ValidationError):
+        annotate.withdraw_recorded(database, actor="", project=project)

@@ -519,3 +519,13 @@ def test_the_dashboard_shows_the_evaluation_minimum_and_the_accuracy_interval(
     assert "not enough evaluation labels yet (0 of 3)" in page
     rounds_table = page.split('<table id="rounds">')[1].split("</table>")[0]
     assert "0.800" in rounds_table and "[0.490, 0.943] n=10" in rounds_table
+
+
+def test_the_settings_page_shows_the_label_studio_connection(world: World) -> None:
+    p = world.project_id
+    admin = _page_login(world, "admin")
+    page = admin.get(f"/projects/{p}/settings").text
+    assert f"<code>http://testserver/label-studio/{p}</code>" in page
+    assert (
+        "&lt;Choices name=&#34;label&#34;" in page or "&lt;Choices name=&quot;label&quot;" in page
+    )

@@ -18,8 +18,8 @@ Submitting
   ``annotation.created`` webhook event.
 """
 
-from labelloop.engine.annotate.record import record_annotation
+from labelloop.engine.annotate.record import record_annotation, withdraw_recorded
 from labelloop.engine.annotate.submit import submit_annotation
 from labelloop.engine.annotate.undo import undo_annotation
 
-__all__ = ["record_annotation", "submit_annotation", "undo_annotation"]
+__all__ = ["record_annotation", "submit_annotation", "undo_annotation", "withdraw_recorded"]

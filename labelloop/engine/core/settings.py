@@ -178,6 +178,12 @@ def _directory(name: str, value: Any) -> str | None:
     return value
 
 
+def _field_name(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise ValidationError(f"setting {name!r} must be a field name", field=name)
+    return value
+
+
 def _model_shape(name: str, value: Any) -> Any:
     if value is not None and not isinstance(value, str | dict):
         raise ValidationError(
@@ -290,6 +296,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("target_metric", "macro_f1",
             "the evaluation score the forecast and the savings read: macro_f1 or accuracy",
             _target_metric, "text"),
+    Setting("label_studio_id_field", None,
+            "the Label Studio task data field holding the item's id; unset: tasks are "
+            "items ls-<task id>",
+            _field_name, "text"),
 )  # fmt: skip
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from labelloop.engine import agreement, auto_labels, browse, jobs
+from labelloop.engine import agreement, auto_labels, browse, jobs, label_studio
 from labelloop.engine import projects as project_engine
 from labelloop.engine import quality as quality_engine
 from labelloop.engine import users as user_engine
@@ -199,6 +199,8 @@ def _settings_page(
     from labelloop.selection import STRATEGY_NAMES  # loads scikit-learn: only when needed
 
     guidelines = project_engine.get_guidelines(db_of(request), project.id)
+    # What Label Studio's model connection needs, as `labelloop label-studio connect` prints.
+    label_studio_url = f"{str(request.base_url).rstrip('/')}/label-studio/{project.id}"
     return render_form(
         request,
         "settings.html",
@@ -212,6 +214,8 @@ def _settings_page(
         values=submitted or _stored_values(project, guidelines),
         guidelines=guidelines,
         saved=saved,
+        label_studio_url=label_studio_url,
+        label_studio_config=label_studio.project_label_config(db_of(request), project.id),
     )
 
 
