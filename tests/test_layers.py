@@ -71,9 +71,9 @@ def _table(*rows: tuple[str, str, str]) -> tuple[Layer, ...]:
 # (layer, packages, may import), names under `labelloop.`; `labelloop` is the root package.
 LAYERS = _table(
     ("1", "exceptions", ""),
-    ("1", "strategies store", "exceptions"),
-    ("leaves", "io report datasets client", "exceptions"),
-    ("2", "models", "exceptions strategies"),
+    ("1", "strategies store ner", "exceptions"),
+    ("leaves", "io report datasets client", "exceptions ner"),
+    ("2", "models", "exceptions strategies ner"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
     ("3a", "engine.core", "exceptions strategies store"),
