@@ -76,11 +76,11 @@ LAYERS = _table(
     ("2", "models", "exceptions strategies ner"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies store"),
+    ("3a", "engine.core", "exceptions strategies store ner"),
     (
         "3b",
         "engine",
-        "exceptions io report datasets strategies store models selection engine.core",
+        "exceptions io report datasets strategies store models selection engine.core ner",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),
