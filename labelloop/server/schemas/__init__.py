@@ -41,6 +41,7 @@ from labelloop.server.schemas.labelling import (
     ReviewOutcome,
     ReviewTaskInfo,
     SkipCreate,
+    SpanCreate,
     TaskInfo,
 )
 from labelloop.server.schemas.metrics import (
@@ -74,6 +75,7 @@ __all__ = [
     "MAX_ID",
     "AgreementPublic",
     "AnnotationCreate",
+    "SpanCreate",
     "AnnotationId",
     "AnnotationInfo",
     "AnnotatorAgreementPublic",
