@@ -175,3 +175,20 @@ def test_conll_export_refuses_unlabelled_items(database, tmp_path):
         database, project=project, format="conll", out=tmp_path / "o.conll", labelled_only=True
     )
     assert (tmp_path / "o.conll").read_text() == ""
+
+
+def test_workspace_labels_and_exports_an_entity_project(tmp_path):
+    from labelloop.engine.workspace import Workspace
+
+    with Workspace(f"sqlite:///{tmp_path / 'w.db'}", actor="cli:test") as workspace:
+        tweets = workspace.create_project("tweets", task_type="ner", labels=["PER", "LOC"])
+        tweets.add_items([{"id": "a", "text": TEXT}])
+        info = tweets.annotate("a", [LOC, PER])
+        assert info.final_label == [PER, LOC]
+        out = tmp_path / "out.json"
+        tweets.export(out, format="label_studio")
+        [task] = json.loads(out.read_text())
+        assert [r["value"]["text"] for r in task["annotations"][0]["result"]] == [
+            "Ann Lee",
+            "New York",
+        ]
