@@ -71,20 +71,20 @@ def _table(*rows: tuple[str, str, str]) -> tuple[Layer, ...]:
 # (layer, packages, may import), names under `labelloop.`; `labelloop` is the root package.
 LAYERS = _table(
     ("1", "exceptions", ""),
-    ("1", "strategies store", "exceptions"),
-    ("leaves", "io report datasets client", "exceptions"),
-    ("2", "models", "exceptions strategies"),
+    ("1", "strategies store ner", "exceptions"),
+    ("leaves", "io report datasets client", "exceptions ner"),
+    ("2", "models", "exceptions strategies ner"),
     ("2", "automation", "exceptions strategies"),
     ("2", "quality", "exceptions strategies"),
     ("2", "forecast", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies automation store models"),
+    ("3a", "engine.core", "exceptions strategies automation store models ner"),
     (
         "3b",
         "engine",
         "exceptions io report datasets strategies store models automation quality forecast "
-        "selection engine.core",
+        "selection engine.core ner",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),

@@ -75,7 +75,10 @@ def _show(info: Any) -> None:
 def create(
     name: Annotated[str, typer.Argument(help="A unique project name.")],
     task: Annotated[
-        str, typer.Option("--task", help="classification, tabular, image, audio or video.")
+        str,
+        typer.Option(
+            "--task", help="classification, tabular, image, audio, video or ner (entity spans)."
+        ),
     ] = "classification",
     labels: Annotated[str, typer.Option("--labels", help="Comma-separated label names.")] = "",
     multi_label: Annotated[
@@ -235,10 +238,17 @@ def guidelines(
 def import_(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     source: Annotated[
-        Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a directory of media files.")
+        Path,
+        typer.Argument(
+            help="A JSONL, CSV or Parquet file, a directory of media files, or for an entity "
+            "project a JSONL, CoNLL or Label Studio JSON file."
+        ),
     ],
     format: Annotated[
-        str, typer.Option("--format", help="auto, jsonl, csv, parquet or media.")
+        str,
+        typer.Option(
+            "--format", help="auto, jsonl, csv, parquet, media, conll or label_studio (ner)."
+        ),
     ] = "auto",
     id_field: Annotated[
         str,
@@ -364,7 +374,10 @@ def import_(
 @reports_errors
 def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
-    format: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    format: Annotated[
+        str,
+        typer.Option("--format", help="jsonl, csv, parquet, or conll or label_studio (ner)."),
+    ] = "jsonl",
     out: Annotated[
         Path | None, typer.Option("--out", help="Output file (default: stdout).")
     ] = None,

@@ -37,7 +37,9 @@ from labelloop.store.tables import (
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_items", "iter_export_records"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet")
+EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio")
+# What an entity project exports: its spans need JSON or an entity format.
+_ENTITY_EXPORTS = ("jsonl", "conll", "label_studio")
 _BATCH = 10_000
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
@@ -58,6 +60,7 @@ class ExportReport:
 class _Scope:
     project_id: int
     project_name: str
+    task_type: str
     label_key: str
     version_id: int | None  # the dataset version exported, or the latest (for provenance)
     version_number: int | None
@@ -79,7 +82,8 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
     return _Scope(
         project_id=row.id,
         project_name=row.name,
-        label_key="labels" if row.multi_label else "label",
+        task_type=row.task_type,
+        label_key="spans" if row.task_type == "ner" else "labels" if row.multi_label else "label",
         version_id=found[0] if found else None,
         version_number=found[1] if found else None,
         exact=version is not None,
@@ -248,7 +252,10 @@ def export_items(
     db : Database
     project : int or str
         The project's id or name.
-    format : {"jsonl", "csv", "parquet"}
+    format : {"jsonl", "csv", "parquet", "conll", "label_studio"}
+        An entity project (``ner``) exports jsonl (spans under ``spans``), conll (BIO, its
+        tokens from the default tokenizer) or label_studio; the last two are for entity
+        projects only.
     out : path or text file, optional
         Where to write; default: stdout (Parquet goes to stdout's binary buffer).
     version : int, optional
@@ -270,9 +277,21 @@ def export_items(
     _check_version(version)
     with db.read() as session:
         scope = _scope(session, project, version)
+        if (scope.task_type == "ner") != (format in _ENTITY_EXPORTS) and format != "jsonl":
+            raise ValidationError(
+                f"a {scope.task_type} project does not export {format}: use "
+                + (
+                    ", ".join(_ENTITY_EXPORTS)
+                    if scope.task_type == "ner"
+                    else "jsonl, csv, parquet"
+                ),
+                field="format",
+            )
         records = _records(session, scope, labelled_only, on_progress)
         destination = "<stdout>" if out is None else getattr(out, "name", str(out))
-        if format == "jsonl":
+        if format in ("conll", "label_studio"):
+            n = _write_text(out, lambda handle: _write_entities(records, handle, format))
+        elif format == "jsonl":
             from labelloop.io.jsonl import write_jsonl
 
             n = _write_text(out, lambda handle: write_jsonl(records, handle))
@@ -291,6 +310,35 @@ def export_items(
             n_records=n,
             dataset_version=scope.version_number,
         )
+
+
+def _write_entities(records: Iterator[dict[str, Any]], handle: IO[str], format: str) -> int:
+    """Entity records as documents of an entity format; an unlabelled item has no spans.
+
+    Both writers convert every document before writing any, so a refusal writes nothing.
+    """
+
+    def documents() -> Iterator[dict[str, Any]]:
+        for record in records:
+            document = {"id": record["id"], "text": record["text"]}
+            if record["spans"] is not None:
+                document["spans"] = record["spans"]
+            elif format == "conll":
+                # All-O tags would read back as "labelled: no entity".
+                raise ValidationError(
+                    f"item {record['id']!r} has no label, which CoNLL cannot tell from "
+                    "'no entity': export the labelled items only",
+                    field="labelled_only",
+                )
+            yield document
+
+    if format == "conll":
+        from labelloop.io.conll import write_conll
+
+        return write_conll(documents(), handle)
+    from labelloop.io.label_studio_tasks import write_label_studio
+
+    return write_label_studio(documents(), handle)
 
 
 def _write_text(out: str | Path | IO[str] | None, write: Callable[[IO[str]], int]) -> int:

@@ -196,12 +196,13 @@ class ProjectHandle:
     def annotate(
         self,
         external_id: str,
-        label: str | None = None,
+        label: str | list[dict[str, Any]] | None = None,
         *,
         labels: list[str] | None = None,
         annotator: str | None = None,
     ) -> annotate_engine.AnnotationInfo:
-        """Record a label for an item (``labels=[...]`` for a multi-label project).
+        """Record a label for an item (``labels=[...]`` for a multi-label project, the
+        spans ``[{"start", "end", "label"}, ...]`` as ``label`` for an entity project).
 
         ``annotator`` names who gave it (default: the workspace's actor).
         """

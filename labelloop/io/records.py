@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from labelloop.exceptions import ImportDataError
 
 __all__ = [
+    "ENTITY_FORMATS",
     "EXPORT_ONLY_FIELDS",
     "FORMATS",
     "FieldNames",
@@ -35,7 +36,9 @@ __all__ = [
     "text_hash",
 ]
 
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "media")
+FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "media", "conll", "label_studio")
+#: The formats of entity projects only (JSONL serves both kinds).
+ENTITY_FORMATS: tuple[str, ...] = ("conll", "label_studio")
 EXPORT_ONLY_FIELDS: frozenset[str] = frozenset(
     {"annotators", "reviewers", "dataset_version", "label_source"}
 )
@@ -47,6 +50,8 @@ _SUFFIXES = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".conll": "conll",
+    ".bio": "conll",
 }
 
 
@@ -111,7 +116,7 @@ def detect_format(path: str | Path) -> str:
     except KeyError:
         raise ImportDataError(
             f"cannot tell the format from the suffix {path.suffix!r}: "
-            "pass --format jsonl, csv or parquet",
+            "pass --format jsonl, csv, parquet, conll or label_studio",
             path=str(path),
         ) from None
 

@@ -125,3 +125,27 @@ def test_settings_that_can_never_train_are_refused_naming_the_setting(run):
     assert committee.exit_code == 2 and "setting 'strategy'" in committee.output
     shown = json.loads(run("project", "show", "rev", "--json").stdout)
     assert (shown["strategy"], shown["settings"]["model"]) == ("auto", None)
+
+
+def test_entity_project_imports_and_exports_conll(run, tmp_path):
+    created = run("project", "create", "tweets", "--task", "ner", "--labels", "PER,LOC")
+    assert created.exit_code == 0, created.output
+    (tmp_path / "in.conll").write_text(
+        "# id = t1\nAnn\tB-PER\nin\tO\nOslo\tB-LOC\n\n# id = t2\nhello\tO\n", encoding="utf-8"
+    )
+    result = run("import", "tweets", "in.conll")
+    assert result.exit_code == 0, result.output
+    exported = run("export", "tweets", "--format", "label_studio")
+    assert exported.exit_code == 0, exported.output
+    tasks = json.loads(exported.stdout)
+    assert tasks[0]["data"] == {"text": "Ann in Oslo", "id": "t1"}
+    assert [r["value"]["labels"] for r in tasks[0]["annotations"][0]["result"]] == [
+        ["PER"],
+        ["LOC"],
+    ]
+    conll = run("export", "tweets", "--format", "conll", "--out", "out.conll")
+    assert conll.exit_code == 0, conll.output
+    assert (tmp_path / "out.conll").read_text() == (tmp_path / "in.conll").read_text()
+    (tmp_path / "bad.conll").write_text("Ann\tI-PER\n", encoding="utf-8")
+    bad = run("import", "tweets", "bad.conll")
+    assert bad.exit_code == 2 and "bad.conll:1, field 'tag'" in bad.stderr

@@ -63,7 +63,9 @@ def record_annotation(
         raise ValidationError(f"not an item id: {external_id!r}", field="external_id")
     with db.transaction() as session:
         project_row = resolve_project(session, project)
-        value = validate_label(project_row, label=label, labels=labels)
+        if project_row.task_type != "ner":
+            # Checked before the item is locked; an entity label needs the item's text.
+            value = validate_label(project_row, label=label, labels=labels)
         item = session.execute(
             select(ItemRow)
             .where(ItemRow.project_id == project_row.id, ItemRow.external_id == str(external_id))
@@ -71,6 +73,8 @@ def record_annotation(
         ).scalar_one_or_none()
         if item is None:
             raise NotFoundError(f"no item {external_id!r} in project {project_row.name!r}")
+        if project_row.task_type == "ner":
+            value = validate_label(project_row, label=label, text=item.payload.get("text"))
         user_id = session.execute(select(UserRow.id).where(UserRow.name == actor)).scalar()
         task = session.execute(
             select(TaskRow)

@@ -18,7 +18,7 @@ from labelloop.store.tables import ProjectRow
 
 __all__ = ["TASK_TYPES", "resolve_project"]
 
-TASK_TYPES: tuple[str, ...] = ("classification", "tabular", "image", "audio", "video")
+TASK_TYPES: tuple[str, ...] = ("classification", "tabular", "image", "audio", "video", "ner")
 
 
 def resolve_project(session: Session, ref: int | str) -> ProjectRow:

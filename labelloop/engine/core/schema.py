@@ -8,6 +8,11 @@ Rules
 2. A single-label project takes one ``label``, one of its names; a multi-label project
    takes ``labels``, a list of its names (possibly empty: none applies), stored sorted
    and de-duplicated. Anything else is refused with ``field="label"``.
+3. An entity project (task type ``ner``) names its entity types as its labels (one at
+   least) and takes as ``label`` the item's spans, a list of ``{start, end, label}``
+   inside the item's text, of its entity types, never overlapping (possibly empty: no
+   entity), stored sorted by start (`labelloop.ner.check_spans`); ``field`` is
+   ``label.<span>.<key>``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelloop.exceptions import ValidationError
+from labelloop.ner import check_spans
 from labelloop.store.tables import ProjectRow
 
 __all__ = ["MAX_LABELS", "MAX_NAME", "check_labels", "validate_label"]
@@ -60,8 +66,8 @@ def check_labels(labels: Any, *, multi_label: bool) -> list[str]:
 
 
 def validate_label(
-    project_row: ProjectRow, label: Any = None, labels: Any = None
-) -> str | list[str]:
+    project_row: ProjectRow, label: Any = None, labels: Any = None, *, text: Any = None
+) -> str | list[str] | list[dict[str, Any]]:
     """Check a label against the project's schema and return its stored JSON form.
 
     Parameters
@@ -72,6 +78,8 @@ def validate_label(
         The label of a single-label project.
     labels : list of str, optional
         The labels of a multi-label project (may be empty: none applies).
+    text : str, optional
+        The item's text: an entity project's spans are checked against it.
 
     Returns
     -------
@@ -85,6 +93,8 @@ def validate_label(
         With ``field="label"`` when the label is missing, of the wrong kind or unknown.
     """
     known = project_row.labels
+    if project_row.task_type == "ner":
+        return _validate_spans(known, label, labels, text)
     if project_row.multi_label:
         if label is not None:
             raise ValidationError(
@@ -114,3 +124,23 @@ def validate_label(
             field="label",
         )
     return label
+
+
+def _validate_spans(known: list[str], label: Any, labels: Any, text: Any) -> list[dict[str, Any]]:
+    """Rule 3: an entity project's label is the item's spans, checked against its text."""
+    if labels is not None:
+        raise ValidationError(
+            "this is an entity project: give 'label' as a list of {start, end, label} spans",
+            field="label",
+        )
+    if not isinstance(label, list | tuple):
+        raise ValidationError(
+            "an entity label is a list of {start, end, label} spans (empty: no entity), "
+            f"got {label!r}",
+            field="label",
+        )
+    try:
+        spans = check_spans(label, text=text if isinstance(text, str) else None, labels=known)
+    except ValidationError as error:
+        raise ValidationError(str(error), field=f"label{(error.field or '')[5:]}") from None
+    return [span.as_dict() for span in spans]

@@ -20,7 +20,7 @@ import json
 import marshal
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +30,14 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationError
-from labelloop.io.records import FORMATS, FieldNames, Record, detect_format, file_sha256
+from labelloop.io.records import (
+    ENTITY_FORMATS,
+    FORMATS,
+    FieldNames,
+    Record,
+    detect_format,
+    file_sha256,
+)
 from labelloop.store.tables import ItemRow, ProjectRow
 
 __all__ = [
@@ -154,6 +161,9 @@ def open_source(
             f"unknown format {format!r}: use auto, {', '.join(FORMATS)}", field="format"
         )
     kind = "tabular" if task_type == "tabular" else "text"
+    if task_type == "ner" and fields.label == "label":
+        # An entity record carries its spans in "spans", as every entity format does.
+        fields = replace(fields, label="spans")
     if records is not None:
         name = RECORDS_SOURCE
         if task_type in _MEDIA_TYPES:
@@ -186,8 +196,22 @@ def open_source(
         )
     if not source.is_file():
         raise ImportDataError(f"not a file: a {fmt} import reads one file", path=name)
+    if (fmt in ENTITY_FORMATS) != (task_type == "ner") and fmt != "jsonl":
+        raise ImportDataError(
+            f"a {task_type} project does not import {fmt}: "
+            + ("use jsonl, conll or label_studio" if task_type == "ner" else "it is for ner"),
+            path=name,
+        )
 
     def read() -> Iterator[Record]:
+        if task_type == "ner":
+            for number, document in _entity_documents(source, fmt, fields):
+                if document["id"] is None:
+                    document["id"] = str(number)
+                yield record_from_mapping(
+                    document, kind=kind, source=name, line=number, fields=fields
+                )
+            return
         if fmt == "jsonl":
             from labelloop.io.jsonl import read_jsonl
 
@@ -206,6 +230,40 @@ def open_source(
     return name, fmt, file_sha256(source), [], read()
 
 
+def _entity_documents(
+    source: Path, fmt: str, fields: FieldNames
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """An entity file's documents with spans under ``fields.label``; ids may be None."""
+    if fmt == "conll":
+        from labelloop.io.conll import read_conll
+
+        documents = read_conll(source)
+    elif fmt == "label_studio":
+        from labelloop.io.label_studio_tasks import read_label_studio
+
+        documents = read_label_studio(source, data_key=fields.text)
+    else:
+        from labelloop.io.entities import read_entity_jsonl
+
+        documents = read_entity_jsonl(source, text_field=fields.text, spans_field=fields.label)
+    name = str(source)
+    for number, document in documents:
+        if document.pop("predictions", None):
+            # A prediction needs a model version of the project: refuse rather than drop.
+            raise ImportDataError(
+                "predictions are not imported with items: remove them from the file "
+                "(push them as predictions once the items are in)",
+                path=name,
+                line=number,
+                field="predictions",
+            )
+        if "spans" in document and fields.label != "spans":
+            document[fields.label] = document.pop("spans")
+        if fields.text != "text":
+            document[fields.text] = document.pop("text")
+        yield number, document
+
+
 # --------------------------------------------------------------------------- validation
 
 
@@ -215,10 +273,13 @@ class Schema:
     def __init__(self, project_row: ProjectRow) -> None:
         # A detached copy of the schema: it outlives the session it was read in.
         self.project_row = ProjectRow(
-            labels=list(project_row.labels), multi_label=project_row.multi_label
+            labels=list(project_row.labels),
+            multi_label=project_row.multi_label,
+            task_type=project_row.task_type,
         )
         self.labels = frozenset(project_row.labels)
         self.multi_label = project_row.multi_label
+        self.entities = project_row.task_type == "ner"
 
     def normalise(self, record: Record, source: str) -> Any:
         """The record's label in stored form (None if unlabelled), or ImportDataError."""
@@ -226,17 +287,23 @@ class Schema:
         if value is None:
             return None
         # Fast path for the common case: a known single label.
-        if not self.multi_label and isinstance(value, str) and value in self.labels:
+        plain = not self.entities and not self.multi_label
+        if plain and isinstance(value, str) and value in self.labels:
             return value
         try:
+            if self.entities:
+                text = record.payload.get("text")
+                return validate_label(self.project_row, label=value, text=text)
             if self.multi_label:
                 if isinstance(value, str):  # "a,b" in a label column: names have no commas
                     value = [part.strip() for part in value.split(",") if part.strip()]
                 return validate_label(self.project_row, labels=value)
             return validate_label(self.project_row, label=value)
         except ValidationError as exc:
+            # An entity label's error names the span: label.1.start -> <label field>.1.start.
+            suffix = (exc.field or "label")[len("label") :] if self.entities else ""
             raise ImportDataError(
-                str(exc), path=source, line=record.line, field=record.label_field
+                str(exc), path=source, line=record.line, field=record.label_field + suffix
             ) from None
 
 

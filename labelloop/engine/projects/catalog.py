@@ -176,7 +176,13 @@ def create_project(
         )
     if not isinstance(multi_label, bool):
         raise ValidationError("multi_label must be true or false", field="multi_label")
-    clean_labels = check_labels(labels, multi_label=multi_label)
+    if task_type == "ner" and multi_label:
+        raise ValidationError(
+            "an entity project is not multi-label: its labels are its entity types",
+            field="multi_label",
+        )
+    # An entity project may have a single entity type, as a multi-label one may one label.
+    clean_labels = check_labels(labels, multi_label=multi_label or task_type == "ner")
     strategy = check_strategy(strategy)
     overrides = check_project_settings(settings or {})
     check_trainable(strategy, overrides.get("model"), multi_label=multi_label, changed={"strategy"})

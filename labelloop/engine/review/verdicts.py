@@ -118,7 +118,9 @@ class _Verdicts:
                     field="label",
                 )
         else:
-            accepted = validate_label(self.project, label=label, labels=labels)
+            accepted = validate_label(
+                self.project, label=label, labels=labels, text=self.item.payload.get("text")
+            )
             if label_key(accepted) not in {label_key(a.label) for a in self.annotations}:
                 raise ValidationError(
                     "an accepted label must be one the annotators gave: use correct",
@@ -137,7 +139,9 @@ class _Verdicts:
 
     def correct(self, label: Any, labels: Any) -> AnnotationRow:
         """Keep the reviewer's label as a new annotation (source ``review``); it wins."""
-        corrected = validate_label(self.project, label=label, labels=labels)
+        corrected = validate_label(
+            self.project, label=label, labels=labels, text=self.item.payload.get("text")
+        )
         correction = AnnotationRow(
             project_id=self.project.id,
             item_id=self.item.id,

@@ -49,7 +49,7 @@ def submit_annotation(
         db,
         task_id=task_id,
         user=user,
-        label=body.label,
+        label=body.label_value(),
         labels=body.labels,
         time_spent_ms=body.time_spent_ms,
         idempotency_key=idempotency_key,

@@ -46,7 +46,7 @@ def submit_review(
         review_task_id=review_task_id,
         user=user,
         verdict=body.verdict,
-        label=body.label,
+        label=body.label_value(),
         labels=body.labels,
         note=body.note,
     )

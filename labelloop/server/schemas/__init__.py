@@ -45,6 +45,7 @@ from labelloop.server.schemas.labelling import (
     ReviewOutcome,
     ReviewTaskInfo,
     SkipCreate,
+    SpanCreate,
     TaskInfo,
 )
 from labelloop.server.schemas.metrics import (
@@ -94,6 +95,7 @@ __all__ = [
     "MAX_ID",
     "AgreementPublic",
     "AnnotationCreate",
+    "SpanCreate",
     "AnnotationId",
     "AnnotationInfo",
     "AnnotatorAgreementPublic",

