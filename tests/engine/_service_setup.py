@@ -68,7 +68,8 @@ def add_items(
                 item_id=item.id,
                 queue="label",
                 status="open",
-                priority=priorities[i] if priorities else float(n - i),
+                # Default: item order in the unscored range, under every scored task.
+                priority=priorities[i] if priorities else (n - i) / (n + 1) - 1.0,
                 needed=overlap,
                 active_leases=0,
                 is_eval=i in eval_ids,

@@ -46,7 +46,7 @@ def test_status_reports_the_pool_uncertainty_on_the_scale_query_shows(sqlite_db,
     assert verdict["value"] == pytest.approx(top.score, abs=1e-9)
     assert last.metrics["max_uncertainty"] == pytest.approx(top.score, abs=1e-6)
     assert verdict["measure"] == measure
-    assert f"scores {top.score:.4g}," in verdict["reason"]
+    assert f"scores {top.score:.3f}," in verdict["reason"]
     assert verdict["reason"].endswith(f"({measure.replace('_', ' ')})")
     # Two classes: the threshold restated on the scale stops exactly where least
     # confidence below 0.05 always did.
