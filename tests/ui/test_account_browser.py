@@ -30,6 +30,8 @@ def _log_in(browser, ui_server, name: str, password: str):
     context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(ui_server.url + "/")
+    # The form's autofocus may land after the first keys on a busy machine: focus it first.
+    page.locator("input[name=name]").focus()
     page.keyboard.type(name)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
