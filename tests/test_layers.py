@@ -79,12 +79,13 @@ LAYERS = _table(
     ("2", "forecast", "exceptions strategies"),
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
+    ("3", "scale", "exceptions strategies models selection"),
     ("3a", "engine.core", "exceptions strategies automation store models ner"),
     (
         "3b",
         "engine",
         "exceptions io report datasets strategies store models automation quality forecast "
-        "selection engine.core ner",
+        "selection scale engine.core ner",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from labelloop.store.db import Database
 
 __all__ = [
+    "DaskOption",
     "DbOption",
     "JsonLinesOption",
     "StageProgress",
@@ -69,6 +70,17 @@ DbOption = Annotated[
         "--db",
         envvar="LABELLOOP_DB",
         help="Database URL or SQLite path (default: labelloop.db here).",
+        show_default=False,
+    ),
+]
+
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        envvar="LABELLOOP_DASK",
+        help="Dask scheduler address (tcp://host:8786): score the pool on that cluster "
+        "(needs the scale extra).",
         show_default=False,
     ),
 ]

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from labelloop.cli.common import (
+    DaskOption,
     DbOption,
     app,
     cli_actor,
@@ -42,12 +43,14 @@ def _metric(metrics: dict[str, Any], key: str) -> str:
 
 @app.command("train")
 @reports_errors
-def train(project: ProjectArg, db: DbOption = None) -> None:
+def train(project: ProjectArg, db: DbOption = None, dask: DaskOption = None) -> None:
     """Train on the current labels, score the pool and refresh the queue: one round."""
     from labelloop.engine.rounds import train as train_round
 
     with using_database(db) as database, stage_progress(_STAGES) as progress:
-        info = train_round(database, actor=cli_actor(), project=project, progress=progress)
+        info = train_round(
+            database, actor=cli_actor(), project=project, progress=progress, dask=dask
+        )
     model = f"model version {info.model_version}" if info.model_version else "no model yet"
     err_console.print(
         f"round {info.number}: dataset version {info.dataset_version} "

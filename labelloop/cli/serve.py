@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from labelloop.cli.common import DbOption, app, err_console, reports_errors, using_database
+from labelloop.cli.common import (
+    DaskOption,
+    DbOption,
+    app,
+    err_console,
+    reports_errors,
+    using_database,
+)
 
 if TYPE_CHECKING:
     from labelloop.server import ServerSettings
@@ -88,6 +95,7 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    dask: DaskOption = None,
 ) -> None:
     """Serve the REST API (and the web UI) on HOST:PORT until interrupted."""
     import uvicorn
@@ -102,6 +110,7 @@ def serve(
             model_url=model,
             model_protocol=model_protocol,
             worker=worker,
+            dask=dask,
             lease_seconds=lease_seconds,
             max_body_bytes=max_body_bytes,
             freeze_startup_objects=True,

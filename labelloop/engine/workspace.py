@@ -64,6 +64,9 @@ class Workspace:
         Who the audit log names for this workspace's changes; default the OS user name.
     artifact_dir : path, optional
         Where model artifacts are kept (default: beside a SQLite file).
+    dask : str, optional
+        A Dask scheduler address its rounds score the pool on (the ``[scale]`` extra);
+        default ``$LABELLOOP_DASK``, read by each round.
     """
 
     def __init__(
@@ -72,7 +75,13 @@ class Workspace:
         *,
         actor: str | None = None,
         artifact_dir: str | Path | None = None,
+        dask: str | None = None,
     ) -> None:
+        if dask is not None and (not isinstance(dask, str) or not dask.strip()):
+            raise ValidationError(
+                "dask must be a scheduler address such as tcp://host:8786", field="dask"
+            )
+        self.dask = dask
         self.db = Database.from_url(url, artifact_dir=artifact_dir)
         self.db.create_schema()
         self.actor = actor or _default_actor()
@@ -218,7 +227,11 @@ class ProjectHandle:
     def train(self, *, progress: rounds.Progress | None = None) -> rounds.RoundInfo:
         """Train on the current labels and re-prioritise the queue: one new round."""
         return rounds.train(
-            self._db, actor=self.workspace.actor, project=self.id, progress=progress
+            self._db,
+            actor=self.workspace.actor,
+            project=self.id,
+            progress=progress,
+            dask=self.workspace.dask,
         )
 
     def query(self, n: int = 10) -> list[rounds.QueryRow]:

@@ -41,6 +41,10 @@ class ServerSettings:
     model_protocol : {"labelloop", "label-studio"}
         What ``model_url`` speaks: labelloop's pull request, or the API of a Label Studio
         ML backend (``model_url`` is then the backend's base URL).
+    dask : str, optional
+        A Dask scheduler address (``tcp://host:8786``): the worker's retrains score the
+        pool on that cluster (the ``[scale]`` extra). Default ``$LABELLOOP_DASK``, read
+        by each round.
     worker : bool
         Run the job worker (retrains, webhook deliveries, pull mode) in a thread.
     worker_poll_seconds : float
@@ -77,6 +81,7 @@ class ServerSettings:
     model_url: str | None = None
     model_batch_size: int = 256
     model_protocol: str = "labelloop"
+    dask: str | None = None
     worker: bool = False
     worker_poll_seconds: float = 1.0
     secure_cookies: bool = False
@@ -125,6 +130,11 @@ class ServerSettings:
             raise ValidationError(
                 f"model URL must start with http:// or https://, got {self.model_url!r}",
                 field="model_url",
+            )
+        if self.dask is not None and (not isinstance(self.dask, str) or not self.dask.strip()):
+            raise ValidationError(
+                f"dask must be a scheduler address such as tcp://host:8786, got {self.dask!r}",
+                field="dask",
             )
         if self.login_lock_after < self.login_backoff_after:
             raise ValidationError(

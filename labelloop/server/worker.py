@@ -4,7 +4,8 @@ This module wires the engine's job queue to the use cases that do the work (the 
 use cases never import each other; the server composes them):
 
 - job kinds: ``retrain`` runs `labelloop.engine.rounds.train` for the job's project, as
-  the job's actor; ``score_new`` scores the items imported after a round with its model
+  the job's actor (on the Dask cluster of the ``dask`` setting, when there is one);
+  ``score_new`` scores the items imported after a round with its model
   (`labelloop.engine.rounds.score_new_items`);
 - chores, every poll: due webhook deliveries (`labelloop.engine.webhooks.deliver_due`),
   then the expiry sweep of label and review leases
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from typing import Any
 
 from labelloop.engine import jobs, queue, webhooks
@@ -26,11 +28,11 @@ __all__ = ["CHORES", "JOB_RUNNERS", "BackgroundWorker", "job_worker", "run_next_
 log = logging.getLogger("labelloop.server")
 
 
-def _retrain(db: Database, project_id: int | None, actor: str) -> Any:
+def _retrain(db: Database, project_id: int | None, actor: str, *, dask: str | None = None) -> Any:
     # Imported here: training pulls in scikit-learn, which the API process loads lazily.
     from labelloop.engine.rounds import train
 
-    return train(db, actor=actor, project=project_id)
+    return train(db, actor=actor, project=project_id, dask=dask)
 
 
 def _score_new(db: Database, project_id: int | None, actor: str) -> Any:
@@ -48,10 +50,16 @@ def run_next_job(db: Database) -> jobs.JobInfo | None:
     return jobs.run_next_job(db, runners=JOB_RUNNERS)
 
 
-def job_worker(db: Database, *, poll_interval: float = 1.0, recover: bool = True) -> jobs.JobWorker:
-    """The background thread that runs jobs and the chores (not started)."""
+def job_worker(
+    db: Database, *, poll_interval: float = 1.0, recover: bool = True, dask: str | None = None
+) -> jobs.JobWorker:
+    """The background thread that runs jobs and the chores (not started); ``dask`` is the
+    scheduler address its retrains score the pool on."""
+    runners = dict(JOB_RUNNERS)
+    if dask is not None:
+        runners["retrain"] = partial(_retrain, dask=dask)
     return jobs.JobWorker(
-        db, runners=JOB_RUNNERS, chores=CHORES, poll_interval=poll_interval, recover=recover
+        db, runners=runners, chores=CHORES, poll_interval=poll_interval, recover=recover
     )
 
 
@@ -63,13 +71,14 @@ class BackgroundWorker:
     ----------
     db : Database
     settings : ServerSettings
-        ``worker_poll_seconds``; ``model_url`` and ``model_batch_size`` for pull mode.
+        ``worker_poll_seconds``; ``dask`` for retrains; ``model_url`` and
+        ``model_batch_size`` for pull mode.
     """
 
     def __init__(self, db: Database, settings: ServerSettings) -> None:
         self.db = db
         self.settings = settings
-        self.jobs = job_worker(db, poll_interval=settings.worker_poll_seconds)
+        self.jobs = job_worker(db, poll_interval=settings.worker_poll_seconds, dask=settings.dask)
         self._stop = threading.Event()
         self._pull: threading.Thread | None = None
 

@@ -24,6 +24,12 @@ Rules
    show the same number for an item, and the queue places the pool outside the batch
    by it (`ScoredPool.priorities`), on the scale client models' pushes and newly
    imported items join.
+7. With a Dask scheduler address (`score_pool_on_dask`, the ``[scale]`` extra) the pages
+   are scored on the cluster (`labelloop.scale.select_on_dask`): the model goes to the
+   workers once, each page comes back as its candidates and a histogram of its
+   uncertainty. The batch equals the one-process batch (same pages, same seed); the
+   pool's highest uncertainty is exact; predictions are written for the candidates
+   only, and only their tasks are re-prioritised: the rest keep their place.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ __all__ = [
     "drop_stale_predictions",
     "score_eval_set",
     "score_pool",
+    "score_pool_on_dask",
     "write_predictions",
 ]
 
@@ -87,7 +94,8 @@ class ScoredPool:
     in the same order, and ``uncertainty`` each item's informativeness on the project's
     uncertainty scale, ``measure`` (rule 6; None on a cold start, with no model);
     ``max_uncertainty`` is the pool's highest; ``batch_ids`` are in pick order,
-    ``reasons`` beside them.
+    ``reasons`` beside them. Scored on Dask (rule 7), the arrays hold the candidates
+    only, and ``cluster`` says how (partitions, pool size, the uncertainty histogram).
     """
 
     item_ids: np.ndarray
@@ -99,6 +107,7 @@ class ScoredPool:
     reasons: list[str]
     strategy: str
     state: dict[str, Any]
+    cluster: dict[str, Any] | None = None
 
     def priorities(self) -> np.ndarray:
         """Every scored item's priority outside the batch (`labelloop.engine.core.priority`):
@@ -211,6 +220,96 @@ def score_pool(
         reasons=list(selected.reasons),
         strategy=str(selected.strategy),
         state=dict(selected.state),
+    )
+
+
+@dataclass(frozen=True)
+class _ProjectMeasure:
+    """Run on a Dask worker: a page's probabilities and uncertainty on the project's scale."""
+
+    model: Any
+    measure: str
+    multi_label: bool
+
+    def __call__(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        proba = self.model.predict_proba(X)
+        return proba, uncertainty(proba, measure=self.measure, multi_label=self.multi_label)
+
+
+def score_pool_on_dask(
+    address: str,
+    pacer: WritePacer,
+    project: ProjectSnapshot,
+    model: ProjectModel,
+    model_version_id: int | None,
+    X_lab: Any,
+    y_lab: Any,
+    *,
+    k: int,
+    state: dict[str, Any] | None,
+    seed: int,
+    pool_size: int,
+    progress: Progress | None,
+) -> ScoredPool:
+    """`score_pool` with the pages scored on the Dask cluster at ``address`` (rule 7)."""
+    from labelloop.scale import PartitionResult, select_on_dask
+
+    fitted = model_version_id is not None
+    measure = uncertainty_measure(project.strategy)
+    done = [0]
+
+    def on_partition(result: PartitionResult) -> None:
+        done[0] += result.n_rows
+        if progress:
+            progress("score", done[0], pool_size)
+
+    selected = select_on_dask(
+        address,
+        project.strategy,
+        model.classifier if fitted else None,
+        X_lab,
+        y_lab,
+        item_chunks(pacer.db, project.id, CHUNK_SIZE, is_eval=False),
+        k,
+        state=state,
+        classes=list(project.labels),
+        random_state=seed,
+        featurize=model.featurizer.transform,
+        measure=_ProjectMeasure(model, measure, project.multi_label) if fitted else None,
+        on_partition=on_partition,
+    )
+    order = np.argsort(selected.candidate_ids, kind="stable")
+    item_ids = np.asarray(selected.candidate_ids, dtype=np.int64)[order]
+    pool_uncertainty = None
+    if fitted and item_ids.size:
+        pool_uncertainty = selected.candidate_informativeness[order]
+        write_predictions(
+            pacer, project, model_version_id, item_ids.tolist(),
+            selected.candidate_proba[order], pool_uncertainty,
+        )  # fmt: skip
+    return ScoredPool(
+        item_ids=item_ids,
+        scores=np.asarray(selected.candidate_scores, dtype=np.float64)[order],
+        uncertainty=pool_uncertainty,
+        max_uncertainty=selected.max_informativeness if fitted else None,
+        measure=measure,
+        batch_ids=[int(i) for i in selected.batch_ids],
+        reasons=list(selected.reasons),
+        strategy=str(selected.strategy) if item_ids.size else project.strategy,
+        state=dict(selected.state) if item_ids.size else (state or {}),
+        cluster={
+            "partitions": selected.n_partitions,
+            "pool_scored": selected.n_pool,
+            "candidates": int(item_ids.size),
+            **(
+                {
+                    "histogram": selected.histogram.tolist(),
+                    "edges": np.round(selected.edges, 6).tolist(),
+                }
+                if fitted
+                else {}
+            ),
+        },
     )
 
 

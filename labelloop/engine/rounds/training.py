@@ -37,7 +37,9 @@ the pool ordered by the strategy's diversity alone.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -62,6 +64,7 @@ from labelloop.engine.rounds.scoring import (
     drop_stale_predictions,
     score_eval_set,
     score_pool,
+    score_pool_on_dask,
 )
 from labelloop.engine.rounds.status import stopping_metrics
 from labelloop.engine.rounds.versions import TrainedVersions, discard_versions, write_model_version
@@ -106,6 +109,17 @@ def _fit(model: ProjectModel, X: Any, y: Any) -> None:
         ) from exc
 
 
+def _dask_address(dask: str | None) -> str | None:
+    """``dask``, else ``$LABELLOOP_DASK``: checked before anything is read or fitted."""
+    # The variable is `labelloop.scale.DASK_ENV`, imported only when a cluster may be
+    # asked for: ``labelloop.scale`` loads scikit-learn, which the engine loads lazily.
+    if dask is None and not os.environ.get("LABELLOOP_DASK"):
+        return None
+    from labelloop.scale import dask_address
+
+    return dask_address(dask)
+
+
 def _take_back(db: Database, project_id: int, versions: TrainedVersions) -> None:
     """Delete what a failed round committed: predictions (paced), then its versions."""
     delete_predictions(db, versions.model_id, pool_only=False)
@@ -113,7 +127,12 @@ def _take_back(db: Database, project_id: int, versions: TrainedVersions) -> None
 
 
 def train(
-    db: Database, *, actor: str, project: int | str, progress: Progress | None = None
+    db: Database,
+    *,
+    actor: str,
+    project: int | str,
+    progress: Progress | None = None,
+    dask: str | None = None,
 ) -> RoundInfo:
     """Make one round: snapshot the labels, fit, score the pool, re-prioritise the queue.
 
@@ -129,6 +148,9 @@ def train(
         The project's id or name.
     progress : callable, optional
         ``progress(stage, done, total)`` for stages ``fit``, ``score`` and ``write``.
+    dask : str, optional
+        A Dask scheduler address to score the pool on (``scoring`` rule 7); default
+        ``$LABELLOOP_DASK``, and without either the pool is scored in this process.
 
     Returns
     -------
@@ -153,6 +175,7 @@ def train(
     )
 
     actor = _check_actor(actor)
+    dask = _dask_address(dask)
     read_at = utcnow()
     with db.read() as session:
         proj = snapshot_project(resolve_project(session, project))
@@ -232,7 +255,7 @@ def train(
         before, now = [], []
         if model_version_id is not None:
             before, now = score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
-        scored = score_pool(
+        scored = (score_pool if dask is None else partial(score_pool_on_dask, dask))(
             pacer,
             proj,
             model,
@@ -246,6 +269,8 @@ def train(
             progress=progress,
         )
         metrics["strategy_state"] = scored.state
+        if scored.cluster is not None:
+            metrics["dask"] = scored.cluster
         if fitted:
             if scored.max_uncertainty is not None:
                 metrics["max_uncertainty"] = round(scored.max_uncertainty, 6)
