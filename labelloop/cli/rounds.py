@@ -64,6 +64,13 @@ def train(project: ProjectArg, db: DbOption = None, dask: DaskOption = None) -> 
     auto = info.metrics.get("auto_label")
     if auto is not None:
         err_console.print(f"  auto-labels:      {_auto_metrics(auto)}", highlight=False)
+    cluster = info.metrics.get("dask")
+    if cluster is not None:
+        err_console.print(
+            f"  scored on Dask:   {cluster['pool_scored']} items in {cluster['partitions']} "
+            f"partitions, {cluster['candidates']} candidates",
+            highlight=False,
+        )
 
 
 def _auto_metrics(auto: dict[str, Any]) -> str:

@@ -169,3 +169,20 @@ def test_status_tells_the_savings_and_the_forecast_to_the_target(run, project, t
     text = " ".join(status.stdout.split())
     assert "the forecast needs" not in text
     assert "target 0.99" in text or "to reach 0.99" in text
+
+
+def test_train_scores_the_pool_on_the_dask_cluster_it_is_given(run, project, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from labelloop.engine.rounds import list_rounds
+    from labelloop.store.db import Database
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        trained = run("train", project, "--dask", cluster.scheduler_address)
+    assert trained.exit_code == 0, trained.output
+    assert "round 1" in trained.stderr and "scored on Dask:" in trained.stderr
+    db = Database.from_url(str(tmp_path / "cli.db"))
+    (round_,) = list_rounds(db, project)
+    assert round_.metrics["dask"]["pool_scored"] == round_.metrics["pool_size"]
+    db.dispose()
