@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from _dying_estimators import DiesOnce
 from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from labelloop.exceptions import ValidationError
@@ -98,6 +99,20 @@ def test_uncertainty_strategies_are_exact_against_the_whole_pool(client, data, s
         client, strategy, model, X_lab, y_lab, partitions(X_pool, 100), 20, random_state=0
     )
     assert (many.batch_ids - 10_000).tolist() == np.asarray(whole.indices).tolist()
+
+
+def test_a_committee_strategy_is_exact_against_the_whole_pool(client, data):
+    X_lab, y_lab, X_pool, _ = data
+    forest = RandomForestClassifier(n_estimators=7, random_state=0).fit(X_lab, y_lab)
+    whole = select_batch("vote_entropy", forest, X_lab, y_lab, X_pool, 10, random_state=0)
+    many = select_on_dask(
+        client, "vote_entropy", forest, X_lab, y_lab, partitions(X_pool, 100), 10,
+        random_state=0,
+    )  # fmt: skip
+    # Votes tie often: the picked scores are the whole pool's best, ties broken per partition.
+    score_of = dict(zip(many.candidate_ids.tolist(), many.candidate_scores, strict=True))
+    picked = sorted(score_of[i] for i in many.batch_ids.tolist())
+    assert picked == pytest.approx(sorted(whole.scores[whole.indices]))
 
 
 def test_auto_carries_its_state_from_round_to_round(client, data):
