@@ -98,9 +98,7 @@ def load(path: str) -> tuple[np.ndarray, list[str]]:
 def fitted_model() -> tuple[object, object, np.ndarray]:
     rng = np.random.default_rng(1)
     labelled = texts(rng, LABELLED)
-    y = np.array(
-        [int(sum(int(w[1:]) < VOCABULARY // 10 for w in t.split()) > 0) for t in labelled]
-    )
+    y = np.array([int(sum(int(w[1:]) < VOCABULARY // 10 for w in t.split()) > 0) for t in labelled])
     X = featurizer().transform(labelled)
     model = SGDClassifier(loss="log_loss", random_state=0).fit(X, y)
     return model, X, y
