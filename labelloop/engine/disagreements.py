@@ -280,6 +280,8 @@ def _clusters(
         terms = top_terms(X, assigned, list(vocabulary), n_terms=5)
     infos = []
     for c in range(k):
+        if not rates.size[c]:
+            continue
         members = [rows[i].external_id for i in np.flatnonzero(assigned == c)]
         examples = tuple(members[:_EXAMPLE_IDS])
         what = ", ".join(terms[c]) if terms[c] else "items " + ", ".join(examples)

@@ -37,6 +37,7 @@ _API_ROUTERS = (
     "annotations",
     "reviews",
     "quality",
+    "guidelines",
     "predictions",
     "stream",
     "fairness",
