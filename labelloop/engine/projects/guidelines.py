@@ -202,8 +202,37 @@ def _check_examples(item_ids: Any, note: Any) -> tuple[list[int], str]:
     return list(item_ids), note.strip()
 
 
+def _ids_of(session: Session, project: ProjectRow, external_ids: Any) -> list[int]:
+    """The item ids of ``external_ids`` in ``project``, in their order."""
+    if not isinstance(external_ids, list | tuple) or not external_ids:
+        raise ValidationError("pick at least one item as an example", field="items")
+    for position, external_id in enumerate(external_ids):
+        if not isinstance(external_id, str) or not external_id:
+            raise ValidationError(f"items[{position}] must be an item id (text)", field="items")
+    found = dict(
+        session.execute(
+            select(ItemRow.external_id, ItemRow.id).where(
+                ItemRow.project_id == project.id, ItemRow.external_id.in_(list(external_ids))
+            )
+        ).all()
+    )
+    for position, external_id in enumerate(external_ids):
+        if external_id not in found:
+            raise ValidationError(
+                f"items[{position}]: project {project.name!r} has no item {external_id!r}",
+                field="items",
+            )
+    return [found[e] for e in external_ids]
+
+
 def add_guideline_examples(
-    db: Database, *, actor: str, project: int | str, item_ids: list[int], note: str
+    db: Database,
+    *,
+    actor: str,
+    project: int | str,
+    item_ids: list[int] | None = None,
+    note: str,
+    external_ids: list[str] | None = None,
 ) -> GuidelineInfo:
     """Make items guideline examples with a note, as a new guideline version; audited.
 
@@ -214,6 +243,8 @@ def add_guideline_examples(
     ----------
     item_ids : list of int
         The items (ids of this project), at most `MAX_EXAMPLES`, none an example already.
+    external_ids : list of str
+        Instead of ``item_ids``: the items by the ids they were imported with.
     note : str
         What the examples teach, in a sentence; shown to annotators as what changed.
 
@@ -223,9 +254,13 @@ def add_guideline_examples(
         Naming the item that is not in the project, has no label yet, or is an example
         already; nothing is stored.
     """
-    item_ids, note = _check_examples(item_ids, note)
+    if (item_ids is None) == (external_ids is None):
+        raise ValidationError("give the examples' item_ids or their external_ids", field="items")
     with db.transaction() as session:
         row = resolve_project(session, project)
+        if external_ids is not None:
+            item_ids = _ids_of(session, row, external_ids)
+        item_ids, note = _check_examples(item_ids, note)
         items = {
             item.id: item
             for item in session.execute(
