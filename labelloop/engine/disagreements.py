@@ -16,9 +16,10 @@ Rules
    ruling's, or the annotation's.
 4. Clusters: the project's featurizer (the built-in model's, as rounds fit it) on at
    most ``max_items`` labelled items (every disagreement's item first, then the newest
-   labelled ones), k-means (`labelloop.quality.cluster_rows`). A cluster's error rate is
-   its share of items with a disagreement; mislabelled clusters are those
-   `labelloop.quality.cluster_error_rates` marks. Text clusters are described by their
+   labelled ones), k-means (`labelloop.quality.cluster_rows`) with k the smaller of
+   ``n_clusters`` and sqrt(n / 2) for n items, so that few items make few clusters. A
+   cluster's error rate is its share of items with a disagreement; mislabelled clusters
+   are those `labelloop.quality.cluster_error_rates` marks. Text clusters are described by their
    top terms, others by their size and a few item ids.
 5. A confusion is "mostly in" a cluster when at least half of its items are in it.
 """
@@ -26,6 +27,7 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -266,7 +268,8 @@ def _clusters(
         inputs = [ItemInput(r.payload or {}, r.media_ref) for r in rows]
         featurizer = model.featurizer.fit(inputs)
         X = featurizer.transform(inputs)
-        assigned = cluster_rows(X, n_clusters=n_clusters, random_state=seed)
+        k = min(n_clusters, max(1, round(math.sqrt(len(rows) / 2))))
+        assigned = cluster_rows(X, n_clusters=k, random_state=seed)
     except (LabelloopError, ValueError, OSError) as exc:
         return [], {}, None, f"the items could not be clustered: {exc}"
     marks = np.array([r.id in flagged for r in rows])
