@@ -1,13 +1,24 @@
 """The disagreements page in a real browser: an admin turns corrected items into guideline
-examples with a note, and the annotator sees them beside the guidelines."""
+examples with a note, and the annotator sees them beside the guidelines.
+
+The test has a server and users of its own: its reviews and guideline versions stay out
+of the shared server's database, whose tests count reviews across it.
+"""
 
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
 
+import pytest
+from loopback import serving
 from playwright.sync_api import expect
 
 from labelloop.engine import annotate, ingest, projects, queue, review, users
+from labelloop.store.db import Database
+
+PASSWORD = "guidelines-pw"
 
 IRONIC = [
     "oh brilliant, an ironic sarcastic sequel",
@@ -35,8 +46,10 @@ def _corrected_project(db) -> int:
     )
     records = [{"id": f"f{i}", "text": t} for i, t in enumerate(IRONIC + PLAIN)]
     ingest.import_items(db, actor="cli:test", project=project.id, records=records)
-    for user in ("admin", "annotator", "reviewer"):
-        users.add_member(db, actor="cli:test", project=project.id, user=user)
+    for role in ("admin", "annotator", "reviewer"):
+        users.create_user(
+            db, actor="cli:test", name=role, role=role, password=PASSWORD, projects=[project.id]
+        )
     annotator, reviewer = users.get_user(db, "annotator"), users.get_user(db, "reviewer")
     for _ in range(len(IRONIC + PLAIN)):
         task = queue.lease_next_task(db, project_id=project.id, user=annotator)
@@ -55,10 +68,47 @@ def _corrected_project(db) -> int:
     return project.id
 
 
-def test_admin_picks_examples_and_annotators_see_them(login, ui_server, shoot) -> None:
-    project_id = _corrected_project(ui_server.db)
-    page = login("admin")
-    page.goto(ui_server.url + f"/projects/{project_id}")
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, int]]:
+    """(url, project id) of a ``labelloop serve`` of this test's own."""
+    root = tmp_path_factory.mktemp("guidelines-ui")
+    path = root / "labelloop.db"
+    shutil.copyfile(_sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    try:
+        project_id = _corrected_project(db)
+        with serving(f"sqlite:///{path}", root / "serve.log") as url:
+            yield url, project_id
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def log_in(browser, served) -> Iterator:
+    contexts = []
+
+    def page_of(name: str):
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        context.set_default_timeout(30_000)
+        context.set_default_navigation_timeout(90_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(served[0] + "/")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")
+        page.wait_for_url("**/projects")
+        return page
+
+    yield page_of
+    for context in contexts:
+        context.close()
+
+
+def test_admin_picks_examples_and_annotators_see_them(log_in, served, shoot) -> None:
+    url, project_id = served
+    page = log_in("admin")
+    page.goto(url + f"/projects/{project_id}")
     page.get_by_role("link", name="Disagreements").click()
     group = page.locator("details.group").first
     expect(group.locator("summary")).to_contain_text(
@@ -76,8 +126,8 @@ def test_admin_picks_examples_and_annotators_see_them(login, ui_server, shoot) -
     expect(page.locator("p.ok")).to_have_text("guideline version 2 saved with 2 new examples")
     expect(page.locator("#version-2")).to_contain_text("Irony flips the words")
 
-    annotator = login("annotator")
-    annotator.goto(ui_server.url + f"/projects/{project_id}/label")
+    annotator = log_in("annotator")
+    annotator.goto(url + f"/projects/{project_id}/label")
     expect(annotator.locator("#guideline-badge")).to_have_text("guidelines v2")
     annotator.keyboard.press("g")
     pane = annotator.locator("#guidelines")
