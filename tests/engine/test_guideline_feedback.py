@@ -167,3 +167,21 @@ def test_rates_per_guideline_version(database):
     assert v2.version == 2 and v2.n_examples_added == 1 and v2.note == "n"
     assert (v2.n_annotations, v2.n_items_shared, v2.agreement) == (4, 2, 1.0)
     assert v2.n_reviewed == 0 and v2.correction_rate is None
+
+
+def test_the_workspace_reaches_the_same_use_cases(sqlite_db):
+    import labelloop
+
+    project, items = split_project(sqlite_db)
+    with labelloop.Workspace(sqlite_db.url, actor="alice") as ws:
+        handle = ws.project(project)
+        (group,) = handle.disagreements(n_clusters=2).groups
+        assert (group.given, group.correct, group.n_total) == ("pos", "neg", 6)
+        shown = handle.add_guideline_examples([items[0]], "Irony flips it.")
+        assert (shown.version, shown.examples[0].item_id) == (2, items[0])
+        assert [v.version for v in handle.guideline_versions()] == [1, 2]
+    with sqlite_db.read() as session:
+        actor = session.execute(
+            select(AuditEventRow.actor).where(AuditEventRow.action == "guidelines.examples_added")
+        ).scalar_one()
+    assert actor == "alice"
