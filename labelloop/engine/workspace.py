@@ -26,8 +26,8 @@ from typing import IO, Any
 
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import auto_labels as auto_label_engine
-from labelloop.engine import export as export_engine
 from labelloop.engine import (
+    disagreements,
     fairness,
     ingest,
     jobs,
@@ -39,6 +39,7 @@ from labelloop.engine import (
     users,
     versions,
 )
+from labelloop.engine import export as export_engine
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -314,6 +315,28 @@ class ProjectHandle:
             note=note,
             project=self.id,
         )
+
+    def disagreements(self, **options: Any) -> disagreements.DisagreementReport:
+        """Where people disagree, by confusion and by cluster, with the mislabelled clusters
+        (``options``: those of `labelloop.engine.disagreements.disagreement_report`)."""
+        return disagreements.disagreement_report(self._db, self.id, **options)
+
+    def add_guideline_examples(
+        self, item_ids: list[int], note: str, *, actor: str | None = None
+    ) -> projects.GuidelineInfo:
+        """Make items guideline examples with ``note``: a new guideline version."""
+        return projects.add_guideline_examples(
+            self._db,
+            actor=actor or self.workspace.actor,
+            project=self.id,
+            item_ids=item_ids,
+            note=note,
+        )
+
+    def guideline_versions(self) -> tuple[projects.GuidelineVersionRates, ...]:
+        """Each guideline version with the agreement, correction and rejection rates of
+        the labels made under it."""
+        return projects.guideline_versions(self._db, self.id)
 
     def label_studio_config(self) -> str:
         """The Label Studio label config that fits this project (one Text, one Choices)."""

@@ -37,6 +37,7 @@ _API_ROUTERS = (
     "annotations",
     "reviews",
     "quality",
+    "guidelines",
     "predictions",
     "stream",
     "fairness",
@@ -55,6 +56,7 @@ _PAGE_ROUTERS = (
     "labelloop.server.routers.project_pages",
     "labelloop.server.routers.fairness_page",
     "labelloop.server.routers.quality_pages",
+    "labelloop.server.routers.guidelines_pages",
     "labelloop.server.routers.account_pages",
 )
 

@@ -47,6 +47,7 @@ __all__ = [
     "DatasetVersionEntryRow",
     "DatasetVersionRow",
     "FeedbackSeenRow",
+    "GuidelineExampleRow",
     "GuidelineVersionRow",
     "ItemRow",
     "JobRow",
@@ -208,6 +209,29 @@ class GuidelineVersionRow(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    # What changed from the version before, in a sentence (set when examples are added).
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GuidelineExampleRow(Base):
+    """An item shown beside the guidelines as an example, with its right label and a note.
+
+    ``version`` is the guideline version that added it; a version shows every example
+    added up to it. ``label`` is the label the example teaches (a copy: the item's label
+    may change later, the example stays as the version said).
+    """
+
+    __tablename__ = "guideline_examples"
+    __table_args__ = (Index("ix_guideline_examples_version", "project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    label: Mapped[Any] = mapped_column(Json)
+    note: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -1,7 +1,9 @@
 """Projects: create, list, show, change settings and guidelines; validate labels.
 
 A project is one labelling job: its task type, label schema, strategy, settings and
-guideline versions. Every change is audited in the transaction that makes it.
+guideline versions (with examples picked from the disagreements, and the agreement,
+correction and rejection rates of the labels made under each). Every change is audited
+in the transaction that makes it.
 
 Settings that can never train are refused when set, naming the setting changed: a
 ``model`` the model layer cannot build or that gives no ``predict_proba``, and a
@@ -16,14 +18,27 @@ from labelloop.engine.projects.catalog import (
     list_projects,
 )
 from labelloop.engine.projects.changes import update_settings
-from labelloop.engine.projects.guidelines import GuidelineInfo, get_guidelines, set_guidelines
+from labelloop.engine.projects.guideline_rates import GuidelineVersionRates, guideline_versions
+from labelloop.engine.projects.guidelines import (
+    MAX_EXAMPLES,
+    GuidelineExample,
+    GuidelineInfo,
+    add_guideline_examples,
+    get_guidelines,
+    set_guidelines,
+)
 
 __all__ = [
+    "MAX_EXAMPLES",
+    "GuidelineExample",
     "GuidelineInfo",
+    "GuidelineVersionRates",
+    "add_guideline_examples",
     "ProjectInfo",
     "create_project",
     "get_guidelines",
     "get_project_info",
+    "guideline_versions",
     "list_projects",
     "set_guidelines",
     "update_settings",

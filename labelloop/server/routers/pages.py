@@ -127,6 +127,7 @@ def label_page(request: Request, project_id: int) -> Response:
             page,
             project=project,
             config=config,
+            guidelines=guidelines,
             guidelines_html=render_markdown(guidelines.text if guidelines else ""),
         )
 
@@ -159,6 +160,7 @@ def guidelines_fragment(request: Request, project_id: int) -> Response:
             "guidelines_fragment.html",
             page,
             version=found.version if found else 0,
+            guidelines=found,
             guidelines_html=render_markdown(found.text if found else ""),
         )
 

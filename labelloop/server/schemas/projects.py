@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from labelloop.engine.projects import ProjectInfo
+from labelloop.engine.projects import GuidelineExample, ProjectInfo
 from labelloop.server.schemas.common import Name, RequestModel
 
 __all__ = [
@@ -44,6 +44,8 @@ class GuidelinesPublic(BaseModel):
     text: str
     created_by: str
     created_at: dt.datetime | None
+    note: str | None = None
+    examples: list[GuidelineExample] = []
 
 
 class ItemsCreate(RequestModel):
