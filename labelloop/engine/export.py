@@ -30,6 +30,8 @@ from labelloop.store.tables import (
     DatasetVersionEntryRow,
     DatasetVersionRow,
     ItemRow,
+    ModelVersionRow,
+    PredictionRow,
     ProjectRow,
     ReviewRow,
     UserRow,
@@ -37,9 +39,10 @@ from labelloop.store.tables import (
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_items", "iter_export_records"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio")
+EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio", "hf")
 # What an entity project exports: its spans need JSON or an entity format.
-_ENTITY_EXPORTS = ("jsonl", "conll", "label_studio")
+_ENTITY_EXPORTS = ("jsonl", "conll", "label_studio", "hf")
+_ITEM_EXPORTS = ("jsonl", "csv", "parquet", "label_studio", "hf")
 _BATCH = 10_000
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
@@ -61,6 +64,8 @@ class _Scope:
     project_id: int
     project_name: str
     task_type: str
+    labels: tuple[str, ...]
+    multi_label: bool
     label_key: str
     version_id: int | None  # the dataset version exported, or the latest (for provenance)
     version_number: int | None
@@ -83,6 +88,8 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
         project_id=row.id,
         project_name=row.name,
         task_type=row.task_type,
+        labels=tuple(row.labels),
+        multi_label=bool(row.multi_label),
         label_key="spans" if row.task_type == "ner" else "labels" if row.multi_label else "label",
         version_id=found[0] if found else None,
         version_number=found[1] if found else None,
@@ -175,15 +182,47 @@ def _provenance(
     )
 
 
+def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dict[int, Any]:
+    """Each item's prediction of the latest model version that predicted it, as
+    ``{"model_version": name, "score": informativeness, "probabilities": {...}}``."""
+    low, high = rows[0][0], rows[-1][0]
+    query = (
+        select(
+            PredictionRow.item_id,
+            PredictionRow.probabilities,
+            PredictionRow.score,
+            ModelVersionRow.version,
+            ModelVersionRow.kind,
+            ModelVersionRow.name,
+        )
+        .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+        .where(
+            PredictionRow.project_id == scope.project_id,
+            PredictionRow.item_id.between(low, high),
+        )
+        .order_by(ModelVersionRow.version, PredictionRow.id)
+    )
+    latest: dict[int, Any] = {}
+    for item_id, probabilities, score, version, kind, name in session.execute(query):
+        latest[item_id] = {
+            "model_version": name if kind == "client" and name else f"labelloop-v{version}",
+            "score": float(score),
+            "probabilities": probabilities,
+        }
+    return latest
+
+
 def _records(
     session: Session,
     scope: _Scope,
     labelled_only: bool,
     on_progress: Callable[[int], None] | None,
+    with_predictions: bool = False,
 ) -> Iterator[dict[str, Any]]:
     done = 0
     for rows in _item_batches(session, scope, labelled_only):
         annotators, reviewers, in_version = _provenance(session, scope, rows)
+        predictions = _latest_predictions(session, scope, rows) if with_predictions else {}
         for item_id, external_id, payload, meta, label_source, label, _ids in rows:
             record: dict[str, Any] = {"id": external_id}
             record.update(payload)
@@ -197,6 +236,8 @@ def _records(
             else:
                 held = item_id in in_version and in_version[item_id] == label
                 record["dataset_version"] = scope.version_number if held else None
+            if item_id in predictions:
+                record["prediction"] = predictions[item_id]
             yield record
         done += len(rows)
         if on_progress is not None:
@@ -252,12 +293,16 @@ def export_items(
     db : Database
     project : int or str
         The project's id or name.
-    format : {"jsonl", "csv", "parquet", "conll", "label_studio"}
+    format : {"jsonl", "csv", "parquet", "conll", "label_studio", "hf"}
         An entity project (``ner``) exports jsonl (spans under ``spans``), conll (BIO, its
-        tokens from the default tokenizer) or label_studio; the last two are for entity
-        projects only.
+        tokens from the default tokenizer), label_studio (``labels`` results) or hf;
+        other projects jsonl, csv, parquet, label_studio (``choices`` results, with each
+        item's latest prediction, its ``score`` the informativeness) or hf (a
+        ``save_to_disk`` directory, or Parquet when ``out`` ends in ``.parquet``; needs
+        the ``[hf]`` extra). ``label-studio`` is accepted for ``label_studio``.
     out : path or text file, optional
-        Where to write; default: stdout (Parquet goes to stdout's binary buffer).
+        Where to write; default: stdout (Parquet goes to stdout's binary buffer; hf needs
+        a path).
     version : int, optional
         A dataset version number: exactly its items and labels.
     labelled_only : bool, default False
@@ -270,26 +315,43 @@ def export_items(
     NotFoundError
         For an unknown project or dataset version.
     """
+    format = {"label-studio": "label_studio", "huggingface": "hf"}.get(format, format)
     if format not in EXPORT_FORMATS:
         raise ValidationError(
             f"unknown export format {format!r}: use {', '.join(EXPORT_FORMATS)}", field="format"
         )
+    if format == "hf" and not isinstance(out, str | Path):
+        raise ValidationError(
+            "a Hugging Face export writes a directory (save_to_disk) or a .parquet file: "
+            "give its path",
+            field="out",
+        )
     _check_version(version)
     with db.read() as session:
         scope = _scope(session, project, version)
-        if (scope.task_type == "ner") != (format in _ENTITY_EXPORTS) and format != "jsonl":
+        allowed = _ENTITY_EXPORTS if scope.task_type == "ner" else _ITEM_EXPORTS
+        if format not in allowed:
             raise ValidationError(
-                f"a {scope.task_type} project does not export {format}: use "
-                + (
-                    ", ".join(_ENTITY_EXPORTS)
-                    if scope.task_type == "ner"
-                    else "jsonl, csv, parquet"
-                ),
+                f"a {scope.task_type} project does not export {format}: use {', '.join(allowed)}",
                 field="format",
             )
-        records = _records(session, scope, labelled_only, on_progress)
+        with_predictions = format == "label_studio" and scope.task_type != "ner"
+        records = _records(session, scope, labelled_only, on_progress, with_predictions)
         destination = "<stdout>" if out is None else getattr(out, "name", str(out))
-        if format in ("conll", "label_studio"):
+        if format == "label_studio" and scope.task_type != "ner":
+            n = _write_text(out, lambda handle: _write_label_studio(records, handle, scope))
+        elif format == "hf":
+            from labelloop.io.hf import write_hf
+
+            n = write_hf(
+                records,
+                out,  # type: ignore[arg-type]
+                columns=_columns(session, scope, labelled_only),
+                label_key=scope.label_key,
+                label_names=scope.labels,
+                parquet=Path(out).suffix.lower() in (".parquet", ".pq"),  # type: ignore[arg-type]
+            )
+        elif format in ("conll", "label_studio"):
             n = _write_text(out, lambda handle: _write_entities(records, handle, format))
         elif format == "jsonl":
             from labelloop.io.jsonl import write_jsonl
@@ -310,6 +372,17 @@ def export_items(
             n_records=n,
             dataset_version=scope.version_number,
         )
+
+
+def _write_label_studio(records: Iterator[dict[str, Any]], handle: IO[str], scope: _Scope) -> int:
+    from labelloop.io.label_studio_json import ChoicesResults, write_label_studio_tasks
+
+    return write_label_studio_tasks(
+        records,
+        handle,
+        kind=ChoicesResults(multi_label=scope.multi_label),
+        label_key=scope.label_key,
+    )
 
 
 def _write_entities(records: Iterator[dict[str, Any]], handle: IO[str], format: str) -> int:
