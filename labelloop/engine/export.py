@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.io.records import FORMAT_ALIASES
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
@@ -315,7 +316,7 @@ def export_items(
     NotFoundError
         For an unknown project or dataset version.
     """
-    format = {"label-studio": "label_studio", "huggingface": "hf"}.get(format, format)
+    format = FORMAT_ALIASES.get(format, format)
     if format not in EXPORT_FORMATS:
         raise ValidationError(
             f"unknown export format {format!r}: use {', '.join(EXPORT_FORMATS)}", field="format"
@@ -338,7 +339,7 @@ def export_items(
         with_predictions = format == "label_studio" and scope.task_type != "ner"
         records = _records(session, scope, labelled_only, on_progress, with_predictions)
         destination = "<stdout>" if out is None else getattr(out, "name", str(out))
-        if format == "label_studio" and scope.task_type != "ner":
+        if format == "label_studio":
             n = _write_text(out, lambda handle: _write_label_studio(records, handle, scope))
         elif format == "hf":
             from labelloop.io.hf import write_hf
@@ -351,8 +352,8 @@ def export_items(
                 label_names=scope.labels,
                 parquet=Path(out).suffix.lower() in (".parquet", ".pq"),  # type: ignore[arg-type]
             )
-        elif format in ("conll", "label_studio"):
-            n = _write_text(out, lambda handle: _write_entities(records, handle, format))
+        elif format == "conll":
+            n = _write_text(out, lambda handle: _write_conll(records, handle))
         elif format == "jsonl":
             from labelloop.io.jsonl import write_jsonl
 
@@ -375,43 +376,37 @@ def export_items(
 
 
 def _write_label_studio(records: Iterator[dict[str, Any]], handle: IO[str], scope: _Scope) -> int:
-    from labelloop.io.label_studio_json import ChoicesResults, write_label_studio_tasks
-
-    return write_label_studio_tasks(
-        records,
-        handle,
-        kind=ChoicesResults(multi_label=scope.multi_label),
-        label_key=scope.label_key,
+    from labelloop.io.label_studio_json import (
+        ChoicesResults,
+        SpanResults,
+        write_label_studio_tasks,
     )
 
+    kind = (
+        SpanResults() if scope.task_type == "ner" else ChoicesResults(multi_label=scope.multi_label)
+    )
+    return write_label_studio_tasks(records, handle, kind=kind, label_key=scope.label_key)
 
-def _write_entities(records: Iterator[dict[str, Any]], handle: IO[str], format: str) -> int:
-    """Entity records as documents of an entity format; an unlabelled item has no spans.
 
-    Both writers convert every document before writing any, so a refusal writes nothing.
+def _write_conll(records: Iterator[dict[str, Any]], handle: IO[str]) -> int:
+    """Entity records as CoNLL documents; an unlabelled item is refused.
+
+    The writer converts every document before writing any, so a refusal writes nothing.
     """
+    from labelloop.io.conll import write_conll
 
     def documents() -> Iterator[dict[str, Any]]:
         for record in records:
-            document = {"id": record["id"], "text": record["text"]}
-            if record["spans"] is not None:
-                document["spans"] = record["spans"]
-            elif format == "conll":
+            if record["spans"] is None:
                 # All-O tags would read back as "labelled: no entity".
                 raise ValidationError(
                     f"item {record['id']!r} has no label, which CoNLL cannot tell from "
                     "'no entity': export the labelled items only",
                     field="labelled_only",
                 )
-            yield document
+            yield {"id": record["id"], "text": record["text"], "spans": record["spans"]}
 
-    if format == "conll":
-        from labelloop.io.conll import write_conll
-
-        return write_conll(documents(), handle)
-    from labelloop.io.label_studio_tasks import write_label_studio
-
-    return write_label_studio(documents(), handle)
+    return write_conll(documents(), handle)
 
 
 def _write_text(out: str | Path | IO[str] | None, write: Callable[[IO[str]], int]) -> int:

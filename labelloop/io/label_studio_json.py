@@ -1,4 +1,4 @@
-"""Label Studio JSON tasks for item projects (``choices`` results), in and out.
+"""Label Studio JSON tasks for every project, in and out: ``choices`` and entity ``labels``.
 
 A file is a JSON array of tasks, ``{"id", "data", "meta", "annotations", "predictions"}``.
 Each task is one record in the import's keys (`labelloop.io.records`):
@@ -7,9 +7,10 @@ Each task is one record in the import's keys (`labelloop.io.records`):
    fields; ``data[id_key]`` (else the task's ``id``) the record's id.
 2. ``meta`` is the record's meta.
 3. At most one annotation that is not cancelled; its results, all of the project's result
-   kind (`RESULT_KINDS`: ``choices`` here; entity ``labels`` live in
-   `labelloop.io.label_studio_tasks`, and a box kind plugs in beside ``choices``), give the
-   label (``label``, or ``labels`` for a multi-label project). No annotation: unlabelled.
+   kind (`RESULT_KINDS`: `ChoicesResults` for classification and tabular projects,
+   `SpanResults` for entity projects; a box kind plugs in as one more class with the
+   same three methods), give the label (``label``, ``labels`` for a multi-label project,
+   ``spans`` for an entity project). No annotation: unlabelled.
 4. What labelloop has no place for is kept under ``meta["label_studio"]``, so that a
    Label Studio project moves in and out without loss: the task's ``id`` when it is not
    the record's id, the annotation's other fields (``completed_by``, ``id``,
@@ -42,6 +43,7 @@ __all__ = [
     "RESULT_KINDS",
     "ChoicesResults",
     "ResultKind",
+    "SpanResults",
     "read_label_studio_tasks",
     "write_label_studio_tasks",
 ]
@@ -52,8 +54,14 @@ _PROVENANCE_KEY = "labelloop"
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
 
-class _Fail(Protocol):
-    def __call__(self, message: str, field: str) -> ImportDataError: ...
+class _Place:
+    """Where a task is (file and 1-based task number), making the errors that name it."""
+
+    def __init__(self, path: str, number: int) -> None:
+        self.path, self.number = path, number
+
+    def __call__(self, message: str, field: str) -> ImportDataError:
+        return ImportDataError(message, path=self.path, line=self.number, field=field)
 
 
 class ResultKind(Protocol):
@@ -64,11 +72,13 @@ class ResultKind(Protocol):
 
     type: str
 
-    def read(self, results: list[Mapping[str, Any]], where: str, fail: _Fail) -> Any:
+    def read(
+        self, results: list[Mapping[str, Any]], record: Mapping[str, Any], where: str, fail: _Place
+    ) -> Any:
         """The label the results of one annotation give (``where`` names the annotation)."""
 
-    def write(self, label: Any) -> list[dict[str, Any]]:
-        """The ``value`` objects of the results that give ``label``."""
+    def write(self, label: Any, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The ``value`` objects of the results that give ``label`` to ``record``."""
 
     def predict(self, probabilities: Mapping[str, float]) -> list[tuple[dict[str, Any], float]]:
         """``(value, score)`` per result of a prediction's class probabilities."""
@@ -86,7 +96,9 @@ class ChoicesResults:
     def __init__(self, *, multi_label: bool = False) -> None:
         self.multi_label = multi_label
 
-    def read(self, results: list[Mapping[str, Any]], where: str, fail: _Fail) -> Any:
+    def read(
+        self, results: list[Mapping[str, Any]], record: Mapping[str, Any], where: str, fail: _Place
+    ) -> Any:
         chosen: list[str] = []
         for i, item in enumerate(results):
             value = item.get("value")
@@ -107,7 +119,7 @@ class ChoicesResults:
             )
         return chosen[0]
 
-    def write(self, label: Any) -> list[dict[str, Any]]:
+    def write(self, label: Any, record: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [{"choices": list(label) if self.multi_label else [label]}]
 
     def predict(self, probabilities: Mapping[str, float]) -> list[tuple[dict[str, Any], float]]:
@@ -121,8 +133,51 @@ class ChoicesResults:
         return [({"choices": [best]}, float(probabilities[best]))]
 
 
-#: Result kinds by project kind; a box project adds ``"boxes": <rectanglelabels kind>``.
-RESULT_KINDS: dict[str, type] = {"classification": ChoicesResults}
+class SpanResults:
+    """``labels`` results: entity spans over the text, one entity type each.
+
+    ``value.start``/``value.end`` are character offsets, ``value.text`` (when given) must
+    be the text between them; spans are checked as `labelloop.ner.check_spans` does and
+    sorted. A prediction's spans are not written (a labelloop prediction of an entity
+    project holds no class probabilities).
+    """
+
+    type = "labels"
+
+    def __init__(self, *, data_key: str = "text") -> None:
+        self.data_key = data_key
+
+    def read(
+        self, results: list[Mapping[str, Any]], record: Mapping[str, Any], where: str, fail: _Place
+    ) -> Any:
+        from labelloop.io.label_studio_tasks import checked_spans, result_spans
+
+        text = record.get(self.data_key)
+        spans = result_spans({"result": results}, text, fail.path, fail.number, where)
+        return checked_spans(spans, text, None, fail.path, fail.number, where)
+
+    def write(self, label: Any, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+        text = record["text"]
+        return [
+            {
+                "start": span["start"],
+                "end": span["end"],
+                "text": text[span["start"] : span["end"]],
+                "labels": [span["label"]],
+            }
+            for span in label
+        ]
+
+    def predict(self, probabilities: Mapping[str, float]) -> list[tuple[dict[str, Any], float]]:
+        return []
+
+
+#: Result kinds by task type; a box project adds ``"boxes": <a rectanglelabels kind>``.
+RESULT_KINDS: dict[str, type] = {
+    "classification": ChoicesResults,
+    "tabular": ChoicesResults,
+    "ner": SpanResults,
+}
 
 
 def read_label_studio_tasks(
@@ -174,15 +229,11 @@ def read_label_studio_tasks(
     if not isinstance(tasks, list):
         raise ImportDataError("a Label Studio file is a JSON array of tasks", path=name)
     for number, task in enumerate(tasks, start=1):
-
-        def fail(message: str, field: str, number: int = number) -> ImportDataError:
-            return ImportDataError(message, path=name, line=number, field=field)
-
-        yield number, _record(task, kind, data_key, id_key, label_key, fail)
+        yield number, _record(task, kind, data_key, id_key, label_key, _Place(name, number))
 
 
 def _record(
-    task: Any, kind: ResultKind, data_key: str, id_key: str, label_key: str, fail: _Fail
+    task: Any, kind: ResultKind, data_key: str, id_key: str, label_key: str, fail: _Place
 ) -> dict[str, Any]:
     if not isinstance(task, Mapping) or not isinstance(task.get("data"), Mapping):
         raise fail("a task must be an object with a 'data' object", "data")
@@ -236,7 +287,7 @@ def _record(
                     f"a result of type {found!r}; this project keeps {kind.type!r} results",
                     f"{where}.result.{i}.type",
                 )
-        record[label_key] = kind.read(results, where, fail)
+        record[label_key] = kind.read(results, record, where, fail)
         others = {k: v for k, v in annotation.items() if k not in ("result", "was_cancelled")}
         if others:
             kept["annotation"] = others
@@ -332,7 +383,7 @@ def _task(
     label = record.get(label_key)
     if label is not None:
         annotation = dict(kept.get("annotation") or {})
-        annotation["result"] = results([(value, None) for value in kind.write(label)])
+        annotation["result"] = results([(value, None) for value in kind.write(label, record)])
         annotations.append(annotation)
     annotations.extend(kept.get("cancelled_annotations") or [])
     if annotations:

@@ -26,7 +26,12 @@ MULTI = [
     {"id": "3", "text": "three", "labels": None, "meta": {"k": [1, 2]}},
 ]
 SPANS = [
-    {"id": "s1", "text": "Ada in Paris", "spans": [{"start": 0, "end": 3, "label": "PER"}]},
+    {
+        "id": "s1",
+        "text": "Ada in Paris",
+        "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 7, "end": 12, "label": "LOC"}],
+        "meta": {"source": "wiki"},
+    },
     {"id": "s2", "text": "nothing here", "spans": []},
     {"id": "s3", "text": "unlabelled Rome", "spans": None},
 ]
@@ -70,9 +75,9 @@ def test_multi_label_round_trip(database, tmp_path, fmt, target):
     _round_trip(database, tmp_path, fmt, target, MULTI, labels=["x", "y", "z"], multi_label=True)
 
 
-@pytest.mark.parametrize(("fmt", "target"), [("hf", "saved"), ("hf", "d.parquet")])
-def test_entity_round_trip_through_hf(database, tmp_path, fmt, target):
-    pytest.importorskip("datasets")
+@pytest.mark.parametrize(("fmt", "target"), FORMATS)
+def test_entity_round_trip(database, tmp_path, fmt, target):
+    pytest.importorskip("datasets") if fmt == "hf" else None
     _round_trip(database, tmp_path, fmt, target, SPANS, task_type="ner", labels=["PER", "LOC"])
 
 

@@ -13,6 +13,7 @@ from labelloop.exceptions import ImportDataError
 from labelloop.io.label_studio_json import (
     LS_META_KEY,
     ChoicesResults,
+    SpanResults,
     read_label_studio_tasks,
     write_label_studio_tasks,
 )
@@ -198,3 +199,45 @@ def test_a_file_that_is_not_an_array_is_refused(tmp_path):
     path.write_text('{"data": {}}')
     with pytest.raises(ImportDataError, match="JSON array"):
         list(read_label_studio_tasks(path, kind=ChoicesResults()))
+
+
+@st.composite
+def entity_record(draw: st.DrawFn) -> dict:
+    text = draw(st.text(min_size=1, max_size=30))
+    cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=6)))
+    spans = [
+        {"start": a, "end": b, "label": draw(st.sampled_from(LABELS))}
+        for a, b in zip(cuts[::2], cuts[1::2], strict=False)
+        if b > a
+    ]
+    record = {"id": draw(st.text("xyz09", min_size=1, max_size=5)), "text": text}
+    record["spans"] = draw(st.sampled_from([None, spans]))
+    record["meta"] = draw(st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=2))
+    return record
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=st.lists(entity_record(), max_size=5))
+def test_entity_records_read_back_as_written(tmp_path, records):
+    buffer = io.StringIO()
+    write_label_studio_tasks(records, buffer, kind=SpanResults(), label_key="spans")
+    path = tmp_path / "spans.json"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    back = [r for _, r in read_label_studio_tasks(path, kind=SpanResults(), label_key="spans")]
+    assert back == [_without_empty_label(r, "spans") for r in records]
+
+
+def test_an_entity_result_names_its_place(tmp_path):
+    value = {"start": 0, "end": 3, "text": "Adx", "labels": ["P"]}
+    task = {
+        "data": {"id": "a", "text": "Ada Lovelace"},
+        "annotations": [{"result": [{"type": "labels", "value": value}]}],
+    }
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps([task]))
+    with pytest.raises(ImportDataError) as caught:
+        list(read_label_studio_tasks(path, kind=SpanResults(), label_key="spans"))
+    assert caught.value.field == "annotations.0.result.0.value.text"
+    assert f"{path}:1" in str(caught.value)

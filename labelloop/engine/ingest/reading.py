@@ -216,7 +216,7 @@ def open_source(
         )
 
     def read() -> Iterator[Record]:
-        if task_type == "ner" and fmt != "hf":
+        if task_type == "ner" and fmt not in ("hf", "label_studio"):
             for number, document in _entity_documents(source, fmt, fields):
                 if document["id"] is None:
                     document["id"] = str(number)
@@ -229,14 +229,21 @@ def open_source(
 
             rows = read_jsonl(source)
         elif fmt == "label_studio":
-            from labelloop.io.label_studio_json import ChoicesResults, read_label_studio_tasks
+            from labelloop.io.label_studio_json import (
+                ChoicesResults,
+                SpanResults,
+                read_label_studio_tasks,
+            )
 
+            entities = task_type == "ner"
             rows = read_label_studio_tasks(
                 source,
-                kind=ChoicesResults(multi_label=multi_label),
+                kind=SpanResults(data_key=fields.text)
+                if entities
+                else ChoicesResults(multi_label=multi_label),
                 data_key=fields.text,
                 id_key=fields.id,
-                label_key=fields.labels if multi_label else fields.label,
+                label_key=fields.labels if multi_label and not entities else fields.label,
             )
         elif fmt == "hf":
             from labelloop.io.hf import read_hf
@@ -272,10 +279,6 @@ def _entity_documents(
         from labelloop.io.conll import read_conll
 
         documents = read_conll(source)
-    elif fmt == "label_studio":
-        from labelloop.io.label_studio_tasks import read_label_studio
-
-        documents = read_label_studio(source, data_key=fields.text)
     else:
         from labelloop.io.entities import read_entity_jsonl
 
