@@ -357,7 +357,8 @@ def _task(
         data[data_key] = data.pop("text")
     data[id_key] = record["id"]
     meta = dict(record.get("meta") or {})
-    kept = meta.pop(LS_META_KEY, None) or {}
+    # Only what the reader kept is put back; anything else under the key stays in meta.
+    kept = meta.pop(LS_META_KEY) if isinstance(meta.get(LS_META_KEY), Mapping) else {}
     task: dict[str, Any] = {}
     if "id" in kept:
         task["id"] = kept["id"]
@@ -382,13 +383,13 @@ def _task(
     annotations = []
     label = record.get(label_key)
     if label is not None:
-        annotation = dict(kept.get("annotation") or {})
+        annotation = dict(_mapping(kept.get("annotation")))
         annotation["result"] = results([(value, None) for value in kind.write(label, record)])
         annotations.append(annotation)
-    annotations.extend(kept.get("cancelled_annotations") or [])
+    annotations.extend(_objects(kept.get("cancelled_annotations")))
     if annotations:
         task["annotations"] = annotations
-    predictions = list(kept.get("predictions") or [])
+    predictions = _objects(kept.get("predictions"))
     provenance = {key: record[key] for key in _PROVENANCE if key in record}
     prediction = record.get("prediction")
     if prediction:
@@ -405,3 +406,11 @@ def _task(
     if provenance:
         task[_PROVENANCE_KEY] = provenance
     return task
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _objects(value: Any) -> list[Any]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []

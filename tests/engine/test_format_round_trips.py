@@ -166,3 +166,19 @@ def test_hf_export_needs_a_path_and_conll_is_for_entities(sqlite_db):
         export_items(sqlite_db, project="p", format="hf")
     with pytest.raises(ValidationError, match="does not export conll"):
         export_items(sqlite_db, project="p", format="conll")
+
+
+def test_workspace_moves_a_project_through_both_formats(tmp_path):
+    pytest.importorskip("datasets")
+    from labelloop.engine.workspace import Workspace
+
+    with Workspace(f"sqlite:///{tmp_path / 'w.db'}", actor="cli:test") as workspace:
+        first = workspace.create_project("first", task_type="classification", labels=["pos", "neg"])
+        first.add_items(RECORDS)
+        first.export(tmp_path / "tasks.json", format="label-studio")
+        first.export(tmp_path / "saved", format="hf")
+        for name, source in (("from_ls", "tasks.json"), ("from_hf", "saved")):
+            copy = workspace.create_project(name, task_type="classification", labels=["pos", "neg"])
+            copy.add_items(path=tmp_path / source)
+        db = workspace.db
+        assert _items(db, "from_ls") == _items(db, "first") == _items(db, "from_hf")
