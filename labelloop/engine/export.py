@@ -340,7 +340,10 @@ def export_items(
         records = _records(session, scope, labelled_only, on_progress, with_predictions)
         destination = "<stdout>" if out is None else getattr(out, "name", str(out))
         if format == "label_studio":
-            n = _write_text(out, lambda handle: _write_label_studio(records, handle, scope))
+            from labelloop.io.label_studio_json import result_kind
+
+            kind = result_kind(scope.task_type, multi_label=scope.multi_label)
+            n = _write_text(out, lambda handle: _write_label_studio(records, handle, kind, scope))
         elif format == "hf":
             from labelloop.io.hf import write_hf
 
@@ -375,16 +378,11 @@ def export_items(
         )
 
 
-def _write_label_studio(records: Iterator[dict[str, Any]], handle: IO[str], scope: _Scope) -> int:
-    from labelloop.io.label_studio_json import (
-        ChoicesResults,
-        SpanResults,
-        write_label_studio_tasks,
-    )
+def _write_label_studio(
+    records: Iterator[dict[str, Any]], handle: IO[str], kind: Any, scope: _Scope
+) -> int:
+    from labelloop.io.label_studio_json import write_label_studio_tasks
 
-    kind = (
-        SpanResults() if scope.task_type == "ner" else ChoicesResults(multi_label=scope.multi_label)
-    )
     return write_label_studio_tasks(records, handle, kind=kind, label_key=scope.label_key)
 
 

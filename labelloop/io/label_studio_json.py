@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from labelloop.exceptions import ImportDataError
+from labelloop.exceptions import ImportDataError, ValidationError
 
 __all__ = [
     "LS_META_KEY",
@@ -45,6 +45,7 @@ __all__ = [
     "ResultKind",
     "SpanResults",
     "read_label_studio_tasks",
+    "result_kind",
     "write_label_studio_tasks",
 ]
 
@@ -178,6 +179,33 @@ RESULT_KINDS: dict[str, type] = {
     "tabular": ChoicesResults,
     "ner": SpanResults,
 }
+
+
+def result_kind(task_type: str, *, multi_label: bool = False, data_key: str = "text") -> Any:
+    """The result kind of a project's task type (`RESULT_KINDS`), ready to read and write.
+
+    Raises
+    ------
+    ValidationError
+        For a task type with no Label Studio mapping (field ``format``).
+
+    Examples
+    --------
+    >>> result_kind("classification", multi_label=True).type
+    'choices'
+    """
+    if task_type not in RESULT_KINDS:
+        raise ValidationError(
+            f"Label Studio tasks of {task_type} projects are not mapped yet: "
+            f"use them for {', '.join(RESULT_KINDS)} projects",
+            field="format",
+        )
+    kind = RESULT_KINDS[task_type]
+    if kind is SpanResults:
+        return SpanResults(data_key=data_key)
+    if kind is ChoicesResults:
+        return ChoicesResults(multi_label=multi_label)
+    return kind()
 
 
 def read_label_studio_tasks(

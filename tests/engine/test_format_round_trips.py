@@ -182,3 +182,12 @@ def test_workspace_moves_a_project_through_both_formats(tmp_path):
             copy.add_items(path=tmp_path / source)
         db = workspace.db
         assert _items(db, "from_ls") == _items(db, "first") == _items(db, "from_hf")
+
+
+def test_label_studio_refuses_media_projects_before_writing(sqlite_db, tmp_path):
+    _project(sqlite_db, "photos", task_type="image")
+    out = tmp_path / "photos.json"
+    with pytest.raises(ValidationError, match="image projects are not mapped yet") as caught:
+        export_items(sqlite_db, project="photos", format="label_studio", out=out)
+    assert caught.value.field == "format"
+    assert not out.exists()

@@ -229,18 +229,12 @@ def open_source(
 
             rows = read_jsonl(source)
         elif fmt == "label_studio":
-            from labelloop.io.label_studio_json import (
-                ChoicesResults,
-                SpanResults,
-                read_label_studio_tasks,
-            )
+            from labelloop.io.label_studio_json import read_label_studio_tasks, result_kind
 
             entities = task_type == "ner"
             rows = read_label_studio_tasks(
                 source,
-                kind=SpanResults(data_key=fields.text)
-                if entities
-                else ChoicesResults(multi_label=multi_label),
+                kind=result_kind(task_type, multi_label=multi_label, data_key=fields.text),
                 data_key=fields.text,
                 id_key=fields.id,
                 label_key=fields.labels if multi_label and not entities else fields.label,
