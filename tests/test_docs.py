@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-RUNNABLE = ("library.md", "api.md")
+RUNNABLE = ("library.md", "api.md", "formats.md")
 _FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 
 

@@ -240,14 +240,17 @@ def import_(
     source: Annotated[
         Path,
         typer.Argument(
-            help="A JSONL, CSV or Parquet file, a directory of media files, or for an entity "
-            "project a JSONL, CoNLL or Label Studio JSON file."
+            help="A JSONL, CSV, Parquet or Label Studio JSON file, a Hugging Face dataset "
+            "(a save_to_disk directory or Parquet), a directory of media files, or for an "
+            "entity project a JSONL, CoNLL, Label Studio JSON or Hugging Face dataset."
         ),
     ],
     format: Annotated[
         str,
         typer.Option(
-            "--format", help="auto, jsonl, csv, parquet, media, conll or label_studio (ner)."
+            "--format",
+            help="auto, jsonl, csv, parquet, media, conll (ner), label-studio or hf "
+            "(a local Hugging Face dataset; needs the hf extra).",
         ),
     ] = "auto",
     id_field: Annotated[
@@ -376,10 +379,15 @@ def export(
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     format: Annotated[
         str,
-        typer.Option("--format", help="jsonl, csv, parquet, or conll or label_studio (ner)."),
+        typer.Option(
+            "--format",
+            help="jsonl, csv, parquet, conll (ner), label-studio, or hf (a Hugging Face "
+            "save_to_disk directory, or Parquet when --out ends in .parquet; hf extra).",
+        ),
     ] = "jsonl",
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output file (default: stdout).")
+        Path | None,
+        typer.Option("--out", help="Output file, or directory for hf (default: stdout)."),
     ] = None,
     version: Annotated[
         int | None, typer.Option("--version", help="Export this dataset version exactly.")

@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session
 from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.io.records import FORMAT_ALIASES
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
     DatasetVersionEntryRow,
     DatasetVersionRow,
     ItemRow,
+    ModelVersionRow,
+    PredictionRow,
     ProjectRow,
     ReviewRow,
     UserRow,
@@ -37,9 +40,10 @@ from labelloop.store.tables import (
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_items", "iter_export_records"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio")
+EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio", "hf")
 # What an entity project exports: its spans need JSON or an entity format.
-_ENTITY_EXPORTS = ("jsonl", "conll", "label_studio")
+_ENTITY_EXPORTS = ("jsonl", "conll", "label_studio", "hf")
+_ITEM_EXPORTS = ("jsonl", "csv", "parquet", "label_studio", "hf")
 _BATCH = 10_000
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
@@ -61,6 +65,8 @@ class _Scope:
     project_id: int
     project_name: str
     task_type: str
+    labels: tuple[str, ...]
+    multi_label: bool
     label_key: str
     version_id: int | None  # the dataset version exported, or the latest (for provenance)
     version_number: int | None
@@ -83,6 +89,8 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
         project_id=row.id,
         project_name=row.name,
         task_type=row.task_type,
+        labels=tuple(row.labels),
+        multi_label=bool(row.multi_label),
         label_key="spans" if row.task_type == "ner" else "labels" if row.multi_label else "label",
         version_id=found[0] if found else None,
         version_number=found[1] if found else None,
@@ -175,15 +183,47 @@ def _provenance(
     )
 
 
+def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dict[int, Any]:
+    """Each item's prediction of the latest model version that predicted it, as
+    ``{"model_version": name, "score": informativeness, "probabilities": {...}}``."""
+    low, high = rows[0][0], rows[-1][0]
+    query = (
+        select(
+            PredictionRow.item_id,
+            PredictionRow.probabilities,
+            PredictionRow.score,
+            ModelVersionRow.version,
+            ModelVersionRow.kind,
+            ModelVersionRow.name,
+        )
+        .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+        .where(
+            PredictionRow.project_id == scope.project_id,
+            PredictionRow.item_id.between(low, high),
+        )
+        .order_by(ModelVersionRow.version, PredictionRow.id)
+    )
+    latest: dict[int, Any] = {}
+    for item_id, probabilities, score, version, kind, name in session.execute(query):
+        latest[item_id] = {
+            "model_version": name if kind == "client" and name else f"labelloop-v{version}",
+            "score": float(score),
+            "probabilities": probabilities,
+        }
+    return latest
+
+
 def _records(
     session: Session,
     scope: _Scope,
     labelled_only: bool,
     on_progress: Callable[[int], None] | None,
+    with_predictions: bool = False,
 ) -> Iterator[dict[str, Any]]:
     done = 0
     for rows in _item_batches(session, scope, labelled_only):
         annotators, reviewers, in_version = _provenance(session, scope, rows)
+        predictions = _latest_predictions(session, scope, rows) if with_predictions else {}
         for item_id, external_id, payload, meta, label_source, label, _ids in rows:
             record: dict[str, Any] = {"id": external_id}
             record.update(payload)
@@ -197,6 +237,8 @@ def _records(
             else:
                 held = item_id in in_version and in_version[item_id] == label
                 record["dataset_version"] = scope.version_number if held else None
+            if item_id in predictions:
+                record["prediction"] = predictions[item_id]
             yield record
         done += len(rows)
         if on_progress is not None:
@@ -252,12 +294,16 @@ def export_items(
     db : Database
     project : int or str
         The project's id or name.
-    format : {"jsonl", "csv", "parquet", "conll", "label_studio"}
+    format : {"jsonl", "csv", "parquet", "conll", "label_studio", "hf"}
         An entity project (``ner``) exports jsonl (spans under ``spans``), conll (BIO, its
-        tokens from the default tokenizer) or label_studio; the last two are for entity
-        projects only.
+        tokens from the default tokenizer), label_studio (``labels`` results) or hf;
+        other projects jsonl, csv, parquet, label_studio (``choices`` results, with each
+        item's latest prediction, its ``score`` the informativeness) or hf (a
+        ``save_to_disk`` directory, or Parquet when ``out`` ends in ``.parquet``; needs
+        the ``[hf]`` extra). ``label-studio`` is accepted for ``label_studio``.
     out : path or text file, optional
-        Where to write; default: stdout (Parquet goes to stdout's binary buffer).
+        Where to write; default: stdout (Parquet goes to stdout's binary buffer; hf needs
+        a path).
     version : int, optional
         A dataset version number: exactly its items and labels.
     labelled_only : bool, default False
@@ -270,27 +316,47 @@ def export_items(
     NotFoundError
         For an unknown project or dataset version.
     """
+    format = FORMAT_ALIASES.get(format, format)
     if format not in EXPORT_FORMATS:
         raise ValidationError(
             f"unknown export format {format!r}: use {', '.join(EXPORT_FORMATS)}", field="format"
         )
+    if format == "hf" and not isinstance(out, str | Path):
+        raise ValidationError(
+            "a Hugging Face export writes a directory (save_to_disk) or a .parquet file: "
+            "give its path",
+            field="out",
+        )
     _check_version(version)
     with db.read() as session:
         scope = _scope(session, project, version)
-        if (scope.task_type == "ner") != (format in _ENTITY_EXPORTS) and format != "jsonl":
+        allowed = _ENTITY_EXPORTS if scope.task_type == "ner" else _ITEM_EXPORTS
+        if format not in allowed:
             raise ValidationError(
-                f"a {scope.task_type} project does not export {format}: use "
-                + (
-                    ", ".join(_ENTITY_EXPORTS)
-                    if scope.task_type == "ner"
-                    else "jsonl, csv, parquet"
-                ),
+                f"a {scope.task_type} project does not export {format}: use {', '.join(allowed)}",
                 field="format",
             )
-        records = _records(session, scope, labelled_only, on_progress)
+        with_predictions = format == "label_studio" and scope.task_type != "ner"
+        records = _records(session, scope, labelled_only, on_progress, with_predictions)
         destination = "<stdout>" if out is None else getattr(out, "name", str(out))
-        if format in ("conll", "label_studio"):
-            n = _write_text(out, lambda handle: _write_entities(records, handle, format))
+        if format == "label_studio":
+            from labelloop.io.label_studio_json import result_kind
+
+            kind = result_kind(scope.task_type, multi_label=scope.multi_label)
+            n = _write_text(out, lambda handle: _write_label_studio(records, handle, kind, scope))
+        elif format == "hf":
+            from labelloop.io.hf import write_hf
+
+            n = write_hf(
+                records,
+                out,  # type: ignore[arg-type]
+                columns=_columns(session, scope, labelled_only),
+                label_key=scope.label_key,
+                label_names=scope.labels,
+                parquet=Path(out).suffix.lower() in (".parquet", ".pq"),  # type: ignore[arg-type]
+            )
+        elif format == "conll":
+            n = _write_text(out, lambda handle: _write_conll(records, handle))
         elif format == "jsonl":
             from labelloop.io.jsonl import write_jsonl
 
@@ -312,33 +378,33 @@ def export_items(
         )
 
 
-def _write_entities(records: Iterator[dict[str, Any]], handle: IO[str], format: str) -> int:
-    """Entity records as documents of an entity format; an unlabelled item has no spans.
+def _write_label_studio(
+    records: Iterator[dict[str, Any]], handle: IO[str], kind: Any, scope: _Scope
+) -> int:
+    from labelloop.io.label_studio_json import write_label_studio_tasks
 
-    Both writers convert every document before writing any, so a refusal writes nothing.
+    return write_label_studio_tasks(records, handle, kind=kind, label_key=scope.label_key)
+
+
+def _write_conll(records: Iterator[dict[str, Any]], handle: IO[str]) -> int:
+    """Entity records as CoNLL documents; an unlabelled item is refused.
+
+    The writer converts every document before writing any, so a refusal writes nothing.
     """
+    from labelloop.io.conll import write_conll
 
     def documents() -> Iterator[dict[str, Any]]:
         for record in records:
-            document = {"id": record["id"], "text": record["text"]}
-            if record["spans"] is not None:
-                document["spans"] = record["spans"]
-            elif format == "conll":
+            if record["spans"] is None:
                 # All-O tags would read back as "labelled: no entity".
                 raise ValidationError(
                     f"item {record['id']!r} has no label, which CoNLL cannot tell from "
                     "'no entity': export the labelled items only",
                     field="labelled_only",
                 )
-            yield document
+            yield {"id": record["id"], "text": record["text"], "spans": record["spans"]}
 
-    if format == "conll":
-        from labelloop.io.conll import write_conll
-
-        return write_conll(documents(), handle)
-    from labelloop.io.label_studio_tasks import write_label_studio
-
-    return write_label_studio(documents(), handle)
+    return write_conll(documents(), handle)
 
 
 def _write_text(out: str | Path | IO[str] | None, write: Callable[[IO[str]], int]) -> int:

@@ -281,7 +281,12 @@ class ProjectHandle:
         version: int | None = None,
         labelled_only: bool = False,
     ) -> export_engine.ExportReport:
-        """Write the items and final labels (or dataset version ``version``) to ``out``."""
+        """Write the items and final labels (or dataset version ``version``) to ``out``.
+
+        ``format`` is jsonl, csv, parquet, conll (entity projects), label_studio or hf
+        (a ``save_to_disk`` directory, or Parquet when ``out`` ends in ``.parquet``), as
+        `labelloop.engine.export.export_items` takes them (docs/formats.md).
+        """
         return export_engine.export_items(
             self._db,
             project=self.id,

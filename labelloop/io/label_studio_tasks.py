@@ -27,7 +27,7 @@ from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationErro
 from labelloop.io.entities import check_entity_document, check_entity_documents
 from labelloop.ner import check_spans
 
-__all__ = ["read_label_studio", "write_label_studio"]
+__all__ = ["checked_spans", "read_label_studio", "result_spans", "write_label_studio"]
 
 
 def read_label_studio(
@@ -88,8 +88,8 @@ def _document(
         )
     if kept:
         where = f"annotations.{kept[0]}"
-        spans = _spans(given[kept[0]], text, name, number, where)
-        document["spans"] = _checked(spans, text, labels, name, number, where)
+        spans = result_spans(given[kept[0]], text, name, number, where)
+        document["spans"] = checked_spans(spans, text, labels, name, number, where)
     predictions = task.get("predictions") or []
     if not isinstance(predictions, list):
         raise _fail("predictions must be a list", name, number, "predictions")
@@ -101,9 +101,11 @@ def _document(
     return check_entity_document(document, path=name, line=number)
 
 
-def _spans(
+def result_spans(
     container: Any, text: Any, name: str, number: int, where: str, *, scored: bool = False
 ) -> list[dict[str, Any]]:
+    """The spans of ``container["result"]``, each result checked: its type, its value and
+    single entity type, and ``value.text`` against the text; errors name the result."""
     result = container.get("result") if isinstance(container, Mapping) else None
     if not isinstance(result, list):
         raise _fail("must have a 'result' list", name, number, f"{where}.result")
@@ -157,7 +159,7 @@ def _score(value: Any, name: str, number: int, field: str) -> float:
     return float(value)
 
 
-def _checked(
+def checked_spans(
     spans: list[dict[str, Any]],
     text: str,
     labels: list[str] | None,
@@ -187,12 +189,12 @@ def _checked(
 
 
 def _prediction(prediction: Any, text: str, name: str, number: int, where: str) -> dict[str, Any]:
-    spans = _spans(prediction, text, name, number, where, scored=True)
+    spans = result_spans(prediction, text, name, number, where, scored=True)
     score = prediction.get("score")
     return {
         "model_version": prediction.get("model_version"),
         "score": None if score is None else _score(score, name, number, f"{where}.score"),
-        "spans": _checked(spans, text, None, name, number, where)
+        "spans": checked_spans(spans, text, None, name, number, where)
         if isinstance(text, str)
         else spans,
     }
@@ -219,7 +221,7 @@ def write_label_studio(
                 raise _fail(
                     "a prediction must be an object", RECORDS_SOURCE, index, f"predictions.{j}"
                 )
-            _checked(
+            checked_spans(
                 prediction.get("spans", []), text, None, RECORDS_SOURCE, index, f"predictions.{j}"
             )
 

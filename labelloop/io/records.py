@@ -27,6 +27,7 @@ __all__ = [
     "ENTITY_FORMATS",
     "EXPORT_ONLY_FIELDS",
     "FORMATS",
+    "FORMAT_ALIASES",
     "FieldNames",
     "Record",
     "detect_format",
@@ -36,9 +37,11 @@ __all__ = [
     "text_hash",
 ]
 
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "media", "conll", "label_studio")
-#: The formats of entity projects only (JSONL serves both kinds).
-ENTITY_FORMATS: tuple[str, ...] = ("conll", "label_studio")
+FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "media", "conll", "label_studio", "hf")
+#: The formats of entity projects only (JSONL and Label Studio JSON serve both kinds).
+ENTITY_FORMATS: tuple[str, ...] = ("conll",)
+#: Other spellings of format names (the CLI's ``--format label-studio``).
+FORMAT_ALIASES: dict[str, str] = {"label-studio": "label_studio", "huggingface": "hf"}
 EXPORT_ONLY_FIELDS: frozenset[str] = frozenset(
     {"annotators", "reviewers", "dataset_version", "label_source"}
 )
@@ -107,16 +110,18 @@ class Record(NamedTuple):
 
 
 def detect_format(path: str | Path) -> str:
-    """The format of ``path`` from its suffix (a directory is ``media``)."""
+    """The format of ``path`` from its suffix (a directory is ``media``, or ``hf`` when it
+    holds a Hugging Face dataset saved with ``save_to_disk``)."""
     path = Path(path)
     if path.is_dir():
-        return "media"
+        saved = (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file()
+        return "hf" if saved else "media"
     try:
         return _SUFFIXES[path.suffix.lower()]
     except KeyError:
         raise ImportDataError(
             f"cannot tell the format from the suffix {path.suffix!r}: "
-            "pass --format jsonl, csv, parquet, conll or label_studio",
+            "pass --format jsonl, csv, parquet, conll, label_studio or hf",
             path=str(path),
         ) from None
 

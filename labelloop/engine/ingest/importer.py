@@ -114,8 +114,10 @@ def import_items(
         A JSONL, CSV or Parquet file, or a directory of media files.
     records : iterable of mapping, optional
         Records in memory, shaped like a file's (instead of ``path``).
-    format : {"auto", "jsonl", "csv", "parquet", "media"}
-        The source's format; ``auto`` goes by the suffix (a directory is media).
+    format : {"auto", "jsonl", "csv", "parquet", "media", "conll", "label_studio", "hf"}
+        The source's format; ``auto`` goes by the suffix (a directory is media, or hf
+        when it holds a dataset saved by ``save_to_disk``; a ``.json`` file holding an
+        array is Label Studio tasks). ``label-studio`` is accepted for ``label_studio``.
     fields : FieldNames, optional
         The names of the id, text, label, labels and meta fields.
     seed : int, optional
@@ -170,6 +172,7 @@ def import_items(
         fields=fields,
         task_type=task_type,
         settings=settings,
+        multi_label=schema.multi_label,
     )
     plan = check_source(
         source_records,

@@ -32,6 +32,7 @@ from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationError
 from labelloop.io.records import (
     ENTITY_FORMATS,
+    FORMAT_ALIASES,
     FORMATS,
     FieldNames,
     Record,
@@ -152,10 +153,12 @@ def open_source(
     fields: FieldNames,
     task_type: str,
     settings: dict[str, Any],
+    multi_label: bool = False,
 ) -> tuple[str, str, str | None, list[str], Iterator[Record]]:
     """(source name, format, sha256, ignored files, the records, read as they are used)."""
     from labelloop.io.records import record_from_mapping
 
+    format = FORMAT_ALIASES.get(format, format)
     if format not in ("auto", *FORMATS):
         raise ValidationError(
             f"unknown format {format!r}: use auto, {', '.join(FORMATS)}", field="format"
@@ -179,8 +182,14 @@ def open_source(
     source = Path(path)  # type: ignore[arg-type]
     name = str(source)
     if not source.exists():
+        if format == "hf":
+            from labelloop.io.hf import check_local_dataset
+
+            check_local_dataset(source)
         raise ImportDataError("no such file or directory", path=name)
     fmt = detect_format(source) if format == "auto" else format
+    if source.suffix.lower() == ".json" and format == "auto" and _is_json_array(source):
+        fmt = "label_studio"
     if fmt == "media":
         from labelloop.io.media import read_media_dir
 
@@ -194,17 +203,20 @@ def open_source(
         raise ImportDataError(
             f"a {task_type} project imports a directory of files, not a {fmt} file", path=name
         )
-    if not source.is_file():
+    if not source.is_file() and fmt != "hf":
         raise ImportDataError(f"not a file: a {fmt} import reads one file", path=name)
-    if (fmt in ENTITY_FORMATS) != (task_type == "ner") and fmt != "jsonl":
+    if fmt in ENTITY_FORMATS and task_type != "ner":
         raise ImportDataError(
-            f"a {task_type} project does not import {fmt}: "
-            + ("use jsonl, conll or label_studio" if task_type == "ner" else "it is for ner"),
+            f"a {task_type} project does not import {fmt}: it is for ner", path=name
+        )
+    if task_type == "ner" and fmt not in (*ENTITY_FORMATS, "jsonl", "label_studio", "hf"):
+        raise ImportDataError(
+            f"a ner project does not import {fmt}: use jsonl, conll, label_studio or hf",
             path=name,
         )
 
     def read() -> Iterator[Record]:
-        if task_type == "ner":
+        if task_type == "ner" and fmt not in ("hf", "label_studio"):
             for number, document in _entity_documents(source, fmt, fields):
                 if document["id"] is None:
                     document["id"] = str(number)
@@ -216,6 +228,21 @@ def open_source(
             from labelloop.io.jsonl import read_jsonl
 
             rows = read_jsonl(source)
+        elif fmt == "label_studio":
+            from labelloop.io.label_studio_json import read_label_studio_tasks, result_kind
+
+            entities = task_type == "ner"
+            rows = read_label_studio_tasks(
+                source,
+                kind=result_kind(task_type, multi_label=multi_label, data_key=fields.text),
+                data_key=fields.text,
+                id_key=fields.id,
+                label_key=fields.labels if multi_label and not entities else fields.label,
+            )
+        elif fmt == "hf":
+            from labelloop.io.hf import read_hf
+
+            rows = read_hf(source, meta_field=fields.meta)
         elif fmt == "csv":
             from labelloop.io.csv import read_csv
 
@@ -227,7 +254,15 @@ def open_source(
         for number, raw in rows:
             yield record_from_mapping(raw, kind=kind, source=name, line=number, fields=fields)
 
-    return name, fmt, file_sha256(source), [], read()
+    digest = file_sha256(source) if source.is_file() else None
+    return name, fmt, digest, [], read()
+
+
+def _is_json_array(path: Path) -> bool:
+    """Whether a ``.json`` file starts with ``[``: Label Studio tasks, not JSON Lines."""
+    with open(path, "rb") as handle:
+        start = handle.read(64).lstrip()
+    return start.startswith(b"[")
 
 
 def _entity_documents(
@@ -238,10 +273,6 @@ def _entity_documents(
         from labelloop.io.conll import read_conll
 
         documents = read_conll(source)
-    elif fmt == "label_studio":
-        from labelloop.io.label_studio_tasks import read_label_studio
-
-        documents = read_label_studio(source, data_key=fields.text)
     else:
         from labelloop.io.entities import read_entity_jsonl
 

@@ -1,0 +1,278 @@
+"""Hugging Face ``datasets``, in and out, on local disk only (the optional ``[hf]`` extra).
+
+Rules
+-----
+1. Two local forms: a directory written by ``Dataset.save_to_disk`` and a Parquet file
+   (``Dataset.to_parquet``, or any Parquet file; the ``datasets`` features kept in its
+   schema metadata are used when present). Nothing is fetched from the Hugging Face Hub:
+   a path that does not exist is refused, naming it, whatever it looks like.
+2. Rows are records in the import's keys (`labelloop.io.records`). A ``ClassLabel``
+   column (or a list of them) is read as its class names; -1 or null is no label. A
+   ``meta`` column may be a struct or a JSON string.
+3. The writer stores the label as a ``ClassLabel`` over the project's labels (a list of
+   them for multi-label projects, spans as ``{start, end, label}`` structs for entity
+   projects), ``meta`` as a JSON string (its keys differ from item to item), so that the
+   dataset reads back to the records it was written from.
+4. ``datasets`` is imported only when one of these functions runs; without it they
+   raise `ValidationError` saying how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from labelloop.exceptions import ImportDataError, ValidationError
+
+__all__ = ["check_local_dataset", "read_hf", "write_hf"]
+
+_BATCH_ROWS = 10_000
+_KNOWN_STRINGS = ("id", "label_source", "meta")
+_KNOWN_LISTS = ("annotators", "reviewers")
+
+
+def _datasets() -> Any:
+    try:
+        import datasets
+    except ImportError:
+        raise ValidationError(
+            "the Hugging Face format needs the datasets package: pip install 'labelloop[hf]'",
+            field="format",
+        ) from None
+    return datasets
+
+
+def check_local_dataset(path: str | Path) -> Path:
+    """``path`` as a `Path` when it exists on disk (rule 1); a Hub name is refused.
+
+    Raises
+    ------
+    ImportDataError
+        Naming the path, and saying nothing is fetched from the Hub.
+    """
+    if not Path(path).exists():
+        raise ImportDataError(
+            "no such local dataset: labelloop reads Hugging Face datasets saved on disk "
+            "(save_to_disk) or as Parquet, and never fetches one from the Hub "
+            "(download it yourself, then import the local copy)",
+            path=str(path),
+        )
+    return Path(path)
+
+
+def read_hf(path: str | Path, *, meta_field: str = "meta") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row number, row)`` for each row of a local Hugging Face dataset.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``save_to_disk`` directory of one split, or a Parquet file.
+    meta_field : str
+        The metadata column (a JSON string is parsed).
+
+    Raises
+    ------
+    ImportDataError
+        Naming the path, the row and the field: a path that is not local, a dataset
+        dictionary (name one split's directory), a class index out of range, a meta
+        cell that is not a JSON object.
+
+    Examples
+    --------
+    >>> import datasets, tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "reviews"
+    >>> features = datasets.Features({"id": datasets.Value("string"),
+    ...     "text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    >>> data = {"id": ["a"], "text": ["great"], "label": [1]}
+    >>> datasets.Dataset.from_dict(data, features=features).save_to_disk(folder)
+    >>> list(read_hf(folder))
+    [(1, {'id': 'a', 'text': 'great', 'label': 'pos'})]
+    """
+    name = str(path)
+    path = check_local_dataset(path)
+    datasets = _datasets()
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file():
+            splits = sorted(p.name for p in path.iterdir() if p.is_dir())
+            raise ImportDataError(
+                "a dataset dictionary: import one split's directory "
+                f"({', '.join(str(path / s) for s in splits) or 'none found'})",
+                path=name,
+            )
+        try:
+            dataset = datasets.load_from_disk(name)
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise ImportDataError(
+                f"not a dataset saved with save_to_disk: {exc}", path=name
+            ) from None
+        features = dataset.features
+        batches = (
+            dataset.data.slice(start, _BATCH_ROWS).to_pylist()
+            for start in range(0, dataset.num_rows, _BATCH_ROWS)
+        )
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            parquet_file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise ImportDataError(f"not a readable Parquet file: {exc}", path=name) from None
+        features = datasets.Features.from_arrow_schema(parquet_file.schema_arrow)
+        batches = (b.to_pylist() for b in parquet_file.iter_batches(batch_size=_BATCH_ROWS))
+    decoders = {column: _decoder(datasets, feature) for column, feature in features.items()}
+    decoders = {column: decode for column, decode in decoders.items() if decode is not None}
+    number = 0
+    for rows in batches:
+        for row in rows:
+            number += 1
+            for column, decode in decoders.items():
+                try:
+                    row[column] = decode(row[column])
+                except (IndexError, ValueError) as exc:
+                    raise ImportDataError(str(exc), path=name, line=number, field=column) from None
+            meta = row.get(meta_field)
+            if isinstance(meta, str):
+                try:
+                    row[meta_field] = json.loads(meta)
+                except json.JSONDecodeError as exc:
+                    raise ImportDataError(
+                        f"meta must be a JSON object: {exc.msg}",
+                        path=name,
+                        line=number,
+                        field=meta_field,
+                    ) from None
+            yield number, row
+
+
+def _decoder(datasets: Any, feature: Any) -> Any:
+    """A function from stored values to class names, for ClassLabel features (rule 2)."""
+    if isinstance(feature, datasets.ClassLabel):
+        names = list(feature.names)
+
+        def name_of(index: Any) -> str | None:
+            if index is None or index == -1:
+                return None
+            if not isinstance(index, int) or not 0 <= index < len(names):
+                raise ValueError(f"class index {index!r} is not one of 0..{len(names) - 1}")
+            return names[index]
+
+        return name_of
+    inner = getattr(feature, "feature", None)
+    if inner is None and isinstance(feature, list) and len(feature) == 1:
+        inner = feature[0]
+    if inner is not None:
+        decode = _decoder(datasets, inner)
+        if decode is not None:
+            return lambda values: None if values is None else [decode(v) for v in values]
+        if isinstance(inner, dict):
+            return _struct_decoder(datasets, inner)
+    if isinstance(feature, dict):
+        return _struct_decoder(datasets, feature)
+    return None
+
+
+def _struct_decoder(datasets: Any, fields: Mapping[str, Any]) -> Any:
+    decoders = {k: _decoder(datasets, f) for k, f in fields.items()}
+    decoders = {k: d for k, d in decoders.items() if d is not None}
+    if not decoders:
+        return None
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        if isinstance(value, dict):
+            return {k: decoders[k](v) if k in decoders else v for k, v in value.items()}
+        return value
+
+    return decode
+
+
+def write_hf(
+    records: Iterable[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    columns: Sequence[str],
+    label_key: str,
+    label_names: Sequence[str],
+    parquet: bool = False,
+) -> int:
+    """Write export records as a Hugging Face dataset; return how many rows.
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        Records in the import's keys plus the export's provenance.
+    path : str or Path
+        A directory to ``save_to_disk`` to, or the Parquet file to write.
+    columns : sequence of str
+        The columns, in order.
+    label_key : {"label", "labels", "spans"}
+        The label's column: one class, several classes, or entity spans.
+    label_names : sequence of str
+        The project's labels, the ``ClassLabel`` names.
+    parquet : bool, default False
+        Write a Parquet file instead of a ``save_to_disk`` directory.
+
+    The rows are gathered in memory before the dataset is written.
+    """
+    datasets = _datasets()
+    names = list(label_names)
+    index = {name: i for i, name in enumerate(names)}
+    data: dict[str, list[Any]] = {column: [] for column in columns}
+    for record in records:
+        for column in columns:
+            value = record.get(column)
+            if column == label_key:
+                value = _encode(value, label_key, index)
+            elif column == "meta":
+                value = json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
+            data[column].append(value)
+    features = _features(datasets, data, label_key, names)
+    dataset = datasets.Dataset.from_dict(data, features=features)
+    if parquet:
+        dataset.to_parquet(str(path))
+    else:
+        dataset.save_to_disk(str(path))
+    return dataset.num_rows
+
+
+def _encode(value: Any, label_key: str, index: Mapping[str, int]) -> Any:
+    if value is None:
+        return None if label_key != "label" else -1
+    if label_key == "label":
+        return index[value]
+    if label_key == "labels":
+        return [index[v] for v in value]
+    return [{"start": s["start"], "end": s["end"], "label": index[s["label"]]} for s in value]
+
+
+def _features(
+    datasets: Any, data: Mapping[str, list[Any]], label_key: str, names: list[str]
+) -> Any:
+    import pyarrow as pa
+
+    classes = datasets.ClassLabel(names=names)
+    string = datasets.Value("string")
+    features: dict[str, Any] = {}
+    for column, values in data.items():
+        if column == label_key:
+            if label_key == "label":
+                features[column] = classes
+            elif label_key == "labels":
+                features[column] = datasets.List(classes)
+            else:
+                span = {"start": datasets.Value("int64"), "end": datasets.Value("int64")}
+                features[column] = datasets.List({**span, "label": classes})
+        elif column in _KNOWN_STRINGS:
+            features[column] = string
+        elif column in _KNOWN_LISTS:
+            features[column] = datasets.List(string)
+        elif column == "dataset_version":
+            features[column] = datasets.Value("int64")
+        else:
+            kind = pa.array(values).type if values else pa.null()
+            features[column] = string if kind == pa.null() else datasets.Value(str(kind))
+    return datasets.Features(features)
