@@ -169,3 +169,16 @@ def test_status_tells_the_savings_and_the_forecast_to_the_target(run, project, t
     text = " ".join(status.stdout.split())
     assert "the forecast needs" not in text
     assert "target 0.99" in text or "to reach 0.99" in text
+
+
+def test_status_lists_labels_per_class_and_marks_the_rare_ones(run, tmp_path):
+    created = run("project", "create", "odd", "--labels", "pos,neg,odd", "--set", "rare_classes=on")
+    assert created.exit_code == 0, created.output
+    lines = [json.dumps({"id": f"r{i}", "text": f"good {i}", "label": "pos"}) for i in range(6)]
+    (tmp_path / "odd.jsonl").write_text("\n".join(lines) + "\n")
+    assert run("import", "odd", "odd.jsonl").exit_code == 0
+    shown = run("status", "odd")
+    assert shown.exit_code == 0, shown.output
+    assert "labels per class: pos 6, neg 0 (rare), odd 0 (rare)" in shown.output
+    refused = run("project", "set", "odd", "group_sampling=fair")
+    assert refused.exit_code != 0 and "group_sampling" in refused.output
