@@ -1,0 +1,21 @@
+"""The dashboard's labels per class in headless Chromium, the rare class marked."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_dashboard_marks_the_class_without_labels_as_rare(login, ui_server, new_project, shoot):
+    project_id = new_project(n_items=12, labelled=1, rare_classes="on")
+    admin = login("admin")
+    admin.goto(ui_server.url + f"/projects/{project_id}")
+    counts = admin.locator("#label-counts")
+    expect(counts.get_by_role("heading", name="Labels per class")).to_be_visible()
+    expect(counts.locator("tr.rare")).to_have_count(1)
+    expect(counts.locator("tr.rare")).to_contain_text("pos")
+    expect(counts.locator("tr.rare .badge")).to_have_text("rare")
+    expect(counts.locator("meter").last).to_have_attribute("aria-label", "neg: 1 labels")
+    shoot(admin, "label-counts-1280")
