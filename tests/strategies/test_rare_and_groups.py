@@ -150,3 +150,22 @@ def test_minmax_without_scores_and_bad_groups_refused() -> None:
     with pytest.raises(ValidationError) as raised:
         select_batch("auto", model, X[:10], y, X[10:], 2, rare_classes="yes")
     assert raised.value.field == "rare_classes"
+
+
+def test_chunked_selection_reads_groups_by_item_id() -> None:
+    from labelloop.selection import pool_chunks, select_chunked
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X[:40], y[:40])
+    groups = {i: ("small" if i % 5 == 0 else "large") for i in range(300)}
+    picked = select_chunked(
+        "auto", model, X[:40], y[:40], pool_chunks(X, chunk_size=100), 10, random_state=0,
+        group_sampling="minmax", pool_groups=groups, labelled_groups=[groups[i] for i in range(40)],
+        group_scores={"small": 0.5, "large": 0.95},
+    )  # fmt: skip
+    assert sum(groups[int(i)] == "small" for i in picked.batch_ids) >= 5
+    with pytest.raises(ValidationError) as raised:
+        select_chunked("auto", model, X[:40], y[:40], pool_chunks(X), 2, pool_groups=["a"])
+    assert raised.value.field == "pool_groups"
