@@ -139,6 +139,12 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         )
     )
     out_console.print(counts)
+    if info.label_counts:
+        per_class = ", ".join(
+            f"{name} {count}" + (" (rare)" if name in info.rare_labels else "")
+            for name, count in info.label_counts.items()
+        )
+        out_console.print(f"labels per class: {per_class}", highlight=False)
     auto = info.auto_label
     if auto is not None and (auto.enabled or auto.n_auto_labelled):
         checks = auto.spot_checks

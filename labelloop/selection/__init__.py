@@ -18,6 +18,8 @@ Where the rules live:
 - ``_chunked``: :func:`select_chunked`, :func:`pool_chunks` (chunks propose, proposals
   compete);
 - ``_auto``: ``auto``'s cold start, bandit, arms and state;
+- ``_auto_extras``: ``auto``'s options picked before the bandit (``rare_classes``,
+  ``group_sampling``);
 - ``_named``: random, the cold start and the strategies picked by name;
 - ``_clusters``: cluster representatives and cluster-margin picks;
 - ``_context``: the :class:`Selection` and the arrays one selection derives, lazily.

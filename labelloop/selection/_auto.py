@@ -17,7 +17,18 @@ Rules kept here:
    the most, and an arm that keeps finding confidently wrong predictions (a missed
    cluster, a minority class) gains share. Rewards are discounted so the mix follows the
    model as it matures, shrunk to a prior, and every arm keeps a minimum share.
-4. **State.** The bandit's memory is ``Selection.state``: plain JSON. The caller passes it
+4. **Rare classes** (``rare_classes="on"``). Once the model is trusted, when a class is
+   rare among the labels (:func:`labelloop.strategies.rare.rare_class_labels`), up to
+   half of the batch comes from the nearest pool neighbours of its labelled examples
+   (:func:`labelloop.strategies.rare.rare_neighbours`, as SEALS), the ones the model
+   gives the highest probability of a rare class first (uncertainty breaks ties).
+5. **Groups** (``group_sampling="minmax"`` or ``"balance"``). Once the model is trusted,
+   up to half of what is left of the batch goes to groups
+   (:func:`labelloop.strategies.groups.group_quotas`): the group the model serves worst
+   on the evaluation set, or the groups with the fewest labels; within a group the most
+   uncertain items first. The bandit shares the rest of the batch (rule 2); only its
+   picks are rewarded.
+6. **State.** The bandit's memory is ``Selection.state``: plain JSON. The caller passes it
    back unchanged as ``state=`` on the next call, with the items of this batch (once
    labelled) included in ``X_labelled`` / ``y_labelled``; rows are matched by content, so
    order does not matter. A missing or empty state starts the bandit afresh; the state of
@@ -37,11 +48,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from labelloop.exceptions import ValidationError
+from labelloop.selection._auto_extras import AutoOptions, extra_picks, rare_budget
 from labelloop.selection._clusters import cluster_margin, representatives
 from labelloop.selection._context import Selection, SelectionContext, uncertainty_reason
 from labelloop.selection._named import pick_cold_start
 
-__all__ = ["AUTO_ARMS", "select_auto"]
+__all__ = ["AUTO_ARMS", "AutoOptions", "select_auto"]
 
 AUTO_ARMS = ("cluster_margin", "margin", "representative", "random")
 
@@ -56,7 +68,9 @@ _EXPLORATION = 0.04
 _STATE_VERSION = 1
 
 
-def select_auto(context: SelectionContext, k: int, state: dict) -> Selection:
+def select_auto(
+    context: SelectionContext, k: int, state: dict, options: AutoOptions | None = None
+) -> Selection:
     """``k`` pool items picked by ``auto`` (module docstring); ``state`` is not modified."""
     state = _checked_state(state)
     if not _model_is_trusted(context, k):
@@ -64,9 +78,15 @@ def select_auto(context: SelectionContext, k: int, state: dict) -> Selection:
         return pick_cold_start(context, k, state=state)
     rewards = _reward_arms(state, context)
     shares = _arm_shares(state)
-    counts = _allocate(shares, k, context.rng)
     scores = context.uncertainty("margin")
     available = np.ones(context.n_pool, dtype=bool)
+    options = options or AutoOptions()
+    rare, grouped = extra_picks(
+        context, scores, k, options, available, rare_count=_rare_count(state, context, k)
+    )
+    extra = rare + grouped
+    state["rare_pending"] = _row_keys(context.X_pool, [i for i, _ in rare])
+    counts = _allocate(shares, k - len(extra), context.rng)
     picks: list[tuple[int, str, str]] = []
     for arm, count, share in zip(AUTO_ARMS, counts, shares, strict=True):
         if count == 0:
@@ -77,9 +97,10 @@ def select_auto(context: SelectionContext, k: int, state: dict) -> Selection:
         picks.extend(
             (int(i), arm, f"{prefix}: {note}") for i, note in zip(chosen, notes, strict=True)
         )
-    indices = np.asarray([p[0] for p in picks], dtype=np.intp)
-    predicted = _predicted_labels(context, indices)
-    keys = _row_keys(context.X_pool, indices)
+    bandit = np.asarray([p[0] for p in picks], dtype=np.intp)
+    predicted = _predicted_labels(context, bandit)
+    keys = _row_keys(context.X_pool, bandit)
+    indices = np.asarray([i for i, _ in extra] + bandit.tolist(), dtype=np.intp)
     state["pending"] = [
         {"key": key, "arm": arm, "predicted": label}
         for key, (_, arm, _), label in zip(keys, picks, predicted, strict=True)
@@ -93,8 +114,25 @@ def select_auto(context: SelectionContext, k: int, state: dict) -> Selection:
             "shares": {arm: round(float(s), 4) for arm, s in zip(AUTO_ARMS, shares, strict=True)},
         }
     )
-    main_arm = AUTO_ARMS[int(np.argmax(counts))]
-    return Selection(indices, scores, [p[2] for p in picks], main_arm, state)
+    main_arm = AUTO_ARMS[int(np.argmax(counts))] if counts.sum() else "auto"
+    reasons = [note for _, note in extra] + [p[2] for p in picks]
+    return Selection(indices, scores, reasons, main_arm, state)
+
+
+def _rare_count(state: dict, context: SelectionContext, k: int) -> int:
+    """How many rare-class picks this batch may hold, from what the last ones found."""
+    pending = state.get("rare_pending")
+    if not isinstance(pending, list) or not pending:
+        return rare_budget(k, None, 0)
+    label_of = dict(zip(_row_keys(context.X_labelled), context.y_labelled, strict=True))
+    found = [_plain_label(label_of[key]) for key in pending if key in label_of]
+    hits = 0
+    if found and context.classes:
+        values, counts = np.unique(context.y_labelled, return_counts=True)
+        fair = context.y_labelled.shape[0] / len(context.classes)
+        few = {_plain_label(v) for v, c in zip(values, counts, strict=True) if c < fair}
+        hits = sum(label in few for label in found)
+    return rare_budget(k, len(pending), hits)
 
 
 def _model_is_trusted(context: SelectionContext, k: int) -> bool:

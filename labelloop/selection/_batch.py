@@ -14,7 +14,7 @@ Rules kept here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,12 +22,15 @@ import scipy.sparse as sp
 
 from labelloop.exceptions import ValidationError
 from labelloop.selection._auto import select_auto
+from labelloop.selection._auto_extras import RARE_CLASSES, AutoOptions
 from labelloop.selection._context import Selection, SelectionContext
 from labelloop.selection._named import pick_cold_start, pick_named, pick_random
 from labelloop.strategies._validation import check_finite, check_k, check_random_state
+from labelloop.strategies.groups import GROUP_SAMPLING
 
 __all__ = [
     "STRATEGY_NAMES",
+    "check_auto_options",
     "check_classes",
     "check_features",
     "check_state",
@@ -89,6 +92,11 @@ def select_batch(
     state: dict | None = None,
     classes: Sequence[Any] | None = None,
     random_state: None | int | np.random.Generator = None,
+    rare_classes: str = "off",
+    group_sampling: str = "off",
+    pool_groups: Sequence[Any] | None = None,
+    labelled_groups: Sequence[Any] | None = None,
+    group_scores: Mapping[Any, float] | None = None,
 ) -> Selection:
     """Pick ``k`` pool items for humans to label next.
 
@@ -151,14 +159,74 @@ def select_batch(
     classes = check_classes(classes)
     state = check_state(state)
     rng = check_random_state(random_state)
+    options = check_auto_options(
+        rare_classes,
+        group_sampling,
+        pool_groups,
+        labelled_groups,
+        group_scores,
+        n_pool=n_pool,
+        n_labelled=X_labelled.shape[0],
+    )
     context = SelectionContext(estimator, X_labelled, y_labelled, X_pool, classes, rng)
     if strategy == "random":
         return pick_random(context, k)
     if strategy == "auto":
-        return select_auto(context, k, state or {})
+        return select_auto(context, k, state or {}, options)
     if estimator is None:
         return pick_cold_start(context, k)
     return pick_named(strategy, context, k)
+
+
+def check_auto_options(
+    rare_classes: Any,
+    group_sampling: Any,
+    pool_groups: Any = None,
+    labelled_groups: Any = None,
+    group_scores: Any = None,
+    *,
+    n_pool: int | None = None,
+    n_labelled: int | None = None,
+) -> AutoOptions:
+    """The options of ``auto`` as :class:`AutoOptions`, each checked and named if wrong."""
+    if rare_classes not in RARE_CLASSES:
+        raise ValidationError(
+            f"rare_classes must be one of {', '.join(RARE_CLASSES)}, got {rare_classes!r}",
+            field="rare_classes",
+        )
+    if group_sampling not in GROUP_SAMPLING:
+        raise ValidationError(
+            f"group_sampling must be one of {', '.join(GROUP_SAMPLING)}, got {group_sampling!r}",
+            field="group_sampling",
+        )
+    for name, groups, size in (
+        ("pool_groups", pool_groups, n_pool),
+        ("labelled_groups", labelled_groups, n_labelled),
+    ):
+        if groups is None:
+            continue
+        if isinstance(groups, str | bytes) or not hasattr(groups, "__len__"):
+            raise ValidationError(f"{name} must be a sequence of groups", field=name)
+        if size is not None and len(groups) != size:
+            raise ValidationError(f"{name} has {len(groups)} groups for {size} rows", field=name)
+    if group_scores is not None and not isinstance(group_scores, Mapping):
+        raise ValidationError("group_scores must map each group to a score", field="group_scores")
+    if group_sampling != "off" and pool_groups is None:
+        raise ValidationError(
+            f"group_sampling={group_sampling!r} needs pool_groups", field="pool_groups"
+        )
+    if group_sampling == "minmax" and not group_scores:
+        raise ValidationError(
+            "group_sampling='minmax' needs group_scores (each group's score on the evaluation set)",
+            field="group_scores",
+        )
+    return AutoOptions(
+        rare_classes=rare_classes,
+        group_sampling=group_sampling,
+        pool_groups=None if pool_groups is None else list(pool_groups),
+        labelled_groups=None if labelled_groups is None else list(labelled_groups),
+        group_scores=None if group_scores is None else dict(group_scores),
+    )
 
 
 def check_features(X: Any, name: str) -> Any:

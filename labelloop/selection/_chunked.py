@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numbers
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from labelloop.exceptions import ValidationError
-from labelloop.selection._batch import check_features, check_state, check_strategy, select_batch
+from labelloop.selection._batch import (
+    check_auto_options,
+    check_features,
+    check_state,
+    check_strategy,
+    select_batch,
+)
 from labelloop.selection._context import Selection
 from labelloop.strategies._validation import check_k, check_random_state
 
@@ -176,6 +182,11 @@ def select_chunked(
     classes: Sequence[Any] | None = None,
     random_state: None | int | np.random.Generator = None,
     on_chunk: Callable[[ChunkProposal], None] | None = None,
+    rare_classes: str = "off",
+    group_sampling: str = "off",
+    pool_groups: Mapping[Any, Any] | None = None,
+    labelled_groups: Sequence[Any] | None = None,
+    group_scores: Mapping[Any, float] | None = None,
 ) -> ChunkedSelection:
     """Pick ``k`` items of a pool read in chunks: each chunk proposes, the proposals compete.
 
@@ -194,6 +205,10 @@ def select_chunked(
     on_chunk : callable, optional
         Called as ``on_chunk(proposal)`` with a :class:`ChunkProposal` after each chunk
         is scored, before the next one is read: write its predictions, report progress.
+    rare_classes, group_sampling, labelled_groups, group_scores
+        As for :func:`select_batch`.
+    pool_groups : mapping, optional
+        Each pool item's group by item id; an id it lacks has no group.
 
     Returns
     -------
@@ -248,7 +263,20 @@ def select_chunked(
     if on_chunk is not None and not callable(on_chunk):
         raise ValidationError("on_chunk must be a callable or None", field="on_chunk")
 
-    def select(X: Any, n: int) -> Selection:
+    check_auto_options(
+        rare_classes,
+        group_sampling,
+        None if pool_groups is None else [],
+        labelled_groups,
+        group_scores,
+    )
+    if pool_groups is not None and not isinstance(pool_groups, Mapping):
+        raise ValidationError(
+            "pool_groups must map each pool item id to its group", field="pool_groups"
+        )
+
+    def select(X: Any, n: int, ids: np.ndarray) -> Selection:
+        groups = None if pool_groups is None else [pool_groups.get(i) for i in ids.tolist()]
         return select_batch(
             strategy,
             estimator,
@@ -259,13 +287,18 @@ def select_chunked(
             state=state,
             classes=classes,
             random_state=random_state,
+            rare_classes=rare_classes,
+            group_sampling=group_sampling,
+            pool_groups=groups,
+            labelled_groups=labelled_groups,
+            group_scores=group_scores,
         )
 
     return _select_chunked(select, chunks, k, strategy=strategy, state=state, on_chunk=on_chunk)
 
 
 def _select_chunked(
-    select: Callable[[Any, int], Selection],
+    select: Callable[[Any, int, np.ndarray], Selection],
     chunks: Iterable[tuple[Any, Any]],
     k: int,
     *,
@@ -274,7 +307,8 @@ def _select_chunked(
     on_chunk: Callable[[ChunkProposal], None] | None,
 ) -> ChunkedSelection:
     """:func:`select_chunked` once its own arguments are checked: ``select(rows, n)`` picks
-    ``n`` of ``rows`` as :func:`select_batch` does (which checks the rest)."""
+    ``n`` of ``rows`` (with item ids ``ids``) as :func:`select_batch` does (which checks
+    the rest)."""
     ids: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     proposed_ids: list[np.ndarray] = []
@@ -292,7 +326,7 @@ def _select_chunked(
             )
         if n_rows == 0:
             continue
-        last = select(X, min(k, n_rows))
+        last = select(X, min(k, n_rows), chunk_ids)
         proposal = ChunkProposal(chunk_ids, X, last)
         ids.append(chunk_ids)
         scores.append(np.asarray(last.scores))
@@ -307,7 +341,7 @@ def _select_chunked(
         batch_ids = proposed_ids[0]
     else:
         candidates = np.concatenate(proposed_ids)
-        last = select(_stack(proposed_rows), min(k, candidates.size))
+        last = select(_stack(proposed_rows), min(k, candidates.size), candidates)
         batch_ids = candidates[last.indices]
     return ChunkedSelection(
         item_ids=np.concatenate(ids),

@@ -186,3 +186,16 @@ def test_train_scores_the_pool_on_the_dask_cluster_it_is_given(run, project, tmp
     (round_,) = list_rounds(db, project)
     assert round_.metrics["dask"]["pool_scored"] == round_.metrics["pool_size"]
     db.dispose()
+
+
+def test_status_lists_labels_per_class_and_marks_the_rare_ones(run, tmp_path):
+    created = run("project", "create", "odd", "--labels", "pos,neg,odd", "--set", "rare_classes=on")
+    assert created.exit_code == 0, created.output
+    lines = [json.dumps({"id": f"r{i}", "text": f"good {i}", "label": "pos"}) for i in range(6)]
+    (tmp_path / "odd.jsonl").write_text("\n".join(lines) + "\n")
+    assert run("import", "odd", "odd.jsonl").exit_code == 0
+    shown = run("status", "odd")
+    assert shown.exit_code == 0, shown.output
+    assert "labels per class: pos 6, neg 0 (rare), odd 0 (rare)" in shown.output
+    refused = run("project", "set", "odd", "group_sampling=fair")
+    assert refused.exit_code != 0 and "group_sampling" in refused.output

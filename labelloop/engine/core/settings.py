@@ -64,12 +64,14 @@ class Setting:
     check : callable
         ``check(name, value) -> value``: the clean value, or `ValidationError` naming
         the setting.
-    kind : {"int", "number", "bool", "policy", "text", "model"}
-        How a form shows it.
+    kind : {"int", "number", "bool", "policy", "choice", "text", "model"}
+        How a form shows it (``choice``: one of ``choices``).
     minimum, maximum : float, optional
         The range of a number (``maximum`` None: unbounded).
     in_form : bool
         Whether the web UI's settings form edits it.
+    choices : tuple of str
+        The values of a ``choice`` setting.
     """
 
     name: str
@@ -80,6 +82,7 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     in_form: bool = False
+    choices: tuple[str, ...] = ()
 
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str, Any], int]:
@@ -172,6 +175,18 @@ def _target_metric(name: str, value: Any) -> str:
     return value
 
 
+def _one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise ValidationError(
+                f"setting {name!r} must be one of {', '.join(choices)}, got {value!r}",
+                field=name,
+            )
+        return value
+
+    return check
+
+
 def _directory(name: str, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise ValidationError(f"setting {name!r} must be a directory path", field=name)
@@ -248,6 +263,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("group_fields", [],
             "item metadata keys that name groups (e.g. sex, race) for the fairness report",
             _keys, "text"),
+    Setting("rare_classes", "off",
+            "auto: on fills up to half of a batch with the nearest neighbours of the "
+            "labelled examples of classes rare among the labels or in the pool",
+            _one_of("off", "on"), "choice", in_form=True, choices=("off", "on")),
+    Setting("group_sampling", "off",
+            "auto, by the first of group_fields: minmax gives up to half of a batch to the "
+            "group the model serves worst on the evaluation set, balance to the groups "
+            "with the fewest labels; off for neither",
+            _one_of("off", "minmax", "balance"), "choice", in_form=True,
+            choices=("off", "minmax", "balance")),
     Setting("stream_budget", 0.1,
             "stream mode: the share of arrivals that may be asked; never more than "
             "floor(budget x arrivals) + 1 asked at any moment",

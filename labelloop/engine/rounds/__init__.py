@@ -19,6 +19,7 @@ Each module keeps the rules of one step and states them:
 - `record`: the round row, its audit event and webhooks, `list_rounds`;
 - `status`: `query`, `project_status` and the stopping verdict;
 - `newcomers`: items imported after a round, scored by its model (`score_new_items`).
+- `groups`: what `auto`'s rare-class and group options read (settings, item groups);
 - `worth`: random sampling's curve each round records, `project_worth` (the forecast of
   the labels left to the target score, and the labels saved against random sampling).
 

@@ -151,11 +151,13 @@ def score_pool(
     seed: int,
     pool_size: int,
     progress: Progress | None,
+    auto_options: dict[str, Any] | None = None,
 ) -> ScoredPool:
     """Score the pool chunk by chunk, writing each chunk's predictions as it goes (rule 1).
 
     Without a model version (a cold start) nothing is predicted: the strategy orders the
-    pool by diversity alone.
+    pool by diversity alone. ``auto_options`` are ``auto``'s rare-class and group options
+    (`labelloop.engine.rounds.groups`).
     """
     # Imported here: the selection layer loads scikit-learn, which the API loads lazily.
     from labelloop.selection import ChunkProposal, select_chunked
@@ -190,6 +192,7 @@ def score_pool(
         classes=list(project.labels),
         random_state=seed,
         on_chunk=on_chunk,
+        **(auto_options or {}),
     )
     if selected.item_ids.size == 0:
         return ScoredPool(

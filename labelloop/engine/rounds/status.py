@@ -23,7 +23,7 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -89,6 +89,12 @@ class StatusInfo:
     auto_label : AutoLabelStatus
         Auto-labelling: on or off, paused and why, the certified threshold, the labels
         that would allow one, the spot checks' precision with its interval.
+    label_counts : dict of str to int
+        Labelled items per class of the schema, in schema order (single-label projects;
+        empty for multi-label).
+    rare_labels : tuple of str
+        The classes rare among the labels (`labelloop.strategies.rare.rare_class_labels`:
+        fewer than half of an even split, or none), the ones ``rare_classes`` expands.
     """
 
     project: str
@@ -106,6 +112,8 @@ class StatusInfo:
     eval_note: str | None
     n_auto_labelled: int = 0
     auto_label: AutoLabelStatus | None = None
+    label_counts: dict[str, int] = field(default_factory=dict)
+    rare_labels: tuple[str, ...] = ()
 
 
 def _check_n(n: Any) -> int:
@@ -232,6 +240,16 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         settings = effective_settings(proj)
         auto = auto_label_status(session, proj)
         project_name = proj.name
+        label_counts: dict[str, int] = {}
+        if not proj.multi_label:
+            label_counts = {name: 0 for name in proj.labels}
+            for label, count in session.execute(
+                select(ItemRow.final_label, func.count())
+                .where(ItemRow.project_id == proj.id, ItemRow.status.in_(LABELLED_STATUSES))
+                .group_by(ItemRow.final_label)
+            ):
+                if isinstance(label, str) and label in label_counts:
+                    label_counts[label] += count
 
     def total(statuses: Sequence[str] | None = None, is_eval: bool | None = None) -> int:
         return sum(
@@ -292,4 +310,16 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         eval_note=eval_note,
         n_auto_labelled=auto.n_auto_labelled,
         auto_label=auto,
+        label_counts=label_counts,
+        rare_labels=tuple(_rare_labels(label_counts)),
     )
+
+
+def _rare_labels(label_counts: dict[str, int]) -> list[str]:
+    from labelloop.strategies.rare import rare_class_labels
+
+    names = list(label_counts)
+    if not names:
+        return []
+    labels = np.repeat(np.arange(len(names)), list(label_counts.values()))
+    return [names[i] for i in rare_class_labels(labels, list(range(len(names))))]

@@ -46,6 +46,7 @@ from sqlalchemy import select
 
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.rounds.auto_labels import plan_auto_labels, write_auto_labels
+from labelloop.engine.rounds.groups import group_scores, read_auto_inputs
 from labelloop.engine.rounds.inputs import (
     FEATURIZER_SAMPLE,
     ProjectSnapshot,
@@ -183,6 +184,7 @@ def train(
             session, proj.id, is_eval=False, auto_labels=bool(proj.settings["auto_label_train"])
         )
         eval_set = read_labelled(session, proj.id, is_eval=True)
+        auto_inputs = read_auto_inputs(session, proj, train_set.item_ids, eval_set.item_ids)
         annotations = annotation_ids(session, proj.id, set(train_set.item_ids))
         pool_size = count_pool(session, proj.id)
         sample = featurizer_sample(session, proj.id, FEATURIZER_SAMPLE, is_eval=False)
@@ -225,7 +227,12 @@ def train(
         if eval_set.inputs:
             X_eval = model.featurizer.transform(eval_set.inputs)
             y_eval = model.encode_labels(eval_set.labels)
-            metrics["eval"] = label_metrics(model, y_eval, model.predict_labels(X_eval))
+            eval_predicted = model.predict_labels(X_eval)
+            metrics["eval"] = label_metrics(model, y_eval, eval_predicted)
+            if auto_inputs.group_sampling == "minmax":
+                auto_inputs.group_scores = group_scores(
+                    auto_inputs.eval_groups, list(y_eval), list(eval_predicted)
+                )
             random_curve = prev_metrics.get("random_curve")
             if prev_metrics.get("n_eval_labelled") != len(y_eval) or random_curve is None:
                 random_curve = random_sampling_curve(model, X_eval, y_eval, seed=seed)
@@ -267,6 +274,7 @@ def train(
             seed=seed,
             pool_size=pool_size,
             progress=progress,
+            auto_options=auto_inputs.options(),
         )
         metrics["strategy_state"] = scored.state
         if scored.cluster is not None:

@@ -60,6 +60,8 @@ def _form_value(setting: Setting, form: Any) -> tuple[bool, Any]:
     if setting.kind == "policy":
         policies = [str(p) for p in form.getlist(setting.name)] or ["none"]
         return True, policies[0] if len(policies) == 1 else policies
+    if setting.kind == "choice":
+        return True, str(form.get(setting.name, setting.default))
     raw = str(form.get(setting.name, "")).strip()
     if raw == "":
         return setting.default is None, None

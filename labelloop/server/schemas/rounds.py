@@ -112,6 +112,10 @@ class StatusPublic(BaseModel):
     # state of auto-labelling.
     n_auto_labelled: int = 0
     auto_label: AutoLabelStatusPublic | None = None
+    # Labelled items per class (single-label), and the classes rare among them: fewer
+    # than half of an even split, or none (what the rare_classes setting expands).
+    label_counts: dict[str, int] = {}
+    rare_labels: list[str] = []
 
 
 class ForecastPublic(BaseModel):
