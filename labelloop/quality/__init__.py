@@ -3,7 +3,9 @@
 Library functions a notebook can call too; the engine's rounds use them on each round's
 training set. `out_of_fold_probabilities` gives each label a prediction from a model that
 did not see it; `rank_label_issues` ranks the labels with cleanlab. `dawid_skene` gives
-the consensus of several annotators and each one's estimated accuracy.
+the consensus of several annotators and each one's estimated accuracy; `relabel_or_new`
+says, by cleanlab's ActiveLab, whether another label on a labelled item is worth more
+than a label on a new one.
 """
 
 from labelloop.quality._dawid_skene import Consensus, dawid_skene
@@ -12,11 +14,14 @@ from labelloop.quality._label_issues import (
     out_of_fold_probabilities,
     rank_label_issues,
 )
+from labelloop.quality._relabel import RelabelPicks, relabel_or_new
 
 __all__ = [
     "Consensus",
     "LabelIssues",
+    "RelabelPicks",
     "dawid_skene",
     "out_of_fold_probabilities",
     "rank_label_issues",
+    "relabel_or_new",
 ]
