@@ -8,14 +8,14 @@ Rules
    `labelloop.quality.relabel_or_new` (cleanlab's ActiveLab): of the batch-size lowest
    scores, the labelled items get one more annotation and the new items keep their
    place in the batch.
-2. Only items some annotator has not labelled yet are asked again (the queue never
-   gives a person an item twice): items with as many voters as the project has human
-   annotators are skipped.
+2. Only items someone has not labelled yet are asked again (the queue never gives a
+   person an item twice): items with as many voters as there are people (the project's
+   human annotators and the active users who may label) are skipped.
 3. An item asked again keeps its final label until the new vote, which settles it by
    the final-label rule with all its votes; its label task opens with one more needed,
-   at the top of the queue (priority 3, the top of the batch's range), with a reason in
-   words; the round's metrics get ``relabel`` (items asked again, new items kept), all
-   in one transaction with a ``tasks.relabel`` audit event.
+   at the top of the batch's range (priority 3: before the batch, whose tasks are
+   newer or lower), with a reason in words; the round's metrics get ``relabel`` (items
+   asked again, new items kept), all in one transaction with a ``tasks.relabel`` event.
 4. The labelled items' probabilities are the model's on its own training rows: the
    round fits one model, and ActiveLab weighs the model against the annotators by how
    well it agrees with them.
@@ -28,8 +28,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from labelloop.engine.core.identity import LABELLING_ROLES
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.rounds.inputs import ProjectSnapshot
 from labelloop.store.audit import append_event
@@ -40,6 +41,7 @@ from labelloop.store.tables import (
     PredictionRow,
     RoundRow,
     TaskRow,
+    UserRow,
     utcnow,
 )
 
@@ -98,11 +100,20 @@ def ask_relabels(
     index = {name: k for k, name in enumerate(project.labels)}
     with db.read() as session:
         votes = _votes(session, project.id, train_ids)
-        n_people = session.execute(
-            select(func.count(func.distinct(AnnotationRow.actor))).where(
-                AnnotationRow.project_id == project.id, AnnotationRow.source == "human"
-            )
-        ).scalar_one()
+        people = set(
+            session.execute(
+                select(AnnotationRow.actor)
+                .distinct()
+                .where(AnnotationRow.project_id == project.id, AnnotationRow.source == "human")
+            ).scalars()
+        ) | set(
+            session.execute(
+                select(UserRow.name).where(
+                    UserRow.is_active.is_(True), UserRow.role.in_(LABELLING_ROLES)
+                )
+            ).scalars()
+        )
+        n_people = len(people)
         batch = session.execute(
             select(PredictionRow.item_id, PredictionRow.probabilities).where(
                 PredictionRow.model_version_id == model_version_id,
