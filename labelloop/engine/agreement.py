@@ -29,6 +29,7 @@ from sqlalchemy import select
 from labelloop.engine.core.consensus import fit_consensus
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import project_setting
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ReviewRow
 
@@ -114,7 +115,8 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``project_id``; ``n_items_shared`` (items with two or more annotators);
+        ``project_id``; ``consensus`` (the project's setting); ``n_items_shared``
+        (items with two or more annotators);
         ``percent_agreement`` (share of agreeing annotator pairs on those items);
         ``krippendorff_alpha`` (None unless some item has more than two annotators);
         ``pairs`` (per pair: ``annotators``, ``n_items``, ``kappa``,
@@ -126,6 +128,7 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     """
     with db.read() as session:
         project = resolve_project(session, project_id)
+        consensus = str(project_setting(project, "consensus"))
         rows = session.execute(
             select(
                 AnnotationRow.id, AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label
@@ -199,6 +202,7 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     project_reviews = sum(reviewed.values(), Counter())
     return {
         "project_id": project.id,
+        "consensus": consensus,
         "n_items_shared": len(shared),
         "percent_agreement": _rounded(agreeing / total) if total else None,
         "krippendorff_alpha": _rounded(alpha),
