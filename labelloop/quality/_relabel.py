@@ -14,6 +14,8 @@ Rules
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -110,7 +112,8 @@ def _relabel_or_new(A: np.ndarray, P: np.ndarray, U: np.ndarray, *, k: int) -> R
     from cleanlab.multiannotator import get_active_learning_scores
 
     labelled = np.where(A >= 0, A.astype(float), np.nan)
-    with warnings.catch_warnings():  # cleanlab warns on annotators with few labels
+    # cleanlab warns, and prints, about annotators with few shared labels: expected here.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         scores, scores_new = get_active_learning_scores(labelled, P, U if U.shape[0] else None)
     scores = np.asarray(scores, dtype=float)
