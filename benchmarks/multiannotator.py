@@ -12,7 +12,8 @@ retrained on the final labels after each round:
   (cleanlab's ActiveLab) says: again on a labelled item, or on a new one.
 
 Final labels are counted by majority vote (a tie: one of the tied labels at random, as
-no reviewer is simulated) and by `labelloop.quality.dawid_skene`. Reported,
+no reviewer is simulated) and by `labelloop.quality.dawid_skene` fitted on the items
+with two or more votes (an item with one vote keeps it), as the engine does. Reported,
 at the end of the budget, means over seeds: the accuracy of the final labels against the
 truth, the number of labelled items, and the accuracy of the model on a held-out test
 set, with its ratio to ``new only`` (the baseline) from the same seeds in the same run.
@@ -74,9 +75,14 @@ def majority(votes: np.ndarray, k: int) -> np.ndarray:
 
 
 def final_labels(votes: np.ndarray, k: int, method: str) -> np.ndarray:
-    if method == "majority" or (votes >= 0).sum(axis=1).max() < 2:
-        return majority(votes, k)
-    return dawid_skene(votes, n_classes=k).labels
+    """As the engine decides: Dawid-Skene, fitted on the items with two or more votes,
+    decides those; an item with one vote keeps it."""
+    labels = majority(votes, k)
+    shared = (votes >= 0).sum(axis=1) >= 2
+    if method == "majority" or shared.sum() < 2:
+        return labels
+    labels[shared] = dawid_skene(votes[shared], n_classes=k).labels
+    return labels
 
 
 def proba_of(model, X: np.ndarray, k: int) -> np.ndarray:
