@@ -162,8 +162,17 @@ def main() -> None:
                     if policy == "new only" and method == "dawid_skene":
                         continue  # one vote per item: nothing to weigh
                     results.setdefault((policy, method), []).append(
-                        run(policy, method, X, y, X_test, y_test, budget=budget,
-                            batch=args.batch, seed=seed)  # fmt: skip
+                        run(
+                            policy,
+                            method,
+                            X,
+                            y,
+                            X_test,
+                            y_test,
+                            budget=budget,
+                            batch=args.batch,
+                            seed=seed,
+                        )  # fmt: skip
                     )
         base = np.array([r[2] for r in results[("new only", "majority")]])
         for (policy, method), rows in results.items():
