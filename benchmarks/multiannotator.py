@@ -86,6 +86,8 @@ def final_labels(votes: np.ndarray, k: int, method: str) -> np.ndarray:
 
 
 def proba_of(model, X: np.ndarray, k: int) -> np.ndarray:
+    if X.shape[0] == 0:
+        return np.empty((0, k))
     out = np.full((X.shape[0], k), 1e-6)
     out[:, model.classes_] = model.predict_proba(X)
     return out / out.sum(axis=1, keepdims=True)
@@ -110,7 +112,9 @@ def run(policy: str, method: str, X, y, X_test, y_test, *, budget: int, batch: i
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
         model.fit(X[rows], labels)
         pool = np.setdiff1d(np.arange(y.size), rows)
-        step = min(batch, budget - spent)
+        if pool.size == 0 and policy != "activelab":
+            break  # every item labelled: a fixed policy has nothing left to spend on
+        step, before = min(batch, budget - spent), spent
         if policy == "activelab":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -126,6 +130,8 @@ def run(policy: str, method: str, X, y, X_test, y_test, *, budget: int, batch: i
             for item in pool[np.argsort(confidence, kind="stable")[: max(step // overlap, 1)]]:
                 for _ in range(overlap):
                     spent += people.annotate(int(item))
+        if spent == before:
+            break  # nobody is left to label anything
     rows = people.labelled()
     labels = final_labels(people.votes[rows], k, method)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
