@@ -290,3 +290,43 @@ class Client:
     def retrain(self, project_id: int) -> dict[str, Any]:
         """Ask for a retrain (admin): answers the queued job."""
         return self._request("POST", f"/projects/{int(project_id)}/retrain")
+
+    def status(self, project_id: int) -> dict[str, Any]:
+        """The project's counts, latest round, stopping verdict and auto-labelling state."""
+        return self._request("GET", f"/projects/{int(project_id)}/status")
+
+    # ------------------------------------------------------------------ auto-labels
+
+    def auto_labels(
+        self, project_id: int, *, limit: int = 100, spot_checks_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """The project's auto-labels, newest first: each with the model version, the
+        threshold and the bound that certified it, and people's label on a decided spot
+        check."""
+        params = {"limit": limit, "spot_checks_only": spot_checks_only}
+        return self._request("GET", f"/projects/{int(project_id)}/auto-labels", params=params)
+
+    def auto_label_status(self, project_id: int) -> dict[str, Any] | None:
+        """Whether auto-labelling is on or paused (and why), its threshold, the spot checks'
+        measured precision, and ``n_auto_labelled``; None when the project has never
+        turned it on."""
+        status = self.status(project_id)
+        auto = status.get("auto_label")
+        if auto is None:
+            return None
+        return {**auto, "n_auto_labelled": status.get("n_auto_labelled", 0)}
+
+    def resume_auto_labelling(self, project_id: int) -> None:
+        """Resume auto-labelling after spot checks paused it (admin)."""
+        self._request("POST", f"/projects/{int(project_id)}/auto-labels/resume")
+
+    # ------------------------------------------------------------------ annotators
+
+    def annotators(self, project_id: int) -> dict[str, Any]:
+        """Per annotator: labels, kappa with the others, agreement with reviewers and the
+        accuracy Dawid-Skene estimates; with the project's ``consensus`` setting."""
+        return self._request("GET", f"/projects/{int(project_id)}/annotators")
+
+    def fit_consensus(self, project_id: int) -> dict[str, Any]:
+        """Fit the annotators by Dawid-Skene now and settle overlapping items again (admin)."""
+        return self._request("POST", f"/projects/{int(project_id)}/consensus")

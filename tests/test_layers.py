@@ -80,7 +80,7 @@ LAYERS = _table(
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
     ("3", "scale", "exceptions strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies automation store models ner"),
+    ("3a", "engine.core", "exceptions strategies automation quality store models ner"),
     (
         "3b",
         "engine",

@@ -1,4 +1,5 @@
-"""Label quality: ``quality`` lists a project's suspect labels, and rules on one."""
+"""Label quality: ``quality`` lists a project's suspect labels, and rules on one;
+``annotators`` shows each annotator's agreement and estimated accuracy, and fits them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from labelloop.cli.common import (
     DbOption,
     JsonLinesOption,
     app,
+    cli_actor,
     print_listing,
     reports_errors,
     say,
@@ -17,7 +19,7 @@ from labelloop.cli.common import (
 )
 from labelloop.exceptions import ValidationError
 
-__all__ = ["quality"]
+__all__ = ["annotators", "quality"]
 
 ProjectArg = Annotated[str, typer.Argument(help="The project's name or id.")]
 
@@ -100,3 +102,60 @@ def quality(
             f"{summary.open} open, {summary.confirmed} confirmed, {summary.cleared} cleared; "
             f"reviewers' precision {rates}"
         )
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+@app.command("annotators")
+@reports_errors
+def annotators(
+    project: ProjectArg,
+    fit: Annotated[
+        bool,
+        typer.Option(
+            "--fit",
+            help="Fit the annotators by Dawid-Skene now and settle the items with several "
+            "annotators again by the project's consensus setting.",
+        ),
+    ] = False,
+    as_json: JsonLinesOption = False,
+    db: DbOption = None,
+) -> None:
+    """Each annotator's labels, kappa with the others, agreement with reviewers and
+    accuracy estimated by Dawid-Skene."""
+    from labelloop.engine import agreement, consensus
+
+    with using_database(db) as database:
+        if fit:
+            info = consensus.fit_annotators(database, project=project, actor=cli_actor())
+            if info.fitted:
+                say(f"fitted on {info.n_items} items with several annotators; "
+                    f"{info.changed} items changed under {info.method}")  # fmt: skip
+            else:
+                say("nothing to fit: fewer than two items with two annotators")
+        report = agreement.agreement_report(database, project)
+    print_listing(
+        report["annotators"],
+        as_json=as_json,
+        record=lambda a: {
+            "name": a["name"],
+            "annotations": a["n_annotations"],
+            "kappa": a["mean_kappa"],
+            "review_agreement": a["review_agreement"],
+            "estimated_accuracy": a["estimated_accuracy"],
+        },
+        columns=("annotator", "annotations", "kappa", "agreement with reviewers",
+                 "estimated accuracy"),
+        row=lambda a: (
+            a["name"],
+            str(a["n_annotations"]),
+            "-" if a["mean_kappa"] is None else f"{a['mean_kappa']:.2f}",
+            _share(a["review_agreement"]),
+            _share(a["estimated_accuracy"]),
+        ),
+    )  # fmt: skip
+    if not as_json:
+        say(f"consensus: {report['consensus']}; {report['n_items_shared']} items with several "
+            "annotators")  # fmt: skip

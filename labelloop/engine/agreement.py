@@ -8,6 +8,9 @@
   ``alpha = 1 - (n - 1) * sum_{c != k} o_ck / sum_{c != k} n_c n_k``.
 - Agreement with reviewers: of an annotator's reviewed annotations, the share the
   reviewer accepted (rather than corrected or rejected).
+- Estimated accuracy: each annotator's accuracy by a Dawid-Skene fit of the items with
+  two or more annotators, made now (`labelloop.engine.core.consensus.fit_consensus`);
+  None where there is nothing to fit or the annotator labelled no such item.
 
 Annotations that count: by humans and models, active or rejected (a rejection is a
 reviewer's judgement, the annotator's label still tells about agreement); undone ones,
@@ -23,8 +26,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labelloop.engine.core.consensus import fit_consensus
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.settings import project_setting
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ReviewRow
 
@@ -110,17 +115,20 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``project_id``; ``n_items_shared`` (items with two or more annotators);
+        ``project_id``; ``consensus`` (the project's setting); ``n_items_shared``
+        (items with two or more annotators);
         ``percent_agreement`` (share of agreeing annotator pairs on those items);
         ``krippendorff_alpha`` (None unless some item has more than two annotators);
         ``pairs`` (per pair: ``annotators``, ``n_items``, ``kappa``,
         ``percent_agreement``); ``annotators`` (per annotator: ``name``,
         ``n_annotations``, ``mean_kappa`` weighted by shared items, ``reviewed``,
-        ``accepted``, ``corrected``, ``rejected``, ``review_agreement``);
+        ``accepted``, ``corrected``, ``rejected``, ``review_agreement``,
+        ``estimated_accuracy`` by Dawid-Skene);
         ``reviews`` (the same review counts for the whole project).
     """
     with db.read() as session:
         project = resolve_project(session, project_id)
+        consensus = str(project_setting(project, "consensus"))
         rows = session.execute(
             select(
                 AnnotationRow.id, AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label
@@ -146,6 +154,8 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     shared = {item: votes for item, votes in by_item.items() if len(votes) >= 2}
 
     pairs = _pairs(shared)
+    fit = fit_consensus(shared)
+    estimated = fit.accuracy() if fit is not None else {}
     agreeing = total = 0
     for votes in shared.values():
         for a, b in itertools.combinations(votes.values(), 2):
@@ -186,11 +196,13 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
                 if weight
                 else None,
                 **review_counts(reviewed.get(name, Counter())),
+                "estimated_accuracy": _rounded(estimated.get(name)),
             }
         )
     project_reviews = sum(reviewed.values(), Counter())
     return {
         "project_id": project.id,
+        "consensus": consensus,
         "n_items_shared": len(shared),
         "percent_agreement": _rounded(agreeing / total) if total else None,
         "krippendorff_alpha": _rounded(alpha),

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from labelloop.engine import annotate as annotate_engine
-from labelloop.engine import auto_labels as auto_label_engine
 from labelloop.engine import (
+    agreement,
+    consensus,
     disagreements,
     fairness,
     ingest,
@@ -39,6 +39,8 @@ from labelloop.engine import (
     users,
     versions,
 )
+from labelloop.engine import annotate as annotate_engine
+from labelloop.engine import auto_labels as auto_label_engine
 from labelloop.engine import export as export_engine
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
@@ -295,6 +297,15 @@ class ProjectHandle:
             version=version,
             labelled_only=labelled_only,
         )
+
+    def annotators(self) -> list[dict[str, Any]]:
+        """Per annotator: labels, kappa with the others, agreement with reviewers, and the
+        accuracy a Dawid-Skene fit of the items with several annotators estimates."""
+        return agreement.agreement_report(self._db, self.id)["annotators"]
+
+    def fit_consensus(self) -> consensus.ConsensusFitInfo:
+        """Fit the annotators by Dawid-Skene now; settle overlapping items again."""
+        return consensus.fit_annotators(self._db, project=self.id, actor=self.workspace.actor)
 
     def label_suspects(self, *, limit: int = 50, offset: int = 0) -> quality.SuspectList:
         """Labels the rounds found likely wrong, most suspect first, with precision at k."""

@@ -43,6 +43,7 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "ConsensusFitRow",
     "BrowserSessionRow",
     "DatasetVersionEntryRow",
     "DatasetVersionRow",
@@ -527,6 +528,27 @@ class LabelSuspectRow(Base):
     corrected_label: Mapped[Any | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[dt.datetime | None]
+
+
+class ConsensusFitRow(Base):
+    """A Dawid-Skene fit of a project's annotators, the newest being the one in force.
+
+    ``classes`` are the label keys (`labelloop.engine.core.labels.label_key`) the fit
+    knows, in the order of ``prior``; ``annotators`` maps each annotator (the
+    annotation's ``actor``) to ``{"confusion": rows true x columns given, "accuracy",
+    "n_annotations"}``; ``n_items`` the items with two or more votes it was fitted on.
+    """
+
+    __tablename__ = "consensus_fits"
+    __table_args__ = (Index("ix_consensus_fits_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    n_items: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[list[Any]] = mapped_column(Json)
+    prior: Mapped[list[Any]] = mapped_column(Json)
+    annotators: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # --------------------------------------------------------------------------- versions

@@ -86,3 +86,22 @@ def test_workspace_offers_a_stream(tmp_path):
         status = project.stream_status()
         assert status.arrivals == 10 and status.asked == sum(o.decision == "ask" for o in offers)
         assert status.asked <= 3  # floor(0.2 * 10) + 1
+
+
+def test_workspace_fits_the_annotators(tmp_path):
+    with labelloop.Workspace(f"sqlite:///{tmp_path / 'c.db'}", actor="lead") as ws:
+        project = ws.create_project(
+            "pairs", task_type="classification", labels=["pos", "neg"],
+            settings={"overlap": 3, "consensus": "dawid_skene"},
+        )  # fmt: skip
+        project.add_items(text_records(10, n_labelled=0))
+        for i in range(10):
+            truth = "pos" if i % 2 == 0 else "neg"
+            project.annotate(f"r{i}", truth, annotator="sure")
+            project.annotate(f"r{i}", truth, annotator="steady")
+            project.annotate(f"r{i}", truth if i % 3 else "neg" if truth == "pos" else "pos",
+                             annotator="rash")  # fmt: skip
+        fit = project.fit_consensus()
+        assert fit.fitted and fit.method == "dawid_skene" and fit.n_items == 10
+        rows = {a["name"]: a for a in project.annotators()}
+        assert rows["sure"]["estimated_accuracy"] > rows["rash"]["estimated_accuracy"]

@@ -56,3 +56,28 @@ def test_bad_input_names_the_item():
     with pytest.raises(ValidationError) as no_steps:
         dawid_skene(np.array([[0, 1]]), max_iter=0)
     assert no_steps.value.field == "max_iter"
+
+
+@pytest.mark.filterwarnings("ignore")  # crowd-kit's pandas deprecations
+@pytest.mark.parametrize("seed", [0, 1])
+def test_agrees_with_crowd_kits_dawid_skene(seed):
+    """The reference implementation (crowd-kit, a test-only dependency) on the same votes."""
+    pd = pytest.importorskip("pandas")
+    crowdkit = pytest.importorskip("crowdkit.aggregation")
+    truth, votes = _simulate(seed, n_items=800)
+    rng = np.random.default_rng(seed)
+    votes[rng.random(votes.shape) < 0.3] = -1
+    alone = (votes < 0).all(axis=1)
+    votes[alone, 0] = truth[alone]
+    rows, cols = np.nonzero(votes >= 0)
+    frame = pd.DataFrame({"task": rows, "worker": cols, "label": votes[rows, cols]})
+    reference = crowdkit.DawidSkene(n_iter=100, tol=1e-6).fit(frame)
+    ours = dawid_skene(votes, tol=1e-6)
+    labels = reference.labels_.sort_index().to_numpy()
+    assert (labels == ours.labels).mean() >= 0.99
+    posteriors = reference.probas_.sort_index()[[0, 1, 2]].to_numpy()
+    assert np.abs(posteriors - ours.posteriors).mean() < 0.01
+    prior = reference.priors_.sort_index().to_numpy()
+    errors = reference.errors_
+    accuracy = [sum(prior[t] * errors.loc[(a, t), t] for t in range(3)) for a in range(4)]
+    np.testing.assert_allclose(ours.accuracy, accuracy, atol=0.02)

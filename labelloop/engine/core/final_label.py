@@ -25,6 +25,12 @@ Rules
    training and the label feed use. Whenever a decision changes it, `settle_item` adds a
    ``label_changes`` row (the new label, or NULL for a withdrawal) in the same
    transaction; the importer's bulk rows add theirs with `item_columns`' values.
+6. Under the project's ``consensus`` setting ``dawid_skene``, a complete item with votes
+   from two or more annotators is decided by the newest Dawid-Skene fit
+   (`labelloop.engine.core.consensus`); `refit_consensus` makes a new fit from all the
+   project's votes, stores it, and settles again every item with two or more voters
+   that is ``annotated`` or ``in_review`` (an accepted item keeps its reviewer's label),
+   by the method in force.
 """
 
 from __future__ import annotations
@@ -35,17 +41,26 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.consensus import (
+    ConsensusFit,
+    consensus_winner,
+    fit_consensus,
+    latest_fit,
+)
 from labelloop.engine.core.labels import (
     AUTO_SOURCE,
     LabelDecision,
     decide_label,
+    label_key,
     model_label,
     review_reason,
     votes_that_count,
 )
 from labelloop.engine.core.settings import effective_settings, review_policies
+from labelloop.store.audit import append_event
 from labelloop.store.tables import (
     AnnotationRow,
+    ConsensusFitRow,
     ItemRow,
     LabelChangeRow,
     PredictionRow,
@@ -62,6 +77,7 @@ __all__ = [
     "imported_decision",
     "item_columns",
     "latest_prediction",
+    "refit_consensus",
     "settle_item",
     "standing_label",
 ]
@@ -73,7 +89,7 @@ LABELLED_STATUSES = ("annotated", "accepted")
 
 # Columns, not rows: the labels and sources are all the rule reads. Built once.
 _VOTES = (
-    select(AnnotationRow.label, AnnotationRow.source)
+    select(AnnotationRow.label, AnnotationRow.source, AnnotationRow.actor)
     .where(
         AnnotationRow.item_id == bindparam("item_id", type_=Integer),
         AnnotationRow.status == "active",
@@ -161,11 +177,110 @@ def _decide(
             labels, complete=True, verdict=verdict[0], reviewed_label=verdict[1], source=source
         )
     complete = task is None or task.needed <= 0 or auto_only
-    draft = decide_label(labels, complete=complete, source=source)
+    consensus = None
+    if complete and not auto_only:
+        consensus = _weighed_winner(session, project, rows)
+    draft = decide_label(labels, complete=complete, source=source, consensus=consensus)
     if draft.status != "annotated" or source in ("import", AUTO_SOURCE):
         return draft
     due = _policy_reason(session, project, item, labels, draft.final_label)
-    return decide_label(labels, complete=complete, due=due, source=source) if due else draft
+    if not due:
+        return draft
+    return decide_label(labels, complete=complete, due=due, source=source, consensus=consensus)
+
+
+def _weighed_winner(session: Session, project: ProjectRow, rows: Any) -> tuple[Any, bool] | None:
+    """Rule 6: the Dawid-Skene winner of an item's votes, or None for the majority."""
+    people = [(row.actor, row.label) for row in rows if row.source != AUTO_SOURCE]
+    if len({actor for actor, _ in people}) < 2:
+        return None
+    if effective_settings(project).get("consensus") != "dawid_skene":
+        return None
+    fit = session.info.get(("consensus_fit", project.id))
+    if fit is None:
+        fit = latest_fit(session, project.id)
+        if fit is None:
+            return None
+        session.info[("consensus_fit", project.id)] = fit
+    return consensus_winner(fit, people)
+
+
+def refit_consensus(
+    session: Session, project: ProjectRow, *, actor: str
+) -> tuple[ConsensusFit | None, int]:
+    """Rule 6: fit Dawid-Skene on the project's votes, store it, and settle again.
+
+    The fit is audited as ``consensus.fitted`` (by ``actor``) in the caller's transaction.
+
+    Returns
+    -------
+    fit : ConsensusFit or None
+        None when there is nothing to fit (fewer than two items with two annotators).
+    changed : int
+        Items whose final label or status the new fit changed.
+    """
+    rows = session.execute(
+        select(AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label)
+        .where(
+            AnnotationRow.project_id == project.id,
+            AnnotationRow.status == "active",
+            AnnotationRow.source.in_(("human", "import")),
+        )
+        .order_by(AnnotationRow.id)
+    ).all()
+    votes: dict[int, dict[str, str]] = {}
+    for row in rows:  # in id order: an annotator's latest vote on an item counts
+        votes.setdefault(row.item_id, {})[row.actor] = label_key(row.label)
+    fit = fit_consensus(votes)
+    if fit is None:
+        return None, 0
+    session.add(
+        ConsensusFitRow(
+            project_id=project.id,
+            n_items=fit.n_items,
+            classes=fit.classes,
+            prior=fit.prior,
+            annotators=fit.annotators,
+        )
+    )
+    session.info[("consensus_fit", project.id)] = fit
+    shared = [item_id for item_id, item_votes in votes.items() if len(item_votes) >= 2]
+    changed = 0
+    for start in range(0, len(shared), 500):
+        chunk = shared[start : start + 500]
+        items = (
+            session.execute(
+                select(ItemRow).where(
+                    ItemRow.id.in_(chunk), ItemRow.status.in_(("annotated", "in_review"))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        tasks = {
+            task.item_id: task
+            for task in session.execute(
+                select(TaskRow).where(TaskRow.item_id.in_(chunk), TaskRow.queue == "label")
+            ).scalars()
+        }
+        for item in items:
+            before = (item.status, label_key(item.final_label))
+            decision = settle_item(session, project=project, item=item, task=tasks.get(item.id))
+            changed += before != (decision.status, label_key(decision.final_label))
+    append_event(
+        session,
+        project_id=project.id,
+        actor=actor,
+        action="consensus.fitted",
+        target=f"project:{project.id}",
+        after={
+            "method": effective_settings(project).get("consensus"),
+            "n_items": fit.n_items,
+            "changed": changed,
+            "accuracy": fit.accuracy(),
+        },
+    )
+    return fit, changed
 
 
 def settle_item(

@@ -10,7 +10,10 @@ The rule, in order:
 2. A reviewer's acceptance confirms the accepted label: status ``accepted``.
 3. Until the item has all the annotations it needs (the project's overlap), it stays
    ``open`` with no final label.
-4. The majority label wins; a tie goes to review (status ``in_review``, no final label).
+4. The consensus label wins: the majority label, or under the project's ``consensus``
+   setting ``dawid_skene`` the most probable label given each voter's estimated
+   confusion matrix (`labelloop.engine.core.consensus`); a tie goes to review (status
+   ``in_review``, no final label).
 5. A winner whose review is due by the project's review policy is provisional: status
    ``in_review`` with that label.
 6. Otherwise the winner is final: status ``annotated``.
@@ -178,6 +181,7 @@ def decide_label(
     verdict: str | None = None,
     reviewed_label: Any = None,
     source: str = "human",
+    consensus: tuple[Any, bool] | None = None,
 ) -> LabelDecision:
     """Apply the final-label rule to one item.
 
@@ -195,6 +199,9 @@ def decide_label(
         The label the reviewer accepted or gave as a correction.
     source : str
         The source of the annotations (``human``, ``model`` or ``import``).
+    consensus : (label, bool), optional
+        Rule 4's winner and whether it is strict, decided by Dawid-Skene; default: the
+        majority of ``labels``.
 
     Returns
     -------
@@ -210,7 +217,7 @@ def decide_label(
         )
     if not labels or not complete:
         return LabelDecision(status="open", final_label=None, source=None)
-    winner, strict = _majority(labels)
+    winner, strict = _majority(labels) if consensus is None else consensus
     if not strict:
         return LabelDecision(status="in_review", final_label=None, source=None, review_reason="tie")
     if due is not None:

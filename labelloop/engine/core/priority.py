@@ -176,6 +176,7 @@ _PLAIN_REASONS = (
     ("represent", "a typical example of a group of similar items"),
     ("far from everything labelled", "unlike the items labelled so far"),
     ("random", "picked at random, so the labels stay a fair sample"),
+    ("another annotation", "asked again: one more label makes this item's label surer"),
 )
 _MODEL_WORDS = re.compile(
     r"\d|torn between|unsure|disagree|gradient|informativeness|cold start|cluster|\barm\b",

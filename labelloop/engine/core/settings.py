@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # the CLI reads the table for its help without loading the st
     from labelloop.store.tables import ProjectRow
 
 __all__ = [
+    "CONSENSUS_METHODS",
     "DEFAULT_SETTINGS",
+    "RELABEL_RULES",
     "REVIEW_POLICIES",
     "SETTINGS",
     "TARGET_METRICS",
@@ -164,6 +166,20 @@ def _review_policy(name: str, value: Any) -> str | list[str]:
 
 
 TARGET_METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
+CONSENSUS_METHODS: tuple[str, ...] = ("majority", "dawid_skene")
+RELABEL_RULES: tuple[str, ...] = ("off", "activelab")
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        if value not in choices:
+            raise ValidationError(
+                f"setting {name!r} must be one of {', '.join(choices)}, got {value!r}",
+                field=name,
+            )
+        return value
+
+    return check
 
 
 def _target_metric(name: str, value: Any) -> str:
@@ -230,6 +246,14 @@ SETTINGS: tuple[Setting, ...] = (
             _integer(0), "int", 0, in_form=True),
     Setting("overlap", 1, "annotations wanted per item, applied to the items still open",
             _integer(1, 20), "int", 1, 20, in_form=True),
+    Setting("consensus", "majority",
+            "how an item with two or more annotations gets its label: majority or "
+            "dawid_skene (votes weighed by each annotator's estimated confusion matrix)",
+            _one_of(CONSENSUS_METHODS), "text"),
+    Setting("relabel", "off",
+            "off, or activelab: each round gives labelled items another annotation where "
+            "that is worth more than labelling a new item",
+            _one_of(RELABEL_RULES), "text"),
     Setting("review_policy", "none",
             "a review policy (none, all, percent, model_disagrees, annotators_disagree) "
             "or a list of them",

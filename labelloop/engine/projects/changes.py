@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.final_label import VOTING_SOURCES, settle_item
+from labelloop.engine.core.final_label import VOTING_SOURCES, refit_consensus, settle_item
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.projects.catalog import ProjectInfo, project_info, status_counts
@@ -35,6 +35,8 @@ def update_settings(
     rejected naming it. The event records the changed keys' values before and after.
     A new ``overlap`` applies to the items still open in the same transaction: each
     needs the overlap less the votes it holds, and one that has enough is settled.
+    A new ``consensus`` settles again, in the same transaction, the labelled items with
+    votes from two or more annotators (under ``dawid_skene`` by a fit made now).
     """
     if not isinstance(changes, dict) or not changes:
         raise ValidationError("give at least one setting to change", field="settings")
@@ -60,6 +62,9 @@ def update_settings(
         row.settings = {**current, **clean}
         if "overlap" in clean and clean["overlap"] != current["overlap"]:
             _apply_overlap(session, row, clean["overlap"])
+        if clean.get("consensus", current["consensus"]) != current["consensus"]:
+            # Items already labelled are settled again by the method now in force.
+            refit_consensus(session, row, actor=actor)
         append_event(
             session,
             project_id=row.id,

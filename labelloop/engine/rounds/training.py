@@ -18,6 +18,11 @@ never wait long on SQLite's write lock while a round runs at a million items:
    a failure there leaves the round and the auto-labels written so far, all valid.
 7. the label check's suspect labels, computed with the fit (out-of-fold, bounded cost),
    are written to the suspect queue (`label_check`).
+8. with the ``relabel`` setting ``activelab``, labelled items whose consensus is weak
+   get another annotation where ActiveLab says it is worth more than a new item
+   (`relabel`); with the ``consensus`` setting ``dawid_skene``, the annotators are
+   fitted again and the items with several annotators settled by the new fit
+   (`labelloop.engine.core.final_label.refit_consensus`). Each commits on its own.
 
 Predictions, priorities and deletions go in paced write transactions
 (`labelloop.store.writes.WritePacer`).
@@ -44,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from labelloop.engine.core.final_label import refit_consensus
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.rounds.auto_labels import plan_auto_labels, write_auto_labels
 from labelloop.engine.rounds.groups import group_scores, read_auto_inputs
@@ -59,6 +65,7 @@ from labelloop.engine.rounds.inputs import (
 from labelloop.engine.rounds.label_check import check_labels, write_suspects
 from labelloop.engine.rounds.priorities import write_priorities
 from labelloop.engine.rounds.record import RoundInfo, write_round
+from labelloop.engine.rounds.relabel import ask_relabels
 from labelloop.engine.rounds.scoring import (
     Progress,
     delete_predictions,
@@ -317,4 +324,14 @@ def train(
         drop_stale_predictions(db, proj.id, {model_version_id, previous_model_id})
     if label_check is not None:
         write_suspects(db, proj.id, label_check, info.number)
+    if versions is not None:
+        relabel = ask_relabels(
+            db, proj, model, X_lab, train_set.item_ids, batch_ids=scored.batch_ids,
+            model_version_id=versions.model_id, round_number=info.number, actor=actor,
+        )  # fmt: skip
+        if relabel is not None:
+            info = dataclasses.replace(info, metrics={**info.metrics, "relabel": relabel})
+    if proj.settings.get("consensus") == "dawid_skene":
+        with db.transaction() as session:
+            refit_consensus(session, resolve_project(session, proj.id), actor=actor)
     return info

@@ -51,6 +51,8 @@ from labelloop.server.schemas.labelling import (
 from labelloop.server.schemas.metrics import (
     AgreementPublic,
     AnnotatorAgreementPublic,
+    AnnotatorsPublic,
+    ConsensusFitPublic,
     PairAgreementPublic,
     ReviewCountsPublic,
 )
@@ -94,6 +96,8 @@ __all__ = [
     "StreamStatus",
     "MAX_ID",
     "AgreementPublic",
+    "AnnotatorsPublic",
+    "ConsensusFitPublic",
     "AnnotationCreate",
     "SpanCreate",
     "AnnotationId",

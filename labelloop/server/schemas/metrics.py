@@ -1,4 +1,4 @@
-"""Quality metrics: agreement between annotators and with reviewers.
+"""Quality metrics: agreement between annotators and with reviewers, annotators' accuracy.
 
 The engine reports agreement as a dict; these models give it its shape in the API.
 """
@@ -10,6 +10,8 @@ from pydantic import BaseModel
 __all__ = [
     "AgreementPublic",
     "AnnotatorAgreementPublic",
+    "AnnotatorsPublic",
+    "ConsensusFitPublic",
     "PairAgreementPublic",
     "ReviewCountsPublic",
 ]
@@ -34,6 +36,7 @@ class AnnotatorAgreementPublic(ReviewCountsPublic):
     name: str
     n_annotations: int
     mean_kappa: float | None
+    estimated_accuracy: float | None = None
 
 
 class AgreementPublic(BaseModel):
@@ -46,3 +49,23 @@ class AgreementPublic(BaseModel):
     pairs: list[PairAgreementPublic]
     annotators: list[AnnotatorAgreementPublic]
     reviews: ReviewCountsPublic
+
+
+class AnnotatorsPublic(BaseModel):
+    """Per annotator: labels, agreement, and the accuracy Dawid-Skene estimates."""
+
+    project_id: int
+    consensus: str
+    n_items_shared: int
+    annotators: list[AnnotatorAgreementPublic]
+
+
+class ConsensusFitPublic(BaseModel):
+    """A new Dawid-Skene fit of the project's annotators, and the items it settled again."""
+
+    project_id: int
+    method: str
+    fitted: bool
+    n_items: int
+    changed: int
+    accuracy: dict[str, float]
