@@ -20,6 +20,7 @@ def _register_commands() -> None:
         "labelloop.cli.rounds",
         "labelloop.cli.stream",
         "labelloop.cli.quality",
+        "labelloop.cli.feedback",
         "labelloop.cli.store",
         "labelloop.cli.users",
         "labelloop.cli.serve",
