@@ -175,7 +175,7 @@ def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> Non
     admin.fill("input[name=annotator]", "annotator")
     admin.select_option("select[name=status]", "")
     admin.press("input[name=annotator]", "Enter")
-    expect(admin.locator("p.muted").first).to_have_text(re.compile(r"^13 items"))
+    expect(admin.locator("#found-count")).to_have_text(re.compile(r"^13 items"))
     shoot(admin, "08-items")
     page = browse.search_items(ui_server.db, ui_server.project_id, status="accepted")
     item = page.items[0]

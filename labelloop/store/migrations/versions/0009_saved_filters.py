@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("id", ID, autoincrement=True, nullable=False),
         sa.Column("project_id", ID, nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("filters", JSON, nullable=True),
+        sa.Column("filters", JSON, nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
