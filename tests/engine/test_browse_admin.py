@@ -133,3 +133,27 @@ def test_the_verdict_comes_in_plain_words_with_the_statistics_as_details(databas
     assert spent.should_stop
     assert spent.headline == "labelling has stopped paying off: the label budget is spent"
     assert "budget" in spent.details
+
+
+def test_the_library_face_reads_feedback_skips_and_the_headline(tmp_path):
+    import labelloop
+    from labelloop.engine import users
+
+    with labelloop.Workspace(f"sqlite:///{tmp_path / 'ws.db'}", actor="alice") as ws:
+        project = ws.create_project(
+            "films",
+            task_type="classification",
+            labels=["pos", "neg"],
+            settings={"eval_share": 0, "review_policy": "all"},
+        )
+        project.add_items([{"id": f"f{n}", "text": f"Film {n}"} for n in range(4)])
+        db = ws.db
+        ann, _ = users.create_user(db, actor="t", name="ann", role="annotator", projects=["films"])
+        rev, _ = users.create_user(db, actor="t", name="rev", role="reviewer", projects=["films"])
+        task = queue.lease_next_task(db, project_id=project.id, user=ann)
+        queue.skip_task(db, task_id=task.id, user=ann, reason="ambiguous")
+        _label_and_review(db, project.id, ann, rev, [("reject", None)])
+        assert [e.verdict for e in project.feedback("ann").entries] == ["reject"]
+        found = project.search_items(skipped=True)
+        assert [k.reason for k in found.items[0].skips] == ["ambiguous"]
+        assert project.status().headline.startswith("keep labelling: ")
