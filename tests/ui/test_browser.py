@@ -207,7 +207,7 @@ def test_html_in_an_item_is_shown_as_text_and_never_runs(login, ui_server, shoot
 
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.xss_project_id}/items?q=onerror")
-    admin.locator("table.items a").first.click()
+    admin.locator("table.items tbody a").first.click()
     expect(admin.locator("main .item .text")).to_have_text(ui_server.xss_text)
     assert admin.locator("main .item img, main .item script").count() == 0
     assert admin.evaluate("window.__xss") is None
