@@ -195,6 +195,7 @@ def _finish(
             db, actor=actor, name=name, role=role, password=password, projects=[project_id]
         )
     round_info = rounds.train(db, actor=actor, project=project_id)
+    _team_day(db, project_id, truth)
     # A share of the demo user's labels goes to the reviewer (not the true labels above).
     info = projects.update_settings(
         db,
@@ -213,6 +214,61 @@ def _finish(
         users=DEMO_USERS,
         first_round=round_info.number,
         first_accuracy=(round_info.metrics.get("eval") or {}).get("accuracy"),
+    )
+
+
+# What the team did before the demo opens: (label given, reviewer's verdict); the first
+# label is wrong and rejected, the second wrong and corrected, the rest right and accepted.
+_DAY = (("wrong", "reject"), ("wrong", "correct"), ("right", "accept"), ("right", "accept"))
+_SKIP_REASONS = ("ambiguous", "could be two things", None)
+
+
+def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
+    """A working day so far, so every page of the demo has something to show: the
+    annotator skipped a few items (with reasons) and labelled a few, the reviewer
+    rejected one label and corrected another, and the admin saved two filters of the
+    item browser."""
+    from labelloop.engine import annotate, browse, projects, queue, review, users
+
+    annotator = users.get_user(db, "annotator")
+    reviewer = users.get_user(db, "reviewer")
+    projects.update_settings(
+        db, actor="admin", project=project_id, changes={"review_policy": "all"}
+    )
+    labels = projects.get_project_info(db, project_id).labels
+    for reason in _SKIP_REASONS:
+        task = queue.lease_next_task(db, project_id=project_id, user=annotator)
+        queue.skip_task(db, task_id=task.id, user=annotator, reason=reason)
+    for given, verdict in _DAY:
+        task = queue.lease_next_task(db, project_id=project_id, user=annotator)
+        right = truth[task.item.external_id]
+        wrong = next(label for label in labels if label != right)
+        annotate.submit_annotation(
+            db, task_id=task.id, user=annotator, label=right if given == "right" else wrong
+        )
+        leased = review.lease_next_review(db, project_id=project_id, user=reviewer)
+        note = {"reject": "look at the whole shape again", "correct": "see the guidelines"}
+        review.submit_review(
+            db,
+            review_task_id=leased.id,
+            user=reviewer,
+            verdict=verdict,
+            label=right if verdict == "correct" else None,
+            note=note.get(verdict),
+        )
+    browse.save_filter(
+        db,
+        actor="admin",
+        project=project_id,
+        name="skipped, with reasons",
+        filters={"skipped": "1"},
+    )
+    browse.save_filter(
+        db,
+        actor="admin",
+        project=project_id,
+        name="most uncertain first",
+        filters={"sort": "-score"},
     )
 
 

@@ -21,6 +21,7 @@ def _register_commands() -> None:
         "labelloop.cli.stream",
         "labelloop.cli.quality",
         "labelloop.cli.guidelines",
+        "labelloop.cli.feedback",
         "labelloop.cli.store",
         "labelloop.cli.users",
         "labelloop.cli.serve",

@@ -122,6 +122,10 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
     with using_database(db) as database:
         info = project_status(database, project)
         worth = project_worth(database, project)
+    # The verdict in plain words first; the criteria's statistics on the line below.
+    style = "yellow" if info.should_stop else "green"
+    out_console.print(f"[bold {style}]{info.headline}[/]", highlight=False)
+    out_console.print(f"[dim]details: {info.details}[/]", highlight=False)
     counts = Table(title=f"project {info.project}")
     for name in ("items", "labelled", "open", "in review", "eval set", "eval labelled"):
         counts.add_column(name, justify="right")
@@ -176,8 +180,6 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         out_console.print(table)
     if info.eval_note is not None:
         out_console.print(f"[yellow]eval set: {info.eval_note}[/]", highlight=False)
-    style = "yellow" if info.should_stop else "green"
-    out_console.print(f"[{style}]{info.verdict}[/]", highlight=False)
     for sentence in worth.sentences:
         out_console.print(sentence, highlight=False, markup=False)
 

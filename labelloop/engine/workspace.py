@@ -26,9 +26,11 @@ from typing import IO, Any
 
 from labelloop.engine import (
     agreement,
+    browse,
     consensus,
     disagreements,
     fairness,
+    feedback,
     ingest,
     jobs,
     label_studio,
@@ -242,8 +244,20 @@ class ProjectHandle:
         return rounds.query(self._db, self.id, n)
 
     def status(self) -> rounds.StatusInfo:
-        """Counts, rounds with metrics, and the stopping verdict."""
+        """Counts, rounds with metrics, and the stopping verdict (``headline`` in plain words)."""
         return rounds.project_status(self._db, self.id)
+
+    def feedback(self, user: str, *, limit: int = 50, offset: int = 0) -> feedback.FeedbackPage:
+        """``user``'s labels a reviewer rejected or corrected, newest first (nothing is
+        marked read)."""
+        who = users.get_user(self._db, user)
+        return feedback.my_feedback(self._db, project=self.id, user=who, limit=limit, offset=offset)
+
+    def search_items(self, **filters: Any) -> browse.ItemPage:
+        """The item browser's search: ``text``, ``meta``, ``status``, ``label``,
+        ``annotator``, ``min_score``, ``max_score``, ``skipped``, ``sort``, ``limit``,
+        ``offset`` as `labelloop.engine.browse.search_items` takes them."""
+        return browse.search_items(self._db, self.id, **filters)
 
     def auto_labels(
         self, *, limit: int = 100, spot_checks_only: bool = False

@@ -435,6 +435,20 @@ class FeedbackSeenRow(Base):
     seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class SavedFilterRow(Base):
+    """A named filter of a project's item browser: the browser's query, saved by an admin."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_saved_filters_name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    filters: Mapped[Any] = mapped_column(Json)  # {"q": ..., "status": ..., "sort": ...}
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class LabelChangeRow(Base):
     """One change of an item's standing final label, in the order changes committed.
 

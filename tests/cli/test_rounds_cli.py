@@ -51,6 +51,10 @@ def test_train_query_status_and_versions(run, project):
     before = run("status", project)
     assert before.exit_code == 0, before.output
     assert "keep labelling" in before.stdout and "no model trained yet" in before.stdout
+    # The verdict in plain words comes first, its statistics on a details line below.
+    first, second = before.stdout.splitlines()[:2]
+    assert first == "keep labelling: no model has been trained yet"
+    assert second.startswith("details: no model trained yet")
 
     trained = run("train", project)
     assert trained.exit_code == 0, trained.output
@@ -109,7 +113,9 @@ def test_status_shows_the_evaluation_n_interval_and_minimum(run, project):
     assert status.exit_code == 0, status.output
     # The import labelled 2 of the 10 evaluation items; the default minimum is 30.
     assert "eval set: not enough evaluation labels yet (2 of 10)" in status.stdout
-    assert "keep labelling: not enough evaluation labels yet (2 of 10)" in status.stdout
+    first, second = status.stdout.splitlines()[:2]
+    assert first == "keep labelling: too few evaluation labels to judge the model yet"
+    assert "not enough evaluation labels yet (2 of 10)" in second
     trained = run("train", project)
     assert re.search(
         r"eval set:\s+acc \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]  F1 \d\.\d{3}  \(n=2\)", trained.stderr

@@ -175,7 +175,7 @@ def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> Non
     admin.fill("input[name=annotator]", "annotator")
     admin.select_option("select[name=status]", "")
     admin.press("input[name=annotator]", "Enter")
-    expect(admin.locator("p.muted").first).to_have_text(re.compile(r"^13 items"))
+    expect(admin.locator("#found-count")).to_have_text(re.compile(r"^13 items"))
     shoot(admin, "08-items")
     page = browse.search_items(ui_server.db, ui_server.project_id, status="accepted")
     item = page.items[0]
@@ -207,7 +207,7 @@ def test_html_in_an_item_is_shown_as_text_and_never_runs(login, ui_server, shoot
 
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.xss_project_id}/items?q=onerror")
-    admin.locator("table.items a").first.click()
+    admin.locator("table.items tbody a").first.click()
     expect(admin.locator("main .item .text")).to_have_text(ui_server.xss_text)
     assert admin.locator("main .item img, main .item script").count() == 0
     assert admin.evaluate("window.__xss") is None

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from labelloop.cli import app
 from labelloop.demo import DEMO_USERS, build_demo
-from labelloop.engine import jobs, projects, users
+from labelloop.engine import browse, jobs, projects, users
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -23,7 +23,20 @@ def test_demo_command_builds_the_digits_project(tmp_path) -> None:
     try:
         info = projects.get_project_info(db, "digits")
         assert (info.task_type, info.n_items) == ("image", 200)
-        assert info.n_labelled == 150 + 16
+        # The evaluation set, the seeds, and the annotator's day: of four labels reviewed,
+        # one was rejected (its item is open again).
+        assert info.n_labelled == 150 + 16 + 3
+        # Every page has something to show: skips with reasons, reviews, saved filters.
+        skipped = browse.search_items(db, info.id, skipped=True)
+        assert skipped.total == 3
+        reasons = sorted(str(k.reason) for item in skipped.items for k in item.skips)
+        assert reasons == ["None", "ambiguous", "could be two things"]
+        team = {a.name: a for a in browse.annotator_throughput(db, info.id)}
+        assert (team["annotator"].rejected, team["annotator"].corrected) == (1, 1)
+        assert [f.name for f in browse.list_saved_filters(db, info.id)] == [
+            "most uncertain first",
+            "skipped, with reasons",
+        ]
         assert info.settings["retrain_every"] == 10
         assert info.settings["review_policy"] == "percent"
         for name, _role, password in DEMO_USERS:

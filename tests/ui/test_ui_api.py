@@ -529,3 +529,53 @@ def test_the_settings_page_shows_the_label_studio_connection(world: World) -> No
     assert (
         "&lt;Choices name=&#34;label&#34;" in page or "&lt;Choices name=&quot;label&quot;" in page
     )
+
+
+def test_saved_filters_over_http_admins_save_and_reviewers_apply(world: World) -> None:
+    path = f"/projects/{world.project_id}/filters"
+    body = {"name": "french", "filters": {"meta": "lang=fr", "sort": "-external_id"}}
+    assert world.call("reviewer", "POST", path, json=body).status_code == 403
+    assert world.call("annotator", "GET", path).status_code == 403
+    saved = world.call("admin", "POST", path, json=body)
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["filters"] == body["filters"]
+    listed = world.call("reviewer", "GET", path).json()
+    assert [f["name"] for f in listed] == ["french"]
+    bad = world.call("admin", "POST", path, json={"name": "x", "filters": {"colour": "red"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "filters.colour"
+    # The saved query, applied through the search, gives the French films, last first.
+    query = "&".join(f"{k}={v}" for k, v in listed[0]["filters"].items())
+    found = world.call("reviewer", "GET", f"/projects/{world.project_id}/items?{query}").json()
+    assert [i["external_id"] for i in found["items"]] == ["f2", "f1", "f0"]
+    wrong = world.call("reviewer", "GET", f"/projects/{world.project_id}/items?sort=colour")
+    assert wrong.status_code == 422 and wrong.json()["field"] == "sort"
+    gone = world.call("admin", "DELETE", f"{path}/{listed[0]['id']}")
+    assert gone.status_code == 204
+    assert world.call("admin", "DELETE", f"{path}/{listed[0]['id']}").status_code == 404
+    assert world.call("admin", "GET", path).json() == []
+
+
+def test_the_skipped_filter_over_http_carries_the_reasons(world: World) -> None:
+    task = queue.lease_next_task(
+        world.db, project_id=world.project_id, user=world.users["annotator"]
+    )
+    queue.skip_task(world.db, task_id=task.id, user=world.users["annotator"], reason="ambiguous")
+    found = world.call("reviewer", "GET", f"/projects/{world.project_id}/items?skipped=true")
+    assert found.status_code == 200, found.text
+    (item,) = found.json()["items"]
+    assert item["skips"] == [{"user": "annotator", "reason": "ambiguous"}]
+    page = _page_login(world, "reviewer").get(f"/projects/{world.project_id}/items?skipped=1").text
+    assert "ambiguous" in page and "1 item" in page
+
+
+def test_the_dashboard_says_the_verdict_in_plain_words_first(world: World) -> None:
+    page = _page_login(world, "admin").get(f"/projects/{world.project_id}").text
+    headline = page.split('id="verdict-headline">')[1].split("</h2>")[0]
+    assert headline == "Keep labelling"
+    words = page.split('id="verdict" class="verdict-words">')[1].split("</p>")[0]
+    assert words == "No model has been trained yet."
+    assert "Details: no model trained yet" in page
+    table = page.split('<table id="annotators">')[1].split("</table>")[0]
+    for column in ("rejected", "corrected", "skipped"):
+        assert f">{column}</th>" in table
+    assert "flagged unsure" not in table

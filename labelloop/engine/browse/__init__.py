@@ -1,6 +1,7 @@
-"""Read-only views for the web UI: annotator progress, the model's guess, item search, history.
+"""Views for the web UI: annotator progress, the model's guess, item search, history, and
+the item browser's saved filters.
 
-Nothing here changes state, so nothing is audited.
+Only the saved filters change state (audited); everything else here is read-only.
 """
 
 from labelloop.engine.browse.history import (
@@ -12,10 +13,12 @@ from labelloop.engine.browse.history import (
     item_history,
 )
 from labelloop.engine.browse.items import (
+    ITEM_SORTS,
     ITEM_STATUSES,
     ItemGuess,
     ItemPage,
     ItemSummary,
+    SkipNote,
     model_guess,
     search_items,
 )
@@ -25,8 +28,17 @@ from labelloop.engine.browse.progress import (
     annotator_progress,
     annotator_throughput,
 )
+from labelloop.engine.browse.saved_filters import (
+    FILTER_KEYS,
+    SavedFilter,
+    delete_saved_filter,
+    list_saved_filters,
+    save_filter,
+)
 
 __all__ = [
+    "FILTER_KEYS",
+    "ITEM_SORTS",
     "ITEM_STATUSES",
     "AnnotatorProgress",
     "AnnotatorThroughput",
@@ -38,9 +50,14 @@ __all__ = [
     "ItemHistory",
     "ItemPage",
     "ItemSummary",
+    "SavedFilter",
+    "SkipNote",
     "annotator_progress",
     "annotator_throughput",
+    "delete_saved_filter",
     "item_history",
+    "list_saved_filters",
     "model_guess",
+    "save_filter",
     "search_items",
 ]

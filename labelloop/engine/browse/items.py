@@ -2,6 +2,15 @@
 
 Read-only: nothing here changes state, so nothing is audited; every function reads in
 one `Database.read` block and returns frozen dataclasses.
+
+Rules
+-----
+1. ``sort`` names one column of the browser (`ITEM_SORTS`), ``-`` in front for
+   descending; ties fall back to the item id. Items without a score sort after those
+   with one, in either direction.
+2. ``skipped`` keeps the items some annotator skipped (a label lease closed as
+   ``skipped``); every row of a page carries its skips' reasons, oldest first.
+3. An image project's rows carry the media URL, for a thumbnail; other rows a snippet.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.items import media_url
 from labelloop.engine.core.labels import model_label
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
@@ -21,11 +31,15 @@ from labelloop.store.tables import (
     ItemRow,
     ModelVersionRow,
     PredictionRow,
+    TaskLeaseRow,
+    UserRow,
 )
 
 __all__ = [
     "item_in",
+    "ITEM_SORTS",
     "ITEM_STATUSES",
+    "SkipNote",
     "ItemGuess",
     "ItemPage",
     "ItemSummary",
@@ -34,7 +48,16 @@ __all__ = [
 ]
 
 ITEM_STATUSES: tuple[str, ...] = ("open", "annotated", "in_review", "accepted")
+ITEM_SORTS: tuple[str, ...] = ("id", "external_id", "status", "label", "score", "skips")
 _MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class SkipNote:
+    """One skip of an item: who skipped it and the reason they gave (None: none given)."""
+
+    user: str | None
+    reason: str | None
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,8 @@ class ItemSummary:
     final_label: Any
     is_eval: bool
     score: float | None
+    media_url: str | None = None
+    skips: tuple[SkipNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +153,34 @@ def _check_limit(limit: Any, offset: Any) -> None:
         raise ValidationError("offset must be a non-negative integer", field="offset")
 
 
+def _check_sort(sort: Any) -> tuple[bool, str | None]:
+    """(descending, column) of a ``sort`` argument (rule 1)."""
+    if sort is None or sort == "":
+        return False, None
+    if not isinstance(sort, str) or sort.lstrip("-") not in ITEM_SORTS:
+        raise ValidationError(
+            f"unknown sort {sort!r}: use one of {', '.join(ITEM_SORTS)}, '-' in front "
+            "for descending",
+            field="sort",
+        )
+    return sort.startswith("-"), sort.lstrip("-")
+
+
+def _skip_notes(session: Session, item_ids: list[int]) -> dict[int, tuple[SkipNote, ...]]:
+    """Rule 2: each item's skips, oldest first."""
+    if not item_ids:
+        return {}
+    notes: dict[int, list[SkipNote]] = {}
+    for item_id, name, reason in session.execute(
+        select(TaskLeaseRow.item_id, UserRow.name, TaskLeaseRow.skip_reason)
+        .outerjoin(UserRow, UserRow.id == TaskLeaseRow.user_id)
+        .where(TaskLeaseRow.item_id.in_(item_ids), TaskLeaseRow.outcome == "skipped")
+        .order_by(TaskLeaseRow.id)
+    ):
+        notes.setdefault(item_id, []).append(SkipNote(user=name, reason=reason))
+    return {item_id: tuple(found) for item_id, found in notes.items()}
+
+
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -144,6 +197,8 @@ def search_items(
     annotator: str | None = None,
     min_score: float | None = None,
     max_score: float | None = None,
+    skipped: bool = False,
+    sort: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> ItemPage:
@@ -166,6 +221,11 @@ def search_items(
     min_score, max_score : float, optional
         Bounds on the informativeness score of the item's newest prediction; items
         without a prediction are left out when either bound is given.
+    skipped : bool
+        Only items some annotator skipped (rule 2).
+    sort : str, optional
+        A column of `ITEM_SORTS`, ``-`` in front for descending (rule 1); default:
+        score first when a score bound is given, else by id.
     limit, offset : int
         The page: at most 500 items.
 
@@ -176,6 +236,7 @@ def search_items(
         and the number of matching items.
     """
     _check_limit(limit, offset)
+    descending, column = _check_sort(sort)
     if status is not None and status not in ITEM_STATUSES:
         raise ValidationError(
             f"unknown status {status!r}: use {', '.join(ITEM_STATUSES)}", field="status"
@@ -221,14 +282,34 @@ def search_items(
                     )
                 )
             )
+        skips = (
+            select(func.count())
+            .where(TaskLeaseRow.item_id == ItemRow.id, TaskLeaseRow.outcome == "skipped")
+            .correlate(ItemRow)
+            .scalar_subquery()
+        )
+        if skipped:
+            where.append(skips > 0)
         if min_score is not None:
             where.append(latest >= float(min_score))
         if max_score is not None:
             where.append(latest <= float(max_score))
         count = select(func.count()).select_from(ItemRow).where(*where)
         total = session.execute(count).scalar_one()
-        by_score = min_score is not None or max_score is not None
-        order = (latest.desc(), ItemRow.id) if by_score else (ItemRow.id,)
+        if column is None and (min_score is not None or max_score is not None):
+            descending, column = True, "score"
+        keys = {
+            "id": ItemRow.id,
+            "external_id": ItemRow.external_id,
+            "status": ItemRow.status,
+            "label": cast(ItemRow.final_label, String),
+            "score": latest,
+            "skips": skips,
+        }
+        key = keys[column or "id"]
+        order = [key.desc() if descending else key.asc(), ItemRow.id]
+        if column in ("score", "label"):
+            order.insert(0, key.is_(None))
         rows = session.execute(
             select(ItemRow, latest.label("score"))
             .where(*where)
@@ -236,6 +317,7 @@ def search_items(
             .limit(limit)
             .offset(offset)
         ).all()
+        notes = _skip_notes(session, [item.id for item, _ in rows])
         items = tuple(
             ItemSummary(
                 id=item.id,
@@ -245,6 +327,8 @@ def search_items(
                 final_label=item.final_label,
                 is_eval=item.is_eval,
                 score=None if score is None else round(float(score), 4),
+                media_url=media_url(item) if project.task_type == "image" else None,
+                skips=notes.get(item.id, ()),
             )
             for item, score in rows
         )

@@ -2,6 +2,11 @@
 
 Read-only: nothing here changes state, so nothing is audited. Counts take the human
 labels that stand (``undone`` ones excluded); "today" starts at midnight UTC.
+
+Per annotator, beside the throughput: how many of their labels reviewers rejected and
+corrected (by the reviews' verdicts), how many items they skipped (label leases closed
+as skipped), and how many labels they flagged unsure or commented on, once annotations
+carry those marks (`flag_and_comment_counts`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
@@ -18,6 +24,8 @@ from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
     ReviewRow,
+    TaskLeaseRow,
+    UserRow,
     utcnow,
 )
 
@@ -26,6 +34,7 @@ __all__ = [
     "AnnotatorThroughput",
     "annotator_progress",
     "annotator_throughput",
+    "flag_and_comment_counts",
 ]
 
 _HUMAN = ("human",)
@@ -58,13 +67,30 @@ class AnnotatorProgress:
 
 @dataclass(frozen=True)
 class AnnotatorThroughput:
-    """Labels per annotator: today, in the last 7 days, in all, and the median time per label."""
+    """Labels per annotator: today, in the last 7 days, in all, the median time per label,
+    and what reviews and skips say of their work.
+
+    Attributes
+    ----------
+    rejected, corrected : int
+        Their labels a reviewer rejected, or corrected to another label.
+    skipped : int
+        Items they skipped.
+    flagged, commented : int or None
+        Their labels marked unsure, or with a comment; None while annotations carry no
+        such marks (`flag_and_comment_counts`).
+    """
 
     name: str
     today: int
     last_7_days: int
     total: int
     median_seconds: float | None
+    rejected: int = 0
+    corrected: int = 0
+    skipped: int = 0
+    flagged: int | None = None
+    commented: int | None = None
 
 
 def _midnight(now: dt.datetime) -> dt.datetime:
@@ -133,9 +159,28 @@ def annotator_throughput(
             )
             .order_by(AnnotationRow.id)
         ).all()
+        verdicts = Counter(
+            session.execute(
+                select(AnnotationRow.actor, ReviewRow.verdict)
+                .join(AnnotationRow, AnnotationRow.id == ReviewRow.annotation_id)
+                .where(ReviewRow.project_id == project.id, AnnotationRow.source.in_(_HUMAN))
+            ).all()
+        )
+        skips = dict(
+            session.execute(
+                select(UserRow.name, func.count())
+                .select_from(TaskLeaseRow)
+                .join(UserRow, UserRow.id == TaskLeaseRow.user_id)
+                .where(TaskLeaseRow.project_id == project.id, TaskLeaseRow.outcome == "skipped")
+                .group_by(UserRow.name)
+            ).all()
+        )
+        marks = flag_and_comment_counts(session, project.id)
     per: dict[str, list[tuple[dt.datetime, int | None]]] = defaultdict(list)
     for actor, created_at, spent in rows:
         per[actor].append((created_at, spent))
+    for name in skips:
+        per.setdefault(name, [])
     found = []
     for name in sorted(per):
         times = sorted(spent for _, spent in per[name] if spent is not None)
@@ -147,6 +192,42 @@ def annotator_throughput(
                 last_7_days=sum(moment >= week for moment, _ in per[name]),
                 total=len(per[name]),
                 median_seconds=round(median, 1) if median is not None else None,
+                rejected=verdicts[(name, "reject")],
+                corrected=verdicts[(name, "correct")],
+                skipped=skips.get(name, 0),
+                flagged=marks["flagged"].get(name, 0) if "flagged" in marks else None,
+                commented=marks["commented"].get(name, 0) if "commented" in marks else None,
             )
         )
     return found
+
+
+def flag_and_comment_counts(session: Session, project_id: int) -> dict[str, dict[str, int]]:
+    """Per annotator, their standing labels flagged unsure (``"flagged"``) and those with a
+    comment (``"commented"``), for each of the two marks annotations carry.
+
+    Reads the annotations' ``flagged`` and ``comment`` columns where the store has them;
+    a mark the store does not have is absent from the answer (the dashboard then shows
+    no such column).
+    """
+    columns = AnnotationRow.__table__.c
+    marks = {"flagged": "flagged", "commented": "comment"}
+    counts: dict[str, dict[str, int]] = {}
+    for mark, column in marks.items():
+        if column not in columns:
+            continue
+        present = columns[column].is_(True) if mark == "flagged" else columns[column] != ""
+        counts[mark] = dict(
+            session.execute(
+                select(AnnotationRow.actor, func.count())
+                .where(
+                    AnnotationRow.project_id == project_id,
+                    AnnotationRow.source.in_(_HUMAN),
+                    AnnotationRow.status != "undone",
+                    columns[column].is_not(None),
+                    present,
+                )
+                .group_by(AnnotationRow.actor)
+            ).all()
+        )
+    return counts

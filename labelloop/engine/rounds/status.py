@@ -18,6 +18,11 @@ Rules
    it is smaller) the model's criteria are not read: the verdict says ``"not enough
    evaluation labels yet (n of N)"``, and only a spent budget can say stop. Accuracy on
    a handful of items swings by whole tenths between rounds.
+7. The headline says the verdict in plain words first, for people who do not read
+   statistics: ``"labelling has stopped paying off: ..."`` naming the first criterion
+   that says stop, or ``"keep labelling: ..."`` naming why (no model yet, too few
+   evaluation labels, the model still changing, the model still unsure of some
+   items); ``details`` holds every criterion's reason with its numbers.
 """
 
 from __future__ import annotations
@@ -95,6 +100,10 @@ class StatusInfo:
     rare_labels : tuple of str
         The classes rare among the labels (`labelloop.strategies.rare.rare_class_labels`:
         fewer than half of an even split, or none), the ones ``rare_classes`` expands.
+    headline : str
+        The verdict in plain words (rule 7).
+    details : str
+        Every criterion's reason with its statistics, ``"; "``-joined.
     """
 
     project: str
@@ -114,6 +123,37 @@ class StatusInfo:
     auto_label: AutoLabelStatus | None = None
     label_counts: dict[str, int] = field(default_factory=dict)
     rare_labels: tuple[str, ...] = ()
+    headline: str = ""
+    details: str = ""
+
+
+# Rule 7: each criterion's verdict in plain words, when it says stop and when it does not.
+_PLAIN_STOP = {
+    "stabilizing_predictions": "the model's predictions no longer change between retrains",
+    "max_uncertainty": "the model is sure of every item left in the pool",
+    "label_budget": "the label budget is spent",
+}
+_PLAIN_GO = {
+    "stabilizing_predictions": "the model is still changing",
+    "max_uncertainty": "the model is still unsure of some items",
+}
+
+
+def _headline(
+    stopped: Sequence[str], going: Sequence[str], *, modelled: bool, eval_note: str | None
+) -> str:
+    """Rule 7: the verdict in plain words, from the criteria that say stop and those that
+    do not (by criterion name)."""
+    if stopped:
+        return "labelling has stopped paying off: " + _PLAIN_STOP.get(stopped[0], stopped[0])
+    if not modelled:
+        return "keep labelling: no model has been trained yet"
+    if eval_note is not None:
+        return "keep labelling: too few evaluation labels to judge the model yet"
+    for criterion in ("stabilizing_predictions", "max_uncertainty"):
+        if criterion in going:
+            return "keep labelling: " + _PLAIN_GO[criterion]
+    return "keep labelling: " + _PLAIN_GO["stabilizing_predictions"]
 
 
 def _check_n(n: Any) -> int:
@@ -266,6 +306,8 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         eval_note = f"not enough evaluation labels yet ({n_eval_labelled} of {eval_needed})"
     reasons: list[str] = []
     stops: list[str] = []
+    stopped: list[str] = []
+    going: list[str] = []
     modelled = [r for r in rounds if r.model_version is not None]
     if not modelled:
         reasons.append("no model trained yet: label items of at least two classes and train")
@@ -284,12 +326,16 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
                     )
             if stop:
                 stops.append(verdict["reason"])
+                stopped.append(criterion)
+            else:
+                going.append(criterion)
     budget = settings.get("label_budget")
     if budget:
         decision = stopping.budget_exhausted(n_labelled, int(budget))
         reasons.append(decision.reason)
         if decision.stop:
             stops.append(decision.reason)
+            stopped.append("label_budget")
     if stops:
         verdict_text = "diminishing returns: " + "; ".join(stops)
     else:
@@ -312,6 +358,8 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         auto_label=auto,
         label_counts=label_counts,
         rare_labels=tuple(_rare_labels(label_counts)),
+        headline=_headline(stopped, going, modelled=bool(modelled), eval_note=eval_note),
+        details="; ".join(reasons),
     )
 
 

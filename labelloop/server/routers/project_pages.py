@@ -103,6 +103,8 @@ def dashboard(request: Request, project_id: int) -> Response:
             quality=quality,
             kappa=kappa,
             throughput=throughput,
+            show_flags=any(a.flagged is not None for a in throughput),
+            show_comments=any(a.commented is not None for a in throughput),
             jobs=recent,
             suspects=suspects,
             worth=worth,
@@ -345,6 +347,96 @@ def _change_members(request: Request, page: Page, project: Any, form: Any) -> Re
 # --------------------------------------------------------------------------- item browser
 
 
+# The browser's columns a header sorts by, in the order of the table.
+_SORT_COLUMNS = (
+    ("external_id", "external id"),
+    ("status", "status"),
+    ("label", "label"),
+    ("score", "score"),
+    ("skips", "skips"),
+)
+
+
+def _sort_links(filters: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per sortable column: the query that sorts by it (the other way round when it is the
+    current sort) and its ``aria-sort`` state."""
+    current = filters.get("sort", "")
+    links = {}
+    for column, _title in _SORT_COLUMNS:
+        state = "none"
+        target = column
+        if current == column:
+            state, target = "ascending", f"-{column}"
+        elif current == f"-{column}":
+            state = "descending"
+        query = {k: v for k, v in filters.items() if v and k != "sort"}
+        query["sort"] = target
+        links[column] = {"query": urlencode(query), "state": state}
+    return links
+
+
+def _item_browser(
+    request: Request,
+    page: Page,
+    project: Any,
+    filters: dict[str, str],
+    offset: int = 0,
+    *,
+    error: str | None = None,
+    saved: str = "",
+) -> Response:
+    db = db_of(request)
+    found = None
+    try:
+        bounds = [
+            float(v) if v.strip() else None for v in (filters["min_score"], filters["max_score"])
+        ]
+        found = browse.search_items(
+            db,
+            project.id,
+            text=filters["q"] or None,
+            meta=filters["meta"] or None,
+            status=filters["status"] or None,
+            label=filters["label"] or None,
+            annotator=filters["annotator"] or None,
+            min_score=bounds[0],
+            max_score=bounds[1],
+            skipped=bool(filters["skipped"]),
+            sort=filters["sort"] or None,
+            limit=50,
+            offset=offset,
+        )
+    except ValueError as exc:
+        if error is None:
+            error = str(exc) if isinstance(exc, LabelloopError) else "scores must be numbers"
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render_form(
+        request,
+        "items.html",
+        page,
+        error=error,
+        project=project,
+        filters=filters,
+        statuses=browse.ITEM_STATUSES,
+        found=found,
+        query=query,
+        columns=_SORT_COLUMNS,
+        sorts=_sort_links(filters),
+        saved_filters=[
+            {"id": f.id, "name": f.name, "query": urlencode(f.filters), "by": f.created_by}
+            for f in browse.list_saved_filters(db, project.id)
+        ],
+        saved=saved,
+    )
+
+
+def _filters_of(values: Any) -> dict[str, str]:
+    """The browser's fields from a query or a form, each as text ("" when absent)."""
+    filters = {key: str(values.get(key, "") or "")[:500] for key in browse.FILTER_KEYS}
+    filters["skipped"] = "1" if filters["skipped"] in ("1", "on", "true") else ""
+    return filters
+
+
 @router.get("/projects/{project_id}/items", response_class=HTMLResponse)
 def item_browser(
     request: Request,
@@ -356,12 +448,14 @@ def item_browser(
     annotator: Annotated[str, Query(max_length=200)] = "",
     min_score: Annotated[str, Query(max_length=40)] = "",
     max_score: Annotated[str, Query(max_length=40)] = "",
+    skipped: Annotated[str, Query(max_length=10)] = "",
+    sort: Annotated[str, Query(max_length=20)] = "",
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Response:
-    """Search the pool by text and metadata; filter by status, label, annotator and score."""
-
-    def build(page: Page, project: Any) -> Response:
-        filters = {
+    """Search the pool by text and metadata; filter by status, label, annotator, score and
+    skipped; sort by a column; save the filter under a name (admins) and re-apply one."""
+    filters = _filters_of(
+        {
             "q": q,
             "meta": meta,
             "status": status,
@@ -369,40 +463,55 @@ def item_browser(
             "annotator": annotator,
             "min_score": min_score,
             "max_score": max_score,
+            "skipped": skipped,
+            "sort": sort,
         }
-        error = None
-        found = None
-        try:
-            bounds = [float(v) if v.strip() else None for v in (min_score, max_score)]
-            found = browse.search_items(
-                db_of(request),
-                project.id,
-                text=q or None,
-                meta=meta or None,
-                status=status or None,
-                label=label or None,
-                annotator=annotator or None,
-                min_score=bounds[0],
-                max_score=bounds[1],
-                limit=50,
-                offset=offset,
-            )
-        except ValueError as exc:
-            error = str(exc) if isinstance(exc, LabelloopError) else "scores must be numbers"
-        query = urlencode({k: v for k, v in filters.items() if v})
-        return render_form(
-            request,
-            "items.html",
-            page,
-            error=error,
-            project=project,
-            filters=filters,
-            statuses=browse.ITEM_STATUSES,
-            found=found,
-            query=query,
-        )
+    )
+
+    def build(page: Page, project: Any) -> Response:
+        return _item_browser(request, page, project, filters, offset)
 
     return guarded(request, project_id, "review", build)
+
+
+@router.post("/projects/{project_id}/items/filters", response_class=HTMLResponse)
+async def change_saved_filters(request: Request, project_id: int) -> Response:
+    """Save the browser's current filter under a name, or delete a saved one (admin)."""
+
+    def show(request: Request, page: Page, project: Any, *, error: str | None = None) -> Response:
+        return _item_browser(request, page, project, _filters_of({}), error=error)
+
+    return await admin_form(request, project_id, show=show, change=_change_saved_filters)
+
+
+def _change_saved_filters(request: Request, page: Page, project: Any, form: Any) -> Response:
+    db = db_of(request)
+    filters = _filters_of(form)
+    action = str(form.get("action", ""))
+    try:
+        if action == "save":
+            found = browse.save_filter(
+                db,
+                actor=page.user.name,
+                project=project.id,
+                name=str(form.get("name", "")),
+                filters=filters,
+            )
+            return _item_browser(
+                request, page, project, filters, saved=f"filter “{found.name}” saved"
+            )
+        if action == "delete":
+            browse.delete_saved_filter(
+                db,
+                actor=page.user.name,
+                project=project.id,
+                filter_id=int(form.get("filter_id", 0)),
+            )
+            return _item_browser(request, page, project, filters, saved="filter deleted")
+        error = f"unknown action {action!r}"
+    except (LabelloopError, ValueError) as exc:
+        error = str(exc)
+    return _item_browser(request, page, project, filters, error=error)
 
 
 @router.get("/projects/{project_id}/items/{item_id}", response_class=HTMLResponse)

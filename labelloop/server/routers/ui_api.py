@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Response, status
 
 from labelloop.engine import browse, lookup, queue
 from labelloop.engine.core.settings import hides_model_guess
@@ -12,6 +12,7 @@ from labelloop.server import deps
 from labelloop.server.errors import ApiError
 from labelloop.server.routers import or_no_content
 from labelloop.server.schemas import (
+    MAX_ID,
     AnnotationId,
     AnnotatorProgress,
     ItemGuess,
@@ -19,6 +20,8 @@ from labelloop.server.schemas import (
     ItemId,
     ItemPage,
     LeaseHolder,
+    SavedFilter,
+    SavedFilterCreate,
     TaskInfo,
 )
 
@@ -62,10 +65,20 @@ def search_items(
     annotator: Annotated[str | None, Query(max_length=200)] = None,
     min_score: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
     max_score: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
+    skipped: Annotated[bool, Query(description="Only items some annotator skipped.")] = False,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="id, external_id, status, label, score or skips; '-' in front "
+            "for descending.",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Any:
-    """Search the pool (admins and reviewers): text, metadata, status, label, annotator, score."""
+    """Search the pool (admins and reviewers): text, metadata, status, label, annotator,
+    score, skipped items with their reasons; sorted by a column."""
     return browse.search_items(
         db,
         project.id,
@@ -76,9 +89,45 @@ def search_items(
         annotator=annotator,
         min_score=min_score,
         max_score=max_score,
+        skipped=skipped,
+        sort=sort or None,
         limit=limit,
         offset=offset,
     )
+
+
+@router.get(
+    "/projects/{project_id}/filters",
+    response_model=list[SavedFilter],
+    dependencies=[deps.ReviewerOnly],
+)
+def saved_filters(project: deps.ProjectMember, db: deps.DbDep) -> Any:
+    """The item browser's saved filters of the project, by name (admins and reviewers)."""
+    return browse.list_saved_filters(db, project.id)
+
+
+@router.post("/projects/{project_id}/filters", response_model=SavedFilter, status_code=201)
+def save_filter(
+    project: deps.ProjectMember, body: SavedFilterCreate, user: deps.AdminUser, db: deps.DbDep
+) -> Any:
+    """Save the browser's query under a name (admins); an existing name is replaced."""
+    return browse.save_filter(
+        db, actor=deps.actor_for(user), project=project.id, name=body.name, filters=body.filters
+    )
+
+
+@router.delete("/projects/{project_id}/filters/{filter_id}", status_code=204)
+def delete_filter(
+    project: deps.ProjectMember,
+    filter_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: deps.AdminUser,
+    db: deps.DbDep,
+) -> Response:
+    """Delete a saved filter (admins)."""
+    browse.delete_saved_filter(
+        db, actor=deps.actor_for(user), project=project.id, filter_id=filter_id
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

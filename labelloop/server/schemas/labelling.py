@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from labelloop.engine.browse import AnnotatorProgress, ItemGuess, ItemHistory, ItemPage
+from labelloop.engine.browse import (
+    AnnotatorProgress,
+    ItemGuess,
+    ItemHistory,
+    ItemPage,
+    SavedFilter,
+)
 from labelloop.engine.core.items import AnnotationInfo
 from labelloop.engine.feedback import FeedbackPage, Pulse
 from labelloop.engine.queue import TaskInfo
@@ -32,6 +38,8 @@ __all__ = [
     "ReviewCreate",
     "ReviewOutcome",
     "ReviewTaskInfo",
+    "SavedFilter",
+    "SavedFilterCreate",
     "SkipCreate",
     "TaskInfo",
 ]
@@ -39,6 +47,17 @@ __all__ = [
 
 class SkipCreate(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class SavedFilterCreate(RequestModel):
+    """A name and the item browser's query to keep under it (saving a name again replaces it)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    filters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The browser's fields: q, meta, status, label, annotator, min_score, "
+        "max_score, skipped, sort.",
+    )
 
 
 class SpanCreate(RequestModel):

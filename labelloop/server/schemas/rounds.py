@@ -103,6 +103,10 @@ class StatusPublic(BaseModel):
     rounds: list[RoundPublic]
     should_stop: bool
     verdict: str
+    # The verdict in plain words first ("keep labelling: the model is still changing"),
+    # and the criteria's statistics for a details line.
+    headline: str = ""
+    details: str = ""
     reasons: list[str]
     # The evaluation labels the metrics and the verdict need, and the words shown until
     # they are there ("not enough evaluation labels yet (n of N)"), else None.
