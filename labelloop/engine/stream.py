@@ -1,7 +1,8 @@
 """Stream mode: an item arrives, the latest model scores it, the budget decides at once.
 
-Each arrival is **asked** (queued for people at once), or **parked** (kept in the pool,
-where batch rounds may still pick it); the answer says which and why. The rules:
+Each arrival is **asked** (queued for people at once), **auto-labelled** (hybrid
+automation on and the model certified sure of it), or **parked** (kept in the pool, where
+batch rounds may still pick it); the answer says which and why. The rules:
 
 1. An offered record is checked like an imported one
    (`labelloop.io.records.record_from_mapping`): text and tabular projects only, no
@@ -20,6 +21,15 @@ where batch rounds may still pick it); the answer says which and why. The rules:
 4. An arrival is drawn for the evaluation set with probability ``eval_share`` (seeded
    by the arrival's number); it is asked as such, if the budget allows (evaluation
    labels are labels too), else parked outside the evaluation set.
+6. With auto-labelling on (``auto_label``, not paused, single-label), an arrival whose
+   top-class probability under the latest round's model is at or above that round's
+   certified threshold for the class (`labelloop.engine.core.auto_labels.certified_cut`)
+   is **auto-labelled** on arrival, through the rounds' own path
+   (`labelloop.engine.core.auto_labels.write_auto_label`: a ``model`` annotation, its
+   auto-label row, the final label, a spot check drawn like a round's). It spends no
+   budget and does not move the threshold. An arrival drawn for the evaluation set or
+   for exploration and asked (the budget allowed it) is asked instead: those labels
+   must come from people.
 5. Asked items go to the top of the queue, above any picked batch, most informative
    first (`priority.ASKED_BONUS` plus their place by informativeness), and stay there
    through later rounds and pushes; parked ones take their place by informativeness
@@ -39,6 +49,7 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from labelloop.engine.core.artifacts import load_project_model
+from labelloop.engine.core.auto_labels import CertifiedCut, certified_cut, write_auto_label
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.priority import (
     ASKED_BONUS,
@@ -54,8 +65,15 @@ from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
 from labelloop.io.records import record_from_mapping
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, PredictionRow, StreamStateRow, TaskRow, utcnow
-from labelloop.strategies.stream import StreamPolicy, StreamState, decide
+from labelloop.store.tables import (
+    ItemRow,
+    PredictionRow,
+    ProjectRow,
+    StreamStateRow,
+    TaskRow,
+    utcnow,
+)
+from labelloop.strategies.stream import StreamPolicy, StreamState, decide, explores, pass_on
 
 if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engine
     from labelloop.models.builtin import ProjectModel
@@ -70,8 +88,9 @@ _CACHE_SIZE = 8
 class StreamOffer:
     """One arrival's decision.
 
-    ``decision`` is ``ask`` or ``park``; ``informativeness`` is None before a model;
-    ``asked`` and ``allowed`` are the stream's asks so far and the budget's bound.
+    ``decision`` is ``ask``, ``auto-label`` or ``park``; ``informativeness`` is None
+    before a model; ``asked`` and ``allowed`` are the stream's asks so far and the
+    budget's bound; ``label`` is the auto-label given (None otherwise).
     """
 
     item_id: str
@@ -84,6 +103,7 @@ class StreamOffer:
     arrivals: int
     asked: int
     allowed: int
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +238,33 @@ def _refuse_duplicates(session: Any, project_id: int, checked: Any) -> None:
         raise ConflictError(f"item {checked.external_id!r} has the same content as item {same!r}")
 
 
+def _auto_reason(hit: tuple[str, float, int], cut: CertifiedCut, version: int) -> str:
+    label, confidence, c = hit
+    return (
+        f"auto-labelled {label!r}: the model is {confidence:.3f} sure, at or above the "
+        f"threshold {cut.thresholds[c]:.3f} certified in round {cut.round_number} "
+        f"(model v{version})"
+    )
+
+
+def _auto_label(
+    session: Any, project_id: int, item_id: int, hit: tuple[str, float, int],
+    cut: CertifiedCut, version: int,
+) -> None:  # fmt: skip
+    """Rule 6: the auto-label, through the rounds' path (ORM rows, as `settle_item` takes)."""
+    label, confidence, c = hit
+    item = session.get(ItemRow, item_id)
+    task = session.execute(
+        select(TaskRow).where(TaskRow.item_id == item_id, TaskRow.queue == LABEL_QUEUE)
+    ).scalar_one()
+    write_auto_label(
+        session, project=session.get(ProjectRow, project_id), item=item, task=task,
+        label=label, confidence=confidence, threshold=float(cut.thresholds[c]),
+        bound=float(cut.bounds[c] or 0.0), model_version_id=cut.model_version_id,
+        model_version=version, round_number=cut.round_number,
+    )  # fmt: skip
+
+
 def offer_item(
     db: Database,
     *,
@@ -258,7 +305,9 @@ def offer_item(
         checked = _check_record(row, record, source, line)
         ranked_by = ranking_model(session, row.id)
         settings = effective_settings(row)
+        cut = None if ranked_by is None else certified_cut(session, row, ranked_by[0])
     informative, proba = _score(db, row, checked.payload, ranked_by)
+    hit = None if cut is None or proba is None else cut.clears(proba, list(row.labels))
     policy = stream_policy(settings, row.id)
     with db.transaction() as session:
         state_row = _locked_state(session, row.id, db.dialect)
@@ -275,6 +324,12 @@ def offer_item(
             if eval_draw
             else None,
         )
+        if hit is not None and not (decided.ask and (eval_draw or explores(policy, state))):
+            decided = pass_on(
+                state, policy, _auto_reason(hit, cut, ranked_by[1]), informativeness=informative
+            )
+        else:
+            hit = None
         is_eval = bool(eval_draw and decided.ask)
         now = utcnow()
         item_id = session.execute(
@@ -323,11 +378,13 @@ def offer_item(
                     created_at=now,
                 )
             )
+        if hit is not None:
+            _auto_label(session, row.id, item_id, hit, cut, ranked_by[1])
         state_row.state = decided.state.to_dict()
         state_row.updated_at = now
         outcome = StreamOffer(
             item_id=checked.external_id,
-            decision="ask" if decided.ask else "park",
+            decision="ask" if decided.ask else "auto-label" if hit else "park",
             reason=decided.reason,
             informativeness=informative,
             threshold=decided.threshold,
@@ -336,6 +393,7 @@ def offer_item(
             arrivals=decided.state.arrivals,
             asked=decided.state.asked,
             allowed=decided.allowed,
+            label=hit[0] if hit else None,
         )
         append_event(
             session,
@@ -353,6 +411,7 @@ def offer_item(
                 "arrival": outcome.arrivals,
                 "asked": outcome.asked,
                 "allowed": outcome.allowed,
+                **({"label": outcome.label} if hit else {}),
             },
         )
     return outcome
