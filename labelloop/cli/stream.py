@@ -44,8 +44,9 @@ def offer(
 ) -> None:
     """Offer a file's records one by one, as if they arrived: each is asked (queued for
     people now), auto-labelled (auto_label on and the model certified sure of it) or
-    parked (kept in the pool) by the latest model and the project's stream_* settings. Each arrival stands on its own: a bad record stops the command,
-    naming its line, and the records before it stay offered."""
+    parked (kept in the pool) by the latest model and the project's stream_* settings.
+    Each arrival stands on its own: a bad record stops the command, naming its line,
+    and the records before it stay offered."""
     from labelloop.engine.stream import offer_item
     from labelloop.exceptions import ConflictError
     from labelloop.io.jsonl import read_jsonl

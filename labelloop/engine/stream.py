@@ -187,9 +187,9 @@ def _score(
     a model)."""
     if ranked_by is None:
         return None, None
-    from labelloop.models.builtin import ItemInput
-
     import sklearn
+
+    from labelloop.models.builtin import ItemInput
 
     model = _MODELS.get(db, project.id, ranked_by[1])
     # One row: scikit-learn's checks of its parameters and of finite input cost more than
