@@ -248,9 +248,11 @@ class Client:
     def offer(self, project_id: int, record: dict[str, Any]) -> dict[str, Any]:
         """Offer one arriving item (an import record without a label) to stream mode.
 
-        Answers the decision: ``decision`` (``ask``: queued for people now, or ``park``:
-        kept in the pool), ``reason``, ``informativeness``, and the budget's ``asked``
-        and ``allowed``. Not retried: a second offer of the same id is refused (409).
+        Answers the decision: ``decision`` (``ask``: queued for people now;
+        ``auto-label``: labelled by the model, certified sure of it, ``label`` saying
+        which; or ``park``: kept in the pool), ``reason``, ``informativeness``, and the
+        budget's ``asked`` and ``allowed``. Not retried: a second offer of the same id
+        is refused (409).
         """
         return self._request("POST", f"/projects/{int(project_id)}/stream", json=record)
 

@@ -43,9 +43,10 @@ def offer(
     db: DbOption = None,
 ) -> None:
     """Offer a file's records one by one, as if they arrived: each is asked (queued for
-    people now) or parked (kept in the pool) by the latest model and the project's
-    stream_* settings. Each arrival stands on its own: a bad record stops the command,
-    naming its line, and the records before it stay offered."""
+    people now), auto-labelled (auto_label on and the model certified sure of it) or
+    parked (kept in the pool) by the latest model and the project's stream_* settings.
+    Each arrival stands on its own: a bad record stops the command, naming its line,
+    and the records before it stay offered."""
     from labelloop.engine.stream import offer_item
     from labelloop.exceptions import ConflictError
     from labelloop.io.jsonl import read_jsonl
@@ -87,6 +88,7 @@ def offer(
         say(
             f"offered {len(decisions)} item(s): "
             f"{sum(d.decision == 'ask' for d in decisions)} asked, "
+            f"{sum(d.decision == 'auto-label' for d in decisions)} auto-labelled, "
             f"{sum(d.decision == 'park' for d in decisions)} parked; "
             f"the stream has asked {last.asked} of {last.arrivals} arrivals "
             f"(at most {last.allowed} allowed)"

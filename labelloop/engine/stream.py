@@ -1,7 +1,8 @@
 """Stream mode: an item arrives, the latest model scores it, the budget decides at once.
 
-Each arrival is **asked** (queued for people at once), or **parked** (kept in the pool,
-where batch rounds may still pick it); the answer says which and why. The rules:
+Each arrival is **asked** (queued for people at once), **auto-labelled** (hybrid
+automation on and the model certified sure of it), or **parked** (kept in the pool, where
+batch rounds may still pick it); the answer says which and why. The rules:
 
 1. An offered record is checked like an imported one
    (`labelloop.io.records.record_from_mapping`): text and tabular projects only, no
@@ -20,6 +21,15 @@ where batch rounds may still pick it); the answer says which and why. The rules:
 4. An arrival is drawn for the evaluation set with probability ``eval_share`` (seeded
    by the arrival's number); it is asked as such, if the budget allows (evaluation
    labels are labels too), else parked outside the evaluation set.
+6. With auto-labelling on (``auto_label``, not paused, single-label), an arrival whose
+   top-class probability under the latest round's model is at or above that round's
+   certified threshold for the class (`labelloop.engine.core.auto_labels.certified_cut`)
+   is **auto-labelled** on arrival, through the rounds' own path
+   (`labelloop.engine.core.auto_labels.write_auto_label`: a ``model`` annotation, its
+   auto-label row, the final label, a spot check drawn like a round's). It spends no
+   budget and does not move the threshold. An arrival drawn for the evaluation set or
+   for exploration and asked (the budget allowed it) is asked instead: those labels
+   must come from people.
 5. Asked items go to the top of the queue, above any picked batch, most informative
    first (`priority.ASKED_BONUS` plus their place by informativeness), and stay there
    through later rounds and pushes; parked ones take their place by informativeness
@@ -36,9 +46,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Integer, bindparam, select
 
 from labelloop.engine.core.artifacts import load_project_model
+from labelloop.engine.core.auto_labels import CertifiedCut, certified_cut, write_auto_label
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.priority import (
     ASKED_BONUS,
@@ -54,8 +65,15 @@ from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
 from labelloop.io.records import record_from_mapping
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, PredictionRow, StreamStateRow, TaskRow, utcnow
-from labelloop.strategies.stream import StreamPolicy, StreamState, decide
+from labelloop.store.tables import (
+    ItemRow,
+    PredictionRow,
+    ProjectRow,
+    StreamStateRow,
+    TaskRow,
+    utcnow,
+)
+from labelloop.strategies.stream import StreamPolicy, StreamState, decide, explores, pass_on
 
 if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engine
     from labelloop.models.builtin import ProjectModel
@@ -70,8 +88,9 @@ _CACHE_SIZE = 8
 class StreamOffer:
     """One arrival's decision.
 
-    ``decision`` is ``ask`` or ``park``; ``informativeness`` is None before a model;
-    ``asked`` and ``allowed`` are the stream's asks so far and the budget's bound.
+    ``decision`` is ``ask``, ``auto-label`` or ``park``; ``informativeness`` is None
+    before a model; ``asked`` and ``allowed`` are the stream's asks so far and the
+    budget's bound; ``label`` is the auto-label given (None otherwise).
     """
 
     item_id: str
@@ -84,6 +103,7 @@ class StreamOffer:
     arrivals: int
     asked: int
     allowed: int
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,10 +187,15 @@ def _score(
     a model)."""
     if ranked_by is None:
         return None, None
+    import sklearn
+
     from labelloop.models.builtin import ItemInput
 
     model = _MODELS.get(db, project.id, ranked_by[1])
-    proba = model.predict_proba(model.featurizer.transform([ItemInput(payload, None)]))
+    # One row: scikit-learn's checks of its parameters and of finite input cost more than
+    # the transform and the prediction (the model and its features are its own).
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        proba = model.predict_proba(model.featurizer.transform([ItemInput(payload, None)]))
     informative = uncertainty(
         proba, measure=uncertainty_measure(project.strategy), multi_label=project.multi_label
     )
@@ -179,43 +204,86 @@ def _score(
     return float(informative[0]), dict(zip(labels, rounded, strict=True))
 
 
-def _locked_state(session: Any, project_id: int, dialect: str) -> StreamStateRow:
-    """Rule 3: the project's stream state row, created on first use, locked."""
-    query = select(StreamStateRow).where(StreamStateRow.project_id == project_id)
+# The decision's statements are built once, on the tables (Core): building and the ORM's
+# bookkeeping cost more than SQLite takes to run them, and a decision is a few of each.
+_STATES = StreamStateRow.__table__
+_ITEMS = ItemRow.__table__
+_P = bindparam("p", type_=Integer)
+_STATE = select(_STATES.c.state).where(_STATES.c.project_id == _P)
+_NEW_STATE = _STATES.insert()
+_SAVE_STATE = (
+    _STATES.update()
+    .where(_STATES.c.project_id == _P)
+    .values(state=bindparam("state"), updated_at=bindparam("now"))
+)
+_SAME_ID = select(_ITEMS.c.id).where(
+    _ITEMS.c.project_id == _P, _ITEMS.c.external_id == bindparam("external_id")
+)
+_SAME_CONTENT = (
+    select(_ITEMS.c.external_id)
+    .where(_ITEMS.c.project_id == _P, _ITEMS.c.content_hash == bindparam("content_hash"))
+    .limit(1)
+)
+_NEW_ITEM = _ITEMS.insert().returning(_ITEMS.c.id)
+_NEW_TASK = TaskRow.__table__.insert()
+_NEW_PREDICTION = PredictionRow.__table__.insert()
+
+
+def _locked_state(conn: Any, project_id: int, dialect: str) -> dict[str, Any]:
+    """Rule 3: the project's stream state, its row created on first use and locked."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
 
         # Two first arrivals at once: one creates the row, both then wait on its lock.
-        session.execute(
+        conn.execute(
             insert(StreamStateRow)
             .values(project_id=project_id, state={}, updated_at=utcnow())
             .on_conflict_do_nothing()
         )
-        return session.execute(query.with_for_update()).scalar_one()
-    row = session.execute(query).scalar_one_or_none()  # SQLite: the write lock is held
-    if row is None:
-        row = StreamStateRow(project_id=project_id, state={}, updated_at=utcnow())
-        session.add(row)
-        session.flush()
-    return row
+        return conn.execute(_STATE.with_for_update(), {"p": project_id}).scalar_one()
+    state = conn.execute(_STATE, {"p": project_id}).first()  # SQLite: the write lock is held
+    if state is None:
+        conn.execute(_NEW_STATE, {"project_id": project_id, "state": {}, "updated_at": utcnow()})
+        return {}
+    return state[0]
 
 
-def _refuse_duplicates(session: Any, project_id: int, checked: Any) -> None:
+def _refuse_duplicates(conn: Any, project_id: int, checked: Any) -> None:
     """Rule 1: the id and the content must be new to the project (two index lookups)."""
-    taken = session.execute(
-        select(ItemRow.id).where(
-            ItemRow.project_id == project_id, ItemRow.external_id == checked.external_id
-        )
-    ).first()
-    if taken is not None:
+    if conn.execute(_SAME_ID, {"p": project_id, "external_id": checked.external_id}).first():
         raise ConflictError(f"item {checked.external_id!r} is already in the project")
-    same = session.execute(
-        select(ItemRow.external_id)
-        .where(ItemRow.project_id == project_id, ItemRow.content_hash == checked.content_hash)
-        .limit(1)
+    same = conn.execute(
+        _SAME_CONTENT, {"p": project_id, "content_hash": checked.content_hash}
     ).scalar()
     if same is not None:
         raise ConflictError(f"item {checked.external_id!r} has the same content as item {same!r}")
+
+
+def _auto_reason(hit: tuple[str, float, int], cut: CertifiedCut, version: int) -> str:
+    label, confidence, c = hit
+    return (
+        f"auto-labelled {label!r}: the model is {confidence:.3f} sure, at or above the "
+        f"threshold {cut.thresholds[c]:.3f} certified in round {cut.round_number} "
+        f"(model v{version})"
+    )
+
+
+def _auto_label(
+    session: Any, project_id: int, item_id: int, hit: tuple[str, float, int],
+    cut: CertifiedCut, version: int,
+) -> None:  # fmt: skip
+    """Rule 6: the auto-label, through the rounds' path (ORM rows, as `settle_item` takes)."""
+    label, confidence, c = hit
+    item = session.get(ItemRow, item_id)
+    task = session.execute(
+        select(TaskRow).where(TaskRow.item_id == item_id, TaskRow.queue == LABEL_QUEUE)
+    ).scalar_one()
+    write_auto_label(
+        session, project=session.get(ProjectRow, project_id), item=item, task=task,
+        label=label, confidence=confidence, threshold=float(cut.thresholds[c]),
+        bound=float(cut.bounds[c] or 0.0), model_version_id=cut.model_version_id,
+        model_version=version, round_number=cut.round_number,
+    )  # fmt: skip
 
 
 def offer_item(
@@ -258,12 +326,14 @@ def offer_item(
         checked = _check_record(row, record, source, line)
         ranked_by = ranking_model(session, row.id)
         settings = effective_settings(row)
+        cut = None if ranked_by is None else certified_cut(session, row, ranked_by[0])
     informative, proba = _score(db, row, checked.payload, ranked_by)
+    hit = None if cut is None or proba is None else cut.clears(proba, list(row.labels))
     policy = stream_policy(settings, row.id)
     with db.transaction() as session:
-        state_row = _locked_state(session, row.id, db.dialect)
-        _refuse_duplicates(session, row.id, checked)
-        state = StreamState.from_dict(state_row.state)
+        conn = session.connection()
+        state = StreamState.from_dict(_locked_state(conn, row.id, db.dialect))
+        _refuse_duplicates(conn, row.id, checked)
         arrival = state.arrivals + 1
         draw, order = np.random.default_rng([policy.seed, arrival, 1]).random(2)
         eval_draw = draw < float(settings["eval_share"])
@@ -275,59 +345,67 @@ def offer_item(
             if eval_draw
             else None,
         )
+        if hit is not None and not (decided.ask and (eval_draw or explores(policy, state))):
+            decided = pass_on(
+                state, policy, _auto_reason(hit, cut, ranked_by[1]), informativeness=informative
+            )
+        else:
+            hit = None
         is_eval = bool(eval_draw and decided.ask)
         now = utcnow()
-        item_id = session.execute(
-            insert(ItemRow)
-            .values(
-                project_id=row.id,
-                external_id=checked.external_id,
-                payload=checked.payload,
-                media_ref=None,
-                meta=checked.meta,
-                content_hash=checked.content_hash,
-                is_eval=is_eval,
-                status="open",
-                created_at=now,
-            )
-            .returning(ItemRow.id)
+        item_id = conn.execute(
+            _NEW_ITEM,
+            {
+                "project_id": row.id,
+                "external_id": checked.external_id,
+                "payload": checked.payload,
+                "media_ref": None,
+                "meta": checked.meta,
+                "content_hash": checked.content_hash,
+                "is_eval": is_eval,
+                "status": "open",
+                "created_at": now,
+            },
         ).scalar_one()
         place = float(
             scored_priorities(np.array([informative]))[0]
             if informative is not None
             else unscored_priorities(np.array([order]))[0]
         )
-        session.execute(
-            insert(TaskRow).values(
-                project_id=row.id,
-                item_id=item_id,
-                queue=LABEL_QUEUE,
-                status="open",
-                priority=ASKED_BONUS + place if decided.ask else place,
-                needed=int(settings["overlap"]),
-                active_leases=0,
-                reason=f"stream: {decided.reason}"[:300],
-                is_eval=is_eval,
-                created_at=now,
-                updated_at=now,
-            )
+        conn.execute(
+            _NEW_TASK,
+            {
+                "project_id": row.id,
+                "item_id": item_id,
+                "queue": LABEL_QUEUE,
+                "status": "open",
+                "priority": ASKED_BONUS + place if decided.ask else place,
+                "needed": int(settings["overlap"]),
+                "active_leases": 0,
+                "reason": f"stream: {decided.reason}"[:300],
+                "is_eval": is_eval,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         if proba is not None:
-            session.execute(
-                insert(PredictionRow).values(
-                    project_id=row.id,
-                    item_id=item_id,
-                    model_version_id=ranked_by[0],
-                    probabilities=proba,
-                    score=informative,
-                    created_at=now,
-                )
+            conn.execute(
+                _NEW_PREDICTION,
+                {
+                    "project_id": row.id,
+                    "item_id": item_id,
+                    "model_version_id": ranked_by[0],
+                    "probabilities": proba,
+                    "score": informative,
+                    "created_at": now,
+                },
             )
-        state_row.state = decided.state.to_dict()
-        state_row.updated_at = now
+        if hit is not None:
+            _auto_label(session, row.id, item_id, hit, cut, ranked_by[1])
+        conn.execute(_SAVE_STATE, {"p": row.id, "state": decided.state.to_dict(), "now": now})
         outcome = StreamOffer(
             item_id=checked.external_id,
-            decision="ask" if decided.ask else "park",
+            decision="ask" if decided.ask else "auto-label" if hit else "park",
             reason=decided.reason,
             informativeness=informative,
             threshold=decided.threshold,
@@ -336,6 +414,7 @@ def offer_item(
             arrivals=decided.state.arrivals,
             asked=decided.state.asked,
             allowed=decided.allowed,
+            label=hit[0] if hit else None,
         )
         append_event(
             session,
@@ -353,6 +432,7 @@ def offer_item(
                 "arrival": outcome.arrivals,
                 "asked": outcome.asked,
                 "allowed": outcome.allowed,
+                **({"label": outcome.label} if hit else {}),
             },
         )
     return outcome

@@ -197,7 +197,8 @@ class ProjectHandle:
         """Stream mode: offer one arriving item (an import record without a label).
 
         The latest model scores it and the project's ``stream_*`` settings decide at once:
-        ``ask`` (queued for people now) or ``park`` (kept in the pool), with the reason.
+        ``ask`` (queued for people now), ``auto-label`` (with hybrid automation on, when
+        the model is certified sure of it) or ``park`` (kept in the pool), with the reason.
         """
         return stream.offer_item(
             self._db, project=self.id, record=dict(record), actor=self.workspace.actor

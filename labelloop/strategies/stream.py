@@ -36,7 +36,15 @@ import numpy as np
 
 from labelloop.exceptions import ValidationError
 
-__all__ = ["BudgetedStream", "StreamDecision", "StreamPolicy", "StreamState", "decide"]
+__all__ = [
+    "BudgetedStream",
+    "StreamDecision",
+    "StreamPolicy",
+    "StreamState",
+    "decide",
+    "explores",
+    "pass_on",
+]
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,34 @@ def _explores(policy: StreamPolicy, arrival: int) -> bool:
     if policy.explore == 0.0:
         return False
     return bool(np.random.default_rng([policy.seed, arrival]).random() < policy.explore)
+
+
+def explores(policy: StreamPolicy, state: StreamState) -> bool:
+    """Whether the next arrival is drawn for exploration (rule 4), budget aside."""
+    return _explores(policy, state.arrivals + 1)
+
+
+def pass_on(
+    state: StreamState,
+    policy: StreamPolicy,
+    reason: str,
+    *,
+    informativeness: float | None = None,
+    now: dt.datetime | None = None,
+) -> StreamDecision:
+    """An arrival decided without people (e.g. auto-labelled): counted, not asked.
+
+    It spends no budget and does not move the threshold (only `decide`'s threshold
+    decisions do).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    started = state.started_at or now
+    arrival = state.arrivals + 1
+    threshold = policy.initial_threshold if state.threshold is None else state.threshold
+    recent = tuple(i for i in state.recent if i > arrival - policy.window)
+    after = replace(state, arrivals=arrival, threshold=threshold, started_at=started, recent=recent)
+    allowed = _allowed(policy, arrival, started, now)
+    return StreamDecision(False, reason, float(informativeness or 0.0), threshold, allowed, after)
 
 
 def decide(

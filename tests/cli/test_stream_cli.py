@@ -41,7 +41,7 @@ def test_offer_decides_each_line_and_status_sums_up(run, tmp_path):
     assert [d["item_id"] for d in decisions] == [f"s{i}" for i in range(6)]
     asked = sum(d["decision"] == "ask" for d in decisions)
     assert asked == 4  # floor(0.5 * 6) + 1, no model yet: the cold start asks
-    assert f"{asked} asked, {6 - asked} parked" in offered.stderr
+    assert f"{asked} asked, 0 auto-labelled, {6 - asked} parked" in offered.stderr
     status = run("stream", "status", "rev")
     assert status.exit_code == 0, status.output
     assert f"6 arrivals, {asked} asked (the budget allows 4)" in status.stderr

@@ -306,3 +306,46 @@ def test_export_round_trips_and_reverifies(chain5):
 def test_export_unknown_project(database):
     with pytest.raises(NotFoundError):
         next(export_events(database, "nope"))
+
+
+def test_text_cut_at_seq_is_the_hashed_text() -> None:
+    from labelloop.store.audit import hashed_text_around_seq
+
+    fields = {
+        "chain": "project:3",
+        "project_id": 3,
+        "actor": "ann\u00e9e \u2603",
+        "action": "task.leased",
+        "target": 'item:"quoted" \u00e9',
+        "before": {"seq": 1, "z": [1.0, 2.5]},
+        "after": {"label": "pos", "expires_at": "2026-01-01T00:00:00"},
+        "created_at": dt.datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=dt.UTC),
+    }
+    prefix, suffix = hashed_text_around_seq(**fields)
+    import hashlib
+
+    for seq in (1, 42, 123456):
+        text_hash = hashlib.sha256((prefix + str(seq) + suffix + "ab" * 32).encode()).hexdigest()
+        assert text_hash == event_hash(**fields, seq=seq, prev_hash="ab" * 32)
+
+
+def test_events_hashed_by_the_database_verify(database) -> None:
+    """On PostgreSQL the server computes the hash; the chain verifies in Python with
+    text that is not ASCII, floats, numpy values and the global chain."""
+    project_id = _project(database)
+    for i in range(3):
+        with database.transaction() as s:
+            append_event(
+                s,
+                project_id=project_id,
+                actor=f"\u00e9milie-{i}",
+                action="item.labelled",
+                target=f"item:\u2603-{i}",
+                before={"p": np.float64(0.25), "n": np.int64(i), "big": 1e16},
+                after={"label": "\u00fcber", "nested": [{"x": None}, 2.0]},
+            )
+            append_event(s, project_id=None, actor="cli:root", action="user.created",
+                         target=f"user:{i}")  # fmt: skip
+    assert verify_chain(database, project_id).ok
+    assert verify_chain(database, project_id).n_events == 3
+    assert verify_global_chain(database).ok

@@ -1,7 +1,8 @@
 """Auto-labels measured by spot checks, and the pause that follows when they fall short.
 
-Auto-labels are written by rounds (`labelloop.engine.rounds.auto_labels`); this module
-holds what the rounds, the annotation path and the status share.
+Auto-labels are written by rounds (`labelloop.engine.rounds.auto_labels`) and by stream
+mode on an item's arrival (`labelloop.engine.stream`), both through `write_auto_label`;
+this module holds what they, the annotation path and the status share.
 
 Rules
 -----
@@ -23,6 +24,7 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +32,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from labelloop.automation import precision_interval
-from labelloop.engine.core.final_label import LABELLED_STATUSES
-from labelloop.engine.core.labels import label_key
+from labelloop.engine.core.final_label import LABELLED_STATUSES, settle_item
+from labelloop.engine.core.labels import AUTO_SOURCE, label_key
 from labelloop.engine.core.outbox import emit_event
 from labelloop.engine.core.settings import effective_settings
 from labelloop.store.audit import append_event
@@ -42,10 +44,16 @@ from labelloop.store.tables import (
     ItemRow,
     ProjectRow,
     RoundRow,
+    TaskRow,
 )
 
 __all__ = [
     "PEOPLE_SOURCES",
+    "SPOT_CHECK_PRIORITY",
+    "SPOT_CHECK_REASON",
+    "CertifiedCut",
+    "certified_cut",
+    "write_auto_label",
     "AutoLabelStatus",
     "SpotChecks",
     "auto_label_status",
@@ -57,6 +65,113 @@ __all__ = [
 
 # The final-label sources that mean people decided (rule 1).
 PEOPLE_SOURCES = ("human", "review")
+
+# A spot check's task: above every ranked pool task ([0, 1)), below the picked batch
+# ((2, 3]), with a reason that does not say the item was auto-labelled.
+SPOT_CHECK_PRIORITY = 1.0
+SPOT_CHECK_REASON = "a random sample of the pool"
+
+
+def is_spot_check(project_id: int, round_number: int, item_id: int, share: float) -> bool:
+    """Whether an auto-label is also sent to people (drawn by project, round and item, so
+    a re-run decides the same)."""
+    return random.Random(f"{project_id}:{round_number}:{item_id}").random() < share
+
+
+def write_auto_label(
+    session: Session,
+    *,
+    project: ProjectRow,
+    item: ItemRow,
+    task: TaskRow | None,
+    label: str,
+    confidence: float,
+    threshold: float,
+    bound: float,
+    model_version_id: int,
+    model_version: int,
+    round_number: int,
+) -> bool:
+    """Auto-label one open item without an active annotation, in the caller's transaction.
+
+    A ``model`` annotation (actor ``model:v<version>``), its `AutoLabelRow`, the item's
+    final label through `settle_item`; its label task closed, or, for a spot check
+    (``auto_label_spot_check``), left open at `SPOT_CHECK_PRIORITY`. Returns whether it
+    is a spot check. The caller audits.
+    """
+    annotation = AnnotationRow(
+        project_id=project.id, item_id=item.id, task_id=task.id if task else None,
+        actor=f"model:v{model_version}", source=AUTO_SOURCE, label=label,
+    )  # fmt: skip
+    session.add(annotation)
+    session.flush()
+    share = float(effective_settings(project)["auto_label_spot_check"])
+    spot = task is not None and is_spot_check(project.id, round_number, item.id, share)
+    session.add(
+        AutoLabelRow(
+            project_id=project.id, item_id=item.id, annotation_id=annotation.id,
+            model_version_id=model_version_id, round_number=round_number,
+            confidence=confidence, threshold=threshold, bound=bound, spot_check=spot,
+        )
+    )  # fmt: skip
+    if task is not None:
+        if spot:
+            task.priority, task.reason = SPOT_CHECK_PRIORITY, SPOT_CHECK_REASON
+        else:
+            task.status = "done"
+    settle_item(session, project=project, item=item, task=task)
+    return spot
+
+
+@dataclass(frozen=True)
+class CertifiedCut:
+    """The thresholds the latest round certified for a model version, per class.
+
+    ``thresholds[c]`` is None for a class with no certified threshold.
+    """
+
+    round_number: int
+    model_version_id: int
+    thresholds: tuple[float | None, ...]
+    bounds: tuple[float | None, ...]
+
+    def clears(self, proba: dict[str, float], labels: list[str]) -> tuple[str, float, int] | None:
+        """(label, confidence, class index) when the top class clears its threshold."""
+        values = [float(proba.get(name, 0.0)) for name in labels]
+        top = max(range(len(values)), key=values.__getitem__)
+        cut = self.thresholds[top]
+        if cut is None or values[top] < cut:
+            return None
+        return labels[top], values[top], top
+
+
+def certified_cut(
+    session: Session, project: ProjectRow, model_version_id: int
+) -> CertifiedCut | None:
+    """The project's current certified thresholds: those of the latest round, when it
+    fitted ``model_version_id`` and certified one; None when auto-labelling is off or
+    paused, or nothing is certified."""
+    if not auto_labelling_on(project) or open_pause(session, project.id) is not None:
+        return None
+    found = session.execute(
+        select(RoundRow.number, RoundRow.model_version_id, RoundRow.metrics)
+        .where(RoundRow.project_id == project.id)
+        .order_by(RoundRow.id.desc())
+        .limit(1)
+    ).first()
+    if found is None or found.model_version_id != model_version_id:
+        return None
+    metrics = (found.metrics or {}).get("auto_label") or {}
+    labels = list(project.labels)
+    if isinstance(metrics.get("thresholds"), dict):
+        thresholds = tuple(metrics["thresholds"].get(name) for name in labels)
+        bounds = tuple((metrics.get("bounds") or {}).get(name) for name in labels)
+    else:
+        thresholds = (metrics.get("threshold"),) * len(labels)
+        bounds = (metrics.get("bound"),) * len(labels)
+    if all(t is None for t in thresholds):
+        return None
+    return CertifiedCut(int(found.number), model_version_id, thresholds, bounds)
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,11 @@ def import_items(
                     "media_root": media_root,
                 },
             )
-            return report
+        if report.n_imported:
+            # PostgreSQL plans the queue's statements from table statistics: left as they
+            # were before a bulk import, they lead it to loop over the new tasks.
+            db.refresh_statistics("items", "tasks")
+        return report
     except IntegrityError as exc:
         raise ConflictError(
             f"items with the same ids were added to project {project_id} while this import "

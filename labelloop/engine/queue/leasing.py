@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Integer,
     Select,
     String,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     or_,
@@ -156,8 +159,15 @@ def _candidate_select(
             .limit(window)
             .subquery("top_open")
         )
-        # Driven by the window's rows (primary-key lookups), not by a walk of the index.
-        query = query.join(top, top.c.id == TaskRow.id)
+        if dialect == "postgresql":
+            # ``id = ANY(<the window's ids, as one array>)``: the array is computed once
+            # and its ids looked up by primary key. Joined to the window, PostgreSQL
+            # hashed the whole open queue instead (35-50 ms at 50,000 tasks).
+            ids = select(func.array_agg(top.c.id)).scalar_subquery()
+            query = query.where(TaskRow.id == func.any(cast(ids, ARRAY(BigInteger))))
+        else:
+            # Driven by the window's rows (primary-key lookups), not by a walk of the index.
+            query = query.join(top, top.c.id == TaskRow.id)
     if dialect == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TaskRow)
     return query

@@ -32,7 +32,6 @@ Rules
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,18 +40,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.auto_labels import (
+    SPOT_CHECK_PRIORITY,
     auto_labelling_on,
     check_spot_checks,
     open_pause,
+    write_auto_label,
 )
-from labelloop.engine.core.final_label import LABELLED_STATUSES, settle_item
+from labelloop.engine.core.final_label import LABELLED_STATUSES
 from labelloop.engine.core.labels import AUTO_SOURCE
 from labelloop.engine.rounds.inputs import ProjectSnapshot
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
-    AutoLabelRow,
     ItemRow,
     PredictionRow,
     ProjectRow,
@@ -70,9 +70,6 @@ __all__ = [
     "write_auto_labels",
 ]
 
-# Above every ranked pool task ([0, 1)), below the picked batch ((2, 3]).
-SPOT_CHECK_PRIORITY = 1.0
-SPOT_CHECK_REASON = "a random sample of the pool"
 WRITE_ROWS = 200
 _PAGE = 5_000
 
@@ -201,10 +198,6 @@ def pool_candidates(
             )
 
 
-def _spot_check(project_id: int, round_number: int, item_id: int, share: float) -> bool:
-    return random.Random(f"{project_id}:{round_number}:{item_id}").random() < share
-
-
 def write_auto_labels(
     db: Database,
     project: ProjectSnapshot,
@@ -223,7 +216,6 @@ def write_auto_labels(
     """
     if candidates is None:
         candidates = pool_candidates(db, project, model_version_id, plan)
-    share = float(project.settings["auto_label_spot_check"])
     written = {"n_labelled": 0, "n_spot_checks": 0}
 
     def write(session: Session, start: int, stop: int) -> None:
@@ -258,29 +250,14 @@ def write_auto_labels(
             if item.id in annotated:
                 continue
             label, confidence, threshold, bound = chunk[item.id]
-            task = tasks.get(item.id)
-            annotation = AnnotationRow(
-                project_id=project.id, item_id=item.id, task_id=task.id if task else None,
-                actor=f"model:v{model_version}", source=AUTO_SOURCE, label=label,
+            spot = write_auto_label(
+                session, project=project_row, item=item, task=tasks.get(item.id),
+                label=label, confidence=confidence, threshold=threshold, bound=bound,
+                model_version_id=model_version_id, model_version=model_version,
+                round_number=round_number,
             )  # fmt: skip
-            session.add(annotation)
-            session.flush()
-            spot = task is not None and _spot_check(project.id, round_number, item.id, share)
-            session.add(
-                AutoLabelRow(
-                    project_id=project.id, item_id=item.id, annotation_id=annotation.id,
-                    model_version_id=model_version_id, round_number=round_number,
-                    confidence=confidence, threshold=threshold, bound=bound,
-                    spot_check=spot,
-                )
-            )  # fmt: skip
-            if task is not None:
-                if spot:
-                    task.priority, task.reason = SPOT_CHECK_PRIORITY, SPOT_CHECK_REASON
-                    checks.append(item.external_id)
-                else:
-                    task.status = "done"
-            settle_item(session, project=project_row, item=item, task=task)
+            if spot:
+                checks.append(item.external_id)
             labelled.append(item.external_id)
         if labelled:
             append_event(

@@ -25,8 +25,9 @@ def offer(
     ),
 ) -> Any:
     """Offer one arriving item (an import record, without a label): the latest model scores
-    it and the project's stream budget decides, `ask` (queued for people now) or `park`
-    (kept in the pool), with the reason."""
+    it and the project's stream budget decides, `ask` (queued for people now),
+    `auto-label` (hybrid automation on and the model certified sure of it: `label` says
+    which) or `park` (kept in the pool), with the reason."""
     return stream.offer_item(db, project=project.id, record=record, actor=deps.actor_for(user))
 
 
