@@ -168,6 +168,8 @@ def _review_policy(name: str, value: Any) -> str | list[str]:
 TARGET_METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
 CONSENSUS_METHODS: tuple[str, ...] = ("majority", "dawid_skene")
 RELABEL_RULES: tuple[str, ...] = ("off", "activelab")
+RARE_CLASS_MODES: tuple[str, ...] = ("off", "on")
+GROUP_SAMPLING_MODES: tuple[str, ...] = ("off", "minmax", "balance")
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -189,18 +191,6 @@ def _target_metric(name: str, value: Any) -> str:
             field=name,
         )
     return value
-
-
-def _one_of(*choices: str) -> Callable[[str, Any], str]:
-    def check(name: str, value: Any) -> str:
-        if value not in choices:
-            raise ValidationError(
-                f"setting {name!r} must be one of {', '.join(choices)}, got {value!r}",
-                field=name,
-            )
-        return value
-
-    return check
 
 
 def _directory(name: str, value: Any) -> str | None:
@@ -249,11 +239,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("consensus", "majority",
             "how an item with two or more annotations gets its label: majority or "
             "dawid_skene (votes weighed by each annotator's estimated confusion matrix)",
-            _one_of(CONSENSUS_METHODS), "text"),
+            _one_of(CONSENSUS_METHODS), "choice", in_form=True, choices=CONSENSUS_METHODS),
     Setting("relabel", "off",
             "off, or activelab: each round gives labelled items another annotation where "
             "that is worth more than labelling a new item",
-            _one_of(RELABEL_RULES), "text"),
+            _one_of(RELABEL_RULES), "choice", in_form=True, choices=RELABEL_RULES),
     Setting("review_policy", "none",
             "a review policy (none, all, percent, model_disagrees, annotators_disagree) "
             "or a list of them",
@@ -290,13 +280,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rare_classes", "off",
             "auto: on fills up to half of a batch with the nearest neighbours of the "
             "labelled examples of classes rare among the labels or in the pool",
-            _one_of("off", "on"), "choice", in_form=True, choices=("off", "on")),
+            _one_of(RARE_CLASS_MODES), "choice", in_form=True, choices=RARE_CLASS_MODES),
     Setting("group_sampling", "off",
             "auto, by the first of group_fields: minmax gives up to half of a batch to the "
             "group the model serves worst on the evaluation set, balance to the groups "
             "with the fewest labels; off for neither",
-            _one_of("off", "minmax", "balance"), "choice", in_form=True,
-            choices=("off", "minmax", "balance")),
+            _one_of(GROUP_SAMPLING_MODES), "choice", in_form=True,
+            choices=GROUP_SAMPLING_MODES),
     Setting("stream_budget", 0.1,
             "stream mode: the share of arrivals that may be asked; never more than "
             "floor(budget x arrivals) + 1 asked at any moment",
