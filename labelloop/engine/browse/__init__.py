@@ -22,8 +22,10 @@ from labelloop.engine.browse.items import (
 from labelloop.engine.browse.progress import (
     AnnotatorProgress,
     AnnotatorThroughput,
+    RecentLabel,
     annotator_progress,
     annotator_throughput,
+    recent_labels,
 )
 
 __all__ = [
@@ -38,9 +40,11 @@ __all__ = [
     "ItemHistory",
     "ItemPage",
     "ItemSummary",
+    "RecentLabel",
     "annotator_progress",
     "annotator_throughput",
     "item_history",
     "model_guess",
+    "recent_labels",
     "search_items",
 ]

@@ -16,14 +16,24 @@ from labelloop.engine.projects.catalog import (
     list_projects,
 )
 from labelloop.engine.projects.changes import update_settings
-from labelloop.engine.projects.guidelines import GuidelineInfo, get_guidelines, set_guidelines
+from labelloop.engine.projects.guidelines import (
+    GuidelineChanges,
+    GuidelineInfo,
+    GuidelineLine,
+    get_guidelines,
+    guideline_changes,
+    set_guidelines,
+)
 
 __all__ = [
+    "GuidelineChanges",
     "GuidelineInfo",
+    "GuidelineLine",
     "ProjectInfo",
     "create_project",
     "get_guidelines",
     "get_project_info",
+    "guideline_changes",
     "list_projects",
     "set_guidelines",
     "update_settings",

@@ -33,6 +33,7 @@ from labelloop.server.schemas.common import (
 )
 from labelloop.server.schemas.fairness import FairnessReport
 from labelloop.server.schemas.labelling import (
+    AnnotationChange,
     AnnotationCreate,
     AnnotationInfo,
     AnnotatorProgress,
@@ -41,6 +42,7 @@ from labelloop.server.schemas.labelling import (
     ItemHistory,
     ItemPage,
     Pulse,
+    RecentLabel,
     ReviewCreate,
     ReviewOutcome,
     ReviewTaskInfo,
@@ -55,6 +57,7 @@ from labelloop.server.schemas.metrics import (
     ReviewCountsPublic,
 )
 from labelloop.server.schemas.projects import (
+    GuidelineChanges,
     GuidelinesPublic,
     GuidelinesUpdate,
     ItemsCreate,
@@ -94,6 +97,7 @@ __all__ = [
     "StreamStatus",
     "MAX_ID",
     "AgreementPublic",
+    "AnnotationChange",
     "AnnotationCreate",
     "SpanCreate",
     "AnnotationId",
@@ -106,6 +110,7 @@ __all__ = [
     "DeliveryInfo",
     "ErrorPublic",
     "ForecastPublic",
+    "GuidelineChanges",
     "GuidelinesPublic",
     "GuidelinesUpdate",
     "HealthPublic",
@@ -128,6 +133,7 @@ __all__ = [
     "PredictionCreate",
     "PredictionsCreate",
     "ProjectCreate",
+    "RecentLabel",
     "ProjectInfo",
     "Pulse",
     "PushReport",
