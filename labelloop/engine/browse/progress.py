@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from labelloop.engine.core.items import LABEL_QUEUE
+from labelloop.engine.core.items import LABEL_QUEUE, media_url
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
@@ -82,7 +82,8 @@ class RecentLabel:
     annotation_id: int
     item_id: int
     item_external_id: str
-    text: str | None
+    payload: dict[str, Any]
+    media_url: str | None
     label: Any
     unsure: bool
     comment: str | None
@@ -198,7 +199,8 @@ def recent_labels(
             annotation_id=row.id,
             item_id=item.id,
             item_external_id=item.external_id,
-            text=(item.payload or {}).get("text"),
+            payload=dict(item.payload or {}),
+            media_url=media_url(item),
             label=row.label,
             unsure=bool(row.unsure),
             comment=row.comment,
