@@ -155,6 +155,14 @@
       .finally(() => setBusy(false));
   }
 
+  // After a submit the counters and the history wait for a lull: while labelling fast,
+  // their reads would only compete with the next task's lease.
+  let sideTimer = null;
+  function refreshSideSoon() {
+    clearTimeout(sideTimer);
+    sideTimer = setTimeout(refreshSide, 800);
+  }
+
   async function refreshSide() {
     try {
       const progress = await api("GET", `/projects/${P}/progress/me`);
@@ -364,7 +372,7 @@
       .then((made) => {
         undoStack.push({ annotationId: made.id, itemId: task.item.id });
         refreshButtons();
-        refreshSide();
+        refreshSideSoon();
       }, (error) => notice(`Not saved (${task.item.external_id}): ${error.message}`)));
   }
 
