@@ -621,6 +621,8 @@
       return;
     }
     if (!skipForm.hidden && key === "Enter") { skip(skipReason.value.trim()); event.preventDefault(); return; }
+    // Any other character starts the reason in words: the text box takes it.
+    if (!skipForm.hidden && key.length === 1 && !/^[0-9]$/.test(key)) { skipReason.focus(); return; }
     if (!skipForm.hidden && /^[1-9]$/.test(key)) {
       const reason = reasonButtons[Number(key) - 1];
       if (reason) skip(reason.dataset.reason);
