@@ -215,16 +215,34 @@ def guidelines(
     version: Annotated[
         int | None, typer.Option("--version", help="Print this version (default: current).")
     ] = None,
+    changes: Annotated[
+        bool,
+        typer.Option(
+            "--changes",
+            help="Print what changed in that version since the one before, as +/- lines "
+            "(or since --since).",
+        ),
+    ] = False,
+    since: Annotated[
+        int | None, typer.Option("--since", help="With --changes: the older version.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Print the project's guidelines, or store FILE as their new version."""
-    from labelloop.engine.projects import get_guidelines, set_guidelines
+    from labelloop.engine.projects import get_guidelines, guideline_changes, set_guidelines
 
     with using_database(db) as database:
         if file is not None:
             text = _read_text(file)
             number = set_guidelines(database, actor=cli_actor(), project=project, text=text)
             say(f"stored guidelines version {number}")
+            return
+        if changes or since is not None:
+            diff = guideline_changes(database, project, old=since, new=version)
+            marks = {"same": "  ", "added": "+ ", "removed": "- "}
+            say(f"version {diff.old} -> {diff.new}: {diff.added} added, {diff.removed} removed")
+            for line in diff.lines:
+                sys.stdout.write(marks[line.op] + line.text + "\n")
             return
         found = get_guidelines(database, project, version)
     if found is None:

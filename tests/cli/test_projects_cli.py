@@ -39,6 +39,15 @@ def test_project_lifecycle(run, tmp_path):
     (tmp_path / "v2.md").write_text("Version two")
     assert run("project", "guidelines", "rev", "v2.md").exit_code == 0
     assert run("project", "guidelines", "rev", "--version", "1").stdout.startswith("# Guide")
+    changed = run("project", "guidelines", "rev", "--changes")
+    assert changed.exit_code == 0, changed.output
+    assert changed.stdout == "- # Guide\n- Be kind.\n+ Version two\n"
+    assert "version 1 -> 2: 1 added, 2 removed" in changed.stderr
+    missing = run("project", "guidelines", "rev", "--changes", "--since", "7")
+    assert missing.exit_code == 2 and "no guideline version 7" in missing.output
+    assert run("project", "set", "rev", 'skip_reasons=["blurry"]').exit_code == 0
+    shown = json.loads(run("project", "show", "rev", "--json").stdout)
+    assert shown["settings"]["skip_reasons"] == ["blurry"]
     bad = run("project", "set", "rev", "colour=red")
     assert bad.exit_code == 2 and "unknown setting 'colour'" in bad.output
     assert run("project", "show", "nope").exit_code == 2

@@ -110,13 +110,20 @@ def test_per_annotator_counts_of_rejections_corrections_and_skips(database):
     _label_and_review(database, project, ann, rev, [("accept", None), ("reject", None)])
     task = queue.lease_next_task(database, project_id=project, user=bob)
     queue.skip_task(database, task_id=task.id, user=bob, reason="unclear")
+    task = queue.lease_next_task(database, project_id=project, user=ann)
+    annotate.submit_annotation(
+        database, task_id=task.id, user=ann, label="pos", unsure=True, comment="faint scan"
+    )
+    task = queue.lease_next_task(database, project_id=project, user=ann)
+    annotate.submit_annotation(database, task_id=task.id, user=ann, label="pos", unsure=True)
 
     rows = {row.name: row for row in browse.annotator_throughput(database, project)}
     assert (rows["ann"].rejected, rows["ann"].corrected, rows["ann"].skipped) == (2, 1, 0)
     # Bob only skipped: he is listed all the same.
     assert (rows["bob"].total, rows["bob"].rejected, rows["bob"].skipped) == (0, 0, 1)
-    # The store has no flag or comment marks on annotations yet: no such counts.
-    assert rows["ann"].flagged is None and rows["ann"].commented is None
+    # Labels marked unsure, and those with a comment, made while labelling.
+    assert (rows["ann"].flagged, rows["ann"].commented) == (2, 1)
+    assert (rows["bob"].flagged, rows["bob"].commented) == (0, 0)
 
 
 def test_the_verdict_comes_in_plain_words_with_the_statistics_as_details(database):

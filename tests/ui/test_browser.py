@@ -75,8 +75,9 @@ def test_annotator_labels_ten_by_keyboard_skips_undoes_and_the_model_retrains(
     # S skips with a reason; the item is replaced by another.
     skipped = text.inner_text()
     page.keyboard.press("s")
-    expect(page.locator("#skip-reason")).to_be_focused()
-    page.keyboard.type("unclear")
+    expect(page.locator("#skip-form")).to_be_focused()
+    page.keyboard.type("unclear")  # a reason in words: the first letter moves to the text box
+    expect(page.locator("#skip-reason")).to_have_value("unclear")
     page.keyboard.press("Enter")
     expect(text).not_to_have_text(skipped)
 
@@ -156,7 +157,11 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
     expect(reviewer.locator("#reviewed")).to_have_text("3")
 
     with ui_server.db.read() as session:
-        verdicts = sorted(session.execute(select(ReviewRow.verdict)).scalars())
+        verdicts = sorted(
+            session.execute(
+                select(ReviewRow.verdict).where(ReviewRow.project_id == ui_server.project_id)
+            ).scalars()
+        )
         corrected = session.execute(
             select(ItemRow.final_label, ItemRow.status).where(
                 ItemRow.project_id == ui_server.project_id,

@@ -117,6 +117,10 @@ def test_progress_counts_today_and_agreement_with_reviewers(world: World) -> Non
         "reviewed": 0,
         "accepted": 0,
         "review_agreement": None,
+        "seconds_today": 0.0,
+        "labels_per_hour": None,
+        "queue_done": 2,
+        "queue_total": 12,
     }
 
 

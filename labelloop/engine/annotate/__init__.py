@@ -14,12 +14,23 @@ Submitting
 - The annotation records the guideline version in force. When the item has all its
   annotations, `labelloop.engine.core.final_label.settle_item` decides its final label and
   status; a due review creates a review task.
+- A label may carry ``unsure`` (the annotator doubts it) and a ``comment`` for reviewers
+  and admins; neither skips the item.
+- The author may change a label (``change_annotation``) or undo it while no reviewer has
+  judged it; afterwards both are refused in words.
 - Each new label may queue a retrain (setting ``retrain_every``) and emits the
   ``annotation.created`` webhook event.
 """
 
+from labelloop.engine.annotate.change import change_annotation
 from labelloop.engine.annotate.record import record_annotation, withdraw_recorded
 from labelloop.engine.annotate.submit import submit_annotation
 from labelloop.engine.annotate.undo import undo_annotation
 
-__all__ = ["record_annotation", "submit_annotation", "undo_annotation", "withdraw_recorded"]
+__all__ = [
+    "change_annotation",
+    "record_annotation",
+    "submit_annotation",
+    "undo_annotation",
+    "withdraw_recorded",
+]

@@ -46,6 +46,20 @@ _TASK_FOR_SUBMIT = (
 )
 _MAX_KEY = 200
 _MAX_TIME_MS = 7 * 24 * 3600 * 1000
+MAX_COMMENT = 2000
+
+
+def check_flags(unsure: Any, comment: Any) -> str | None:
+    """The annotator's flag and comment, checked: the comment stripped, None when empty."""
+    if not isinstance(unsure, bool):
+        raise ValidationError("unsure must be true or false", field="unsure")
+    if comment is None:
+        return None
+    if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+        raise ValidationError(
+            f"comment must be text of at most {MAX_COMMENT} characters", field="comment"
+        )
+    return comment.strip() or None
 
 
 def _check_options(time_spent_ms: Any, idempotency_key: Any) -> None:
@@ -117,6 +131,8 @@ def _submit(
     labels: Any,
     time_spent_ms: int | None,
     idempotency_key: str | None,
+    unsure: bool,
+    comment: str | None,
 ) -> tuple[AnnotationInfo, bool]:
     # The task, its project and item, and whether the project has webhooks: one read,
     # locking the task and the item (PostgreSQL; SQLite holds the write lock already).
@@ -158,6 +174,8 @@ def _submit(
         idempotency_key=idempotency_key,
         status="active",
         created_at=now,
+        unsure=unsure,
+        comment=comment,
     )
     session.add(row)
     session.flush()  # the idempotency constraint speaks here
@@ -210,6 +228,8 @@ def submit_annotation(
     labels: Any = None,
     time_spent_ms: int | None = None,
     idempotency_key: str | None = None,
+    unsure: bool = False,
+    comment: str | None = None,
 ) -> tuple[AnnotationInfo, bool]:
     """Submit a label for a task leased to ``user``.
 
@@ -227,6 +247,10 @@ def submit_annotation(
     idempotency_key : str, optional
         Makes a retry with the same body return the original annotation instead of
         adding one.
+    unsure : bool
+        The annotator doubts the label (it is still given): reviewers and admins see it.
+    comment : str, optional
+        Words for reviewers and admins, stored with the annotation (at most 2,000 characters).
 
     Returns
     -------
@@ -245,6 +269,7 @@ def submit_annotation(
     """
     check_user(user, LABELLING_ROLES, "submit annotations")
     _check_options(time_spent_ms, idempotency_key)
+    comment = check_flags(unsure, comment)
     try:
         with db.transaction() as session:
             return _submit(
@@ -255,6 +280,8 @@ def submit_annotation(
                 labels=labels,
                 time_spent_ms=time_spent_ms,
                 idempotency_key=idempotency_key,
+                unsure=unsure,
+                comment=comment,
             )
     except IntegrityError:
         # A concurrent retry with the same key committed first: answer with its annotation.

@@ -25,8 +25,10 @@ from labelloop.engine.browse.items import (
 from labelloop.engine.browse.progress import (
     AnnotatorProgress,
     AnnotatorThroughput,
+    RecentLabel,
     annotator_progress,
     annotator_throughput,
+    recent_labels,
 )
 from labelloop.engine.browse.saved_filters import (
     FILTER_KEYS,
@@ -52,6 +54,7 @@ __all__ = [
     "ItemSummary",
     "SavedFilter",
     "SkipNote",
+    "RecentLabel",
     "annotator_progress",
     "annotator_throughput",
     "delete_saved_filter",
@@ -59,5 +62,6 @@ __all__ = [
     "list_saved_filters",
     "model_guess",
     "save_filter",
+    "recent_labels",
     "search_items",
 ]

@@ -55,6 +55,8 @@ class HistoryAnnotation:
     time_spent_ms: int | None
     guideline_version: int | None
     created_at: dt.datetime
+    unsure: bool = False
+    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 time_spent_ms=row.time_spent_ms,
                 guideline_version=row.guideline_version,
                 created_at=row.created_at,
+                unsure=bool(row.unsure),
+                comment=row.comment,
             )
             for row in session.execute(
                 select(AnnotationRow)

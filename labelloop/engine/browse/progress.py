@@ -5,8 +5,8 @@ labels that stand (``undone`` ones excluded); "today" starts at midnight UTC.
 
 Per annotator, beside the throughput: how many of their labels reviewers rejected and
 corrected (by the reviews' verdicts), how many items they skipped (label leases closed
-as skipped), and how many labels they flagged unsure or commented on, once annotations
-carry those marks (`flag_and_comment_counts`).
+as skipped), and how many labels they marked unsure or commented on while labelling
+(`flag_and_comment_counts`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from labelloop.engine.core.items import LABEL_QUEUE, media_url
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
+    ItemRow,
     ReviewRow,
     TaskLeaseRow,
+    TaskRow,
     UserRow,
     utcnow,
 )
@@ -32,9 +36,11 @@ from labelloop.store.tables import (
 __all__ = [
     "AnnotatorProgress",
     "AnnotatorThroughput",
+    "RecentLabel",
     "annotator_progress",
     "annotator_throughput",
     "flag_and_comment_counts",
+    "recent_labels",
 ]
 
 _HUMAN = ("human",)
@@ -56,6 +62,12 @@ class AnnotatorProgress:
         ... of which the reviewer accepted.
     review_agreement : float or None
         ``accepted / reviewed``; None before the first review.
+    seconds_today : float
+        Time on task today: the sum of the time spent on their labels given today.
+    labels_per_hour : float or None
+        ``done_today`` per hour of ``seconds_today``; None before any timed label today.
+    queue_done, queue_total : int
+        The project's label queue: tasks done, and tasks in all (the progress bar).
     """
 
     done_today: int
@@ -63,6 +75,30 @@ class AnnotatorProgress:
     reviewed: int
     accepted: int
     review_agreement: float | None
+    seconds_today: float = 0.0
+    labels_per_hour: float | None = None
+    queue_done: int = 0
+    queue_total: int = 0
+
+
+@dataclass(frozen=True)
+class RecentLabel:
+    """One of an annotator's recent labels, and whether they may still change it.
+
+    ``changeable`` is False once a reviewer has judged it or the item is accepted.
+    """
+
+    annotation_id: int
+    item_id: int
+    item_external_id: str
+    payload: dict[str, Any]
+    media_url: str | None
+    label: Any
+    unsure: bool
+    comment: str | None
+    created_at: dt.datetime
+    reviewed: bool
+    changeable: bool
 
 
 @dataclass(frozen=True)
@@ -77,8 +113,7 @@ class AnnotatorThroughput:
     skipped : int
         Items they skipped.
     flagged, commented : int or None
-        Their labels marked unsure, or with a comment; None while annotations carry no
-        such marks (`flag_and_comment_counts`).
+        Their labels marked unsure, or with a comment (`flag_and_comment_counts`).
     """
 
     name: str
@@ -122,9 +157,20 @@ def annotator_progress(
             AnnotationRow.status != "undone",
         )
         total = session.execute(select(func.count()).where(*mine)).scalar_one()
-        today = session.execute(
-            select(func.count()).where(*mine, AnnotationRow.created_at >= midnight)
-        ).scalar_one()
+        today, spent_ms, timed = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(AnnotationRow.time_spent_ms), 0),
+                func.count(AnnotationRow.time_spent_ms),
+            ).where(*mine, AnnotationRow.created_at >= midnight)
+        ).one()
+        queue = dict(
+            session.execute(
+                select(TaskRow.status, func.count())
+                .where(TaskRow.project_id == project.id, TaskRow.queue == LABEL_QUEUE)
+                .group_by(TaskRow.status)
+            ).all()
+        )
         verdicts = Counter(
             session.execute(
                 select(ReviewRow.verdict)
@@ -139,7 +185,56 @@ def annotator_progress(
         reviewed=reviewed,
         accepted=verdicts["accept"],
         review_agreement=round(verdicts["accept"] / reviewed, 3) if reviewed else None,
+        seconds_today=round(spent_ms / 1000, 1),
+        labels_per_hour=round(timed * 3_600_000 / spent_ms, 1) if spent_ms else None,
+        queue_done=queue.get("done", 0),
+        queue_total=sum(queue.values()),
     )
+
+
+def recent_labels(
+    db: Database, *, project_id: int, user_id: int, limit: int = 20
+) -> list[RecentLabel]:
+    """One annotator's standing labels in a project, newest first, at most ``limit``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
+        raise ValidationError("limit must be an integer from 1 to 500", field="limit")
+    with db.read() as session:
+        project = resolve_project(session, project_id)
+        rows = session.execute(
+            select(AnnotationRow, ItemRow)
+            .join(ItemRow, ItemRow.id == AnnotationRow.item_id)
+            .where(
+                AnnotationRow.project_id == project.id,
+                AnnotationRow.user_id == user_id,
+                AnnotationRow.source.in_(_HUMAN),
+                AnnotationRow.status == "active",
+            )
+            .order_by(AnnotationRow.id.desc())
+            .limit(limit)
+        ).all()
+        reviewed = set(
+            session.execute(
+                select(ReviewRow.annotation_id).where(
+                    ReviewRow.annotation_id.in_([row.id for row, _ in rows])
+                )
+            ).scalars()
+        )
+    return [
+        RecentLabel(
+            annotation_id=row.id,
+            item_id=item.id,
+            item_external_id=item.external_id,
+            payload=dict(item.payload or {}),
+            media_url=media_url(item),
+            label=row.label,
+            unsure=bool(row.unsure),
+            comment=row.comment,
+            created_at=row.created_at,
+            reviewed=row.id in reviewed,
+            changeable=row.id not in reviewed and item.status != "accepted",
+        )
+        for row, item in rows
+    ]
 
 
 def annotator_throughput(
@@ -203,20 +298,15 @@ def annotator_throughput(
 
 
 def flag_and_comment_counts(session: Session, project_id: int) -> dict[str, dict[str, int]]:
-    """Per annotator, their standing labels flagged unsure (``"flagged"``) and those with a
-    comment (``"commented"``), for each of the two marks annotations carry.
-
-    Reads the annotations' ``flagged`` and ``comment`` columns where the store has them;
-    a mark the store does not have is absent from the answer (the dashboard then shows
-    no such column).
-    """
-    columns = AnnotationRow.__table__.c
-    marks = {"flagged": "flagged", "commented": "comment"}
+    """Per annotator, their standing labels marked unsure (``"flagged"``) and those with a
+    comment (``"commented"``): the marks an annotator adds while labelling, without
+    skipping."""
+    marks = {
+        "flagged": AnnotationRow.unsure.is_(True),
+        "commented": (AnnotationRow.comment.is_not(None)) & (AnnotationRow.comment != ""),
+    }
     counts: dict[str, dict[str, int]] = {}
-    for mark, column in marks.items():
-        if column not in columns:
-            continue
-        present = columns[column].is_(True) if mark == "flagged" else columns[column] != ""
+    for mark, present in marks.items():
         counts[mark] = dict(
             session.execute(
                 select(AnnotationRow.actor, func.count())
@@ -224,7 +314,6 @@ def flag_and_comment_counts(session: Session, project_id: int) -> dict[str, dict
                     AnnotationRow.project_id == project_id,
                     AnnotationRow.source.in_(_HUMAN),
                     AnnotationRow.status != "undone",
-                    columns[column].is_not(None),
                     present,
                 )
                 .group_by(AnnotationRow.actor)

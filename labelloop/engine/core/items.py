@@ -78,6 +78,8 @@ class AnnotationInfo:
     created_at: dt.datetime
     item_status: str
     final_label: Any
+    unsure: bool = False
+    comment: str | None = None
 
 
 def annotation_info(row: AnnotationRow, item: ItemRow) -> AnnotationInfo:
@@ -98,4 +100,6 @@ def annotation_info(row: AnnotationRow, item: ItemRow) -> AnnotationInfo:
         created_at=row.created_at,
         item_status=item.status,
         final_label=item.final_label,
+        unsure=bool(row.unsure),
+        comment=row.comment,
     )

@@ -226,6 +226,20 @@ def _keys(name: str, value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _skip_reasons(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(reason, str) and reason.strip() and len(reason) <= 100 for reason in value
+    ):
+        raise ValidationError(
+            f"setting {name!r} must be a list of short reasons (text, at most 100 characters "
+            f"each), got {value!r}",
+            field=name,
+        )
+    if len(value) > 9:
+        raise ValidationError(f"setting {name!r} takes at most 9 reasons (keys 1-9)", field=name)
+    return list(dict.fromkeys(reason.strip() for reason in value))
+
+
 _WEEK = 7 * 24 * 3600
 
 SETTINGS: tuple[Setting, ...] = (
@@ -264,6 +278,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("show_model_guess", True,
             "whether annotators may see the model's guess, hidden until asked for",
             _flag, "bool", in_form=True),
+    Setting("skip_reasons", ["ambiguous", "cannot see", "not in schema"],
+            "the reasons annotators skip with, one key each (S then 1-9) on the labelling page",
+            _skip_reasons, "text"),
     Setting("model", None,
             "the built-in model for the task type; or logistic_regression, "
             "gradient_boosting, an estimator by import path (package.module:Class), "

@@ -21,10 +21,13 @@ from labelloop.engine.projects.changes import update_settings
 from labelloop.engine.projects.guideline_rates import GuidelineVersionRates, guideline_versions
 from labelloop.engine.projects.guidelines import (
     MAX_EXAMPLES,
+    GuidelineChanges,
     GuidelineExample,
     GuidelineInfo,
+    GuidelineLine,
     add_guideline_examples,
     get_guidelines,
+    guideline_changes,
     set_guidelines,
 )
 
@@ -34,11 +37,14 @@ __all__ = [
     "GuidelineInfo",
     "GuidelineVersionRates",
     "add_guideline_examples",
+    "GuidelineChanges",
+    "GuidelineLine",
     "ProjectInfo",
     "create_project",
     "get_guidelines",
     "get_project_info",
     "guideline_versions",
+    "guideline_changes",
     "list_projects",
     "set_guidelines",
     "update_settings",

@@ -9,6 +9,7 @@ up to it, oldest first.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +33,12 @@ __all__ = [
     "GuidelineExample",
     "GuidelineInfo",
     "add_guideline_examples",
+    "GuidelineChanges",
+    "GuidelineLine",
     "add_guideline_version",
     "check_guidelines",
     "get_guidelines",
+    "guideline_changes",
     "set_guidelines",
 ]
 
@@ -340,3 +344,64 @@ def add_guideline_examples(
             note=note,
             examples=_examples(session, row.id, version),
         )
+
+
+@dataclass(frozen=True)
+class GuidelineLine:
+    """One line of a guideline diff: ``op`` is ``same``, ``added`` or ``removed``."""
+
+    op: str
+    text: str
+
+
+@dataclass(frozen=True)
+class GuidelineChanges:
+    """What changed from guideline version ``old`` to ``new``: every line of both, in order,
+    each marked same, added or removed; ``added`` and ``removed`` count the changed lines."""
+
+    project_id: int
+    old: int
+    new: int
+    lines: tuple[GuidelineLine, ...]
+    added: int
+    removed: int
+
+
+def guideline_changes(
+    db: Database, project: int | str, *, old: int | None = None, new: int | None = None
+) -> GuidelineChanges:
+    """The line diff between two stored guideline versions (default: the current one and
+    the one before it), for the "what changed" view.
+
+    Raises
+    ------
+    NotFoundError
+        A version that does not exist, or a project without guidelines.
+    ValidationError
+        A version that is not a number.
+    """
+    for name, value in (("old", old), ("new", new)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValidationError(f"guideline version {name!r} must be a number", field=name)
+    current = get_guidelines(db, project, new)
+    if current is None:
+        raise NotFoundError(f"project {project!r} has no guidelines yet")
+    old = current.version - 1 if old is None else old
+    before = get_guidelines(db, project, old).text if old >= 1 else ""
+    before_lines, after_lines = before.splitlines(), current.text.splitlines()
+    lines: list[GuidelineLine] = []
+    matcher = difflib.SequenceMatcher(a=before_lines, b=after_lines, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            lines.extend(GuidelineLine("same", text) for text in after_lines[b0:b1])
+            continue
+        lines.extend(GuidelineLine("removed", text) for text in before_lines[a0:a1])
+        lines.extend(GuidelineLine("added", text) for text in after_lines[b0:b1])
+    return GuidelineChanges(
+        project_id=current.project_id,
+        old=max(old, 0),
+        new=current.version,
+        lines=tuple(lines),
+        added=sum(line.op == "added" for line in lines),
+        removed=sum(line.op == "removed" for line in lines),
+    )

@@ -1,4 +1,4 @@
-"""Submitting labels (idempotent with ``Idempotency-Key``) and undoing them."""
+"""Submitting labels (idempotent with ``Idempotency-Key``), changing and undoing them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from fastapi import APIRouter, Header, Response, status
 
 from labelloop.engine import annotate
 from labelloop.server import deps
-from labelloop.server.schemas import AnnotationCreate, AnnotationId, AnnotationInfo, TaskId
+from labelloop.server.schemas import (
+    AnnotationChange,
+    AnnotationCreate,
+    AnnotationId,
+    AnnotationInfo,
+    TaskId,
+)
 
 __all__ = ["router"]
 
@@ -53,6 +59,8 @@ def submit_annotation(
         labels=body.labels,
         time_spent_ms=body.time_spent_ms,
         idempotency_key=idempotency_key,
+        unsure=body.unsure,
+        comment=body.comment,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -67,3 +75,24 @@ def submit_annotation(
 def undo_annotation(annotation_id: AnnotationId, user: deps.LabellerUser, db: deps.DbDep) -> Any:
     """Withdraw the caller's own annotation while it is not yet reviewed."""
     return annotate.undo_annotation(db, annotation_id=annotation_id, user=user)
+
+
+@router.patch(
+    "/annotations/{annotation_id}",
+    response_model=AnnotationInfo,
+    dependencies=[deps.AnnotationMember],
+)
+def change_annotation(
+    annotation_id: AnnotationId, body: AnnotationChange, user: deps.LabellerUser, db: deps.DbDep
+) -> Any:
+    """Change the caller's own label (and its flag or comment) while no reviewer has judged
+    it; 409 with the reason in words once one has."""
+    return annotate.change_annotation(
+        db,
+        annotation_id=annotation_id,
+        user=user,
+        label=body.label_value(),
+        labels=body.labels,
+        unsure=body.unsure,
+        comment=body.comment,
+    )

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from labelloop.engine import feedback
 from labelloop.engine import projects as project_engine
 from labelloop.engine import users as user_engine
-from labelloop.engine.core.settings import hides_model_guess
+from labelloop.engine.core.settings import DEFAULT_SETTINGS, hides_model_guess
 from labelloop.exceptions import ThrottledError
 from labelloop.server.deps import client_address, db_of, settings_of
 from labelloop.server.permissions import member_scope, role_allows
@@ -120,6 +120,9 @@ def label_page(request: Request, project_id: int) -> Response:
             "show_guess": not hides_model_guess(project.settings, page.user.role),
             "guideline_version": project.guideline_version,
             "user": page.user.name,
+            "skip_reasons": list(
+                (project.settings or {}).get("skip_reasons", DEFAULT_SETTINGS["skip_reasons"])
+            ),
         }
         return render(
             request,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Query, status
 
 from labelloop.engine import ingest
 from labelloop.engine import projects as project_engine
@@ -12,6 +12,7 @@ from labelloop.server import deps
 from labelloop.server.errors import check_batch_size
 from labelloop.server.permissions import member_scope
 from labelloop.server.schemas import (
+    GuidelineChanges,
     GuidelinesPublic,
     GuidelinesUpdate,
     ItemsCreate,
@@ -66,6 +67,18 @@ def get_guidelines(project: deps.ProjectMember, user: deps.LabellerUser, db: dep
             project_id=project.id, version=0, text="", created_by="", created_at=None
         )
     return found
+
+
+@router.get("/projects/{project_id}/guidelines/changes", response_model=GuidelineChanges)
+def guideline_changes(
+    project: deps.ProjectMember,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    old: Annotated[int | None, Query(ge=0, le=2**31, description="Default: new - 1.")] = None,
+    new: Annotated[int | None, Query(ge=1, le=2**31, description="Default: current.")] = None,
+) -> Any:
+    """What changed between two guideline versions: every line, marked same, added or removed."""
+    return project_engine.guideline_changes(db, project.id, old=old, new=new)
 
 
 @router.put(

@@ -20,6 +20,7 @@ from labelloop.server.schemas import (
     ItemId,
     ItemPage,
     LeaseHolder,
+    RecentLabel,
     SavedFilter,
     SavedFilterCreate,
     TaskInfo,
@@ -32,8 +33,22 @@ router = APIRouter(tags=["ui"], route_class=deps.GuardedRoute)
 
 @router.get("/projects/{project_id}/progress/me", response_model=AnnotatorProgress)
 def my_progress(project: deps.ProjectMember, user: deps.LabellerUser, db: deps.DbDep) -> Any:
-    """The caller's progress: labels done today (UTC) and in all, agreement with reviewers."""
+    """The caller's progress: labels done today (UTC) and in all, agreement with reviewers,
+    time on task today and labels per hour (from their own labels' time spent), and the
+    project's label queue (tasks done of all)."""
     return browse.annotator_progress(db, project_id=project.id, user_id=user.id)
+
+
+@router.get("/projects/{project_id}/annotations/mine", response_model=list[RecentLabel])
+def my_recent_labels(
+    project: deps.ProjectMember,
+    user: deps.LabellerUser,
+    db: deps.DbDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> Any:
+    """The caller's standing labels, newest first, each saying whether it may still be
+    changed (not once a reviewer has judged it)."""
+    return browse.recent_labels(db, project_id=project.id, user_id=user.id, limit=limit)
 
 
 @router.get(

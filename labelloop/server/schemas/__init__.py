@@ -33,6 +33,7 @@ from labelloop.server.schemas.common import (
 )
 from labelloop.server.schemas.fairness import FairnessReport
 from labelloop.server.schemas.labelling import (
+    AnnotationChange,
     AnnotationCreate,
     AnnotationInfo,
     AnnotatorProgress,
@@ -41,6 +42,7 @@ from labelloop.server.schemas.labelling import (
     ItemHistory,
     ItemPage,
     Pulse,
+    RecentLabel,
     ReviewCreate,
     ReviewOutcome,
     ReviewTaskInfo,
@@ -59,6 +61,7 @@ from labelloop.server.schemas.metrics import (
     ReviewCountsPublic,
 )
 from labelloop.server.schemas.projects import (
+    GuidelineChanges,
     GuidelinesPublic,
     GuidelinesUpdate,
     ItemsCreate,
@@ -100,6 +103,7 @@ __all__ = [
     "AgreementPublic",
     "AnnotatorsPublic",
     "ConsensusFitPublic",
+    "AnnotationChange",
     "AnnotationCreate",
     "SpanCreate",
     "AnnotationId",
@@ -112,6 +116,7 @@ __all__ = [
     "DeliveryInfo",
     "ErrorPublic",
     "ForecastPublic",
+    "GuidelineChanges",
     "GuidelinesPublic",
     "GuidelinesUpdate",
     "HealthPublic",
@@ -134,6 +139,7 @@ __all__ = [
     "PredictionCreate",
     "PredictionsCreate",
     "ProjectCreate",
+    "RecentLabel",
     "ProjectInfo",
     "SavedFilter",
     "SavedFilterCreate",

@@ -17,6 +17,7 @@ from labelloop.engine.browse import (
     ItemGuess,
     ItemHistory,
     ItemPage,
+    RecentLabel,
     SavedFilter,
 )
 from labelloop.engine.core.items import AnnotationInfo
@@ -28,6 +29,7 @@ from labelloop.server.schemas.common import RequestModel
 __all__ = [
     "AnnotationCreate",
     "SpanCreate",
+    "AnnotationChange",
     "AnnotationInfo",
     "AnnotatorProgress",
     "FeedbackPage",
@@ -35,6 +37,7 @@ __all__ = [
     "ItemHistory",
     "ItemPage",
     "Pulse",
+    "RecentLabel",
     "ReviewCreate",
     "ReviewOutcome",
     "ReviewTaskInfo",
@@ -82,6 +85,24 @@ class AnnotationCreate(RequestModel):
     label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+    unsure: bool = Field(default=False, description="The annotator doubts the label.")
+    comment: str | None = Field(
+        default=None, max_length=2000, description="Words for reviewers and admins."
+    )
+
+    def label_value(self) -> Any:
+        """The label as the engine takes it (spans as plain mappings)."""
+        return _plain(self.label)
+
+
+class AnnotationChange(RequestModel):
+    """A new label for one's own annotation; ``unsure`` / ``comment`` left out stay as
+    they were ("" clears the comment)."""
+
+    label: Label = Field(default=None, max_length=200)
+    labels: list[str] | None = Field(default=None, max_length=1000)
+    unsure: bool | None = None
+    comment: str | None = Field(default=None, max_length=2000)
 
     def label_value(self) -> Any:
         """The label as the engine takes it (spans as plain mappings)."""

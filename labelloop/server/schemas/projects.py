@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from labelloop.engine.projects import GuidelineExample, ProjectInfo
+from labelloop.engine.projects import GuidelineChanges, GuidelineExample, ProjectInfo
 from labelloop.server.schemas.common import Name, RequestModel
 
 __all__ = [
+    "GuidelineChanges",
     "GuidelinesPublic",
     "GuidelinesUpdate",
     "ItemsCreate",

@@ -44,7 +44,10 @@
     reason.textContent = "review: " + task.reason.replaceAll("_", " ");
     for (const a of task.annotations) {
       const tr = el("tr");
-      tr.append(el("td", {}, a.actor), el("td", {}, labelText(a.label)),
+      const said = el("td", {}, labelText(a.label));
+      if (a.unsure) said.append(" ", el("span", { class: "annotation-flag" }, "unsure"));
+      if (a.comment) said.append(el("br"), el("span", { class: "annotation-comment" }, "“" + a.comment + "”"));
+      tr.append(el("td", {}, a.actor), said,
         el("td", {}, a.time_spent_ms === null ? "–" : (a.time_spent_ms / 1000).toFixed(1) + " s"),
         el("td", {}, a.guideline_version === null ? "–" : "v" + a.guideline_version));
       rows.append(tr);
