@@ -77,6 +77,15 @@ def test_a_cold_start_on_dask_picks_the_one_process_batch(sqlite_db, twin, addre
     assert "histogram" not in spread.metrics["dask"]
 
 
+def test_auto_with_a_whole_pool_option_scores_in_process(sqlite_db, twin, address, small_pages):
+    alone = train(sqlite_db, actor=ACTOR, project=make_text_project(sqlite_db, rare_classes="on"))
+    there = make_text_project(twin, rare_classes="on")
+    spread = train(twin, actor=ACTOR, project=there, dask=address)
+    # Rare-class neighbours look across the whole pool: the round stays in this process.
+    assert "dask" not in spread.metrics and "rare_classes" in spread.metrics["dask_skipped"]
+    assert spread.batch == alone.batch
+
+
 def test_the_environment_names_the_cluster(twin, address, monkeypatch):
     monkeypatch.setenv("LABELLOOP_DASK", address)
     info = train(twin, actor=ACTOR, project=make_text_project(twin))

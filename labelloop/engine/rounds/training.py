@@ -269,7 +269,17 @@ def train(
         before, now = [], []
         if model_version_id is not None:
             before, now = score_eval_set(pacer, proj, model, model_version_id, previous_model_id)
-        scored = (score_pool if dask is None else partial(score_pool_on_dask, dask))(
+        auto_options = auto_inputs.options()
+        # auto's rare-class and group options look across the whole pool (neighbours of
+        # rare examples, every item's group): a round with either on scores in process.
+        whole_pool = (
+            auto_options.get("rare_classes", "off") != "off"
+            or auto_options.get("group_sampling", "off") != "off"
+        )
+        if dask is not None and whole_pool:
+            metrics["dask_skipped"] = "rare_classes or group_sampling needs the whole pool"
+        on_dask = dask is not None and not whole_pool
+        scored = (partial(score_pool_on_dask, dask) if on_dask else score_pool)(
             pacer,
             proj,
             model,
@@ -281,7 +291,7 @@ def train(
             seed=seed,
             pool_size=pool_size,
             progress=progress,
-            auto_options=auto_inputs.options(),
+            **({} if on_dask else {"auto_options": auto_options}),
         )
         metrics["strategy_state"] = scored.state
         if scored.cluster is not None:
