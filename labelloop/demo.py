@@ -221,13 +221,18 @@ def _finish(
 # label is wrong and rejected, the second wrong and corrected, the rest right and accepted.
 _DAY = (("wrong", "reject"), ("wrong", "correct"), ("right", "accept"), ("right", "accept"))
 _SKIP_REASONS = ("ambiguous", "could be two things", None)
+_AMENDMENT = (
+    "When an item is hard to read, label what it most looks like and mark it unsure "
+    "(`F`), or add a comment (`C`): reviewers see both."
+)
 
 
 def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
     """A working day so far, so every page of the demo has something to show: the
     annotator skipped a few items (with reasons) and labelled a few, the reviewer
-    rejected one label and corrected another, and the admin saved two filters of the
-    item browser."""
+    rejected one label and corrected another, and the admin added a line to the
+    guidelines, made the corrected item an example and saved two filters of the item
+    browser."""
     from labelloop.engine import annotate, browse, projects, queue, review, users
 
     annotator = users.get_user(db, "annotator")
@@ -239,8 +244,11 @@ def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
     for reason in _SKIP_REASONS:
         task = queue.lease_next_task(db, project_id=project_id, user=annotator)
         queue.skip_task(db, task_id=task.id, user=annotator, reason=reason)
+    corrected = None
     for given, verdict in _DAY:
         task = queue.lease_next_task(db, project_id=project_id, user=annotator)
+        if verdict == "correct":
+            corrected = task.item.id
         right = truth[task.item.external_id]
         wrong = next(label for label in labels if label != right)
         annotate.submit_annotation(
@@ -255,6 +263,23 @@ def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
             verdict=verdict,
             label=right if verdict == "correct" else None,
             note=note.get(verdict),
+        )
+    # The admin learns from the day: a line added to the guidelines (a new version, whose
+    # changes annotators see), then the corrected item as an example with a note.
+    current = projects.get_guidelines(db, project_id)
+    projects.set_guidelines(
+        db,
+        actor="admin",
+        project=project_id,
+        text=(current.text if current else "").rstrip() + "\n\n" + _AMENDMENT,
+    )
+    if corrected is not None:
+        projects.add_guideline_examples(
+            db,
+            actor="admin",
+            project=project_id,
+            item_ids=[corrected],
+            note="The reviewer corrected this one: look at the whole shape before labelling.",
         )
     browse.save_filter(
         db,

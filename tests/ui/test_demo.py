@@ -37,6 +37,12 @@ def test_demo_command_builds_the_digits_project(tmp_path) -> None:
             "most uncertain first",
             "skipped, with reasons",
         ]
+        # The guidelines learnt from the day: a changed text, then the corrected item as
+        # an example, each a new version with what changed.
+        guidelines = projects.get_guidelines(db, info.id)
+        assert guidelines.version == 3 and len(guidelines.examples) == 1
+        changes = projects.guideline_changes(db, info.id, old=1, new=3)
+        assert changes.added >= 1
         assert info.settings["retrain_every"] == 10
         assert info.settings["review_policy"] == "percent"
         for name, _role, password in DEMO_USERS:
