@@ -70,7 +70,9 @@ def test_a_sure_arrival_is_auto_labelled_through_the_rounds_path(db):
     with db.read() as session:
         events = (
             session.execute(
-                select(AuditEventRow.after).where(AuditEventRow.action == "stream.decided")
+                select(AuditEventRow.after)
+                .where(AuditEventRow.action == "stream.decided")
+                .order_by(AuditEventRow.id)
             )
             .scalars()
             .all()
