@@ -21,7 +21,7 @@ import pytest
 from loopback import free_port, serving
 from sqlalchemy import select
 
-from labelloop.engine import ingest, projects, rounds, users
+from labelloop.engine import ingest, jobs, projects, rounds, users
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow
 
@@ -90,7 +90,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cli
 
 
 @pytest.fixture(scope="module")
-def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Database, int, str]]:
+def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Database, int, str, Path]]:
     root = tmp_path_factory.mktemp("labelloop-for-ls")
     path = root / "labelloop.db"
     shutil.copyfile(_sqlite_template, path)
@@ -115,13 +115,32 @@ def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Databas
     )
     try:
         with serving(f"sqlite:///{path}", root / "serve.log") as url:
-            yield url, db, project.id, token
+            yield url, db, project.id, token, root / "serve.log"
     finally:
         db.dispose()
 
 
+def _finished(db: Database, job_id: int, serve_log: Path) -> jobs.JobInfo:
+    """The job once the server's worker has run it (done or failed).
+
+    A retrain on a busy machine takes as long as it takes; the deadline only keeps a
+    worker that never runs it from hanging the suite.
+    """
+    deadline = time.monotonic() + 900
+    while True:
+        (job,) = [j for j in jobs.list_jobs(db) if j.id == job_id]
+        if job.status in ("done", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"job {job_id} still {job.status}; server log:\n{serve_log.read_text()[-3000:]}",
+                pytrace=False,
+            )
+        time.sleep(1)
+
+
 def test_label_studio_uses_labelloop_as_its_ml_backend(label_studio, labelloop) -> None:
-    url, db, project_id, token = labelloop
+    url, db, project_id, token, serve_log = labelloop
     ls = label_studio
     ls_project = ls.post(
         "/api/projects", json={"title": "Sentiment", "label_config": CONFIG}
@@ -204,18 +223,23 @@ def test_label_studio_uses_labelloop_as_its_ml_backend(label_studio, labelloop) 
         ).scalar_one()
         assert (item.final_label, item.payload) == ("negative", {"text": "film"})
 
-    # Start Training: Label Studio sends START_TRAINING; labelloop's worker retrains.
+    # Start Training: Label Studio sends START_TRAINING to /webhook, which queues a retrain
+    # job; the server's background worker runs it.
     (ml,) = ls.get("/api/ml", params={"project": ls_project}).json()
     assert ls.post(f"/api/ml/{ml['id']}/train").status_code == 200
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        setup = httpx.post(
-            f"{url}/label-studio/{project_id}/setup",
-            headers={"Authorization": "Basic " + base64.b64encode(f"x:{token}".encode()).decode()},
-            json={"schema": CONFIG},
-        )
-        if setup.json()["model_version"] == "labelloop-v2":
-            break
-        time.sleep(0.5)
+    # Label Studio answers 200 whatever the backend said; a refused or timed-out webhook
+    # shows as the backend's error state.
+    backend = ls.get(f"/api/ml/{ml['id']}").json()
+    assert backend["readable_state"] != "Error", backend.get("error_message")
+    (retrain,) = [job for job in jobs.list_jobs(db, project_id=project_id) if job.kind == "retrain"]
+    job = _finished(db, retrain.id, serve_log)
+    assert (job.status, job.error) == ("done", None), serve_log.read_text()[-3000:]
     info, _model = rounds.load_project_model(db, project_id)
     assert info.version == 2
+    setup = httpx.post(
+        f"{url}/label-studio/{project_id}/setup",
+        headers={"Authorization": "Basic " + base64.b64encode(f"x:{token}".encode()).decode()},
+        json={"schema": CONFIG},
+        timeout=120,
+    )
+    assert setup.json()["model_version"] == "labelloop-v2"
