@@ -51,6 +51,12 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cli
         # labelloop listens on loopback here, which Label Studio refuses by default.
         "SSRF_PROTECTION_ENABLED": "false",
         "USE_DEFAULT_BANNED_SUBNETS": "false",
+        # Label Studio gives an ML backend 1 s for /health, 3 s for /setup and a webhook
+        # 1 s (and does not send it again): too little for either server on a machine
+        # busy with other work, where a late answer made the test fail far from its cause.
+        "ML_TIMEOUT_HEALTH": "60",
+        "ML_TIMEOUT_SETUP": "60",
+        "WEBHOOK_TIMEOUT": "60",
     }
     log = data / "label-studio.log"
     with log.open("w") as out:
@@ -120,20 +126,22 @@ def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Databas
         db.dispose()
 
 
-def _finished(db: Database, job_id: int, serve_log: Path) -> jobs.JobInfo:
-    """The job once the server's worker has run it (done or failed).
+def _retrained(db: Database, project_id: int, serve_log: Path) -> jobs.JobInfo:
+    """The project's retrain job once the server's worker has run it (done or failed).
 
     A retrain on a busy machine takes as long as it takes; the deadline only keeps a
-    worker that never runs it from hanging the suite.
+    webhook that queued nothing, or a worker that never runs, from hanging the suite.
     """
     deadline = time.monotonic() + 900
     while True:
-        (job,) = [j for j in jobs.list_jobs(db) if j.id == job_id]
-        if job.status in ("done", "failed"):
-            return job
+        retrains = [j for j in jobs.list_jobs(db, project_id=project_id) if j.kind == "retrain"]
+        if retrains and retrains[0].status in ("done", "failed"):
+            return retrains[0]
         if time.monotonic() > deadline:
+            state = retrains[0].status if retrains else "never queued"
             pytest.fail(
-                f"job {job_id} still {job.status}; server log:\n{serve_log.read_text()[-3000:]}",
+                f"the retrain START_TRAINING asks for: {state}; server log:\n"
+                f"{serve_log.read_text()[-3000:]}",
                 pytrace=False,
             )
         time.sleep(1)
@@ -227,12 +235,7 @@ def test_label_studio_uses_labelloop_as_its_ml_backend(label_studio, labelloop) 
     # job; the server's background worker runs it.
     (ml,) = ls.get("/api/ml", params={"project": ls_project}).json()
     assert ls.post(f"/api/ml/{ml['id']}/train").status_code == 200
-    # Label Studio answers 200 whatever the backend said; a refused or timed-out webhook
-    # shows as the backend's error state.
-    backend = ls.get(f"/api/ml/{ml['id']}").json()
-    assert backend["readable_state"] != "Error", backend.get("error_message")
-    (retrain,) = [job for job in jobs.list_jobs(db, project_id=project_id) if job.kind == "retrain"]
-    job = _finished(db, retrain.id, serve_log)
+    job = _retrained(db, project_id, serve_log)
     assert (job.status, job.error) == ("done", None), serve_log.read_text()[-3000:]
     info, _model = rounds.load_project_model(db, project_id)
     assert info.version == 2
