@@ -190,7 +190,10 @@ def rank_label_issues(labels: Any, pred_probs: Any) -> LabelIssues:
     with warnings.catch_warnings():
         # cleanlab warns about classes with few labels; the flags stay valid.
         warnings.simplefilter("ignore")
-        is_issue = np.asarray(find_label_issues(y, proba), dtype=bool)
+        # n_jobs=1: cleanlab would otherwise fork a multiprocessing pool, and a fork from
+        # a threaded process (the server's job worker) can deadlock the child on a lock
+        # another thread held, leaving the retrain running forever.
+        is_issue = np.asarray(find_label_issues(y, proba, n_jobs=1), dtype=bool)
     flagged = np.flatnonzero(is_issue)
     ranked = flagged[np.argsort(quality[flagged], kind="stable")]
     return LabelIssues(

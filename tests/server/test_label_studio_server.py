@@ -21,7 +21,7 @@ import pytest
 from loopback import free_port, serving
 from sqlalchemy import select
 
-from labelloop.engine import ingest, projects, rounds, users
+from labelloop.engine import ingest, jobs, projects, rounds, users
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow
 
@@ -51,6 +51,12 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cli
         # labelloop listens on loopback here, which Label Studio refuses by default.
         "SSRF_PROTECTION_ENABLED": "false",
         "USE_DEFAULT_BANNED_SUBNETS": "false",
+        # Label Studio gives an ML backend 1 s for /health, 3 s for /setup and a webhook
+        # 1 s (and does not send it again): too little for either server on a machine
+        # busy with other work, where a late answer made the test fail far from its cause.
+        "ML_TIMEOUT_HEALTH": "60",
+        "ML_TIMEOUT_SETUP": "60",
+        "WEBHOOK_TIMEOUT": "60",
     }
     log = data / "label-studio.log"
     with log.open("w") as out:
@@ -90,7 +96,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Cli
 
 
 @pytest.fixture(scope="module")
-def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Database, int, str]]:
+def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Database, int, str, Path]]:
     root = tmp_path_factory.mktemp("labelloop-for-ls")
     path = root / "labelloop.db"
     shutil.copyfile(_sqlite_template, path)
@@ -115,13 +121,34 @@ def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[tuple[str, Databas
     )
     try:
         with serving(f"sqlite:///{path}", root / "serve.log") as url:
-            yield url, db, project.id, token
+            yield url, db, project.id, token, root / "serve.log"
     finally:
         db.dispose()
 
 
+def _retrained(db: Database, project_id: int, serve_log: Path) -> jobs.JobInfo:
+    """The project's retrain job once the server's worker has run it (done or failed).
+
+    A retrain on a busy machine takes as long as it takes; the deadline only keeps a
+    webhook that queued nothing, or a worker that never runs, from hanging the suite.
+    """
+    deadline = time.monotonic() + 900
+    while True:
+        retrains = [j for j in jobs.list_jobs(db, project_id=project_id) if j.kind == "retrain"]
+        if retrains and retrains[0].status in ("done", "failed"):
+            return retrains[0]
+        if time.monotonic() > deadline:
+            state = retrains[0].status if retrains else "never queued"
+            pytest.fail(
+                f"the retrain START_TRAINING asks for: {state}; server log:\n"
+                f"{serve_log.read_text()[-3000:]}",
+                pytrace=False,
+            )
+        time.sleep(1)
+
+
 def test_label_studio_uses_labelloop_as_its_ml_backend(label_studio, labelloop) -> None:
-    url, db, project_id, token = labelloop
+    url, db, project_id, token, serve_log = labelloop
     ls = label_studio
     ls_project = ls.post(
         "/api/projects", json={"title": "Sentiment", "label_config": CONFIG}
@@ -204,18 +231,18 @@ def test_label_studio_uses_labelloop_as_its_ml_backend(label_studio, labelloop) 
         ).scalar_one()
         assert (item.final_label, item.payload) == ("negative", {"text": "film"})
 
-    # Start Training: Label Studio sends START_TRAINING; labelloop's worker retrains.
+    # Start Training: Label Studio sends START_TRAINING to /webhook, which queues a retrain
+    # job; the server's background worker runs it.
     (ml,) = ls.get("/api/ml", params={"project": ls_project}).json()
     assert ls.post(f"/api/ml/{ml['id']}/train").status_code == 200
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        setup = httpx.post(
-            f"{url}/label-studio/{project_id}/setup",
-            headers={"Authorization": "Basic " + base64.b64encode(f"x:{token}".encode()).decode()},
-            json={"schema": CONFIG},
-        )
-        if setup.json()["model_version"] == "labelloop-v2":
-            break
-        time.sleep(0.5)
+    job = _retrained(db, project_id, serve_log)
+    assert (job.status, job.error) == ("done", None), serve_log.read_text()[-3000:]
     info, _model = rounds.load_project_model(db, project_id)
     assert info.version == 2
+    setup = httpx.post(
+        f"{url}/label-studio/{project_id}/setup",
+        headers={"Authorization": "Basic " + base64.b64encode(f"x:{token}".encode()).decode()},
+        json={"schema": CONFIG},
+        timeout=120,
+    )
+    assert setup.json()["model_version"] == "labelloop-v2"
