@@ -105,7 +105,7 @@ def log_in(browser, served) -> Iterator:
         context.close()
 
 
-def test_admin_picks_examples_and_annotators_see_them(log_in, served, shoot) -> None:
+def test_admin_picks_examples_and_annotators_see_them(log_in, served, shoot_sizes) -> None:
     url, project_id = served
     page = log_in("admin")
     page.goto(url + f"/projects/{project_id}")
@@ -121,7 +121,7 @@ def test_admin_picks_examples_and_annotators_see_them(log_in, served, shoot) -> 
     group.get_by_label("pick f0").check()
     group.get_by_label("pick f1").check()
     page.locator("#note").fill("Irony flips the words: label what the critic means.")
-    shoot(page, "13-disagreements")
+    shoot_sizes(page, "13-disagreements")
     page.locator("#add-examples").click()
     expect(page.locator("p.ok")).to_have_text("guideline version 2 saved with 2 new examples")
     expect(page.locator("#version-2")).to_contain_text("Irony flips the words")
@@ -136,4 +136,4 @@ def test_admin_picks_examples_and_annotators_see_them(log_in, served, shoot) -> 
     expect(pane.locator(".guideline-examples li")).to_have_count(2)
     expect(pane.locator(".guideline-examples li").first).to_contain_text(IRONIC[0])
     expect(pane.locator(".guideline-examples li").first).to_contain_text("neg")
-    shoot(annotator, "14-guideline-examples")
+    shoot_sizes(annotator, "14-guideline-examples")

@@ -8,7 +8,9 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 
-def test_dashboard_marks_the_class_without_labels_as_rare(login, ui_server, new_project, shoot):
+def test_dashboard_marks_the_class_without_labels_as_rare(
+    login, ui_server, new_project, shoot_sizes
+):
     project_id = new_project(n_items=12, labelled=1, rare_classes="on")
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{project_id}")
@@ -18,7 +20,7 @@ def test_dashboard_marks_the_class_without_labels_as_rare(login, ui_server, new_
     expect(counts.locator("tr.rare")).to_contain_text("pos")
     expect(counts.locator("tr.rare .badge")).to_have_text("rare")
     expect(counts.locator("meter").last).to_have_attribute("aria-label", "neg: 1 labels")
-    shoot(admin, "label-counts-1280")
+    shoot_sizes(admin, "label-counts")
 
 
 def test_admin_turns_on_rare_classes_and_group_sampling_in_the_settings_form(

@@ -41,7 +41,7 @@ def _flagged_project(db) -> int:
     return project.id
 
 
-def test_reviewer_confirms_and_clears_suspects(login, ui_server, shoot) -> None:
+def test_reviewer_confirms_and_clears_suspects(login, ui_server, shoot_sizes) -> None:
     project_id = _flagged_project(ui_server.db)
     page = login("reviewer")
     page.goto(ui_server.url + f"/projects/{project_id}")
@@ -51,7 +51,7 @@ def test_reviewer_confirms_and_clears_suspects(login, ui_server, shoot) -> None:
     table = page.locator("#suspects")
     row = table.locator("tr", has_text=re.compile(r"\bq3\b"))
     expect(row).to_contain_text("neg")
-    shoot(page, "12-suspect-labels")
+    shoot_sizes(page, "12-suspect-labels")
     row.get_by_role("button", name="Confirm wrong").click()
     expect(page.locator("p.ok")).to_have_text("q3: confirmed")
     expect(table.locator("tr", has_text=re.compile(r"\bq3\b"))).to_have_count(0)
