@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from labelloop.exceptions import ImportDataError, ValidationError
+from labelloop.io.label_studio_tasks import load_task_array
 
 __all__ = [
     "LS_META_KEY",
@@ -245,17 +246,7 @@ def read_label_studio_tasks(
     [(1, {'text': 'great', 'id': 'a', 'meta': {}, 'label': 'pos'})]
     """
     name = str(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            tasks = json.load(handle)
-    except UnicodeDecodeError as exc:
-        raise ImportDataError(f"not UTF-8 text ({exc.reason})", path=name) from None
-    except json.JSONDecodeError as exc:
-        raise ImportDataError(
-            f"malformed JSON: {exc.msg} at column {exc.colno}", path=name, line=exc.lineno
-        ) from None
-    if not isinstance(tasks, list):
-        raise ImportDataError("a Label Studio file is a JSON array of tasks", path=name)
+    tasks = load_task_array(path)
     for number, task in enumerate(tasks, start=1):
         yield number, _record(task, kind, data_key, id_key, label_key, _Place(name, number))
 

@@ -27,18 +27,23 @@ from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationErro
 from labelloop.io.entities import check_entity_document, check_entity_documents
 from labelloop.ner import check_spans
 
-__all__ = ["checked_spans", "read_label_studio", "result_spans", "write_label_studio"]
+__all__ = [
+    "checked_spans",
+    "load_task_array",
+    "read_label_studio",
+    "result_spans",
+    "write_label_studio",
+]
 
 
-def read_label_studio(
-    path: str | Path, *, data_key: str = "text", labels: Iterable[str] | None = None
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(task number, document)`` for each task of a Label Studio JSON export.
+def load_task_array(path: str | Path) -> list[Any]:
+    """The JSON array of tasks a Label Studio export file holds.
 
     Raises
     ------
     ImportDataError
-        Naming the file, the task's 1-based position and the field at fault.
+        Naming the file (and the line, for malformed JSON) when it is not UTF-8, not JSON,
+        or not an array.
     """
     name = str(path)
     try:
@@ -52,6 +57,21 @@ def read_label_studio(
         ) from None
     if not isinstance(tasks, list):
         raise ImportDataError("a Label Studio file is a JSON array of tasks", path=name)
+    return tasks
+
+
+def read_label_studio(
+    path: str | Path, *, data_key: str = "text", labels: Iterable[str] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(task number, document)`` for each task of a Label Studio JSON export.
+
+    Raises
+    ------
+    ImportDataError
+        Naming the file, the task's 1-based position and the field at fault.
+    """
+    name = str(path)
+    tasks = load_task_array(path)
     allowed = None if labels is None else list(labels)
     for number, task in enumerate(tasks, start=1):
         yield number, _document(task, data_key, allowed, name, number)
