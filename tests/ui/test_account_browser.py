@@ -39,7 +39,9 @@ def _log_in(browser, ui_server, name: str, password: str):
     return context, page
 
 
-def test_a_password_changed_by_keyboard_from_the_account_page(browser, ui_server, shoot) -> None:
+def test_a_password_changed_by_keyboard_from_the_account_page(
+    browser, ui_server, shoot_sizes
+) -> None:
     _own_user(ui_server, "pat", "pats first password")
     context, page = _log_in(browser, ui_server, "pat", "pats first password")
     page.wait_for_url("**/projects")
@@ -61,7 +63,7 @@ def test_a_password_changed_by_keyboard_from_the_account_page(browser, ui_server
     page.keyboard.type("pats other password")
     page.keyboard.press("Enter")
     expect(page.locator("#confirm_password-error")).to_contain_text("differ")
-    shoot(page, "account-password-mismatch")
+    shoot_sizes(page, "account-password-mismatch")
     page.keyboard.type("pats first password")
     page.keyboard.press("Tab")
     page.keyboard.type("pats second password")
@@ -69,7 +71,7 @@ def test_a_password_changed_by_keyboard_from_the_account_page(browser, ui_server
     page.keyboard.type("pats second password")
     page.keyboard.press("Enter")
     expect(page.locator(".ok")).to_have_text("Password changed. 0 other sessions ended.")
-    shoot(page, "account-password-changed")
+    shoot_sizes(page, "account-password-changed")
     context.close()
 
     old_context, old = _log_in(browser, ui_server, "pat", "pats first password")
@@ -80,7 +82,7 @@ def test_a_password_changed_by_keyboard_from_the_account_page(browser, ui_server
     new_context.close()
 
 
-def test_an_annotator_on_an_admin_page_is_told_not_allowed(browser, ui_server, shoot) -> None:
+def test_an_annotator_on_an_admin_page_is_told_not_allowed(browser, ui_server, shoot_sizes) -> None:
     _own_user(ui_server, "quinn", "quinns password")
     context, page = _log_in(browser, ui_server, "quinn", "quinns password")
     page.wait_for_url("**/projects")
@@ -90,7 +92,7 @@ def test_an_annotator_on_an_admin_page_is_told_not_allowed(browser, ui_server, s
     expect(page.locator("main")).to_contain_text(
         "This page is for admins; you are logged in as quinn, an annotator."
     )
-    shoot(page, "not-allowed")
+    shoot_sizes(page, "not-allowed")
     # A project quinn is no member of stays unknown, admin page or not.
     hidden = page.goto(ui_server.url + f"/projects/{ui_server.xss_project_id}/settings")
     assert hidden.status == 404

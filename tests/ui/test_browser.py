@@ -32,12 +32,12 @@ def _labelled_items(ui_server) -> list[str]:
         )
 
 
-def test_log_in_form_and_a_wrong_password(browser, ui_server, shoot) -> None:
+def test_log_in_form_and_a_wrong_password(browser, ui_server, shoot_sizes) -> None:
     context = browser.new_context()
     page = context.new_page()
     page.goto(ui_server.url + f"/projects/{ui_server.project_id}")
     expect(page.locator("h1")).to_have_text("Log in")
-    shoot(page, "01-log-in")
+    shoot_sizes(page, "01-log-in")
     page.fill("input[name=name]", "annotator")
     page.fill("input[name=password]", "not the password")
     page.press("input[name=password]", "Enter")
@@ -47,7 +47,7 @@ def test_log_in_form_and_a_wrong_password(browser, ui_server, shoot) -> None:
 
 
 def test_annotator_labels_ten_by_keyboard_skips_undoes_and_the_model_retrains(
-    login, ui_server, shoot
+    login, ui_server, shoot_sizes
 ) -> None:
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.project_id}")
@@ -55,12 +55,12 @@ def test_annotator_labels_ten_by_keyboard_skips_undoes_and_the_model_retrains(
 
     page = login("annotator")
     expect(page.locator(".project h2").first).to_have_text("films")
-    shoot(page, "02-projects")
+    shoot_sizes(page, "02-projects")
     page.goto(ui_server.url + f"/projects/{ui_server.project_id}/label")
     text = page.locator("#item .text")
     done = page.locator("#done-today")
     expect(text).to_have_text(re.compile(r"^Film \d+ is "))
-    shoot(page, "03-label")
+    shoot_sizes(page, "03-label")
 
     seen = []
     for n in range(1, 11):
@@ -95,7 +95,7 @@ def test_annotator_labels_ten_by_keyboard_skips_undoes_and_the_model_retrains(
     page.keyboard.press("g")
     expect(page.locator("#guidelines")).to_be_visible()
     expect(page.locator("#guidelines strong")).to_have_text("opinion")
-    shoot(page, "04-label-guidelines")
+    shoot_sizes(page, "04-label-guidelines")
     assert page.evaluate("window.__xss") is None
 
     # The tenth label queued a retrain; the worker runs it and the dashboard shows it.
@@ -107,18 +107,18 @@ def test_annotator_labels_ten_by_keyboard_skips_undoes_and_the_model_retrains(
         admin.reload()
     expect(admin.locator("#rounds tbody tr")).to_have_count(rounds_before + 1)
     expect(admin.locator("#learning-curve svg")).to_have_count(1)
-    shoot(admin, "05-dashboard")
+    shoot_sizes(admin, "05-dashboard")
 
 
 def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
-    login, ui_server, shoot
+    login, ui_server, shoot_sizes
 ) -> None:
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.project_id}/settings")
     admin.check("input[name=review_policy][value=all]")
     admin.uncheck("input[name=review_policy][value=none]")
     admin.fill("textarea[name=guidelines]", "# Films v2\n\nSarcasm is **neg**.")
-    shoot(admin, "06-settings")
+    shoot_sizes(admin, "06-settings")
     admin.click("button[type=submit].primary")
     expect(admin.locator(".ok")).to_contain_text("guidelines version 2 saved")
 
@@ -139,7 +139,7 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
     reviewer.goto(ui_server.url + f"/projects/{ui_server.project_id}/review")
     expect(reviewer.locator("#annotations td").first).to_have_text("annotator")
     expect(reviewer.locator("#annotations td").nth(3)).to_have_text("v2")
-    shoot(reviewer, "07-review")
+    shoot_sizes(reviewer, "07-review")
     first = reviewer.locator("#item .text").inner_text()
     reviewer.keyboard.press("c")
     reviewer.keyboard.press("1")
@@ -172,7 +172,7 @@ def test_admin_changes_settings_and_guidelines_then_reviewer_corrects(
     assert tuple(corrected) == ("pos", "accepted")
 
 
-def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> None:
+def test_item_browser_and_an_items_whole_history(login, ui_server, shoot_sizes) -> None:
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.project_id}/items?status=accepted")
     rows = admin.locator("table.items tbody tr")
@@ -181,7 +181,7 @@ def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> Non
     admin.select_option("select[name=status]", "")
     admin.press("input[name=annotator]", "Enter")
     expect(admin.locator("#found-count")).to_have_text(re.compile(r"^13 items"))
-    shoot(admin, "08-items")
+    shoot_sizes(admin, "08-items")
     page = browse.search_items(ui_server.db, ui_server.project_id, status="accepted")
     item = page.items[0]
     admin.goto(ui_server.url + f"/projects/{ui_server.project_id}/items/{item.id}")
@@ -189,26 +189,26 @@ def test_item_browser_and_an_items_whole_history(login, ui_server, shoot) -> Non
     expect(body).to_contain_text("annotation.submitted")
     expect(body).to_contain_text("review.submitted")
     expect(body).to_contain_text("task.leased")
-    shoot(admin, "09-item-history")
+    shoot_sizes(admin, "09-item-history")
 
 
-def test_members_and_tokens(login, ui_server, shoot) -> None:
+def test_members_and_tokens(login, ui_server, shoot_sizes) -> None:
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.project_id}/members")
     expect(admin.locator("main table").first).to_contain_text("reviewer")
     admin.locator("tr", has_text="reviewer").get_by_role("button", name="New token").click()
     expect(admin.locator("#new-secret")).to_have_text(re.compile(r"\S{20,}"))
-    shoot(admin, "10-members")
+    shoot_sizes(admin, "10-members")
 
 
-def test_html_in_an_item_is_shown_as_text_and_never_runs(login, ui_server, shoot) -> None:
+def test_html_in_an_item_is_shown_as_text_and_never_runs(login, ui_server, shoot_sizes) -> None:
     page = login("annotator")
     page.goto(ui_server.url + f"/projects/{ui_server.xss_project_id}/label")
     expect(page.locator("#item .text")).to_have_text(ui_server.xss_text)
     expect(page.locator("#item-meta")).to_contain_text("<b onmouseover=alert(1)>m</b>")
     assert page.locator("#item img, #item script, #item-meta b").count() == 0
     assert page.evaluate("window.__xss") is None
-    shoot(page, "11-escaping")
+    shoot_sizes(page, "11-escaping")
 
     admin = login("admin")
     admin.goto(ui_server.url + f"/projects/{ui_server.xss_project_id}/items?q=onerror")
