@@ -294,6 +294,9 @@ class PredictionRow(Base):
     )
     probabilities: Mapped[dict[str, Any]] = mapped_column(Json)  # label -> probability
     score: Mapped[float] = mapped_column(Float)
+    # Entity spans [{start, end, label, score}] or boxes [{bbox, label, score}]; whole-item
+    # projects leave it empty (migration 0013).
+    structure: Mapped[list[dict[str, Any]] | None] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
