@@ -62,13 +62,18 @@ class SkipNote:
 
 @dataclass(frozen=True)
 class ItemGuess:
-    """The newest model's label for an item and its confidence (its top probability)."""
+    """The newest model's label for an item and its confidence (its top probability).
+
+    ``structure`` is what the model drew on an entity or box item (its spans or boxes,
+    each with a score), to be pre-drawn for the annotator; None on whole-item projects.
+    """
 
     item_id: int
     model_version: int
     label: Any
     confidence: float
     probabilities: dict[str, float]
+    structure: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ def model_guess(db: Database, *, project_id: int, item_id: int) -> ItemGuess | N
         prediction, version = row
         probabilities = {str(k): float(v) for k, v in (prediction.probabilities or {}).items()}
         label = model_label(probabilities, multi_label=project.multi_label)
+        structure = prediction.structure
     if project.multi_label:
         confidence = min((max(p, 1 - p) for p in probabilities.values()), default=0.0)
     else:
@@ -131,6 +137,7 @@ def model_guess(db: Database, *, project_id: int, item_id: int) -> ItemGuess | N
         label=label,
         confidence=round(confidence, 4),
         probabilities=probabilities,
+        structure=structure,
     )
 
 
