@@ -68,7 +68,7 @@ def _box_project(ui_server, tmp_path, *, n_items: int = 3, **settings) -> int:
 
 def _model_boxes(ui_server, project_id: int, boxes: list[dict]) -> None:
     """A client model's boxes for every item of the project, stored as its predictions."""
-    with ui_server.db.write() as session:
+    with ui_server.db.transaction() as session:
         version = ModelVersionRow(project_id=project_id, version=1, kind="client", name="det-1")
         session.add(version)
         session.flush()
@@ -86,15 +86,22 @@ def _model_boxes(ui_server, project_id: int, boxes: list[dict]) -> None:
             )
 
 
-def _annotations(ui_server, project_id: int) -> list[AnnotationRow]:
-    with ui_server.db.read() as session:
-        return list(
-            session.execute(
-                select(AnnotationRow)
-                .where(AnnotationRow.project_id == project_id)
-                .order_by(AnnotationRow.id)
-            ).scalars()
-        )
+def _annotations(ui_server, project_id: int, page=None, count: int = 0) -> list[AnnotationRow]:
+    """The project's annotations; with ``page``, once the page has sent ``count`` of them
+    (the next image shows before the write of the last one is done)."""
+    for _ in range(100):
+        with ui_server.db.read() as session:
+            found = list(
+                session.execute(
+                    select(AnnotationRow)
+                    .where(AnnotationRow.project_id == project_id)
+                    .order_by(AnnotationRow.id)
+                ).scalars()
+            )
+        if page is None or len(found) >= count:
+            return found
+        page.wait_for_timeout(100)
+    return found
 
 
 def _open(page, ui_server, project_id: int) -> None:
@@ -181,7 +188,7 @@ def test_draw_move_resize_label_step_nudge_and_delete_boxes(
     shoot_sizes(page, "81-boxes-selected")
     _submit(page)
 
-    stored = _annotations(ui_server, project_id)
+    stored = _annotations(ui_server, project_id, page, 1)
     assert len(stored) == 1
     square, circle = stored[0].label
     assert square["label"] == "square" and circle["label"] == "circle"
@@ -192,7 +199,7 @@ def test_draw_move_resize_label_step_nudge_and_delete_boxes(
 
     # The next image: Enter with no box says there is nothing in it (an empty list).
     _submit(page)
-    assert _annotations(ui_server, project_id)[1].label == []
+    assert _annotations(ui_server, project_id, page, 2)[1].label == []
 
     # The keys overlay lists the box keys.
     page.keyboard.press("?")
@@ -223,7 +230,7 @@ def test_boxes_stay_in_image_pixels_when_zoomed_and_panned(login, ui_server, tmp
     left, top = _screen(page, 61, 30)
     assert abs(rect["x"] - left) < 4 and abs(rect["y"] - top) < 4, (rect, left, top)
     _submit(page)
-    (stored,) = _annotations(ui_server, project_id)
+    (stored,) = _annotations(ui_server, project_id, page, 1)
     assert _close(stored.label[0]["bbox"], [61, 30, 111, 70]), stored.label
 
 
@@ -255,7 +262,7 @@ def test_the_models_boxes_are_suggestions_to_take_or_adjust(
     expect(suggestions).to_have_count(1)
     # A suggestion not taken is left out of the label.
     _submit(page)
-    (first,) = _annotations(ui_server, project_id)
+    (first,) = _annotations(ui_server, project_id, page, 1)
     assert first.label == [{"bbox": [111, 44, 169, 97], "label": "triangle"}]
 
     # On the next image, A takes all of them; their edges can still be dragged after.
@@ -266,7 +273,7 @@ def test_the_models_boxes_are_suggestions_to_take_or_adjust(
     page.keyboard.press("Tab")
     _drag(page, (82, 41), (86, 41))  # its east handle
     _submit(page)
-    second = _annotations(ui_server, project_id)[1]
+    second = _annotations(ui_server, project_id, page, 2)[1]
     assert second.label[1] == {"bbox": [112, 44, 170, 97], "label": "circle"}
     assert _close(second.label[0]["bbox"], [18, 22, 86, 61]), second.label
 

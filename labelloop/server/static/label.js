@@ -482,7 +482,9 @@
     guessBox.textContent = "asking the model…";
     try {
       const guess = await askGuess(current);
-      guessBox.textContent = guess
+      guessBox.textContent = guess && boxes
+        ? `Model version ${guess.model_version} drew ${labelText(guess.structure || [])}: dashed on the image.`
+        : guess
         ? `Model version ${guess.model_version} guesses “${labelText(guess.label)}” with ${Math.round(100 * guess.confidence)}% confidence.`
         : "No model has scored this item yet.";
     } catch (error) {

@@ -56,7 +56,9 @@
       rows.append(tr);
     }
     if (boxes) boxes.show(task);
-    if (task.model_guess) {
+    if (boxes) {
+      guess.textContent = "";  // the model's boxes are one of the sources under the image
+    } else if (task.model_guess) {
       const probabilities = task.model_guess.probabilities;
       const top = Math.max(...Object.values(probabilities));
       guess.textContent = `Model version ${task.model_guess.model_version} guesses “${labelText(task.model_guess.label)}” (${Math.round(100 * top)}%).`;
