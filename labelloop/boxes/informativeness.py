@@ -5,16 +5,17 @@ Rules
 1. A pushed box is ``{"bbox": [x1, y1, x2, y2], "label": name, "score": s}`` with
    ``0 <= s <= 1`` and, optionally, ``"probabilities"``: the class probabilities of the
    box, a list in the order of the project's labels or a mapping of label to
-   probability (stored as the list), each in ``[0, 1]``. Its geometry follows
-   `labelloop.boxes.geometry` rule 1; an empty list is valid (nothing detected), and
-   no box is dropped for being unsure.
+   probability (stored as the list), each in ``[0, 1]``, summing to 1 (within 0.01).
+   Its geometry follows `labelloop.boxes.geometry` rule 1; an empty list is valid
+   (nothing detected), and no box is dropped for being unsure.
 2. A box's uncertainty is ``1 - score``, or, when the caller computes one from its
    class probabilities, that number (the project's uncertainty scale).
 3. The image's informativeness aggregates its boxes' uncertainties by ``BOX_SCORES``:
-   ``max``, ``mean``, ``sum`` or ``topk`` (the mean of the ``k`` largest; all of them
-   when there are fewer). An image without boxes has informativeness 0.
-4. A box is unsure when its uncertainty is at least ``unsure_threshold``; the image
-   reports how many of its boxes are.
+   ``max``, ``mean``, ``sum``, ``topk`` (the mean of the ``k`` largest; all of them
+   when there are fewer) or ``unsure`` (how many boxes are unsure, rule 4). An image
+   without boxes has informativeness 0.
+4. A box is unsure when its score is below ``unsure_below``; the image reports how
+   many of its boxes are, whatever the aggregation.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from labelloop.exceptions import ValidationError
 
 __all__ = ["BOX_SCORES", "box_uncertainties", "check_pushed_boxes", "image_informativeness"]
 
-BOX_SCORES: tuple[str, ...] = ("max", "mean", "sum", "topk")
+BOX_SCORES: tuple[str, ...] = ("max", "mean", "sum", "topk", "unsure")
 
 
 def _probability(value: Any, where: str, field: str) -> float:
@@ -104,6 +105,12 @@ def check_pushed_boxes(
                 _probability(p, f"{where}box {position} probability {i}", f"{field}.{i}")
                 for i, p in enumerate(probabilities)
             ]
+            if abs(sum(entry["probabilities"]) - 1.0) > 0.01:
+                raise ValidationError(
+                    f"{where}box {position} probabilities must sum to 1 over the project's "
+                    f"labels (got {sum(entry['probabilities']):.4f})",
+                    field=field,
+                )
         stored.append(entry)
     return stored
 
@@ -115,12 +122,15 @@ def box_uncertainties(boxes: Sequence[Mapping[str, Any]]) -> np.ndarray:
 
 def image_informativeness(
     uncertainties: Sequence[float] | np.ndarray,
+    scores: Sequence[float] | np.ndarray | None = None,
     *,
     method: str = "max",
     k: int = 3,
-    unsure_threshold: float = 0.5,
+    unsure_below: float = 0.5,
 ) -> tuple[float, int]:
     """Rules 3 and 4: ``(informativeness, unsure boxes)`` of one image.
+
+    ``scores`` are the boxes' scores (default ``1 - uncertainties``).
 
     Examples
     --------
@@ -135,10 +145,13 @@ def image_informativeness(
             field="box_score",
         )
     u = np.asarray(uncertainties, dtype=np.float64)
-    unsure = int(np.count_nonzero(u >= unsure_threshold))
+    s = 1.0 - u if scores is None else np.asarray(scores, dtype=np.float64)
+    unsure = int(np.count_nonzero(s < unsure_below))
     if u.size == 0:
         return 0.0, 0
-    if method == "max":
+    if method == "unsure":
+        value = float(unsure)
+    elif method == "max":
         value = u.max()
     elif method == "mean":
         value = u.mean()

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from labelloop.engine import annotate, queue, review
 from labelloop.engine.export import export_items
 from labelloop.engine.ingest import import_items
-from labelloop.engine.projects import create_project
+from labelloop.engine.predictions import push_predictions
+from labelloop.engine.projects import create_project, update_settings
+from labelloop.engine.rounds import project_status, train
 from labelloop.exceptions import ImportDataError, ValidationError
-from labelloop.store.tables import AnnotationRow, ItemRow
+from labelloop.store.tables import AnnotationRow, ItemRow, PredictionRow, TaskRow
 
 CAT = {"bbox": [2, 3, 20, 30], "label": "cat"}
 DOG = {"bbox": [30, 5, 60, 40], "label": "dog"}
@@ -40,7 +42,7 @@ def box_project(db, tmp_path, name="shapes", **settings):
         task_type="boxes",
         labels=["cat", "dog"],
         settings={
-            "retrain_every": 0, "eval_min_labels": 0, "eval_share": 0,
+            "retrain_every": 0, "eval_min_labels": 0, "eval_share": 0, "eval_min": 0,
             "media_root": str(tmp_path), **settings,
         },
     ).id  # fmt: skip
@@ -200,3 +202,130 @@ def test_box_jsonl_export_imports_again_as_it_is(database, tmp_path):
     with pytest.raises(ValidationError) as raised:
         export_items(database, project=project, format="csv", out=io.StringIO())
     assert raised.value.field == "format"
+
+
+def _boxes(*scores, label="cat"):
+    return [
+        {"bbox": [1 + i, 1, 10 + i, 10], "label": label, "score": s} for i, s in enumerate(scores)
+    ]
+
+
+def _queue(db, project):
+    with db.read() as session:
+        rows = session.execute(
+            select(ItemRow.external_id)
+            .join(TaskRow, TaskRow.item_id == ItemRow.id)
+            .where(ItemRow.project_id == project, TaskRow.status == "open")
+            .order_by(TaskRow.priority.desc(), TaskRow.id)
+        )
+        return [r[0] for r in rows]
+
+
+def _images(db, tmp_path, project, n):
+    write_images(tmp_path, [f"{i}.png" for i in range(n)])
+    import_items(
+        db, actor="cli:test", project=project,
+        records=[{"id": f"i{i}", "image": f"{i}.png"} for i in range(n)],
+    )  # fmt: skip
+
+
+def test_pushed_boxes_rank_images_by_their_aggregated_uncertainty(database, tmp_path):
+    project = box_project(database, tmp_path, batch_size=1)
+    _images(database, tmp_path, project, 4)
+    pushed = [
+        {"item_id": "i0", "boxes": _boxes(0.95, 0.9)},  # sure: max u 0.1
+        {"item_id": "i1", "boxes": _boxes(0.4)},  # one unsure box: max u 0.6
+        {"item_id": "i2", "boxes": _boxes(0.6, 0.6, 0.6, 0.6)},  # many middling: sum 1.6
+        {"item_id": "i3", "boxes": []},  # nothing detected: 0
+    ]
+    report = push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=pushed,
+    )  # fmt: skip
+    assert report.n_boxes == 7 and report.n_unsure_boxes == 1 and report.batch == ("i1",)
+    assert _queue(database, project) == ["i1", "i2", "i0", "i3"]
+    with database.read() as session:
+        stored = session.execute(
+            select(PredictionRow.structure, PredictionRow.probabilities, PredictionRow.score)
+            .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+            .where(ItemRow.external_id == "i0", ItemRow.project_id == project)
+        ).one()
+    assert stored.structure == _boxes(0.95, 0.9)
+    assert stored.probabilities == {"cat": 0.95, "dog": 0.0}
+    assert stored.score == pytest.approx(0.1)
+    # A round trains nothing: it re-ranks by the pushed boxes under the current settings.
+    update_settings(database, actor="cli:test", project=project, changes={"box_score": "sum"})
+    info = train(database, actor="cli:test", project=project)
+    assert info.strategy == "pushed-boxes" and info.model_version is None
+    assert info.metrics["trained"] is False and "do not train" in info.metrics["note"]
+    assert info.batch == ("i2",)
+    assert _queue(database, project) == ["i2", "i1", "i0", "i3"]
+    update_settings(database, actor="cli:test", project=project, changes={"box_score": "unsure"})
+    assert train(database, actor="cli:test", project=project).batch == ("i1",)
+
+
+def test_box_uncertainty_from_probabilities_and_topk(database, tmp_path):
+    project = box_project(
+        database, tmp_path, batch_size=1, box_uncertainty="probabilities", box_score="topk",
+        box_topk=2,
+    )  # fmt: skip
+    _images(database, tmp_path, project, 2)
+    sure = {"bbox": [0, 0, 5, 5], "label": "cat", "score": 0.5, "probabilities": [0.99, 0.01]}
+    torn = {
+        "bbox": [0, 0, 5, 5],
+        "label": "cat",
+        "score": 0.9,
+        "probabilities": {"cat": 0.5, "dog": 0.5},
+    }
+    report = push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=[{"item_id": "i0", "boxes": [sure, sure]}, {"item_id": "i1", "boxes": [torn]}],
+    )  # fmt: skip
+    assert report.batch == ("i1",)
+
+
+def test_a_bad_box_push_names_entry_box_and_field_and_writes_nothing(database, tmp_path):
+    project = box_project(database, tmp_path)
+    _images(database, tmp_path, project, 2)
+    for entry, field in [
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 65, 5], "label": "cat", "score": 1}]},
+         "predictions.1.boxes.0.bbox"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat", "score": 1.5}]},
+         "predictions.1.boxes.0.score"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat"}]},
+         "predictions.1.boxes.0.score"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cow", "score": 1}]},
+         "predictions.1.boxes.0.label"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat", "score": 1,
+                                      "probabilities": [1.0]}]},
+         "predictions.1.boxes.0.probabilities"),
+        ({"item_id": "i0", "probabilities": {"cat": 1.0}}, "predictions.1.probabilities"),
+        ({"item_id": "nope", "boxes": []}, "predictions.1.item_id"),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError) as raised:
+            push_predictions(
+                database, project_id=project, actor="model:det", model_version="det-1",
+                predictions=[{"item_id": "i1", "boxes": []}, entry],
+            )  # fmt: skip
+        assert raised.value.field == field, entry
+    with database.read() as session:
+        assert session.execute(select(PredictionRow.id)).first() is None
+
+
+def test_status_counts_boxes_and_a_box_budget(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path, box_budget=3)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[{"id": "a", "image": "a.png", "boxes": [CAT, DOG]},
+                 {"id": "b", "image": "b.png"}],
+    )  # fmt: skip
+    status = project_status(database, project)
+    assert status.n_boxes_labelled == 2 and status.label_counts == {"cat": 1, "dog": 1}
+    assert not status.should_stop
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="b", label=[CAT, CAT]
+    )
+    status = project_status(database, project)
+    assert status.n_boxes_labelled == 4 and status.should_stop
+    assert "box budget" in status.headline

@@ -6,6 +6,8 @@ engine hands rows as dicts with ``label`` or ``labels``, and the API leaves out 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from labelloop.engine.predictions import PushReport
@@ -14,15 +16,33 @@ from labelloop.server.schemas.common import RequestModel
 __all__ = [
     "LabelPagePublic",
     "LabelRowPublic",
+    "PredictedBox",
     "PredictionCreate",
     "PredictionsCreate",
     "PushReport",
 ]
 
 
+class PredictedBox(RequestModel):
+    """One box a detector drew: ``[x1, y1, x2, y2]`` in image pixels, its class and score."""
+
+    bbox: list[float] = Field(min_length=4, max_length=4)
+    label: str = Field(max_length=200)
+    score: float
+    probabilities: list[float] | dict[str, float] | None = Field(
+        default=None,
+        max_length=1000,
+        description="The box's class probabilities: in the project's label order, or by label.",
+    )
+
+
 class PredictionCreate(RequestModel):
+    """An item's class probabilities, or a box project's image's ``boxes`` (an empty
+    list: nothing detected)."""
+
     item_id: str = Field(min_length=1, max_length=300)
-    probabilities: dict[str, float] = Field(min_length=1, max_length=1000)
+    probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
+    boxes: list[PredictedBox] | None = Field(default=None, max_length=10_000)
     embedding: list[float] | None = Field(default=None, max_length=4096)
 
 
@@ -36,7 +56,7 @@ class LabelRowPublic(BaseModel):
     ``labels`` for multi-label), or ``withdrawn: true`` when it holds none any more."""
 
     item_id: str
-    label: str | None = None
+    label: str | list[dict[str, Any]] | None = None
     labels: list[str] | None = None
     withdrawn: bool | None = None
 
