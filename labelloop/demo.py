@@ -469,7 +469,6 @@ def _shapes(
         name = f"shape-{i:04d}.png"
         image.save(folder / name)
         truth[name] = boxes
-    settings = {**_settings(n_eval, n_items), "review_policy": "all"}
     project = projects.create_project(
         db,
         actor=actor,
@@ -477,7 +476,7 @@ def _shapes(
         task_type="boxes",
         labels=list(SHAPE_CLASSES),
         guidelines=_SHAPE_GUIDELINES,
-        settings=settings,
+        settings=_settings(n_eval, n_items),
     )
     ingest.import_items(db, actor=actor, project=project.id, path=folder, seed=seed)
     pool = browse.search_items(db, project.id, limit=n_items).items
@@ -506,6 +505,9 @@ def _shapes(
     )
     # The annotator's first two images, reviewed: one accepted, one corrected (its first
     # box was given the wrong class).
+    projects.update_settings(
+        db, actor="admin", project=project.id, changes={"review_policy": "all"}
+    )
     annotator = users_engine.get_user(db, "annotator")
     reviewer = users_engine.get_user(db, "reviewer")
     for verdict in ("accept", "correct"):

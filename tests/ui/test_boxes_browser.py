@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from labelloop.engine import ingest, projects, queue, review, users
-from labelloop.store.tables import AnnotationRow, ItemRow, ModelVersionRow, PredictionRow
+from labelloop.engine import annotate, ingest, predictions, projects, queue, review, users
+from labelloop.store.tables import AnnotationRow, ItemRow
 
 pytestmark = pytest.mark.browser
 
@@ -67,23 +67,19 @@ def _box_project(ui_server, tmp_path, *, n_items: int = 3, **settings) -> int:
 
 
 def _model_boxes(ui_server, project_id: int, boxes: list[dict]) -> None:
-    """A client model's boxes for every item of the project, stored as its predictions."""
-    with ui_server.db.transaction() as session:
-        version = ModelVersionRow(project_id=project_id, version=1, kind="client", name="det-1")
-        session.add(version)
-        session.flush()
-        items = session.execute(select(ItemRow.id).where(ItemRow.project_id == project_id))
-        for (item_id,) in items:
-            session.add(
-                PredictionRow(
-                    project_id=project_id,
-                    item_id=item_id,
-                    model_version_id=version.id,
-                    probabilities={},
-                    score=0.5,
-                    structure=boxes,
-                )
-            )
+    """A client detector pushes the same boxes for every image of the project."""
+    with ui_server.db.read() as session:
+        names = session.execute(
+            select(ItemRow.external_id).where(ItemRow.project_id == project_id)
+        ).scalars()
+        entries = [{"item_id": name, "boxes": boxes} for name in names]
+    predictions.push_predictions(
+        ui_server.db,
+        project_id=project_id,
+        actor="model:detector",
+        model_version="det-1",
+        predictions=entries,
+    )
 
 
 def _annotations(ui_server, project_id: int, page=None, count: int = 0) -> list[AnnotationRow]:
@@ -288,8 +284,6 @@ def test_a_reviewer_sees_and_corrects_boxes_and_the_item_page_shows_them(
     annotator = users.get_user(ui_server.db, "annotator")
     task = queue.lease_next_task(ui_server.db, project_id=project_id, user=annotator)
     review_label = [{"bbox": [20, 20, 80, 60], "label": "circle"}]
-    from labelloop.engine import annotate
-
     annotate.submit_annotation(ui_server.db, task_id=task.id, user=annotator, label=review_label)
 
     page = login("reviewer")
