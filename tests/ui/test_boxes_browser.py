@@ -175,7 +175,10 @@ def test_draw_move_resize_label_step_nudge_and_delete_boxes(
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Shift+ArrowDown")
     page.keyboard.press("Alt+ArrowRight")
+    page.keyboard.press("Alt+ArrowRight")
+    page.keyboard.press("Alt+ArrowLeft")  # the box's, not the browser's "back"
     page.keyboard.press("Alt+ArrowUp")
+    assert page.url.endswith(f"/projects/{project_id}/label")
     # A third box, deleted again.
     _drag(page, (5, 100), (15, 115))
     expect(boxes).to_have_count(3)
@@ -305,15 +308,21 @@ def test_a_reviewer_sees_and_corrects_boxes_and_the_item_page_shows_them(
     page.keyboard.press("2")
     page.keyboard.press("a")
     expect(page.locator("#item svg g.box.suggestion")).to_have_count(0)
+    # And a triangle the annotator missed, drawn with the mouse.
+    page.keyboard.press("Escape")
+    page.keyboard.press("3")
+    _drag(page, (100, 5), (130, 30))
+    expect(page.locator("#item svg g.box")).to_have_count(3)
+    expect(page.locator("#correct-form")).to_be_visible()
     shoot_sizes(page, "84-boxes-review-correct")
     page.keyboard.press("Enter")
     expect(page.locator("#notice")).to_contain_text("correct")
     with ui_server.db.read() as session:
         item = session.execute(select(ItemRow).where(ItemRow.project_id == project_id)).scalar_one()
-    assert item.final_label == [
-        {"bbox": [20, 20, 80, 60], "label": "square"},
-        {"bbox": [114, 44, 166, 96], "label": "circle"},
-    ]
+    square, triangle, circle = item.final_label
+    assert square == {"bbox": [20, 20, 80, 60], "label": "square"}
+    assert circle == {"bbox": [114, 44, 166, 96], "label": "circle"}
+    assert triangle["label"] == "triangle" and _close(triangle["bbox"], [100, 5, 130, 30])
     assert (
         review.lease_next_review(
             ui_server.db, project_id=project_id, user=users.get_user(ui_server.db, "reviewer")
@@ -322,7 +331,33 @@ def test_a_reviewer_sees_and_corrects_boxes_and_the_item_page_shows_them(
     )
 
     page.goto(ui_server.url + f"/projects/{project_id}/items/{item.id}")
-    expect(page.locator("#item-boxes svg g.box:not(.suggestion)")).to_have_count(2)
     expect(page.locator("#item-boxes svg g.box.suggestion")).to_have_count(1)
-    expect(page.locator("body")).to_contain_text("2 boxes: square, circle")
+    expect(page.locator("#item-boxes svg g.box:not(.suggestion)")).to_have_count(3)
+    expect(page.locator("body")).to_contain_text("3 boxes: square, triangle, circle")
     shoot_sizes(page, "85-boxes-item")
+
+
+def test_a_reopened_label_shows_its_boxes_to_change(login, ui_server, tmp_path) -> None:
+    project_id = _box_project(ui_server, tmp_path, n_items=2)
+    page = login("annotator")
+    _open(page, ui_server, project_id)
+    page.keyboard.press("2")
+    _drag(page, (20, 20), (80, 60))
+    _drag(page, (120, 50), (160, 90))
+    _submit(page)
+    _annotations(ui_server, project_id, page, 1)
+    entry = page.locator("#history-list .history-entry").first
+    expect(entry).to_contain_text("2 boxes: 2 square")
+    page.keyboard.press("h")
+    page.keyboard.press("Enter")
+    expect(page.locator("#editing")).to_be_visible()
+    expect(page.locator("#item svg g.box")).to_have_count(2)
+    page.keyboard.press("Shift+Tab")  # the last box
+    page.keyboard.press("1")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Backspace")
+    expect(page.locator("#item svg g.box")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_contain_text("1 box: 1 circle")
+    (changed,) = _annotations(ui_server, project_id)
+    assert changed.label == [{"bbox": [120, 50, 160, 90], "label": "circle"}]
