@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from labelloop.engine import annotate, queue, review
+from labelloop.engine.agreement import agreement_report
 from labelloop.engine.export import export_items
 from labelloop.engine.ingest import import_items
 from labelloop.engine.predictions import push_predictions
@@ -329,3 +330,33 @@ def test_status_counts_boxes_and_a_box_budget(database, tmp_path):
     status = project_status(database, project)
     assert status.n_boxes_labelled == 4 and status.should_stop
     assert "box budget" in status.headline
+
+
+def test_agreement_is_iou_matched_box_f1(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[{"id": "a", "image": "a.png"}, {"id": "b", "image": "b.png"}],
+    )  # fmt: skip
+    near_cat = {"bbox": [3, 4, 21, 31], "label": "cat"}  # IoU with CAT well above 0.5
+    far_dog = {"bbox": [40, 20, 60, 40], "label": "dog"}  # IoU with DOG below 0.5
+    for actor, a_boxes, b_boxes in [
+        ("ann", [CAT, DOG], []),
+        ("bob", [near_cat, far_dog], []),
+        ("cid", [{"bbox": [2, 3, 20, 30], "label": "dog"}], []),  # right place, wrong class
+    ]:
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="a", label=a_boxes
+        )
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="b", label=b_boxes
+        )
+    report = agreement_report(database, project)
+    pairs = {tuple(p["annotators"]): p["box_f1"] for p in report["pairs"]}
+    # ann-bob: 1 match of 2 + 2 boxes; ann-cid: none of 2 + 1; bob-cid: none of 2 + 1.
+    assert pairs == {("ann", "bob"): 0.5, ("ann", "cid"): 0.0, ("bob", "cid"): 0.0}
+    assert report["box_f1"] == pytest.approx(2 * 1 / (4 + 3 + 3), abs=1e-6)
+    assert report["iou_threshold"] == 0.5
+    by_name = {a["name"]: a["mean_box_f1"] for a in report["annotators"]}
+    assert by_name == {"ann": 0.25, "bob": 0.25, "cid": 0.0}
