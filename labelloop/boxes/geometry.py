@@ -6,8 +6,8 @@ Rules
    finite numbers (not booleans) with ``0 <= x1 < x2`` and ``0 <= y1 < y2``, inside the
    image (``x2 <= width``, ``y2 <= height``) when its size is known, and a label among
    the allowed ones when they are given. Other keys are refused, so a typo is not lost.
-2. The list keeps its order (the order of drawing): an error names the box by its
-   0-based position, ``field="boxes.<i>.bbox"`` or ``boxes.<i>.label``. An empty list is
+2. Coordinates are kept as floats (``10`` reads as ``10.0``). An error names the box by
+   its 0-based position, ``field="boxes.<i>.bbox"`` or ``boxes.<i>.label``. An empty list is
    valid: nothing in the image.
 3. Two boxes match when their IoU is at least the threshold and their labels are equal;
    `match_boxes` pairs them one to one maximising the summed IoU (the Hungarian method,
@@ -91,7 +91,7 @@ def _as_box(value: Any, position: int, item: Any) -> Box:
             f"{_where(item)}box {position} label must be a non-empty string, got {label!r}",
             field=f"boxes.{position}.label",
         )
-    return Box(x1, y1, x2, y2, label)
+    return Box(float(x1), float(y1), float(x2), float(y2), label)
 
 
 def check_boxes(
@@ -112,7 +112,7 @@ def check_boxes(
     Examples
     --------
     >>> check_boxes([{"bbox": [1, 2, 30, 40], "label": "cat"}], labels=["cat"], width=64)
-    [Box(x1=1, y1=2, x2=30, y2=40, label='cat')]
+    [Box(x1=1.0, y1=2.0, x2=30.0, y2=40.0, label='cat')]
     """
     if isinstance(boxes, str | bytes | Mapping) or not isinstance(boxes, Iterable):
         raise ValidationError(

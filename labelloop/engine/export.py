@@ -195,13 +195,15 @@ def _provenance(
 
 def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dict[int, Any]:
     """Each item's prediction of the latest model version that predicted it, as
-    ``{"model_version": name, "score": informativeness, "probabilities": {...}}``."""
+    ``{"model_version": name, "score": informativeness, "probabilities": {...},
+    "structure": boxes or spans drawn, or None}``."""
     low, high = rows[0][0], rows[-1][0]
     query = (
         select(
             PredictionRow.item_id,
             PredictionRow.probabilities,
             PredictionRow.score,
+            PredictionRow.structure,
             ModelVersionRow.version,
             ModelVersionRow.kind,
             ModelVersionRow.name,
@@ -214,11 +216,12 @@ def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dic
         .order_by(ModelVersionRow.version, PredictionRow.id)
     )
     latest: dict[int, Any] = {}
-    for item_id, probabilities, score, version, kind, name in session.execute(query):
+    for item_id, probabilities, score, structure, version, kind, name in session.execute(query):
         latest[item_id] = {
             "model_version": name if kind == "client" and name else f"labelloop-v{version}",
             "score": float(score),
             "probabilities": probabilities,
+            "structure": structure,
         }
     return latest
 
@@ -406,7 +409,11 @@ def _write_label_studio(
 ) -> int:
     from labelloop.io.label_studio_json import write_label_studio_tasks
 
-    return write_label_studio_tasks(records, handle, kind=kind, label_key=scope.label_key)
+    # A box project's results point at the image, as its labelling config names it.
+    to_name = "image" if scope.task_type == "boxes" else "text"
+    return write_label_studio_tasks(
+        records, handle, kind=kind, label_key=scope.label_key, to_name=to_name
+    )
 
 
 def _write_conll(records: Iterator[dict[str, Any]], handle: IO[str]) -> int:

@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from labelloop.engine import annotate, queue, review
+from labelloop.engine.agreement import agreement_report
 from labelloop.engine.export import export_items
 from labelloop.engine.ingest import import_items
 from labelloop.engine.predictions import push_predictions
@@ -329,3 +330,100 @@ def test_status_counts_boxes_and_a_box_budget(database, tmp_path):
     status = project_status(database, project)
     assert status.n_boxes_labelled == 4 and status.should_stop
     assert "box budget" in status.headline
+
+
+def test_agreement_is_iou_matched_box_f1(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[{"id": "a", "image": "a.png"}, {"id": "b", "image": "b.png"}],
+    )  # fmt: skip
+    near_cat = {"bbox": [3, 4, 21, 31], "label": "cat"}  # IoU with CAT well above 0.5
+    far_dog = {"bbox": [40, 20, 60, 40], "label": "dog"}  # IoU with DOG below 0.5
+    for actor, a_boxes, b_boxes in [
+        ("ann", [CAT, DOG], []),
+        ("bob", [near_cat, far_dog], []),
+        ("cid", [{"bbox": [2, 3, 20, 30], "label": "dog"}], []),  # right place, wrong class
+    ]:
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="a", label=a_boxes
+        )
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="b", label=b_boxes
+        )
+    report = agreement_report(database, project)
+    pairs = {tuple(p["annotators"]): p["box_f1"] for p in report["pairs"]}
+    # ann-bob: 1 match of 2 + 2 boxes; ann-cid: none of 2 + 1; bob-cid: none of 2 + 1.
+    assert pairs == {("ann", "bob"): 0.5, ("ann", "cid"): 0.0, ("bob", "cid"): 0.0}
+    assert report["box_f1"] == pytest.approx(2 * 1 / (4 + 3 + 3), abs=1e-6)
+    assert report["iou_threshold"] == 0.5
+    by_name = {a["name"]: a["mean_box_f1"] for a in report["annotators"]}
+    assert by_name == {"ann": 0.25, "bob": 0.25, "cid": 0.0}
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("coco", "coco.json"), ("label_studio", "tasks.json")])
+def test_coco_and_label_studio_round_trip_through_projects(database, tmp_path, fmt, name):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[
+            {"id": "a", "image": "a.png", "boxes": [CAT, {"bbox": [0.5, 1.25, 9.75, 7.1],
+                                                       "label": "dog"}], "meta": {"site": "n"}},
+            {"id": "b", "image": "b.png", "boxes": []},
+            {"id": "c", "image": "gone.png", "width": 640, "height": 480},
+        ],
+    )  # fmt: skip
+    push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-7",
+        predictions=[{"item_id": "c", "boxes": _boxes(0.3)}],
+    )  # fmt: skip
+    out = tmp_path / name
+    export_items(database, project=project, format=fmt, out=out)
+    if fmt == "label_studio":
+        tasks = json.loads(out.read_text())
+        [predicted] = [t for t in tasks if t["data"]["id"] == "c"][0]["predictions"]
+        assert predicted["model_version"] == "det-7"
+        assert predicted["score"] == pytest.approx(0.7)
+        assert predicted["result"][0]["score"] == 0.3
+        assert predicted["result"][0]["type"] == "rectanglelabels"
+    again = box_project(database, tmp_path, name="again")
+    report = import_items(database, actor="cli:test", project=again, path=out)
+    assert report.format == fmt and report.n_imported == 3
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _payloads(database, again) == _payloads(database, project)
+
+
+def test_a_bad_coco_file_imports_nothing(database, tmp_path):
+    write_images(tmp_path, ["a.png"])
+    project = box_project(database, tmp_path)
+    document = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 64, "height": 48},
+            {"id": 2, "file_name": "b.png", "width": 64, "height": 48},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]},
+            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [60, 1, 5, 5]},
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=path)
+    assert raised.value.field == "boxes.0.bbox" and f"{path}:2" in str(raised.value)
+    document["categories"][1]["name"] = "bird"
+    document["annotations"][1]["bbox"] = [1, 1, 5, 5]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=path)
+    assert raised.value.field == "boxes.0.label"
+    assert _final_labels(database, project) == {}
+    create_project(
+        database, actor="cli:test", name="texts", task_type="classification", labels=["a", "b"]
+    )
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project="texts", path=path, format="coco")
+    assert "it is for boxes" in str(raised.value)

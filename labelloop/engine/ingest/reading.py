@@ -322,9 +322,12 @@ def _open_boxes(
 
         found = box_records(read_coco(source), source=name, media_root=root)
     else:
-        from labelloop.io.label_studio_boxes import read_label_studio_boxes
+        from labelloop.io.label_studio_json import RectangleResults, read_label_studio_tasks
 
-        found = box_records(read_label_studio_boxes(source), source=name, media_root=root)
+        tasks = read_label_studio_tasks(
+            source, kind=RectangleResults(), data_key="image", label_key="boxes"
+        )
+        found = box_records(tasks, source=name, media_root=root)
     return name, fmt, file_sha256(source), [], found
 
 

@@ -16,24 +16,10 @@ from labelloop.server.schemas.common import RequestModel
 __all__ = [
     "LabelPagePublic",
     "LabelRowPublic",
-    "PredictedBox",
     "PredictionCreate",
     "PredictionsCreate",
     "PushReport",
 ]
-
-
-class PredictedBox(RequestModel):
-    """One box a detector drew: ``[x1, y1, x2, y2]`` in image pixels, its class and score."""
-
-    bbox: list[float] = Field(min_length=4, max_length=4)
-    label: str = Field(max_length=200)
-    score: float
-    probabilities: list[float] | dict[str, float] | None = Field(
-        default=None,
-        max_length=1000,
-        description="The box's class probabilities: in the project's label order, or by label.",
-    )
 
 
 class PredictionCreate(RequestModel):
@@ -42,7 +28,15 @@ class PredictionCreate(RequestModel):
 
     item_id: str = Field(min_length=1, max_length=300)
     probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
-    boxes: list[PredictedBox] | None = Field(default=None, max_length=10_000)
+    # Checked box by box by the engine, whose errors name predictions.<i>.boxes.<j>.<field>:
+    # a model per box would cost more than the push itself at 100 boxes an image.
+    boxes: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="A box project's detections on the image: "
+        '[{"bbox": [x1, y1, x2, y2] in pixels, "label": class, "score": 0..1, '
+        '"probabilities": optional, by label or in label order}]; [] when nothing was found.',
+    )
     embedding: list[float] | None = Field(default=None, max_length=4096)
 
 
