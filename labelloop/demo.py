@@ -384,8 +384,9 @@ Draw a box around every shape, tight to its edges, and give it its class:
 
 
 def shape_image(rng: np.random.Generator) -> tuple[Any, list[dict[str, Any]]]:
-    """One generated image (a Pillow RGB image) and its true boxes: zero to four shapes of
-    the three classes, in random colours and sizes, apart from each other."""
+    """One generated image (a Pillow RGB image) and its true boxes: up to four shapes of
+    the three classes (one image in ten has none), in random colours and sizes, apart
+    from each other."""
     from PIL import Image, ImageDraw
 
     width, height = _SHAPE_SIZE
@@ -393,7 +394,7 @@ def shape_image(rng: np.random.Generator) -> tuple[Any, list[dict[str, Any]]]:
     image = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(image)
     boxes: list[dict[str, Any]] = []
-    for _ in range(int(rng.integers(0, 5))):
+    for _ in range(0 if rng.random() < 0.1 else int(rng.integers(1, 5))):
         size = int(rng.integers(16, 44))
         x, y = int(rng.integers(2, width - size - 2)), int(rng.integers(2, height - size - 2))
         box = [x, y, x + size, y + size]
@@ -504,7 +505,7 @@ def _shapes(
         ],
     )
     # The annotator's first two images, reviewed: one accepted, one corrected (its first
-    # box was given the wrong class).
+    # box was given the wrong class, or a box drawn on an empty image).
     projects.update_settings(
         db, actor="admin", project=project.id, changes={"review_policy": "all"}
     )
@@ -515,17 +516,18 @@ def _shapes(
         right = truth[task.item.external_id]
         given = [dict(box) for box in right]
         if verdict == "correct" and given:
-            others_ = [c for c in SHAPE_CLASSES if c != given[0]["label"]]
-            given[0]["label"] = others_[0]
+            given[0]["label"] = next(c for c in SHAPE_CLASSES if c != given[0]["label"])
+        elif verdict == "correct":
+            given = [{"bbox": [4, 4, 24, 24], "label": SHAPE_CLASSES[0]}]
         annotate.submit_annotation(db, task_id=task.id, user=annotator, label=given)
         leased = review.lease_next_review(db, project_id=project.id, user=reviewer)
         review.submit_review(
             db,
             review_task_id=leased.id,
             user=reviewer,
-            verdict=verdict if given != right else "accept",
-            label=right if verdict == "correct" and given != right else None,
-            note="look at the corners: that one is a different shape" if given != right else None,
+            verdict=verdict,
+            label=right if verdict == "correct" else None,
+            note="look at the corners: that is another shape" if verdict == "correct" else None,
         )
     info = projects.update_settings(
         db,
