@@ -335,6 +335,13 @@ def test_a_reviewer_sees_and_corrects_boxes_and_the_item_page_shows_them(
     expect(page.locator("#item-boxes svg g.box:not(.suggestion)")).to_have_count(3)
     expect(page.locator("body")).to_contain_text("3 boxes: square, triangle, circle")
     shoot_sizes(page, "85-boxes-item")
+    # The item browser and the annotator's feedback say the boxes in words.
+    page.goto(ui_server.url + f"/projects/{project_id}/items")
+    expect(page.locator("table")).to_contain_text("3 boxes: square, triangle, circle")
+    mine = login("annotator")
+    mine.goto(ui_server.url + f"/projects/{project_id}/feedback")
+    expect(mine.locator(".your-label")).to_have_text("1 box: circle")
+    expect(mine.locator(".reviewer-label")).to_have_text("3 boxes: square, triangle, circle")
 
 
 def test_a_reopened_label_shows_its_boxes_to_change(login, ui_server, tmp_path) -> None:
