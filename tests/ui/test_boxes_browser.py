@@ -368,3 +368,23 @@ def test_a_reopened_label_shows_its_boxes_to_change(login, ui_server, tmp_path) 
     expect(page.locator("#notice")).to_contain_text("1 box: 1 circle")
     (changed,) = _annotations(ui_server, project_id)
     assert changed.label == [{"bbox": [120, 50, 160, 90], "label": "circle"}]
+
+
+def test_no_suggestions_where_the_project_hides_the_models_guess(
+    login, ui_server, tmp_path
+) -> None:
+    project_id = _box_project(ui_server, tmp_path, n_items=1, show_model_guess=False)
+    _model_boxes(
+        ui_server, project_id, [{"bbox": [18, 22, 82, 61], "label": "square", "score": 0.9}]
+    )
+    page = login("annotator")
+    _open(page, ui_server, project_id)
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)  # had the guess been asked for, its boxes would be drawn now
+    expect(page.locator("#item svg g.box")).to_have_count(0)
+    expect(page.locator("#accept-guess")).to_have_count(0)
+    page.keyboard.press("?")
+    expect(page.locator("#keys-overlay")).not_to_contain_text("suggestion")
+    page.keyboard.press("Escape")
+    _submit(page)
+    assert _annotations(ui_server, project_id, page, 1)[0].label == []
