@@ -220,7 +220,10 @@ class Client:
     ) -> list[dict[str, Any]]:
         """Push predictions (``item_id``, ``probabilities``, optional ``embedding``) in batches.
 
-        Returns the service's report of each batch.
+        A box project's predictions carry ``boxes`` instead of ``probabilities``: per
+        image ``[{"bbox": [x1, y1, x2, y2], "label", "score", "probabilities"?}]`` in
+        pixels, an empty list when nothing was detected. Returns the service's report
+        of each batch.
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValidationError("batch_size must be a positive integer", field="batch_size")

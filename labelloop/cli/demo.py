@@ -21,7 +21,11 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", min=0, max=65535, help="Port.")] = 8000,
     dataset: Annotated[
-        str, typer.Option(help="digits (images; the curve climbs fast) or rotten_tomatoes (text).")
+        str,
+        typer.Option(
+            help="digits (images; the curve climbs fast), rotten_tomatoes (text) "
+            "or shapes (boxes on images, with a detector's boxes as suggestions)."
+        ),
     ] = "digits",
     n_items: Annotated[
         int | None, typer.Option(min=10, help="Items in the pool (default: the data set's).")
@@ -42,11 +46,16 @@ def demo(
     )
     accuracy = "n/a" if info.first_accuracy is None else f"{info.first_accuracy:.2f}"
     url = f"http://{host}:{port}/"
+    # A box project has no built-in model: a client detector's boxes were pushed instead.
+    model = (
+        f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
+        f"The model retrains after every {retrain_every} new labels."
+        if info.first_round
+        else "a simulated detector's boxes are pushed as the model's suggestions."
+    )
     out_console.print(
         f"\n[bold]labelloop demo[/]: project {info.project_name!r} of {info.n_items} items, "
-        f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; "
-        f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
-        f"The model retrains after every {retrain_every} new labels.\n\n"
+        f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; {model}\n\n"
         f"Open [bold]{url}[/] and log in as:",
         highlight=False,
     )

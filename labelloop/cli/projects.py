@@ -77,7 +77,9 @@ def create(
     task: Annotated[
         str,
         typer.Option(
-            "--task", help="classification, tabular, image, audio, video or ner (entity spans)."
+            "--task",
+            help="classification, tabular, image, audio, video, ner (entity spans) or boxes "
+            "(boxes on images).",
         ),
     ] = "classification",
     labels: Annotated[str, typer.Option("--labels", help="Comma-separated label names.")] = "",
@@ -260,15 +262,17 @@ def import_(
         typer.Argument(
             help="A JSONL, CSV, Parquet or Label Studio JSON file, a Hugging Face dataset "
             "(a save_to_disk directory or Parquet), a directory of media files, or for an "
-            "entity project a JSONL, CoNLL, Label Studio JSON or Hugging Face dataset."
+            "entity project a JSONL, CoNLL, Label Studio JSON or Hugging Face dataset, or "
+            "for a box project a directory of images, a box JSONL, COCO or Label Studio "
+            "JSON file."
         ),
     ],
     format: Annotated[
         str,
         typer.Option(
             "--format",
-            help="auto, jsonl, csv, parquet, media, conll (ner), label-studio or hf "
-            "(a local Hugging Face dataset; needs the hf extra).",
+            help="auto, jsonl, csv, parquet, media, conll (ner), coco (boxes), label-studio "
+            "or hf (a local Hugging Face dataset; needs the hf extra).",
         ),
     ] = "auto",
     id_field: Annotated[
@@ -399,8 +403,9 @@ def export(
         str,
         typer.Option(
             "--format",
-            help="jsonl, csv, parquet, conll (ner), label-studio, or hf (a Hugging Face "
-            "save_to_disk directory, or Parquet when --out ends in .parquet; hf extra).",
+            help="jsonl, csv, parquet, conll (ner), coco (boxes), label-studio, or hf (a "
+            "Hugging Face save_to_disk directory, or Parquet when --out ends in .parquet; "
+            "hf extra).",
         ),
     ] = "jsonl",
     out: Annotated[

@@ -136,26 +136,33 @@ def annotators(
             else:
                 say("nothing to fit: fewer than two items with two annotators")
         report = agreement.agreement_report(database, project)
+    boxed = "box_f1" in report
+    # A box project's agreement is IoU-matched box F1; kappa on whole box lists says little.
+    measure, key = ("box F1", "mean_box_f1") if boxed else ("kappa", "mean_kappa")
     print_listing(
         report["annotators"],
         as_json=as_json,
         record=lambda a: {
             "name": a["name"],
             "annotations": a["n_annotations"],
-            "kappa": a["mean_kappa"],
+            **({"box_f1": a["mean_box_f1"]} if boxed else {"kappa": a["mean_kappa"]}),
             "review_agreement": a["review_agreement"],
             "estimated_accuracy": a["estimated_accuracy"],
         },
-        columns=("annotator", "annotations", "kappa", "agreement with reviewers",
+        columns=("annotator", "annotations", measure, "agreement with reviewers",
                  "estimated accuracy"),
         row=lambda a: (
             a["name"],
             str(a["n_annotations"]),
-            "-" if a["mean_kappa"] is None else f"{a['mean_kappa']:.2f}",
+            "-" if a[key] is None else f"{a[key]:.2f}",
             _share(a["review_agreement"]),
             _share(a["estimated_accuracy"]),
         ),
     )  # fmt: skip
+    if boxed and not as_json:
+        f1 = report["box_f1"]
+        say(f"box F1 between annotators (IoU >= {report['iou_threshold']}, same label): "
+            + ("-" if f1 is None else f"{f1:.2f}"))  # fmt: skip
     if not as_json:
         say(f"consensus: {report['consensus']}; {report['n_items_shared']} items with several "
             "annotators")  # fmt: skip

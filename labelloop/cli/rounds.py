@@ -1,9 +1,10 @@
-"""Round commands: ``train``, ``query``, ``status``, ``fairness``, ``auto-labels``,
-``versions list`` and ``versions diff``."""
+"""Round commands: ``train``, ``push``, ``query``, ``status``, ``fairness``,
+``auto-labels``, ``versions list`` and ``versions diff``."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -89,6 +90,71 @@ def _auto_metrics(auto: dict[str, Any]) -> str:
     )
 
 
+@app.command("push")
+@reports_errors
+def push(
+    project: ProjectArg,
+    predictions: Annotated[
+        Path,
+        typer.Argument(
+            help="A JSONL file, one prediction a line: {item_id, probabilities, embedding?}, "
+            "or for a box project {item_id, boxes: [{bbox: [x1, y1, x2, y2], label, score, "
+            "probabilities?}]} in pixels.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    model_version: Annotated[
+        str, typer.Option("--model-version", "-m", help="Your model's version string.")
+    ],
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            min=1,
+            max=10_000,
+            help="Predictions per push; each push is all-or-nothing (earlier ones stay).",
+        ),
+    ] = 10_000,
+    db: DbOption = None,
+) -> None:
+    """Push a client model's predictions (class probabilities, or an image's boxes) and
+    re-prioritise the queue by their informativeness."""
+    from labelloop.engine.predictions import push_predictions
+    from labelloop.exceptions import ImportDataError
+    from labelloop.io.jsonl import read_jsonl
+
+    rows = [value for _, value in read_jsonl(predictions)]
+    if not rows:
+        raise ImportDataError("no predictions in the file", path=str(predictions))
+    n = n_boxes = n_unsure = 0
+    with using_database(db) as database:
+        for start in range(0, len(rows), batch_size):
+            try:
+                report = push_predictions(
+                    database,
+                    project_id=project,
+                    actor=cli_actor(),
+                    model_version=model_version,
+                    predictions=rows[start : start + batch_size],
+                )
+            except ImportDataError:
+                raise
+            except ValueError as error:
+                # Name the line: predictions.<i> of this batch is line start + i + 1.
+                field = getattr(error, "field", None) or ""
+                parts = field.split(".")
+                line = start + int(parts[1]) + 1 if len(parts) > 1 and parts[1].isdigit() else None
+                raise ImportDataError(
+                    str(error), path=str(predictions), line=line, field=".".join(parts[2:]) or None
+                ) from None
+            n += report.n_predictions
+            n_boxes += report.n_boxes
+            n_unsure += report.n_unsure_boxes
+    boxes = f" ({n_boxes} boxes, {n_unsure} unsure)" if n_boxes else ""
+    out_console.print(f"pushed {n} predictions{boxes} as {report.model_name}", highlight=False)
+
+
 @app.command("query")
 @reports_errors
 def query(
@@ -143,12 +209,15 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
         )
     )
     out_console.print(counts)
+    if info.n_boxes_labelled is not None:
+        out_console.print(f"boxes labelled: {info.n_boxes_labelled}", highlight=False)
     if info.label_counts:
         per_class = ", ".join(
             f"{name} {count}" + (" (rare)" if name in info.rare_labels else "")
             for name, count in info.label_counts.items()
         )
-        out_console.print(f"labels per class: {per_class}", highlight=False)
+        unit = "boxes" if info.n_boxes_labelled is not None else "labels"
+        out_console.print(f"{unit} per class: {per_class}", highlight=False)
     auto = info.auto_label
     if auto is not None and (auto.enabled or auto.n_auto_labelled):
         checks = auto.spot_checks

@@ -12,6 +12,14 @@
   two or more annotators, made now (`labelloop.engine.core.consensus.fit_consensus`);
   None where there is nothing to fit or the annotator labelled no such item.
 
+- Box projects: IoU-matched box F1 for every pair and over the project. Two boxes match
+  when their IoU is at least 0.5 and their labels are equal, paired one to one by the
+  Hungarian method (`labelloop.boxes.match_boxes`); a pair's ``box_f1`` is
+  ``2 m / (boxes of one + boxes of the other)`` pooled over the images both labelled
+  (1.0 when both drew nothing on all of them), and each annotator's ``mean_box_f1`` is
+  weighted by shared images. Kappa and percent agreement there compare whole box lists
+  and say little; the box F1 is the measure to read.
+
 Annotations that count: by humans and models, active or rejected (a rejection is a
 reviewer's judgement, the annotator's label still tells about agreement); undone ones,
 imports and reviewer corrections do not. A multi-label set counts as one category.
@@ -26,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labelloop.boxes import match_boxes
 from labelloop.engine.core.consensus import fit_consensus
 from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.project import resolve_project
@@ -33,7 +42,15 @@ from labelloop.engine.core.settings import project_setting
 from labelloop.store.db import Database
 from labelloop.store.tables import AnnotationRow, ReviewRow
 
-__all__ = ["agreement_report", "cohen_kappa", "krippendorff_alpha_nominal"]
+__all__ = [
+    "BOX_IOU",
+    "agreement_report",
+    "box_agreement",
+    "cohen_kappa",
+    "krippendorff_alpha_nominal",
+]
+
+BOX_IOU = 0.5
 
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
@@ -109,6 +126,31 @@ def _pairs(by_item: Mapping[int, dict[str, str]]) -> list[dict[str, Any]]:
     return pairs
 
 
+def box_agreement(
+    by_item: Mapping[int, Mapping[str, Sequence[Any]]], *, threshold: float = BOX_IOU
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Per annotator pair, ``(images, matched boxes, boxes of both)`` over shared images.
+
+    Examples
+    --------
+    >>> cat = {"bbox": [0, 0, 10, 10], "label": "cat"}
+    >>> box_agreement({1: {"a": [cat], "b": [cat, {"bbox": [20, 20, 30, 30], "label": "cat"}]}})
+    {('a', 'b'): (1, 1, 3)}
+    """
+    tally: dict[tuple[str, str], tuple[int, int, int]] = {}
+    for votes in by_item.values():
+        for a, b in itertools.combinations(sorted(votes), 2):
+            left, right = votes[a] or [], votes[b] or []
+            matched = len(match_boxes(left, right, threshold=threshold))
+            n, m, total = tally.get((a, b), (0, 0, 0))
+            tally[(a, b)] = (n + 1, m + matched, total + len(left) + len(right))
+    return tally
+
+
+def _f1(matched: int, total: int) -> float:
+    return 1.0 if total == 0 else 2 * matched / total
+
+
 def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     """Agreement between annotators and with reviewers, for the project and per annotator.
 
@@ -124,11 +166,14 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
         ``n_annotations``, ``mean_kappa`` weighted by shared items, ``reviewed``,
         ``accepted``, ``corrected``, ``rejected``, ``review_agreement``,
         ``estimated_accuracy`` by Dawid-Skene);
-        ``reviews`` (the same review counts for the whole project).
+        ``reviews`` (the same review counts for the whole project). A box project adds
+        ``box_f1`` and ``iou_threshold`` to the report, ``box_f1`` to each pair and
+        ``mean_box_f1`` to each annotator.
     """
     with db.read() as session:
         project = resolve_project(session, project_id)
         consensus = str(project_setting(project, "consensus"))
+        boxed = project.task_type == "boxes"
         rows = session.execute(
             select(
                 AnnotationRow.id, AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label
@@ -146,6 +191,10 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
             )
         ).all()
 
+    boxes_by_item: dict[int, dict[str, Any]] = defaultdict(dict)
+    if boxed:
+        for row in rows:
+            boxes_by_item[row.item_id][row.actor] = row.label
     author = {row.id: row.actor for row in rows}
     counts: Counter[str] = Counter(row.actor for row in rows)
     by_item: dict[int, dict[str, str]] = defaultdict(dict)
@@ -154,6 +203,11 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     shared = {item: votes for item, votes in by_item.items() if len(votes) >= 2}
 
     pairs = _pairs(shared)
+    box_tally = box_agreement({i: boxes_by_item[i] for i in shared}) if boxed else {}
+    for pair in pairs:
+        if boxed:
+            _, matched, total = box_tally[tuple(pair["annotators"])]
+            pair["box_f1"] = _rounded(_f1(matched, total))
     fit = fit_consensus(shared)
     estimated = fit.accuracy() if fit is not None else {}
     agreeing = total = 0
@@ -199,7 +253,21 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
                 "estimated_accuracy": _rounded(estimated.get(name)),
             }
         )
+        if boxed:
+            mine = [(p["box_f1"], p["n_items"]) for p in pairs if name in p["annotators"]]
+            shared_images = sum(n for _, n in mine)
+            annotators[-1]["mean_box_f1"] = (
+                _rounded(sum(f * n for f, n in mine) / shared_images) if shared_images else None
+            )
     project_reviews = sum(reviewed.values(), Counter())
+    extra: dict[str, Any] = {}
+    if boxed:
+        matched = sum(m for _, m, _ in box_tally.values())
+        total_boxes = sum(t for _, _, t in box_tally.values())
+        extra = {
+            "iou_threshold": BOX_IOU,
+            "box_f1": _rounded(_f1(matched, total_boxes)) if box_tally else None,
+        }
     return {
         "project_id": project.id,
         "consensus": consensus,
@@ -209,4 +277,5 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
         "pairs": pairs,
         "annotators": annotators,
         "reviews": review_counts(project_reviews),
+        **extra,
     }

@@ -40,10 +40,12 @@ from labelloop.store.tables import (
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_items", "iter_export_records"]
 
-EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio", "hf")
+EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_studio", "hf", "coco")
 # What an entity project exports: its spans need JSON or an entity format.
 _ENTITY_EXPORTS = ("jsonl", "conll", "label_studio", "hf")
 _ITEM_EXPORTS = ("jsonl", "csv", "parquet", "label_studio", "hf")
+# What a box project exports: its boxes need JSON (box JSONL, COCO, Label Studio).
+_BOX_EXPORTS = ("jsonl", "coco", "label_studio")
 _BATCH = 10_000
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
@@ -91,7 +93,15 @@ def _scope(session: Session, project: int | str, version: int | None) -> _Scope:
         task_type=row.task_type,
         labels=tuple(row.labels),
         multi_label=bool(row.multi_label),
-        label_key="spans" if row.task_type == "ner" else "labels" if row.multi_label else "label",
+        label_key=(
+            "spans"
+            if row.task_type == "ner"
+            else "boxes"
+            if row.task_type == "boxes"
+            else "labels"
+            if row.multi_label
+            else "label"
+        ),
         version_id=found[0] if found else None,
         version_number=found[1] if found else None,
         exact=version is not None,
@@ -185,13 +195,15 @@ def _provenance(
 
 def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dict[int, Any]:
     """Each item's prediction of the latest model version that predicted it, as
-    ``{"model_version": name, "score": informativeness, "probabilities": {...}}``."""
+    ``{"model_version": name, "score": informativeness, "probabilities": {...},
+    "structure": boxes or spans drawn, or None}``."""
     low, high = rows[0][0], rows[-1][0]
     query = (
         select(
             PredictionRow.item_id,
             PredictionRow.probabilities,
             PredictionRow.score,
+            PredictionRow.structure,
             ModelVersionRow.version,
             ModelVersionRow.kind,
             ModelVersionRow.name,
@@ -204,11 +216,12 @@ def _latest_predictions(session: Session, scope: _Scope, rows: list[Any]) -> dic
         .order_by(ModelVersionRow.version, PredictionRow.id)
     )
     latest: dict[int, Any] = {}
-    for item_id, probabilities, score, version, kind, name in session.execute(query):
+    for item_id, probabilities, score, structure, version, kind, name in session.execute(query):
         latest[item_id] = {
             "model_version": name if kind == "client" and name else f"labelloop-v{version}",
             "score": float(score),
             "probabilities": probabilities,
+            "structure": structure,
         }
     return latest
 
@@ -226,7 +239,12 @@ def _records(
         predictions = _latest_predictions(session, scope, rows) if with_predictions else {}
         for item_id, external_id, payload, meta, label_source, label, _ids in rows:
             record: dict[str, Any] = {"id": external_id}
-            record.update(payload)
+            if scope.task_type == "boxes":
+                # A box record names its image as the box JSONL import reads it.
+                record["image"] = payload.get("path")
+                record.update((k, payload[k]) for k in ("width", "height") if k in payload)
+            else:
+                record.update(payload)
             record[scope.label_key] = label
             record["meta"] = meta or {}
             record["annotators"] = annotators.get(item_id, [])
@@ -295,6 +313,8 @@ def export_items(
     project : int or str
         The project's id or name.
     format : {"jsonl", "csv", "parquet", "conll", "label_studio", "hf"}
+        A box project (``boxes``) exports jsonl (``image``, ``width``, ``height`` and its
+        boxes under ``boxes``), coco or label_studio (``rectanglelabels`` results).
         An entity project (``ner``) exports jsonl (spans under ``spans``), conll (BIO, its
         tokens from the default tokenizer), label_studio (``labels`` results) or hf;
         other projects jsonl, csv, parquet, label_studio (``choices`` results, with each
@@ -330,7 +350,9 @@ def export_items(
     _check_version(version)
     with db.read() as session:
         scope = _scope(session, project, version)
-        allowed = _ENTITY_EXPORTS if scope.task_type == "ner" else _ITEM_EXPORTS
+        allowed = {"ner": _ENTITY_EXPORTS, "boxes": _BOX_EXPORTS}.get(
+            scope.task_type, _ITEM_EXPORTS
+        )
         if format not in allowed:
             raise ValidationError(
                 f"a {scope.task_type} project does not export {format}: use {', '.join(allowed)}",
@@ -344,6 +366,10 @@ def export_items(
 
             kind = result_kind(scope.task_type, multi_label=scope.multi_label)
             n = _write_text(out, lambda handle: _write_label_studio(records, handle, kind, scope))
+        elif format == "coco":
+            from labelloop.io.coco import write_coco
+
+            n = _write_text(out, lambda handle: write_coco(records, handle, labels=scope.labels))
         elif format == "hf":
             from labelloop.io.hf import write_hf
 
@@ -383,7 +409,11 @@ def _write_label_studio(
 ) -> int:
     from labelloop.io.label_studio_json import write_label_studio_tasks
 
-    return write_label_studio_tasks(records, handle, kind=kind, label_key=scope.label_key)
+    # A box project's results point at the image, as its labelling config names it.
+    to_name = "image" if scope.task_type == "boxes" else "text"
+    return write_label_studio_tasks(
+        records, handle, kind=kind, label_key=scope.label_key, to_name=to_name
+    )
 
 
 def _write_conll(records: Iterator[dict[str, Any]], handle: IO[str]) -> int:

@@ -214,13 +214,20 @@ class ProjectHandle:
         label: str | list[dict[str, Any]] | None = None,
         *,
         labels: list[str] | None = None,
+        boxes: list[dict[str, Any]] | None = None,
         annotator: str | None = None,
     ) -> annotate_engine.AnnotationInfo:
         """Record a label for an item (``labels=[...]`` for a multi-label project, the
-        spans ``[{"start", "end", "label"}, ...]`` as ``label`` for an entity project).
+        spans ``[{"start", "end", "label"}, ...]`` as ``label`` for an entity project,
+        ``boxes=[{"bbox": [x1, y1, x2, y2], "label"}, ...]`` in image pixels for a box
+        project; ``boxes=[]`` says the image shows nothing).
 
         ``annotator`` names who gave it (default: the workspace's actor).
         """
+        if boxes is not None:
+            if label is not None:
+                raise ValidationError("give the boxes or a label, not both", field="label")
+            label = boxes
         return annotate_engine.record_annotation(
             self._db,
             actor=annotator or self.workspace.actor,

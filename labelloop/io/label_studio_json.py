@@ -1,4 +1,5 @@
-"""Label Studio JSON tasks for every project, in and out: ``choices`` and entity ``labels``.
+"""Label Studio JSON tasks for every project, in and out: ``choices``, entity ``labels``
+and box ``rectanglelabels``.
 
 A file is a JSON array of tasks, ``{"id", "data", "meta", "annotations", "predictions"}``.
 Each task is one record in the import's keys (`labelloop.io.records`):
@@ -8,9 +9,9 @@ Each task is one record in the import's keys (`labelloop.io.records`):
 2. ``meta`` is the record's meta.
 3. At most one annotation that is not cancelled; its results, all of the project's result
    kind (`RESULT_KINDS`: `ChoicesResults` for classification and tabular projects,
-   `SpanResults` for entity projects; a box kind plugs in as one more class with the
-   same three methods), give the label (``label``, ``labels`` for a multi-label project,
-   ``spans`` for an entity project). No annotation: unlabelled.
+   `SpanResults` for entity projects, `RectangleResults` for box projects), give the
+   label (``label``, ``labels`` for a multi-label project, ``spans`` for an entity
+   project, ``boxes`` for a box project). No annotation: unlabelled.
 4. What labelloop has no place for is kept under ``meta["label_studio"]``, so that a
    Label Studio project moves in and out without loss: the task's ``id`` when it is not
    the record's id, the annotation's other fields (``completed_by``, ``id``,
@@ -38,11 +39,13 @@ from typing import IO, Any, Protocol
 
 from labelloop.exceptions import ImportDataError, ValidationError
 from labelloop.io.label_studio_tasks import load_task_array
+from labelloop.io.numbers import snap
 
 __all__ = [
     "LS_META_KEY",
     "RESULT_KINDS",
     "ChoicesResults",
+    "RectangleResults",
     "ResultKind",
     "SpanResults",
     "read_label_studio_tasks",
@@ -174,11 +177,122 @@ class SpanResults:
         return []
 
 
-#: Result kinds by task type; a box project adds ``"boxes": <a rectanglelabels kind>``.
+def _number(value: Any, fail: _Place, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise fail(f"must be a number, got {value!r}", field)
+    return float(value)
+
+
+class RectangleResults:
+    """``rectanglelabels`` results: boxes on an image, one class each.
+
+    ``value.x``, ``value.y``, ``value.width`` and ``value.height`` are percentages of the
+    image's ``original_width`` / ``original_height`` (on the result, else the task's
+    ``data.width`` / ``data.height``); a box becomes ``{"bbox": [x1, y1, x2, y2],
+    "label"}`` in pixels, snapped to 1e-6 pixel so written boxes read back exactly
+    (`labelloop.io.numbers.snap`). A rotated box (``value.rotation`` not 0) is refused
+    rather than straightened. The image's size is kept as ``width`` and ``height``; a
+    result's size that differs from the task's is refused. A prediction's boxes keep
+    their ``score``.
+    """
+
+    type = "rectanglelabels"
+
+    def read(
+        self, results: list[Mapping[str, Any]], record: Mapping[str, Any], where: str, fail: _Place
+    ) -> Any:
+        boxes = []
+        for i, item in enumerate(results):
+            field = f"{where}.result.{i}"
+            value = item.get("value")
+            if not isinstance(value, Mapping):
+                raise fail("a rectanglelabels result needs a value object", f"{field}.value")
+            names = value.get("rectanglelabels")
+            if not isinstance(names, list) or len(names) != 1 or not isinstance(names[0], str):
+                raise fail(
+                    f"a box takes exactly one label, got {names!r}",
+                    f"{field}.value.rectanglelabels",
+                )
+            if _number(value.get("rotation", 0), fail, f"{field}.value.rotation") != 0:
+                raise fail("a rotated box is not kept: boxes are axis-aligned",
+                           f"{field}.value.rotation")  # fmt: skip
+            size = []
+            for axis, key in (("width", "original_width"), ("height", "original_height")):
+                given = item.get(key)
+                known = record.get(axis)
+                if given is None and known is None:
+                    raise fail(
+                        f"percent coordinates need the image's {axis}: give {key}",
+                        f"{field}.{key}",
+                    )
+                if given is not None:
+                    given = _number(given, fail, f"{field}.{key}")
+                    if known is not None and given != known:
+                        raise fail(
+                            f"{key} {given:g} differs from the image's {axis} {known}",
+                            f"{field}.{key}",
+                        )
+                    if given <= 0 or given != int(given):
+                        raise fail(f"{key} must be a positive whole number", f"{field}.{key}")
+                    record[axis] = int(given)  # type: ignore[index]
+                size.append(float(record[axis]))
+            width, height = size
+            x, y, w, h = (
+                _number(value.get(key), fail, f"{field}.value.{key}")
+                for key in ("x", "y", "width", "height")
+            )
+            x1, y1 = snap(x / 100 * width), snap(y / 100 * height)
+            x2, y2 = snap((x + w) / 100 * width), snap((y + h) / 100 * height)
+            boxes.append({"bbox": [x1, y1, x2, y2], "label": names[0]})
+        return boxes
+
+    def _size(self, record: Mapping[str, Any]) -> tuple[float, float]:
+        width, height = record.get("width"), record.get("height")
+        if not width or not height:
+            raise ValidationError(
+                f"item {record.get('id')!r} has no image size, which Label Studio's percent "
+                "coordinates need: import it with its image file or its width and height",
+                field="format",
+            )
+        return float(width), float(height)
+
+    def extras(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The result's own keys: the image's size the percentages are of."""
+        width, height = self._size(record)
+        return {"original_width": int(width), "original_height": int(height), "image_rotation": 0}
+
+    def _value(self, box: Mapping[str, Any], width: float, height: float) -> dict[str, Any]:
+        x1, y1, x2, y2 = box["bbox"]
+        return {
+            "x": x1 / width * 100,
+            "y": y1 / height * 100,
+            "width": (x2 - x1) / width * 100,
+            "height": (y2 - y1) / height * 100,
+            "rotation": 0,
+            "rectanglelabels": [box["label"]],
+        }
+
+    def write(self, label: Any, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+        width, height = self._size(record)
+        return [self._value(box, width, height) for box in label]
+
+    def predict(self, probabilities: Mapping[str, float]) -> list[tuple[dict[str, Any], float]]:
+        return []
+
+    def predict_structure(
+        self, boxes: list[Mapping[str, Any]], record: Mapping[str, Any]
+    ) -> list[tuple[dict[str, Any], float]]:
+        """A detector's pushed boxes as prediction results, each with its score."""
+        width, height = self._size(record)
+        return [(self._value(box, width, height), float(box["score"])) for box in boxes]
+
+
+#: Result kinds by task type.
 RESULT_KINDS: dict[str, type] = {
     "classification": ChoicesResults,
     "tabular": ChoicesResults,
     "ner": SpanResults,
+    "boxes": RectangleResults,
 }
 
 
@@ -384,6 +498,8 @@ def _task(
     task["data"] = data
     task["meta"] = meta
 
+    extras = getattr(kind, "extras", None)
+
     def results(values: list[tuple[dict[str, Any], float | None]]) -> list[dict[str, Any]]:
         out = []
         for i, (value, score) in enumerate(values):
@@ -392,6 +508,7 @@ def _task(
                 "from_name": from_name,
                 "to_name": to_name,
                 "type": kind.type,
+                **(extras(record) if extras is not None else {}),
                 "value": value,
             }
             if score is not None:
@@ -412,11 +529,16 @@ def _task(
     provenance = {key: record[key] for key in _PROVENANCE if key in record}
     prediction = record.get("prediction")
     if prediction:
+        drawn = getattr(kind, "predict_structure", None)
+        if drawn is not None and prediction.get("structure") is not None:
+            values = drawn(prediction["structure"], record)
+        else:
+            values = kind.predict(prediction["probabilities"])
         predictions.append(
             {
                 "model_version": prediction["model_version"],
                 "score": prediction["score"],
-                "result": results(kind.predict(prediction["probabilities"])),
+                "result": results(values),
             }
         )
         provenance["model_version"] = prediction["model_version"]

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from labelloop.exceptions import ImportDataError
 
 __all__ = [
+    "BOX_FORMATS",
     "ENTITY_FORMATS",
     "EXPORT_ONLY_FIELDS",
     "FORMATS",
@@ -37,7 +38,18 @@ __all__ = [
     "text_hash",
 ]
 
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "media", "conll", "label_studio", "hf")
+FORMATS: tuple[str, ...] = (
+    "jsonl",
+    "csv",
+    "parquet",
+    "media",
+    "conll",
+    "label_studio",
+    "hf",
+    "coco",
+)
+#: The formats of box projects only (JSONL and Label Studio JSON serve every kind).
+BOX_FORMATS: tuple[str, ...] = ("coco",)
 #: The formats of entity projects only (JSONL and Label Studio JSON serve both kinds).
 ENTITY_FORMATS: tuple[str, ...] = ("conll",)
 #: Other spellings of format names (the CLI's ``--format label-studio``).

@@ -74,7 +74,7 @@ def change_annotation(
                 "it cannot be changed any more (see My feedback for the verdict)"
             )
         project = resolve_project(session, row.project_id)
-        value = validate_label(project, label=label, labels=labels, text=item.payload.get("text"))
+        value = validate_label(project, label=label, labels=labels, payload=item.payload)
         before = {"label": row.label, "unsure": bool(row.unsure), "comment": row.comment}
         row.label = value
         if unsure is not None:

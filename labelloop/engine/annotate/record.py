@@ -63,8 +63,8 @@ def record_annotation(
         raise ValidationError(f"not an item id: {external_id!r}", field="external_id")
     with db.transaction() as session:
         project_row = resolve_project(session, project)
-        if project_row.task_type != "ner":
-            # Checked before the item is locked; an entity label needs the item's text.
+        if project_row.task_type not in ("ner", "boxes"):
+            # Checked before the item is locked; an entity or box label needs the item.
             value = validate_label(project_row, label=label, labels=labels)
         item = session.execute(
             select(ItemRow)
@@ -73,8 +73,8 @@ def record_annotation(
         ).scalar_one_or_none()
         if item is None:
             raise NotFoundError(f"no item {external_id!r} in project {project_row.name!r}")
-        if project_row.task_type == "ner":
-            value = validate_label(project_row, label=label, text=item.payload.get("text"))
+        if project_row.task_type in ("ner", "boxes"):
+            value = validate_label(project_row, label=label, payload=item.payload)
         user_id = session.execute(select(UserRow.id).where(UserRow.name == actor)).scalar()
         task = session.execute(
             select(TaskRow)

@@ -101,8 +101,8 @@ def _key_lookup(
         )
     label, labels, time_spent_ms = body
     try:
-        text = item.payload.get("text")
-        same = validate_label(project, label=label, labels=labels, text=text) == row.label
+        given = validate_label(project, label=label, labels=labels, payload=item.payload)
+        same = given == row.label
     except ValidationError:
         same = False
     if not same or time_spent_ms != row.time_spent_ms:
@@ -141,7 +141,7 @@ def _submit(
         raise NotFoundError(f"no task {task_id}")
     task, project, item, has_webhooks = found
     try:
-        value = validate_label(project, label=label, labels=labels, text=item.payload.get("text"))
+        value = validate_label(project, label=label, labels=labels, payload=item.payload)
         lease = open_lease(session, task_id=task.id, user_id=user.id)
         if lease is None:
             raise ConflictError(_not_leased(session, task, item, user))

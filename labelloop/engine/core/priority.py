@@ -28,7 +28,11 @@ Rules
    lease carries: an evaluation-set task is there to measure the model; otherwise the
    reason its writer stored (a picked batch's, the cold start's), else its place under
    the model version that scored it, else the cold-start order.
-8. Where annotators may not see the model's guess (``show_model_guess`` off), the reason
+8. A box image's informativeness (rule 1's number for a box project) comes from the
+   boxes a client detector pushed: each box's uncertainty, ``1 - score`` or its class
+   probabilities on the uncertainty scale (setting ``box_uncertainty``), aggregated by
+   ``box_score`` (`box_informativeness`, after `labelloop.boxes.image_informativeness`).
+9. Where annotators may not see the model's guess (``show_model_guess`` off), the reason
    they get is in plain words (``plain=True``): it says what kind of pick the item is
    and never a class, a probability or a score. A strategy's reason is known by its
    words; a reason in none of them and without a number is a person's (a reviewer's
@@ -48,6 +52,7 @@ from labelloop.store.tables import ModelVersionRow, RoundRow
 
 __all__ = [
     "ASKED_BONUS",
+    "box_informativeness",
     "BATCH_BONUS",
     "ranking_model",
     "batch_priorities",
@@ -93,6 +98,36 @@ def uncertainty(proba: np.ndarray, *, measure: str, multi_label: bool) -> np.nda
         return np.zeros(0)
     score = getattr(strategies, measure)
     return np.asarray(score(proba, multilabel=multi_label), dtype=np.float64)
+
+
+def box_informativeness(boxes: list[dict], settings: dict, *, strategy: str) -> tuple[float, int]:
+    """Rule 8: ``(informativeness, unsure boxes)`` of an image from its pushed boxes.
+
+    Examples
+    --------
+    >>> settings = {"box_uncertainty": "score", "box_score": "max", "box_topk": 3,
+    ...             "box_unsure_below": 0.5}
+    >>> box_informativeness([{"score": 0.9}, {"score": 0.3}], settings, strategy="auto")
+    (0.7, 1)
+    """
+    from labelloop.boxes import image_informativeness
+
+    scores = np.fromiter((float(b["score"]) for b in boxes), dtype=np.float64, count=len(boxes))
+    uncertainties = 1.0 - scores
+    if settings["box_uncertainty"] == "probabilities" and boxes:
+        rows = [j for j, b in enumerate(boxes) if b.get("probabilities") is not None]
+        if rows:
+            matrix = np.asarray([boxes[j]["probabilities"] for j in rows], dtype=np.float64)
+            uncertainties[rows] = uncertainty(
+                matrix, measure=uncertainty_measure(strategy), multi_label=False
+            )
+    return image_informativeness(
+        uncertainties,
+        scores,
+        method=settings["box_score"],
+        k=int(settings["box_topk"]),
+        unsure_below=float(settings["box_unsure_below"]),
+    )
 
 
 def scored_priorities(informativeness: np.ndarray) -> np.ndarray:

@@ -18,7 +18,15 @@ from labelloop.store.tables import ProjectRow
 
 __all__ = ["TASK_TYPES", "resolve_project"]
 
-TASK_TYPES: tuple[str, ...] = ("classification", "tabular", "image", "audio", "video", "ner")
+TASK_TYPES: tuple[str, ...] = (
+    "classification",
+    "tabular",
+    "image",
+    "audio",
+    "video",
+    "ner",
+    "boxes",
+)
 
 
 def resolve_project(session: Session, ref: int | str) -> ProjectRow:

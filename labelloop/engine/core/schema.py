@@ -13,12 +13,20 @@ Rules
    inside the item's text, of its entity types, never overlapping (possibly empty: no
    entity), stored sorted by start (`labelloop.ner.check_spans`); ``field`` is
    ``label.<span>.<key>``.
+4. A box project (task type ``boxes``) names its object classes as its labels (one at
+   least) and takes as ``label`` the image's boxes, a list of ``{bbox: [x1, y1, x2, y2],
+   label}`` in image pixels, inside the image when its size is known (the item's
+   ``width`` and ``height``), of its classes (possibly empty: nothing in the image),
+   stored sorted by position (x1, y1, x2, y2, then label) so the same boxes drawn in
+   another order are the same label (`labelloop.boxes.check_boxes`); ``field`` is
+   ``label.<box>.<key>`` with the box's position as given.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from labelloop.boxes import check_boxes
 from labelloop.exceptions import ValidationError
 from labelloop.ner import check_spans
 from labelloop.store.tables import ProjectRow
@@ -66,7 +74,12 @@ def check_labels(labels: Any, *, multi_label: bool) -> list[str]:
 
 
 def validate_label(
-    project_row: ProjectRow, label: Any = None, labels: Any = None, *, text: Any = None
+    project_row: ProjectRow,
+    label: Any = None,
+    labels: Any = None,
+    *,
+    text: Any = None,
+    payload: Any = None,
 ) -> str | list[str] | list[dict[str, Any]]:
     """Check a label against the project's schema and return its stored JSON form.
 
@@ -80,6 +93,9 @@ def validate_label(
         The labels of a multi-label project (may be empty: none applies).
     text : str, optional
         The item's text: an entity project's spans are checked against it.
+    payload : dict, optional
+        The item's payload: its ``text`` when ``text`` is not given, and an image's
+        ``width`` and ``height``, which a box project's boxes must lie inside.
 
     Returns
     -------
@@ -93,6 +109,10 @@ def validate_label(
         With ``field="label"`` when the label is missing, of the wrong kind or unknown.
     """
     known = project_row.labels
+    if text is None and isinstance(payload, dict):
+        text = payload.get("text")
+    if project_row.task_type == "boxes":
+        return _validate_boxes(known, label, labels, payload)
     if project_row.task_type == "ner":
         return _validate_spans(known, label, labels, text)
     if project_row.multi_label:
@@ -144,3 +164,32 @@ def _validate_spans(known: list[str], label: Any, labels: Any, text: Any) -> lis
     except ValidationError as error:
         raise ValidationError(str(error), field=f"label{(error.field or '')[5:]}") from None
     return [span.as_dict() for span in spans]
+
+
+def _size(payload: Any, key: str) -> float | None:
+    value = payload.get(key) if isinstance(payload, dict) else None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _validate_boxes(
+    known: list[str], label: Any, labels: Any, payload: Any
+) -> list[dict[str, Any]]:
+    """Rule 4: a box project's label is the image's boxes, inside the image when known."""
+    if labels is not None:
+        raise ValidationError(
+            "this is a box project: give 'label' as a list of {bbox, label} boxes",
+            field="label",
+        )
+    if not isinstance(label, list | tuple):
+        raise ValidationError(
+            "a box label is a list of {bbox: [x1, y1, x2, y2], label} boxes (empty: nothing "
+            f"in the image), got {label!r}",
+            field="label",
+        )
+    try:
+        boxes = check_boxes(
+            label, labels=known, width=_size(payload, "width"), height=_size(payload, "height")
+        )
+    except ValidationError as error:
+        raise ValidationError(str(error), field=f"label{(error.field or '')[5:]}") from None
+    return [box.as_dict() for box in sorted(boxes)]

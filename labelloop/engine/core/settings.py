@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # the CLI reads the table for its help without loading the st
     from labelloop.store.tables import ProjectRow
 
 __all__ = [
+    "BOX_SCORES",
+    "BOX_UNCERTAINTIES",
     "CONSENSUS_METHODS",
     "DEFAULT_SETTINGS",
     "RELABEL_RULES",
@@ -170,6 +172,10 @@ CONSENSUS_METHODS: tuple[str, ...] = ("majority", "dawid_skene")
 RELABEL_RULES: tuple[str, ...] = ("off", "activelab")
 RARE_CLASS_MODES: tuple[str, ...] = ("off", "on")
 GROUP_SAMPLING_MODES: tuple[str, ...] = ("off", "minmax", "balance")
+#: How a box image's informativeness aggregates its boxes (`labelloop.boxes`).
+BOX_SCORES: tuple[str, ...] = ("max", "mean", "sum", "topk", "unsure")
+#: Where a box's uncertainty comes from: its score, or its class probabilities.
+BOX_UNCERTAINTIES: tuple[str, ...] = ("score", "probabilities")
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -352,6 +358,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("target_metric", "macro_f1",
             "the evaluation score the forecast and the savings read: macro_f1 or accuracy",
             _target_metric, "text"),
+    Setting("box_score", "max",
+            "box projects: an image's informativeness from its boxes' uncertainty: max, "
+            "mean, sum, topk (mean of the box_topk most uncertain) or unsure (how many "
+            "boxes score below box_unsure_below)",
+            _one_of(BOX_SCORES), "choice", in_form=True, choices=BOX_SCORES),
+    Setting("box_topk", 3, "box projects: the k of box_score topk", _integer(1, 10_000),
+            "int", 1, 10_000, in_form=True),
+    Setting("box_uncertainty", "score",
+            "box projects: a box's uncertainty is 1 - score, or from its class probabilities "
+            "on the project's uncertainty scale (1 - score for a box without them)",
+            _one_of(BOX_UNCERTAINTIES), "choice", in_form=True, choices=BOX_UNCERTAINTIES),
+    Setting("box_unsure_below", 0.5,
+            "box projects: a box scored below this is unsure (counted per image)",
+            _number(0, 1, high_open=False), "number", 0, 1, in_form=True),
+    Setting("box_budget", None,
+            "box projects: boxes the team can afford to draw or check; the stopping "
+            "verdict says stop once spent",
+            _optional(_integer(1)), "int", 1, in_form=True),
     Setting("label_studio_id_field", None,
             "the Label Studio task data field holding the item's id; unset: tasks are "
             "items ls-<task id>",

@@ -192,7 +192,9 @@ def import_items(
     try:
         with db.transaction() as session:
             project_row = resolve_project(session, project_id)
-            media_root = settings.get("media_root") if fmt == "media" else None
+            media_root = (
+                settings.get("media_root") if fmt == "media" or task_type == "boxes" else None
+            )
             if media_root is not None and project_row.settings.get("media_root") != media_root:
                 project_row.settings = {**effective_settings(project_row), "media_root": media_root}
             n_eval = write_plan(session, project_row, plan, rng, actor, on_progress)

@@ -31,6 +31,7 @@ from labelloop.engine.core.labels import label_key
 from labelloop.engine.core.schema import validate_label
 from labelloop.exceptions import RECORDS_SOURCE, ImportDataError, ValidationError
 from labelloop.io.records import (
+    BOX_FORMATS,
     ENTITY_FORMATS,
     FORMAT_ALIASES,
     FORMATS,
@@ -167,6 +168,8 @@ def open_source(
     if task_type == "ner" and fields.label == "label":
         # An entity record carries its spans in "spans", as every entity format does.
         fields = replace(fields, label="spans")
+    if task_type == "boxes":
+        return _open_boxes(path, records, format, settings)
     if records is not None:
         name = RECORDS_SOURCE
         if task_type in _MEDIA_TYPES:
@@ -205,6 +208,10 @@ def open_source(
         )
     if not source.is_file() and fmt != "hf":
         raise ImportDataError(f"not a file: a {fmt} import reads one file", path=name)
+    if fmt in BOX_FORMATS:
+        raise ImportDataError(
+            f"a {task_type} project does not import {fmt}: it is for boxes", path=name
+        )
     if fmt in ENTITY_FORMATS and task_type != "ner":
         raise ImportDataError(
             f"a {task_type} project does not import {fmt}: it is for ner", path=name
@@ -256,6 +263,72 @@ def open_source(
 
     digest = file_sha256(source) if source.is_file() else None
     return name, fmt, digest, [], read()
+
+
+def _open_boxes(
+    path: str | Path | None,
+    records: Iterable[Mapping[str, Any]] | None,
+    format: str,
+    settings: dict[str, Any],
+) -> tuple[str, str, str | None, list[str], Iterator[Record]]:
+    """A box project's source: a directory of images, box JSONL (or records of its
+    shape), COCO or Label Studio tasks; images are paths under the media root, which a
+    first import sets to the directory it reads (`labelloop.io.boxes`)."""
+    from labelloop.io.boxes import box_records, read_box_jsonl, read_box_media_dir
+
+    if records is not None:
+        root = settings.get("media_root")
+        if root is None:
+            raise ValidationError(
+                "set the project's media_root before importing box records: their image "
+                "paths are relative to it",
+                field="media_root",
+            )
+        rows = enumerate(records, start=1)
+        return (
+            RECORDS_SOURCE,
+            "records",
+            None,
+            [],
+            box_records(rows, source=RECORDS_SOURCE, media_root=root),
+        )
+    source = Path(path)  # type: ignore[arg-type]
+    name = str(source)
+    if not source.exists():
+        raise ImportDataError("no such file or directory", path=name)
+    fmt = detect_format(source) if format == "auto" else format
+    if source.suffix.lower() == ".json" and format == "auto":
+        fmt = "label_studio" if _is_json_array(source) else "coco"
+    if fmt not in ("media", "jsonl", "coco", "label_studio"):
+        raise ImportDataError(
+            f"a boxes project does not import {fmt}: use a directory of images, jsonl, coco "
+            "or label_studio",
+            path=name,
+        )
+    if fmt == "media":
+        if settings.get("media_root") is None:
+            settings["media_root"] = str(source.resolve())
+        found, ignored = read_box_media_dir(source, media_root=settings["media_root"])
+        return name, fmt, None, ignored, iter(found)
+    if not source.is_file():
+        raise ImportDataError(f"not a file: a {fmt} import reads one file", path=name)
+    if settings.get("media_root") is None:
+        settings["media_root"] = str(source.resolve().parent)
+    root = settings["media_root"]
+    if fmt == "jsonl":
+        found: Iterator[Record] = read_box_jsonl(source, media_root=root)
+    elif fmt == "coco":
+        from labelloop.io.coco import read_coco
+
+        found = box_records(read_coco(source), source=name, media_root=root)
+    else:
+        from labelloop.io.label_studio_json import RectangleResults, read_label_studio_tasks
+
+        tasks = read_label_studio_tasks(
+            source, kind=RectangleResults(), data_key="image", label_key="boxes"
+        )
+        found = box_records(tasks, source=name, media_root=root)
+    return name, fmt, file_sha256(source), [], found
 
 
 def _is_json_array(path: Path) -> bool:
@@ -311,6 +384,7 @@ class Schema:
         self.labels = frozenset(project_row.labels)
         self.multi_label = project_row.multi_label
         self.entities = project_row.task_type == "ner"
+        self.boxes = project_row.task_type == "boxes"
 
     def normalise(self, record: Record, source: str) -> Any:
         """The record's label in stored form (None if unlabelled), or ImportDataError."""
@@ -318,10 +392,12 @@ class Schema:
         if value is None:
             return None
         # Fast path for the common case: a known single label.
-        plain = not self.entities and not self.multi_label
+        plain = not self.entities and not self.boxes and not self.multi_label
         if plain and isinstance(value, str) and value in self.labels:
             return value
         try:
+            if self.boxes:
+                return validate_label(self.project_row, label=value, payload=record.payload)
             if self.entities:
                 text = record.payload.get("text")
                 return validate_label(self.project_row, label=value, text=text)
@@ -332,7 +408,8 @@ class Schema:
             return validate_label(self.project_row, label=value)
         except ValidationError as exc:
             # An entity label's error names the span: label.1.start -> <label field>.1.start.
-            suffix = (exc.field or "label")[len("label") :] if self.entities else ""
+            structured = self.entities or self.boxes
+            suffix = (exc.field or "label")[len("label") :] if structured else ""
             raise ImportDataError(
                 str(exc), path=source, line=record.line, field=record.label_field + suffix
             ) from None

@@ -10,6 +10,10 @@ by its informativeness, whichever model scored the rest of the pool, and the pic
 top only where they are at least as informative as every other scored open task. The
 push reports as its ``batch`` the picks that went on top. Evaluation-set tasks keep
 their priority: the strategy never picks them.
+
+A box project's push carries each image's boxes instead of class probabilities; they
+are checked, stored and scored as `labelloop.engine.predictions.boxes` says, then
+placed the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.outbox import emit_event
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.core.settings import effective_settings
+from labelloop.engine.predictions.boxes import check_box_push
 from labelloop.engine.predictions.placing import place_push
 from labelloop.exceptions import ValidationError
 from labelloop.store.audit import append_event
@@ -47,7 +52,7 @@ MAX_PREDICTIONS = 10_000
 _MAX_EMBEDDING = 4_096
 _SUM_TOLERANCE = 0.01
 _CHUNK = 500
-_KEYS = {"item_id", "probabilities", "embedding"}
+_KEYS = {"item_id", "probabilities", "embedding"}  # a box push: boxes for probabilities
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class PushReport:
     n_predictions: int
     n_reprioritised: int
     batch: tuple[str, ...]
+    n_boxes: int = 0
+    n_unsure_boxes: int = 0
 
 
 def _check_probabilities(
@@ -99,9 +106,10 @@ def _check_embedding(value: Any, where: str) -> list[float]:
 
 
 def _check_predictions(
-    project: ProjectRow, predictions: Any
+    project: ProjectRow, predictions: Any, *, boxes: bool = False
 ) -> tuple[list[str], np.ndarray, np.ndarray | None]:
-    """External ids, probabilities (n, n_labels) and embeddings (or None), validated."""
+    """External ids, probabilities (n, n_labels) and embeddings (or None), validated
+    (a box push's ids and embeddings only: its boxes are checked against the images)."""
     if not isinstance(predictions, list) or not 0 < len(predictions) <= MAX_PREDICTIONS:
         raise ValidationError(
             f"predictions must be a list of 1 to {MAX_PREDICTIONS} entries", field="predictions"
@@ -116,7 +124,7 @@ def _check_predictions(
         if not isinstance(entry, dict):
             raise ValidationError(f"{where} must be an object", field=where)
         unknown = set(entry) - _KEYS
-        if unknown:
+        if unknown and not boxes:
             key = sorted(unknown)[0]
             raise ValidationError(f"{where}: unknown field {key!r}", field=f"{where}.{key}")
         item_id = entry.get("item_id")
@@ -131,9 +139,10 @@ def _check_predictions(
             )
         seen.add(item_id)
         ids.append(item_id)
-        rows.append(
-            _check_probabilities(entry.get("probabilities"), where, labels, project.multi_label)
-        )
+        if not boxes:
+            rows.append(
+                _check_probabilities(entry.get("probabilities"), where, labels, project.multi_label)
+            )
         if entry.get("embedding") is not None:
             embeddings.append(_check_embedding(entry["embedding"], where))
     matrix = None
@@ -245,6 +254,8 @@ def push_predictions(
     predictions : list of dict
         ``{"item_id": EXTERNAL_ID, "probabilities": {label: p}, "embedding": [...]}``,
         the embedding optional. Single-label probabilities must sum to 1 (within 0.01).
+        A box project's entries are ``{"item_id", "boxes": [{"bbox": [x1, y1, x2, y2],
+        "label", "score", "probabilities"?}], "embedding"?}`` in image pixels.
 
     Returns
     -------
@@ -263,10 +274,18 @@ def push_predictions(
         )
     with db.transaction() as session:
         project = resolve_project(session, project_id)
-        external_ids, proba, embeddings = _check_predictions(project, predictions)
-        item_ids = _item_ids(session, project.id, external_ids)
+        boxed = project.task_type == "boxes"
+        external_ids, proba, embeddings = _check_predictions(project, predictions, boxes=boxed)
+        structures: list[Any] = [None] * len(external_ids)
+        n_boxes = n_unsure = 0
+        if boxed:
+            push = check_box_push(session, project, predictions, ids=external_ids)
+            item_ids, proba, scores = push.item_ids, push.probabilities, push.scores
+            structures, n_boxes, n_unsure = push.structures, push.n_boxes, sum(push.unsure)
+        else:
+            item_ids = _item_ids(session, project.id, external_ids)
+            scores = _scores(project, proba)
         version = _model_version(session, project.id, model_version.strip())
-        scores = _scores(project, proba)
         now = utcnow()
         labels = list(project.labels)
         session.execute(
@@ -278,9 +297,12 @@ def push_predictions(
                     "model_version_id": version.id,
                     "probabilities": dict(zip(labels, row.tolist(), strict=True)),
                     "score": float(score),
+                    "structure": structure,
                     "created_at": now,
                 }
-                for item_id, row, score in zip(item_ids, proba, scores, strict=True)
+                for item_id, row, score, structure in zip(
+                    item_ids, proba, scores, structures, strict=True
+                )
             ],
         )
         open_tasks = _open_tasks(session, item_ids)
@@ -334,6 +356,7 @@ def push_predictions(
                 "name": version.name,
                 "n_predictions": len(item_ids),
                 "n_reprioritised": len(updates),
+                **({"n_boxes": n_boxes, "n_unsure_boxes": n_unsure} if boxed else {}),
             },
         )
         emit_event(
@@ -353,4 +376,6 @@ def push_predictions(
             n_predictions=len(item_ids),
             n_reprioritised=len(updates),
             batch=batch,
+            n_boxes=n_boxes,
+            n_unsure_boxes=n_unsure,
         )

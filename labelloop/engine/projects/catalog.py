@@ -149,7 +149,8 @@ def create_project(
     name : str
         Unique, not a number (numbers name projects by id).
     task_type : str
-        One of ``classification`` (text), ``tabular``, ``image``, ``audio``, ``video``.
+        One of ``classification`` (text), ``tabular``, ``image``, ``audio``, ``video``,
+        ``ner`` (entity spans) or ``boxes`` (boxes on images).
     labels : list of str, or a comma-separated str
         The label schema: non-empty, unique names without commas.
     multi_label : bool, default False
@@ -181,8 +182,14 @@ def create_project(
             "an entity project is not multi-label: its labels are its entity types",
             field="multi_label",
         )
-    # An entity project may have a single entity type, as a multi-label one may one label.
-    clean_labels = check_labels(labels, multi_label=multi_label or task_type == "ner")
+    if task_type == "boxes" and multi_label:
+        raise ValidationError(
+            "a box project is not multi-label: each box carries one of its labels",
+            field="multi_label",
+        )
+    # An entity or box project may have a single type, as a multi-label one may one label.
+    structured = task_type in ("ner", "boxes")
+    clean_labels = check_labels(labels, multi_label=multi_label or structured)
     strategy = check_strategy(strategy)
     overrides = check_project_settings(settings or {})
     check_trainable(strategy, overrides.get("model"), multi_label=multi_label, changed={"strategy"})

@@ -119,7 +119,7 @@ class _Verdicts:
                 )
         else:
             accepted = validate_label(
-                self.project, label=label, labels=labels, text=self.item.payload.get("text")
+                self.project, label=label, labels=labels, payload=self.item.payload
             )
             if label_key(accepted) not in {label_key(a.label) for a in self.annotations}:
                 raise ValidationError(
@@ -140,7 +140,7 @@ class _Verdicts:
     def correct(self, label: Any, labels: Any) -> AnnotationRow:
         """Keep the reviewer's label as a new annotation (source ``review``); it wins."""
         corrected = validate_label(
-            self.project, label=label, labels=labels, text=self.item.payload.get("text")
+            self.project, label=label, labels=labels, payload=self.item.payload
         )
         correction = AnnotationRow(
             project_id=self.project.id,

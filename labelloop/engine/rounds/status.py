@@ -104,6 +104,10 @@ class StatusInfo:
         The verdict in plain words (rule 7).
     details : str
         Every criterion's reason with its statistics, ``"; "``-joined.
+    n_boxes_labelled : int or None
+        A box project's boxes in its final labels (None for other task types); its
+        ``label_counts`` are then boxes per class, and ``box_budget`` is a budget in
+        boxes.
     """
 
     project: str
@@ -125,6 +129,7 @@ class StatusInfo:
     rare_labels: tuple[str, ...] = ()
     headline: str = ""
     details: str = ""
+    n_boxes_labelled: int | None = None
 
 
 # Rule 7: each criterion's verdict in plain words, when it says stop and when it does not.
@@ -132,6 +137,7 @@ _PLAIN_STOP = {
     "stabilizing_predictions": "the model's predictions no longer change between retrains",
     "max_uncertainty": "the model is sure of every item left in the pool",
     "label_budget": "the label budget is spent",
+    "box_budget": "the box budget is spent",
 }
 _PLAIN_GO = {
     "stabilizing_predictions": "the model is still changing",
@@ -281,7 +287,21 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         auto = auto_label_status(session, proj)
         project_name = proj.name
         label_counts: dict[str, int] = {}
-        if not proj.multi_label:
+        boxed = proj.task_type == "boxes"
+        n_boxes: int | None = None
+        if boxed:
+            label_counts = {name: 0 for name in proj.labels}
+            n_boxes = 0
+            for (label,) in session.execute(
+                select(ItemRow.final_label).where(
+                    ItemRow.project_id == proj.id, ItemRow.status.in_(LABELLED_STATUSES)
+                )
+            ):
+                for box in label if isinstance(label, list) else ():
+                    n_boxes += 1
+                    if box.get("label") in label_counts:
+                        label_counts[box["label"]] += 1
+        elif not proj.multi_label:
             label_counts = {name: 0 for name in proj.labels}
             for label, count in session.execute(
                 select(ItemRow.final_label, func.count())
@@ -309,7 +329,12 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
     stopped: list[str] = []
     going: list[str] = []
     modelled = [r for r in rounds if r.model_version is not None]
-    if not modelled:
+    if boxed:
+        reasons.append(
+            f"{n_boxes} boxes labelled; box projects train no model: the queue follows the "
+            "boxes client detectors push"
+        )
+    elif not modelled:
         reasons.append("no model trained yet: label items of at least two classes and train")
     if eval_note is not None:
         reasons.append(eval_note)
@@ -336,6 +361,19 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         if decision.stop:
             stops.append(decision.reason)
             stopped.append("label_budget")
+    box_budget = settings.get("box_budget")
+    if boxed and box_budget:
+        decision = stopping.budget_exhausted(int(n_boxes or 0), int(box_budget))
+        used, budget_boxes = int(n_boxes or 0), int(box_budget)
+        reason = (
+            f"box budget spent: {used} of {budget_boxes} boxes used"
+            if decision.stop
+            else f"{budget_boxes - used} of {budget_boxes} boxes left in the budget"
+        )
+        reasons.append(reason)
+        if decision.stop:
+            stops.append(reason)
+            stopped.append("box_budget")
     if stops:
         verdict_text = "diminishing returns: " + "; ".join(stops)
     else:
@@ -358,8 +396,13 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         auto_label=auto,
         label_counts=label_counts,
         rare_labels=tuple(_rare_labels(label_counts)),
-        headline=_headline(stopped, going, modelled=bool(modelled), eval_note=eval_note),
+        headline=(
+            _headline(stopped, going, modelled=bool(modelled), eval_note=eval_note)
+            if not boxed or stopped
+            else f"keep labelling: {n_boxes} boxes labelled so far"
+        ),
         details="; ".join(reasons),
+        n_boxes_labelled=n_boxes,
     )
 
 

@@ -164,7 +164,9 @@ def train(
     -------
     RoundInfo
         The new round. With fewer than two classes labelled no model is fitted
-        (``model_version`` is None) and the queue is ordered by diversity alone.
+        (``model_version`` is None) and the queue is ordered by diversity alone. A box
+        project's round trains nothing and ranks the pool by the boxes client detectors
+        pushed (`labelloop.engine.rounds.boxes`).
 
     Raises
     ------
@@ -183,6 +185,13 @@ def train(
     )
 
     actor = _check_actor(actor)
+    with db.read() as session:
+        task_type = resolve_project(session, project).task_type
+    if task_type == "boxes":
+        # No detector is bundled: the round ranks the pool by the pushed boxes.
+        from labelloop.engine.rounds.boxes import box_round
+
+        return box_round(db, actor=actor, project=project)
     dask = _dask_address(dask)
     read_at = utcnow()
     with db.read() as session:

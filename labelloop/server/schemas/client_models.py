@@ -6,6 +6,8 @@ engine hands rows as dicts with ``label`` or ``labels``, and the API leaves out 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from labelloop.engine.predictions import PushReport
@@ -21,8 +23,20 @@ __all__ = [
 
 
 class PredictionCreate(RequestModel):
+    """An item's class probabilities, or a box project's image's ``boxes`` (an empty
+    list: nothing detected)."""
+
     item_id: str = Field(min_length=1, max_length=300)
-    probabilities: dict[str, float] = Field(min_length=1, max_length=1000)
+    probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
+    # Checked box by box by the engine, whose errors name predictions.<i>.boxes.<j>.<field>:
+    # a model per box would cost more than the push itself at 100 boxes an image.
+    boxes: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="A box project's detections on the image: "
+        '[{"bbox": [x1, y1, x2, y2] in pixels, "label": class, "score": 0..1, '
+        '"probabilities": optional, by label or in label order}]; [] when nothing was found.',
+    )
     embedding: list[float] | None = Field(default=None, max_length=4096)
 
 
@@ -36,7 +50,7 @@ class LabelRowPublic(BaseModel):
     ``labels`` for multi-label), or ``withdrawn: true`` when it holds none any more."""
 
     item_id: str
-    label: str | None = None
+    label: str | list[dict[str, Any]] | None = None
     labels: list[str] | None = None
     withdrawn: bool | None = None
 

@@ -28,6 +28,7 @@ from labelloop.server.schemas.common import RequestModel
 
 __all__ = [
     "AnnotationCreate",
+    "BoxCreate",
     "SpanCreate",
     "AnnotationChange",
     "AnnotationInfo",
@@ -71,11 +72,29 @@ class SpanCreate(RequestModel):
     label: str = Field(max_length=200)
 
 
+class BoxCreate(RequestModel):
+    """One box of a box (``boxes``) project: ``[x1, y1, x2, y2]`` in image pixels."""
+
+    bbox: list[float] = Field(min_length=4, max_length=4)
+    label: str = Field(max_length=200)
+
+
 # A label: a name, or an entity project's spans (checked against the item's text).
 Label = str | list[SpanCreate] | None
+# A box project's label: the image's boxes (an empty list: nothing in the image).
+Boxes = list[BoxCreate] | None
+_BOXES = Field(
+    default=None,
+    max_length=10_000,
+    description="A box project's label: the image's boxes (give them here, not as label).",
+)
 
 
-def _plain(label: Label) -> Any:
+def _plain(label: Label, boxes: Boxes = None) -> Any:
+    if boxes is not None:
+        if label is not None:
+            return label  # both given: the engine refuses the label of the wrong kind
+        return [box.model_dump() for box in boxes]
     if isinstance(label, list):
         return [span.model_dump() for span in label]
     return label
@@ -84,6 +103,7 @@ def _plain(label: Label) -> Any:
 class AnnotationCreate(RequestModel):
     label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
+    boxes: Boxes = _BOXES
     time_spent_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
     unsure: bool = Field(default=False, description="The annotator doubts the label.")
     comment: str | None = Field(
@@ -91,8 +111,8 @@ class AnnotationCreate(RequestModel):
     )
 
     def label_value(self) -> Any:
-        """The label as the engine takes it (spans as plain mappings)."""
-        return _plain(self.label)
+        """The label as the engine takes it (spans and boxes as plain mappings)."""
+        return _plain(self.label, self.boxes)
 
 
 class AnnotationChange(RequestModel):
@@ -101,23 +121,25 @@ class AnnotationChange(RequestModel):
 
     label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
+    boxes: Boxes = _BOXES
     unsure: bool | None = None
     comment: str | None = Field(default=None, max_length=2000)
 
     def label_value(self) -> Any:
-        """The label as the engine takes it (spans as plain mappings)."""
-        return _plain(self.label)
+        """The label as the engine takes it (spans and boxes as plain mappings)."""
+        return _plain(self.label, self.boxes)
 
 
 class ReviewCreate(RequestModel):
     """A verdict; ``correct`` needs the label (``labels`` for multi-label projects, the
-    spans as ``label`` for entity projects)."""
+    spans as ``label`` for entity projects, ``boxes`` for box projects)."""
 
     verdict: Literal["accept", "reject", "correct"]
     label: Label = Field(default=None, max_length=200)
     labels: list[str] | None = Field(default=None, max_length=1000)
+    boxes: Boxes = _BOXES
     note: str | None = Field(default=None, max_length=5000)
 
     def label_value(self) -> Any:
-        """The label as the engine takes it (spans as plain mappings)."""
-        return _plain(self.label)
+        """The label as the engine takes it (spans and boxes as plain mappings)."""
+        return _plain(self.label, self.boxes)

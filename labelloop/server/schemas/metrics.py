@@ -30,6 +30,8 @@ class PairAgreementPublic(BaseModel):
     n_items: int
     kappa: float | None
     percent_agreement: float | None
+    # Box projects: IoU-matched box F1 over the images both labelled.
+    box_f1: float | None = None
 
 
 class AnnotatorAgreementPublic(ReviewCountsPublic):
@@ -37,6 +39,7 @@ class AnnotatorAgreementPublic(ReviewCountsPublic):
     n_annotations: int
     mean_kappa: float | None
     estimated_accuracy: float | None = None
+    mean_box_f1: float | None = None
 
 
 class AgreementPublic(BaseModel):
@@ -49,6 +52,9 @@ class AgreementPublic(BaseModel):
     pairs: list[PairAgreementPublic]
     annotators: list[AnnotatorAgreementPublic]
     reviews: ReviewCountsPublic
+    # Box projects: IoU-matched box F1 over every pair's shared images, at this IoU.
+    box_f1: float | None = None
+    iou_threshold: float | None = None
 
 
 class AnnotatorsPublic(BaseModel):

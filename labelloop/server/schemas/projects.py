@@ -27,7 +27,7 @@ __all__ = [
 
 class ProjectCreate(RequestModel):
     name: Name
-    task_type: Literal["classification", "tabular", "image", "audio", "video", "ner"]
+    task_type: Literal["classification", "tabular", "image", "audio", "video", "ner", "boxes"]
     labels: list[str] = Field(min_length=1, max_length=1000)
     multi_label: bool = False
     strategy: str = Field(default="auto", max_length=60)

@@ -120,6 +120,9 @@ class StatusPublic(BaseModel):
     # than half of an even split, or none (what the rare_classes setting expands).
     label_counts: dict[str, int] = {}
     rare_labels: list[str] = []
+    # A box project's boxes in its final labels (its label_counts are boxes per class);
+    # None for other task types.
+    n_boxes_labelled: int | None = None
 
 
 class ForecastPublic(BaseModel):

@@ -37,6 +37,8 @@ const labelloop = (() => {
 
   function labelText(value) {
     if (value === null || value === undefined) return "–";
+    // A list of boxes: their count and classes (boxes.js says it in one line).
+    if (config.task_type === "boxes" && Array.isArray(value) && labelloop.describeBoxes) return labelloop.describeBoxes(value);
     return Array.isArray(value) ? value.join(", ") : String(value);
   }
 

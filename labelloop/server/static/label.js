@@ -12,6 +12,10 @@
   const unsureButton = $("unsure"), commentForm = $("comment-form"), commentInput = $("comment");
   const historyList = $("history-list"), editingLine = $("editing"), keysOverlay = $("keys-overlay");
   const changesBox = $("guideline-changes");
+  // Box projects: boxes.js draws on the image, and the label is the list of boxes drawn.
+  const boxes = config.task_type === "boxes"
+    ? labelloop.createBoxEditor(itemBox, { status: $("box-status"), onChange: () => refreshButtons() }) : null;
+  const isImage = config.task_type === "image" || boxes !== null;
 
   let current = null;      // the task on screen
   const upcoming = [];     // tasks leased ahead, shown next in this order
@@ -64,10 +68,10 @@
   }
 
   function refreshButtons() {
-    submitButton.disabled = busy || !current || chosen.size === 0;
+    submitButton.disabled = busy || !current || (chosen.size === 0 && !boxes);
     undoButton.disabled = busy || undoStack.length === 0;
     for (const button of labelButtons) button.setAttribute("aria-pressed", chosen.has(button.dataset.label) ? "true" : "false");
-    if (editing) submitButton.disabled = busy || chosen.size === 0;
+    if (editing) submitButton.disabled = busy || (chosen.size === 0 && !boxes);
     unsureButton.setAttribute("aria-pressed", unsure ? "true" : "false");
     $("comment-shown").textContent = comment ? "comment: " + comment : "";
   }
@@ -97,6 +101,7 @@
     }
     renderItem(itemBox, metaBox, task.item, config.task_type);
     imageView.attach();
+    if (boxes) boxes.load([], config.show_guess ? askGuess(task) : null);
     if (task.reason) metaBox.append(el("span", { class: "reason" }, " · why this item: " + task.reason));
     shownAt = performance.now();
     idempotencyKey = newKey();
@@ -115,7 +120,7 @@
       .then((task) => {
         if (task && task.id !== (current && current.id) && !upcoming.some((t) => t.id === task.id)) {
           upcoming.push(task);
-          if (task.item.media_url && config.task_type === "image") new Image().src = task.item.media_url;
+          if (task.item.media_url && isImage) new Image().src = task.item.media_url;
         }
       })
       .catch(() => {})
@@ -237,6 +242,7 @@
     editing = entry;
     renderItem(itemBox, metaBox, { external_id: entry.item_external_id, payload: entry.payload, media_url: entry.media_url, meta: {} }, config.task_type);
     imageView.attach();
+    if (boxes) boxes.load(entry.label, null);
     chosen.clear();
     for (const label of Array.isArray(entry.label) ? entry.label : [entry.label]) chosen.add(label);
     unsure = entry.unsure;
@@ -256,14 +262,14 @@
 
   async function saveChange() {
     const entry = editing;
-    if (!entry || busy || chosen.size === 0) return;
-    const body = config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+    if (!entry || busy || (chosen.size === 0 && !boxes)) return;
+    const body = boxes ? { boxes: boxes.value() } : config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
     body.unsure = unsure;
     body.comment = comment;
     setBusy(true);
     try {
       await api("PATCH", `/annotations/${entry.annotation_id}`, body);
-      notice(`Changed your label of ${entry.item_external_id} to “${labelText(body.labels || body.label)}”.`);
+      notice(`Changed your label of ${entry.item_external_id} to “${labelText(body.labels || body.label || body.boxes)}”.`);
       setBusy(false);
       leaveEditing();
     } catch (error) {
@@ -349,6 +355,7 @@
     const button = labelButtons[index];
     if (!button || !current || busy) return;
     const label = button.dataset.label;
+    if (boxes) { boxes.pick(label); return; }
     if (config.multi_label) {
       if (chosen.has(label)) chosen.delete(label); else chosen.add(label);
     } else {
@@ -360,10 +367,10 @@
 
   function submit() {
     if (editing) { saveChange(); return; }
-    if (!current || busy || chosen.size === 0) return;
+    if (!current || busy || (chosen.size === 0 && !boxes)) return;
     const task = current;
     const key = idempotencyKey;
-    const body = config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+    const body = boxes ? { boxes: boxes.value() } : config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
     body.time_spent_ms = Math.max(0, Math.round(performance.now() - shownAt));
     if (unsure) body.unsure = true;
     if (comment) body.comment = comment;
@@ -449,6 +456,7 @@
   // One key takes the model's guess as the label and submits it.
   async function acceptGuess() {
     if (!config.show_guess || !current || busy || notWhileEditing()) return;
+    if (boxes) { notice(boxes.acceptAll() ? "The model's boxes are yours now: adjust them, then Enter." : "No suggestion left to take."); return; }
     const task = current;
     let guess;
     try {
@@ -474,7 +482,9 @@
     guessBox.textContent = "asking the model…";
     try {
       const guess = await askGuess(current);
-      guessBox.textContent = guess
+      guessBox.textContent = guess && boxes
+        ? `Model version ${guess.model_version} drew ${labelText(guess.structure || [])}: dashed on the image.`
+        : guess
         ? `Model version ${guess.model_version} guesses “${labelText(guess.label)}” with ${Math.round(100 * guess.confidence)}% confidence.`
         : "No model has scored this item yet.";
     } catch (error) {
@@ -502,7 +512,7 @@
       image.style.filter = `brightness(${state.brightness}%) contrast(${state.contrast}%)`;
     }
     function attach() {
-      image = config.task_type === "image" ? itemBox.querySelector("img") : null;
+      image = isImage ? itemBox.querySelector("img") : null;
       Object.assign(state, { zoom: 1, x: 0, y: 0 });  // each item starts fitted; the light stays
       if (image) image.draggable = false;
       paint();
@@ -557,7 +567,7 @@
   })();
 
   function imageKey(key) {
-    if (config.task_type !== "image") return false;
+    if (!isImage) return false;
     const PAN = 40;
     if (key === "+" || key === "=") imageView.zoom(1.25);
     else if (key === "-" || key === "_") imageView.zoom(0.8);
@@ -614,6 +624,7 @@
   keysOverlay.addEventListener("click", (event) => { if (event.target === keysOverlay) toggleKeys(); });
 
   document.addEventListener("keydown", (event) => {
+    if (boxes && keysOverlay.hidden && skipForm.hidden && !typing(event) && !event.target.closest("#history") && boxes.key(event)) { event.preventDefault(); return; }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
     const key = event.key;
     if (!keysOverlay.hidden) {

@@ -9,6 +9,8 @@
   const labelButtons = Array.from(document.querySelectorAll("#labels .label-button"));
   const actions = ["accept", "reject", "correct"].map((id) => $(id));
   const chosen = new Set();
+  // Box projects: boxes.js shows each annotator's boxes and the model's, and edits a correction.
+  const boxes = config.task_type === "boxes" ? labelloop.createBoxReview(itemBox, $("box-sources")) : null;
   let current = null;
   let busy = false;
   let reviewed = 0;
@@ -21,6 +23,7 @@
   function closeForms() {
     noteForm.hidden = true;
     correctForm.hidden = true;
+    if (boxes) boxes.view();
     chosen.clear();
     refresh();
   }
@@ -52,7 +55,10 @@
         el("td", {}, a.guideline_version === null ? "–" : "v" + a.guideline_version));
       rows.append(tr);
     }
-    if (task.model_guess) {
+    if (boxes) boxes.show(task);
+    if (boxes) {
+      guess.textContent = "";  // the model's boxes are one of the sources under the image
+    } else if (task.model_guess) {
       const probabilities = task.model_guess.probabilities;
       const top = Math.max(...Object.values(probabilities));
       guess.textContent = `Model version ${task.model_guess.model_version} guesses “${labelText(task.model_guess.label)}” (${Math.round(100 * top)}%).`;
@@ -100,6 +106,7 @@
     const button = labelButtons[index];
     if (!button) return;
     const label = button.dataset.label;
+    if (boxes) { boxes.pick(label); return; }
     if (config.multi_label) { if (chosen.has(label)) chosen.delete(label); else chosen.add(label); }
     else { chosen.clear(); chosen.add(label); }
     refresh();
@@ -110,11 +117,13 @@
     if (!current || busy) return;
     closeForms();
     correctForm.hidden = false;
+    if (boxes) boxes.correct();
     itemBox.focus({ preventScroll: true });
     // On a short screen the form may still start below the fold: bring it in, no further.
     correctForm.scrollIntoView({ block: "nearest" });
   }
   function sendCorrection() {
+    if (boxes) { send({ verdict: "correct", boxes: boxes.value(), note: $("correct-note").value.trim() || null }); return; }
     if (chosen.size === 0) { notice("Pick the right label first (number keys)."); return; }
     const body = { verdict: "correct", note: $("correct-note").value.trim() || null };
     if (config.multi_label) body.labels = Array.from(chosen); else body.label = Array.from(chosen)[0];
@@ -133,6 +142,7 @@
   for (const cancel of document.querySelectorAll(".cancel")) cancel.addEventListener("click", closeForms);
 
   document.addEventListener("keydown", (event) => {
+    if (boxes && current && noteForm.hidden && !typing(event) && boxes.key(event, !correctForm.hidden)) { event.preventDefault(); return; }
     if (event.key === "Escape") { closeForms(); itemBox.focus({ preventScroll: true }); return; }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
     const key = event.key.toLowerCase();

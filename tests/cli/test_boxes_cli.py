@@ -1,0 +1,77 @@
+"""A box project from the command line on a real SQLite file: create, import images and
+COCO, push a detector's boxes, query, status, agreement, export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+
+    def invoke(*args: str):
+        return runner.invoke(app, [*args, "--db", db])
+
+    assert invoke("init").exit_code == 0
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 60, 3), 50 * i, dtype=np.uint8)).save(images / f"{i}.png")
+    return invoke
+
+
+def test_a_box_project_round_trip_on_the_command_line(run, tmp_path):
+    created = run(
+        "project", "create", "det", "--task", "boxes", "--labels", "cat,dog",
+        "--set", "eval_share=0", "--set", "eval_min=0", "--set", "batch_size=1",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    imported = run("import", "det", "imgs")
+    assert imported.exit_code == 0, imported.output
+    pushed = [
+        {"item_id": "0.png", "boxes": [{"bbox": [1, 1, 9, 9], "label": "cat", "score": 0.9}]},
+        {"item_id": "1.png", "boxes": [{"bbox": [1, 1, 9, 9], "label": "dog", "score": 0.2}]},
+        {"item_id": "2.png", "boxes": []},
+    ]
+    (tmp_path / "pushed.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pushed))
+    result = run("push", "det", "pushed.jsonl", "--model-version", "det-1")
+    assert result.exit_code == 0, result.output
+    assert "pushed 3 predictions (2 boxes, 1 unsure)" in result.stdout
+    query = run("query", "det", "-n", "1")
+    assert "1.png" in query.stdout
+    bad = [{"item_id": "0.png", "boxes": [{"bbox": [1, 1, 99, 9], "label": "cat", "score": 1}]}]
+    (tmp_path / "bad.jsonl").write_text(json.dumps(bad[0]) + "\n")
+    refused = run("push", "det", "bad.jsonl", "--model-version", "det-1")
+    assert refused.exit_code != 0
+    assert "bad.jsonl:1" in refused.output and "boxes.0.bbox" in refused.output
+    trained = run("train", "det")
+    assert trained.exit_code == 0, trained.output
+    coco = {
+        "images": [{"id": 1, "file_name": "imgs/0.png", "external_id": "0.png"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10]}],
+        "categories": [{"id": 1, "name": "cat"}],
+    }
+    (tmp_path / "truth.json").write_text(json.dumps(coco))
+    assert run("project", "create", "truth", "--task", "boxes", "--labels", "cat").exit_code == 0
+    imported = run("import", "truth", "truth.json", "--format", "coco")
+    assert imported.exit_code == 0, imported.output
+    status = run("status", "truth")
+    assert "boxes labelled: 1" in status.stdout, status.stdout
+    exported = run("export", "truth", "--format", "coco", "--out", "out.json")
+    assert exported.exit_code == 0, exported.output
+    document = json.loads((tmp_path / "out.json").read_text())
+    assert [a["bbox"] for a in document["annotations"]] == [[2.0, 2.0, 10.0, 10.0]]
+    assert document["images"][0]["width"] == 60
+    annotators = run("annotators", "truth")
+    assert annotators.exit_code == 0, annotators.output
+    assert "box F1" in annotators.stdout

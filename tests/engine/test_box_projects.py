@@ -1,0 +1,429 @@
+"""Box (``boxes``) projects on SQLite and PostgreSQL: images imported with their size,
+boxes checked against the image on every path a label takes, exported as box JSONL."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from _service_setup import make_user
+from PIL import Image
+from sqlalchemy import select
+
+from labelloop.engine import annotate, queue, review
+from labelloop.engine.agreement import agreement_report
+from labelloop.engine.export import export_items
+from labelloop.engine.ingest import import_items
+from labelloop.engine.predictions import push_predictions
+from labelloop.engine.projects import create_project, update_settings
+from labelloop.engine.rounds import project_status, train
+from labelloop.exceptions import ImportDataError, ValidationError
+from labelloop.store.tables import AnnotationRow, ItemRow, PredictionRow, TaskRow
+
+CAT = {"bbox": [2, 3, 20, 30], "label": "cat"}
+DOG = {"bbox": [30, 5, 60, 40], "label": "dog"}
+
+
+def write_images(folder, names, size=(64, 48)):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        pixels = rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / name)
+    return folder
+
+
+def box_project(db, tmp_path, name="shapes", **settings):
+    return create_project(
+        db,
+        actor="cli:test",
+        name=name,
+        task_type="boxes",
+        labels=["cat", "dog"],
+        settings={
+            "retrain_every": 0, "eval_min_labels": 0, "eval_share": 0, "eval_min": 0,
+            "media_root": str(tmp_path), **settings,
+        },
+    ).id  # fmt: skip
+
+
+def _final_labels(db, project):
+    with db.read() as session:
+        rows = session.execute(
+            select(ItemRow.external_id, ItemRow.final_label).where(ItemRow.project_id == project)
+        )
+        return dict(rows.all())
+
+
+def _payloads(db, project):
+    with db.read() as session:
+        rows = session.execute(
+            select(ItemRow.external_id, ItemRow.payload).where(ItemRow.project_id == project)
+        )
+        return dict(rows.all())
+
+
+def test_box_project_is_not_multi_label_and_may_have_one_class(database):
+    create_project(database, actor="cli:test", name="one", task_type="boxes", labels=["car"])
+    with pytest.raises(ValidationError) as raised:
+        create_project(
+            database, actor="cli:test", name="two", task_type="boxes", labels=["a"],
+            multi_label=True,
+        )  # fmt: skip
+    assert raised.value.field == "multi_label"
+
+
+def test_a_directory_of_images_imports_with_each_size(database, tmp_path):
+    write_images(tmp_path / "imgs", ["a.png", "b.png"])
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    project = box_project(database, tmp_path)
+    report = import_items(database, actor="cli:test", project=project, path=tmp_path / "imgs")
+    assert report.n_imported == 2 and report.ignored_files == ("notes.txt",)
+    assert _payloads(database, project)["a.png"] == {
+        "path": "imgs/a.png",
+        "width": 64,
+        "height": 48,
+    }
+
+
+def test_box_records_are_checked_against_the_image_and_nothing_changes_on_error(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    report = import_items(
+        database,
+        actor="cli:test",
+        project=project,
+        records=[
+            {"id": "a", "image": "a.png", "boxes": [DOG, CAT]},
+            {"id": "b", "image": "b.png", "boxes": []},
+            {"id": "c", "image": "missing.png", "width": 100, "height": 80},
+        ],
+    )
+    assert report.n_imported == 3 and report.n_labelled == 2
+    assert _final_labels(database, project) == {"a": [CAT, DOG], "b": [], "c": None}
+    assert _payloads(database, project)["c"] == {"path": "missing.png", "width": 100, "height": 80}
+    bad = [
+        {"id": "d", "image": "missing2.png", "boxes": [CAT]},
+        {"id": "e", "image": "a.png", "boxes": [{"bbox": [0, 0, 65, 10], "label": "cat"}]},
+    ]
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, records=bad)
+    assert raised.value.field == "records.1.boxes.0.bbox" and "outside the image" in str(
+        raised.value
+    )
+    for wrong, field in [
+        ({"bbox": [5, 5, 4, 9], "label": "cat"}, "records.0.boxes.0.bbox"),
+        ({"bbox": [5, 5, 9], "label": "cat"}, "records.0.boxes.0.bbox"),
+        ({"bbox": [0, 0, float("inf"), 9], "label": "cat"}, "records.0.boxes.0.bbox"),
+        ({"bbox": [-1, 0, 3, 9], "label": "cat"}, "records.0.boxes.0.bbox"),
+        ({"bbox": [0, 0, 3, 9], "label": "cow"}, "records.0.boxes.0.label"),
+        ({"bbox": [0, 0, 3, 9], "label": "cat", "score": 1}, "records.0.boxes.0.score"),
+    ]:
+        with pytest.raises(ImportDataError) as raised:
+            import_items(
+                database, actor="cli:test", project=project,
+                records=[{"id": "f", "image": "b.png", "boxes": [wrong]}],
+            )  # fmt: skip
+        assert raised.value.field == field, wrong
+    with pytest.raises(ImportDataError) as raised:
+        import_items(
+            database, actor="cli:test", project=project,
+            records=[{"id": "g", "image": "a.png", "width": 10, "height": 48}],
+        )  # fmt: skip
+    assert raised.value.field == "records.0.width"
+    assert set(_final_labels(database, project)) == {"a", "b", "c"}
+
+
+def test_submit_record_and_review_check_boxes(database, tmp_path):
+    write_images(tmp_path, ["a.png"])
+    project = box_project(database, tmp_path, review_policy="all")
+    import_items(
+        database, actor="cli:test", project=project, records=[{"id": "a", "image": "a.png"}]
+    )
+    with pytest.raises(ValidationError) as raised:
+        annotate.record_annotation(
+            database, actor="model:det", project=project, external_id="a",
+            label=[CAT, {"bbox": [0, 0, 10, 49], "label": "dog"}],
+        )  # fmt: skip
+    assert raised.value.field == "label.1.bbox"
+    ann = make_user(database, "ann")
+    task = queue.lease_next_task(database, project_id=project, user=ann)
+    with pytest.raises(ValidationError) as raised:
+        annotate.submit_annotation(database, task_id=task.id, user=ann, label="cat")
+    assert raised.value.field == "label"
+    with pytest.raises(ValidationError) as raised:
+        annotate.submit_annotation(database, task_id=task.id, user=ann, labels=["cat"])
+    assert raised.value.field == "label"
+    info, created = annotate.submit_annotation(
+        database, task_id=task.id, user=ann, label=[DOG, CAT]
+    )
+    assert created and info.final_label == [CAT, DOG]
+    rev = make_user(database, "rev", role="reviewer")
+    leased = review.lease_next_review(database, project_id=project, user=rev)
+    with pytest.raises(ValidationError) as raised:
+        review.submit_review(
+            database, review_task_id=leased.id, user=rev, verdict="correct",
+            label=[{"bbox": [0, 0, 10, 10], "label": "bird"}],
+        )  # fmt: skip
+    assert raised.value.field == "label.0.label"
+    outcome = review.submit_review(
+        database, review_task_id=leased.id, user=rev, verdict="correct", label=[]
+    )
+    assert outcome.final_label == []
+    with database.read() as session:
+        labels = session.execute(select(AnnotationRow.label).order_by(AnnotationRow.id)).scalars()
+        assert list(labels) == [[CAT, DOG], []]
+
+
+def test_box_jsonl_export_imports_again_as_it_is(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    records = [
+        {
+            "id": "a",
+            "image": "a.png",
+            "boxes": [CAT, {"bbox": [0.5, 1.25, 9.75, 7], "label": "dog"}],
+        },
+        {"id": "b", "image": "b.png", "boxes": []},
+        {"id": "c", "image": "gone.png"},
+    ]
+    import_items(database, actor="cli:test", project=project, records=records)
+    out = io.StringIO()
+    export_items(database, project=project, format="jsonl", out=out)
+    exported = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert exported[0]["image"] == "a.png" and exported[0]["width"] == 64
+    assert "path" not in exported[0]
+    (tmp_path / "export.jsonl").write_text(out.getvalue())
+    again = box_project(database, tmp_path, name="again")
+    import_items(database, actor="cli:test", project=again, path=tmp_path / "export.jsonl")
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _payloads(database, again) == _payloads(database, project)
+    with pytest.raises(ValidationError) as raised:
+        export_items(database, project=project, format="csv", out=io.StringIO())
+    assert raised.value.field == "format"
+
+
+def _boxes(*scores, label="cat"):
+    return [
+        {"bbox": [1 + i, 1, 10 + i, 10], "label": label, "score": s} for i, s in enumerate(scores)
+    ]
+
+
+def _queue(db, project):
+    with db.read() as session:
+        rows = session.execute(
+            select(ItemRow.external_id)
+            .join(TaskRow, TaskRow.item_id == ItemRow.id)
+            .where(ItemRow.project_id == project, TaskRow.status == "open")
+            .order_by(TaskRow.priority.desc(), TaskRow.id)
+        )
+        return [r[0] for r in rows]
+
+
+def _images(db, tmp_path, project, n):
+    write_images(tmp_path, [f"{i}.png" for i in range(n)])
+    import_items(
+        db, actor="cli:test", project=project,
+        records=[{"id": f"i{i}", "image": f"{i}.png"} for i in range(n)],
+    )  # fmt: skip
+
+
+def test_pushed_boxes_rank_images_by_their_aggregated_uncertainty(database, tmp_path):
+    project = box_project(database, tmp_path, batch_size=1)
+    _images(database, tmp_path, project, 4)
+    pushed = [
+        {"item_id": "i0", "boxes": _boxes(0.95, 0.9)},  # sure: max u 0.1
+        {"item_id": "i1", "boxes": _boxes(0.4)},  # one unsure box: max u 0.6
+        {"item_id": "i2", "boxes": _boxes(0.6, 0.6, 0.6, 0.6)},  # many middling: sum 1.6
+        {"item_id": "i3", "boxes": []},  # nothing detected: 0
+    ]
+    report = push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=pushed,
+    )  # fmt: skip
+    assert report.n_boxes == 7 and report.n_unsure_boxes == 1 and report.batch == ("i1",)
+    assert _queue(database, project) == ["i1", "i2", "i0", "i3"]
+    with database.read() as session:
+        stored = session.execute(
+            select(PredictionRow.structure, PredictionRow.probabilities, PredictionRow.score)
+            .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+            .where(ItemRow.external_id == "i0", ItemRow.project_id == project)
+        ).one()
+    assert stored.structure == _boxes(0.95, 0.9)
+    assert stored.probabilities == {"cat": 0.95, "dog": 0.0}
+    assert stored.score == pytest.approx(0.1)
+    # A round trains nothing: it re-ranks by the pushed boxes under the current settings.
+    update_settings(database, actor="cli:test", project=project, changes={"box_score": "sum"})
+    info = train(database, actor="cli:test", project=project)
+    assert info.strategy == "pushed-boxes" and info.model_version is None
+    assert info.metrics["trained"] is False and "do not train" in info.metrics["note"]
+    assert info.batch == ("i2",)
+    assert _queue(database, project) == ["i2", "i1", "i0", "i3"]
+    update_settings(database, actor="cli:test", project=project, changes={"box_score": "unsure"})
+    assert train(database, actor="cli:test", project=project).batch == ("i1",)
+
+
+def test_box_uncertainty_from_probabilities_and_topk(database, tmp_path):
+    project = box_project(
+        database, tmp_path, batch_size=1, box_uncertainty="probabilities", box_score="topk",
+        box_topk=2,
+    )  # fmt: skip
+    _images(database, tmp_path, project, 2)
+    sure = {"bbox": [0, 0, 5, 5], "label": "cat", "score": 0.5, "probabilities": [0.99, 0.01]}
+    torn = {
+        "bbox": [0, 0, 5, 5],
+        "label": "cat",
+        "score": 0.9,
+        "probabilities": {"cat": 0.5, "dog": 0.5},
+    }
+    report = push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=[{"item_id": "i0", "boxes": [sure, sure]}, {"item_id": "i1", "boxes": [torn]}],
+    )  # fmt: skip
+    assert report.batch == ("i1",)
+
+
+def test_a_bad_box_push_names_entry_box_and_field_and_writes_nothing(database, tmp_path):
+    project = box_project(database, tmp_path)
+    _images(database, tmp_path, project, 2)
+    for entry, field in [
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 65, 5], "label": "cat", "score": 1}]},
+         "predictions.1.boxes.0.bbox"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat", "score": 1.5}]},
+         "predictions.1.boxes.0.score"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat"}]},
+         "predictions.1.boxes.0.score"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cow", "score": 1}]},
+         "predictions.1.boxes.0.label"),
+        ({"item_id": "i0", "boxes": [{"bbox": [0, 0, 5, 5], "label": "cat", "score": 1,
+                                      "probabilities": [1.0]}]},
+         "predictions.1.boxes.0.probabilities"),
+        ({"item_id": "i0", "probabilities": {"cat": 1.0}}, "predictions.1.probabilities"),
+        ({"item_id": "nope", "boxes": []}, "predictions.1.item_id"),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError) as raised:
+            push_predictions(
+                database, project_id=project, actor="model:det", model_version="det-1",
+                predictions=[{"item_id": "i1", "boxes": []}, entry],
+            )  # fmt: skip
+        assert raised.value.field == field, entry
+    with database.read() as session:
+        assert session.execute(select(PredictionRow.id)).first() is None
+
+
+def test_status_counts_boxes_and_a_box_budget(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path, box_budget=3)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[{"id": "a", "image": "a.png", "boxes": [CAT, DOG]},
+                 {"id": "b", "image": "b.png"}],
+    )  # fmt: skip
+    status = project_status(database, project)
+    assert status.n_boxes_labelled == 2 and status.label_counts == {"cat": 1, "dog": 1}
+    assert not status.should_stop
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="b", label=[CAT, CAT]
+    )
+    status = project_status(database, project)
+    assert status.n_boxes_labelled == 4 and status.should_stop
+    assert "box budget" in status.headline
+
+
+def test_agreement_is_iou_matched_box_f1(database, tmp_path):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[{"id": "a", "image": "a.png"}, {"id": "b", "image": "b.png"}],
+    )  # fmt: skip
+    near_cat = {"bbox": [3, 4, 21, 31], "label": "cat"}  # IoU with CAT well above 0.5
+    far_dog = {"bbox": [40, 20, 60, 40], "label": "dog"}  # IoU with DOG below 0.5
+    for actor, a_boxes, b_boxes in [
+        ("ann", [CAT, DOG], []),
+        ("bob", [near_cat, far_dog], []),
+        ("cid", [{"bbox": [2, 3, 20, 30], "label": "dog"}], []),  # right place, wrong class
+    ]:
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="a", label=a_boxes
+        )
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="b", label=b_boxes
+        )
+    report = agreement_report(database, project)
+    pairs = {tuple(p["annotators"]): p["box_f1"] for p in report["pairs"]}
+    # ann-bob: 1 match of 2 + 2 boxes; ann-cid: none of 2 + 1; bob-cid: none of 2 + 1.
+    assert pairs == {("ann", "bob"): 0.5, ("ann", "cid"): 0.0, ("bob", "cid"): 0.0}
+    assert report["box_f1"] == pytest.approx(2 * 1 / (4 + 3 + 3), abs=1e-6)
+    assert report["iou_threshold"] == 0.5
+    by_name = {a["name"]: a["mean_box_f1"] for a in report["annotators"]}
+    assert by_name == {"ann": 0.25, "bob": 0.25, "cid": 0.0}
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("coco", "coco.json"), ("label_studio", "tasks.json")])
+def test_coco_and_label_studio_round_trip_through_projects(database, tmp_path, fmt, name):
+    write_images(tmp_path, ["a.png", "b.png"])
+    project = box_project(database, tmp_path)
+    import_items(
+        database, actor="cli:test", project=project,
+        records=[
+            {"id": "a", "image": "a.png", "boxes": [CAT, {"bbox": [0.5, 1.25, 9.75, 7.1],
+                                                       "label": "dog"}], "meta": {"site": "n"}},
+            {"id": "b", "image": "b.png", "boxes": []},
+            {"id": "c", "image": "gone.png", "width": 640, "height": 480},
+        ],
+    )  # fmt: skip
+    push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-7",
+        predictions=[{"item_id": "c", "boxes": _boxes(0.3)}],
+    )  # fmt: skip
+    out = tmp_path / name
+    export_items(database, project=project, format=fmt, out=out)
+    if fmt == "label_studio":
+        tasks = json.loads(out.read_text())
+        [predicted] = [t for t in tasks if t["data"]["id"] == "c"][0]["predictions"]
+        assert predicted["model_version"] == "det-7"
+        assert predicted["score"] == pytest.approx(0.7)
+        assert predicted["result"][0]["score"] == 0.3
+        assert predicted["result"][0]["type"] == "rectanglelabels"
+    again = box_project(database, tmp_path, name="again")
+    report = import_items(database, actor="cli:test", project=again, path=out)
+    assert report.format == fmt and report.n_imported == 3
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _payloads(database, again) == _payloads(database, project)
+
+
+def test_a_bad_coco_file_imports_nothing(database, tmp_path):
+    write_images(tmp_path, ["a.png"])
+    project = box_project(database, tmp_path)
+    document = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 64, "height": 48},
+            {"id": 2, "file_name": "b.png", "width": 64, "height": 48},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5]},
+            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [60, 1, 5, 5]},
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=path)
+    assert raised.value.field == "boxes.0.bbox" and f"{path}:2" in str(raised.value)
+    document["categories"][1]["name"] = "bird"
+    document["annotations"][1]["bbox"] = [1, 1, 5, 5]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=path)
+    assert raised.value.field == "boxes.0.label"
+    assert _final_labels(database, project) == {}
+    create_project(
+        database, actor="cli:test", name="texts", task_type="classification", labels=["a", "b"]
+    )
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project="texts", path=path, format="coco")
+    assert "it is for boxes" in str(raised.value)

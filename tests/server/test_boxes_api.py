@@ -1,0 +1,105 @@
+"""A box project through the REST API: create, import images, push a detector's boxes,
+label and review with ``boxes``, the model's boxes as its guess, agreement, status."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from labelloop.engine.users import add_member
+
+API = "/api/v1"
+CAT = {"bbox": [2.0, 3.0, 20.0, 30.0], "label": "cat"}
+DOG = {"bbox": [30.0, 5.0, 60.0, 40.0], "label": "dog"}
+
+
+def _box_project(world, **settings) -> int:
+    for i in range(3):
+        pixels = np.full((48, 64, 3), 40 * i, dtype=np.uint8)
+        Image.fromarray(pixels).save(world.media_root / f"{i}.png")
+    created = world.call(
+        "admin",
+        "POST",
+        f"{API}/projects",
+        json={
+            "name": "shapes",
+            "task_type": "boxes",
+            "labels": ["cat", "dog"],
+            "settings": {
+                "eval_share": 0, "eval_min": 0, "eval_min_labels": 0, "retrain_every": 0,
+                "batch_size": 1, "media_root": str(world.media_root), **settings,
+            },
+        },
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    project = created.json()["id"]
+    for who in ("annotator", "reviewer", "model"):
+        add_member(world.db, actor="cli:test", project=project, user=who)
+    imported = world.call(
+        "admin",
+        "POST",
+        f"{API}/projects/{project}/items",
+        json={"records": [{"id": f"i{i}", "image": f"{i}.png"} for i in range(3)]},
+    )
+    assert imported.status_code in (200, 201), imported.text
+    return project
+
+
+def test_pushed_boxes_order_the_queue_and_boxes_are_labelled(world) -> None:
+    project = _box_project(world, review_policy="all")
+    push = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{project}/predictions",
+        json={
+            "model_version": "det-1",
+            "predictions": [
+                {"item_id": "i0", "boxes": [{**CAT, "score": 0.95}]},
+                {"item_id": "i1", "boxes": [{**DOG, "score": 0.2, "probabilities": [0.4, 0.6]}]},
+                {"item_id": "i2", "boxes": []},
+            ],
+        },
+    )
+    assert push.status_code == 200, push.text
+    assert push.json()["batch"] == ["i1"] and push.json()["n_boxes"] == 2
+    bad = world.call(
+        "model",
+        "POST",
+        f"{API}/projects/{project}/predictions",
+        json={"model_version": "det-1", "predictions": [
+            {"item_id": "i0", "boxes": [{"bbox": [0, 0, 70, 5], "label": "cat", "score": 1}]}]},
+    )  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["field"] == "predictions.0.boxes.0.bbox"
+    task = world.call("annotator", "POST", f"{API}/projects/{project}/tasks/next").json()
+    assert task["item"]["external_id"] == "i1"
+    assert task["item"]["payload"] == {"path": "1.png", "width": 64, "height": 48}
+    guess = world.call("annotator", "GET", f"{API}/projects/{project}/items/i1/guess")
+    if guess.status_code == 200:
+        assert guess.json()["structure"][0]["bbox"] == DOG["bbox"]
+    url = f"{API}/tasks/{task['id']}/annotations"
+    outside = world.call(
+        "annotator", "POST", url, json={"boxes": [{"bbox": [0, 0, 10, 49], "label": "dog"}]}
+    )
+    assert outside.status_code == 422 and outside.json()["field"] == "label.0.bbox"
+    flipped = world.call(
+        "annotator", "POST", url, json={"boxes": [{"bbox": [9, 0, 1, 5], "label": "dog"}]}
+    )
+    assert flipped.status_code == 422 and flipped.json()["field"] == "label.0.bbox"
+    done = world.call("annotator", "POST", url, json={"boxes": [DOG, CAT]})
+    assert done.status_code == 201, done.text
+    assert done.json()["final_label"] == [CAT, DOG]
+    leased = world.call("reviewer", "POST", f"{API}/projects/{project}/reviews/next")
+    assert leased.status_code == 200, leased.text
+    corrected = world.call(
+        "reviewer",
+        "POST",
+        f"{API}/reviews/{leased.json()['id']}",
+        json={"verdict": "correct", "boxes": [DOG]},
+    )
+    assert corrected.status_code in (200, 201), corrected.text
+    assert corrected.json()["final_label"] == [DOG]
+    status = world.call("admin", "GET", f"{API}/projects/{project}/status").json()
+    assert status["n_boxes_labelled"] == 1 and status["label_counts"] == {"cat": 0, "dog": 1}
+    agreement = world.call("admin", "GET", f"{API}/projects/{project}/metrics/agreement")
+    assert agreement.status_code == 200, agreement.text
+    assert agreement.json()["iou_threshold"] == 0.5
