@@ -277,7 +277,8 @@ def test_accept_the_models_entities(login, ui_server, shoot_sizes) -> None:
         expect(overlay).to_contain_text(words)
     shoot_sizes(page, "83-ner-keys-overlay")
     page.keyboard.press("Escape")
-    _submit_and_wait(page)
+    _submit_and_wait(page, more=False)
+    expect(page.locator("#item")).to_contain_text("Nothing left to label")
     stored = _stored(ui_server, project_id)
     assert stored[TWEETS[0]] == _spans_of(
         TWEETS[0], ("Anna Smith", "person"), ("New York", "geo-loc"), ("Google", "geo-loc")
@@ -335,5 +336,9 @@ def test_review_corrects_entities_and_the_item_page_shows_them(
     expect(final.locator("mark.ent")).to_have_count(3)
     expect(final.locator("mark.ent").first).to_contain_text("Anna Smith")
     expect(admin.locator("#predictions mark.ent")).to_have_count(3)
-    expect(admin.locator("#annotations-table mark.ent")).to_have_count(1)
+    # The annotator's one span, then the reviewer's correction as a label of its own.
+    first = admin.locator("#annotations-table tbody tr").first
+    expect(first.locator("mark.ent")).to_have_count(1)
+    expect(first.locator("mark.ent")).to_have_attribute("data-label", "geo-loc")
+    expect(admin.locator("#annotations-table mark.ent")).to_have_count(4)
     shoot_sizes(admin, "86-ner-item-page")
