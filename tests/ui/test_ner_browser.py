@@ -273,7 +273,13 @@ def test_accept_the_models_entities(login, ui_server, shoot_sizes) -> None:
     expect(page.locator("#item mark.ent:not(.suggestion)")).to_have_count(1)
     page.keyboard.press("?")
     overlay = page.locator("#keys-overlay")
-    for words in ("extend the selection", "step to the next", "remove the entity", "accept the model's suggestion", "accept all the model's"):
+    for words in (
+        "extend the selection",
+        "step to the next",
+        "remove the entity",
+        "accept the model's suggestion",
+        "accept all the model's",
+    ):
         expect(overlay).to_contain_text(words)
     shoot_sizes(page, "83-ner-keys-overlay")
     page.keyboard.press("Escape")
