@@ -195,8 +195,24 @@ def test_label_entities_by_keyboard_only(login, ui_server, shoot_sizes) -> None:
     stored = _stored(ui_server, project_id)
     assert stored[text] == _spans_of(text, ("Anna Smith", "person"), ("Google", "company"))
     assert stored[TWEETS[1]] == []
-    # The recent labels name the entities in words.
-    expect(page.locator("#history-list")).to_contain_text("“Anna Smith” person · “Google” company")
+    # The recent labels name the entities in words; one reopens into the editor (H, ↓,
+    # Enter), gets "Paris" as a place, and Enter saves the change.
+    history = page.locator("#history-list")
+    expect(history).to_contain_text("“Anna Smith” person · “Google” company")
+    page.keyboard.press("h")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(".history-entry").first).to_be_focused()
+    expect(page.locator(".history-entry").first).to_contain_text("no entities")
+    page.keyboard.press("Enter")
+    expect(page.locator("#editing")).to_contain_text("Changing your entities of t1")
+    expect(page.locator("#item .ner-text .tok").first).to_have_text("Paris")
+    page.locator("#item").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_contain_text("Changed your entities of t1: “Paris” geo-loc")
+    assert _stored(ui_server, project_id)[TWEETS[1]] == _spans_of(TWEETS[1], ("Paris", "geo-loc"))
 
 
 def test_label_entities_by_mouse_only(login, ui_server, shoot_sizes) -> None:
