@@ -12,9 +12,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from loopback import serving
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from labelloop.demo import DEMO_USERS, build_demo
 from labelloop.engine import ingest, projects, users
 from labelloop.store.tables import (
     AnnotationRow,
@@ -364,3 +366,35 @@ def test_review_corrects_entities_and_the_item_page_shows_them(
     expect(first.locator("mark.ent")).to_have_attribute("data-label", "geo-loc")
     expect(admin.locator("#annotations-table mark.ent")).to_have_count(4)
     shoot_sizes(admin, "86-ner-item-page")
+
+
+def test_the_wnut_demo_draws_the_models_entities(browser, tmp_path, shoot_sizes) -> None:
+    """``labelloop demo --dataset wnut`` served: the annotator's label page shows a tweet as
+    tokens with the 10 entity types as keys, and the CRF's spans as suggestions."""
+    info = build_demo(tmp_path / "labelloop.db", actor="cli:test", dataset="wnut", n_items=200)
+    with serving(info.db_url, tmp_path / "serve.log") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        context.set_default_timeout(30_000)
+        try:
+            page = context.new_page()
+            page.goto(url + "/")
+            name, _role, password = next(u for u in DEMO_USERS if u[0] == "annotator")
+            page.fill("input[name=name]", name)
+            page.fill("input[name=password]", password)
+            page.press("input[name=password]", "Enter")
+            page.wait_for_url("**/projects")
+            page.goto(url + f"/projects/{info.project_id}/label")
+            expect(page.locator("#item .ner-text .tok").first).to_be_visible()
+            expect(page.locator("#labels .label-button.ent-key")).to_have_count(10)
+            # Tweets without a suggestion are skipped over until the model drew on one.
+            for _ in range(60):
+                page.wait_for_timeout(300)  # the guess comes after the tokens
+                if page.locator("#item mark.ent.suggestion").count():
+                    break
+                page.keyboard.press("s")
+                page.keyboard.press("1")
+                expect(page.locator("#item .ner-text .tok").first).to_be_visible()
+            expect(page.locator("#item mark.ent.suggestion").first).to_be_visible()
+            shoot_sizes(page, "87-ner-demo-wnut")
+        finally:
+            context.close()

@@ -21,7 +21,7 @@
     return shown.sort((a, b) => a.span.start - b.span.start);
   }
 
-  // The text as token <span>s, entities wrapped in <mark>s; `decorate(mark, entry)` adds
+  // The text as token <span>s, entities wrapped in <mark>s; `decorate(end, entry)` adds
   // buttons, `tokenClass(i)` the selection's classes.
   function paint(text, tokens, entries, labels, options) {
     const opts = options || {};
@@ -29,8 +29,11 @@
     let pos = 0, open = null, openEntry = null;
     const close = () => {
       if (!open) return;
-      open.append(el("span", { class: "ent-tag" }, openEntry.span.label));
-      if (opts.decorate) opts.decorate(open, openEntry);
+      // The type and the buttons stay together on one line.
+      const end = el("span", { class: "ent-end" });
+      end.append(el("span", { class: "ent-tag" }, openEntry.span.label));
+      if (opts.decorate) opts.decorate(end, openEntry);
+      open.append(end);
       open = null;
       openEntry = null;
     };
@@ -105,13 +108,13 @@
       return b;
     }
 
-    function decorate(mark, entry) {
+    function decorate(end, entry) {
       const words = `“${text.slice(entry.span.start, entry.span.end)}”`;
       if (entry.kind === "suggestion") {
-        mark.append(button("✓", `accept ${words} as ${entry.span.label}`, () => accept(entry.span)),
+        end.append(button("✓", `accept ${words} as ${entry.span.label}`, () => accept(entry.span)),
           button("×", `dismiss the suggestion ${words}`, () => remove(entry.span)));
       } else {
-        mark.append(button("×", `remove ${words}`, () => remove(entry.span)));
+        end.append(button("×", `remove ${words}`, () => remove(entry.span)));
       }
     }
 
