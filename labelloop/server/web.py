@@ -114,7 +114,24 @@ def span_pieces(text: Any, spans: Any, labels: Any = ()) -> list[dict[str, Any]]
     return pieces
 
 
+def label_text(value: Any, text: Any = None) -> str:
+    """A label in words: a name, names joined, or an entity label's spans as
+    ``“words” type`` (the types alone without the text); "–" for none."""
+    if isinstance(value, str):
+        return value
+    if not value:
+        return "–"
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return " · ".join(
+            (f"“{text[v.get('start', 0) : v.get('end', 0)]}” " if isinstance(text, str) else "")
+            + str(v.get("label", ""))
+            for v in value
+        )
+    return ", ".join(str(v) for v in value)
+
+
 _TEMPLATES.env.filters["count"] = format_count
+_TEMPLATES.env.filters["label_text"] = label_text
 _TEMPLATES.env.filters["decimal"] = format_decimal
 _TEMPLATES.env.globals["span_pieces"] = span_pieces
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from labelloop.demo import DEMO_USERS, build_demo
 from labelloop.engine import ingest, projects, users
+from labelloop.server.web import label_text, span_pieces
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
@@ -366,6 +367,31 @@ def test_review_corrects_entities_and_the_item_page_shows_them(
     expect(first.locator("mark.ent")).to_have_attribute("data-label", "geo-loc")
     expect(admin.locator("#annotations-table mark.ent")).to_have_count(4)
     shoot_sizes(admin, "86-ner-item-page")
+    # The item browser names the final entities' types; the annotator's feedback page
+    # puts their spans and the reviewer's in words.
+    admin.goto(ui_server.url + f"/projects/{project_id}/items")
+    expect(admin.locator("tbody")).to_contain_text("person · geo-loc · company")
+    page.goto(ui_server.url + f"/projects/{project_id}/feedback")
+    expect(page.locator(".your-label")).to_have_text("“Anna Smith” geo-loc")
+    expect(page.locator(".reviewer-label")).to_have_text(
+        "“Anna Smith” person · “New York” geo-loc · “Google” company"
+    )
+
+
+def test_label_text_and_span_pieces() -> None:
+    spans = [{"start": 9, "end": 14, "label": "LOC"}, {"start": 0, "end": 5, "label": "PER"}]
+    assert label_text(spans, "Alice in Paris") == "“Paris” LOC · “Alice” PER"
+    assert label_text(spans) == "LOC · PER"
+    assert (label_text(["a", "b"]), label_text([]), label_text(None)) == ("a, b", "–", "–")
+    pieces = span_pieces("Alice in Paris", spans, ["PER", "LOC"])
+    assert [(p["text"], p["label"]) for p in pieces] == [
+        ("Alice", "PER"), (" in ", None), ("Paris", "LOC")
+    ]  # fmt: skip
+    assert pieces[0]["hue"] != pieces[2]["hue"]
+    # A span off the text, or overlapping one before it, is left out; the text stays whole.
+    odd = [{"start": 0, "end": 5, "label": "PER"}, {"start": 3, "end": 40, "label": "LOC"}]
+    assert "".join(p["text"] for p in span_pieces("Alice in Paris", odd)) == "Alice in Paris"
+    assert span_pieces(None, spans) == []
 
 
 def test_the_wnut_demo_draws_the_models_entities(browser, tmp_path, shoot_sizes) -> None:
