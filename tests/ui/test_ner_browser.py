@@ -170,6 +170,24 @@ def test_label_entities_by_keyboard_only(login, ui_server, shoot_sizes) -> None:
     expect(page.locator("#notice")).to_contain_text("overlaps the geo-loc “New York”")
     expect(page.locator("#item mark.ent")).to_have_count(3)
     shoot_sizes(page, "80-ner-label-keyboard")
+    # An entity grows by Shift+arrows from it: "Google today" replaces "Google"; to shrink
+    # it back, Delete it and select "Google" again.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator("#item mark.ent.focused")).to_contain_text("Google")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("3")
+    expect(page.locator("#notice")).to_contain_text(
+        "“Google today” company replaces “Google” company"
+    )
+    expect(page.locator("#item mark.ent.focused")).to_contain_text("Google today")
+    page.keyboard.press("Delete")
+    expect(page.locator("#item mark.ent")).to_have_count(2)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("3")
+    expect(page.locator("#item mark.ent")).to_have_count(3)
+    expect(page.locator("#item mark.ent.focused")).to_contain_text("Google")
+    expect(page.locator("#item mark.ent.focused")).not_to_contain_text("today")
     # Tab steps through the entities; Shift+Tab goes back; Delete removes the one in focus.
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")

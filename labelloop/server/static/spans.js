@@ -177,15 +177,19 @@
       const made = { start: tokens[lo()][0], end: tokens[hi()][1], label };
       const same = spans.find((s) => s.start === made.start && s.end === made.end);
       if (same) { same.label = label; setFocus(same); changed(); return; }
-      const clash = spans.find((s) => overlaps(s, made));
+      // A selection that covers entities whole replaces them (an entity grown by Shift+arrows);
+      // one that cuts into an entity is refused.
+      const clash = spans.find((s) => overlaps(s, made) && (s.start < made.start || s.end > made.end));
       if (clash) {
         notice(`Not added: ${words(made)} overlaps the ${clash.label} ${words(clash)}; entities may not overlap. Remove that one first (Tab to it, Delete).`);
         return;
       }
+      const replaced = spans.filter((s) => overlaps(s, made));
+      spans = spans.filter((s) => !overlaps(s, made));
       suggestions = suggestions.filter((s) => !overlaps(s, made));
       spans.push(made);
       setFocus(made);
-      notice("");
+      notice(replaced.length ? `${words(made)} ${label} replaces ${replaced.map((s) => `${words(s)} ${s.label}`).join(", ")}.` : "");
       changed();
     }
 
