@@ -131,6 +131,12 @@ def _token(page, words: str):
     return page.locator("#item .ner-text .tok", has_text=words).first
 
 
+def _saved(page, external_id: str) -> None:
+    """Wait until the submit of ``external_id`` is stored: the next item shows at once,
+    while the write goes on; the recent labels list it once it is done."""
+    expect(page.locator("#history-list")).to_contain_text(external_id)
+
+
 def _submit_and_wait(page, *, more: bool = True) -> None:
     """Enter, then the next item's tokens (keys act once the editor holds them)."""
     shown = page.locator("#item-meta").inner_text()
@@ -212,6 +218,7 @@ def test_label_entities_by_keyboard_only(login, ui_server, shoot_sizes) -> None:
     _submit_and_wait(page)
     # The next tweet has no entity: Enter submits an empty list.
     _submit_and_wait(page)
+    _saved(page, "t1")
     text = TWEETS[0]
     stored = _stored(ui_server, project_id)
     assert stored[text] == _spans_of(text, ("Anna Smith", "person"), ("Google", "company"))
@@ -271,6 +278,7 @@ def test_label_entities_by_mouse_only(login, ui_server, shoot_sizes) -> None:
     shown = page.locator("#item-meta").inner_text()
     page.locator("#submit").click()
     expect(page.locator("#item-meta")).not_to_have_text(shown)
+    _saved(page, "t0")
     text = TWEETS[0]
     assert _stored(ui_server, project_id)[text] == _spans_of(
         text, ("Anna Smith", "person"), ("New York", "geo-loc"), ("Google", "company")
@@ -342,6 +350,7 @@ def test_review_corrects_entities_and_the_item_page_shows_them(
     page.keyboard.press("Shift+ArrowRight")
     page.keyboard.press("2")
     _submit_and_wait(page)
+    _saved(page, "t0")
 
     reviewer = login("reviewer")
     reviewer.set_viewport_size({"width": 1280, "height": 720})
