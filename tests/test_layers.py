@@ -92,7 +92,7 @@ LAYERS = _table(
         "selection scale engine.core ner boxes",
     ),
     ("4", "labelloop", "strategies learner simulation engine"),
-    ("4", "demo", "exceptions datasets store engine.core engine"),
+    ("4", "demo", "exceptions io datasets store models ner engine.core engine"),
     ("4", "server", "exceptions report forecast store selection engine.core engine labelloop"),
     (
         "4",

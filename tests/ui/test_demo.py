@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from labelloop.cli import app
 from labelloop.demo import DEMO_USERS, build_demo
 from labelloop.engine import browse, jobs, projects, users
 from labelloop.exceptions import ValidationError
+from labelloop.ner import check_spans
 from labelloop.store.db import Database
+from labelloop.store.tables import ItemRow, PredictionRow
 
 
 def test_demo_command_builds_the_digits_project(tmp_path) -> None:
@@ -62,3 +65,38 @@ def test_demo_rebuilds_from_scratch_and_checks_its_sizes(tmp_path) -> None:
         build_demo(tmp_path / "e.db", actor="cli:test", n_items=20, n_eval=15, n_seed=10)
     with pytest.raises(ValidationError, match="data set"):
         build_demo(tmp_path / "e.db", actor="cli:test", dataset="mnist")
+
+
+def test_demo_wnut_builds_an_entity_project_with_suggestions(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["demo", "--dir", str(tmp_path), "--dataset", "wnut", "--n-items", "200", "--no-serve"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "pre-drawn as suggestions" in result.output
+    db = Database(f"sqlite:///{tmp_path / 'labelloop.db'}")
+    try:
+        info = projects.get_project_info(db, "tweets")
+        assert info.task_type == "ner"
+        assert list(info.labels[:3]) == ["person", "geo-loc", "company"] and len(info.labels) == 10
+        assert info.n_labelled > 0 and info.n_labelled < info.n_items
+        # Every tweet has the CRF's spans (a list, maybe empty) for the label page to draw.
+        with db.read() as session:
+            rows = session.execute(select(ItemRow.id, ItemRow.payload)).all()
+            structures = dict(
+                session.execute(select(PredictionRow.item_id, PredictionRow.structure)).all()
+            )
+        assert set(structures) == {item_id for item_id, _ in rows}
+        assert any(structures.values())
+        texts = dict(rows)
+        for item_id, spans in structures.items():
+            assert check_spans(spans, text=texts[item_id]["text"], labels=info.labels) is not None
+        guess = browse.model_guess(db, project_id=info.id, item_id=next(iter(structures)))
+        assert guess.structure == structures[guess.item_id]
+        # The team's day: one label rejected, one corrected, skips with reasons.
+        team = {a.name: a for a in browse.annotator_throughput(db, info.id)}
+        assert (team["annotator"].rejected, team["annotator"].corrected) == (1, 1)
+        assert browse.search_items(db, info.id, skipped=True).total == 3
+        for name, _role, password in DEMO_USERS:
+            assert users.verify_password(db, name, password) is not None
+    finally:
+        db.dispose()

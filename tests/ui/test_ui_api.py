@@ -583,3 +583,63 @@ def test_the_dashboard_says_the_verdict_in_plain_words_first(world: World) -> No
     for column in ("rejected", "corrected", "skipped"):
         assert f">{column}</th>" in table
     assert "flagged unsure" not in table
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("admin", 200),
+        ("annotator", 200),
+        ("reviewer", 200),
+        ("model", 403),
+        ("outsider", 404),
+        (None, 401),
+    ],
+)
+def test_tokens_role_rules(world: World, who, status) -> None:
+    item_id = browse.search_items(world.db, world.project_id).items[0].id
+    response = world.call(who, "GET", f"/projects/{world.project_id}/items/{item_id}/tokens")
+    assert response.status_code == status, response.text
+
+
+def test_tokens_are_the_default_tokenizers_with_offsets(world: World) -> None:
+    ingest.import_items(
+        world.db,
+        actor="cli:test",
+        project=world.project_id,
+        records=[{"id": "t1", "text": "I'm @anna in New-York, 3.5km!"}],
+    )
+    item_id = next(
+        item.id
+        for item in browse.search_items(world.db, world.project_id, text="anna").items
+        if item.external_id == "t1"
+    )
+    response = world.call(
+        "annotator", "GET", f"/projects/{world.project_id}/items/{item_id}/tokens"
+    )
+    assert response.status_code == 200, response.text
+    found = response.json()
+    text = found["text"]
+    assert [text[a:b] for a, b in found["tokens"]] == [
+        "I'm", "@anna", "in", "New-York", ",", "3.5km", "!"
+    ]  # fmt: skip
+    ingest.import_items(
+        world.db, actor="cli:test", project=world.other_id, records=[{"id": "o1", "text": "x"}]
+    )
+    other_item = browse.search_items(world.db, world.other_id).items[0].id
+    missing = world.call("admin", "GET", f"/projects/{world.project_id}/items/{other_item}/tokens")
+    assert missing.status_code == 404
+
+
+def test_item_tokens_of_an_item_without_text(database: Database) -> None:
+    project = projects.create_project(
+        database, actor="cli:test", name="rows", task_type="tabular", labels=["a", "b"]
+    )
+    ingest.import_items(
+        database, actor="cli:test", project=project.id, records=[{"id": "r1", "x": 1.0}]
+    )
+    item_id = browse.search_items(database, project.id).items[0].id
+    found = browse.item_tokens(database, project_id=project.id, item_id=item_id)
+    assert (found.text, found.tokens) == ("", [])
+    with pytest.raises(NotFoundError):
+        browse.item_tokens(database, project_id=project.id, item_id=item_id + 1000)

@@ -43,6 +43,7 @@ class HistoryPrediction:
     probabilities: dict[str, float]
     score: float
     created_at: dt.datetime
+    structure: list[dict[str, Any]] | None = None  # an entity or box model's spans or boxes
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def item_history(db: Database, *, project_id: int, item_id: int) -> ItemHistory:
                 probabilities=dict(row.probabilities or {}),
                 score=float(row.score),
                 created_at=row.created_at,
+                structure=row.structure,
             )
             for row, version in session.execute(
                 select(PredictionRow, ModelVersionRow.version)

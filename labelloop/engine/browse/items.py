@@ -11,6 +11,9 @@ Rules
 2. ``skipped`` keeps the items some annotator skipped (a label lease closed as
    ``skipped``); every row of a page carries its skips' reasons, oldest first.
 3. An image project's rows carry the media URL, for a thumbnail; other rows a snippet.
+4. An item's tokens are the default tokenizer's (`labelloop.ner.tokenize`) over its
+   ``payload.text``: the same tokens the CoNLL export and the entity model use, so a span
+   the label page snaps to tokens is one those accept. An item without text has none.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from labelloop.engine.core.items import media_url
 from labelloop.engine.core.labels import model_label
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import NotFoundError, ValidationError
+from labelloop.ner import tokenize
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     AnnotationRow,
@@ -42,7 +46,9 @@ __all__ = [
     "SkipNote",
     "ItemGuess",
     "ItemPage",
+    "ItemTokens",
     "ItemSummary",
+    "item_tokens",
     "model_guess",
     "search_items",
 ]
@@ -74,6 +80,15 @@ class ItemGuess:
     confidence: float
     probabilities: dict[str, float]
     structure: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class ItemTokens:
+    """An item's text and its tokens as ``[start, end)`` character offsets, in order."""
+
+    item_id: int
+    text: str
+    tokens: list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,26 @@ def model_guess(db: Database, *, project_id: int, item_id: int) -> ItemGuess | N
         confidence=round(confidence, 4),
         probabilities=probabilities,
         structure=structure,
+    )
+
+
+def item_tokens(db: Database, *, project_id: int, item_id: int) -> ItemTokens:
+    """The tokens of an item of the project (rule 4), for the span editor of the web UI.
+
+    Examples
+    --------
+    >>> item_tokens(db, project_id=1, item_id=7).tokens  # doctest: +SKIP
+    [(0, 5), (6, 11)]
+    """
+    with db.read() as session:
+        item = item_in(session, resolve_project(session, project_id).id, item_id)
+        text = (item.payload or {}).get("text")
+    if not isinstance(text, str):
+        return ItemTokens(item_id=item_id, text="", tokens=[])
+    return ItemTokens(
+        item_id=item_id,
+        text=text,
+        tokens=[(token.start, token.end) for token in tokenize(text)],
     )
 
 

@@ -19,6 +19,7 @@ from labelloop.server.schemas import (
     ItemHistory,
     ItemId,
     ItemPage,
+    ItemTokens,
     LeaseHolder,
     RecentLabel,
     SavedFilter,
@@ -63,6 +64,15 @@ def model_guess(
     if hides_model_guess(lookup.project_settings(db, project.id), user.role):
         raise ApiError(403, "this project does not show the model's guess to annotators")
     return browse.model_guess(db, project_id=project.id, item_id=item_id)
+
+
+@router.get("/projects/{project_id}/items/{item_id}/tokens", response_model=ItemTokens)
+def item_tokens(
+    project: deps.ProjectMember, item_id: ItemId, user: deps.LabellerUser, db: deps.DbDep
+) -> Any:
+    """An item's text and its tokens as ``[start, end)`` character offsets: what the span
+    editor of an entity project snaps a selection to."""
+    return browse.item_tokens(db, project_id=project.id, item_id=item_id)
 
 
 @router.get(

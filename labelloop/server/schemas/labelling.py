@@ -17,6 +17,7 @@ from labelloop.engine.browse import (
     ItemGuess,
     ItemHistory,
     ItemPage,
+    ItemTokens,
     RecentLabel,
     SavedFilter,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ItemGuess",
     "ItemHistory",
     "ItemPage",
+    "ItemTokens",
     "Pulse",
     "RecentLabel",
     "ReviewCreate",

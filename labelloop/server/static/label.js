@@ -31,6 +31,10 @@
   let comment = "";
   let editing = null;      // a recent label reopened to change it, shown instead of `current`
   let recent = [];         // the annotator's recent labels, from the server
+  // An entity project labels spans of the text: the span editor holds them.
+  const ner = config.task_type === "ner";
+  const editor = ner ? labelloop.spanEditor({ labels: config.labels, notice, onChange: () => refreshButtons() }) : null;
+  if (editor) editor.paintLegend(labelButtons);
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -68,10 +72,13 @@
   }
 
   function refreshButtons() {
-    submitButton.disabled = busy || !current || (chosen.size === 0 && !boxes);
+    // An entity project may submit no spans at all (the item has no entities), a box
+    // project no boxes (nothing in the image).
+    const empty = !ner && !boxes && chosen.size === 0;
+    submitButton.disabled = busy || !current || empty;
     undoButton.disabled = busy || undoStack.length === 0;
     for (const button of labelButtons) button.setAttribute("aria-pressed", chosen.has(button.dataset.label) ? "true" : "false");
-    if (editing) submitButton.disabled = busy || (chosen.size === 0 && !boxes);
+    if (editing) submitButton.disabled = busy || empty;
     unsureButton.setAttribute("aria-pressed", unsure ? "true" : "false");
     $("comment-shown").textContent = comment ? "comment: " + comment : "";
   }
@@ -102,6 +109,7 @@
     renderItem(itemBox, metaBox, task.item, config.task_type);
     imageView.attach();
     if (boxes) boxes.load([], config.show_guess ? askGuess(task) : null);
+    if (ner) { spansOf = null; showSpans(task, task.item.id, task.item.payload, []); }
     if (task.reason) metaBox.append(el("span", { class: "reason" }, " · why this item: " + task.reason));
     shownAt = performance.now();
     idempotencyKey = newKey();
@@ -120,6 +128,7 @@
       .then((task) => {
         if (task && task.id !== (current && current.id) && !upcoming.some((t) => t.id === task.id)) {
           upcoming.push(task);
+          if (ner) { askTokens(task.item.id).catch(() => {}); if (config.show_guess) askGuess(task).catch(() => {}); }
           if (task.item.media_url && isImage) new Image().src = task.item.media_url;
         }
       })
@@ -211,7 +220,7 @@
       const button = el("button", { type: "button", class: "history-entry", "data-annotation": String(entry.annotation_id) });
       button.append(
         el("span", { class: "history-id" }, entry.item_external_id),
-        el("span", { class: "history-label" }, labelText(entry.label)),
+        el("span", { class: "history-label" }, ner ? labelloop.spansText(entry.label, (entry.payload || {}).text) : labelText(entry.label)),
         el("span", { class: "muted" }, (entry.unsure ? "unsure · " : "") + (entry.comment ? "commented · " : "") + when + (entry.changeable ? "" : " · reviewed, final")));
       button.addEventListener("click", () => reopen(entry));
       const row = el("li", entry.changeable ? {} : { class: "reviewed" });
@@ -244,11 +253,14 @@
     imageView.attach();
     if (boxes) boxes.load(entry.label, null);
     chosen.clear();
-    for (const label of Array.isArray(entry.label) ? entry.label : [entry.label]) chosen.add(label);
+    if (ner) { spansOf = null; showSpans(null, entry.item_id, entry.payload, entry.label); }
+    else for (const label of Array.isArray(entry.label) ? entry.label : [entry.label]) chosen.add(label);
     unsure = entry.unsure;
     comment = entry.comment || "";
     editingLine.hidden = false;
-    editingLine.textContent = `Changing your label of ${entry.item_external_id}: pick a label, Enter saves, Esc goes back.`;
+    editingLine.textContent = ner
+      ? `Changing your entities of ${entry.item_external_id}: edit the spans, Enter saves, Esc goes back.`
+      : `Changing your label of ${entry.item_external_id}: pick a label, Enter saves, Esc goes back.`;
     refreshButtons();
     itemBox.focus({ preventScroll: true });
   }
@@ -262,14 +274,16 @@
 
   async function saveChange() {
     const entry = editing;
-    if (!entry || busy || (chosen.size === 0 && !boxes)) return;
-    const body = boxes ? { boxes: boxes.value() } : config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+    if (!entry || busy || (!ner && !boxes && chosen.size === 0) || !spansReady()) return;
+    const body = labelBody();
     body.unsure = unsure;
     body.comment = comment;
     setBusy(true);
     try {
       await api("PATCH", `/annotations/${entry.annotation_id}`, body);
-      notice(`Changed your label of ${entry.item_external_id} to “${labelText(body.labels || body.label || body.boxes)}”.`);
+      notice(ner
+        ? `Changed your entities of ${entry.item_external_id}: ${labelloop.spansText(body.label, (entry.payload || {}).text)}.`
+        : `Changed your label of ${entry.item_external_id} to “${labelText(body.labels || body.label || body.boxes)}”.`);
       setBusy(false);
       leaveEditing();
     } catch (error) {
@@ -352,6 +366,7 @@
   }
 
   function pick(index) {
+    if (ner) { if ((current || editing) && !busy && spansReady()) editor.type(index); return; }
     const button = labelButtons[index];
     if (!button || !current || busy) return;
     const label = button.dataset.label;
@@ -367,10 +382,10 @@
 
   function submit() {
     if (editing) { saveChange(); return; }
-    if (!current || busy || (chosen.size === 0 && !boxes)) return;
+    if (!current || busy || (!ner && !boxes && chosen.size === 0) || !spansReady()) return;
     const task = current;
     const key = idempotencyKey;
-    const body = boxes ? { boxes: boxes.value() } : config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+    const body = labelBody();
     body.time_spent_ms = Math.max(0, Math.round(performance.now() - shownAt));
     if (unsure) body.unsure = true;
     if (comment) body.comment = comment;
@@ -381,6 +396,56 @@
         refreshButtons();
         refreshSideSoon();
       }, (error) => notice(`Not saved (${task.item.external_id}): ${error.message}`)));
+  }
+
+  // What is submitted: the spans of an entity project, else the chosen label(s).
+  function labelBody() {
+    if (ner) return { label: editor.value() };
+    if (boxes) return { boxes: boxes.value() };
+    return config.multi_label ? { labels: Array.from(chosen) } : { label: Array.from(chosen)[0] };
+  }
+
+  function askTokens(itemId) {
+    if (!tokenCache.has(itemId)) {
+      const asked = api("GET", `/projects/${P}/items/${itemId}/tokens`);
+      asked.catch(() => tokenCache.delete(itemId));
+      tokenCache.set(itemId, asked);
+      // Only the items on screen and just ahead are kept.
+      if (tokenCache.size > 30) tokenCache.delete(tokenCache.keys().next().value);
+    }
+    return tokenCache.get(itemId);
+  }
+  const tokenCache = new Map();
+  let spansOf = null;  // the task (or reopened label) whose spans the editor holds
+
+  // The editor's spans belong to what is on screen (its tokens may still be on the way).
+  function spansReady() {
+    if (!ner || spansOf === (editing || current)) return true;
+    notice("The text is still loading: a moment, then try again.");
+    return false;
+  }
+
+  // The item's text as tokens in the span editor, with `spans`; the model's spans as
+  // suggestions once its guess comes (for a task, where the project shows the guess).
+  async function showSpans(task, itemId, payload, spans) {
+    let found;
+    try {
+      found = await askTokens(itemId);
+    } catch (error) {
+      notice("Cannot show the tokens: " + error.message);
+      return;
+    }
+    const stillShown = () => (task ? current === task && !editing : editing && editing.item_id === itemId);
+    if (!stillShown()) return;
+    const text = itemBox.querySelector(".text");
+    const node = editor.load({ text: found.text, tokens: found.tokens, spans: spans || [] });
+    if (text) text.replaceWith(node); else itemBox.prepend(node);
+    spansOf = task || editing;
+    if (task && config.show_guess) {
+      askGuess(task).then((guess) => {
+        if (stillShown() && guess && Array.isArray(guess.structure)) editor.suggest(guess.structure);
+      }, () => {});
+    }
   }
 
   function notWhileEditing() {
@@ -467,6 +532,14 @@
     }
     if (current !== task) return;
     if (!guess) { notice("No model has scored this item yet: pick a label."); return; }
+    if (ner) {
+      if (!spansReady()) return;
+      if (Array.isArray(guess.structure)) editor.suggest(guess.structure);
+      const accepted = editor.acceptAll();
+      notice(accepted ? `Accepted ${accepted} of the model's entities: correct any, then Enter submits.`
+        : "No suggestion left to accept: Enter submits the entities as they are.");
+      return;
+    }
     chosen.clear();
     for (const label of Array.isArray(guess.label) ? guess.label : [guess.label]) {
       if (labelButtons.some((button) => button.dataset.label === label)) chosen.add(label);
@@ -482,6 +555,10 @@
     guessBox.textContent = "asking the model…";
     try {
       const guess = await askGuess(current);
+      if (ner && guess) {
+        guessBox.textContent = `Model version ${guess.model_version} finds: ${labelloop.spansText(guess.structure || [], (current.item.payload || {}).text)}.`;
+        return;
+      }
       guessBox.textContent = guess && boxes
         ? `Model version ${guess.model_version} drew ${labelText(guess.structure || [])}: dashed on the image.`
         : guess
@@ -642,6 +719,10 @@
     }
     if (event.target && event.target.closest && event.target.closest("#history") && key === "Enter") return;
     if (imageKey(key)) { event.preventDefault(); return; }
+    if (ner && (current || editing) && !busy && spansOf === (editing || current) && !(event.target.closest && event.target.closest("#history, form")) && editor.key(event)) {
+      event.preventDefault();
+      return;
+    }
     if (/^[0-9]$/.test(key)) { pick(key === "0" ? 9 : Number(key) - 1); event.preventDefault(); }
     else if (key === "Enter") { submit(); event.preventDefault(); }
     else if (key === "s" || key === "S") { openSkip(); event.preventDefault(); }

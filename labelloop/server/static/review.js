@@ -14,6 +14,11 @@
   let current = null;
   let busy = false;
   let reviewed = 0;
+  // An entity project's labels are spans: shown over the text, corrected in the span editor.
+  const ner = config.task_type === "ner";
+  const editor = ner ? labelloop.spanEditor({ labels: config.labels, notice }) : null;
+  if (editor) editor.paintLegend(labelButtons);
+  let spanData = null;  // {task, text, tokens, model} of the task on screen
 
   function refresh() {
     for (const button of actions) button.disabled = busy || !current;
@@ -21,12 +26,56 @@
   }
 
   function closeForms() {
+    const wasCorrecting = !correctForm.hidden;
     noteForm.hidden = true;
     correctForm.hidden = true;
     if (boxes) boxes.view();
     chosen.clear();
+    if (ner && wasCorrecting && spanData && spanData.task === current) showReadOnly();
     refresh();
   }
+
+  const spanView = (spans, suggestions) => {
+    const box = el("div", { class: "span-view" });
+    box.append(labelloop.spanView(spanData.text, spanData.tokens, spans, config.labels, suggestions));
+    return box;
+  };
+
+  // The item's text with the first annotation's spans, as the reviewer first sees it.
+  function showReadOnly() {
+    const first = current.annotations[0];
+    const view = labelloop.spanView(spanData.text, spanData.tokens, first ? first.label : [], config.labels);
+    const text = itemBox.querySelector(".text");
+    if (text) text.replaceWith(view); else itemBox.prepend(view);
+  }
+
+  // Tokens and the model's spans of an entity item, then the spans drawn in every row.
+  async function showSpans(task) {
+    let tokens, guessed;
+    try {
+      [tokens, guessed] = await Promise.all([
+        api("GET", `/projects/${P}/items/${task.item.id}/tokens`),
+        api("GET", `/projects/${P}/items/${task.item.id}/guess`).catch(() => null),
+      ]);
+    } catch (error) {
+      notice("Cannot show the entities: " + error.message);
+      return;
+    }
+    if (current !== task) return;
+    const model = guessed && Array.isArray(guessed.structure) ? guessed.structure : null;
+    spanData = { task, text: tokens.text, tokens: tokens.tokens, model };
+    showReadOnly();
+    task.annotations.forEach((a, i) => {
+      const cell = rows.children[i] && rows.children[i].children[1];
+      if (cell) cell.prepend(spanView(a.label));
+    });
+    if (model) {
+      guess.replaceChildren(`Model version ${guessed.model_version} finds: ${labelloop.spansText(model, tokens.text)}`, spanView([], model));
+    } else {
+      guess.textContent = "No model has drawn entities on this item yet.";
+    }
+  }
+
 
   function show(task) {
     current = task;
@@ -47,7 +96,7 @@
     reason.textContent = "review: " + task.reason.replaceAll("_", " ");
     for (const a of task.annotations) {
       const tr = el("tr");
-      const said = el("td", {}, labelText(a.label));
+      const said = el("td", {}, ner ? labelloop.spansText(a.label, (task.item.payload || {}).text) : labelText(a.label));
       if (a.unsure) said.append(" ", el("span", { class: "annotation-flag" }, "unsure"));
       if (a.comment) said.append(el("br"), el("span", { class: "annotation-comment" }, "“" + a.comment + "”"));
       tr.append(el("td", {}, a.actor), said,
@@ -58,6 +107,10 @@
     if (boxes) boxes.show(task);
     if (boxes) {
       guess.textContent = "";  // the model's boxes are one of the sources under the image
+    } else if (ner) {
+      spanData = null;
+      guess.textContent = "Asking the model…";
+      showSpans(task);
     } else if (task.model_guess) {
       const probabilities = task.model_guess.probabilities;
       const top = Math.max(...Object.values(probabilities));
@@ -90,7 +143,8 @@
       const outcome = await api("POST", `/reviews/${current.id}`, body);
       reviewed += 1;
       $("reviewed").textContent = reviewed;
-      notice(`${outcome.item_external_id}: ${outcome.verdict}, final label ${labelText(outcome.final_label)}.`);
+      const final = ner ? labelloop.spansText(outcome.final_label, spanData ? spanData.text : null) : labelText(outcome.final_label);
+      notice(`${outcome.item_external_id}: ${outcome.verdict}, final label ${final}.`);
       current = null;
       busy = false;
       await loadNext();
@@ -103,6 +157,7 @@
   }
 
   function pick(index) {
+    if (ner) { if (!correctForm.hidden) editor.type(index); return; }
     const button = labelButtons[index];
     if (!button) return;
     const label = button.dataset.label;
@@ -118,14 +173,22 @@
     closeForms();
     correctForm.hidden = false;
     if (boxes) boxes.correct();
+    if (ner) {
+      if (!spanData || spanData.task !== current) { notice("The text is still loading: a moment, then C again."); correctForm.hidden = true; return; }
+      // The editor starts from the first annotation's spans, the model's others suggested.
+      const first = current.annotations[0];
+      const node = editor.load({ text: spanData.text, tokens: spanData.tokens, spans: first ? first.label : [], suggestions: spanData.model || [] });
+      itemBox.querySelector(".ner-text").replaceWith(node);
+    }
     itemBox.focus({ preventScroll: true });
     // On a short screen the form may still start below the fold: bring it in, no further.
     correctForm.scrollIntoView({ block: "nearest" });
   }
   function sendCorrection() {
     if (boxes) { send({ verdict: "correct", boxes: boxes.value(), note: $("correct-note").value.trim() || null }); return; }
-    if (chosen.size === 0) { notice("Pick the right label first (number keys)."); return; }
     const body = { verdict: "correct", note: $("correct-note").value.trim() || null };
+    if (ner) { body.label = editor.value(); send(body); return; }
+    if (chosen.size === 0) { notice("Pick the right label first (number keys)."); return; }
     if (config.multi_label) body.labels = Array.from(chosen); else body.label = Array.from(chosen)[0];
     send(body);
   }
@@ -143,6 +206,15 @@
 
   document.addEventListener("keydown", (event) => {
     if (boxes && current && noteForm.hidden && !typing(event) && boxes.key(event, !correctForm.hidden)) { event.preventDefault(); return; }
+    if (ner && !correctForm.hidden && !typing(event) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      if (editor.key(event)) { event.preventDefault(); return; }
+      if (event.key === "a" || event.key === "A") {
+        const accepted = editor.acceptAll();
+        notice(accepted ? `Accepted ${accepted} of the model's entities.` : "No suggestion left to accept.");
+        event.preventDefault();
+        return;
+      }
+    }
     if (event.key === "Escape") { closeForms(); itemBox.focus({ preventScroll: true }); return; }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event)) return;
     const key = event.key.toLowerCase();
