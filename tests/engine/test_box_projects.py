@@ -480,3 +480,24 @@ def test_the_whole_loop_of_a_box_project(database, tmp_path):
     import_items(database, actor="cli:test", project=again, path=out)
     assert _final_labels(database, again) == _final_labels(database, project)
     assert _final_labels(database, project)["2.png"] == [CAT]
+
+
+def test_model_disagrees_compares_boxes_by_iou(database, tmp_path):
+    project = box_project(database, tmp_path, review_policy="model_disagrees")
+    _images(database, tmp_path, project, 2)
+    push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=[
+            {"item_id": "i0", "boxes": [{**CAT, "score": 0.9}, {**DOG, "score": 0.2}]},
+            {"item_id": "i1", "boxes": [{**CAT, "score": 0.9}]},
+        ],
+    )  # fmt: skip
+    near = {"bbox": [3, 3, 21, 30], "label": "cat"}  # a pixel off the detector's sure box
+    same = annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[near]
+    )
+    assert same.item_status == "annotated"  # the unsure dog box does not count
+    other = annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i1", label=[{**near, "label": "dog"}]
+    )
+    assert other.item_status == "in_review"
