@@ -85,6 +85,8 @@ def test_pushed_boxes_order_the_queue_and_boxes_are_labelled(world) -> None:
     task = world.call("annotator", "POST", f"{API}/projects/{project}/tasks/next").json()
     assert task["item"]["external_id"] == "i1"
     assert task["item"]["payload"] == {"path": "1.png", "width": 64, "height": 48}
+    image = world.call("annotator", "GET", task["item"]["media_url"])
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     guess = world.call("annotator", "GET", f"{API}/projects/{project}/items/i1/guess")
     if guess.status_code == 200:
         assert guess.json()["structure"][0]["bbox"] == DOG["bbox"]
