@@ -32,6 +32,7 @@ from labelloop.exceptions import ValidationError
 __all__ = [
     "ChoicesControl",
     "LabelConfig",
+    "box_label_config_for",
     "label_config_for",
     "parse_label_config",
 ]
@@ -186,6 +187,23 @@ def parse_label_config(text: str) -> LabelConfig:
         else:
             unsupported.append(f"{element.tag} {element.attrib.get('name', '')}".strip())
     return LabelConfig(choices=tuple(choices), unsupported=tuple(unsupported), objects=objects)
+
+
+def box_label_config_for(labels: list[str]) -> str:
+    """The label config of a box project: one ``<Image>`` and its ``<RectangleLabels>``,
+    the names the box exports use (``from_name`` label, ``to_name`` image).
+
+    Examples
+    --------
+    >>> print(box_label_config_for(["car"]))  # doctest: +NORMALIZE_WHITESPACE
+    <View><Image name="image" value="$image"/><RectangleLabels name="label"
+    toName="image"><Label value="car"/></RectangleLabels></View>
+    """
+    options = "".join(f"<Label value={quoteattr(label)}/>" for label in labels)
+    return (
+        '<View><Image name="image" value="$image"/>'
+        f'<RectangleLabels name="label" toName="image">{options}</RectangleLabels></View>'
+    )
 
 
 def label_config_for(labels: list[str], *, multi_label: bool, text_field: str = "text") -> str:

@@ -427,3 +427,77 @@ def test_a_bad_coco_file_imports_nothing(database, tmp_path):
     with pytest.raises(ImportDataError) as raised:
         import_items(database, actor="cli:test", project="texts", path=path, format="coco")
     assert "it is for boxes" in str(raised.value)
+
+
+def test_the_whole_loop_of_a_box_project(database, tmp_path):
+    """Import, push, queue order, annotate (two annotators each), review, agreement,
+    round, export and import again."""
+    write_images(tmp_path / "imgs", [f"{i}.png" for i in range(4)])
+    project = box_project(database, tmp_path, overlap=2, review_policy="annotators_disagree")
+    import_items(database, actor="cli:test", project=project, path=tmp_path / "imgs")
+    report = push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=[
+            {"item_id": "0.png", "boxes": _boxes(0.99)},
+            {"item_id": "1.png", "boxes": _boxes(0.1, 0.9)},
+            {"item_id": "2.png", "boxes": _boxes(0.6)},
+            {"item_id": "3.png", "boxes": []},
+        ],
+    )  # fmt: skip
+    assert report.n_boxes == 4
+    assert _queue(database, project) == ["1.png", "2.png", "0.png", "3.png"]
+    ann, bob = make_user(database, "ann"), make_user(database, "bob")
+    drawn = {"1.png": [CAT, DOG], "2.png": [CAT], "0.png": [DOG], "3.png": []}
+    for user, shift in ((ann, 0.0), (bob, 1.0)):
+        for _ in range(4):
+            task = queue.lease_next_task(database, project_id=project, user=user)
+            boxes = [
+                {"bbox": [b["bbox"][0] + shift, *b["bbox"][1:]], "label": b["label"]}
+                for b in drawn[task.item.external_id]
+            ]
+            if user is bob and task.item.external_id == "2.png":
+                boxes = [{**CAT, "label": "dog"}]  # bob names the class wrong once
+            annotate.submit_annotation(database, task_id=task.id, user=user, label=boxes)
+    # Boxes a pixel apart are different labels to the final-label rule: every image the
+    # two drew boxes on goes to review, where the reviewer settles it.
+    rev = make_user(database, "rev", role="reviewer")
+    reviewed = set()
+    while leased := review.lease_next_review(database, project_id=project, user=rev):
+        name = leased.item.external_id
+        reviewed.add(name)
+        review.submit_review(
+            database, review_task_id=leased.id, user=rev, verdict="correct", label=drawn[name]
+        )
+    assert reviewed == {"0.png", "1.png", "2.png"}  # both drew nothing on 3.png: agreed
+    report = agreement_report(database, project)
+    # Boxes a pixel apart match (IoU well above 0.5); the wrong class does not.
+    assert report["box_f1"] == pytest.approx(2 * 3 / (4 + 4), abs=1e-6)
+    info = train(database, actor="cli:test", project=project)
+    assert info.metrics["trained"] is False and info.metrics["n_boxes_labelled"] >= 1
+    out = tmp_path / "out.json"
+    export_items(database, project=project, format="coco", out=out)
+    again = box_project(database, tmp_path, name="again")
+    import_items(database, actor="cli:test", project=again, path=out)
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _final_labels(database, project)["2.png"] == [CAT]
+
+
+def test_model_disagrees_compares_boxes_by_iou(database, tmp_path):
+    project = box_project(database, tmp_path, review_policy="model_disagrees")
+    _images(database, tmp_path, project, 2)
+    push_predictions(
+        database, project_id=project, actor="model:det", model_version="det-1",
+        predictions=[
+            {"item_id": "i0", "boxes": [{**CAT, "score": 0.9}, {**DOG, "score": 0.2}]},
+            {"item_id": "i1", "boxes": [{**CAT, "score": 0.9}]},
+        ],
+    )  # fmt: skip
+    near = {"bbox": [3, 3, 21, 30], "label": "cat"}  # a pixel off the detector's sure box
+    same = annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[near]
+    )
+    assert same.item_status == "annotated"  # the unsure dog box does not count
+    other = annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i1", label=[{**near, "label": "dog"}]
+    )
+    assert other.item_status == "in_review"

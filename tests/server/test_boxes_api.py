@@ -70,9 +70,23 @@ def test_pushed_boxes_order_the_queue_and_boxes_are_labelled(world) -> None:
             {"item_id": "i0", "boxes": [{"bbox": [0, 0, 70, 5], "label": "cat", "score": 1}]}]},
     )  # fmt: skip
     assert bad.status_code == 422 and bad.json()["field"] == "predictions.0.boxes.0.bbox"
+    for box, field in [
+        ("a box", "predictions.0.boxes.0"),
+        ({"bbox": [0, 0, 5, 5], "label": "cat", "score": "high"}, "predictions.0.boxes.0.score"),
+        ({"bbox": [0, 0, 5, True], "label": "cat", "score": 1}, "predictions.0.boxes.0.bbox"),
+    ]:
+        wrong = world.call(
+            "model",
+            "POST",
+            f"{API}/projects/{project}/predictions",
+            json={"model_version": "det-1", "predictions": [{"item_id": "i0", "boxes": [box]}]},
+        )
+        assert wrong.status_code == 422 and wrong.json()["field"] == field, wrong.text
     task = world.call("annotator", "POST", f"{API}/projects/{project}/tasks/next").json()
     assert task["item"]["external_id"] == "i1"
     assert task["item"]["payload"] == {"path": "1.png", "width": 64, "height": 48}
+    image = world.call("annotator", "GET", task["item"]["media_url"])
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     guess = world.call("annotator", "GET", f"{API}/projects/{project}/items/i1/guess")
     if guess.status_code == 200:
         assert guess.json()["structure"][0]["bbox"] == DOG["bbox"]

@@ -147,16 +147,38 @@ def _policy_reason(
     if not policies:
         return None
     prediction = latest_prediction(session, item.id)
+    if prediction is None:
+        predicted = None
+    elif project.task_type == "boxes":
+        predicted = _predicted_boxes(prediction, winner, float(settings["box_unsure_below"]))
+    else:
+        predicted = model_label(prediction.probabilities, multi_label=project.multi_label)
     return review_reason(
         policies,
         labels=labels,
         winner=winner,
         percent=float(settings.get("review_percent") or 0),
         seed=f"{project.id}:{item.id}",
-        predicted=None
-        if prediction is None
-        else model_label(prediction.probabilities, multi_label=project.multi_label),
+        predicted=predicted,
     )
+
+
+def _predicted_boxes(prediction: PredictionRow, winner: Any, sure_from: float) -> Any:
+    """A box project's model label for ``model_disagrees``: the detector's boxes scored at
+    least ``box_unsure_below``. It agrees with the winner when every box of either is
+    IoU-matched to one of the other (box F1 of 1; `labelloop.boxes.box_f1`), so a box a
+    pixel off is no disagreement; then the winner itself is answered."""
+    from labelloop.boxes import box_f1
+
+    if prediction.structure is None:
+        return None
+    sure = [
+        {"bbox": b["bbox"], "label": b["label"]}
+        for b in prediction.structure
+        if float(b.get("score", 0.0)) >= sure_from
+    ]
+    agree = isinstance(winner, list) and box_f1(sure, winner) == 1.0
+    return winner if agree else sure
 
 
 def _decide(

@@ -128,6 +128,10 @@ def project_label_config(db: Database, project: int | str) -> str:
     """
     with db.read() as session:
         row = resolve_project(session, project)
+        if row.task_type == "boxes":
+            from labelloop.io.label_studio import box_label_config_for
+
+            return box_label_config_for(list(row.labels))
         spec = (row.settings or {}).get("model")
         text_field = spec.get("text_field", "text") if isinstance(spec, Mapping) else "text"
         return label_config_for(

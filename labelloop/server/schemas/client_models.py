@@ -30,7 +30,7 @@ class PredictionCreate(RequestModel):
     probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
     # Checked box by box by the engine, whose errors name predictions.<i>.boxes.<j>.<field>:
     # a model per box would cost more than the push itself at 100 boxes an image.
-    boxes: list[dict[str, Any]] | None = Field(
+    boxes: list[Any] | None = Field(
         default=None,
         max_length=10_000,
         description="A box project's detections on the image: "
