@@ -11,7 +11,8 @@ Rules
 3. Stabilising predictions counts only over `STOP_WINDOW` retrains that each added labels
    and each stabilised: one stable pair says little while a young model barely moves
    between small batches.
-4. A label budget spent says stop, whatever the model.
+4. A label budget spent says stop, whatever the model; in an entity project so does a
+   token budget spent (``token_budget``: tokens of the labelled items).
 5. The verdict is ``"diminishing returns: ..."`` when any criterion says stop, else
    ``"keep labelling: ..."`` with every criterion's reason.
 6. Below the evaluation minimum (``eval_min_labels``, or the whole evaluation set when
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from labelloop.engine.core.auto_labels import AutoLabelStatus, auto_label_status
 from labelloop.engine.core.priority import queue_reason
@@ -42,7 +44,7 @@ from labelloop.engine.rounds.inputs import LABELLED_STATUSES
 from labelloop.engine.rounds.record import RoundInfo, read_rounds
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, TaskRow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, ProjectRow, TaskRow
 
 __all__ = [
     "STOP_KAPPA",
@@ -52,12 +54,14 @@ __all__ = [
     "StatusInfo",
     "project_status",
     "query",
+    "entity_tokens",
     "stopping_metrics",
 ]
 
 STOP_KAPPA = 0.99
 # Least confidence: stop once the most uncertain pool item is 95% sure of its top class.
 STOP_UNCERTAINTY = 0.05
+_TOKEN_PAGE = 5_000  # items read at a time when an entity project's tokens are counted
 STOP_WINDOW = 3
 
 
@@ -104,6 +108,10 @@ class StatusInfo:
         The verdict in plain words (rule 7).
     details : str
         Every criterion's reason with its statistics, ``"; "``-joined.
+    tokens : dict or None
+        An entity project's cost in tokens (`entity_tokens`): ``labelled`` (tokens of
+        the labelled items), ``pool`` (of the open non-eval items) and ``budget`` (the
+        ``token_budget`` setting, or None); None for other projects.
     """
 
     project: str
@@ -125,6 +133,7 @@ class StatusInfo:
     rare_labels: tuple[str, ...] = ()
     headline: str = ""
     details: str = ""
+    tokens: dict[str, Any] | None = None
 
 
 # Rule 7: each criterion's verdict in plain words, when it says stop and when it does not.
@@ -132,6 +141,7 @@ _PLAIN_STOP = {
     "stabilizing_predictions": "the model's predictions no longer change between retrains",
     "max_uncertainty": "the model is sure of every item left in the pool",
     "label_budget": "the label budget is spent",
+    "token_budget": "the token budget is spent",
 }
 _PLAIN_GO = {
     "stabilizing_predictions": "the model is still changing",
@@ -280,8 +290,9 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         settings = effective_settings(proj)
         auto = auto_label_status(session, proj)
         project_name = proj.name
+        tokens = entity_tokens(session, proj, settings) if proj.task_type == "ner" else None
         label_counts: dict[str, int] = {}
-        if not proj.multi_label:
+        if not proj.multi_label and proj.task_type != "ner":
             label_counts = {name: 0 for name in proj.labels}
             for label, count in session.execute(
                 select(ItemRow.final_label, func.count())
@@ -336,6 +347,15 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         if decision.stop:
             stops.append(decision.reason)
             stopped.append("label_budget")
+    if tokens is not None and tokens["budget"]:
+        spent = tokens["labelled"] >= tokens["budget"]
+        reason = f"{tokens['labelled']} of {tokens['budget']} budgeted tokens labelled" + (
+            ": the token budget is spent" if spent else ""
+        )
+        reasons.append(reason)
+        if spent:
+            stops.append(reason)
+            stopped.append("token_budget")
     if stops:
         verdict_text = "diminishing returns: " + "; ".join(stops)
     else:
@@ -360,7 +380,43 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         rare_labels=tuple(_rare_labels(label_counts)),
         headline=_headline(stopped, going, modelled=bool(modelled), eval_note=eval_note),
         details="; ".join(reasons),
+        tokens=tokens,
     )
+
+
+def entity_tokens(
+    session: Session, project: ProjectRow, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """An entity project's cost in tokens: of its labelled items and of its open pool.
+
+    Tokens are the project's (its ``model`` setting's ``token_pattern``, else the default
+    tokenizer's), counted on each item's ``text`` as it is read, page by page.
+    """
+    from labelloop.ner import DEFAULT_TOKEN_PATTERN, RegexTokenizer
+
+    spec = settings.get("model")
+    pattern = spec.get("token_pattern") if isinstance(spec, dict) else None
+    tokenizer = RegexTokenizer(pattern or DEFAULT_TOKEN_PATTERN)
+    field_name = (spec.get("text_field") if isinstance(spec, dict) else None) or "text"
+    counted = {"labelled": 0, "pool": 0}
+    rows = session.execute(
+        select(ItemRow.status, ItemRow.is_eval, ItemRow.payload)
+        .where(
+            ItemRow.project_id == project.id,
+            ItemRow.status.in_((*LABELLED_STATUSES, "open")),
+        )
+        .execution_options(yield_per=_TOKEN_PAGE)
+    )
+    for status, is_eval, payload in rows:
+        text = (payload or {}).get(field_name)
+        if not isinstance(text, str):
+            continue
+        if status in LABELLED_STATUSES:
+            counted["labelled"] += len(tokenizer(text))
+        elif not is_eval:
+            counted["pool"] += len(tokenizer(text))
+    budget = settings.get("token_budget")
+    return {**counted, "budget": int(budget) if budget else None}
 
 
 def _rare_labels(label_counts: dict[str, int]) -> list[str]:
