@@ -136,22 +136,25 @@ def annotators(
             else:
                 say("nothing to fit: fewer than two items with two annotators")
         report = agreement.agreement_report(database, project)
+    # An entity project's agreement is span F1 (kappa does not apply to span sets).
+    measure = "span_f1" if report.get("measure") == "span_f1" else "kappa"
+    key = "mean_span_f1" if measure == "span_f1" else "mean_kappa"
     print_listing(
         report["annotators"],
         as_json=as_json,
         record=lambda a: {
             "name": a["name"],
             "annotations": a["n_annotations"],
-            "kappa": a["mean_kappa"],
+            measure: a[key],
             "review_agreement": a["review_agreement"],
             "estimated_accuracy": a["estimated_accuracy"],
         },
-        columns=("annotator", "annotations", "kappa", "agreement with reviewers",
-                 "estimated accuracy"),
+        columns=("annotator", "annotations", "span F1" if measure == "span_f1" else "kappa",
+                 "agreement with reviewers", "estimated accuracy"),
         row=lambda a: (
             a["name"],
             str(a["n_annotations"]),
-            "-" if a["mean_kappa"] is None else f"{a['mean_kappa']:.2f}",
+            "-" if a[key] is None else f"{a[key]:.2f}",
             _share(a["review_agreement"]),
             _share(a["estimated_accuracy"]),
         ),
@@ -159,3 +162,5 @@ def annotators(
     if not as_json:
         say(f"consensus: {report['consensus']}; {report['n_items_shared']} items with several "
             "annotators")  # fmt: skip
+        if report.get("span_f1") is not None:
+            say(f"span F1 between annotators: {report['span_f1']:.3f}")

@@ -30,6 +30,8 @@ class PairAgreementPublic(BaseModel):
     n_items: int
     kappa: float | None
     percent_agreement: float | None
+    # Entity projects: span-level F1 between the two over the items both labelled.
+    span_f1: float | None = None
 
 
 class AnnotatorAgreementPublic(ReviewCountsPublic):
@@ -37,6 +39,8 @@ class AnnotatorAgreementPublic(ReviewCountsPublic):
     n_annotations: int
     mean_kappa: float | None
     estimated_accuracy: float | None = None
+    # Entity projects: the pairs' span F1, weighted by the items each pair shares.
+    mean_span_f1: float | None = None
 
 
 class AgreementPublic(BaseModel):
@@ -49,6 +53,10 @@ class AgreementPublic(BaseModel):
     pairs: list[PairAgreementPublic]
     annotators: list[AnnotatorAgreementPublic]
     reviews: ReviewCountsPublic
+    # "kappa", or "span_f1" for an entity project (where kappa and alpha are None), and
+    # that project's span F1 over every pair of every shared item.
+    measure: str = "kappa"
+    span_f1: float | None = None
 
 
 class AnnotatorsPublic(BaseModel):

@@ -120,6 +120,8 @@ class StatusPublic(BaseModel):
     # than half of an even split, or none (what the rare_classes setting expands).
     label_counts: dict[str, int] = {}
     rare_labels: list[str] = []
+    # An entity project's cost in tokens: {labelled, pool, budget}; None for other projects.
+    tokens: dict[str, int | None] | None = None
 
 
 class ForecastPublic(BaseModel):
