@@ -17,13 +17,30 @@ __all__ = [
     "PredictionCreate",
     "PredictionsCreate",
     "PushReport",
+    "SpanPredictionCreate",
 ]
 
 
+class SpanPredictionCreate(RequestModel):
+    """One entity a client model found: characters ``[start, end)`` of the item's text,
+    its type, and the model's confidence in it from 0 to 1."""
+
+    start: int
+    end: int
+    label: str = Field(min_length=1, max_length=200)
+    score: float
+
+
 class PredictionCreate(RequestModel):
+    """One item's prediction: ``probabilities`` for a whole-item project; ``spans`` (and
+    optionally the item's informativeness as ``score``) for an entity project. The engine
+    checks which the project takes, and spans against the item's text."""
+
     item_id: str = Field(min_length=1, max_length=300)
-    probabilities: dict[str, float] = Field(min_length=1, max_length=1000)
+    probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
     embedding: list[float] | None = Field(default=None, max_length=4096)
+    spans: list[SpanPredictionCreate] | None = Field(default=None, max_length=1000)
+    score: float | None = None
 
 
 class PredictionsCreate(RequestModel):
