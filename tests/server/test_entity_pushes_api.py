@@ -76,5 +76,13 @@ def test_a_client_model_pushes_spans(tmp_path, _sqlite_template) -> None:
                 })  # fmt: skip
                 assert probabilities.status_code == 422
                 assert probabilities.json()["field"] == "predictions.0.probabilities"
+                for actor in ("ann", "bea"):  # overlap 2: two agreeing labels make it final
+                    record_annotation(db, actor=actor, project=project, external_id="b",
+                                      label=[{"start": 0, "end": 3, "label": "PER"}])  # fmt: skip
+                feed = http.get(f"/projects/{project}/labels")
+                assert feed.status_code == 200, feed.text
+                assert {"item_id": "b", "spans": [{"start": 0, "end": 3, "label": "PER"}]} in (
+                    feed.json()["labels"]
+                )
     finally:
         db.dispose()

@@ -6,6 +6,8 @@ engine hands rows as dicts with ``label`` or ``labels``, and the API leaves out 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from labelloop.engine.predictions import PushReport
@@ -50,11 +52,13 @@ class PredictionsCreate(RequestModel):
 
 class LabelRowPublic(BaseModel):
     """One change of an item's final label: the label that now stands (``label``, or
-    ``labels`` for multi-label), or ``withdrawn: true`` when it holds none any more."""
+    ``labels`` for multi-label, ``spans`` for an entity project), or ``withdrawn: true``
+    when it holds none any more."""
 
     item_id: str
     label: str | None = None
     labels: list[str] | None = None
+    spans: list[dict[str, Any]] | None = None
     withdrawn: bool | None = None
 
 
