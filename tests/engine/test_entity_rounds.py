@@ -226,3 +226,26 @@ def test_items_imported_after_a_round_are_scored_by_its_entity_model(database, t
         ).scalar_one()
     assert all(set(span) == {"start", "end", "label", "score"} for span in structure)
     assert score >= 0 and 0 <= priority < 1
+
+
+def test_the_workspace_runs_an_entity_project_end_to_end(tmp_path):
+    from labelloop.engine.workspace import Workspace
+
+    rng = random.Random(1)
+    with Workspace(f"sqlite:///{tmp_path / 'w.db'}", actor="cli:test") as workspace:
+        tweets = workspace.create_project(
+            "tweets", task_type="ner", labels=["PER", "LOC"],
+            settings={"eval_share": 0, "eval_min": 0, "label_check_folds": 0, "batch_size": 3},
+        )  # fmt: skip
+        sentences = [_sentence(rng) for _ in range(12)]
+        tweets.add_items([{"id": f"t{i}", "text": s["text"]} for i, s in enumerate(sentences)])
+        for i in range(6):
+            tweets.annotate(f"t{i}", sentences[i]["spans"])
+        info = tweets.train()
+        assert info.model_version == 1 and len(info.batch) == 3
+        assert tweets.status().tokens["labelled"] > 0
+        report = tweets.push_predictions("tagger-2", [
+            {"item_id": "t11", "spans": [{**sentences[11]["spans"][0], "score": 0.4}]},
+        ])  # fmt: skip
+        assert report.n_predictions == 1 and report.batch == ("t11",)
+        assert tweets.agreement()["measure"] == "span_f1"
