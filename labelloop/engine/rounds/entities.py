@@ -24,7 +24,9 @@ part-way leaves, are those of every round (`training`'s notes); what differs:
    ``batch_size`` most informative items. The round's metrics say ``tokens_selected``,
    ``pool_tokens`` and ``batch_tokens``.
 5. The pool is read and scored in pages (`inputs.item_chunks`), each page's predictions
-   written as it goes; between pages only ids, scores and token counts are held.
+   written as it goes; between pages only ids, scores and token counts are held. Entity
+   rounds score in this process: a Dask scheduler named for the round is noted in the
+   metrics (``dask_skipped``), not used.
 """
 
 from __future__ import annotations
@@ -296,8 +298,12 @@ def train_entities(
     project: int | str,
     read_at: dt.datetime,
     progress: Progress | None = None,
+    dask_skipped: bool = False,
 ) -> RoundInfo:
     """One round of an entity project (the module's rules); `training.train` calls it.
+
+    ``dask_skipped``: a Dask scheduler was named; entity rounds score in this process,
+    and the round's metrics say so (``dask_skipped``).
 
     Raises
     ------
@@ -328,6 +334,8 @@ def train_entities(
     texts = [model.text_of(i.payload) for i in train_set.inputs]
     fitted = len(texts) >= 2 and any(train_set.labels) and any(map(model.tokens, texts))
     metrics: dict[str, Any] = {"pool_size": pool_size, "n_eval_labelled": len(eval_set.labels)}
+    if dask_skipped:
+        metrics["dask_skipped"] = "entity rounds score the pool in process"
     if progress:
         progress("fit", 0, 1)
     if fitted:

@@ -193,7 +193,10 @@ def train(
     with db.read() as session:
         task_type = resolve_project(session, project).task_type
     if task_type == "ner":
-        return train_entities(db, actor=actor, project=project, read_at=read_at, progress=progress)
+        return train_entities(
+            db, actor=actor, project=project, read_at=read_at, progress=progress,
+            dask_skipped=dask is not None,
+        )  # fmt: skip
     with db.read() as session:
         proj = snapshot_project(resolve_project(session, project))
         train_set = read_labelled(
