@@ -9,7 +9,7 @@ import random
 
 import pytest
 from _service_setup import make_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labelloop.engine import annotate, queue, rounds
 from labelloop.engine.ingest import import_items
@@ -249,3 +249,23 @@ def test_the_workspace_runs_an_entity_project_end_to_end(tmp_path):
         ])  # fmt: skip
         assert report.n_predictions == 1 and report.batch == ("t11",)
         assert tweets.agreement()["measure"] == "span_f1"
+
+
+def test_a_round_that_fails_part_way_leaves_nothing(database, tmp_path, monkeypatch):
+    from labelloop.engine.rounds import entities
+    from labelloop.store.tables import DatasetVersionRow, ModelVersionRow
+
+    monkeypatch.chdir(tmp_path)  # PostgreSQL's artifacts are relative to the working directory
+    project = _project(database, tmp_path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the queue could not be written")
+
+    monkeypatch.setattr(entities, "write_priorities", broken)
+    with pytest.raises(RuntimeError):
+        rounds.train(database, actor="cli:test", project=project)
+    with database.read() as session:
+        for table in (PredictionRow, ModelVersionRow, DatasetVersionRow):
+            assert session.execute(select(func.count()).select_from(table)).scalar() == 0
+    assert rounds.list_rounds(database, project) == []
+    assert not list(rounds.project_dir(database, project).glob("*.skops"))
