@@ -223,8 +223,15 @@ class Client:
 
         A box project's predictions carry ``boxes`` instead of ``probabilities``: per
         image ``[{"bbox": [x1, y1, x2, y2], "label", "score", "probabilities"?}]`` in
-        pixels, an empty list when nothing was detected. Returns the service's report
-        of each batch.
+        pixels, an empty list when nothing was detected.
+
+        An entity (``ner``) project takes, per item, ``spans``: ``[{start, end, label,
+        score}]`` (character offsets into its text, score the confidence from 0 to 1; an
+        empty list: no entity) instead of probabilities, and optionally the item's
+        informativeness as ``score`` (else derived from the spans' scores). A bad entry
+        refuses its batch, naming the entry and field (``predictions.3.spans.0.end``).
+
+        Returns the service's report of each batch.
         """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValidationError("batch_size must be a positive integer", field="batch_size")
@@ -337,6 +344,11 @@ class Client:
         """Per annotator: labels, kappa with the others, agreement with reviewers and the
         accuracy Dawid-Skene estimates; with the project's ``consensus`` setting."""
         return self._request("GET", f"/projects/{int(project_id)}/annotators")
+
+    def agreement(self, project_id: int) -> dict[str, Any]:
+        """Agreement between annotators per pair and per annotator, and with reviewers:
+        kappa, or span-level F1 for an entity project (``measure`` says which)."""
+        return self._request("GET", f"/projects/{int(project_id)}/metrics/agreement")
 
     def fit_consensus(self, project_id: int) -> dict[str, Any]:
         """Fit the annotators by Dawid-Skene now and settle overlapping items again (admin)."""

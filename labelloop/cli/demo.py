@@ -53,6 +53,8 @@ def demo(
             f"round {info.first_round} scored {accuracy} on the evaluation set.\n"
             f"The model retrains after every {retrain_every} new labels."
         )
+        if dataset == "wnut":
+            model += "\nThe CRF's entities are pre-drawn as suggestions."
     elif dataset == "shapes":
         model = "a simulated detector's boxes are pushed as the model's suggestions."
     else:

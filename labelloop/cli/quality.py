@@ -137,19 +137,26 @@ def annotators(
                 say("nothing to fit: fewer than two items with two annotators")
         report = agreement.agreement_report(database, project)
     boxed = "box_f1" in report
-    # A box project's agreement is IoU-matched box F1; kappa on whole box lists says little.
-    measure, key = ("box F1", "mean_box_f1") if boxed else ("kappa", "mean_kappa")
+    # A box project's agreement is IoU-matched box F1 and an entity project's span F1:
+    # kappa on whole box lists or span sets says little.
+    measure, key, column = (
+        ("box_f1", "mean_box_f1", "box F1")
+        if boxed
+        else ("span_f1", "mean_span_f1", "span F1")
+        if report.get("measure") == "span_f1"
+        else ("kappa", "mean_kappa", "kappa")
+    )
     print_listing(
         report["annotators"],
         as_json=as_json,
         record=lambda a: {
             "name": a["name"],
             "annotations": a["n_annotations"],
-            **({"box_f1": a["mean_box_f1"]} if boxed else {"kappa": a["mean_kappa"]}),
+            measure: a[key],
             "review_agreement": a["review_agreement"],
             "estimated_accuracy": a["estimated_accuracy"],
         },
-        columns=("annotator", "annotations", measure, "agreement with reviewers",
+        columns=("annotator", "annotations", column, "agreement with reviewers",
                  "estimated accuracy"),
         row=lambda a: (
             a["name"],
@@ -166,3 +173,5 @@ def annotators(
     if not as_json:
         say(f"consensus: {report['consensus']}; {report['n_items_shared']} items with several "
             "annotators")  # fmt: skip
+        if report.get("span_f1") is not None:
+            say(f"span F1 between annotators: {report['span_f1']:.3f}")

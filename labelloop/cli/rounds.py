@@ -33,6 +33,11 @@ _STAGES = {"fit": "fitting the model", "score": "scoring the pool", "write": "up
 
 def _metric(metrics: dict[str, Any], key: str) -> str:
     value = metrics.get(key)
+    if value and "f1" in value and "precision" in value:  # an entity project's span scores
+        return (
+            f"span P {value['precision']:.3f}  R {value['recall']:.3f}  "
+            f"F1 {value['f1']:.3f}  (n={value['n']})"
+        )
     if not value or "accuracy" not in value:
         return "-"
     interval = ""
@@ -56,7 +61,12 @@ def train(project: ProjectArg, db: DbOption = None, dask: DaskOption = None) -> 
     err_console.print(
         f"round {info.number}: dataset version {info.dataset_version} "
         f"({info.n_labels} labels), {model}, strategy {info.strategy}, "
-        f"{len(info.batch)} items picked",
+        f"{len(info.batch)} items picked"
+        + (
+            f" ({info.metrics['tokens_selected']} tokens)"
+            if "tokens_selected" in info.metrics
+            else ""
+        ),
         highlight=False,
     )
     if info.model_version:
@@ -211,6 +221,13 @@ def status(project: ProjectArg, db: DbOption = None) -> None:
     out_console.print(counts)
     if info.n_boxes_labelled is not None:
         out_console.print(f"boxes labelled: {info.n_boxes_labelled}", highlight=False)
+    if info.tokens is not None:
+        budget = info.tokens["budget"]
+        out_console.print(
+            f"tokens: {info.tokens['labelled']} labelled, {info.tokens['pool']} in the pool"
+            + (f", budget {budget}" if budget else ""),
+            highlight=False,
+        )
     if info.label_counts:
         per_class = ", ".join(
             f"{name} {count}" + (" (rare)" if name in info.rare_labels else "")

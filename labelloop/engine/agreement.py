@@ -19,6 +19,15 @@
   (1.0 when both drew nothing on all of them), and each annotator's ``mean_box_f1`` is
   weighted by shared images. Kappa and percent agreement there compare whole box lists
   and say little; the box F1 is the measure to read.
+- Entity (``ner``) projects: span-level F1 between annotators instead of kappa. Two
+  annotators' spans match when start, end and label are all equal; a pair's F1 over the
+  items both labelled is ``2 * matched / (spans of one + spans of the other)`` (summed
+  over the items: micro-averaged, symmetric), and 1.0 when neither marked any span (they
+  agree there is nothing). The project's ``span_f1`` is the same over every pair of every
+  shared item, each annotator's ``mean_span_f1`` the pairs' F1 weighted by shared items.
+  ``percent_agreement`` is the share of pairs whose span sets are identical; kappa,
+  Krippendorff's alpha and the Dawid-Skene accuracy do not apply (None): every distinct
+  span set would be a category of its own.
 
 Annotations that count: by humans and models, active or rejected (a rejection is a
 reviewer's judgement, the annotator's label still tells about agreement); undone ones,
@@ -48,9 +57,11 @@ __all__ = [
     "box_agreement",
     "cohen_kappa",
     "krippendorff_alpha_nominal",
+    "span_agreement",
 ]
 
 BOX_IOU = 0.5
+Spans = frozenset[tuple[int, int, str]]
 
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
@@ -102,12 +113,42 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[Any]]) -> float | None:
     return 1.0 - (n - 1) * disagree / spread
 
 
+def span_agreement(pairs: Sequence[tuple[Spans, Spans]]) -> float:
+    """Span-level F1 between two annotators over the items both labelled (exact match).
+
+    Parameters
+    ----------
+    pairs : sequence of (set, set)
+        For each shared item, each annotator's spans as ``(start, end, label)`` tuples.
+
+    Examples
+    --------
+    >>> span_agreement([(frozenset({(0, 3, "PER"), (7, 11, "LOC")}), frozenset({(0, 3, "PER")}))])
+    0.6666666666666666
+    >>> span_agreement([(frozenset(), frozenset())])
+    1.0
+    """
+    matched, marked = _span_counts(pairs)
+    return 2 * matched / marked if marked else 1.0
+
+
+def _span_counts(pairs: Sequence[tuple[Spans, Spans]]) -> tuple[int, int]:
+    """Matching spans and spans marked by either annotator, summed over ``pairs``."""
+    matched = sum(len(a & b) for a, b in pairs)
+    marked = sum(len(a) + len(b) for a, b in pairs)
+    return matched, marked
+
+
+def _spans_of(label: Any) -> Spans:
+    return frozenset((s["start"], s["end"], s["label"]) for s in label or ())
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _pairs(by_item: Mapping[int, dict[str, str]]) -> list[dict[str, Any]]:
-    shared: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+def _pairs(by_item: Mapping[int, dict[str, Any]], *, entities: bool) -> list[dict[str, Any]]:
+    shared: dict[tuple[str, str], list[tuple[Any, Any]]] = defaultdict(list)
     for votes in by_item.values():
         for a, b in itertools.combinations(sorted(votes), 2):
             shared[(a, b)].append((votes[a], votes[b]))
@@ -119,8 +160,9 @@ def _pairs(by_item: Mapping[int, dict[str, str]]) -> list[dict[str, Any]]:
             {
                 "annotators": [a, b],
                 "n_items": len(rows),
-                "kappa": _rounded(cohen_kappa(left, right)),
+                "kappa": None if entities else _rounded(cohen_kappa(left, right)),
                 "percent_agreement": _rounded(sum(x == y for x, y in rows) / len(rows)),
+                "span_f1": _rounded(span_agreement(rows)) if entities else None,
             }
         )
     return pairs
@@ -151,6 +193,15 @@ def _f1(matched: int, total: int) -> float:
     return 1.0 if total == 0 else 2 * matched / total
 
 
+def _weighted(pairs: list[dict[str, Any]], name: str, key: str) -> float | None:
+    """The mean of ``name``'s pairs' ``key``, weighted by the items each pair shares."""
+    weighted = [
+        (p[key], p["n_items"]) for p in pairs if name in p["annotators"] and p[key] is not None
+    ]
+    weight = sum(n for _, n in weighted)
+    return _rounded(sum(v * n for v, n in weighted) / weight) if weight else None
+
+
 def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
     """Agreement between annotators and with reviewers, for the project and per annotator.
 
@@ -162,18 +213,21 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
         ``percent_agreement`` (share of agreeing annotator pairs on those items);
         ``krippendorff_alpha`` (None unless some item has more than two annotators);
         ``pairs`` (per pair: ``annotators``, ``n_items``, ``kappa``,
-        ``percent_agreement``); ``annotators`` (per annotator: ``name``,
-        ``n_annotations``, ``mean_kappa`` weighted by shared items, ``reviewed``,
-        ``accepted``, ``corrected``, ``rejected``, ``review_agreement``,
-        ``estimated_accuracy`` by Dawid-Skene);
-        ``reviews`` (the same review counts for the whole project). A box project adds
-        ``box_f1`` and ``iou_threshold`` to the report, ``box_f1`` to each pair and
-        ``mean_box_f1`` to each annotator.
+        ``percent_agreement``, ``span_f1``); ``annotators`` (per annotator: ``name``,
+        ``n_annotations``, ``mean_kappa`` weighted by shared items, ``mean_span_f1``
+        likewise, ``reviewed``, ``accepted``, ``corrected``, ``rejected``,
+        ``review_agreement``, ``estimated_accuracy`` by Dawid-Skene);
+        ``reviews`` (the same review counts for the whole project); ``measure``
+        (``kappa``, ``span_f1`` for an entity project, ``box_f1`` for a box project) and
+        ``span_f1`` (an entity project's span-level F1 over every shared pair, else
+        None). A box project adds ``box_f1`` and ``iou_threshold`` to the report,
+        ``box_f1`` to each pair and ``mean_box_f1`` to each annotator.
     """
     with db.read() as session:
         project = resolve_project(session, project_id)
         consensus = str(project_setting(project, "consensus"))
         boxed = project.task_type == "boxes"
+        entities = project.task_type == "ner"
         rows = session.execute(
             select(
                 AnnotationRow.id, AnnotationRow.item_id, AnnotationRow.actor, AnnotationRow.label
@@ -197,26 +251,28 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
             boxes_by_item[row.item_id][row.actor] = row.label
     author = {row.id: row.actor for row in rows}
     counts: Counter[str] = Counter(row.actor for row in rows)
-    by_item: dict[int, dict[str, str]] = defaultdict(dict)
+    by_item: dict[int, dict[str, Any]] = defaultdict(dict)
     for row in rows:  # in id order: an annotator's latest label on an item stands
-        by_item[row.item_id][row.actor] = label_key(row.label)
+        by_item[row.item_id][row.actor] = _spans_of(row.label) if entities else label_key(row.label)
     shared = {item: votes for item, votes in by_item.items() if len(votes) >= 2}
 
-    pairs = _pairs(shared)
+    pairs = _pairs(shared, entities=entities)
     box_tally = box_agreement({i: boxes_by_item[i] for i in shared}) if boxed else {}
     for pair in pairs:
         if boxed:
             _, matched, total = box_tally[tuple(pair["annotators"])]
             pair["box_f1"] = _rounded(_f1(matched, total))
-    fit = fit_consensus(shared)
+    fit = None if entities else fit_consensus(shared)
     estimated = fit.accuracy() if fit is not None else {}
     agreeing = total = 0
+    every_pair: list[tuple[Any, Any]] = []
     for votes in shared.values():
         for a, b in itertools.combinations(votes.values(), 2):
             total += 1
             agreeing += a == b
+            every_pair.append((a, b))
     alpha = None
-    if any(len(votes) > 2 for votes in shared.values()):
+    if not entities and any(len(votes) > 2 for votes in shared.values()):
         alpha = krippendorff_alpha_nominal([list(v.values()) for v in shared.values()])
 
     reviewed: dict[str, Counter[str]] = defaultdict(Counter)
@@ -236,19 +292,12 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
 
     annotators = []
     for name in sorted(counts):
-        weighted = [
-            (p["kappa"], p["n_items"])
-            for p in pairs
-            if name in p["annotators"] and p["kappa"] is not None
-        ]
-        weight = sum(n for _, n in weighted)
         annotators.append(
             {
                 "name": name,
                 "n_annotations": counts[name],
-                "mean_kappa": _rounded(sum(k * n for k, n in weighted) / weight)
-                if weight
-                else None,
+                "mean_kappa": _weighted(pairs, name, "kappa"),
+                "mean_span_f1": _weighted(pairs, name, "span_f1"),
                 **review_counts(reviewed.get(name, Counter())),
                 "estimated_accuracy": _rounded(estimated.get(name)),
             }
@@ -278,4 +327,6 @@ def agreement_report(db: Database, project_id: int | str) -> dict[str, Any]:
         "annotators": annotators,
         "reviews": review_counts(project_reviews),
         **extra,
+        "measure": "span_f1" if entities else "box_f1" if boxed else "kappa",
+        "span_f1": _rounded(span_agreement(every_pair)) if entities and every_pair else None,
     }

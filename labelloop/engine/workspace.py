@@ -44,6 +44,7 @@ from labelloop.engine import (
 from labelloop.engine import annotate as annotate_engine
 from labelloop.engine import auto_labels as auto_label_engine
 from labelloop.engine import export as export_engine
+from labelloop.engine import predictions as predictions_engine
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
 
@@ -324,6 +325,25 @@ class ProjectHandle:
         """Per annotator: labels, kappa with the others, agreement with reviewers, and the
         accuracy a Dawid-Skene fit of the items with several annotators estimates."""
         return agreement.agreement_report(self._db, self.id)["annotators"]
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement between annotators per pair and per annotator, and with reviewers:
+        kappa, or span-level F1 in an entity project (``measure`` says which)."""
+        return agreement.agreement_report(self._db, self.id)
+
+    def push_predictions(
+        self, model_version: str, predictions: list[dict[str, Any]]
+    ) -> predictions_engine.PushReport:
+        """Store a client model's predictions and re-prioritise the queue by them:
+        ``probabilities`` per item, or ``spans`` (and an optional ``score``) in an entity
+        project (`labelloop.engine.predictions.push_predictions`)."""
+        return predictions_engine.push_predictions(
+            self._db,
+            project_id=self.id,
+            actor=self.workspace.actor,
+            model_version=model_version,
+            predictions=predictions,
+        )
 
     def fit_consensus(self) -> consensus.ConsensusFitInfo:
         """Fit the annotators by Dawid-Skene now; settle overlapping items again."""

@@ -19,6 +19,7 @@ import skops.io
 
 from labelloop.exceptions import ValidationError
 from labelloop.models.builtin import ProjectModel
+from labelloop.models.entities import EntityModel
 
 __all__ = ["TRUSTED_TYPES", "SavedArtifact", "artifact_sha256", "load_model", "save_model"]
 
@@ -28,6 +29,8 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "labelloop.models.builtin.ProjectModel",
     "labelloop.models.builtin.TabularFeaturizer",
     "labelloop.models.builtin.TextFeaturizer",
+    "labelloop.models.crf.CrfTagger",
+    "labelloop.models.entities.EntityModel",
     "labelloop.models.text.TfidfFeaturizer",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -50,13 +53,13 @@ class SavedArtifact:
     extra_types: tuple[str, ...]
 
 
-def save_model(model: ProjectModel, path: str | Path) -> SavedArtifact:
+def save_model(model: ProjectModel | EntityModel, path: str | Path) -> SavedArtifact:
     """Write ``model`` to ``path`` atomically.
 
     Parameters
     ----------
-    model : ProjectModel
-        A fitted built-in model.
+    model : ProjectModel or EntityModel
+        A fitted built-in model (an entity project's is an `EntityModel`).
     path : path
         The destination, normally ``<artifact dir>/project-<id>/model-<version>.skops``.
     """
@@ -83,7 +86,7 @@ def load_model(
     project_dir: str | Path,
     sha256: str,
     extra_trusted: Iterable[str] = (),
-) -> ProjectModel:
+) -> ProjectModel | EntityModel:
     """Load a model saved by `save_model`, after checking where it is and what it is.
 
     Parameters
@@ -133,7 +136,7 @@ def load_model(
             field="artifact",
         )
     model = skops.io.loads(data, trusted=trusted)
-    if not isinstance(model, ProjectModel):
+    if not isinstance(model, ProjectModel | EntityModel):
         raise ValidationError(
             f"model artifact {resolved} is not a labelloop model", field="artifact"
         )

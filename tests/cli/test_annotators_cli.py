@@ -53,3 +53,32 @@ def test_annotators_lists_accuracy_and_fits(tmp_path, monkeypatch):
 
     bad = run("project", "set", "rev", "relabel=sometimes")
     assert bad.exit_code != 0 and "relabel" in bad.output
+
+
+def test_annotators_of_an_entity_project_show_span_f1(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    db_path = tmp_path / "cli.db"
+
+    def run(*args: str):
+        return runner.invoke(app, [*args, "--db", str(db_path)])
+
+    assert run("init").exit_code == 0
+    created = run("project", "create", "tweets", "--task", "ner", "--labels", "PER,LOC",
+                  "--set", "overlap=2", "--set", "eval_share=0")  # fmt: skip
+    assert created.exit_code == 0, created.output
+    (tmp_path / "items.jsonl").write_text(json.dumps({"id": "a", "text": "Ann in Oslo"}) + "\n")
+    assert run("import", "tweets", "items.jsonl").exit_code == 0
+    database = Database(f"sqlite:///{db_path}")
+    per, loc = {"start": 0, "end": 3, "label": "PER"}, {"start": 7, "end": 11, "label": "LOC"}
+    record_annotation(database, actor="ann", project="tweets", external_id="a", label=[per, loc])
+    record_annotation(database, actor="bea", project="tweets", external_id="a", label=[per])
+    database.dispose()
+
+    listed = run("annotators", "tweets", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {r["name"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    assert rows["ann"]["span_f1"] == rows["bea"]["span_f1"] == 0.666667
+    shown = run("annotators", "tweets")
+    assert "span F1" in shown.output and "span F1 between annotators: 0.667" in shown.output

@@ -205,3 +205,35 @@ def test_status_lists_labels_per_class_and_marks_the_rare_ones(run, tmp_path):
     assert "labels per class: pos 6, neg 0 (rare), odd 0 (rare)" in shown.output
     refused = run("project", "set", "odd", "group_sampling=fair")
     assert refused.exit_code != 0 and "group_sampling" in refused.output
+
+
+def test_an_entity_project_trains_and_counts_tokens(run, tmp_path):
+    pytest.importorskip("pycrfsuite")
+    created = run(
+        "project", "create", "tweets", "--task", "ner", "--labels", "PER,LOC",
+        "--set", "batch_tokens=12", "--set", "eval_min=4", "--set", "eval_share=0.2",
+        "--set", "label_check_folds=0",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    people, places = ["Ann", "Bob", "Eve"], ["Oslo", "Rome", "Lima"]
+    lines = []
+    for i in range(30):
+        per, loc = people[i % 3], places[(i // 3) % 3]
+        text = f"{per} flew to {loc} on day {i}"
+        record = {"id": f"t{i}", "text": text}
+        if i < 20:
+            record["spans"] = [
+                {"start": 0, "end": len(per), "label": "PER"},
+                {"start": text.index(loc), "end": text.index(loc) + len(loc), "label": "LOC"},
+            ]
+        lines.append(json.dumps(record))
+    (tmp_path / "tweets.jsonl").write_text("\n".join(lines) + "\n")
+    assert run("import", "tweets", "tweets.jsonl").exit_code == 0
+    trained = run("train", "tweets")
+    assert trained.exit_code == 0, trained.output
+    assert re.search(r"items picked \(\d+ tokens\)", trained.output)
+    assert "span P" in trained.output
+    status = run("status", "tweets")
+    assert status.exit_code == 0, status.output
+    assert re.search(r"tokens: \d+ labelled, \d+ in the pool", status.stdout)
+    assert "span P" in status.stdout

@@ -79,13 +79,17 @@ def test_demo_wnut_builds_an_entity_project_with_suggestions(tmp_path) -> None:
         assert info.task_type == "ner"
         assert list(info.labels[:3]) == ["person", "geo-loc", "company"] and len(info.labels) == 10
         assert info.n_labelled > 0 and info.n_labelled < info.n_items
-        # Every tweet has the CRF's spans (a list, maybe empty) for the label page to draw.
+        # Every tweet still to label has the first round's CRF spans (a list, maybe
+        # empty) for the label page to draw.
         with db.read() as session:
             rows = session.execute(select(ItemRow.id, ItemRow.payload)).all()
+            waiting = set(
+                session.execute(select(ItemRow.id).where(ItemRow.status == "open")).scalars()
+            )
             structures = dict(
                 session.execute(select(PredictionRow.item_id, PredictionRow.structure)).all()
             )
-        assert set(structures) == {item_id for item_id, _ in rows}
+        assert waiting and waiting <= set(structures)
         assert any(structures.values())
         texts = dict(rows)
         for item_id, spans in structures.items():

@@ -32,6 +32,7 @@ __all__ = [
     "BOX_UNCERTAINTIES",
     "CONSENSUS_METHODS",
     "DEFAULT_SETTINGS",
+    "NER_SCORES",
     "RELABEL_RULES",
     "REVIEW_POLICIES",
     "SETTINGS",
@@ -176,6 +177,14 @@ GROUP_SAMPLING_MODES: tuple[str, ...] = ("off", "minmax", "balance")
 BOX_SCORES: tuple[str, ...] = ("max", "mean", "sum", "topk", "unsure")
 #: Where a box's uncertainty comes from: its score, or its class probabilities.
 BOX_UNCERTAINTIES: tuple[str, ...] = ("score", "probabilities")
+# Sentence scores of an entity project's rounds (`labelloop.models.crf.SEQUENCE_SCORES`).
+NER_SCORES: tuple[str, ...] = (
+    "mnlp",
+    "least_confidence",
+    "token_entropy_mean",
+    "token_entropy_max",
+    "token_entropy_sum",
+)
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
@@ -375,6 +384,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("box_budget", None,
             "box projects: boxes the team can afford to draw or check; the stopping "
             "verdict says stop once spent",
+            _optional(_integer(1)), "int", 1, in_form=True),
+    Setting("ner_score", "mnlp",
+            "entity projects: how a round scores a sentence: mnlp (length-normalised "
+            "log-probability of the best tags), least_confidence, token_entropy_mean, "
+            "token_entropy_max or token_entropy_sum",
+            _one_of(NER_SCORES), "choice", in_form=True, choices=NER_SCORES),
+    Setting("batch_tokens", 0,
+            "entity projects: tokens picked per round (the most informative items whose "
+            "tokens fit), 0 to pick batch_size items instead",
+            _integer(0, 10_000_000), "int", 0, 10_000_000, in_form=True),
+    Setting("token_budget", None,
+            "entity projects: tokens the team can afford to label; the stopping verdict "
+            "says stop once spent",
             _optional(_integer(1)), "int", 1, in_form=True),
     Setting("label_studio_id_field", None,
             "the Label Studio task data field holding the item's id; unset: tasks are "

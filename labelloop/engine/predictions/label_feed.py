@@ -10,7 +10,8 @@ Rules
    (`labelloop.engine.core.final_label`) adds one, in the transaction that makes it,
    whenever an item's standing label changes, and only then.
 2. An entry is ``{"item_id": external id, "label": ...}`` (``"labels"`` for a
-   multi-label project) with the label the item holds from that change on, or
+   multi-label project, ``"spans"`` for an entity project: its ``{start, end, label}``
+   list) with the label the item holds from that change on, or
    ``{"item_id": external id, "withdrawn": true}`` when it holds none any more: its
    label was undone or rejected, its votes tied, or it went back to review with a
    provisional label. Entries are not collapsed: an item changed twice appears twice,
@@ -125,6 +126,8 @@ def labels_since(
             .order_by(LabelChangeRow.id)
             .limit(limit)
         ).all()
-        key = "labels" if project.multi_label else "label"
+        key = (
+            "spans" if project.task_type == "ner" else "labels" if project.multi_label else "label"
+        )
     page = [_entry(external_id, label, key) for _id, external_id, label in rows]
     return page, _encode_cursor(rows[-1][0] if rows else after)

@@ -14,6 +14,18 @@ their priority: the strategy never picks them.
 A box project's push carries each image's boxes instead of class probabilities; they
 are checked, stored and scored as `labelloop.engine.predictions.boxes` says, then
 placed the same way.
+
+An entity (``ner``) project's client model pushes, instead of probabilities, the spans
+it found: ``spans: [{start, end, label, score}]`` (character offsets into the item's
+text, ``score`` its confidence in the span from 0 to 1; an empty list: no entity), and
+optionally the item's informativeness as ``score`` (a number >= 0, higher: ask sooner).
+The spans are checked against the item's text and the project's entity types
+(`labelloop.ner.check_spans`), naming the entry, span and field; one bad entry refuses
+the whole push. Without a ``score`` the item's informativeness is ``1 - `` its least
+confident span's score (`SPANS_INFORMATIVENESS`), and `NO_SPANS_INFORMATIVENESS` (0.5,
+the middle of that range) when it has no span: an empty guess says nothing of how sure
+the model was, so it neither buries nor floods the queue. The spans are stored as the
+prediction's ``structure``, its ``probabilities`` empty.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from labelloop.engine.core.settings import effective_settings
 from labelloop.engine.predictions.boxes import check_box_push
 from labelloop.engine.predictions.placing import place_push
 from labelloop.exceptions import ValidationError
+from labelloop.ner import check_spans
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
@@ -46,13 +59,17 @@ from labelloop.store.tables import (
     utcnow,
 )
 
-__all__ = ["MAX_PREDICTIONS", "PushReport", "push_predictions"]
+__all__ = ["MAX_PREDICTIONS", "NO_SPANS_INFORMATIVENESS", "PushReport", "push_predictions"]
 
 MAX_PREDICTIONS = 10_000
 _MAX_EMBEDDING = 4_096
 _SUM_TOLERANCE = 0.01
 _CHUNK = 500
 _KEYS = {"item_id", "probabilities", "embedding"}  # a box push: boxes for probabilities
+_ENTITY_KEYS = {"item_id", "spans", "score", "embedding"}
+_MAX_SPANS = 1_000
+#: An entity item's informativeness when its pushed guess has no span (module notes).
+NO_SPANS_INFORMATIVENESS = 0.5
 
 
 @dataclass(frozen=True)
@@ -105,15 +122,79 @@ def _check_embedding(value: Any, where: str) -> list[float]:
     return [float(x) for x in value]
 
 
+def _check_score(value: Any, where: str) -> float:
+    field = f"{where}.score"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"{field} must be a finite number >= 0, got {value!r}", field=field)
+    if value < 0:
+        raise ValidationError(f"{field} must be >= 0, got {value!r}", field=field)
+    return float(value)
+
+
+def _check_span_scores(value: Any, where: str) -> list[Any]:
+    """The shape of an entry's ``spans`` and each span's ``score``; offsets come later."""
+    field = f"{where}.spans"
+    if not isinstance(value, list) or len(value) > _MAX_SPANS:
+        raise ValidationError(
+            f"{field} must be a list of at most {_MAX_SPANS} {{start, end, label, score}}",
+            field=field,
+        )
+    for j, span in enumerate(value):
+        if not isinstance(span, dict):
+            raise ValidationError(
+                f"{field}.{j} must be an object {{start, end, label, score}}", field=f"{field}.{j}"
+            )
+        unknown = set(span) - {"start", "end", "label", "score"}
+        if unknown:
+            key = sorted(unknown)[0]
+            raise ValidationError(f"{field}.{j}: unknown field {key!r}", field=f"{field}.{j}.{key}")
+        p = span.get("score")
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+            raise ValidationError(
+                f"{field}.{j}.score must be a number from 0 to 1, got {p!r}",
+                field=f"{field}.{j}.score",
+            )
+    return value
+
+
+def _check_entity_spans(
+    project: ProjectRow, where: str, external_id: str, spans: list[Any], text: Any
+) -> list[dict[str, Any]]:
+    """The spans of one entry, checked against the item's text: stored sorted by start."""
+    try:
+        checked = check_spans(
+            spans, text=text if isinstance(text, str) else "", labels=project.labels,
+            item=external_id,
+        )  # fmt: skip
+    except ValidationError as error:
+        raise ValidationError(str(error), field=f"{where}.{error.field}") from None
+    scores = {(s["start"], s["end"], s["label"]): float(s["score"]) for s in spans}
+    return [{**span.as_dict(), "score": scores[tuple(span)]} for span in checked]
+
+
+def _entity_informativeness(spans: list[dict[str, Any]]) -> float:
+    """An entity item's informativeness from its spans (the module's notes)."""
+    if not spans:
+        return NO_SPANS_INFORMATIVENESS
+    return 1.0 - min(span["score"] for span in spans)
+
+
 def _check_predictions(
     project: ProjectRow, predictions: Any, *, boxes: bool = False
 ) -> tuple[list[str], np.ndarray, np.ndarray | None]:
     """External ids, probabilities (n, n_labels) and embeddings (or None), validated
-    (a box push's ids and embeddings only: its boxes are checked against the images)."""
+    (a box push's ids and embeddings only: its boxes are checked against the images).
+
+    An entity project's entries have ``spans`` (and an optional ``score``) instead of
+    probabilities: their rows of the returned matrix are empty, and their spans are
+    checked against the items' texts by `_entity_predictions`.
+    """
     if not isinstance(predictions, list) or not 0 < len(predictions) <= MAX_PREDICTIONS:
         raise ValidationError(
             f"predictions must be a list of 1 to {MAX_PREDICTIONS} entries", field="predictions"
         )
+    entities = project.task_type == "ner"
+    allowed = _ENTITY_KEYS if entities else _KEYS
     labels = list(project.labels)
     ids: list[str] = []
     rows: list[list[float]] = []
@@ -123,10 +204,15 @@ def _check_predictions(
         where = f"predictions.{i}"
         if not isinstance(entry, dict):
             raise ValidationError(f"{where} must be an object", field=where)
-        unknown = set(entry) - _KEYS
+        unknown = set(entry) - allowed
         if unknown and not boxes:
             key = sorted(unknown)[0]
-            raise ValidationError(f"{where}: unknown field {key!r}", field=f"{where}.{key}")
+            hint = (
+                " (an entity project's client model pushes spans and an optional score)"
+                if entities and key == "probabilities"
+                else ""
+            )
+            raise ValidationError(f"{where}: unknown field {key!r}{hint}", field=f"{where}.{key}")
         item_id = entry.get("item_id")
         if isinstance(item_id, bool) or not isinstance(item_id, str | int) or item_id == "":
             raise ValidationError(
@@ -139,7 +225,18 @@ def _check_predictions(
             )
         seen.add(item_id)
         ids.append(item_id)
-        if not boxes:
+        if entities:
+            if "spans" not in entry:
+                raise ValidationError(
+                    f"{where}.spans is missing: an entity project's prediction is the item's "
+                    "spans [{start, end, label, score}] (an empty list: no entity)",
+                    field=f"{where}.spans",
+                )
+            _check_span_scores(entry["spans"], where)
+            if entry.get("score") is not None:
+                _check_score(entry["score"], where)
+            rows.append([])
+        elif not boxes:
             rows.append(
                 _check_probabilities(entry.get("probabilities"), where, labels, project.multi_label)
             )
@@ -153,7 +250,37 @@ def _check_predictions(
                 field="predictions.embedding",
             )
         matrix = np.asarray(embeddings, dtype=np.float64)
-    return ids, np.asarray(rows, dtype=np.float64), matrix
+    proba = np.zeros((len(ids), 0)) if entities else np.asarray(rows, dtype=np.float64)
+    return ids, proba, matrix
+
+
+def _entity_predictions(
+    session: Session,
+    project: ProjectRow,
+    predictions: list[dict[str, Any]],
+    external_ids: list[str],
+    item_ids: list[int],
+) -> tuple[list[list[dict[str, Any]]], np.ndarray]:
+    """Each entry's spans checked against its item's text, and its informativeness."""
+    texts: dict[int, Any] = {}
+    for start in range(0, len(item_ids), _CHUNK):
+        rows = session.execute(
+            select(ItemRow.id, ItemRow.payload).where(
+                ItemRow.id.in_(item_ids[start : start + _CHUNK])
+            )
+        ).all()
+        texts.update((item_id, (payload or {}).get("text")) for item_id, payload in rows)
+    structures: list[list[dict[str, Any]]] = []
+    scores = np.empty(len(item_ids))
+    for i, (entry, external_id, item_id) in enumerate(
+        zip(predictions, external_ids, item_ids, strict=True)
+    ):
+        where = f"predictions.{i}"
+        spans = _check_entity_spans(project, where, external_id, entry["spans"], texts[item_id])
+        structures.append(spans)
+        given = entry.get("score")
+        scores[i] = float(given) if given is not None else _entity_informativeness(spans)
+    return structures, scores
 
 
 def _item_ids(session: Session, project_id: int, external_ids: list[str]) -> list[int]:
@@ -256,6 +383,9 @@ def push_predictions(
         the embedding optional. Single-label probabilities must sum to 1 (within 0.01).
         A box project's entries are ``{"item_id", "boxes": [{"bbox": [x1, y1, x2, y2],
         "label", "score", "probabilities"?}], "embedding"?}`` in image pixels.
+        An entity project's entries are ``{"item_id", "spans": [{start, end, label,
+        score}], "score": informativeness, "embedding"}``, score and embedding optional
+        (the module's notes).
 
     Returns
     -------
@@ -282,6 +412,12 @@ def push_predictions(
             push = check_box_push(session, project, predictions, ids=external_ids)
             item_ids, proba, scores = push.item_ids, push.probabilities, push.scores
             structures, n_boxes, n_unsure = push.structures, push.n_boxes, sum(push.unsure)
+        elif project.task_type == "ner":
+            item_ids = _item_ids(session, project.id, external_ids)
+            spans, scores = _entity_predictions(
+                session, project, predictions, external_ids, item_ids
+            )
+            structures = list(spans)
         else:
             item_ids = _item_ids(session, project.id, external_ids)
             scores = _scores(project, proba)
@@ -295,13 +431,15 @@ def push_predictions(
                     "project_id": project.id,
                     "item_id": item_id,
                     "model_version_id": version.id,
-                    "probabilities": dict(zip(labels, row.tolist(), strict=True)),
+                    "probabilities": (
+                        {} if project.task_type == "ner" else dict(zip(labels, row, strict=True))
+                    ),
                     "score": float(score),
                     "structure": structure,
                     "created_at": now,
                 }
                 for item_id, row, score, structure in zip(
-                    item_ids, proba, scores, structures, strict=True
+                    item_ids, np.asarray(proba).tolist(), scores, structures, strict=True
                 )
             ],
         )

@@ -5,7 +5,8 @@ a model has scored (`labelloop.engine.core.priority`, rule 4). The ``score_new``
 their import queued runs `score_new_items`. Rules this module keeps:
 
 1. The model is the latest round's (`priority.ranking_model`), loaded from its
-   checked artifact; before a round fitted one there is nothing to do.
+   checked artifact; before a round fitted one there is nothing to do. An entity
+   project's items get its entity model's spans and sentence score (`entities`).
 2. Only open, non-evaluation label tasks still in the unscored range are scored: a
    round that ran in between has placed them already, with a newer model.
 3. They are read, scored and written `scoring.CHUNK_SIZE` items at a time: the
@@ -32,6 +33,7 @@ from labelloop.engine.core.priority import (
     uncertainty_measure,
 )
 from labelloop.engine.core.project import resolve_project
+from labelloop.engine.rounds.entities import score_entity_chunk
 from labelloop.engine.rounds.inputs import ProjectSnapshot, snapshot_project
 from labelloop.engine.rounds.scoring import CHUNK_SIZE, write_predictions
 from labelloop.engine.rounds.versions import load_project_model
@@ -112,12 +114,17 @@ def _score_chunk(
     from labelloop.models.builtin import ItemInput
 
     item_ids = [row.item_id for row in rows]
-    inputs = [ItemInput(row.payload or {}, row.media_ref) for row in rows]
-    proba = model.predict_proba(model.featurizer.transform(inputs))
-    informative = uncertainty(
-        proba, measure=uncertainty_measure(project.strategy), multi_label=project.multi_label
-    )
-    write_predictions(pacer, project, model_version_id, item_ids, proba, informative)
+    if project.task_type == "ner":
+        payloads = [row.payload or {} for row in rows]
+        predicted = score_entity_chunk(pacer, project, model, model_version_id, item_ids, payloads)
+        informative = predicted.informativeness
+    else:
+        inputs = [ItemInput(row.payload or {}, row.media_ref) for row in rows]
+        proba = model.predict_proba(model.featurizer.transform(inputs))
+        informative = uncertainty(
+            proba, measure=uncertainty_measure(project.strategy), multi_label=project.multi_label
+        )
+        write_predictions(pacer, project, model_version_id, item_ids, proba, informative)
     placed = list(zip(item_ids, scored_priorities(informative).tolist(), strict=True))
 
     def write(session: Session, start: int, stop: int) -> None:

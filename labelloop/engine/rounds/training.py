@@ -37,6 +37,9 @@ without a round, and the next round deletes their pool predictions.
 
 With fewer than two classes labelled no model is fitted: the round is a cold start,
 the pool ordered by the strategy's diversity alone.
+
+An entity (``ner``) project's round follows the same steps with a CRF over its tokens,
+span-level metrics and costs in tokens (`entities`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sqlalchemy import select
 from labelloop.engine.core.final_label import refit_consensus
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.rounds.auto_labels import plan_auto_labels, write_auto_labels
+from labelloop.engine.rounds.entities import train_entities
 from labelloop.engine.rounds.groups import group_scores, read_auto_inputs
 from labelloop.engine.rounds.inputs import (
     FEATURIZER_SAMPLE,
@@ -174,7 +178,8 @@ def train(
         No such project.
     ValidationError
         The project has no items, its ``model`` setting is invalid, or its estimator
-        fails to fit the labels (``field="model"``). A round that fails, for this or any
+        fails to fit the labels (``field="model"``); an entity project's round without
+        python-crfsuite (the ``[ner]`` extra) names the extra. A round that fails, for this or any
         reason, leaves nothing behind (see the module's notes).
     """
     from labelloop.models.builtin import (
@@ -194,6 +199,13 @@ def train(
         return box_round(db, actor=actor, project=project)
     dask = _dask_address(dask)
     read_at = utcnow()
+    with db.read() as session:
+        task_type = resolve_project(session, project).task_type
+    if task_type == "ner":
+        return train_entities(
+            db, actor=actor, project=project, read_at=read_at, progress=progress,
+            dask_skipped=dask is not None,
+        )  # fmt: skip
     with db.read() as session:
         proj = snapshot_project(resolve_project(session, project))
         train_set = read_labelled(

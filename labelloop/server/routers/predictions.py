@@ -32,8 +32,14 @@ def push_predictions(
         actor=deps.actor_for(user),
         model_version=body.model_version,
         # Built by hand: a dump would copy every box of a push of 100,000 boxes again.
-        predictions=[
-            {key: value for key, value in vars(p).items() if value is not None}
-            for p in body.predictions
-        ],
+        predictions=[_entry(p) for p in body.predictions],
     )
+
+
+def _entry(prediction: Any) -> dict[str, Any]:
+    """One pushed entry as the engine takes it: boxes as sent, an entity item's spans as
+    plain objects."""
+    entry = {key: value for key, value in vars(prediction).items() if value is not None}
+    if "spans" in entry:
+        entry["spans"] = [span.model_dump(exclude_none=True) for span in entry["spans"]]
+    return entry

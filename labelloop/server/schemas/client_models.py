@@ -19,12 +19,25 @@ __all__ = [
     "PredictionCreate",
     "PredictionsCreate",
     "PushReport",
+    "SpanPredictionCreate",
 ]
 
 
+class SpanPredictionCreate(RequestModel):
+    """One entity a client model found: characters ``[start, end)`` of the item's text,
+    its type, and the model's confidence in it from 0 to 1."""
+
+    start: int
+    end: int
+    label: str = Field(min_length=1, max_length=200)
+    score: float
+
+
 class PredictionCreate(RequestModel):
-    """An item's class probabilities, or a box project's image's ``boxes`` (an empty
-    list: nothing detected)."""
+    """One item's prediction: ``probabilities`` for a whole-item project; a box project's
+    image's ``boxes`` (an empty list: nothing detected); ``spans`` (and optionally the
+    item's informativeness as ``score``) for an entity project. The engine checks which
+    the project takes, and spans against the item's text."""
 
     item_id: str = Field(min_length=1, max_length=300)
     probabilities: dict[str, float] | None = Field(default=None, min_length=1, max_length=1000)
@@ -38,6 +51,8 @@ class PredictionCreate(RequestModel):
         '"probabilities": optional, by label or in label order}]; [] when nothing was found.',
     )
     embedding: list[float] | None = Field(default=None, max_length=4096)
+    spans: list[SpanPredictionCreate] | None = Field(default=None, max_length=1000)
+    score: float | None = None
 
 
 class PredictionsCreate(RequestModel):
@@ -47,11 +62,13 @@ class PredictionsCreate(RequestModel):
 
 class LabelRowPublic(BaseModel):
     """One change of an item's final label: the label that now stands (``label``, or
-    ``labels`` for multi-label), or ``withdrawn: true`` when it holds none any more."""
+    ``labels`` for multi-label, ``spans`` for an entity project), or ``withdrawn: true``
+    when it holds none any more."""
 
     item_id: str
     label: str | list[dict[str, Any]] | None = None
     labels: list[str] | None = None
+    spans: list[dict[str, Any]] | None = None
     withdrawn: bool | None = None
 
 

@@ -32,6 +32,8 @@ class PairAgreementPublic(BaseModel):
     percent_agreement: float | None
     # Box projects: IoU-matched box F1 over the images both labelled.
     box_f1: float | None = None
+    # Entity projects: span-level F1 between the two over the items both labelled.
+    span_f1: float | None = None
 
 
 class AnnotatorAgreementPublic(ReviewCountsPublic):
@@ -40,6 +42,8 @@ class AnnotatorAgreementPublic(ReviewCountsPublic):
     mean_kappa: float | None
     estimated_accuracy: float | None = None
     mean_box_f1: float | None = None
+    # Entity projects: the pairs' span F1, weighted by the items each pair shares.
+    mean_span_f1: float | None = None
 
 
 class AgreementPublic(BaseModel):
@@ -55,6 +59,10 @@ class AgreementPublic(BaseModel):
     # Box projects: IoU-matched box F1 over every pair's shared images, at this IoU.
     box_f1: float | None = None
     iou_threshold: float | None = None
+    # "kappa", or "span_f1" for an entity project (where kappa and alpha are None), and
+    # that project's span F1 over every pair of every shared item.
+    measure: str = "kappa"
+    span_f1: float | None = None
 
 
 class AnnotatorsPublic(BaseModel):

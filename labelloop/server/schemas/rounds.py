@@ -123,6 +123,8 @@ class StatusPublic(BaseModel):
     # A box project's boxes in its final labels (its label_counts are boxes per class);
     # None for other task types.
     n_boxes_labelled: int | None = None
+    # An entity project's cost in tokens: {labelled, pool, budget}; None for other projects.
+    tokens: dict[str, int | None] | None = None
 
 
 class ForecastPublic(BaseModel):
