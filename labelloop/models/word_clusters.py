@@ -71,7 +71,7 @@ def _sentences(texts: Any) -> list[list[str]]:
                 f"texts[{i}] must be a string or a list of tokens, got {type(text).__name__}",
                 field=f"texts.{i}",
             )
-        out.append([normalise_word(w) for w in words if w])
+        out.append([w for w in words if w])
     return out
 
 
@@ -118,6 +118,7 @@ class WordClusters:
         window: int = 3,
         contexts: int = 2000,
         min_count: int = 3,
+        capitals: bool = True,
         random_state: int = 0,
     ) -> None:
         self.sizes = tuple(sizes)
@@ -125,6 +126,7 @@ class WordClusters:
         self.window = window
         self.contexts = contexts
         self.min_count = min_count
+        self.capitals = capitals
         self.random_state = random_state
 
     def _check(self) -> None:
@@ -143,7 +145,8 @@ class WordClusters:
         from sklearn.preprocessing import normalize
 
         self._check()
-        sentences = _sentences(texts)
+        raw = _sentences(texts)
+        sentences = [[normalise_word(w) for w in words] for words in raw]
         counts = Counter(w for s in sentences for w in s)
         vocabulary = sorted(w for w, c in counts.items() if c >= self.min_count)
         if len(vocabulary) < 2:
@@ -209,13 +212,37 @@ class WordClusters:
             ids.append(model.fit_predict(vectors))
         table = np.stack(ids, axis=1)
         self.clusters_ = {w: tuple(int(v) for v in table[i]) for i, w in enumerate(vocabulary)}
+        self.capitals_ = self._capitals(raw, row) if self.capitals else {}
         return self
+
+    def _capitals(self, raw: list[list[str]], known: dict[str, int]) -> dict[str, int]:
+        # How often a word starts with a capital where the sentence does not make it
+        # (not first): names keep their capital wherever they stand, other words do not.
+        upper: Counter[str] = Counter()
+        seen: Counter[str] = Counter()
+        for words in raw:
+            for word in words[1:]:
+                form = normalise_word(word)
+                if form in known and word[:1].isalpha():
+                    seen[form] += 1
+                    upper[form] += word[:1].isupper()
+        out = {}
+        for form, n in seen.items():
+            if n >= self.min_count:
+                share = upper[form] / n
+                out[form] = 0 if share < 0.1 else 1 if share < 0.5 else 2 if share < 0.9 else 3
+        return out
 
     def features(self, word: str) -> list[str]:
         """``["c<k>=<id>", ...]`` for each size, or ``[]`` for a word it did not learn."""
         if not hasattr(self, "clusters_"):
             raise ValidationError("WordClusters is not fitted: call fit(texts) first")
-        ids = self.clusters_.get(normalise_word(word))
+        form = normalise_word(word)
+        ids = self.clusters_.get(form)
         if ids is None:
             return []
-        return [f"c{k}={i}" for k, i in zip(self.sizes_, ids, strict=True)]
+        out = [f"c{k}={i}" for k, i in zip(self.sizes_, ids, strict=True)]
+        share = getattr(self, "capitals_", {}).get(form)
+        if share is not None:
+            out.append(f"upper_share={share}")
+        return out

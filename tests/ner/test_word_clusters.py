@@ -58,7 +58,7 @@ def test_words_in_identical_contexts_share_every_cluster() -> None:
     foods = {clusters.clusters_[w] for w in FOODS}
     assert len(names) == 1 and len(foods) == 1
     features = clusters.features("Dave")
-    assert [f.split("=")[0] for f in features] == ["c2", "c3", "c4"]
+    assert [f.split("=")[0] for f in features] == ["c2", "c3", "c4", "upper_share"]
     assert features == clusters.features("alice")
 
 
@@ -150,3 +150,14 @@ def test_a_fitted_tagger_keeps_the_clusters_it_was_trained_with() -> None:
     copy = pickle.loads(pickle.dumps(tagger))
     assert copy.predict(sentence) == tagger.predict(sentence) == [before.tags[0]]
     assert copy.clusters_.clusters_ == clusters.clusters_
+
+
+def test_upper_share_marks_words_capitalised_where_the_sentence_does_not_ask() -> None:
+    texts = [["we", "met", "Alice", "and", "the", "dog"]] * 4 + [["The", "dog", "ran"]] * 4
+    clusters = WordClusters(sizes=(2,), dimensions=2).fit(texts)
+    assert "upper_share=3" in clusters.features("alice")
+    # "The" is capitalised only where it starts a sentence, which does not count.
+    assert "upper_share=0" in clusters.features("the")
+    assert not any(f.startswith("upper") for f in clusters.features("we"))  # never inside
+    plain = WordClusters(sizes=(2,), dimensions=2, capitals=False).fit(texts)
+    assert not any(f.startswith("upper") for f in plain.features("alice"))
