@@ -21,8 +21,17 @@ tokens at which its mean F1 first reaches 95% of the full-pool F1, its F1 gain o
 at 35% of the tokens and on average over the rounds, and the time to score 10,000 tweets
 (the pool repeated) on one core with each method.
 
+``--models plain,clusters`` runs tagger configurations side by side on the same seeds
+and splits: ``plain`` is ``CrfTagger`` on its hand-made features, ``clusters`` adds the
+word representations (``WordClusters``) learned once per seed from the pool's text (never
+the test set's); each gets its own full-pool F1, so its target is relative to itself.
+``--strategies`` picks the scores (random always runs); ``<score>+distinct`` takes the
+batch with ``distinct_top_within_budget`` (no near-duplicate tweets in one batch).
+
     nice -n 10 python benchmarks/ner_efficiency.py            # 3 seeds, ~20 minutes
     nice -n 10 python benchmarks/ner_efficiency.py --quick    # 1 seed, a few minutes
+    nice -n 10 python benchmarks/ner_efficiency.py --models plain,clusters \
+        --strategies mnlp,mnlp+distinct --max-fraction 0.5   # 3 seeds, ~15 minutes
 """
 
 from __future__ import annotations
