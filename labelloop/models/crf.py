@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from labelloop.exceptions import ValidationError
 from labelloop.ner.spans import Span, TagScheme, tags_to_spans
 from labelloop.ner.tokens import Token
 from labelloop.strategies.sequence import mnlp, sequence_least_confidence, token_entropy
+
+if TYPE_CHECKING:
+    from labelloop.models.word_clusters import WordClusters
 
 __all__ = ["SEQUENCE_SCORES", "CrfTagger", "SequencePrediction", "token_features"]
 
@@ -52,6 +55,9 @@ def _pycrfsuite() -> Any:
         ) from exc
     return pycrfsuite
 
+
+#: Cluster features of the neighbouring words (the coarsest granularities first).
+NEIGHBOUR_CLUSTERS = 2
 
 _DIGITS = re.compile(r"\d")
 _UPPER = re.compile(r"[A-Z]")
@@ -87,7 +93,10 @@ def _word_features(word: str) -> list[str]:
 
 
 def token_features(
-    words: Sequence[str], *, cache: dict[str, list[str]] | None = None
+    words: Sequence[str],
+    *,
+    cache: dict[str, list[str]] | None = None,
+    clusters: WordClusters | None = None,
 ) -> list[list[str]]:
     """The CRF features of each word of one sentence.
 
@@ -101,7 +110,12 @@ def token_features(
     words : sequence of str
         The tokens of one sentence.
     cache : dict, optional
-        Word-level features already computed, filled as a side effect (words repeat).
+        Word-level features already computed, filled as a side effect (words repeat);
+        one cache per ``clusters``.
+    clusters : WordClusters, optional
+        Learned word clusters: each word also gets its cluster id at every granularity,
+        and the words on either side their ids at the coarsest ones (see
+        :class:`~labelloop.models.word_clusters.WordClusters`).
 
     Examples
     --------
@@ -110,11 +124,21 @@ def token_features(
     """
     local = cache if cache is not None else {}
     own = []
+    grouped: list[list[str]] = []
     for word in words:
         features = local.get(word)
         if features is None:
-            features = local[word] = _word_features(word)
+            features = _word_features(word)
+            if clusters is not None:
+                features += clusters.features(word)
+            local[word] = features
         own.append(features)
+        grouped.append(
+            # Cluster features are the only ones named "c<k>=...", coarsest first.
+            [f for f in features if f.startswith("c")][:NEIGHBOUR_CLUSTERS]
+            if clusters is not None
+            else []
+        )
     sentence = []
     last = len(words) - 1
     for i, features in enumerate(own):
@@ -124,11 +148,13 @@ def token_features(
         else:
             before = own[i - 1]
             row.extend(("-1" + before[0], "-1" + before[1]))
+            row.extend("-1" + f for f in grouped[i - 1])
         if i == last:
             row.append("EOS")
         else:
             after = own[i + 1]
             row.extend(("+1" + after[0], "+1" + after[1]))
+            row.extend("+1" + f for f in grouped[i + 1])
         sentence.append(row)
     return sentence
 
@@ -193,6 +219,9 @@ class CrfTagger:
         L1 and L2 penalty weights.
     max_iterations : int, default=100
         L-BFGS iterations.
+    word_clusters : WordClusters, optional
+        Word clusters learned from unlabelled text, given to every token as features
+        (see :meth:`fit_representations`); None uses the hand-made features only.
 
     Attributes
     ----------
@@ -218,11 +247,35 @@ class CrfTagger:
         c1: float = 0.05,
         c2: float = 0.05,
         max_iterations: int = 100,
+        word_clusters: WordClusters | None = None,
     ) -> None:
         self.scheme = scheme
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
+        self.word_clusters = word_clusters
+
+    def fit_representations(self, texts: Any, **options: Any) -> CrfTagger:
+        """Learn word clusters from unlabelled sentences and use them from the next fit.
+
+        ``texts`` are sentences (strings or token lists), typically the whole pool,
+        labelled or not; ``options`` go to
+        :class:`~labelloop.models.word_clusters.WordClusters`. Returns ``self``. A tagger
+        already fitted keeps predicting with its old features until it is fitted again.
+        """
+        from labelloop.models.word_clusters import WordClusters
+
+        self.word_clusters = WordClusters(**options).fit(texts)
+        return self
+
+    def _features(self, sentence: Sequence[str], cache: dict[str, list[str]]) -> list[list[str]]:
+        return token_features(sentence, cache=cache, clusters=self._clusters_in_use())
+
+    def _clusters_in_use(self) -> WordClusters | None:
+        # A fitted model predicts with the clusters it was trained with.
+        if hasattr(self, "model_bytes_"):
+            return getattr(self, "clusters_", None)
+        return self.word_clusters
 
     def fit(self, tokens: Sequence[Sequence[Any]], tags: Sequence[Sequence[str]]) -> CrfTagger:
         """Train on sentences of tokens (str or Token) and their tags; returns ``self``."""
@@ -242,8 +295,9 @@ class CrfTagger:
         crfsuite = _pycrfsuite()
         trainer = crfsuite.Trainer(verbose=False)
         cache: dict[str, list[str]] = {}
+        clusters = self.word_clusters
         for sentence, sequence in zip(words, tags, strict=True):
-            trainer.append(token_features(sentence, cache=cache), list(sequence))
+            trainer.append(token_features(sentence, cache=cache, clusters=clusters), list(sequence))
         trainer.set_params(
             {
                 "c1": float(self.c1),
@@ -261,6 +315,7 @@ class CrfTagger:
         finally:
             os.unlink(path)
         self._tagger = None
+        self.clusters_ = clusters
         self.labels_ = list(self._open().labels())
         return self
 
@@ -281,7 +336,7 @@ class CrfTagger:
         """The best tag sequence of each sentence."""
         tagger = self._open()
         cache: dict[str, list[str]] = {}
-        return [tagger.tag(token_features(s, cache=cache)) for s in _words(tokens)]
+        return [tagger.tag(self._features(s, cache)) for s in _words(tokens)]
 
     def predict_marginals(
         self, tokens: Sequence[Sequence[Any]], *, marginals: bool = True
@@ -296,7 +351,7 @@ class CrfTagger:
         rows: list[list[float]] = []
         marginal = tagger.marginal
         for i, sentence in enumerate(words):
-            tagger.set(token_features(sentence, cache=cache))
+            tagger.set(self._features(sentence, cache))
             sequence = tagger.tag()
             best.append(sequence)
             log_proba[i] = np.log(max(tagger.probability(sequence), 1e-300))

@@ -16,11 +16,15 @@ tag sequence, ``log_proba`` (n_sentences,), and each token's marginal tag probab
 Labelling cost is counted in tokens: :func:`top_within_budget` takes the best-scored
 sentences while their tokens fit the budget, :func:`random_within_budget` does the same in
 random order (the baseline at an equal number of tokens).
+:func:`distinct_top_within_budget` is :func:`top_within_budget` that passes over a
+sentence nearly the same as one already taken in the batch (a retweet, a template), since
+the second copy teaches the model little for its full price in tokens.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -30,6 +34,8 @@ from labelloop.strategies._validation import check_proba, check_random_state, ch
 from labelloop.strategies.uncertainty import _score
 
 __all__ = [
+    "distinct_top_within_budget",
+    "sentence_density",
     "mnlp",
     "random_within_budget",
     "sequence_least_confidence",
@@ -242,3 +248,127 @@ def random_within_budget(
     price = _check_costs(costs)
     limit = _check_budget(budget)
     return _fill(check_random_state(random_state).permutation(price.size), price, limit)
+
+
+def _word_set(sentence: Any, i: int) -> frozenset[str]:
+    if isinstance(sentence, str) or not isinstance(sentence, Sequence):
+        raise ValidationError(
+            f"tokens[{i}] must be a list of tokens (str or Token)", field=f"tokens.{i}"
+        )
+    return frozenset(str(getattr(t, "text", t)).lower() for t in sentence)
+
+
+def distinct_top_within_budget(
+    scores: ArrayLike,
+    costs: ArrayLike,
+    tokens: Sequence[Sequence[Any]],
+    *,
+    budget: float,
+    max_overlap: float = 0.6,
+    random_state: None | int | np.random.Generator = None,
+) -> np.ndarray:
+    """Like :func:`top_within_budget`, but without near-duplicates in one batch.
+
+    Sentences are taken best first; one whose set of (lowercased) words overlaps a
+    sentence already taken by more than ``max_overlap`` (Jaccard: shared words over all
+    words of the two) is passed over. Only if the budget is not filled that way are the
+    passed-over sentences taken, best first, so the batch spends what it may.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,)
+    costs : array-like of shape (n_samples,)
+        Cost of labelling each sentence (its tokens), >= 0.
+    tokens : sequence of sentences
+        Each sentence's tokens (str or :class:`~labelloop.ner.tokens.Token`).
+    budget : float
+        Total cost allowed, > 0.
+    max_overlap : float in [0, 1], default=0.6
+        The largest word overlap two sentences of one batch may have before the later
+        one waits; 1 keeps every sentence (then this is :func:`top_within_budget`).
+    random_state : None, int or numpy.random.Generator, default=None
+        Breaks exact ties at random.
+
+    Returns
+    -------
+    indices : ndarray of int, in the order taken
+
+    Examples
+    --------
+    >>> distinct_top_within_budget(
+    ...     [0.9, 0.8, 0.5], [3, 3, 3],
+    ...     [["big", "news", "today"], ["BIG", "news", "today"], ["quiet", "day", "here"]],
+    ...     budget=6,
+    ... )
+    array([0, 2])
+    """
+    checked = check_scores(scores)
+    price = _check_costs(costs)
+    if price.shape != checked.shape:
+        raise ValidationError(f"{price.size} costs for {checked.size} scores", field="costs")
+    if isinstance(tokens, str) or len(tokens) != checked.shape[0]:
+        raise ValidationError(
+            f"tokens must hold one sentence per score ({checked.shape[0]})", field="tokens"
+        )
+    if (
+        isinstance(max_overlap, bool)
+        or not isinstance(max_overlap, int | float)
+        or not (0.0 <= max_overlap <= 1.0)
+    ):
+        raise ValidationError(
+            f"max_overlap must be a number in [0, 1], got {max_overlap!r}", field="max_overlap"
+        )
+    limit = _check_budget(budget)
+    word_sets = [_word_set(sentence, i) for i, sentence in enumerate(tokens)]
+    rng = check_random_state(random_state)
+    shuffled = rng.permutation(checked.shape[0])
+    order = shuffled[np.argsort(-checked[shuffled], kind="stable")]
+    picked: list[int] = []
+    taken: list[frozenset[str]] = []
+    waiting: list[int] = []
+    spent = 0.0
+    for index in order:
+        if spent >= limit:
+            break
+        cost = price[index]
+        if spent + cost > limit:
+            continue
+        words = word_sets[index]
+        if any(len(words & other) > max_overlap * len(words | other) for other in taken):
+            waiting.append(int(index))
+            continue
+        picked.append(int(index))
+        taken.append(words)
+        spent += cost
+    for index in waiting:
+        if spent >= limit:
+            break
+        if spent + price[index] <= limit:
+            picked.append(index)
+            spent += price[index]
+    return np.asarray(picked, dtype=np.intp)
+
+
+def sentence_density(tokens: Sequence[Sequence[Any]]) -> np.ndarray:
+    """How typical each sentence is of the others: mean cosine similarity of TF-IDF words.
+
+    Information density (Settles and Craven 2008): multiplied into an uncertainty score
+    (``score * density ** beta``) it keeps a pick away from odd sentences that are
+    uncertain because nothing else looks like them. Words are lowercased; each value is
+    in [0, 1].
+
+    Examples
+    --------
+    >>> d = sentence_density([["big", "news"], ["big", "news", "today"], ["zzz"]])
+    >>> bool(d[0] > d[2])
+    True
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence) or not tokens:
+        raise ValidationError("tokens must be a non-empty list of sentences", field="tokens")
+    words = [sorted(_word_set(sentence, i)) for i, sentence in enumerate(tokens)]
+    vectorizer = TfidfVectorizer(analyzer=lambda x: x, sublinear_tf=True)
+    matrix = vectorizer.fit_transform(words)  # rows L2-normalised
+    mean = np.asarray(matrix.mean(axis=0)).ravel()
+    return np.clip(matrix @ mean, 0.0, 1.0)
