@@ -622,3 +622,39 @@ def test_every_annotator_is_the_default_and_the_threshold_is_a_setting(database,
     )
     assert _fused_status(database, other, "i0")[0] == "annotated"
 
+
+@pytest.mark.parametrize("out", ["ds", "boxes.parquet"])
+def test_a_hugging_face_export_imports_again_as_it_is(database, tmp_path, out):
+    project = box_project(database, tmp_path)
+    _images(database, tmp_path, project, 3)
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[CAT, DOG]
+    )
+    annotate.record_annotation(database, actor="ann", project=project, external_id="i1", label=[])
+    report = export_items(database, project=project, format="hf", out=tmp_path / out)
+    assert report.n_records == 3
+    again = box_project(database, tmp_path, name="again")
+    imported = import_items(
+        database, actor="cli:test", project=again, path=tmp_path / out, format="hf"
+    )
+    assert imported.n_imported == 3 and imported.n_labelled == 2
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _payloads(database, again) == _payloads(database, project)
+
+
+def test_a_bad_hugging_face_box_dataset_imports_nothing(database, tmp_path):
+    import datasets
+
+    write_images(tmp_path, ["0.png", "1.png"])
+    project = box_project(database, tmp_path)
+    objects = [
+        {"bbox": [[2.0, 3.0, 20.0, 30.0]], "label": ["cat"]},
+        {"bbox": [[2.0, 3.0, 20.0, 300.0]], "label": ["cat"]},  # below the 48 px image
+    ]
+    data = {"id": ["a", "b"], "image": ["0.png", "1.png"], "objects": objects}
+    datasets.Dataset.from_dict(data).save_to_disk(str(tmp_path / "ds"))
+    with pytest.raises((ImportDataError, ValidationError)) as raised:
+        import_items(database, actor="cli:test", project=project, path=tmp_path / "ds")
+    assert "line 2" in str(raised.value) or getattr(raised.value, "line", None) == 2
+    assert "boxes.0.bbox" in str(raised.value) or raised.value.field == "boxes.0.bbox"
+    assert _final_labels(database, project) == {}
