@@ -44,8 +44,8 @@ EXPORT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "conll", "label_st
 # What an entity project exports: its spans need JSON or an entity format.
 _ENTITY_EXPORTS = ("jsonl", "conll", "label_studio", "hf")
 _ITEM_EXPORTS = ("jsonl", "csv", "parquet", "label_studio", "hf")
-# What a box project exports: its boxes need JSON (box JSONL, COCO, Label Studio).
-_BOX_EXPORTS = ("jsonl", "coco", "label_studio")
+# What a box project exports: box JSONL, COCO, Label Studio, or a Hugging Face dataset.
+_BOX_EXPORTS = ("jsonl", "coco", "label_studio", "hf")
 _BATCH = 10_000
 _PROVENANCE = ("annotators", "reviewers", "label_source", "dataset_version")
 
@@ -287,6 +287,8 @@ def _check_version(version: Any) -> None:
 
 def _columns(session: Session, scope: _Scope, labelled_only: bool) -> list[str]:
     """The payload keys of every exported item, in first-seen order, around the fixed keys."""
+    if scope.task_type == "boxes":  # the box record's keys (`_records`)
+        return ["id", "image", "width", "height", scope.label_key, "meta", *_PROVENANCE]
     keys: dict[str, None] = {}
     for rows in _item_batches(session, scope, labelled_only):
         for row in rows:
@@ -314,7 +316,8 @@ def export_items(
         The project's id or name.
     format : {"jsonl", "csv", "parquet", "conll", "label_studio", "hf"}
         A box project (``boxes``) exports jsonl (``image``, ``width``, ``height`` and its
-        boxes under ``boxes``), coco or label_studio (``rectanglelabels`` results).
+        boxes under ``boxes``), coco, label_studio (``rectanglelabels`` results) or hf
+        (boxes under ``objects``: ``{bbox: [[x1, y1, x2, y2], ...], label: [...]}``).
         An entity project (``ner``) exports jsonl (spans under ``spans``), conll (BIO, its
         tokens from the default tokenizer), label_studio (``labels`` results) or hf;
         other projects jsonl, csv, parquet, label_studio (``choices`` results, with each

@@ -15,6 +15,15 @@ Rules
    dataset reads back to the records it was written from.
 4. ``datasets`` is imported only when one of these functions runs; without it they
    raise `ValidationError` saying how to install it.
+5. A box project's dataset has the columns ``id``, ``image`` (the image file's path,
+   relative to the media root, as box JSONL has it), ``width`` and ``height`` (pixels)
+   and ``objects``, the layout of Hugging Face detection sets:
+   ``{"bbox": [[x1, y1, x2, y2], ...], "label": [class, ...]}``, corners in pixels
+   (``bbox_format`` xyxy, not COCO's x, y, width, height), ``label`` a list of
+   ``ClassLabel`` over the project's labels (class names as strings are read too).
+   A null ``objects`` is an unlabelled image; empty lists are an image with nothing in
+   it. `box_rows` turns such rows into box records' ``boxes``, naming the row and the
+   field (``objects.bbox.<i>``, ``objects.label``) of what it cannot read.
 """
 
 from __future__ import annotations
@@ -26,7 +35,10 @@ from typing import Any
 
 from labelloop.exceptions import ImportDataError, ValidationError
 
-__all__ = ["check_local_dataset", "read_hf", "write_hf"]
+__all__ = ["BOX_COLUMN", "box_rows", "check_local_dataset", "read_hf", "write_hf"]
+
+#: The column of a box project's boxes (rule 5).
+BOX_COLUMN = "objects"
 
 _BATCH_ROWS = 10_000
 _KNOWN_STRINGS = ("id", "label_source", "meta")
@@ -190,6 +202,66 @@ def _struct_decoder(datasets: Any, fields: Mapping[str, Any]) -> Any:
     return decode
 
 
+def box_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], *, source: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rule 5: rows read by `read_hf` with their ``objects`` turned into ``boxes``.
+
+    Raises
+    ------
+    ImportDataError
+        Naming the source, the row and the field of a malformed ``objects`` cell.
+    """
+    for number, row in rows:
+
+        def fail(message: str, field: str, number: int = number) -> ImportDataError:
+            return ImportDataError(message, path=source, line=number, field=field)
+
+        if "boxes" in row:
+            raise fail(
+                f"a box dataset holds its boxes in {BOX_COLUMN!r} "
+                "({bbox: [[x1, y1, x2, y2], ...], label: [...]}), not 'boxes'",
+                "boxes",
+            )
+        if BOX_COLUMN not in row:
+            yield number, row
+            continue
+        objects = row.pop(BOX_COLUMN)
+        if objects is None:
+            row["boxes"] = None
+            yield number, row
+            continue
+        if not isinstance(objects, Mapping) or set(objects) != {"bbox", "label"}:
+            raise fail(
+                f"{BOX_COLUMN} must be {{bbox: [[x1, y1, x2, y2], ...], label: [...]}}, "
+                f"got {objects!r}",
+                BOX_COLUMN,
+            )
+        bboxes, labels = objects["bbox"] or [], objects["label"] or []
+        if not isinstance(bboxes, list) or not isinstance(labels, list):
+            raise fail("bbox and label must be lists", BOX_COLUMN)
+        if len(bboxes) != len(labels):
+            raise fail(
+                f"{len(bboxes)} boxes but {len(labels)} labels: one label per box",
+                f"{BOX_COLUMN}.label",
+            )
+        boxes = []
+        for position, (bbox, label) in enumerate(zip(bboxes, labels, strict=True)):
+            if not isinstance(bbox, list) or len(bbox) != 4:
+                raise fail(
+                    f"box {position} must be [x1, y1, x2, y2] in pixels, got {bbox!r}",
+                    f"{BOX_COLUMN}.bbox.{position}",
+                )
+            if not isinstance(label, str):
+                raise fail(
+                    f"box {position} has no class name, got {label!r}",
+                    f"{BOX_COLUMN}.label.{position}",
+                )
+            boxes.append({"bbox": bbox, "label": label})
+        row["boxes"] = boxes
+        yield number, row
+
+
 def write_hf(
     records: Iterable[Mapping[str, Any]],
     path: str | Path,
@@ -209,8 +281,9 @@ def write_hf(
         A directory to ``save_to_disk`` to, or the Parquet file to write.
     columns : sequence of str
         The columns, in order.
-    label_key : {"label", "labels", "spans"}
-        The label's column: one class, several classes, or entity spans.
+    label_key : {"label", "labels", "spans", "boxes"}
+        The label's column: one class, several classes, entity spans, or boxes (written
+        as ``objects``, rule 5).
     label_names : sequence of str
         The project's labels, the ``ClassLabel`` names.
     parquet : bool, default False
@@ -221,7 +294,8 @@ def write_hf(
     datasets = _datasets()
     names = list(label_names)
     index = {name: i for i, name in enumerate(names)}
-    data: dict[str, list[Any]] = {column: [] for column in columns}
+    named = {column: BOX_COLUMN if column == "boxes" == label_key else column for column in columns}
+    data: dict[str, list[Any]] = {named[column]: [] for column in columns}
     for record in records:
         for column in columns:
             value = record.get(column)
@@ -229,8 +303,8 @@ def write_hf(
                 value = _encode(value, label_key, index)
             elif column == "meta":
                 value = json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
-            data[column].append(value)
-    features = _features(datasets, data, label_key, names)
+            data[named[column]].append(value)
+    features = _features(datasets, data, named[label_key], names, boxes=label_key == "boxes")
     dataset = datasets.Dataset.from_dict(data, features=features)
     if parquet:
         dataset.to_parquet(str(path))
@@ -246,11 +320,21 @@ def _encode(value: Any, label_key: str, index: Mapping[str, int]) -> Any:
         return index[value]
     if label_key == "labels":
         return [index[v] for v in value]
+    if label_key == "boxes":
+        return {
+            "bbox": [[float(v) for v in box["bbox"]] for box in value],
+            "label": [index[box["label"]] for box in value],
+        }
     return [{"start": s["start"], "end": s["end"], "label": index[s["label"]]} for s in value]
 
 
 def _features(
-    datasets: Any, data: Mapping[str, list[Any]], label_key: str, names: list[str]
+    datasets: Any,
+    data: Mapping[str, list[Any]],
+    label_key: str,
+    names: list[str],
+    *,
+    boxes: bool = False,
 ) -> Any:
     import pyarrow as pa
 
@@ -258,7 +342,14 @@ def _features(
     string = datasets.Value("string")
     features: dict[str, Any] = {}
     for column, values in data.items():
-        if column == label_key:
+        if column == label_key and boxes:
+            corners = datasets.List(datasets.Value("float64"))
+            features[column] = {"bbox": datasets.List(corners), "label": datasets.List(classes)}
+        elif boxes and column in ("width", "height"):
+            features[column] = datasets.Value("int64")
+        elif boxes and column == "image":
+            features[column] = string
+        elif column == label_key:
             if label_key == "label":
                 features[column] = classes
             elif label_key == "labels":

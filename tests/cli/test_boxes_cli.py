@@ -75,3 +75,30 @@ def test_a_box_project_round_trip_on_the_command_line(run, tmp_path):
     annotators = run("annotators", "truth")
     assert annotators.exit_code == 0, annotators.output
     assert "box F1" in annotators.stdout
+
+
+def test_hugging_face_boxes_out_and_in_on_the_command_line(run, tmp_path):
+    assert run("project", "create", "det", "--task", "boxes", "--labels", "cat,dog").exit_code == 0
+    rows = [
+        {"id": "a", "image": "imgs/0.png", "boxes": [{"bbox": [1, 2, 30, 20], "label": "dog"}]},
+        {"id": "b", "image": "imgs/1.png", "boxes": []},
+        {"id": "c", "image": "imgs/2.png"},
+    ]
+    (tmp_path / "boxes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run("import", "det", "boxes.jsonl").exit_code == 0
+    exported = run("export", "det", "--format", "hf", "--out", "det-hf")
+    assert exported.exit_code == 0, exported.output
+    assert run("project", "create", "copy", "--task", "boxes", "--labels", "cat,dog").exit_code == 0
+    imported = run("import", "copy", "det-hf")  # auto: a saved dataset
+    assert imported.exit_code == 0, imported.output
+    again = run("export", "copy", "--format", "jsonl", "--out", "copy.jsonl")
+    assert again.exit_code == 0, again.output
+    records = [json.loads(line) for line in (tmp_path / "copy.jsonl").read_text().splitlines()]
+    assert {r["id"]: r.get("boxes") for r in records} == {
+        "a": [{"bbox": [1.0, 2.0, 30.0, 20.0], "label": "dog"}],
+        "b": [],
+        "c": None,
+    }
+    assert {r["id"]: r["image"] for r in records} == {
+        "a": "imgs/0.png", "b": "imgs/1.png", "c": "imgs/2.png"
+    }  # fmt: skip

@@ -458,8 +458,8 @@ def test_the_whole_loop_of_a_box_project(database, tmp_path):
             if user is bob and task.item.external_id == "2.png":
                 boxes = [{**CAT, "label": "dog"}]  # bob names the class wrong once
             annotate.submit_annotation(database, task_id=task.id, user=user, label=boxes)
-    # Boxes a pixel apart are different labels to the final-label rule: every image the
-    # two drew boxes on goes to review, where the reviewer settles it.
+    # Boxes a pixel apart are the same boxes, fused; the wrong class is a disagreement,
+    # and only that image goes to review, where the reviewer settles it.
     rev = make_user(database, "rev", role="reviewer")
     reviewed = set()
     while leased := review.lease_next_review(database, project_id=project, user=rev):
@@ -468,7 +468,10 @@ def test_the_whole_loop_of_a_box_project(database, tmp_path):
         review.submit_review(
             database, review_task_id=leased.id, user=rev, verdict="correct", label=drawn[name]
         )
-    assert reviewed == {"0.png", "1.png", "2.png"}  # both drew nothing on 3.png: agreed
+    assert reviewed == {"2.png"}  # both drew nothing on 3.png: agreed
+    assert _final_labels(database, project)["0.png"] == [
+        {"bbox": [30.5, 5.0, 60.0, 40.0], "label": "dog"}
+    ]
     report = agreement_report(database, project)
     # Boxes a pixel apart match (IoU well above 0.5); the wrong class does not.
     assert report["box_f1"] == pytest.approx(2 * 3 / (4 + 4), abs=1e-6)
@@ -501,3 +504,157 @@ def test_model_disagrees_compares_boxes_by_iou(database, tmp_path):
         database, actor="ann", project=project, external_id="i1", label=[{**near, "label": "dog"}]
     )
     assert other.item_status == "in_review"
+
+
+def _fused_status(db, project, external_id):
+    with db.read() as session:
+        item = session.execute(
+            select(ItemRow).where(ItemRow.project_id == project, ItemRow.external_id == external_id)
+        ).scalar_one()
+        return item.status, item.final_label
+
+
+def _shifted(box, dx=0.0, dy=0.0, label=None):
+    x1, y1, x2, y2 = box["bbox"]
+    return {"bbox": [x1 + dx, y1 + dy, x2 + dx, y2 + dy], "label": label or box["label"]}
+
+
+def test_two_annotators_boxes_a_little_apart_fuse_into_the_final_label(database, tmp_path):
+    project = box_project(database, tmp_path, overlap=2)
+    _images(database, tmp_path, project, 1)
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[CAT, DOG]
+    )
+    assert _fused_status(database, project, "i0") == ("open", None)
+    # bob lists them the other way round, each box a pixel or two off
+    info = annotate.record_annotation(
+        database, actor="bob", project=project, external_id="i0",
+        label=[_shifted(DOG, 2, 1), _shifted(CAT, 1, 0)],
+    )  # fmt: skip
+    assert info.item_status == "annotated"
+    status, final = _fused_status(database, project, "i0")
+    assert status == "annotated"
+    assert final == [
+        {"bbox": [2.5, 3.0, 20.5, 30.0], "label": "cat"},
+        {"bbox": [31.0, 5.5, 61.0, 40.5], "label": "dog"},
+    ]
+
+
+def test_boxes_the_annotators_do_not_share_go_to_review_named(database, tmp_path):
+    project = box_project(database, tmp_path, overlap=2)
+    _images(database, tmp_path, project, 2)
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[CAT, DOG]
+    )
+    info = annotate.record_annotation(
+        database, actor="bob", project=project, external_id="i0", label=[CAT]
+    )
+    assert info.item_status == "in_review"
+    # same place, other class: no match either
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i1", label=[CAT]
+    )
+    annotate.record_annotation(
+        database, actor="bob", project=project, external_id="i1", label=[{**CAT, "label": "dog"}]
+    )
+    assert _fused_status(database, project, "i0") == ("in_review", None)
+    rev = make_user(database, "rev", role="reviewer")
+    first = review.lease_next_review(database, project_id=project, user=rev)
+    assert first.item.external_id == "i0" and first.reason == "boxes_disagree"
+    assert first.disagreement == ("ann's box 1 (dog [30, 5, 60, 40]), drawn by 1 annotator(s)",)
+    review.submit_review(
+        database, review_task_id=first.id, user=rev, verdict="correct", label=[CAT, DOG]
+    )
+    second = review.lease_next_review(database, project_id=project, user=rev)
+    assert second.item.external_id == "i1"
+    assert [line.split(" (")[0] for line in second.disagreement] == ["ann's box 0", "bob's box 0"]
+    assert _fused_status(database, project, "i0") == ("accepted", [CAT, DOG])
+
+
+def test_a_majority_of_three_annotators_decides_each_box(database, tmp_path):
+    project = box_project(database, tmp_path, overlap=3, box_consensus_share=0.6)
+    _images(database, tmp_path, project, 2)
+    # i0: all three draw the cat, ann alone adds a dog: the dog is outvoted 2 to 1
+    for actor, boxes in (
+        ("ann", [CAT, DOG]), ("bob", [_shifted(CAT, 1)]), ("cy", [_shifted(CAT, 2)]),
+    ):  # fmt: skip
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="i0", label=boxes
+        )
+    assert _fused_status(database, project, "i0") == (
+        "annotated", [{"bbox": [3.0, 3.0, 21.0, 30.0], "label": "cat"}],
+    )  # fmt: skip
+    # i1: two of three draw the dog: it stays; the median of the three cats
+    update_settings(database, actor="cli:test", project=project, changes={"box_fuse": "median"})
+    for actor, boxes in (
+        ("ann", [CAT, DOG]), ("bob", [_shifted(CAT, 1), DOG]), ("cy", [_shifted(CAT, 4)]),
+    ):  # fmt: skip
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="i1", label=boxes
+        )
+    status, final = _fused_status(database, project, "i1")
+    assert status == "annotated"
+    assert final == [{"bbox": [3.0, 3.0, 21.0, 30.0], "label": "cat"}, DOG_FLOAT]
+
+
+DOG_FLOAT = {"bbox": [30.0, 5.0, 60.0, 40.0], "label": "dog"}
+
+
+def test_every_annotator_is_the_default_and_the_threshold_is_a_setting(database, tmp_path):
+    project = box_project(database, tmp_path, overlap=3)
+    _images(database, tmp_path, project, 1)
+    for actor, boxes in (("ann", [CAT, DOG]), ("bob", [CAT, DOG]), ("cy", [CAT])):
+        annotate.record_annotation(
+            database, actor=actor, project=project, external_id="i0", label=boxes
+        )
+    assert _fused_status(database, project, "i0") == ("in_review", None)
+    with pytest.raises(ValidationError) as raised:
+        update_settings(
+            database, actor="cli:test", project=project, changes={"box_consensus_share": 0.5}
+        )
+    assert raised.value.field == "box_consensus_share"
+    # far apart boxes (IoU about 0.33) match only under a lower threshold
+    other = box_project(database, tmp_path, name="loose", overlap=2, box_consensus_iou=0.3)
+    _images(database, tmp_path, other, 1)
+    annotate.record_annotation(database, actor="ann", project=other, external_id="i0", label=[CAT])
+    annotate.record_annotation(
+        database, actor="bob", project=other, external_id="i0", label=[_shifted(CAT, 9)]
+    )
+    assert _fused_status(database, other, "i0")[0] == "annotated"
+
+
+@pytest.mark.parametrize("out", ["ds", "boxes.parquet"])
+def test_a_hugging_face_export_imports_again_as_it_is(database, tmp_path, out):
+    project = box_project(database, tmp_path)
+    _images(database, tmp_path, project, 3)
+    annotate.record_annotation(
+        database, actor="ann", project=project, external_id="i0", label=[CAT, DOG]
+    )
+    annotate.record_annotation(database, actor="ann", project=project, external_id="i1", label=[])
+    report = export_items(database, project=project, format="hf", out=tmp_path / out)
+    assert report.n_records == 3
+    again = box_project(database, tmp_path, name="again")
+    imported = import_items(
+        database, actor="cli:test", project=again, path=tmp_path / out, format="hf"
+    )
+    assert imported.n_imported == 3 and imported.n_labelled == 2
+    assert _final_labels(database, again) == _final_labels(database, project)
+    assert _payloads(database, again) == _payloads(database, project)
+
+
+def test_a_bad_hugging_face_box_dataset_imports_nothing(database, tmp_path):
+    import datasets
+
+    write_images(tmp_path, ["0.png", "1.png"])
+    project = box_project(database, tmp_path)
+    objects = [
+        {"bbox": [[2.0, 3.0, 20.0, 30.0]], "label": ["cat"]},
+        {"bbox": [[2.0, 3.0, 20.0, 300.0]], "label": ["cat"]},  # below the 48 px image
+    ]
+    data = {"id": ["a", "b"], "image": ["0.png", "1.png"], "objects": objects}
+    datasets.Dataset.from_dict(data).save_to_disk(str(tmp_path / "ds"))
+    with pytest.raises((ImportDataError, ValidationError)) as raised:
+        import_items(database, actor="cli:test", project=project, path=tmp_path / "ds")
+    assert "line 2" in str(raised.value) or getattr(raised.value, "line", None) == 2
+    assert "boxes.0.bbox" in str(raised.value) or raised.value.field == "boxes.0.bbox"
+    assert _final_labels(database, project) == {}

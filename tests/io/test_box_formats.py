@@ -219,3 +219,74 @@ def test_matching_is_one_to_one_and_by_label():
     with pytest.raises(ValidationError) as raised:
         check_boxes([cat, {"bbox": [0, 0, 10, 10], "label": "cat", "extra": 1}])
     assert raised.value.field == "boxes.1.extra"
+
+
+HF_COLUMNS = ["id", "image", "width", "height", "boxes", "meta"]
+
+
+def _hf_read(path):
+    from labelloop.io.hf import box_rows, read_hf
+
+    rows = [row for _, row in box_rows(read_hf(path), source=str(path))]
+    for row in rows:
+        row.setdefault("boxes", None)
+    return rows
+
+
+def _with_nulls(records):
+    out = []
+    for r in _plain(records):
+        out.append({"boxes": None, **r})
+    return out
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=box_records(), parquet=st.booleans())
+def test_hugging_face_boxes_round_trip_is_lossless(tmp_path, records, parquet):
+    from labelloop.io.hf import write_hf
+
+    path = tmp_path / ("boxes.parquet" if parquet else "boxes")
+    if path.is_dir():
+        import shutil
+
+        shutil.rmtree(path)
+    n = write_hf(
+        records, path, columns=HF_COLUMNS, label_key="boxes", label_names=LABELS, parquet=parquet
+    )
+    assert n == len(records)
+    assert _plain(_hf_read(path)) == _with_nulls(records)
+
+
+def test_hugging_face_boxes_are_objects_with_class_labels(tmp_path):
+    import datasets
+
+    from labelloop.io.hf import write_hf
+
+    record = {"id": "a", "image": "a.png", "width": 64, "height": 48,
+              "boxes": [{"bbox": [1.0, 2.0, 30.0, 40.0], "label": "dog"}]}  # fmt: skip
+    write_hf([record], tmp_path / "ds", columns=HF_COLUMNS, label_key="boxes", label_names=LABELS)
+    dataset = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert dataset.features["objects"]["label"].feature.names == LABELS
+    assert dataset[0]["objects"] == {"bbox": [[1.0, 2.0, 30.0, 40.0]], "label": [1]}
+    assert "boxes" not in dataset.column_names
+
+
+@pytest.mark.parametrize(
+    ("objects", "field"),
+    [
+        ({"bbox": [[1.0, 2.0, 3.0, 4.0]], "label": []}, "objects.label"),
+        ({"bbox": [[1.0, 2.0, 3.0]], "label": ["cat"]}, "objects.bbox.0"),
+        ({"bbox": [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]], "label": ["cat", "dog"]}, "objects.bbox.1"),
+    ],
+)
+def test_a_bad_hugging_face_box_row_names_row_and_field(tmp_path, objects, field):
+    import datasets
+
+    good = {"bbox": [[1.0, 2.0, 3.0, 4.0]], "label": ["cat"]}
+    data = {"id": ["a", "b"], "image": ["a.png", "b.png"], "objects": [good, objects]}
+    datasets.Dataset.from_dict(data).save_to_disk(str(tmp_path / "ds"))
+    with pytest.raises(ImportDataError) as raised:
+        _hf_read(tmp_path / "ds")
+    assert raised.value.field == field and raised.value.line == 2

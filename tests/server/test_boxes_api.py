@@ -117,3 +117,45 @@ def test_pushed_boxes_order_the_queue_and_boxes_are_labelled(world) -> None:
     agreement = world.call("admin", "GET", f"{API}/projects/{project}/metrics/agreement")
     assert agreement.status_code == 200, agreement.text
     assert agreement.json()["iou_threshold"] == 0.5
+
+
+def test_two_annotators_boxes_fuse_or_go_to_review_named(world) -> None:
+    from labelloop.engine import users
+
+    project = _box_project(world, overlap=2)
+    _, token = users.create_user(
+        world.db, actor="cli:test", name="second", role="annotator", projects=[project]
+    )
+    world.tokens["second"] = token
+    changed = world.call(
+        "admin", "PATCH", f"{API}/projects/{project}/settings", json={"box_consensus_share": 0.4}
+    )
+    assert changed.status_code == 422 and changed.json()["field"] == "box_consensus_share"
+    jitter = {"bbox": [3.0, 4.0, 21.0, 30.0], "label": "cat"}
+    drawn = {
+        "annotator": {"i0": [CAT], "i1": [CAT, DOG], "i2": []},
+        "second": {"i0": [jitter], "i1": [CAT], "i2": []},
+    }
+    finals = {}
+    for who in ("annotator", "second"):
+        for _ in range(3):
+            task = world.call(who, "POST", f"{API}/projects/{project}/tasks/next").json()
+            name = task["item"]["external_id"]
+            done = world.call(
+                who,
+                "POST",
+                f"{API}/tasks/{task['id']}/annotations",
+                json={"boxes": drawn[who][name]},
+            )
+            assert done.status_code == 201, done.text
+            finals[name] = (done.json()["item_status"], done.json()["final_label"])
+    assert finals["i0"] == ("annotated", [{"bbox": [2.5, 3.5, 20.5, 30.0], "label": "cat"}])
+    assert finals["i1"] == ("in_review", None)
+    assert finals["i2"] == ("annotated", [])
+    leased = world.call("reviewer", "POST", f"{API}/projects/{project}/reviews/next")
+    assert leased.status_code == 200, leased.text
+    body = leased.json()
+    assert body["item"]["external_id"] == "i1" and body["reason"] == "boxes_disagree"
+    assert body["disagreement"] == [
+        "annotator's box 1 (dog [30, 5, 60, 40]), drawn by 1 annotator(s)"
+    ]

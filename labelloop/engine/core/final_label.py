@@ -31,6 +31,13 @@ Rules
    project's votes, stores it, and settles again every item with two or more voters
    that is ``annotated`` or ``in_review`` (an accepted item keeps its reviewer's label),
    by the method in force.
+7. In a box project (task type ``boxes``), a complete item with votes from two or more
+   annotators (each annotator's newest vote) is decided by fusing their boxes
+   (`labelloop.boxes.fuse_boxes`) under the settings ``box_consensus_iou``,
+   ``box_consensus_share`` and ``box_fuse``: a decided fusion is the winner (its fused
+   boxes), an undecided one goes to review with the reason ``boxes_disagree``
+   (`box_disagreement` names the boxes). For the ``annotators_disagree`` policy the
+   annotators agree when every box was drawn by every one of them.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ from labelloop.store.tables import (
 __all__ = [
     "LABELLED_STATUSES",
     "VOTING_SOURCES",
+    "box_disagreement",
     "imported_decision",
     "item_columns",
     "latest_prediction",
@@ -139,6 +147,37 @@ def _standing_review(session: Session, item_id: int) -> tuple[str, Any] | None:
     return review.verdict, review.corrected_label
 
 
+def _box_fusion(project: ProjectRow, rows: Any) -> Any:
+    """Rule 7: the fusion of a box item's annotators' newest boxes, or None (one voter)."""
+    from labelloop.boxes import fuse_boxes, needed_annotators
+
+    newest: dict[str, Any] = {}
+    for row in rows:  # oldest first: an annotator's newest vote stays
+        if row.source != AUTO_SOURCE:
+            newest.pop(row.actor, None)
+            newest[row.actor] = row.label
+    if len(newest) < 2:
+        return None
+    settings = effective_settings(project)
+    return fuse_boxes(
+        list(newest.items()),
+        threshold=float(settings["box_consensus_iou"]),
+        needed=needed_annotators(len(newest), float(settings["box_consensus_share"])),
+        method=str(settings["box_fuse"]),
+    )
+
+
+def box_disagreement(session: Session, project: ProjectRow, item_id: int) -> list[str]:
+    """Rule 7: the boxes a box item's annotators do not agree on, each named; [] if none."""
+    if project.task_type != "boxes":
+        return []
+    rows = session.execute(_VOTES, {"item_id": item_id}).all()
+    fusion = _box_fusion(project, rows)
+    if fusion is None:
+        return []
+    return [box.describe() for box in fusion.unmatched]
+
+
 def _policy_reason(
     session: Session, project: ProjectRow, item: ItemRow, labels: list[Any], winner: Any
 ) -> str | None:
@@ -200,15 +239,27 @@ def _decide(
         )
     complete = task is None or task.needed <= 0 or auto_only
     consensus = None
-    if complete and not auto_only:
+    undecided = "tie"
+    if complete and not auto_only and project.task_type == "boxes":
+        fusion = _box_fusion(project, rows)
+        if fusion is not None:
+            consensus = (fusion.boxes, fusion.decided)
+            undecided = "boxes_disagree"
+            if fusion.unanimous:
+                labels = [fusion.boxes]  # rule 7: jitter is no disagreement for the policies
+    elif complete and not auto_only:
         consensus = _weighed_winner(session, project, rows)
-    draft = decide_label(labels, complete=complete, source=source, consensus=consensus)
+    draft = decide_label(
+        labels, complete=complete, source=source, consensus=consensus, undecided=undecided
+    )
     if draft.status != "annotated" or source in ("import", AUTO_SOURCE):
         return draft
     due = _policy_reason(session, project, item, labels, draft.final_label)
     if not due:
         return draft
-    return decide_label(labels, complete=complete, due=due, source=source, consensus=consensus)
+    return decide_label(
+        labels, complete=complete, due=due, source=source, consensus=consensus, undecided=undecided
+    )
 
 
 def _weighed_winner(session: Session, project: ProjectRow, rows: Any) -> tuple[Any, bool] | None:

@@ -13,7 +13,10 @@ The rule, in order:
 4. The consensus label wins: the majority label, or under the project's ``consensus``
    setting ``dawid_skene`` the most probable label given each voter's estimated
    confusion matrix (`labelloop.engine.core.consensus`); a tie goes to review (status
-   ``in_review``, no final label).
+   ``in_review``, no final label). A box project's items with two or more annotators
+   are decided by their fused boxes instead (`labelloop.boxes.fuse_boxes`, in
+   `labelloop.engine.core.final_label`): undecided boxes go to review with the reason
+   ``boxes_disagree``. Entity projects compare span lists exactly: equal lists agree.
 5. A winner whose review is due by the project's review policy is provisional: status
    ``in_review`` with that label.
 6. Otherwise the winner is final: status ``annotated``.
@@ -182,6 +185,7 @@ def decide_label(
     reviewed_label: Any = None,
     source: str = "human",
     consensus: tuple[Any, bool] | None = None,
+    undecided: str = "tie",
 ) -> LabelDecision:
     """Apply the final-label rule to one item.
 
@@ -202,6 +206,9 @@ def decide_label(
     consensus : (label, bool), optional
         Rule 4's winner and whether it is strict, decided by Dawid-Skene; default: the
         majority of ``labels``.
+    undecided : str
+        The review reason when rule 4 finds no strict winner (``tie``; a box project's
+        undecided fusion says ``boxes_disagree``).
 
     Returns
     -------
@@ -219,7 +226,9 @@ def decide_label(
         return LabelDecision(status="open", final_label=None, source=None)
     winner, strict = _majority(labels) if consensus is None else consensus
     if not strict:
-        return LabelDecision(status="in_review", final_label=None, source=None, review_reason="tie")
+        return LabelDecision(
+            status="in_review", final_label=None, source=None, review_reason=undecided
+        )
     if due is not None:
         return LabelDecision(
             status="in_review", final_label=winner, source=source, review_reason=due

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the CLI reads the table for its help without loading the st
 
 __all__ = [
     "BOX_SCORES",
+    "BOX_FUSE_METHODS",
     "BOX_UNCERTAINTIES",
     "CONSENSUS_METHODS",
     "DEFAULT_SETTINGS",
@@ -143,6 +144,17 @@ def _open_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+def _majority_share(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"setting {name!r} must be a number, got {value!r}", field=name)
+    if not 0.5 < value <= 1:
+        raise ValidationError(
+            f"setting {name!r} must be above 0.5 and at most 1 (a majority), got {value}",
+            field=name,
+        )
+    return float(value)
+
+
 def _flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"setting {name!r} must be true or false, got {value!r}", field=name)
@@ -177,6 +189,8 @@ GROUP_SAMPLING_MODES: tuple[str, ...] = ("off", "minmax", "balance")
 BOX_SCORES: tuple[str, ...] = ("max", "mean", "sum", "topk", "unsure")
 #: Where a box's uncertainty comes from: its score, or its class probabilities.
 BOX_UNCERTAINTIES: tuple[str, ...] = ("score", "probabilities")
+#: How several annotators' matched boxes combine into one (`labelloop.boxes.fuse_boxes`).
+BOX_FUSE_METHODS: tuple[str, ...] = ("mean", "median")
 # Sentence scores of an entity project's rounds (`labelloop.models.crf.SEQUENCE_SCORES`).
 NER_SCORES: tuple[str, ...] = (
     "mnlp",
@@ -385,6 +399,18 @@ SETTINGS: tuple[Setting, ...] = (
             "box projects: boxes the team can afford to draw or check; the stopping "
             "verdict says stop once spent",
             _optional(_integer(1)), "int", 1, in_form=True),
+    Setting("box_consensus_iou", 0.5,
+            "box projects with overlap: the IoU from which two annotators' same-label boxes "
+            "are the same box",
+            _number(0.05, 1, high_open=False), "number", 0.05, 1, in_form=True),
+    Setting("box_consensus_share", 1.0,
+            "box projects with overlap: the share of an item's annotators who must agree on "
+            "each box (drawn, or not there); 1 for every annotator, else a majority above 0.5",
+            _majority_share, "number", 0.5, 1, in_form=True),
+    Setting("box_fuse", "mean",
+            "box projects with overlap: how matched boxes combine into the final box: "
+            "mean or median of each coordinate",
+            _one_of(BOX_FUSE_METHODS), "choice", in_form=True, choices=BOX_FUSE_METHODS),
     Setting("ner_score", "mnlp",
             "entity projects: how a round scores a sentence: mnlp (length-normalised "
             "log-probability of the best tags), least_confidence, token_entropy_mean, "

@@ -299,11 +299,25 @@ def _open_boxes(
     fmt = detect_format(source) if format == "auto" else format
     if source.suffix.lower() == ".json" and format == "auto":
         fmt = "label_studio" if _is_json_array(source) else "coco"
-    if fmt not in ("media", "jsonl", "coco", "label_studio"):
+    if fmt not in ("media", "jsonl", "coco", "label_studio", "hf"):
         raise ImportDataError(
-            f"a boxes project does not import {fmt}: use a directory of images, jsonl, coco "
-            "or label_studio",
+            f"a boxes project does not import {fmt}: use a directory of images, jsonl, coco, "
+            "label_studio or hf",
             path=name,
+        )
+    if fmt == "hf":
+        from labelloop.io.hf import box_rows, read_hf
+
+        if settings.get("media_root") is None:
+            settings["media_root"] = str(source.resolve().parent)
+        rows = box_rows(read_hf(source), source=name)
+        digest = file_sha256(source) if source.is_file() else None
+        return (
+            name,
+            fmt,
+            digest,
+            [],
+            box_records(rows, source=name, media_root=settings["media_root"]),
         )
     if fmt == "media":
         if settings.get("media_root") is None:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from labelloop.engine.core.final_label import VOTING_SOURCES, latest_prediction
+from labelloop.engine.core.final_label import VOTING_SOURCES, box_disagreement, latest_prediction
 from labelloop.engine.core.identity import REVIEW_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import (
     AnnotationInfo,
@@ -65,6 +65,9 @@ class ReviewTaskInfo:
     model_guess: ModelGuess | None
     provisional_label: Any
     lease_expires_at: dt.datetime
+    #: A box project's boxes the annotators did not agree on, each named (reason
+    #: ``boxes_disagree``); empty otherwise.
+    disagreement: tuple[str, ...] = ()
 
 
 def under_review(session: Session, item_id: int) -> list[AnnotationRow]:
@@ -106,6 +109,7 @@ def _review_info(session: Session, task: ReviewTaskRow) -> ReviewTaskInfo:
         model_guess=_model_guess(session, item.id, multi_label=project.multi_label),
         provisional_label=item.final_label,
         lease_expires_at=task.lease_expires_at,
+        disagreement=tuple(box_disagreement(session, project, item.id)),
     )
 
 

@@ -15,11 +15,12 @@ Rules
    the boxes they hold and how many are unsure, and the boxes labelled so far.
 4. A box project with no pushed predictions still gets its round (the dataset version);
    the note says to push the detector's boxes.
+5. The round's row, audit event and webhooks are written by
+   `labelloop.engine.rounds.record.record_round`, as for every round.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -29,16 +30,13 @@ from labelloop.engine.core import priority
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.project import resolve_project
 from labelloop.engine.rounds.inputs import annotation_ids, read_labelled, snapshot_project
-from labelloop.engine.rounds.record import RoundInfo, _announce, _round_info
-from labelloop.engine.rounds.versions import add_dataset_version, next_number
-from labelloop.store.audit import append_event
+from labelloop.engine.rounds.record import RoundInfo, record_round
+from labelloop.engine.rounds.versions import add_dataset_version
 from labelloop.store.db import Database
 from labelloop.store.tables import (
-    ItemRow,
     ModelVersionRow,
     PredictionRow,
     ProjectRow,
-    RoundRow,
     TaskRow,
     utcnow,
 )
@@ -144,45 +142,16 @@ def box_round(db: Database, *, actor: str, project: int | str) -> RoundInfo:
             "n_boxes_labelled": labelled_boxes(train_set.labels),
             "pool_size": len(open_tasks),
         }
-        number = next_number(session, RoundRow.number, RoundRow.project_id, proj.id)
-        round_row = RoundRow(
-            project_id=proj.id,
-            number=number,
-            dataset_version_id=dataset.id,
-            model_version_id=None,
-            strategy=BOX_ROUND_STRATEGY,
-            batch=batch_ids,
-            metrics=json.loads(json.dumps(metrics, default=float)),
-            n_labels=len(train_set.item_ids),
-            created_at=read_at,
-        )
-        session.add(round_row)
-        session.flush()
-        append_event(
+        return record_round(
             session,
-            project_id=proj.id,
+            proj.id,
             actor=actor,
-            action="round.completed",
-            target=f"round:{number}",
-            after={
-                "round": number,
-                "dataset_version": dataset.version,
-                "model_version": None,
-                "n_labels": len(train_set.item_ids),
-                "strategy": BOX_ROUND_STRATEGY,
-                "batch_size": len(batch_ids),
-                "n_reprioritised": len(ranked),
-            },
+            dataset=(dataset.id, dataset.version),
+            model=None,
+            strategy=BOX_ROUND_STRATEGY,
+            batch_ids=batch_ids,
+            metrics=metrics,
+            n_labels=len(train_set.item_ids),
+            n_reprioritised=len(ranked),
+            read_at=read_at,
         )
-        external = (
-            dict(
-                session.execute(
-                    select(ItemRow.id, ItemRow.external_id).where(ItemRow.id.in_(batch_ids))
-                ).all()
-            )
-            if batch_ids
-            else {}
-        )
-        info = _round_info(round_row, external, {dataset.id: dataset.version}, {})
-        _announce(session, proj.id, info)
-        return info

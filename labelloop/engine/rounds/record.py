@@ -40,7 +40,7 @@ from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import DatasetVersionRow, ModelVersionRow, ProjectRow, RoundRow
 
-__all__ = ["RoundInfo", "list_rounds", "read_rounds", "write_round"]
+__all__ = ["RoundInfo", "list_rounds", "read_rounds", "record_round", "write_round"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,6 @@ def write_round(
     """Commit the round, its batch (first in the queue again) and its events (rules 1-5)."""
     with db.transaction() as session:
         session.execute(select(ProjectRow.id).where(ProjectRow.id == project.id).with_for_update())
-        number = next_number(session, RoundRow.number, RoundRow.project_id, project.id)
         if versions is None:
             dataset = add_dataset_version(
                 session, project, actor=actor, train_set=train_set, annotations=annotations
@@ -128,40 +127,83 @@ def write_round(
             dataset_id, dataset_version = versions.dataset_id, versions.dataset_version
             model_trained(session, project.id, actor=actor, versions=versions)
         put_batch_first(session, db.dialect, project.id, scored, priorities)
-        round_row = RoundRow(
-            project_id=project.id,
-            number=number,
-            dataset_version_id=dataset_id,
-            model_version_id=versions.model_id if versions else None,
-            strategy=scored.strategy,
-            batch=list(scored.batch_ids),
-            metrics=json.loads(json.dumps(metrics, default=float)),
-            n_labels=len(train_set.item_ids),
-            created_at=read_at,
-        )
-        session.add(round_row)
-        session.flush()
-        append_event(
+        return record_round(
             session,
-            project_id=project.id,
+            project.id,
             actor=actor,
-            action="round.completed",
-            target=f"round:{number}",
-            after={
-                "round": number,
-                "dataset_version": dataset_version,
-                "model_version": versions.model_version if versions else None,
-                "n_labels": len(train_set.item_ids),
-                "strategy": scored.strategy,
-                "batch_size": len(scored.batch_ids),
-                "n_reprioritised": n_reprioritised,
-            },
+            dataset=(dataset_id, dataset_version),
+            model=(versions.model_id, versions.model_version) if versions else None,
+            strategy=scored.strategy,
+            batch_ids=list(scored.batch_ids),
+            metrics=metrics,
+            n_labels=len(train_set.item_ids),
+            n_reprioritised=n_reprioritised,
+            read_at=read_at,
         )
-        external = external_ids(session, scored.batch_ids)
-        models = {versions.model_id: versions.model_version} if versions else {}
-        info = _round_info(round_row, external, {dataset_id: dataset_version}, models)
-        _announce(session, project.id, info)
-        return info
+
+
+def record_round(
+    session: Session,
+    project_id: int,
+    *,
+    actor: str,
+    dataset: tuple[int, int],
+    model: tuple[int, int] | None,
+    strategy: str,
+    batch_ids: list[int],
+    metrics: dict[str, Any],
+    n_labels: int,
+    n_reprioritised: int,
+    read_at: dt.datetime,
+) -> RoundInfo:
+    """The round's row, its ``round.completed`` audit event and its webhooks, in the
+    caller's transaction (which holds the project's row lock); every kind of round
+    records itself here.
+
+    Parameters
+    ----------
+    dataset : (id, version)
+        The dataset version the round read.
+    model : (id, version) or None
+        The model version it trained, if any.
+    batch_ids : list of int
+        Item ids of the batch, in order.
+    """
+    number = next_number(session, RoundRow.number, RoundRow.project_id, project_id)
+    round_row = RoundRow(
+        project_id=project_id,
+        number=number,
+        dataset_version_id=dataset[0],
+        model_version_id=model[0] if model else None,
+        strategy=strategy,
+        batch=batch_ids,
+        metrics=json.loads(json.dumps(metrics, default=float)),
+        n_labels=n_labels,
+        created_at=read_at,
+    )
+    session.add(round_row)
+    session.flush()
+    append_event(
+        session,
+        project_id=project_id,
+        actor=actor,
+        action="round.completed",
+        target=f"round:{number}",
+        after={
+            "round": number,
+            "dataset_version": dataset[1],
+            "model_version": model[1] if model else None,
+            "n_labels": n_labels,
+            "strategy": strategy,
+            "batch_size": len(batch_ids),
+            "n_reprioritised": n_reprioritised,
+        },
+    )
+    external = external_ids(session, batch_ids)
+    models = {model[0]: model[1]} if model else {}
+    info = _round_info(round_row, external, {dataset[0]: dataset[1]}, models)
+    _announce(session, project_id, info)
+    return info
 
 
 def _announce(session: Session, project_id: int, info: RoundInfo) -> None:

@@ -106,7 +106,10 @@
     }
     if (boxes) boxes.show(task);
     if (boxes) {
-      guess.textContent = "";  // the model's boxes are one of the sources under the image
+      // The model's boxes are one of the sources under the image; what the annotators
+      // did not agree on is named here.
+      const open = task.disagreement || [];
+      guess.textContent = open.length ? "Not agreed: " + open.join("; ") + "." : "";
     } else if (ner) {
       spanData = null;
       guess.textContent = "Asking the model…";
