@@ -17,6 +17,7 @@ cases that store labels and train models.
 from labelloop.engine.label_studio.client import (
     backend_request,
     results_to_probabilities,
+    results_to_regions,
     setup_request,
 )
 from labelloop.engine.label_studio.events import (
@@ -64,6 +65,7 @@ __all__ = [
     "project_label_config",
     "read_event",
     "results_to_probabilities",
+    "results_to_regions",
     "setup_request",
     "task_external_id",
 ]
