@@ -118,6 +118,10 @@ def choose_control(
     )
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def choose_region_control(
     label_config: str, *, task_type: str, labels: Sequence[str]
 ) -> RegionControl:
@@ -142,7 +146,8 @@ def choose_region_control(
         others = ", ".join([f"Choices {c.name}" for c in config.choices] + list(config.unsupported))
         raise ValidationError(
             f"label config has no <{tag}> control: a {task_type} project fills <{tag}> "
-            f"over an <{object_tag.title()}>, and this config has {others or 'no control tags'}",
+            f"over {_article(object_tag)} <{object_tag.title()}>, and this config has "
+            f"{others or 'no control tags'}",
             field=_FIELD,
         )
     reasons = []
@@ -150,7 +155,7 @@ def choose_region_control(
         if control.object_tag != object_tag:
             reasons.append(
                 f"<{tag} name={control.name!r}> labels a <{control.object_tag}>, "
-                f"not an <{object_tag.title()}>"
+                f"not {_article(object_tag)} <{object_tag.title()}>"
             )
             continue
         missing = [label for label in labels if label not in control.labels]
