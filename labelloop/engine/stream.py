@@ -5,7 +5,7 @@ automation on and the model certified sure of it), or **parked** (kept in the po
 batch rounds may still pick it); the answer says which and why. The rules:
 
 1. An offered record is checked like an imported one
-   (`labelloop.io.records.record_from_mapping`): text and tabular projects only, no
+   (`labelloop.io.records.record_from_mapping`): text, tabular and entity projects, no
    label (labels come from people, or later through an import), an id not yet in the
    project (else `ConflictError` naming it), content not yet in the project (else
    `ConflictError` naming the item that has it). Nothing is written for a refusal.
@@ -34,6 +34,14 @@ batch rounds may still pick it); the answer says which and why. The rules:
    first (`priority.ASKED_BONUS` plus their place by informativeness), and stay there
    through later rounds and pushes; parked ones take their place by informativeness
    (in the unscored range, in a random order, before a model).
+7. Entity (``ner``) projects: an offered record is a text (``{"id", "text", "meta"}``,
+   no ``spans``); the latest round's CRF (`labelloop.models.entities.EntityModel`)
+   scores its sentence under the project's ``ner_score`` setting (MNLP by default), the
+   scale entity rounds rank the pool by, and the same budget rules decide. The
+   prediction written keeps the predicted spans as its ``structure``, as a round's
+   does. Nothing is auto-labelled (auto-labelling certifies class thresholds, which an
+   entity model has none of). Box projects are refused: labelloop trains no box model
+   that could score an arriving image.
 """
 
 from __future__ import annotations
@@ -80,7 +88,7 @@ if TYPE_CHECKING:  # scikit-learn and skops load on first use, not with the engi
 
 __all__ = ["StreamOffer", "StreamStatus", "offer_item", "stream_policy", "stream_status"]
 
-_KINDS = {"classification": "text", "tabular": "tabular"}
+_KINDS = {"classification": "text", "tabular": "tabular", "ner": "text"}
 _CACHE_SIZE = 8
 
 
@@ -163,10 +171,24 @@ def _check_record(project: Any, record: Any, source: str | None, line: int | Non
     """Rule 1's checks that need no transaction."""
     kind = _KINDS.get(project.task_type)
     if kind is None:
+        why = (
+            ": labelloop trains no box model to score an arriving image by (push a "
+            "detector's boxes to the pool instead)"
+            if project.task_type == "boxes"
+            else " (import its items instead)"
+        )
         raise ValidationError(
-            f"stream mode takes text and tabular projects; {project.name!r} is a "
-            f"{project.task_type} project (import its items instead)",
+            f"stream mode takes text, tabular and entity projects; {project.name!r} is a "
+            f"{project.task_type} project{why}",
             field="task_type",
+        )
+    if project.task_type == "ner" and isinstance(record, dict) and "spans" in record:
+        raise ImportDataError(
+            "an offered item carries no spans: people label what the stream asks "
+            "(import labelled items instead)",
+            path=source,
+            line=line,
+            field="spans",
         )
     checked = record_from_mapping(record, kind=kind, source=source, line=line)
     if checked.label is not None:
@@ -192,6 +214,11 @@ def _score(
     from labelloop.models.builtin import ItemInput
 
     model = _MODELS.get(db, project.id, ranked_by[1])
+    if project.task_type == "ner":
+        # Rule 7: the CRF's sentence score on the project's ner_score scale.
+        measure = str(effective_settings(project)["ner_score"])
+        predicted = model.predict([model.text_of(payload)], method=measure)
+        return float(predicted.informativeness[0]), {"structure": list(predicted.spans[0])}
     # One row: scikit-learn's checks of its parameters and of finite input cost more than
     # the transform and the prediction (the model and its features are its own).
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
@@ -326,8 +353,16 @@ def offer_item(
         checked = _check_record(row, record, source, line)
         ranked_by = ranking_model(session, row.id)
         settings = effective_settings(row)
-        cut = None if ranked_by is None else certified_cut(session, row, ranked_by[0])
+        cut = (
+            None
+            if ranked_by is None or row.task_type == "ner"
+            else certified_cut(session, row, ranked_by[0])
+        )
     informative, proba = _score(db, row, checked.payload, ranked_by)
+    structure = None
+    if row.task_type == "ner" and proba is not None:
+        # An entity prediction holds spans, not class probabilities (rule 7).
+        structure, proba = proba["structure"], {}
     hit = None if cut is None or proba is None else cut.clears(proba, list(row.labels))
     policy = stream_policy(settings, row.id)
     with db.transaction() as session:
@@ -398,6 +433,7 @@ def offer_item(
                     "probabilities": proba,
                     "score": informative,
                     "created_at": now,
+                    **({"structure": structure} if structure is not None else {}),
                 },
             )
         if hit is not None:

@@ -11,7 +11,12 @@ Rules
    also ``single-radio``) or ``choice="multiple"``; its values are the ``value`` attributes
    of its ``<Choice>`` children (an ``alias`` is what results carry when set). Every other
    control tag (``Labels``, ``RectangleLabels``, ``TextArea``, ``Rating``, ``Taxonomy``,
-   ...) is listed in `LabelConfig.unsupported` and never filled.
+   ...) is listed in `LabelConfig.unsupported` and never filled by a classification
+   project.
+5. Region controls (`RegionControl`): ``<Labels>`` (entity spans over a ``<Text>``,
+   result type ``labels``) and ``<RectangleLabels>`` (boxes on an ``<Image>``, result
+   type ``rectanglelabels``) are kept in `LabelConfig.regions`, with their ``<Label>``
+   values and the tag of the object they point at, for entity and box projects.
 2. Object tags are the tags with a ``name`` and a ``value`` starting with ``$`` (``Text``,
    ``Image``, ``HyperText``, ...); ``value="$text"`` names the task data field ``text``.
 3. A control's ``toName`` must name an object tag of the config; a config that is not
@@ -32,9 +37,11 @@ from labelloop.exceptions import ValidationError
 __all__ = [
     "ChoicesControl",
     "LabelConfig",
+    "RegionControl",
     "box_label_config_for",
     "label_config_for",
     "parse_label_config",
+    "span_label_config_for",
 ]
 
 _FIELD = "label_config"
@@ -69,6 +76,34 @@ class ChoicesControl:
 
 
 @dataclass(frozen=True)
+class RegionControl:
+    """A ``<Labels>`` or ``<RectangleLabels>`` control tag (rule 5).
+
+    Attributes
+    ----------
+    name : str
+        The results' ``from_name``.
+    to_name : str
+        The results' ``to_name``.
+    type : {"labels", "rectanglelabels"}
+        The results' ``type``.
+    labels : tuple of str
+        Its ``<Label>`` values, in order.
+    object_tag : str
+        The tag of the object it points at, lower case (``text``, ``image``, ...).
+    data_field : str or None
+        The task data field that object shows.
+    """
+
+    name: str
+    to_name: str
+    type: str
+    labels: tuple[str, ...]
+    object_tag: str
+    data_field: str | None
+
+
+@dataclass(frozen=True)
 class LabelConfig:
     """What labelloop reads of a label config.
 
@@ -81,11 +116,49 @@ class LabelConfig:
     objects : dict
         Object tag name -> the task data field it shows (None when its value is not
         ``$field``).
+    regions : tuple of RegionControl
+        The ``<Labels>`` and ``<RectangleLabels>`` controls, in document order (rule 5).
     """
 
     choices: tuple[ChoicesControl, ...]
     unsupported: tuple[str, ...]
     objects: dict[str, str | None]
+    regions: tuple[RegionControl, ...] = ()
+
+
+_REGION_TAGS = {"labels": "labels", "rectanglelabels": "rectanglelabels"}
+
+
+def _region_control(
+    element: ElementTree.Element, objects: dict[str, str | None], object_tags: dict[str, str]
+) -> RegionControl:
+    tag = element.tag
+    name = element.attrib.get("name", "")
+    first = element.attrib.get("toName", "").split(",")[0].strip()
+    if not name or not first:
+        raise ValidationError(
+            f"label config: every <{tag}> needs a name and a toName attribute", field=_FIELD
+        )
+    if first not in objects:
+        known = ", ".join(sorted(objects)) or "none"
+        raise ValidationError(
+            f"label config: <{tag} name={name!r}> points at toName={first!r}, which no "
+            f"object tag names (object tags: {known})",
+            field=_FIELD,
+        )
+    values = [
+        child.attrib.get("alias") or child.attrib.get("value")
+        for child in element.iter()
+        if child.tag.lower() == "label"
+    ]
+    return RegionControl(
+        name=name,
+        to_name=first,
+        type=_REGION_TAGS[tag.lower()],
+        labels=tuple(v for v in values if v),
+        object_tag=object_tags[first],
+        data_field=objects[first],
+    )
 
 
 def _is_object(element: ElementTree.Element) -> bool:
@@ -176,7 +249,9 @@ def parse_label_config(text: str) -> LabelConfig:
     objects = {
         el.attrib["name"]: _data_field(el.attrib["value"]) for el in root.iter() if _is_object(el)
     }
+    object_tags = {el.attrib["name"]: el.tag.lower() for el in root.iter() if _is_object(el)}
     choices: list[ChoicesControl] = []
+    regions: list[RegionControl] = []
     unsupported: list[str] = []
     for element in root.iter():
         tag = element.tag.lower()
@@ -184,9 +259,16 @@ def parse_label_config(text: str) -> LabelConfig:
             continue
         if tag == "choices":
             choices.append(_choices_control(element, objects))
-        else:
-            unsupported.append(f"{element.tag} {element.attrib.get('name', '')}".strip())
-    return LabelConfig(choices=tuple(choices), unsupported=tuple(unsupported), objects=objects)
+            continue
+        if tag in _REGION_TAGS:
+            regions.append(_region_control(element, objects, object_tags))
+        unsupported.append(f"{element.tag} {element.attrib.get('name', '')}".strip())
+    return LabelConfig(
+        choices=tuple(choices),
+        unsupported=tuple(unsupported),
+        objects=objects,
+        regions=tuple(regions),
+    )
 
 
 def box_label_config_for(labels: list[str]) -> str:
@@ -203,6 +285,23 @@ def box_label_config_for(labels: list[str]) -> str:
     return (
         '<View><Image name="image" value="$image"/>'
         f'<RectangleLabels name="label" toName="image">{options}</RectangleLabels></View>'
+    )
+
+
+def span_label_config_for(labels: list[str], *, text_field: str = "text") -> str:
+    """The label config of an entity project: one ``<Text>`` and its ``<Labels>``, the
+    names the entity exports use (``from_name`` label, ``to_name`` text).
+
+    Examples
+    --------
+    >>> print(span_label_config_for(["PER"]))  # doctest: +NORMALIZE_WHITESPACE
+    <View><Labels name="label" toName="text"><Label value="PER"/></Labels><Text
+    name="text" value="$text"/></View>
+    """
+    options = "".join(f"<Label value={quoteattr(label)}/>" for label in labels)
+    return (
+        f'<View><Labels name="label" toName="text">{options}</Labels>'
+        f'<Text name="text" value={quoteattr("$" + text_field)}/></View>'
     )
 
 

@@ -122,6 +122,7 @@ class ModelPuller:
                 labels=project.labels,
                 multi_label=project.multi_label,
                 items=[(item.id, item.payload) for item in items],
+                task_type=project.task_type,
             )
         return {
             "project_id": project.id,
@@ -134,11 +135,24 @@ class ModelPuller:
     ) -> tuple[str, list[dict[str, Any]]]:
         if self.protocol == "label-studio":
             results = answer["results"]
+            first = results[0] if results and isinstance(results[0], dict) else {}
+            version = answer.get("model_version") or first.get("model_version") or "label-studio"
+            if project.task_type in label_studio.REGION_KINDS:
+                key = "spans" if project.task_type == "ner" else "boxes"
+                regions = label_studio.results_to_regions(
+                    results,
+                    task_type=project.task_type,
+                    labels=project.labels,
+                    payloads=[item.payload for item in items],
+                )
+                return str(version), [
+                    {"item_id": item.external_id, key: found}
+                    for item, found in zip(items, regions, strict=False)
+                    if found is not None
+                ]
             probabilities = label_studio.results_to_probabilities(
                 results, labels=project.labels, multi_label=project.multi_label
             )
-            first = results[0] if results and isinstance(results[0], dict) else {}
-            version = answer.get("model_version") or first.get("model_version") or "label-studio"
             pushes = [
                 {"item_id": item.external_id, "probabilities": p}
                 for item, p in zip(items, probabilities, strict=False)
@@ -157,6 +171,7 @@ class ModelPuller:
             created_at=project.created_at,
             labels=project.labels,
             multi_label=project.multi_label,
+            task_type=project.task_type,
         )
         response = self.client.post(self.url.removesuffix("/predict") + "/setup", json=request)
         response.raise_for_status()  # the pull loop logs it and asks again next time

@@ -43,3 +43,31 @@ def test_refusals_are_4xx_naming_the_field(world) -> None:
         world.call(None, "POST", _stream(world), json={"id": "s6", "text": "a"}).status_code == 401
     )
     assert world.call("admin", "GET", _stream(world)).json()["arrivals"] == 1
+
+
+def test_entity_projects_take_offers_and_box_projects_say_why_not(world) -> None:
+    made = {}
+    for name, task_type, labels in (("ents", "ner", ["PER"]), ("pics", "boxes", ["cat"])):
+        created = world.call(
+            "admin",
+            "POST",
+            f"{API}/projects",
+            json={"name": name, "task_type": task_type, "labels": labels},
+        )
+        assert created.status_code == 201, created.text
+        made[task_type] = created.json()["id"]
+    offered = world.call(
+        "admin", "POST", f"{API}/projects/{made['ner']}/stream", json={"id": "e1", "text": "Bo ran"}
+    )
+    assert offered.status_code == 200, offered.text
+    assert offered.json()["decision"] in ("ask", "park")
+    spans = world.call(
+        "admin",
+        "POST",
+        f"{API}/projects/{made['ner']}/stream",
+        json={"id": "e2", "text": "Bo", "spans": [{"start": 0, "end": 2, "label": "PER"}]},
+    )
+    assert (spans.status_code, spans.json()["field"]) == (422, "spans")
+    boxes = world.call("admin", "POST", f"{API}/projects/{made['boxes']}/stream", json={"id": "i1"})
+    assert (boxes.status_code, boxes.json()["field"]) == (422, "task_type")
+    assert "no box model" in boxes.json()["detail"]

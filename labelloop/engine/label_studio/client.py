@@ -19,6 +19,16 @@ Rules
    shares the rest equally among the other labels; a multi-label one gives each chosen
    label the confidence and every other label one minus it. A prediction with no usable
    choice, or one naming a label the project does not have, gives None (skipped).
+4. Entity (``ner``) and box projects: the label config is a ``<Labels name="label">``
+   over ``<Text name="text">`` (`labelloop.io.label_studio.span_label_config_for`) or a
+   ``<RectangleLabels name="label">`` over ``<Image name="image">``
+   (`labelloop.io.label_studio.box_label_config_for`). A prediction's ``labels`` or
+   ``rectanglelabels`` results (of the ``label`` control; of any control when none
+   names it) become spans or boxes (`results_to_regions`), read by the file importer's
+   converters: spans checked against the item's text, percent coordinates turned into
+   pixels of the item's image. Each keeps its result's ``score``, else the prediction's,
+   when in (0, 1], else 1. No such result: nothing found (an empty list). A malformed
+   result or a label the project does not have gives None (skipped).
 """
 
 from __future__ import annotations
@@ -27,9 +37,20 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from labelloop.io.label_studio import label_config_for
+from labelloop.exceptions import ValidationError
+from labelloop.io.label_studio import (
+    box_label_config_for,
+    label_config_for,
+    span_label_config_for,
+)
 
-__all__ = ["CONTROL_NAME", "backend_request", "results_to_probabilities", "setup_request"]
+__all__ = [
+    "CONTROL_NAME",
+    "backend_request",
+    "results_to_probabilities",
+    "results_to_regions",
+    "setup_request",
+]
 
 CONTROL_NAME = "label"
 
@@ -39,6 +60,14 @@ def _project_uid(project_id: int, created_at: dt.datetime) -> str:
     return f"{project_id}.{int(created_at.timestamp())}"
 
 
+def _config(task_type: str, labels: Sequence[str], multi_label: bool, text_field: str) -> str:
+    if task_type == "ner":
+        return span_label_config_for(list(labels), text_field=text_field)
+    if task_type == "boxes":
+        return box_label_config_for(list(labels))
+    return label_config_for(list(labels), multi_label=multi_label, text_field=text_field)
+
+
 def setup_request(
     *,
     project_id: int,
@@ -46,11 +75,12 @@ def setup_request(
     labels: Sequence[str],
     multi_label: bool,
     text_field: str = "text",
+    task_type: str = "classification",
 ) -> dict[str, Any]:
-    """The ``/setup`` request Label Studio sends when a project connects (rule 1)."""
+    """The ``/setup`` request Label Studio sends when a project connects (rules 1, 4)."""
     return {
         "project": _project_uid(project_id, created_at),
-        "schema": label_config_for(list(labels), multi_label=multi_label, text_field=text_field),
+        "schema": _config(task_type, labels, multi_label, text_field),
         "hostname": "",
         "access_token": "",
         "model_version": None,
@@ -65,6 +95,7 @@ def backend_request(
     multi_label: bool,
     items: Sequence[tuple[int, Mapping[str, Any]]],
     text_field: str = "text",
+    task_type: str = "classification",
 ) -> dict[str, Any]:
     """The ``/predict`` request for ``items`` (row id, payload) of a project (rule 1).
 
@@ -81,9 +112,7 @@ def backend_request(
         "tasks": [{"id": item_id, "data": dict(payload)} for item_id, payload in items],
         "model_version": None,
         "project": _project_uid(project_id, created_at),
-        "label_config": label_config_for(
-            list(labels), multi_label=multi_label, text_field=text_field
-        ),
+        "label_config": _config(task_type, labels, multi_label, text_field),
         "params": {"login": None, "password": None, "context": None},
     }
 
@@ -145,3 +174,87 @@ def results_to_probabilities(
     if not isinstance(results, list):
         return []
     return [_probabilities(prediction, labels, multi_label) for prediction in results]
+
+
+class _Skip:
+    """Errors of the file converters inside a backend's answer: the prediction is skipped."""
+
+    path = None
+    number = None
+
+    def __call__(self, message: str, field: str) -> ValidationError:
+        return ValidationError(message, field=field)
+
+
+def _regions(
+    prediction: Any, task_type: str, labels: Sequence[str], payload: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    from labelloop.io.label_studio_json import RectangleResults, SpanResults
+
+    if not isinstance(prediction, Mapping) or not isinstance(prediction.get("result"), list):
+        return None
+    result_type = "labels" if task_type == "ner" else "rectanglelabels"
+    candidates = [
+        r for r in prediction["result"] if isinstance(r, Mapping) and r.get("type") == result_type
+    ]
+    named = [r for r in candidates if r.get("from_name") == CONTROL_NAME]
+    chosen = named or candidates
+    kind: Any = SpanResults() if task_type == "ner" else RectangleResults()
+    record = (
+        {"text": payload.get("text")}
+        if task_type == "ner"
+        else {k: payload[k] for k in ("width", "height") if k in payload}
+    )
+    try:
+        regions = kind.read(chosen, record, "prediction", _Skip())
+    except ValidationError:  # the converters' ImportDataError is one too
+        return None
+    if any(region["label"] not in labels for region in regions):
+        return None
+    if task_type == "ner":
+        # The converter sorts spans; their results' scores follow them by position.
+        scores = {
+            (r["value"]["start"], r["value"]["end"], r["value"]["labels"][0]): r.get("score")
+            for r in chosen
+        }
+        return [
+            {
+                **span,
+                "score": _confidence(
+                    scores.get((span["start"], span["end"], span["label"])),
+                    prediction.get("score"),
+                ),
+            }
+            for span in regions
+        ]
+    return [
+        {**box, "score": _confidence(result.get("score"), prediction.get("score"))}
+        for box, result in zip(regions, chosen, strict=True)
+    ]
+
+
+def results_to_regions(
+    results: Any,
+    *,
+    task_type: str,
+    labels: Sequence[str],
+    payloads: Sequence[Mapping[str, Any]],
+) -> list[list[dict[str, Any]] | None]:
+    """The spans or boxes of each prediction of a backend's ``results`` (rule 4), for the
+    items whose ``payloads`` were sent, in order.
+
+    Examples
+    --------
+    >>> results_to_regions(
+    ...     [{"result": [{"type": "labels", "from_name": "label", "to_name": "text",
+    ...                   "value": {"start": 0, "end": 3, "labels": ["PER"]},
+    ...                   "score": 0.9}]}],
+    ...     task_type="ner", labels=["PER"], payloads=[{"text": "Bob ran"}])
+    [[{'start': 0, 'end': 3, 'label': 'PER', 'score': 0.9}]]
+    """
+    if not isinstance(results, list):
+        return []
+    return [
+        _regions(prediction, task_type, labels, payload)
+        for prediction, payload in zip(results, payloads, strict=False)
+    ]

@@ -13,6 +13,11 @@ Rules
 3. The label config labelloop suggests for a project (`project_label_config`) is one
    ``<Text>`` showing the field the project's model reads (its ``model.text_field``,
    default ``text``) and one ``<Choices>`` with the project's labels, in order.
+5. An entity (``ner``) project's control is the first ``<Labels>`` over a ``<Text>``, a
+   box project's the first ``<RectangleLabels>`` over an ``<Image>``, that holds every
+   label of the project (`choose_region_control`); extra labels are allowed, and a
+   result using one is refused. No control fits: `ValidationError` (field
+   ``label_config``) naming the control tags found, or the labels each lacks.
 4. A task is the item whose external id is ``task.data[id_field]`` when the project's
    ``label_studio_id_field`` setting names a field, else ``ls-<task id>``.
 """
@@ -24,10 +29,30 @@ from typing import Any
 
 from labelloop.engine.core.project import resolve_project
 from labelloop.exceptions import ValidationError
-from labelloop.io.label_studio import ChoicesControl, label_config_for, parse_label_config
+from labelloop.io.label_studio import (
+    ChoicesControl,
+    RegionControl,
+    label_config_for,
+    parse_label_config,
+    span_label_config_for,
+)
 from labelloop.store.db import Database
 
-__all__ = ["ID_PREFIX", "choose_control", "project_label_config", "task_external_id"]
+__all__ = [
+    "ID_PREFIX",
+    "REGION_KINDS",
+    "choose_any_control",
+    "choose_control",
+    "choose_region_control",
+    "project_label_config",
+    "task_external_id",
+]
+
+#: Region projects: task type -> (control tag, result type, object tag it labels).
+REGION_KINDS = {
+    "ner": ("Labels", "labels", "text"),
+    "boxes": ("RectangleLabels", "rectanglelabels", "image"),
+}
 
 #: External ids of items made from Label Studio tasks without an id field: ls-<task id>.
 ID_PREFIX = "ls-"
@@ -93,6 +118,68 @@ def choose_control(
     )
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def choose_region_control(
+    label_config: str, *, task_type: str, labels: Sequence[str]
+) -> RegionControl:
+    """The ``<Labels>`` or ``<RectangleLabels>`` control of an entity or box project (rule 5).
+
+    Raises
+    ------
+    ValidationError
+        The config cannot be read, or no control fits (``field="label_config"``).
+
+    Examples
+    --------
+    >>> xml = ('<View><Text name="t" value="$text"/><Labels name="e" toName="t">'
+    ...        '<Label value="PER"/></Labels></View>')
+    >>> choose_region_control(xml, task_type="ner", labels=["PER"]).name
+    'e'
+    """
+    tag, result_type, object_tag = REGION_KINDS[task_type]
+    config = parse_label_config(label_config)
+    found = [c for c in config.regions if c.type == result_type]
+    if not found:
+        others = ", ".join([f"Choices {c.name}" for c in config.choices] + list(config.unsupported))
+        raise ValidationError(
+            f"label config has no <{tag}> control: a {task_type} project fills <{tag}> "
+            f"over {_article(object_tag)} <{object_tag.title()}>, and this config has "
+            f"{others or 'no control tags'}",
+            field=_FIELD,
+        )
+    reasons = []
+    for control in found:
+        if control.object_tag != object_tag:
+            reasons.append(
+                f"<{tag} name={control.name!r}> labels a <{control.object_tag}>, "
+                f"not {_article(object_tag)} <{object_tag.title()}>"
+            )
+            continue
+        missing = [label for label in labels if label not in control.labels]
+        if missing:
+            reasons.append(f"<{tag} name={control.name!r}> lacks {', '.join(map(repr, missing))}")
+            continue
+        return control
+    raise ValidationError(
+        f"label config does not match the project's labels ({', '.join(labels)}): "
+        + "; ".join(reasons),
+        field=_FIELD,
+    )
+
+
+def choose_any_control(
+    label_config: Any, *, task_type: str, labels: Sequence[str], multi_label: bool
+) -> ChoicesControl | RegionControl:
+    """The control a project's results fill: `choose_region_control` for entity and box
+    projects, `choose_control` for the others."""
+    if task_type in REGION_KINDS:
+        return choose_region_control(label_config, task_type=task_type, labels=labels)
+    return choose_control(label_config, labels=labels, multi_label=multi_label)
+
+
 def task_external_id(task: Mapping[str, Any], *, id_field: str | None, where: str) -> str:
     """The external id of the item a task is (rule 4); ``where`` names the task in errors.
 
@@ -134,6 +221,8 @@ def project_label_config(db: Database, project: int | str) -> str:
             return box_label_config_for(list(row.labels))
         spec = (row.settings or {}).get("model")
         text_field = spec.get("text_field", "text") if isinstance(spec, Mapping) else "text"
+        if row.task_type == "ner":
+            return span_label_config_for(list(row.labels), text_field=text_field)
         return label_config_for(
             list(row.labels), multi_label=row.multi_label, text_field=text_field
         )

@@ -14,8 +14,19 @@ Rules
    result when none is) and its probability as the result's ``score``.
 3. Without a trained model every task gets ``{"model_version": "labelloop-untrained",
    "result": []}``: no guess and no score, rather than a made-up one.
-4. Text and tabular projects only: an image project's items are files labelloop serves,
-   not URLs in task data, so it is refused (`ValidationError`, field ``project``).
+4. Text and tabular classification projects are predicted live; an image
+   classification project's items are files labelloop serves, not URLs in task data, so
+   it is refused (`ValidationError`, field ``project``).
+5. Entity (``ner``) and box projects are answered from what labelloop holds
+   (`predict_region_tasks`): each task is the item `matching.task_external_id` names,
+   and its prediction is the item's latest prediction with a structure (a CRF round's
+   or a client model's spans or boxes): ``score`` is that prediction's informativeness;
+   each span becomes a ``labels`` result (``value: {start, end, text, labels}``), each
+   box a ``rectanglelabels`` result (percent ``x, y, width, height`` of the image,
+   ``rotation: 0``, ``original_width``/``original_height``), each with its own
+   ``score``. A task whose item labelloop does not hold, or holds without such a
+   prediction, gets ``{"model_version": "labelloop-untrained", "result": []}`` as in
+   rule 3.
 """
 
 from __future__ import annotations
@@ -27,10 +38,12 @@ import numpy as np
 from sqlalchemy import func, select
 
 from labelloop import strategies
+from labelloop.engine.label_studio.matching import task_external_id
 from labelloop.exceptions import ValidationError
-from labelloop.io.label_studio import ChoicesControl
+from labelloop.io.label_studio import ChoicesControl, RegionControl
+from labelloop.io.label_studio_json import RectangleResults, SpanResults
 from labelloop.store.db import Database
-from labelloop.store.tables import ModelVersionRow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow
 from labelloop.strategies.uncertainty import UncertaintyMethod
 
 if TYPE_CHECKING:  # scikit-learn loads with the first model, not with the engine
@@ -38,6 +51,7 @@ if TYPE_CHECKING:  # scikit-learn loads with the first model, not with the engin
 
 __all__ = [
     "UNTRAINED_VERSION",
+    "predict_region_tasks",
     "check_tasks",
     "latest_model_version",
     "model_version_name",
@@ -189,3 +203,134 @@ def latest_model_version(db: Database, project_id: int) -> int | None:
                 ModelVersionRow.project_id == project_id, ModelVersionRow.kind == "builtin"
             )
         ).scalar()
+
+
+def _version_name(version: int, kind: str, name: str) -> str:
+    # As exports name it: a client model by its own version string.
+    return name if kind == "client" and name else model_version_name(version)
+
+
+def _region_results(
+    control: RegionControl, structure: list[Mapping[str, Any]], payload: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    base = {"from_name": control.name, "to_name": control.to_name, "type": control.type}
+    if control.type == "labels":
+        text = payload.get("text", "")
+        values = [
+            (SpanResults().write([span], {"text": text})[0], span.get("score"))
+            for span in structure
+        ]
+        extras: dict[str, Any] = {}
+    else:
+        kind = RectangleResults()
+        values = [
+            (value, score)
+            for value, score in kind.predict_structure(
+                [{**box, "score": box.get("score", 1.0)} for box in structure], payload
+            )
+        ]
+        extras = kind.extras(payload)
+    results = []
+    for index, (value, score) in enumerate(values):
+        result = {"id": f"r{index}", **base, **extras, "value": value}
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            result["score"] = round(float(score), 6)
+        results.append(result)
+    return results
+
+
+def predict_region_tasks(
+    db: Database,
+    tasks: Sequence[Mapping[str, Any]],
+    *,
+    project_id: int,
+    control: RegionControl,
+    id_field: str | None,
+) -> tuple[list[dict[str, Any]], str]:
+    """Label Studio predictions of an entity or box project's tasks (rule 5).
+
+    Parameters
+    ----------
+    db : Database
+    tasks : sequence of mapping
+        Checked by `check_tasks`.
+    project_id : int
+    control : RegionControl
+        The control the results fill (`matching.choose_region_control`).
+    id_field : str or None
+        The project's ``label_studio_id_field`` setting.
+
+    Returns
+    -------
+    (list of dict, str)
+        One prediction per task, in order, and the newest model version among them
+        (``labelloop-untrained`` when none had one).
+    """
+    ids = [task_external_id(t, id_field=id_field, where=f"tasks.{i}") for i, t in enumerate(tasks)]
+    with db.read() as session:
+        items = (
+            dict(
+                session.execute(
+                    select(ItemRow.external_id, ItemRow.id).where(
+                        ItemRow.project_id == project_id, ItemRow.external_id.in_(set(ids))
+                    )
+                ).all()
+            )
+            if ids
+            else {}
+        )
+        payloads: dict[int, Any] = {}
+        latest: dict[int, tuple[int, str, float, list[Any]]] = {}
+        if items:
+            rows = session.execute(
+                select(
+                    PredictionRow.item_id,
+                    PredictionRow.score,
+                    PredictionRow.structure,
+                    ModelVersionRow.version,
+                    ModelVersionRow.kind,
+                    ModelVersionRow.name,
+                )
+                .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+                .where(
+                    PredictionRow.project_id == project_id,
+                    PredictionRow.item_id.in_(set(items.values())),
+                    PredictionRow.structure.is_not(None),
+                )
+                .order_by(ModelVersionRow.version, PredictionRow.id)
+            )
+            for item_id, score, structure, version, kind, name in rows:
+                if isinstance(structure, list):
+                    latest[item_id] = (
+                        version,
+                        _version_name(version, kind, name),
+                        score,
+                        structure,
+                    )
+            payloads = (
+                dict(
+                    session.execute(
+                        select(ItemRow.id, ItemRow.payload).where(ItemRow.id.in_(set(latest)))
+                    ).all()
+                )
+                if latest
+                else {}
+            )
+    predictions = []
+    newest: tuple[int, str] | None = None
+    for external_id in ids:
+        found = latest.get(items.get(external_id, -1))
+        if found is None:
+            predictions.append({"model_version": UNTRAINED_VERSION, "result": []})
+            continue
+        version, name, score, structure = found
+        if newest is None or version > newest[0]:
+            newest = (version, name)
+        predictions.append(
+            {
+                "model_version": name,
+                "score": round(float(score), 6),
+                "result": _region_results(control, structure, payloads[items[external_id]]),
+            }
+        )
+    return predictions, newest[1] if newest else UNTRAINED_VERSION

@@ -9,6 +9,9 @@ Label Studio appends ``/health``, ``/setup``, ``/predict`` and ``/webhook`` to i
 - ``POST /predict`` answers ``{"results", "model_version"}``, one prediction per task
   (`labelloop.engine.label_studio.predicting`: the informativeness is each prediction's
   ``score``, higher is more informative);
+- entity (``ner``) and box projects use a ``<Labels>`` / ``<RectangleLabels>`` control
+  instead: ``/predict`` answers each task with its item's latest spans or boxes, and
+  ``/webhook`` records ``labels`` / ``rectanglelabels`` annotations as spans or boxes;
 - ``POST /webhook`` records annotations created and updated, withdraws those deleted or
   skipped, and queues a retrain on ``START_TRAINING``
   (`labelloop.engine.label_studio.events`); each recorded label also counts toward the
@@ -137,8 +140,9 @@ async def setup(request: Request, project_id: int, user: Caller) -> dict[str, An
 
     def run() -> dict[str, Any]:
         project = project_engine.get_project_info(db_of(request), project_id)
-        label_studio.choose_control(
+        label_studio.choose_any_control(
             body.get("schema") or body.get("label_config"),
+            task_type=project.task_type,
             labels=project.labels,
             multi_label=project.multi_label,
         )
@@ -156,6 +160,18 @@ async def predict(request: Request, project_id: int, user: Caller) -> dict[str, 
     def run() -> dict[str, Any]:
         tasks = label_studio.check_tasks(body.get("tasks"))
         project = project_engine.get_project_info(db_of(request), project_id)
+        if project.task_type in label_studio.REGION_KINDS:
+            region = label_studio.choose_region_control(
+                body.get("label_config"), task_type=project.task_type, labels=project.labels
+            )
+            results, name = label_studio.predict_region_tasks(
+                db_of(request),
+                tasks,
+                project_id=project_id,
+                control=region,
+                id_field=project.settings.get("label_studio_id_field"),
+            )
+            return {"results": results, "model_version": name}
         control = label_studio.choose_control(
             body.get("label_config"), labels=project.labels, multi_label=project.multi_label
         )
@@ -174,7 +190,9 @@ async def predict(request: Request, project_id: int, user: Caller) -> dict[str, 
     return await run_in_threadpool(run)
 
 
-def _record(request: Request, project_id: int, event: label_studio.AnnotationEvent) -> str:
+def _record(
+    request: Request, project_id: int, event: label_studio.AnnotationEvent, task_type: str
+) -> str:
     db = db_of(request)
     (actor,) = event.actors
 
@@ -192,7 +210,14 @@ def _record(request: Request, project_id: int, event: label_studio.AnnotationEve
         record()
         return "recorded"
     except NotFoundError:
-        pass
+        if task_type == "boxes":
+            raise ValidationError(
+                f"task {event.external_id!r} is no item of this box project: labelloop reads "
+                "images from its media root, not from task URLs; import the images first and "
+                "set the project's label_studio_id_field to the task data field holding "
+                "their labelloop ids",
+                field="task",
+            ) from None
     try:
         report = ingest.import_items(
             db,
@@ -231,10 +256,11 @@ async def webhook(request: Request, project_id: int, user: Caller) -> JSONRespon
             labels=project.labels,
             multi_label=project.multi_label,
             id_field=project.settings.get("label_studio_id_field"),
+            task_type=project.task_type,
         )
         answer: dict[str, Any] = {"status": "ok", "event": event.event, "action": event.action}
         if event.action == "label":
-            answer["result"] = _record(request, project_id, event)
+            answer["result"] = _record(request, project_id, event, project.task_type)
         elif event.action == "withdraw":
             answer["withdrawn"] = sum(
                 annotate.withdraw_recorded(db, actor=a, project=project_id) for a in event.actors
