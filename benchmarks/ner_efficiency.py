@@ -130,7 +130,7 @@ def make_model(name: str, data: dict, args: argparse.Namespace) -> CrfTagger:
     ``clusters`` (plus the word clusters learned once per seed from the pool's text,
     labelled or not; the test set's text is never used)."""
     clusters = data["clusters"] if name == "clusters" else None
-    return CrfTagger(max_iterations=args.iterations, word_clusters=clusters)
+    return CrfTagger(c1=args.c1, c2=args.c2, max_iterations=args.iterations, word_clusters=clusters)
 
 
 def run(
@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=0.05)
     parser.add_argument("--max-fraction", type=float, default=0.5)
     parser.add_argument("--iterations", type=int, default=50, help="L-BFGS iterations")
+    parser.add_argument("--c1", type=float, default=0.05, help="the CRF's L1 penalty")
+    parser.add_argument("--c2", type=float, default=0.05, help="the CRF's L2 penalty")
     parser.add_argument(
         "--models",
         default="plain",

@@ -32,6 +32,7 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "labelloop.models.crf.CrfTagger",
     "labelloop.models.entities.EntityModel",
     "labelloop.models.text.TfidfFeaturizer",
+    "labelloop.models.word_clusters.WordClusters",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.multiclass._ConstantPredictor",

@@ -15,6 +15,10 @@ and its texts and spans in and out. It keeps these rules:
    (`labelloop.models.crf.SEQUENCE_SCORES`).
 4. An item without tokens (an empty text) has no spans and informativeness 0: there is
    nothing in it to label.
+5. Word clusters (:class:`labelloop.models.word_clusters.WordClusters`) learned from the
+   project's own texts, under the project's tokenizer, are CRF features from the next
+   :meth:`EntityModel.fit` on (:meth:`EntityModel.fit_representations`); they are saved
+   inside the model, so scoring, suggestions and the next round use the same ones.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from labelloop.exceptions import ValidationError
 from labelloop.models.crf import SEQUENCE_SCORES, CrfTagger
+from labelloop.models.word_clusters import WordClusters
 from labelloop.ner.spans import check_spans, tags_to_spans
 from labelloop.ner.tokens import DEFAULT_TOKEN_PATTERN, RegexTokenizer, Token
 from labelloop.strategies.sequence import mnlp, sequence_least_confidence, token_entropy
@@ -85,6 +90,9 @@ class EntityModel:
         The CRF's L1 and L2 penalties.
     max_iterations : int, default=100
         The CRF's L-BFGS iterations.
+    word_clusters : WordClusters, optional
+        Word clusters to give the CRF as features (rule 5), fitted already; see
+        :meth:`fit_representations` to learn them from texts.
 
     Examples
     --------
@@ -106,13 +114,19 @@ class EntityModel:
         c1: float = 0.05,
         c2: float = 0.05,
         max_iterations: int = 100,
+        word_clusters: WordClusters | None = None,
     ) -> None:
+        if word_clusters is not None and not hasattr(word_clusters, "clusters_"):
+            raise ValidationError(
+                "word_clusters must be fitted WordClusters", field="word_clusters"
+            )
         self.labels = list(labels)
         self.token_pattern = token_pattern
         self.text_field = text_field
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
+        self.word_clusters = word_clusters
         self.params: dict[str, Any] = {
             "task_type": "ner",
             "featurizer": "RegexTokenizer",
@@ -122,6 +136,38 @@ class EntityModel:
                 "params": {"scheme": "BIO", "c1": c1, "c2": c2, "max_iterations": max_iterations},
             },
         }
+
+    def _describe_clusters(self) -> None:
+        clusters = getattr(self, "word_clusters", None)
+        if clusters is None:
+            self.params.pop("word_clusters", None)
+            return
+        self.params["word_clusters"] = {
+            "sizes": list(clusters.sizes_),
+            "words": len(clusters.clusters_),
+            "sentences": int(getattr(clusters, "n_sentences_", 0)),
+        }
+
+    def fit_representations(self, texts: Sequence[str], **options: Any) -> EntityModel:
+        """Learn word clusters from texts (typically the project's items, labelled or not).
+
+        The texts are tokenized as the model tokenizes items (rule 1); ``options`` go to
+        :class:`~labelloop.models.word_clusters.WordClusters` (``random_state`` makes the
+        clusters repeatable). They are features from the next :meth:`fit` on. Returns
+        ``self``.
+
+        Raises
+        ------
+        ValidationError
+            ``texts`` hold fewer than two distinct words often enough to cluster
+            (``field="texts"``), or an option is out of range.
+        """
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise ValidationError("texts must be a list of strings", field="texts")
+        sentences = [[t.text for t in self.tokens(text)] for text in texts]
+        self.word_clusters = WordClusters(**options).fit([s for s in sentences if s])
+        self._describe_clusters()
+        return self
 
     def __getstate__(self) -> dict[str, Any]:
         # The compiled tokenizer is rebuilt from token_pattern on demand.
@@ -155,8 +201,10 @@ class EntityModel:
         if not sentences:
             raise ValidationError("no labelled item has any token to train on", field="spans")
         self.tagger_ = CrfTagger(
-            scheme="BIO", c1=self.c1, c2=self.c2, max_iterations=self.max_iterations
-        ).fit(sentences, tags)
+            scheme="BIO", c1=self.c1, c2=self.c2, max_iterations=self.max_iterations,
+            word_clusters=getattr(self, "word_clusters", None),
+        ).fit(sentences, tags)  # fmt: skip
+        self._describe_clusters()
         return self
 
     def predict(self, texts: Sequence[str], *, method: str = "mnlp") -> EntityPredictions:

@@ -16,6 +16,10 @@ Rules:
 3. A word not in the fitted vocabulary (or seen fewer than ``min_count`` times) gets no
    cluster feature at all, never a guessed one.
 4. :meth:`WordClusters.features` gives one feature per granularity, ``"c<k>=<id>"``.
+5. A fitted instance saves compactly (its words as one array, their ids as another), so
+   it travels inside a model artifact (skops) at a few hundred kilobytes, and it records
+   how many sentences it was learned from (``n_sentences_``), so its owner can tell when
+   the text has grown enough to learn it again.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class WordClusters:
         Each normalised word's cluster id at each size.
     sizes_ : tuple of int
         The sizes actually used.
+    n_sentences_ : int
+        How many sentences it was learned from.
 
     Examples
     --------
@@ -213,7 +219,40 @@ class WordClusters:
         table = np.stack(ids, axis=1)
         self.clusters_ = {w: tuple(int(v) for v in table[i]) for i, w in enumerate(vocabulary)}
         self.capitals_ = self._capitals(raw, row) if self.capitals else {}
+        self.n_sentences_ = len(raw)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Rule 5: two dicts of a few thousand words would be thousands of skops nodes.
+        state = dict(self.__dict__)
+        clusters = state.pop("clusters_", None)
+        capitals = state.pop("capitals_", None)
+        if clusters is not None:
+            words = list(clusters)
+            state["words_"] = np.asarray(words, dtype=str)
+            state["ids_"] = np.asarray([clusters[w] for w in words], dtype=np.int32).reshape(
+                len(words), len(self.sizes_)
+            )
+        if capitals is not None:
+            state["capital_words_"] = np.asarray(list(capitals), dtype=str)
+            state["capital_shares_"] = np.asarray(list(capitals.values()), dtype=np.int8)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        words = state.pop("words_", None)
+        ids = state.pop("ids_", None)
+        capital_words = state.pop("capital_words_", None)
+        capital_shares = state.pop("capital_shares_", None)
+        self.__dict__.update(state)
+        if words is not None and ids is not None:
+            self.clusters_ = {
+                str(w): tuple(int(v) for v in row) for w, row in zip(words, ids, strict=True)
+            }
+        if capital_words is not None and capital_shares is not None:
+            self.capitals_ = {
+                str(w): int(v) for w, v in zip(capital_words, capital_shares, strict=True)
+            }
 
     def _capitals(self, raw: list[list[str]], known: dict[str, int]) -> dict[str, int]:
         # How often a word starts with a capital where the sentence does not make it

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from _service_setup import make_user
 from sqlalchemy import func, select
@@ -269,3 +270,125 @@ def test_a_round_that_fails_part_way_leaves_nothing(database, tmp_path, monkeypa
             assert session.execute(select(func.count()).select_from(table)).scalar() == 0
     assert rounds.list_rounds(database, project) == []
     assert not list(rounds.project_dir(database, project).glob("*.skops"))
+
+
+def _newest_model(db, project):
+    from labelloop.engine.core.artifacts import load_project_model
+
+    return load_project_model(db, project)[1]
+
+
+def _state_attributes(model) -> set[str]:
+    """The feature names the fitted CRF kept a weight for."""
+    info = model.tagger_._open().info()
+    return {attribute for attribute, _ in info.state_features}
+
+
+def test_rounds_learn_word_clusters_from_the_pool_and_keep_them(database, tmp_path):
+    project = _project(database, tmp_path)
+    # A name no labelled item holds, used like the others, in the pool only.
+    import_items(database, actor="cli:test", project=project, records=[
+        {"id": f"z{i}", "text": template.format(per="Zed", loc="Oslo")}
+        for i, template in enumerate(TEMPLATES)
+    ])  # fmt: skip
+    first = rounds.train(database, actor="cli:test", project=project)
+
+    learned = first.metrics["word_clusters"]
+    assert learned["refit"] is True and learned["words"] > 0 and learned["texts"] > 0
+    model = _newest_model(database, project)
+    with database.read() as session:
+        labelled = session.execute(
+            select(ItemRow.payload).where(
+                ItemRow.project_id == project, ItemRow.final_label.is_not(None)
+            )
+        ).scalars()  # fmt: skip
+        assert not any("Zed" in payload["text"] for payload in labelled)
+    assert model.word_clusters is not None
+    assert model.word_clusters.features("Zed"), "a pool-only word gets a cluster"
+    # The CRF was trained on the cluster features, and predicts with them.
+    assert any(a.startswith(("c", "-1c", "+1c")) and "=" in a for a in _state_attributes(model))
+    assert model.tagger_.clusters_ is not None
+    assert model.params["word_clusters"]["texts"] == learned["texts"]
+
+    # Labelling a little more does not grow the texts: the next round reuses the clusters.
+    ann = make_user(database, "ann")
+    task = queue.lease_next_task(database, project_id=project, user=ann)
+    annotate.submit_annotation(database, task_id=task.id, user=ann, label=[])
+    second = rounds.train(database, actor="cli:test", project=project)
+    assert second.metrics["word_clusters"]["refit"] is False
+    assert second.metrics["word_clusters"]["texts"] == learned["texts"]
+    again = _newest_model(database, project)
+    assert again.word_clusters.clusters_ == model.word_clusters.clusters_
+
+    # A pool grown by more than a quarter learns them again, with its new words.
+    rng = random.Random(1)
+    import_items(database, actor="cli:test", project=project, records=[
+        {"id": f"g{i}", "text": _sentence(rng)["text"] + " with Quinn"} for i in range(40)
+    ])  # fmt: skip
+    third = rounds.train(database, actor="cli:test", project=project)
+    assert third.metrics["word_clusters"]["refit"] is True
+    assert third.metrics["word_clusters"]["texts"] > learned["texts"]
+    assert _newest_model(database, project).word_clusters.features("Quinn")
+
+
+def test_word_clusters_are_the_same_for_the_same_texts(database, tmp_path):
+    project = _project(database, tmp_path)
+    rounds.train(database, actor="cli:test", project=project)
+    first = _newest_model(database, project).word_clusters.clusters_
+    update_settings(database, actor="cli:test", project=project,
+                    changes={"ner_word_clusters": False})  # fmt: skip
+    off = rounds.train(database, actor="cli:test", project=project)
+    assert "word_clusters" not in off.metrics
+    plain = _newest_model(database, project)
+    assert plain.word_clusters is None and "word_clusters" not in plain.params
+    assert not any("=" in a and a.startswith("c") for a in _state_attributes(plain))
+    update_settings(database, actor="cli:test", project=project,
+                    changes={"ner_word_clusters": True})  # fmt: skip
+    # The previous model has none to reuse: they are learned again, identically.
+    on = rounds.train(database, actor="cli:test", project=project)
+    assert on.metrics["word_clusters"]["refit"] is True
+    assert _newest_model(database, project).word_clusters.clusters_ == first
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b)
+
+
+def test_a_batch_passes_over_near_duplicates(database, tmp_path):
+    project = _project(database, tmp_path, batch_size=3)
+    info = rounds.train(database, actor="cli:test", project=project)
+    assert info.metrics["distinct_batch"] is True and len(info.batch) == 3
+    with database.read() as session:
+        texts = dict(
+            session.execute(
+                select(ItemRow.external_id, ItemRow.payload).where(ItemRow.project_id == project)
+            ).all()
+        )
+    words = [{t.text.lower() for t in tokenize(texts[b]["text"])} for b in info.batch]
+    assert all(_overlap(words[i], words[j]) <= 0.6 for i in range(3) for j in range(i)), (
+        "the pool has sentences of other templates to take instead"
+    )
+
+    update_settings(database, actor="cli:test", project=project,
+                    changes={"ner_distinct_batches": False})  # fmt: skip
+    plain = rounds.train(database, actor="cli:test", project=project)
+    assert plain.metrics["distinct_batch"] is False
+    assert len(plain.batch) == 3
+
+
+def test_the_distinct_pick_takes_the_best_items_without_near_duplicates():
+    from labelloop.engine.rounds.entities import _pick
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.1])
+    words = [["big", "news", "today"], ["BIG", "news", "today"], ["quiet", "day"],
+             ["big", "news", "today", "again"], ["other"]]  # fmt: skip
+    read = lambda positions: [words[i] for i in positions]  # noqa: E731
+    tokens = np.array([3, 3, 2, 4, 1])
+    by_items = _pick(scores, tokens, batch_size=2, batch_tokens=0, seed=1, words=read)
+    assert by_items.tolist() == [0, 2]
+    assert _pick(scores, tokens, batch_size=2, batch_tokens=0, seed=1).tolist() == [0, 1]
+    by_tokens = _pick(scores, tokens, batch_size=9, batch_tokens=6, seed=1, words=read)
+    assert by_tokens.tolist() == [0, 2, 4]
+    # Only near-duplicates left: they fill the batch rather than leave it short.
+    assert _pick(scores[:2], tokens[:2], batch_size=2, batch_tokens=0, seed=1,
+                 words=read).tolist() == [0, 1]  # fmt: skip

@@ -64,3 +64,46 @@ def test_a_method_outside_the_sequence_scores_is_refused():
     with pytest.raises(ValidationError) as raised:
         _model().predict(TEXTS, method="margin")
     assert raised.value.field == "method"
+
+
+POOL = [f"{name} flew to {place} today" for name in ("Ann", "Bob", "Zed", "Eve")
+        for place in ("Oslo", "Rome", "Lima")]  # fmt: skip
+
+
+def test_word_clusters_from_texts_are_features_and_travel_with_the_artifact(tmp_path):
+    from labelloop.models.artifacts import load_model, save_model
+
+    model = EntityModel(["PER", "LOC"], max_iterations=30)
+    model.fit_representations(TEXTS + POOL, sizes=(2, 4), dimensions=4, random_state=0)
+    model.fit(TEXTS, _spans(SPANS))
+    # "Zed" is in no labelled text, yet it has a cluster the CRF was trained on.
+    assert model.word_clusters.features("Zed")
+    assert model.tagger_.clusters_ is model.word_clusters
+    assert model.params["word_clusters"]["words"] == len(model.word_clusters.clusters_)
+    assert model.params["word_clusters"]["sentences"] == len(TEXTS + POOL)
+
+    saved = save_model(model, tmp_path / "model.skops")
+    loaded = load_model(saved.path, project_dir=tmp_path, sha256=saved.sha256)
+    assert loaded.word_clusters.clusters_ == model.word_clusters.clusters_
+    assert loaded.word_clusters.capitals_ == model.word_clusters.capitals_
+    assert loaded.tagger_.clusters_.clusters_ == model.word_clusters.clusters_
+    assert loaded.predict(POOL).spans == model.predict(POOL).spans
+    again = EntityModel(["PER", "LOC"]).fit_representations(
+        TEXTS + POOL, sizes=(2, 4), dimensions=4, random_state=0
+    )
+    assert again.word_clusters.clusters_ == model.word_clusters.clusters_
+
+
+def test_word_clusters_refuse_texts_too_few_to_cluster_and_unfitted_clusters():
+    from labelloop.exceptions import ValidationError
+    from labelloop.models.word_clusters import WordClusters
+
+    model = EntityModel(["PER"])
+    with pytest.raises(ValidationError) as raised:
+        model.fit_representations(["one two", "three"])
+    assert raised.value.field == "texts" and model.word_clusters is None
+    with pytest.raises(ValidationError, match="texts must be a list"):
+        model.fit_representations("Ann met Bob")
+    with pytest.raises(ValidationError) as raised:
+        EntityModel(["PER"], word_clusters=WordClusters())
+    assert raised.value.field == "word_clusters"

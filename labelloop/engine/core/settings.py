@@ -420,6 +420,15 @@ SETTINGS: tuple[Setting, ...] = (
             "entity projects: tokens picked per round (the most informative items whose "
             "tokens fit), 0 to pick batch_size items instead",
             _integer(0, 10_000_000), "int", 0, 10_000_000, in_form=True),
+    Setting("ner_word_clusters", True,
+            "entity projects: rounds learn word clusters from the project's own texts as "
+            "CRF features, kept with the model and learned again once the texts grew by "
+            "a quarter",
+            _flag, "bool", in_form=True),
+    Setting("ner_distinct_batches", True,
+            "entity projects: a round's batch passes over an item whose words overlap one "
+            "already in it by more than 60% while others fill the batch",
+            _flag, "bool", in_form=True),
     Setting("token_budget", None,
             "entity projects: tokens the team can afford to label; the stopping verdict "
             "says stop once spent",

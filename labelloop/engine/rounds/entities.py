@@ -21,19 +21,34 @@ part-way leaves, are those of every round (`training`'s notes); what differs:
    the most informative items whose tokens fit in it
    (`labelloop.strategies.sequence.top_within_budget`; an item costs at least one
    token; when not even the best item fits, it alone is the batch), else it is the
-   ``batch_size`` most informative items. The round's metrics say ``tokens_selected``,
-   ``pool_tokens`` and ``batch_tokens``.
+   ``batch_size`` most informative items. With ``ner_distinct_batches`` (the default)
+   the pick is `labelloop.strategies.sequence.distinct_top_within_budget` instead: an
+   item whose words overlap one already in the batch by more than 60% waits while others
+   fill it (near-duplicate tweets teach the CRF the same thing twice). It reads the
+   words of the best items only, those whose tokens add up to `DISTINCT_WINDOW` times
+   the batch (items with ``batch_tokens`` at 0), so the pool is never held in memory.
+   The round's metrics say ``tokens_selected``, ``pool_tokens``, ``batch_tokens`` and
+   ``distinct_batch`` (how many items waited).
 5. The pool is read and scored in pages (`inputs.item_chunks`), each page's predictions
    written as it goes; between pages only ids, scores and token counts are held. Entity
    rounds score in this process: a Dask scheduler named for the round is noted in the
    metrics (``dask_skipped``), not used.
+6. With ``ner_word_clusters`` (the default) the CRF also gets word clusters learned from
+   the project's own texts (every non-evaluation item, labelled or not, at most
+   `MAX_CLUSTER_TEXTS` of them evenly spread; evaluation texts never, so the span F1
+   stays honest), with the project's tokenizer and a fixed seed, so the same texts give
+   the same clusters. They are saved inside the model artifact; the next round reuses
+   the previous model's clusters unless the texts grew by more than `REFIT_GROWTH`
+   (or the tokenizer or text field changed), so most rounds learn nothing new. Texts too
+   few or too repetitive to cluster leave the CRF without them. The metrics say
+   ``word_clusters``: ``words``, ``sentences``, ``refit``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,10 +82,27 @@ from labelloop.engine.rounds.versions import (
 from labelloop.exceptions import ValidationError
 from labelloop.ner import span_f1
 from labelloop.store.db import Database
-from labelloop.store.tables import PredictionRow, RoundRow, utcnow
+from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, RoundRow, utcnow
 from labelloop.store.writes import WritePacer, driver_value, insert_many
 
-__all__ = ["CRF_EXTRA_MESSAGE", "score_entity_chunk", "train_entities", "write_entity_predictions"]
+__all__ = [
+    "CRF_EXTRA_MESSAGE",
+    "DISTINCT_WINDOW",
+    "MAX_CLUSTER_TEXTS",
+    "REFIT_GROWTH",
+    "score_entity_chunk",
+    "train_entities",
+    "write_entity_predictions",
+]
+
+#: Rule 4: the distinct pick looks at the best items worth this many batches.
+DISTINCT_WINDOW = 4
+#: Rule 6: the most item texts word clusters are learned from.
+MAX_CLUSTER_TEXTS = 20_000
+#: Rule 6: word clusters are learned again once the texts outgrow theirs by this share.
+REFIT_GROWTH = 0.25
+#: Rule 6: the seed of the word clusters (the same texts, the same clusters).
+CLUSTER_SEED = 0
 
 CRF_EXTRA_MESSAGE = (
     "an entity project's rounds train a CRF, which needs python-crfsuite: "
@@ -204,21 +236,124 @@ def _score_eval_set(
 
 
 def _pick(
-    scores: np.ndarray, n_tokens: np.ndarray, *, batch_size: int, batch_tokens: int, seed: int
+    scores: np.ndarray,
+    n_tokens: np.ndarray,
+    *,
+    batch_size: int,
+    batch_tokens: int,
+    seed: int,
+    words: Callable[[np.ndarray], list[list[str]]] | None = None,
 ) -> np.ndarray:
-    """Rule 4: the batch's positions in ``scores``, best first."""
+    """Rule 4: the batch's positions in ``scores``, best first.
+
+    ``words`` gives the tokens of items at given positions; with it the batch is picked
+    without near-duplicates (`distinct_top_within_budget`) from the best items worth
+    `DISTINCT_WINDOW` batches.
+    """
     from labelloop.strategies import top_k
-    from labelloop.strategies.sequence import top_within_budget
+    from labelloop.strategies.sequence import distinct_top_within_budget, top_within_budget
 
     if scores.size == 0:
         return np.zeros(0, dtype=np.intp)
-    if batch_tokens > 0:
+    if words is not None:
+        costs = np.maximum(n_tokens, 1) if batch_tokens > 0 else np.ones(scores.size, np.int64)
+        budget = batch_tokens if batch_tokens > 0 else min(batch_size, scores.size)
+        order = np.argsort(-scores, kind="stable")
+        reach = np.cumsum(costs[order])
+        window = order[: int(np.searchsorted(reach, DISTINCT_WINDOW * budget)) + 1]
+        local = distinct_top_within_budget(
+            scores[window], costs[window], words(window), budget=budget, random_state=seed
+        )
+        picked = window[local]
+    elif batch_tokens > 0:
         costs = np.maximum(n_tokens, 1)
         picked = top_within_budget(scores, costs, budget=batch_tokens, random_state=seed)
-        if picked.size == 0:
-            picked = top_k(scores, 1, random_state=seed)
-        return picked
-    return top_k(scores, min(batch_size, scores.size), random_state=seed)
+    else:
+        return top_k(scores, min(batch_size, scores.size), random_state=seed)
+    if picked.size == 0:
+        picked = top_k(scores, 1, random_state=seed)
+    return picked
+
+
+def _item_words(
+    db: Database, model: Any, item_ids: np.ndarray
+) -> Callable[[np.ndarray], list[list[str]]]:
+    """Rule 4: a reader of the tokens of the items at given positions of ``item_ids``."""
+
+    def read(positions: np.ndarray) -> list[list[str]]:
+        wanted = [int(item_ids[i]) for i in positions.tolist()]
+        payloads: dict[int, Any] = {}
+        with db.read() as session:
+            for start in range(0, len(wanted), IN_BATCH):
+                rows = session.execute(
+                    select(ItemRow.id, ItemRow.payload).where(
+                        ItemRow.id.in_(wanted[start : start + IN_BATCH])
+                    )
+                ).all()
+                payloads.update((r.id, r.payload) for r in rows)
+        return [
+            [t.text for t in model.tokens(model.text_of(payloads.get(i) or {}))] for i in wanted
+        ]
+
+    return read
+
+
+def _clusters_to_reuse(
+    db: Database, project_id: int, model: Any, n_texts: int
+) -> tuple[Any, int] | None:
+    """Rule 6: the previous model's word clusters and the texts they were learned from
+    then, if they still fit the texts."""
+    from labelloop.engine.core.artifacts import load_project_model
+    from labelloop.exceptions import NotFoundError
+
+    with db.read() as session:
+        params = session.execute(
+            select(ModelVersionRow.params)
+            .where(ModelVersionRow.project_id == project_id, ModelVersionRow.kind == "builtin")
+            .order_by(ModelVersionRow.version.desc())
+        ).scalar()
+    learned = (params or {}).get("word_clusters")
+    if not isinstance(learned, dict) or not isinstance(learned.get("texts"), int):
+        return None
+    if n_texts > (1 + REFIT_GROWTH) * learned["texts"]:
+        return None
+    try:
+        _, previous = load_project_model(db, project_id)
+    except (NotFoundError, ValidationError):
+        return None  # a missing or modified artifact: learn them again
+    same_tokens = (
+        getattr(previous, "token_pattern", None) == model.token_pattern
+        and getattr(previous, "text_field", None) == model.text_field
+    )
+    clusters = getattr(previous, "word_clusters", None)
+    if not (same_tokens and hasattr(clusters, "clusters_")):
+        return None
+    return clusters, learned["texts"]
+
+
+def _learn_clusters(
+    db: Database, project_id: int, model: Any, train_texts: list[str], pool_size: int
+) -> dict[str, Any]:
+    """Rule 6: give ``model`` word clusters (reused or learned); the metrics' summary."""
+    n_texts = len(train_texts) + pool_size
+    reused = _clusters_to_reuse(db, project_id, model, n_texts)
+    if reused is not None:
+        model.word_clusters, learned_from = reused
+        return {"refit": False, "texts": learned_from}
+    stride = max(1, -(-n_texts // MAX_CLUSTER_TEXTS))
+    texts = train_texts[::stride]
+    position = len(train_texts)
+    for _, inputs in item_chunks(db, project_id, CHUNK_SIZE, is_eval=False):
+        for item in inputs:
+            if position % stride == 0:
+                texts.append(model.text_of(item.payload))
+            position += 1
+    try:
+        model.fit_representations(texts, random_state=CLUSTER_SEED)
+    except ValidationError:
+        model.word_clusters = None  # too few repeated words to cluster: rule 6
+        return {"refit": True, "texts": n_texts, "skipped": "too few repeated words"}
+    return {"refit": True, "texts": n_texts}
 
 
 def _score_pool(
@@ -261,8 +396,10 @@ def _score_pool(
     rng = np.random.default_rng(seed)
     scores = uncertainty if uncertainty is not None else rng.random(item_ids.size)
     batch_tokens = int(project.settings["batch_tokens"])
+    distinct = bool(project.settings["ner_distinct_batches"])
+    words = _item_words(pacer.db, model, item_ids) if distinct else None
     picked = _pick(scores, n_tokens, batch_size=int(project.settings["batch_size"]),
-                   batch_tokens=batch_tokens, seed=seed)  # fmt: skip
+                   batch_tokens=batch_tokens, seed=seed, words=words)  # fmt: skip
     if fitted:
         reasons = [
             f"{measure.replace('_', ' ')} {scores[i]:.3f} ({int(n_tokens[i])} tokens)"
@@ -287,6 +424,7 @@ def _score_pool(
         "tokens_selected": int(n_tokens[picked].sum()) if picked.size else 0,
         "pool_tokens": int(n_tokens.sum()),
         "batch_tokens": batch_tokens,
+        "distinct_batch": distinct,
     }
     return scored, counts
 
@@ -340,7 +478,17 @@ def train_entities(
         progress("fit", 0, 1)
     if fitted:
         _require_crfsuite()
+        if proj.settings["ner_word_clusters"]:
+            learned = _learn_clusters(db, proj.id, model, texts, pool_size)
         model.fit(texts, train_set.labels)
+        if proj.settings["ner_word_clusters"]:
+            summary = model.params.get("word_clusters")
+            if summary is not None:
+                # The texts the clusters were learned from: growth is measured from them.
+                summary["texts"] = learned["texts"]
+            metrics["word_clusters"] = {**(summary or {}), "refit": learned["refit"]} | (
+                {"skipped": learned["skipped"]} if "skipped" in learned else {}
+            )
         if eval_set.item_ids:
             eval_texts = [model.text_of(i.payload) for i in eval_set.inputs]
             predicted = model.predict(eval_texts, method=measure).spans
