@@ -234,9 +234,9 @@ def test_pushed_boxes_rank_images_by_their_aggregated_uncertainty(database, tmp_
     project = box_project(database, tmp_path, batch_size=1)
     _images(database, tmp_path, project, 4)
     pushed = [
-        {"item_id": "i0", "boxes": _boxes(0.95, 0.9)},  # sure: max u 0.1
-        {"item_id": "i1", "boxes": _boxes(0.4)},  # one unsure box: max u 0.6
-        {"item_id": "i2", "boxes": _boxes(0.6, 0.6, 0.6, 0.6)},  # many middling: sum 1.6
+        {"item_id": "i0", "boxes": _boxes(0.95, 0.9)},  # sure: mean u 0.075
+        {"item_id": "i1", "boxes": _boxes(0.4)},  # one unsure box: mean u 0.6
+        {"item_id": "i2", "boxes": _boxes(0.6, 0.6, 0.6, 0.6)},  # mean 0.4, sum 1.6
         {"item_id": "i3", "boxes": []},  # nothing detected: 0
     ]
     report = push_predictions(
@@ -253,7 +253,7 @@ def test_pushed_boxes_rank_images_by_their_aggregated_uncertainty(database, tmp_
         ).one()
     assert stored.structure == _boxes(0.95, 0.9)
     assert stored.probabilities == {"cat": 0.95, "dog": 0.0}
-    assert stored.score == pytest.approx(0.1)
+    assert stored.score == pytest.approx(0.075)  # the default box_score is mean
     # A round trains nothing: it re-ranks by the pushed boxes under the current settings.
     update_settings(database, actor="cli:test", project=project, changes={"box_score": "sum"})
     info = train(database, actor="cli:test", project=project)

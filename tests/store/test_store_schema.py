@@ -9,6 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from labelloop.engine.core.settings import DEFAULT_SETTINGS
 from labelloop.exceptions import ValidationError
 from labelloop.store.db import DEFAULT_URL, Database, resolve_url
 from labelloop.store.migrate import alembic_config, current_revision, head_revision, upgrade
@@ -242,3 +243,30 @@ def test_plain_postgresql_url_uses_psycopg():
     assert db.url == "postgresql+psycopg://team:secret@db.example/labels"
     assert db.dialect == "postgresql"
     assert "secret" not in repr(db)
+
+
+def test_upgrading_to_0014_keeps_max_for_existing_box_projects(empty_database):
+    upgrade(empty_database, "0013")
+    base = {"multi_label": False, "strategy": "auto", "guideline_version": 0,
+            "created_at": utcnow(), "labels": ["cat", "dog"]}  # fmt: skip
+    with empty_database.write_connection() as conn:
+        conn.execute(
+            ProjectRow.__table__.insert(),
+            [
+                {**base, "id": 1, "name": "old", "task_type": "boxes", "settings": {}},
+                {**base, "id": 2, "name": "chosen", "task_type": "boxes",
+                 "settings": {"box_score": "sum", "batch_size": 5}},
+                {**base, "id": 3, "name": "texts", "task_type": "classification",
+                 "settings": {}},
+            ],
+        )  # fmt: skip
+    upgrade(empty_database)
+    with empty_database.read() as s:
+        stored = dict(s.execute(select(ProjectRow.name, ProjectRow.settings)).all())
+    assert stored == {
+        "old": {"box_score": "max"},
+        "chosen": {"box_score": "sum", "batch_size": 5},
+        "texts": {},
+    }
+    # New box projects take the new default.
+    assert DEFAULT_SETTINGS["box_score"] == "mean"

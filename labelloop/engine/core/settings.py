@@ -381,7 +381,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("target_metric", "macro_f1",
             "the evaluation score the forecast and the savings read: macro_f1 or accuracy",
             _target_metric, "text"),
-    Setting("box_score", "max",
+    Setting("box_score", "mean",
             "box projects: an image's informativeness from its boxes' uncertainty: max, "
             "mean, sum, topk (mean of the box_topk most uncertain) or unsure (how many "
             "boxes score below box_unsure_below)",
