@@ -1,5 +1,8 @@
 """A real Label Studio (the ``label-studio`` package, in its own virtual environment) with
-labelloop connected as its ML backend, both on loopback.
+labelloop connected as its ML backend, both on loopback: a classification project
+(``choices``), an entity project (``labels`` spans from the CRF) and a box project
+(``rectanglelabels`` from a client detector's pushed boxes), each predicted, annotated
+in Label Studio and retrained from it. One Label Studio and one labelloop serve them all.
 
 Label Studio takes minutes to start on a fresh data directory (its migrations), so this
 runs in ``make test-integration`` (which makes ``.lsstudio`` and sets
@@ -18,18 +21,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from loopback import free_port, serving
+from PIL import Image
 from sqlalchemy import select
 
 from labelloop.engine import ingest, jobs, projects, rounds, users
+from labelloop.engine.predictions import push_predictions
 from labelloop.store.db import Database
-from labelloop.store.tables import AnnotationRow, ItemRow, ModelVersionRow, PredictionRow
+from labelloop.store.tables import (
+    AnnotationRow,
+    DatasetVersionRow,
+    ItemRow,
+    ModelVersionRow,
+    PredictionRow,
+    RoundRow,
+)
 
 pytestmark = pytest.mark.integration
 
 LABEL_STUDIO = Path(__file__).resolve().parents[2] / ".lsstudio" / "bin" / "label-studio"
 LS_TOKEN = "0123456789abcdef0123456789abcdef01234567"
+BOX_CONFIG = (
+    '<View><Image name="image" value="$image"/>'
+    '<RectangleLabels name="animal" toName="image">'
+    '<Label value="cat"/><Label value="dog"/></RectangleLabels></View>'
+)
 NER_CONFIG = (
     '<View><Labels name="entity" toName="text">'
     '<Label value="PER"/><Label value="LOC"/></Labels>'
@@ -121,12 +139,13 @@ def _sentence(index: int) -> dict:
 
 @dataclass
 class Labelloop:
-    """One ``labelloop serve`` with a sentiment project and an entity project."""
+    """One ``labelloop serve`` with a sentiment, an entity and a box project."""
 
     url: str
     db: Database
     sentiment: int
     people: int
+    pets: int
     token: str
     serve_log: Path
 
@@ -170,13 +189,36 @@ def labelloop(tmp_path_factory, _sqlite_template) -> Iterator[Labelloop]:
         sentences.append(record)
     ingest.import_items(db, actor="cli:test", project=people.id, records=sentences)
     rounds.train(db, actor="cli:test", project=people.id)
+    # No detector is bundled: a client model pushes its boxes (200x50 px images).
+    images = root / "media"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 255, size=(50, 200, 3), dtype=np.uint8)).save(images / name)
+    pets = projects.create_project(
+        db, actor="cli:test", name="pets", task_type="boxes", labels=["cat", "dog"],
+        settings={"eval_share": 0, "eval_min": 0, "retrain_every": 0, "eval_min_labels": 0,
+                  "media_root": str(root), "label_studio_id_field": "labelloop_id"},
+    )  # fmt: skip
+    ingest.import_items(db, actor="cli:test", project=pets.id, path=images)
+    detected = {
+        "a.png": [{"bbox": [20, 5, 120, 30], "label": "dog", "score": 0.7}],
+        "b.png": [
+            {"bbox": [0, 0, 50, 25], "label": "cat", "score": 0.4},
+            {"bbox": [100, 10, 180, 50], "label": "dog", "score": 0.9},
+        ],
+    }
+    push_predictions(
+        db, project_id=pets.id, actor="model:detector", model_version="det-1",
+        predictions=[{"item_id": name, "boxes": boxes} for name, boxes in detected.items()],
+    )  # fmt: skip
     _info, token = users.create_user(
         db, actor="cli:test", name="label-studio", role="model",
-        projects=[project.id, people.id],
+        projects=[project.id, people.id, pets.id],
     )  # fmt: skip
     try:
         with serving(f"sqlite:///{path}", root / "serve.log") as url:
-            yield Labelloop(url, db, project.id, people.id, token, root / "serve.log")
+            yield Labelloop(url, db, project.id, people.id, pets.id, token, root / "serve.log")
     finally:
         db.dispose()
 
@@ -459,3 +501,90 @@ def test_an_entity_project_predicts_learns_and_retrains_through_label_studio(
         for task in again
     }
     assert all("labelloop-v2" in versions for i, versions in newest.items() if i != external_id)
+
+
+def test_a_box_project_shows_pushed_boxes_learns_boxes_and_runs_a_round(
+    label_studio, labelloop
+) -> None:
+    ls, db, project_id = label_studio, labelloop.db, labelloop.pets
+    ls_project = ls.post(
+        "/api/projects", json={"title": "Pets", "label_config": BOX_CONFIG}
+    ).json()["id"]
+    imported = ls.post(
+        f"/api/projects/{ls_project}/import",
+        json=[
+            {"image": f"{labelloop.url}/media/{name}", "labelloop_id": name}
+            for name in ("a.png", "b.png")
+        ],
+    )
+    assert imported.status_code == 201, imported.text
+    _connect(ls, ls_project, labelloop, project_id)
+
+    # The detector's boxes, in percent of the 200x50 image, each with its score, and the
+    # image's informativeness labelloop computed from them.
+    tasks = {task["data"]["labelloop_id"]: task for task in _retrieved_tasks(ls, ls_project)}
+    expected = _latest_predictions(db, project_id)
+    wanted = {
+        "a.png": [("dog", (10.0, 10.0, 50.0, 50.0), 0.7)],
+        "b.png": [("cat", (0.0, 0.0, 25.0, 50.0), 0.4), ("dog", (50.0, 20.0, 40.0, 80.0), 0.9)],
+    }
+    for name, boxes in wanted.items():
+        (prediction,) = tasks[name]["predictions"]
+        assert prediction["model_version"] == "det-1"
+        assert prediction["score"] == pytest.approx(expected[name][0], abs=1e-6)
+        got = []
+        for result in prediction["result"]:
+            assert (result["from_name"], result["to_name"], result["type"]) == (
+                "animal", "image", "rectanglelabels",
+            )  # fmt: skip
+            assert (result["original_width"], result["original_height"]) == (200, 50)
+            value = result["value"]
+            (label,) = value["rectanglelabels"]
+            place = (value["x"], value["y"], value["width"], value["height"])
+            got.append((label, place, result["score"]))
+        assert len(got) == len(boxes)
+        for (label, place, score), (want_label, want_place, want_score) in zip(
+            sorted(got), sorted(boxes), strict=True
+        ):
+            assert label == want_label and score == pytest.approx(want_score)
+            assert place == pytest.approx(want_place)
+
+    # A rectangle drawn in Label Studio arrives as a box in labelloop's pixels.
+    annotated = ls.post(
+        f"/api/tasks/{tasks['a.png']['id']}/annotations",
+        params={"project": ls_project},
+        json={
+            "result": [
+                {
+                    "from_name": "animal",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "original_width": 200,
+                    "original_height": 50,
+                    "image_rotation": 0,
+                    "value": {"x": 10, "y": 20, "width": 25, "height": 40, "rotation": 0,
+                              "rectanglelabels": ["cat"]},
+                }
+            ],
+            "was_cancelled": False,
+            "lead_time": 3.0,
+        },
+    )  # fmt: skip
+    assert annotated.status_code == 201, annotated.text
+    item = _item(db, project_id, "a.png")
+    assert item.final_label == [{"bbox": [20.0, 10.0, 70.0, 30.0], "label": "cat"}]
+
+    # Start Training: no detector to train, so the round snapshots the labels (a dataset
+    # version holding the new box) and ranks the images by the pushed boxes.
+    _start_training(ls, ls_project)
+    job = _retrained(db, project_id, labelloop.serve_log)
+    assert (job.status, job.error) == ("done", None), labelloop.serve_log.read_text()[-3000:]
+    with db.read() as session:
+        (round_row,) = session.execute(
+            select(RoundRow).where(RoundRow.project_id == project_id)
+        ).scalars()
+        assert round_row.metrics["trained"] is False
+        (dataset,) = session.execute(
+            select(DatasetVersionRow).where(DatasetVersionRow.project_id == project_id)
+        ).scalars()
+        assert dataset.n_items == 1
