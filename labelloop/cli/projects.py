@@ -316,6 +316,15 @@ def import_(
             "skip it, or update its item's payload and metadata (never its label).",
         ),
     ] = "error",
+    bbox_format: Annotated[
+        str | None,
+        typer.Option(
+            "--bbox-format",
+            help="How a box project's hf dataset lays out objects.bbox: xyxy "
+            "([x1, y1, x2, y2], the default) or xywh ([x, y, width, height], COCO's; "
+            "classes under category or label).",
+        ),
+    ] = None,
     score: Annotated[
         bool,
         typer.Option(
@@ -353,6 +362,7 @@ def import_(
             seed=seed,
             on_existing=on_existing,
             on_progress=on_progress,
+            bbox_format=bbox_format,
         )
         scored = None
         if score and report.scored_by is not None:
@@ -418,6 +428,14 @@ def export(
     labelled_only: Annotated[
         bool, typer.Option("--labelled-only", help="Only items with a final label.")
     ] = False,
+    bbox_format: Annotated[
+        str | None,
+        typer.Option(
+            "--bbox-format",
+            help="A box project's hf export: objects.bbox as xyxy ([x1, y1, x2, y2] with "
+            "label, the default) or xywh ([x, y, width, height] with category, COCO's).",
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Export items and final labels with their provenance (records only on stdout)."""
@@ -433,6 +451,7 @@ def export(
             version=version,
             labelled_only=labelled_only,
             on_progress=lambda done: progress("exporting", done, None),
+            bbox_format=bbox_format,
         )
     version_text = f" (dataset version {report.dataset_version})" if version is not None else ""
     say(

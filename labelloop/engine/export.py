@@ -306,6 +306,7 @@ def export_items(
     version: int | None = None,
     labelled_only: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    bbox_format: str | None = None,
 ) -> ExportReport:
     """Write a project's records (or dataset version ``version`` exactly) to ``out``.
 
@@ -333,11 +334,17 @@ def export_items(
         Only items with a final label (the current pool only).
     on_progress : callable, optional
         Called with the number of items written so far.
+    bbox_format : {"xyxy", "xywh"}, optional
+        The layout of a box project's hf export (`labelloop.io.hf`, rule 5): corners
+        ``[x1, y1, x2, y2]`` under ``label`` (the default), or COCO's ``[x, y, width,
+        height]`` under ``category``. Refused for any other export.
 
     Raises
     ------
     NotFoundError
         For an unknown project or dataset version.
+    ValidationError
+        An unknown format, or a ``bbox_format`` where it has no meaning.
     """
     format = FORMAT_ALIASES.get(format, format)
     if format not in EXPORT_FORMATS:
@@ -351,8 +358,18 @@ def export_items(
             field="out",
         )
     _check_version(version)
+    if bbox_format is not None:
+        from labelloop.io.hf import check_bbox_format
+
+        check_bbox_format(bbox_format)
     with db.read() as session:
         scope = _scope(session, project, version)
+        if bbox_format is not None and (format != "hf" or scope.task_type != "boxes"):
+            raise ValidationError(
+                "bbox_format is the box layout of a box project's hf export; a "
+                f"{scope.task_type} project's {format} export has none: leave it out",
+                field="bbox_format",
+            )
         allowed = {"ner": _ENTITY_EXPORTS, "boxes": _BOX_EXPORTS}.get(
             scope.task_type, _ITEM_EXPORTS
         )
@@ -383,6 +400,7 @@ def export_items(
                 label_key=scope.label_key,
                 label_names=scope.labels,
                 parquet=Path(out).suffix.lower() in (".parquet", ".pq"),  # type: ignore[arg-type]
+                bbox_format=bbox_format or "xyxy",
             )
         elif format == "conll":
             n = _write_text(out, lambda handle: _write_conll(records, handle))

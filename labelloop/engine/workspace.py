@@ -167,7 +167,8 @@ class ProjectHandle:
     ) -> ingest.ImportReport:
         """Import records (``{"id", "text" or payload fields, "label", "meta"}``) or a file.
 
-        Options (``format``, ``fields``, ``seed``, ``on_existing``, ``on_progress``) are
+        Options (``format``, ``fields``, ``seed``, ``on_existing``, ``on_progress``,
+        ``bbox_format``) are
         those of `labelloop.engine.ingest.import_items`; ``on_existing="skip"`` or
         ``"update"`` re-imports records whose id is already in the project. All or
         nothing. Items added after a round are scored by its model before this returns
@@ -305,12 +306,14 @@ class ProjectHandle:
         format: str = "jsonl",
         version: int | None = None,
         labelled_only: bool = False,
+        bbox_format: str | None = None,
     ) -> export_engine.ExportReport:
         """Write the items and final labels (or dataset version ``version``) to ``out``.
 
         ``format`` is jsonl, csv, parquet, conll (entity projects), label_studio or hf
         (a ``save_to_disk`` directory, or Parquet when ``out`` ends in ``.parquet``), as
-        `labelloop.engine.export.export_items` takes them (docs/formats.md).
+        `labelloop.engine.export.export_items` takes them (docs/formats.md); a box
+        project's hf export takes ``bbox_format`` ``xyxy`` (default) or ``xywh``.
         """
         return export_engine.export_items(
             self._db,
@@ -319,6 +322,7 @@ class ProjectHandle:
             out=out,
             version=version,
             labelled_only=labelled_only,
+            bbox_format=bbox_format,
         )
 
     def annotators(self) -> list[dict[str, Any]]:

@@ -16,21 +16,33 @@ Rules
    JSONL export imports again as it is.
 4. Errors name the file, the line and the field; the whole file is read before
    anything is written (the importer's all-or-nothing rule).
+5. Records whose boxes are COCO's ``[x, y, width, height]`` (``bbox_format`` xywh, as
+   Hugging Face detection sets have them) become corners ``[x, y, x + width, y +
+   height]`` snapped to 1e-6 pixel (`corners_from_xywh`) before these checks; a
+   negative width or height is refused, naming the record and ``boxes.<j>.bbox``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from labelloop.exceptions import ImportDataError
 from labelloop.io.jsonl import read_jsonl
 from labelloop.io.media import media_ref, read_media_dir
+from labelloop.io.numbers import snap
 from labelloop.io.records import EXPORT_ONLY_FIELDS, Record, file_sha256
 
-__all__ = ["BOX_FIELDS", "box_records", "image_size", "read_box_jsonl", "read_box_media_dir"]
+__all__ = [
+    "BOX_FIELDS",
+    "box_records",
+    "corners_from_xywh",
+    "image_size",
+    "read_box_jsonl",
+    "read_box_media_dir",
+]
 
 BOX_FIELDS = frozenset({"id", "image", "boxes", "width", "height", "meta"})
 
@@ -71,6 +83,51 @@ def _positive(raw: Mapping[str, Any], key: str, fail: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise fail(f"{key} must be a positive whole number of pixels, got {value!r}", key)
     return value
+
+
+def corners_from_xywh(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], *, source: str
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """Rule 5: records with ``[x, y, width, height]`` boxes, as records with corners.
+
+    A box that is not four numbers is left as it is, for `box_records` to name.
+
+    Raises
+    ------
+    ImportDataError
+        Naming the source, the record and ``boxes.<j>.bbox`` of a negative size.
+
+    Examples
+    --------
+    >>> rows = [(1, {"id": "a", "image": "a.png", "boxes": [{"bbox": [2, 3, 10, 5], "label": "cat"}]})]
+    >>> [r["boxes"] for _, r in corners_from_xywh(rows, source="<records>")]
+    [[{'bbox': [2.0, 3.0, 12.0, 8.0], 'label': 'cat'}]]
+    """  # noqa: E501
+    for number, raw in rows:
+        boxes = raw.get("boxes") if isinstance(raw, Mapping) else None
+        if not isinstance(boxes, list):
+            yield number, raw
+            continue
+        converted = []
+        for j, box in enumerate(boxes):
+            bbox = box.get("bbox") if isinstance(box, Mapping) else None
+            if (
+                not isinstance(bbox, list)
+                or len(bbox) != 4
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
+            ):
+                converted.append(box)
+                continue
+            x, y, w, h = (float(v) for v in bbox)
+            if w < 0 or h < 0:
+                raise ImportDataError(
+                    f"a negative width or height in [x, y, width, height]: {bbox!r}",
+                    path=source,
+                    line=number,
+                    field=f"boxes.{j}.bbox",
+                )
+            converted.append({**box, "bbox": [snap(x), snap(y), snap(x + w), snap(y + h)]})
+        yield number, {**raw, "boxes": converted}
 
 
 def box_records(

@@ -17,13 +17,25 @@ Rules
    raise `ValidationError` saying how to install it.
 5. A box project's dataset has the columns ``id``, ``image`` (the image file's path,
    relative to the media root, as box JSONL has it), ``width`` and ``height`` (pixels)
-   and ``objects``, the layout of Hugging Face detection sets:
-   ``{"bbox": [[x1, y1, x2, y2], ...], "label": [class, ...]}``, corners in pixels
-   (``bbox_format`` xyxy, not COCO's x, y, width, height), ``label`` a list of
-   ``ClassLabel`` over the project's labels (class names as strings are read too).
-   A null ``objects`` is an unlabelled image; empty lists are an image with nothing in
-   it. `box_rows` turns such rows into box records' ``boxes``, naming the row and the
-   field (``objects.bbox.<i>``, ``objects.label``) of what it cannot read.
+   and ``objects``, the layout of Hugging Face detection sets, in one of two
+   ``bbox_format`` layouts, chosen explicitly (the numbers alone cannot tell them apart):
+
+   - ``xyxy`` (the default): ``{"bbox": [[x1, y1, x2, y2], ...], "label": [...]}``,
+     corners in pixels;
+   - ``xywh`` (COCO's): ``{"bbox": [[x, y, width, height], ...], "category": [...]}``,
+     the top-left corner and the size in pixels; the box is ``[x, y, x + width,
+     y + height]`` snapped to 1e-6 pixel (`labelloop.io.numbers.snap`), so written boxes
+     read back exactly.
+
+   Either layout is read with its classes in ``label``, or in ``category`` when there
+   is no ``label``; other keys of ``objects`` (``id``, ``area``, ``iscrowd``) are not
+   read. Classes are a list of ``ClassLabel`` over the project's labels (class names as
+   strings are read too). The writer writes ``label`` in the xyxy layout and
+   ``category`` in the xywh one. A null ``objects`` is an unlabelled image; empty lists
+   are an image with nothing in it. `box_rows` turns such rows into box records'
+   ``boxes``, naming the row and the field (``objects.bbox.<i>``, ``objects.label``,
+   ``objects.category.<i>``) of what it cannot read; an xyxy box whose second corner is
+   not right of and below its first says so and points to ``bbox_format`` xywh.
 """
 
 from __future__ import annotations
@@ -34,11 +46,22 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.exceptions import ImportDataError, ValidationError
+from labelloop.io.numbers import snap
 
-__all__ = ["BOX_COLUMN", "box_rows", "check_local_dataset", "read_hf", "write_hf"]
+__all__ = [
+    "BBOX_FORMATS",
+    "BOX_COLUMN",
+    "box_rows",
+    "check_bbox_format",
+    "check_local_dataset",
+    "read_hf",
+    "write_hf",
+]
 
 #: The column of a box project's boxes (rule 5).
 BOX_COLUMN = "objects"
+#: The layouts of a box in ``objects.bbox`` (rule 5): corners, or corner and size.
+BBOX_FORMATS = ("xyxy", "xywh")
 
 _BATCH_ROWS = 10_000
 _KNOWN_STRINGS = ("id", "label_source", "meta")
@@ -202,16 +225,52 @@ def _struct_decoder(datasets: Any, fields: Mapping[str, Any]) -> Any:
     return decode
 
 
-def box_rows(
-    rows: Iterable[tuple[int, dict[str, Any]]], *, source: str
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rule 5: rows read by `read_hf` with their ``objects`` turned into ``boxes``.
+def check_bbox_format(bbox_format: str) -> str:
+    """``bbox_format`` when it is one of `BBOX_FORMATS` (rule 5).
 
     Raises
     ------
+    ValidationError
+        Naming the field ``bbox_format`` and the layouts there are.
+    """
+    if bbox_format not in BBOX_FORMATS:
+        raise ValidationError(
+            f"unknown bbox_format {bbox_format!r}: use xyxy ([x1, y1, x2, y2]) or xywh "
+            "([x, y, width, height], COCO's)",
+            field="bbox_format",
+        )
+    return bbox_format
+
+
+def box_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], *, source: str, bbox_format: str = "xyxy"
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rule 5: rows read by `read_hf` with their ``objects`` turned into ``boxes``.
+
+    Parameters
+    ----------
+    rows : iterable of (int, dict)
+        ``(row number, row)``, as `read_hf` yields them.
+    source : str
+        The dataset's name in errors.
+    bbox_format : {"xyxy", "xywh"}, default "xyxy"
+        The layout of ``objects.bbox``: corners, or COCO's corner and size.
+
+    Raises
+    ------
+    ValidationError
+        An unknown ``bbox_format``.
     ImportDataError
         Naming the source, the row and the field of a malformed ``objects`` cell.
     """
+    check_bbox_format(bbox_format)
+    return _box_rows(rows, source, bbox_format)
+
+
+def _box_rows(
+    rows: Iterable[tuple[int, dict[str, Any]]], source: str, bbox_format: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    shape = "[x1, y1, x2, y2]" if bbox_format == "xyxy" else "[x, y, width, height]"
     for number, row in rows:
 
         def fail(message: str, field: str, number: int = number) -> ImportDataError:
@@ -220,7 +279,7 @@ def box_rows(
         if "boxes" in row:
             raise fail(
                 f"a box dataset holds its boxes in {BOX_COLUMN!r} "
-                "({bbox: [[x1, y1, x2, y2], ...], label: [...]}), not 'boxes'",
+                f"({{bbox: [{shape}, ...], label: [...]}}), not 'boxes'",
                 "boxes",
             )
         if BOX_COLUMN not in row:
@@ -231,31 +290,46 @@ def box_rows(
             row["boxes"] = None
             yield number, row
             continue
-        if not isinstance(objects, Mapping) or set(objects) != {"bbox", "label"}:
+        key = "label" if isinstance(objects, Mapping) and "label" in objects else "category"
+        if not isinstance(objects, Mapping) or "bbox" not in objects or key not in objects:
             raise fail(
-                f"{BOX_COLUMN} must be {{bbox: [[x1, y1, x2, y2], ...], label: [...]}}, "
-                f"got {objects!r}",
+                f"{BOX_COLUMN} must be {{bbox: [{shape}, ...], label: [...]}} (or category "
+                f"instead of label), got {objects!r}",
                 BOX_COLUMN,
             )
-        bboxes, labels = objects["bbox"] or [], objects["label"] or []
+        bboxes, labels = objects["bbox"] or [], objects[key] or []
         if not isinstance(bboxes, list) or not isinstance(labels, list):
-            raise fail("bbox and label must be lists", BOX_COLUMN)
+            raise fail(f"bbox and {key} must be lists", BOX_COLUMN)
         if len(bboxes) != len(labels):
             raise fail(
-                f"{len(bboxes)} boxes but {len(labels)} labels: one label per box",
-                f"{BOX_COLUMN}.label",
+                f"{len(bboxes)} boxes but {len(labels)} {key}s: one {key} per box",
+                f"{BOX_COLUMN}.{key}",
             )
         boxes = []
         for position, (bbox, label) in enumerate(zip(bboxes, labels, strict=True)):
-            if not isinstance(bbox, list) or len(bbox) != 4:
-                raise fail(
-                    f"box {position} must be [x1, y1, x2, y2] in pixels, got {bbox!r}",
-                    f"{BOX_COLUMN}.bbox.{position}",
-                )
+            where = f"{BOX_COLUMN}.bbox.{position}"
+            if (
+                not isinstance(bbox, list)
+                or len(bbox) != 4
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)
+            ):
+                raise fail(f"box {position} must be {shape} in pixels, got {bbox!r}", where)
             if not isinstance(label, str):
                 raise fail(
                     f"box {position} has no class name, got {label!r}",
-                    f"{BOX_COLUMN}.label.{position}",
+                    f"{BOX_COLUMN}.{key}.{position}",
+                )
+            if bbox_format == "xywh":
+                x, y, w, h = (float(v) for v in bbox)
+                if w < 0 or h < 0:
+                    raise fail(f"box {position} has a negative width or height: {bbox!r}", where)
+                bbox = [snap(x), snap(y), snap(x + w), snap(y + h)]
+            elif bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
+                raise fail(
+                    f"box {position} does not end right of and below where it starts: "
+                    f"{bbox!r} is not [x1, y1, x2, y2]; if the dataset stores "
+                    "[x, y, width, height] (COCO's layout), import it with bbox_format xywh",
+                    where,
                 )
             boxes.append({"bbox": bbox, "label": label})
         row["boxes"] = boxes
@@ -270,6 +344,7 @@ def write_hf(
     label_key: str,
     label_names: Sequence[str],
     parquet: bool = False,
+    bbox_format: str = "xyxy",
 ) -> int:
     """Write export records as a Hugging Face dataset; return how many rows.
 
@@ -288,9 +363,13 @@ def write_hf(
         The project's labels, the ``ClassLabel`` names.
     parquet : bool, default False
         Write a Parquet file instead of a ``save_to_disk`` directory.
+    bbox_format : {"xyxy", "xywh"}, default "xyxy"
+        The layout of a box project's ``objects`` (rule 5): corners with ``label``, or
+        COCO's corner and size with ``category``.
 
     The rows are gathered in memory before the dataset is written.
     """
+    check_bbox_format(bbox_format)
     datasets = _datasets()
     names = list(label_names)
     index = {name: i for i, name in enumerate(names)}
@@ -300,11 +379,18 @@ def write_hf(
         for column in columns:
             value = record.get(column)
             if column == label_key:
-                value = _encode(value, label_key, index)
+                value = _encode(value, label_key, index, bbox_format)
             elif column == "meta":
                 value = json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
             data[named[column]].append(value)
-    features = _features(datasets, data, named[label_key], names, boxes=label_key == "boxes")
+    features = _features(
+        datasets,
+        data,
+        named[label_key],
+        names,
+        boxes=label_key == "boxes",
+        class_key="label" if bbox_format == "xyxy" else "category",
+    )
     dataset = datasets.Dataset.from_dict(data, features=features)
     if parquet:
         dataset.to_parquet(str(path))
@@ -313,7 +399,7 @@ def write_hf(
     return dataset.num_rows
 
 
-def _encode(value: Any, label_key: str, index: Mapping[str, int]) -> Any:
+def _encode(value: Any, label_key: str, index: Mapping[str, int], bbox_format: str) -> Any:
     if value is None:
         return None if label_key != "label" else -1
     if label_key == "label":
@@ -321,9 +407,12 @@ def _encode(value: Any, label_key: str, index: Mapping[str, int]) -> Any:
     if label_key == "labels":
         return [index[v] for v in value]
     if label_key == "boxes":
+        bboxes = [[float(v) for v in box["bbox"]] for box in value]
+        if bbox_format == "xyxy":
+            return {"bbox": bboxes, "label": [index[box["label"]] for box in value]}
         return {
-            "bbox": [[float(v) for v in box["bbox"]] for box in value],
-            "label": [index[box["label"]] for box in value],
+            "bbox": [[x1, y1, x2 - x1, y2 - y1] for x1, y1, x2, y2 in bboxes],
+            "category": [index[box["label"]] for box in value],
         }
     return [{"start": s["start"], "end": s["end"], "label": index[s["label"]]} for s in value]
 
@@ -335,6 +424,7 @@ def _features(
     names: list[str],
     *,
     boxes: bool = False,
+    class_key: str = "label",
 ) -> Any:
     import pyarrow as pa
 
@@ -344,7 +434,7 @@ def _features(
     for column, values in data.items():
         if column == label_key and boxes:
             corners = datasets.List(datasets.Value("float64"))
-            features[column] = {"bbox": datasets.List(corners), "label": datasets.List(classes)}
+            features[column] = {"bbox": datasets.List(corners), class_key: datasets.List(classes)}
         elif boxes and column in ("width", "height"):
             features[column] = datasets.Value("int64")
         elif boxes and column == "image":

@@ -102,3 +102,35 @@ def test_hugging_face_boxes_out_and_in_on_the_command_line(run, tmp_path):
     assert {r["id"]: r["image"] for r in records} == {
         "a": "imgs/0.png", "b": "imgs/1.png", "c": "imgs/2.png"
     }  # fmt: skip
+
+
+def test_coco_layout_hugging_face_boxes_with_bbox_format_on_the_command_line(run, tmp_path):
+    import datasets
+
+    assert run("project", "create", "det", "--task", "boxes", "--labels", "cat,dog").exit_code == 0
+    rows = [
+        {"id": "a", "image": "imgs/0.png", "boxes": [{"bbox": [1, 2, 30, 20], "label": "dog"}]},
+        {"id": "b", "image": "imgs/1.png", "boxes": []},
+    ]
+    (tmp_path / "boxes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert run("import", "det", "boxes.jsonl").exit_code == 0
+    exported = run("export", "det", "--format", "hf", "--bbox-format", "xywh", "--out", "coco-hf")
+    assert exported.exit_code == 0, exported.output
+    written = datasets.load_from_disk(str(tmp_path / "coco-hf"))
+    assert written[0]["objects"] == {"bbox": [[1.0, 2.0, 29.0, 18.0]], "category": [1]}
+    assert run("project", "create", "copy", "--task", "boxes", "--labels", "cat,dog").exit_code == 0
+    # Read as corners, [1, 2, 29, 18] would be a box: it is the explicit choice that counts.
+    imported = run("import", "copy", "coco-hf", "--bbox-format", "xywh")
+    assert imported.exit_code == 0, imported.output
+    again = run("export", "copy", "--format", "jsonl", "--out", "copy.jsonl")
+    assert again.exit_code == 0, again.output
+    records = [json.loads(line) for line in (tmp_path / "copy.jsonl").read_text().splitlines()]
+    assert {r["id"]: r.get("boxes") for r in records} == {
+        "a": [{"bbox": [1.0, 2.0, 30.0, 20.0], "label": "dog"}],
+        "b": [],
+    }
+    wrong = run("import", "copy", "boxes.jsonl", "--bbox-format", "xywh")
+    assert wrong.exit_code != 0 and "bbox_format" in wrong.output
+    unknown = run("export", "det", "--format", "hf", "--bbox-format", "cxcywh", "--out", "x-hf")
+    assert unknown.exit_code != 0 and "cxcywh" in unknown.output
+    assert not (tmp_path / "x-hf").exists()

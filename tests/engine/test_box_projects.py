@@ -658,3 +658,88 @@ def test_a_bad_hugging_face_box_dataset_imports_nothing(database, tmp_path):
     assert "line 2" in str(raised.value) or getattr(raised.value, "line", None) == 2
     assert "boxes.0.bbox" in str(raised.value) or raised.value.field == "boxes.0.bbox"
     assert _final_labels(database, project) == {}
+
+
+def _coco_layout_dataset(path, objects):
+    import datasets
+
+    classes = datasets.ClassLabel(names=["cat", "dog"])
+    features = datasets.Features({
+        "id": datasets.Value("string"), "image": datasets.Value("string"),
+        "objects": {"bbox": datasets.List(datasets.List(datasets.Value("float64"))),
+                    "category": datasets.List(classes)},
+    })  # fmt: skip
+    data = {"id": [f"i{n}" for n in range(len(objects))],
+            "image": [f"{n}.png" for n in range(len(objects))], "objects": objects}  # fmt: skip
+    datasets.Dataset.from_dict(data, features=features).save_to_disk(str(path))
+
+
+def test_a_coco_layout_hugging_face_set_imports_with_bbox_format_xywh(database, tmp_path):
+    write_images(tmp_path, ["0.png", "1.png"])
+    project = box_project(database, tmp_path)
+    _coco_layout_dataset(
+        tmp_path / "ds",
+        [{"bbox": [[2.0, 3.0, 18.0, 27.0]], "category": [0]},
+         {"bbox": [[30.0, 5.0, 30.0, 35.0], [2.0, 3.0, 18.0, 27.0]], "category": [1, 0]}],
+    )  # fmt: skip
+    # Read as corners the same numbers are a box below the 48 px image: refused, named.
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=tmp_path / "ds")
+    assert raised.value.line == 2 and raised.value.field == "objects.bbox.0"
+    assert "bbox_format xywh" in str(raised.value)
+    report = import_items(
+        database, actor="cli:test", project=project, path=tmp_path / "ds", bbox_format="xywh"
+    )
+    assert report.n_imported == 2 and report.n_labelled == 2
+    assert _final_labels(database, project) == {"i0": [CAT], "i1": [CAT, DOG]}
+    # Out in COCO's layout and in again, and out in corners: the same labels.
+    export_items(database, project=project, format="hf", out=tmp_path / "out", bbox_format="xywh")
+    again = box_project(database, tmp_path, name="again")
+    import_items(database, actor="cli:test", project=again, path=tmp_path / "out",
+                 bbox_format="xywh")  # fmt: skip
+    assert _final_labels(database, again) == _final_labels(database, project)
+
+
+def test_a_bad_coco_layout_row_imports_nothing(database, tmp_path):
+    write_images(tmp_path, ["0.png", "1.png"])
+    project = box_project(database, tmp_path)
+    _coco_layout_dataset(
+        tmp_path / "ds",
+        [{"bbox": [[2.0, 3.0, 18.0, 27.0]], "category": [0]},
+         {"bbox": [[2.0, 3.0, 18.0, -1.0]], "category": [0]}],
+    )  # fmt: skip
+    with pytest.raises(ImportDataError) as raised:
+        import_items(database, actor="cli:test", project=project, path=tmp_path / "ds",
+                     bbox_format="xywh")  # fmt: skip
+    assert (raised.value.line, raised.value.field) == (2, "objects.bbox.0")
+    assert "negative" in str(raised.value)
+    assert _final_labels(database, project) == {}
+
+
+def test_box_records_in_xywh_and_where_bbox_format_has_no_meaning(database, tmp_path):
+    write_images(tmp_path, ["0.png"])
+    project = box_project(database, tmp_path)
+    records = [{"id": "i0", "image": "0.png", "boxes": [{"bbox": [2, 3, 18, 27], "label": "cat"}]}]
+    for bad_format in ("cxcywh", "XYWH"):
+        with pytest.raises(ValidationError) as raised:
+            import_items(database, actor="cli:test", project=project, records=records,
+                         bbox_format=bad_format)  # fmt: skip
+        assert raised.value.field == "bbox_format"
+    import_items(database, actor="cli:test", project=project, records=records, bbox_format="xywh")
+    assert _final_labels(database, project) == {"i0": [CAT]}
+    (tmp_path / "boxes.jsonl").write_text(json.dumps({**records[0], "id": "j0"}) + "\n")
+    with pytest.raises(ValidationError) as raised:
+        import_items(database, actor="cli:test", project=project, path=tmp_path / "boxes.jsonl",
+                     bbox_format="xywh")  # fmt: skip
+    assert raised.value.field == "bbox_format" and "jsonl" in str(raised.value)
+    with pytest.raises(ValidationError) as raised:
+        export_items(database, project=project, format="jsonl", out=tmp_path / "x.jsonl",
+                     bbox_format="xyxy")  # fmt: skip
+    assert raised.value.field == "bbox_format"
+    text = create_project(database, actor="cli:test", name="reviews",
+                          task_type="classification", labels=["a", "b"]).id  # fmt: skip
+    with pytest.raises(ValidationError) as raised:
+        import_items(database, actor="cli:test", project=text, records=[{"id": "1", "text": "x"}],
+                     bbox_format="xywh")  # fmt: skip
+    assert raised.value.field == "bbox_format"
+    assert _final_labels(database, text) == {}

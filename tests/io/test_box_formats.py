@@ -290,3 +290,126 @@ def test_a_bad_hugging_face_box_row_names_row_and_field(tmp_path, objects, field
     with pytest.raises(ImportDataError) as raised:
         _hf_read(tmp_path / "ds")
     assert raised.value.field == field and raised.value.line == 2
+
+
+def _hf_read_as(path, bbox_format):
+    from labelloop.io.hf import box_rows, read_hf
+
+    rows = [row for _, row in box_rows(read_hf(path), source=str(path), bbox_format=bbox_format)]
+    for row in rows:
+        row.setdefault("boxes", None)
+    return rows
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(records=box_records(), parquet=st.booleans(), bbox_format=st.sampled_from(["xyxy", "xywh"]))
+def test_hugging_face_boxes_round_trip_in_either_layout(tmp_path, records, parquet, bbox_format):
+    import shutil
+
+    from labelloop.io.hf import write_hf
+
+    path = tmp_path / ("boxes.parquet" if parquet else "boxes")
+    if path.is_dir():
+        shutil.rmtree(path)
+    n = write_hf(
+        records,
+        path,
+        columns=HF_COLUMNS,
+        label_key="boxes",
+        label_names=LABELS,
+        parquet=parquet,
+        bbox_format=bbox_format,
+    )
+    assert n == len(records)
+    assert _plain(_hf_read_as(path, bbox_format)) == _with_nulls(records)
+
+
+def test_an_xywh_export_is_the_coco_layout_with_categories(tmp_path):
+    import datasets
+
+    from labelloop.io.hf import write_hf
+
+    record = {"id": "a", "image": "a.png", "width": 64, "height": 48,
+              "boxes": [{"bbox": [1.5, 2.0, 30.0, 40.25], "label": "dog"}]}  # fmt: skip
+    write_hf([record], tmp_path / "ds", columns=HF_COLUMNS, label_key="boxes",
+             label_names=LABELS, bbox_format="xywh")  # fmt: skip
+    dataset = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert dataset.features["objects"]["category"].feature.names == LABELS
+    assert dataset[0]["objects"] == {"bbox": [[1.5, 2.0, 28.5, 38.25]], "category": [1]}
+
+
+def test_a_coco_layout_dataset_reads_its_categories_and_sizes(tmp_path):
+    import datasets
+
+    # As Hugging Face detection sets (cppe-5 and the like) hold them: ids and areas too.
+    classes = datasets.ClassLabel(names=LABELS)
+    features = datasets.Features({
+        "image_id": datasets.Value("int64"), "image": datasets.Value("string"),
+        "width": datasets.Value("int64"), "height": datasets.Value("int64"),
+        "objects": {"id": datasets.List(datasets.Value("int64")),
+                    "area": datasets.List(datasets.Value("float64")),
+                    "bbox": datasets.List(datasets.List(datasets.Value("float32"))),
+                    "category": datasets.List(classes)},
+    })  # fmt: skip
+    data = {
+        "image_id": [15],
+        "image": ["a.png"],
+        "width": [64],
+        "height": [48],
+        "objects": [
+            {"id": [1, 2], "area": [200.0, 24.0], "bbox": [[2, 3, 10, 20], [0.5, 0.25, 4, 6]],
+             "category": [2, 0]},
+        ],
+    }  # fmt: skip
+    datasets.Dataset.from_dict(data, features=features).save_to_disk(str(tmp_path / "ds"))
+    (row,) = _hf_read_as(tmp_path / "ds", "xywh")
+    assert row["boxes"] == [
+        {"bbox": [2.0, 3.0, 12.0, 23.0], "label": "car"},
+        {"bbox": [0.5, 0.25, 4.5, 6.25], "label": "cat"},
+    ]
+    assert "objects" not in row
+
+
+@pytest.mark.parametrize(
+    ("objects", "bbox_format", "field", "words"),
+    [
+        ({"bbox": [[1.0, 2.0, -3.0, 4.0]], "category": ["cat"]}, "xywh", "objects.bbox.0",
+         ["negative"]),
+        ({"bbox": [[1.0, 2.0, 3.0, 4.0]], "category": []}, "xywh", "objects.category",
+         ["one category per box"]),
+        ({"bbox": [[1.0, 2.0, 3.0, 4.0]], "category": [None]}, "xywh", "objects.category.0",
+         ["no class name"]),
+        ({"bbox": [[10.0, 20.0, 5.0, 8.0]], "label": ["cat"]}, "xyxy", "objects.bbox.0",
+         ["bbox_format xywh"]),
+        ({"bbox": [[1.0, 2.0, 3.0, 4.0]], "area": [1.0]}, "xywh", "objects", ["category"]),
+    ],
+)  # fmt: skip
+def test_a_bad_box_in_either_layout_names_row_and_field(tmp_path, objects, bbox_format, field,
+                                                        words):  # fmt: skip
+    import datasets
+
+    # A good first row with the same keys: a dataset's rows share their struct's fields.
+    sample = {"bbox": [[1.0, 2.0, 3.0, 4.0]], "label": ["cat"], "category": ["cat"]}
+    good = {key: sample.get(key, [1.0]) for key in objects}
+    line = 2 if {"label", "category"} & set(objects) else 1
+    data = {"id": ["a", "b"], "image": ["a.png", "b.png"], "objects": [good, objects]}
+    datasets.Dataset.from_dict(data).save_to_disk(str(tmp_path / "ds"))
+    with pytest.raises(ImportDataError) as raised:
+        _hf_read_as(tmp_path / "ds", bbox_format)
+    assert raised.value.field == field and raised.value.line == line
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_an_unknown_bbox_format_is_refused_by_reader_and_writer(tmp_path):
+    from labelloop.io.hf import box_rows, write_hf
+
+    with pytest.raises(ValidationError) as raised:
+        box_rows([], source="x", bbox_format="cxcywh")
+    assert raised.value.field == "bbox_format" and "xywh" in str(raised.value)
+    with pytest.raises(ValidationError):
+        write_hf([], tmp_path / "ds", columns=HF_COLUMNS, label_key="boxes",
+                 label_names=LABELS, bbox_format="yolo")  # fmt: skip
+    assert not (tmp_path / "ds").exists()

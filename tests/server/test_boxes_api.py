@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import select
 
 from labelloop.engine.users import add_member
+from labelloop.store.tables import ItemRow
 
 API = "/api/v1"
 CAT = {"bbox": [2.0, 3.0, 20.0, 30.0], "label": "cat"}
@@ -159,3 +161,35 @@ def test_two_annotators_boxes_fuse_or_go_to_review_named(world) -> None:
     assert body["disagreement"] == [
         "annotator's box 1 (dog [30, 5, 60, 40]), drawn by 1 annotator(s)"
     ]
+
+
+def test_box_records_in_coco_layout_import_with_bbox_format(world) -> None:
+    project = _box_project(world)
+    url = f"{API}/projects/{project}/items"
+    Image.fromarray(np.full((48, 64, 3), 200, dtype=np.uint8)).save(world.media_root / "x.png")
+    records = [{"id": "x0", "image": "x.png", "boxes": [{"bbox": [2, 3, 18, 27], "label": "cat"}]}]
+    bad = world.call("admin", "POST", url, json={"records": records, "bbox_format": "cxcywh"})
+    assert bad.status_code == 422 and "bbox_format" in bad.text
+    negative = [{**records[0], "boxes": [{"bbox": [2, 3, -1, 27], "label": "cat"}]}]
+    refused = world.call("admin", "POST", url, json={"records": negative, "bbox_format": "xywh"})
+    assert refused.status_code == 422, refused.text
+    assert (
+        refused.json()["field"] == "records.0.boxes.0.bbox"
+        and "negative" in refused.json()["detail"]
+    )
+    imported = world.call("admin", "POST", url, json={"records": records, "bbox_format": "xywh"})
+    assert imported.status_code == 201, imported.text
+    with world.db.read() as session:
+        final = session.execute(
+            select(ItemRow.final_label).where(
+                ItemRow.project_id == project, ItemRow.external_id == "x0"
+            )
+        ).scalar_one()
+    assert final == [CAT]
+    sentiment = world.call(
+        "admin",
+        "POST",
+        f"{API}/projects/{world.project_id}/items",
+        json={"records": [{"id": "t", "text": "fine"}], "bbox_format": "xywh"},
+    )
+    assert sentiment.status_code == 422 and sentiment.json()["field"] == "bbox_format"

@@ -388,3 +388,77 @@ def test_no_suggestions_where_the_project_hides_the_models_guess(
     page.keyboard.press("Escape")
     _submit(page)
     assert _annotations(ui_server, project_id, page, 1)[0].label == []
+
+
+def test_a_reviewer_sees_which_boxes_two_annotators_did_not_agree_on(
+    login, browser, ui_server, tmp_path, shoot_sizes
+) -> None:
+    project_id = _box_project(ui_server, tmp_path, n_items=1, overlap=2)
+    second = "annotator-two"
+    users.create_user(
+        ui_server.db, actor="cli:test", name=second, role="annotator",
+        password="annotator-two-pw", projects=[project_id],
+    )  # fmt: skip
+    # The first annotator draws the square and the disc; the second only the square.
+    first = login("annotator")
+    _open(first, ui_server, project_id)
+    first.keyboard.press("2")
+    _drag(first, (20, 20), (80, 60))
+    # Let go of the new square, so that the class key sets the next box's class only.
+    first.mouse.click(*_screen(first, 150, 20))
+    expect(first.locator("#item svg g.box.selected")).to_have_count(0)
+    first.keyboard.press("1")
+    _drag(first, (115, 45), (165, 95))
+    expect(first.locator("#item svg g.box")).to_have_count(2)
+    first.keyboard.press("Enter")
+    (drawn,) = _annotations(ui_server, project_id, first, 1)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(30_000)
+    try:
+        other = context.new_page()
+        other.goto(ui_server.url + "/")
+        other.fill("input[name=name]", second)
+        other.fill("input[name=password]", "annotator-two-pw")
+        other.press("input[name=password]", "Enter")
+        other.wait_for_url("**/projects")
+        _open(other, ui_server, project_id)
+        other.keyboard.press("2")
+        _drag(other, (21, 20), (80, 61))
+        expect(other.locator("#item svg g.box")).to_have_count(1)
+        other.keyboard.press("Enter")
+        _annotations(ui_server, project_id, other, 2)
+    finally:
+        context.close()
+    with ui_server.db.read() as session:
+        item = session.execute(select(ItemRow).where(ItemRow.project_id == project_id)).scalar_one()
+    assert (item.status, item.final_label) == ("in_review", None)
+
+    # The review names the disc only the first annotator drew, not the shared square.
+    page = login("reviewer")
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(ui_server.url + f"/projects/{project_id}/review")
+    expect(page.locator("#review-reason")).to_have_text("review: boxes disagree")
+    said = page.locator("#model-guess")
+    expect(said).to_contain_text("Not agreed: annotator's box 1 (circle [")
+    expect(said).to_contain_text("drawn by 1 annotator(s).")
+    expect(said).not_to_contain_text("square")
+    expect(page.locator("#box-sources button.box-source")).to_have_count(2)
+    expect(page.locator("#box-sources")).to_contain_text(f"{second} (1 box: 1 square)")
+    shoot_sizes(page, "86-boxes-not-agreed")
+
+    # The reviewer decides the disc is there: the first annotator's boxes, corrected as
+    # they are, become the final label.
+    page.keyboard.press("c")
+    expect(page.locator("#correct-form")).to_be_visible()
+    expect(page.locator("#item svg g.box")).to_have_count(2)
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_contain_text("correct")
+    with ui_server.db.read() as session:
+        item = session.execute(select(ItemRow).where(ItemRow.project_id == project_id)).scalar_one()
+    assert item.status == "accepted"
+    assert [box["label"] for box in item.final_label] == ["square", "circle"]
+    for final, annotated in zip(item.final_label, drawn.label, strict=True):
+        assert _close(final["bbox"], annotated["bbox"], 0.01)
+    square, circle = item.final_label
+    assert _close(square["bbox"], [20, 20, 80, 60]) and _close(circle["bbox"], [115, 45, 165, 95])

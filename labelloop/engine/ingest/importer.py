@@ -100,6 +100,7 @@ def import_items(
     seed: int | None = None,
     on_existing: str = "error",
     on_progress: ProgressCallback | None = None,
+    bbox_format: str | None = None,
 ) -> ImportReport:
     """Import items into a project's pool, all or nothing.
 
@@ -133,6 +134,10 @@ def import_items(
         item's is skipped as a duplicate.
     on_progress : callable, optional
         ``(phase, done, total)`` progress callback.
+    bbox_format : {"xyxy", "xywh"}, optional
+        How a box project's Hugging Face dataset lays out ``objects.bbox``: corners
+        ``[x1, y1, x2, y2]`` (the default) or COCO's ``[x, y, width, height]``
+        (`labelloop.io.hf`, rule 5). Refused for any other source.
 
     Returns
     -------
@@ -173,6 +178,7 @@ def import_items(
         task_type=task_type,
         settings=settings,
         multi_label=schema.multi_label,
+        bbox_format=bbox_format,
     )
     plan = check_source(
         source_records,

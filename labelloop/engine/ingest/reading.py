@@ -155,8 +155,14 @@ def open_source(
     task_type: str,
     settings: dict[str, Any],
     multi_label: bool = False,
+    bbox_format: str | None = None,
 ) -> tuple[str, str, str | None, list[str], Iterator[Record]]:
-    """(source name, format, sha256, ignored files, the records, read as they are used)."""
+    """(source name, format, sha256, ignored files, the records, read as they are used).
+
+    ``bbox_format`` is the box layout of a box project's Hugging Face dataset
+    (`labelloop.io.hf`, rule 5) or records (`labelloop.io.boxes`, rule 5); None is
+    xyxy. Given for any other source it is refused.
+    """
     from labelloop.io.records import record_from_mapping
 
     format = FORMAT_ALIASES.get(format, format)
@@ -168,8 +174,13 @@ def open_source(
     if task_type == "ner" and fields.label == "label":
         # An entity record carries its spans in "spans", as every entity format does.
         fields = replace(fields, label="spans")
+    if bbox_format is not None:
+        from labelloop.io.hf import check_bbox_format
+
+        check_bbox_format(bbox_format)
     if task_type == "boxes":
-        return _open_boxes(path, records, format, settings)
+        return _open_boxes(path, records, format, settings, bbox_format)
+    _refuse_bbox_format(bbox_format, f"a {task_type} project's import")
     if records is not None:
         name = RECORDS_SOURCE
         if task_type in _MEDIA_TYPES:
@@ -265,16 +276,31 @@ def open_source(
     return name, fmt, digest, [], read()
 
 
+def _refuse_bbox_format(bbox_format: str | None, what: str) -> None:
+    if bbox_format is not None:
+        raise ValidationError(
+            "bbox_format is the box layout of a box project's Hugging Face dataset or "
+            f"records; {what} has none: leave bbox_format out",
+            field="bbox_format",
+        )
+
+
 def _open_boxes(
     path: str | Path | None,
     records: Iterable[Mapping[str, Any]] | None,
     format: str,
     settings: dict[str, Any],
+    bbox_format: str | None = None,
 ) -> tuple[str, str, str | None, list[str], Iterator[Record]]:
     """A box project's source: a directory of images, box JSONL (or records of its
     shape), COCO or Label Studio tasks; images are paths under the media root, which a
     first import sets to the directory it reads (`labelloop.io.boxes`)."""
-    from labelloop.io.boxes import box_records, read_box_jsonl, read_box_media_dir
+    from labelloop.io.boxes import (
+        box_records,
+        corners_from_xywh,
+        read_box_jsonl,
+        read_box_media_dir,
+    )
 
     if records is not None:
         root = settings.get("media_root")
@@ -284,7 +310,9 @@ def _open_boxes(
                 "paths are relative to it",
                 field="media_root",
             )
-        rows = enumerate(records, start=1)
+        rows: Iterable[tuple[int, Mapping[str, Any]]] = enumerate(records, start=1)
+        if bbox_format == "xywh":
+            rows = corners_from_xywh(rows, source=RECORDS_SOURCE)
         return (
             RECORDS_SOURCE,
             "records",
@@ -305,12 +333,14 @@ def _open_boxes(
             "label_studio or hf",
             path=name,
         )
+    if fmt != "hf":
+        _refuse_bbox_format(bbox_format, f"a {fmt} import")
     if fmt == "hf":
         from labelloop.io.hf import box_rows, read_hf
 
         if settings.get("media_root") is None:
             settings["media_root"] = str(source.resolve().parent)
-        rows = box_rows(read_hf(source), source=name)
+        rows = box_rows(read_hf(source), source=name, bbox_format=bbox_format or "xyxy")
         digest = file_sha256(source) if source.is_file() else None
         return (
             name,

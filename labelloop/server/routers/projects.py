@@ -111,7 +111,9 @@ def import_items(
     """Import records in bulk (admin): items, their tasks, and any labels they carry.
 
     ``on_existing`` (``error``, ``skip`` or ``update``) says what a record whose id is
-    already in the project does, as ``labelloop import --on-existing``.
+    already in the project does, as ``labelloop import --on-existing``; ``bbox_format``
+    (``xyxy``, the default, or ``xywh``) how a box project's records lay out their boxes,
+    as ``labelloop import --bbox-format``.
     """
     check_batch_size(body.records, limit=settings.max_items_per_request, field="records")
     return ingest.import_items(
@@ -120,4 +122,5 @@ def import_items(
         project=project.id,
         records=body.records,
         on_existing=body.on_existing,
+        bbox_format=body.bbox_format,
     )

@@ -55,3 +55,5 @@ class ItemsCreate(RequestModel):
 
     records: list[dict[str, Any]] = Field(min_length=1, max_length=100_000)
     on_existing: Literal["error", "skip", "update"] = "error"
+    #: A box project's records with COCO's ``[x, y, width, height]`` boxes say ``xywh``.
+    bbox_format: Literal["xyxy", "xywh"] | None = None
