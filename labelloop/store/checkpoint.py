@@ -21,7 +21,7 @@ one percent of writes. The rules kept here:
    log file, and the thread ends; the next commit starts another.
 4. Several processes on one file each run their own; SQLite lets one checkpoint run at
    a time, and one that finds another running (``SQLITE_BUSY``) is counted as busy and
-   left to the next turn.
+   tried again `CHECKPOINT_AFTER` seconds later.
 5. Durability is SQLite's ``synchronous=NORMAL`` in WAL mode, as before: a checkpoint
    syncs the log before it copies it, so it only ever moves committed pages that are
    already durable in the log; it changes nothing a commit promises.
@@ -130,7 +130,8 @@ class Checkpointer:
                 if step == "stop":
                     return
                 if step == "passive":
-                    self._checkpoint(conn, "PASSIVE")
+                    if not self._checkpoint(conn, "PASSIVE"):
+                        self._retry_later()
                     continue
                 with self._writer_queue:
                     self._checkpoint(conn, "TRUNCATE")
@@ -146,7 +147,16 @@ class Checkpointer:
             if conn is not None:
                 conn.close()
 
-    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> None:
+    def _retry_later(self) -> None:
+        """A checkpoint found another under way (rule 4): try again after a pause, even if
+        no commit comes meanwhile."""
+        with self._lock:
+            self._pending = max(self._pending, 1)
+            if not self._closed:
+                self._wake.wait(CHECKPOINT_AFTER)
+
+    def _checkpoint(self, conn: sqlite3.Connection, mode: str) -> bool:
+        """Run one checkpoint; False if another one was under way."""
         # The log starts over only once a checkpoint has copied all of it, and commits go
         # on during one: catch up on what they added (a few pages) a few times.
         for _attempt in range(CATCH_UP_ATTEMPTS):
@@ -156,13 +166,14 @@ class Checkpointer:
                 busy, log, copied = 1, 0, 0
             if busy:
                 self.busy += 1
-                return
+                return False
             if mode == "PASSIVE":
                 self.passive += 1
             else:
                 self.truncated += 1
             if copied >= log:
-                return
+                break
+        return True
 
     def close(self) -> None:
         """Stop the thread (it finishes a checkpoint under way first)."""
