@@ -243,21 +243,36 @@ _SAVE_STATE = (
     .where(_STATES.c.project_id == _P)
     .values(state=bindparam("state"), updated_at=bindparam("now"))
 )
-_SAME_ID = select(_ITEMS.c.id).where(
-    _ITEMS.c.project_id == _P, _ITEMS.c.external_id == bindparam("external_id")
+# Rule 1's two index look-ups, as scalar subqueries of one statement; on SQLite (whose
+# write lock is already held) the stream state comes with them, one round trip for all.
+_SAME_ID = (
+    select(_ITEMS.c.id)
+    .where(_ITEMS.c.project_id == _P, _ITEMS.c.external_id == bindparam("external_id"))
+    .limit(1)
+    .scalar_subquery()
 )
 _SAME_CONTENT = (
     select(_ITEMS.c.external_id)
     .where(_ITEMS.c.project_id == _P, _ITEMS.c.content_hash == bindparam("content_hash"))
     .limit(1)
+    .scalar_subquery()
+)
+_DUPLICATES = select(_SAME_ID, _SAME_CONTENT)
+_STATE_AND_DUPLICATES = select(
+    select(_STATES.c.state).where(_STATES.c.project_id == _P).scalar_subquery(),
+    _SAME_ID,
+    _SAME_CONTENT,
 )
 _NEW_ITEM = _ITEMS.insert().returning(_ITEMS.c.id)
 _NEW_TASK = TaskRow.__table__.insert()
 _NEW_PREDICTION = PredictionRow.__table__.insert()
 
 
-def _locked_state(conn: Any, project_id: int, dialect: str) -> dict[str, Any]:
-    """Rule 3: the project's stream state, its row created on first use and locked."""
+def _locked_state(conn: Any, project_id: int, dialect: str, checked: Any) -> dict[str, Any]:
+    """Rule 3: the project's stream state, its row created on first use and locked; and
+    rule 1's refusal of an id or content already in the project."""
+    keys = {"p": project_id, "external_id": checked.external_id,
+            "content_hash": checked.content_hash}  # fmt: skip
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
 
@@ -267,23 +282,20 @@ def _locked_state(conn: Any, project_id: int, dialect: str) -> dict[str, Any]:
             .values(project_id=project_id, state={}, updated_at=utcnow())
             .on_conflict_do_nothing()
         )
-        return conn.execute(_STATE.with_for_update(), {"p": project_id}).scalar_one()
-    state = conn.execute(_STATE, {"p": project_id}).first()  # SQLite: the write lock is held
+        state = conn.execute(_STATE.with_for_update(), {"p": project_id}).scalar_one()
+        same_id, same_content = conn.execute(_DUPLICATES, keys).one()
+    else:  # SQLite: the write lock is held
+        state, same_id, same_content = conn.execute(_STATE_AND_DUPLICATES, keys).one()
+    if same_id is not None:
+        raise ConflictError(f"item {checked.external_id!r} is already in the project")
+    if same_content is not None:
+        raise ConflictError(
+            f"item {checked.external_id!r} has the same content as item {same_content!r}"
+        )
     if state is None:
         conn.execute(_NEW_STATE, {"project_id": project_id, "state": {}, "updated_at": utcnow()})
         return {}
-    return state[0]
-
-
-def _refuse_duplicates(conn: Any, project_id: int, checked: Any) -> None:
-    """Rule 1: the id and the content must be new to the project (two index lookups)."""
-    if conn.execute(_SAME_ID, {"p": project_id, "external_id": checked.external_id}).first():
-        raise ConflictError(f"item {checked.external_id!r} is already in the project")
-    same = conn.execute(
-        _SAME_CONTENT, {"p": project_id, "content_hash": checked.content_hash}
-    ).scalar()
-    if same is not None:
-        raise ConflictError(f"item {checked.external_id!r} has the same content as item {same!r}")
+    return state
 
 
 def _auto_reason(hit: tuple[str, float, int], cut: CertifiedCut, version: int) -> str:
@@ -367,8 +379,7 @@ def offer_item(
     policy = stream_policy(settings, row.id)
     with db.transaction() as session:
         conn = session.connection()
-        state = StreamState.from_dict(_locked_state(conn, row.id, db.dialect))
-        _refuse_duplicates(conn, row.id, checked)
+        state = StreamState.from_dict(_locked_state(conn, row.id, db.dialect, checked))
         arrival = state.arrivals + 1
         draw, order = np.random.default_rng([policy.seed, arrival, 1]).random(2)
         eval_draw = draw < float(settings["eval_share"])

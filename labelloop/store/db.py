@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from labelloop.exceptions import ValidationError
+from labelloop.store.checkpoint import SAFETY_PAGES, Checkpointer
 
 try:
     import fcntl
@@ -140,10 +141,14 @@ class Database:
         # (its busy handler backs off up to 100 ms a try), which sets the tail latency of
         # a busy server. Writers queue on a lock of ours instead and get the database
         # lock as soon as it is free: see `_WriterQueue`.
+        self._checkpointer: Checkpointer | None = None
         if self.dialect != "sqlite":
             self._write_lock = nullcontext()
         elif parsed.database and parsed.database != ":memory:":
             self._write_lock = _WriterQueue(Path(parsed.database))
+            # The write-ahead log is copied into the file off the writers' path: see
+            # `labelloop.store.checkpoint`.
+            self._checkpointer = Checkpointer(Path(parsed.database), self._write_lock)
         else:
             self._write_lock = threading.RLock()
         self.artifact_dir = (
@@ -182,6 +187,9 @@ class Database:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Writers checkpoint by themselves only past this bound; the checkpointer
+            # thread keeps the log far below it (`labelloop.store.checkpoint`, rule 1).
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -200,6 +208,7 @@ class Database:
             session.begin(),
         ):
             yield session
+        self._committed()
 
     @contextmanager
     def write_connection(self) -> Iterator[Connection]:
@@ -209,6 +218,11 @@ class Database:
         """
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
+        self._committed()
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -249,7 +263,9 @@ class Database:
             conn.commit()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection and stop the write-ahead log's checkpointer."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
         if isinstance(self._write_lock, _WriterQueue):
             self._write_lock.close()

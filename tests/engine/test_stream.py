@@ -178,3 +178,33 @@ def test_concurrent_arrivals_never_overspend(db):
     assert [e["arrival"] for e in events] == list(range(1, 41))
     for e in events:
         assert e["asked"] <= math.floor(0.1 * e["arrival"] + 1e-9) + 1
+
+
+# An offer with a model: before the transaction BEGIN, the project, the ranking model
+# and the certified cut; in it BEGIN, the state with both duplicate look-ups (state and
+# look-ups apart on PostgreSQL, with the row's creation), item, task, prediction, state
+# update, and the audit event (head read, event insert, head update; on PostgreSQL the
+# event is written at commit, counted the same).
+MAX_OFFER_STATEMENTS = {"sqlite": 13, "postgresql": 15}
+
+
+def test_an_offer_stays_within_its_statement_budget(db):
+    from sqlalchemy import event
+
+    project = make_text_project(db, strategy="margin", eval_share=0.0)
+    rounds.train(db, actor="cli:lead", project=project)
+    arrivals = _arrivals(6)
+    stream.offer_item(db, project=project, record=arrivals[0], actor="model:feed")
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for arrival in arrivals[1:]:
+            statements.clear()
+            stream.offer_item(db, project=project, record=arrival, actor="model:feed")
+            assert len(statements) <= MAX_OFFER_STATEMENTS[db.dialect], statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
