@@ -79,14 +79,9 @@ def _terminate_pooled_backends(db: Database) -> list[int]:
     try:
         with other.read_connection() as conn:
             for pid in pids:
-                assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
-            listed = ",".join(str(int(pid)) for pid in pids)
-            conn.execute(
-                text(
-                    "DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid IN "
-                    f"({listed})) LOOP PERFORM pg_sleep(0.01); END LOOP; END $$"
-                )
-            )
+                # The timeout makes it wait until the backend has exited.
+                ended = conn.execute(text("SELECT pg_terminate_backend(:p, 30000)"), {"p": pid})
+                assert ended.scalar()
     finally:
         other.dispose()
     return pids

@@ -18,14 +18,13 @@ def _terminate(pg_db: Database, pid: int) -> None:
     other = Database(pg_db.url)
     try:
         with other.read_connection() as conn:
-            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
-            # pg_terminate_backend only signals: wait until the backend is gone.
-            conn.execute(
-                text(
-                    "DO $$ BEGIN WHILE EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = "
-                    f"{int(pid)}) LOOP PERFORM pg_sleep(0.01); END LOOP; END $$"
-                )
-            )
+            # With a timeout, pg_terminate_backend waits until the backend has exited
+            # (a DO loop over pg_stat_activity would not: the view is one snapshot per
+            # transaction, so such a loop can wait forever).
+            ended = conn.execute(
+                text("SELECT pg_terminate_backend(:pid, 30000)"), {"pid": pid}
+            ).scalar()
+            assert ended
     finally:
         other.dispose()
 
