@@ -14,13 +14,16 @@ Repository functions take a session and never commit.
 from __future__ import annotations
 
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -46,6 +49,19 @@ def resolve_url(url: str | None = None) -> str:
     if "://" not in url:
         url = f"sqlite:///{url}"
     return url
+
+
+def _server_hung_up(dbapi_conn: Any) -> bool:
+    """Whether an idle PostgreSQL connection is dead: closed on our side, or its socket
+    has something to read (the server's termination notice, or end of file), which an
+    idle session that listens to nothing never receives otherwise."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return True
+    try:
+        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 class _WriterQueue:
@@ -128,7 +144,7 @@ class Database:
         if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
             self.engine = self._sqlite_engine(parsed.database)
         elif parsed.drivername == "postgresql+psycopg":
-            self.engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = self._postgres_engine(parsed)
         else:
             raise ValidationError(
                 f"unsupported database {parsed.drivername!r} in "
@@ -137,6 +153,13 @@ class Database:
                 field="db",
             )
         self._write_engine = self.engine.execution_options(labelloop_write=True)
+        # A single-statement read needs no transaction of its own: on PostgreSQL,
+        # autocommit saves the BEGIN and ROLLBACK round trips around it.
+        self._statement_engine = (
+            self.engine
+            if self.dialect == "sqlite"
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # SQLite admits one writer at a time and makes the others sleep-poll for the lock
         # (its busy handler backs off up to 100 ms a try), which sets the tail latency of
         # a busy server. Writers queue on a lock of ours instead and get the database
@@ -199,6 +222,21 @@ class Database:
 
         return engine
 
+    @staticmethod
+    def _postgres_engine(url: Any) -> Engine:
+        engine = create_engine(url, pool_size=10, max_overflow=20)
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_conn, _record, _proxy) -> None:
+            # Instead of a ping (a round trip on every checkout, two a request), look at
+            # the idle connection's socket: a server that restarted or ended the session
+            # has sent its goodbye (or closed it), so the socket reads. Raising here makes
+            # the pool discard the connection and hand out a fresh one.
+            if _server_hung_up(dbapi_conn):
+                raise DisconnectionError("the PostgreSQL server closed this connection")
+
+        return engine
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction: commits on success, rolls back on any error."""
@@ -232,12 +270,14 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A Core connection for reads (rolled back at the end).
+        """A Core connection for a single-statement read.
 
-        Cheaper than `read` for a statement or two that need no ORM objects: the
-        per-request look-ups of the service use it.
+        Cheaper than `read` for a statement that needs no ORM objects: the per-request
+        look-ups of the service use it. On PostgreSQL each statement runs in autocommit
+        (a snapshot of its own, no BEGIN and ROLLBACK round trips), so a caller that
+        needs two statements to agree must use `read`.
         """
-        with self.engine.connect() as conn:
+        with self._statement_engine.connect() as conn:
             yield conn
 
     def create_schema(self) -> None:
