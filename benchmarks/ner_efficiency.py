@@ -191,6 +191,20 @@ def scoring_speed(
     return out
 
 
+def split_seed(tokens, tags, spans, seed: int) -> dict:
+    """One seed's split: a fifth of the sentences to test on, the rest the pool."""
+    order = np.random.default_rng(seed).permutation(len(tokens))
+    cut = len(tokens) // 5
+    test, rest = order[:cut], order[cut:]
+    return {
+        "pool": [tokens[i] for i in rest],
+        "pool_tags": [tags[i] for i in rest],
+        "costs": np.array([len(tokens[i]) for i in rest]),
+        "test": [tokens[i] for i in test],
+        "test_spans": [spans[i] for i in test],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", help="a CoNLL file to use instead of WNUT-16")
@@ -236,16 +250,7 @@ def main() -> None:
     curves = {m: {s: [] for s in strategies} for m in models}
     speed = {}
     for seed in seeds:
-        order = np.random.default_rng(seed).permutation(len(tokens))
-        cut = len(tokens) // 5
-        test, rest = order[:cut], order[cut:]
-        data = {
-            "pool": [tokens[i] for i in rest],
-            "pool_tags": [tags[i] for i in rest],
-            "costs": np.array([len(tokens[i]) for i in rest]),
-            "test": [tokens[i] for i in test],
-            "test_spans": [spans[i] for i in test],
-        }
+        data = split_seed(tokens, tags, spans, seed)
         if "clusters" in models:
             began = time.process_time()
             data["clusters"] = WordClusters().fit(data["pool"])

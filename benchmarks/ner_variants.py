@@ -176,16 +176,7 @@ def main() -> None:
     tokens, tags, spans = ne.load(ne.locate_wnut(None))
     results: dict = {v: {} for v in variants}
     for seed in (int(s) for s in args.seeds.split(",")):
-        order = np.random.default_rng(seed).permutation(len(tokens))
-        cut = len(tokens) // 5
-        test, rest = order[:cut], order[cut:]
-        data = {
-            "pool": [tokens[i] for i in rest],
-            "pool_tags": [tags[i] for i in rest],
-            "costs": np.array([len(tokens[i]) for i in rest]),
-            "test": [tokens[i] for i in test],
-            "test_spans": [spans[i] for i in test],
-        }
+        data = ne.split_seed(tokens, tags, spans, seed)
         data["clusters"] = WordClusters().fit(data["pool"])
         for variant in variants:
             _use_features(variant)
