@@ -271,6 +271,11 @@ class CrfTagger:
     def _features(self, sentence: Sequence[str], cache: dict[str, list[str]]) -> list[list[str]]:
         return token_features(sentence, cache=cache, clusters=self._clusters_in_use())
 
+    def _prepared(self, words: list[list[str]], clusters: WordClusters | None) -> None:
+        # Embedding clusters embed a batch's new words in one pass (WordClusters rule 6).
+        if clusters is not None and hasattr(clusters, "prepare"):
+            clusters.prepare(w for sentence in words for w in sentence)
+
     def _clusters_in_use(self) -> WordClusters | None:
         # A fitted model predicts with the clusters it was trained with.
         if hasattr(self, "model_bytes_"):
@@ -296,6 +301,7 @@ class CrfTagger:
         trainer = crfsuite.Trainer(verbose=False)
         cache: dict[str, list[str]] = {}
         clusters = self.word_clusters
+        self._prepared(words, clusters)
         for sentence, sequence in zip(words, tags, strict=True):
             trainer.append(token_features(sentence, cache=cache, clusters=clusters), list(sequence))
         trainer.set_params(
@@ -336,7 +342,9 @@ class CrfTagger:
         """The best tag sequence of each sentence."""
         tagger = self._open()
         cache: dict[str, list[str]] = {}
-        return [tagger.tag(self._features(s, cache)) for s in _words(tokens)]
+        words = _words(tokens)
+        self._prepared(words, self._clusters_in_use())
+        return [tagger.tag(self._features(s, cache)) for s in words]
 
     def predict_marginals(
         self, tokens: Sequence[Sequence[Any]], *, marginals: bool = True
@@ -344,6 +352,7 @@ class CrfTagger:
         """Best tags, their log-probability and (if asked) every token's tag marginals."""
         words = _words(tokens)
         tagger = self._open()
+        self._prepared(words, self._clusters_in_use())
         labels = list(tagger.labels())
         cache: dict[str, list[str]] = {}
         best: list[list[str]] = []

