@@ -38,9 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "LearningCurve"]
+__all__ = ["FAMILIES", "RISING_FAMILIES", "LearningCurve"]
 
 FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3", "flat")
+# The families that keep rising past the last point: all of them but ``flat``.
+RISING_FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
 
 # Beyond this many labels a target counts as out of reach.
 MAX_LABELS = 10_000_000

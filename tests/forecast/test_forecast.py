@@ -13,6 +13,7 @@ from labelloop.exceptions import ValidationError
 from labelloop.forecast import (
     FAMILIES,
     MIN_POINTS,
+    RISING_FAMILIES,
     fit_learning_curve,
     forecast_labels,
     labelling_pace,
@@ -214,6 +215,23 @@ def test_savings_say_so_when_random_sampling_never_reaches_the_score() -> None:
     savings = savings_against_random(n, scores, n_labels=100, score=0.9, n_boot=10)
     assert savings.random_labels is None and savings.labels_saved is None
     assert "does not reach it" in savings.sentence
+
+
+def test_savings_fit_random_sampling_with_the_rising_families_only() -> None:
+    # Random's short traced curve (rule 1's sizes on 300 items) whose last two sizes
+    # scatter level: the flat family would read that as a ceiling.
+    n, scores = [10, 21, 46, 98, 210], [0.50, 0.62, 0.70, 0.75, 0.745]
+    savings = savings_against_random(n, scores, n_labels=200, score=0.76, n_boot=20)
+    assert tuple(savings.curve.weights) == RISING_FAMILIES
+    assert "flat" in FAMILIES and "flat" not in RISING_FAMILIES
+    rising = fit_learning_curve(n, scores, families=RISING_FAMILIES, n_boot=20)
+    point, low, high = rising.labels_for(0.76, start=1.0)
+    assert savings.random_low == int(np.ceil(low))
+    assert savings.random_labels == (int(np.ceil(point)) if np.isfinite(point) else None)
+    assert savings.random_high == (int(np.ceil(high)) if np.isfinite(high) else None)
+    # The forecast of the project's own curve keeps every family, the flat one included.
+    forecast = forecast_labels(n, scores, target=0.9, n_boot=0)
+    assert tuple(forecast.curve.weights) == FAMILIES
 
 
 def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
