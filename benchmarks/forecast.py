@@ -3,8 +3,9 @@
 Learning curves come from `labelloop.simulation.simulate` (macro-F1 on a held-out test
 set; strategies margin, auto and random) on offline data sets. For each curve and each
 cut (the labels "now"), the forecast sees the points up to the cut and predicts the
-score at twice the cut; the truth is the curve's own score there (one seed, so test-set
-noise included) and, for the error, also the mean over seeds (the expected curve).
+score at twice the labels of the last of them (280 for the cut at 150 on 20-label
+batches); the truth is the curve's own score there (one seed, so test-set noise
+included) and, for the error, also the mean over seeds (the expected curve).
 
 Savings: per seed, an "evaluation set" of ``--eval-size`` items is drawn at random from
 the pool and labelled, as a project's is. `random_curve_points` traces random sampling's
@@ -155,13 +156,16 @@ def _run_case(
     }
     for (strategy, seed), (n, s) in curves.items():
         for cut in CUTS:
-            if 2 * cut > n.max():
-                continue
             seen = n <= cut
+            # The forecast reads twice the labels it saw: a cut between rounds (150 on
+            # a 20-label batch) sees 140 and predicts 280, so the truth is read there.
+            double = 2 * n[seen].max()
+            if double not in n:
+                continue
             forecast = forecast_labels(n[seen], s[seen], target=0.99, random_state=seed)
             point, low, high = forecast.at_double
-            truth = float(s[n == 2 * cut][0])
-            expected = float(mean_curve[strategy][1][n == 2 * cut][0])
+            truth = float(s[n == double][0])
+            expected = float(mean_curve[strategy][1][n == double][0])
             rows["forecast"].append(
                 (case.name, strategy, cut, low <= truth <= high, abs(point - truth),
                  abs(point - expected), high - low)
@@ -217,7 +221,7 @@ def _report(rows: dict) -> None:
     for r in table:
         per_set[r[0]].append(r)
     groups = [(name, chosen) for name, chosen in per_set.items()]
-    for label, names in (("tuned on", TUNE), ("checked on", CHECK)):
+    for label, names in (("tuned on", TUNE), ("checked on", CHECK), ("all", ALL_SETS)):
         chosen = [r for r in table if r[0] in names]
         if chosen:
             groups.append((f"[{label}]", chosen))
