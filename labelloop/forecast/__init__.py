@@ -15,7 +15,7 @@ curve and the labels saved).
 
 from __future__ import annotations
 
-from labelloop.forecast._curves import FAMILIES, LearningCurve
+from labelloop.forecast._curves import FAMILIES, RISING_FAMILIES, LearningCurve
 from labelloop.forecast._forecast import (
     MAX_LABELS,
     MIN_PACE_LABELS,
@@ -32,6 +32,7 @@ __all__ = [
     "MAX_LABELS",
     "MIN_PACE_LABELS",
     "MIN_POINTS",
+    "RISING_FAMILIES",
     "Forecast",
     "LearningCurve",
     "Savings",

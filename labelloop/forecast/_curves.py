@@ -5,22 +5,29 @@ Rules
 1. Every family rises monotonically to a ceiling ``a`` (scores are bounded, so a family
    without a ceiling, such as ``a + b log n``, would promise any score at some count):
    ``pow3`` ``a - b n^-c``, ``exp3`` ``a - b exp(-c n / n_max)``, ``hyp3``
-   ``a - b / (1 + n / (k n_max))`` (Michaelis-Menten); ``b >= 0``, ``c, k > 0`` on a
-   grid, and ``0 <= a <= upper``. For each shape on the grid the fit is linear in
-   ``a`` and ``b``: closed-form weighted least squares, every bootstrap at once.
+   ``a - b / (1 + n / (k n_max))`` (Michaelis-Menten), and ``flat`` ``a`` (the curve
+   has levelled off: more labels add nothing); ``b >= 0``, ``c, k > 0`` on a grid, and
+   ``0 <= a <= upper``. For each shape on the grid the fit is linear in ``a`` and
+   ``b``: closed-form weighted least squares, every bootstrap at once.
 2. Point ``i`` weighs ``(n_i / n_max)^2`` in the least-squares fit: later points say
    more about where the curve goes than the cold start does.
-3. The families are averaged, each weighing half an equal share and half its Akaike
-   weight (from the weighted residuals). Akaike weights alone favour the family that
-   fits the points seen best, which is not the one that extrapolates best: on the
-   backtest (``benchmarks/forecast.py``) they cut the interval's coverage; equal
-   shares alone let a family that plainly misfits clean points pull the average.
+3. The families are averaged, each weighing half an equal share and half its share of
+   the inverse prequential error: each family is fitted on the points up to half the
+   labels now and scored (rule 2's weights) on the later points, so a family weighs by
+   how well it extrapolated this curve, not by how well it fits the points it saw
+   (Akaike weights favour that one, and it is not the one that extrapolates best).
+   A noisy single-seed curve that zigzags makes the rising families chase the last
+   steps; the flat family is then the one that extrapolated best and pulls the average
+   back. With fewer than 3 points in the first half the shares are Akaike weights.
 4. The interval is a residual bootstrap: the averaged fit plus resampled residuals
    (scaled by ``sqrt(m / (m - 3))`` for the parameters fitted) is refitted
-   ``n_boot`` times, each draw by one family picked at random, so the families'
-   disagreement about the future widens it. A score's interval adds a resampled
-   residual to each refitted curve, so it covers an observed score, not only the mean
-   curve; a label count's interval inverts each refitted curve.
+   ``n_boot`` times, each draw by one family picked at random with the family's weight,
+   so the families' disagreement about the future widens it. A score's interval adds
+   to each refitted curve a resampled residual and a normal draw with the curve's own
+   extrapolation error: the root mean square error, at the points from 1.5 to 2 times
+   its last count, of the averaged fit on the first half of the counts. Residuals
+   measure the scatter around the curve; this measures how far a doubling can stray
+   from it. A label count's interval inverts each refitted curve.
 5. An interval always contains its point estimate (percentile bootstraps of skewed
    fits may not, and a point outside its own interval is read as a bug).
 """
@@ -31,9 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "LearningCurve"]
+__all__ = ["FAMILIES", "RISING_FAMILIES", "LearningCurve"]
 
-FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
+FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3", "flat")
+# The families that keep rising past the last point: all of them but ``flat``.
+RISING_FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
 
 # Beyond this many labels a target counts as out of reach.
 MAX_LABELS = 10_000_000
@@ -41,7 +50,7 @@ MAX_LABELS = 10_000_000
 # Each family's shape parameter is searched on a grid (relative to n_max for exp3 and
 # hyp3); for a fixed shape the curve is linear in (a, b), solved in closed form.
 _GRID_SIZE = 400
-# Half of each family's weight is equal shares, half its Akaike weight (rule 3).
+# Half of each family's weight is equal shares, half its prequential share (rule 3).
 _BLEND = 0.5
 # Point i weighs (n_i / n_max) ** 2 (rule 2); 0, 1 and 3 did worse on the backtest.
 _WEIGHT_POWER = 2.0
@@ -49,7 +58,11 @@ _GRIDS = {
     "pow3": np.geomspace(0.01, 3.0, _GRID_SIZE),
     "exp3": np.geomspace(0.05, 60.0, _GRID_SIZE),
     "hyp3": np.geomspace(1e-4, 1e2, _GRID_SIZE),
+    "flat": np.ones(1),  # no shape: the decay is 0
 }
+# Rule 3: families are fitted on the counts up to this share of the labels now and
+# scored on the rest; rule 4 reads the extrapolation error from 1.5 to 2 times that.
+_PREQUENTIAL_SPLIT = 0.5
 _INVERSION_GRID = np.geomspace(1.0, float(MAX_LABELS), 4000)
 
 
@@ -57,6 +70,8 @@ def _decay(family: str, n: np.ndarray, shape: np.ndarray, scale: float) -> np.nd
     """``g`` of ``a - b g(n)``, decreasing to 0, for every shape: shape ``shape + n.shape``."""
     x = np.asarray(n, dtype=float)[None, ...]
     shape = np.asarray(shape, dtype=float).reshape(-1, *([1] * np.ndim(n)))
+    if family == "flat":
+        return np.zeros((shape.shape[0], *x.shape[1:]))
     if family == "pow3":
         return np.power(x, -shape)
     if family == "exp3":
@@ -136,6 +151,40 @@ def _fit_family(
     return a[rows, best], b[rows, best], _GRIDS[family][best], sse[rows, best]
 
 
+def _prequential_errors(
+    n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float
+) -> dict[str, np.ndarray] | None:
+    """Per family and row, the weighted squared error of a fit on the early points
+    extrapolated to the later ones; None when too few points lie on either side."""
+    early = n <= _PREQUENTIAL_SPLIT * n.max()
+    if early.sum() < 3 or (~early).sum() < 1:
+        return None
+    ne, scale = n[early], float(n[early].max())
+    we = (ne / scale) ** _WEIGHT_POWER
+    wl = (n[~early] / n.max()) ** _WEIGHT_POWER
+    errors = {}
+    for family in families:
+        a, b, shape, _ = _fit_family(family, ne, Y[:, early], we, scale, upper)
+        fits = _Fits(params={family: (a, b, shape)}, weights={family: np.ones(len(a))}, scale=scale)
+        predicted = fits.predict(n[~early])
+        errors[family] = ((predicted - Y[:, ~early]) ** 2 * wl).sum(axis=1) / wl.sum()
+    return errors
+
+
+def _extrapolation_error(
+    n: np.ndarray, y: np.ndarray, families: tuple[str, ...], upper: float
+) -> float:
+    """Rule 4: root mean square error of the averaged fit on the first half of the
+    counts, read at the points from 1.5 to 2 times its last count (0: too few points)."""
+    half = n <= _PREQUENTIAL_SPLIT * n.max()
+    late = n >= 1.5 * _PREQUENTIAL_SPLIT * n.max()
+    if half.sum() < 3:
+        return 0.0
+    fit = _fit_average(n[half], y[None, half], families, upper)
+    error = fit.predict(n[late])[0] - y[late]
+    return float(np.sqrt(np.mean(error**2)))
+
+
 def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
     """Rules 2 and 3 for every row of ``Y``: each family's fit, and their average."""
     scale = float(n.max())
@@ -148,6 +197,10 @@ def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper:
         aic[family] = m * np.log(np.maximum(sse, 1e-12) / m)
     best = np.min(np.stack(list(aic.values())), axis=0)
     raw = {f: np.exp(-0.5 * (value - best)) for f, value in aic.items()}
+    if len(families) > 1:
+        errors = _prequential_errors(n, Y, families, upper)
+        if errors is not None:
+            raw = {f: 1.0 / np.maximum(errors[f], 1e-8) for f in families}
     total = sum(raw.values())
     weights = {f: _BLEND / len(families) + (1 - _BLEND) * raw[f] / total for f in families}
     return _Fits(params=params, weights=weights, scale=scale)
@@ -243,14 +296,17 @@ def _fit_curve(
     if n_boot:
         again = fitted[None, :] + rng.choice(residuals, size=(n_boot, m), replace=True)
         boots = _fit_average(n, np.clip(again, 0.0, upper), families, upper)
-        # Each draw follows one family: the families' disagreement is in the interval.
-        pick = rng.integers(len(families), size=n_boot)
+        # Each draw follows one family, picked by its weight (rule 4).
+        share = np.array([fit.weights[f][0] for f in families])
+        pick = rng.choice(len(families), size=n_boot, p=share / share.sum())
         boots = _Fits(
             params=boots.params,
             weights={f: (pick == i).astype(float) for i, f in enumerate(families)},
             scale=boots.scale,
         )
         noise = rng.choice(residuals, size=n_boot, replace=True)
+        spread = _extrapolation_error(n, y, families, upper)
+        noise = noise + rng.normal(0.0, spread, size=n_boot)
     return LearningCurve(
         n_labels=n, scores=y, level=level, upper=upper, _fit=fit, _boots=boots, _noise=noise
     )

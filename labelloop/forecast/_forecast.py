@@ -109,7 +109,7 @@ def fit_learning_curve(
     scores : sequence of float
         The score at each count, in ``[0, upper]``.
     families : sequence of str, default=FAMILIES
-        The curve families averaged (``pow3``, ``exp3``, ``hyp3``).
+        The curve families averaged (``pow3``, ``exp3``, ``hyp3``, ``flat``).
     upper : float, default=1.0
         The highest score possible: no ceiling is fitted above it.
     level : float, default=0.8

@@ -11,10 +11,17 @@ Rules
    each size and scores it on the items left out; a draw with fewer than two classes is
    drawn again (up to ten times) and then skipped. Sizes run geometrically from
    ``max(10, 2 x classes)`` to 70% of the items, so at least 30% stay to score on.
-2. `savings_against_random` inverts the random curve at the project's score: the count
+2. `savings_against_random` fits the random curve with the rising families only
+   (`RISING_FAMILIES`: no ``flat``) and inverts it at the project's score: the count
    random sampling needed, with its interval from the curve's bootstrap (rule 4 of
    `labelloop.forecast._curves`). The random curve may never reach the score at its
-   fitted rate; then only "more than the curve can say" is known.
+   fitted rate; then only "more than the curve can say" is known. The flat family is
+   left out for what this curve is and what it is asked: five sizes up to 70% of the
+   evaluation set, each scored on the few items left, asked how far random sampling
+   rises past its last point (the project's score usually lies above it). The flat
+   family reads the scatter of those last points as a ceiling and answers "never";
+   the rising families level off too, but only where the points bend towards a
+   ceiling. The project's own curve, many rounds long, keeps the flat family.
 3. Labels saved may be negative: random sampling would have got there first.
 """
 
@@ -23,12 +30,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from labelloop.exceptions import ValidationError
+from labelloop.forecast._curves import RISING_FAMILIES, LearningCurve
 from labelloop.forecast._forecast import _check_fraction, fit_learning_curve
 from labelloop.strategies._validation import check_random_state
 
@@ -132,6 +140,8 @@ class Savings:
     level : float
     metric : str
         The score's name, for the sentence.
+    curve : LearningCurve or None
+        Random sampling's fitted curve (rule 2).
     """
 
     n_labels: int
@@ -142,6 +152,7 @@ class Savings:
     labels_saved: int | None
     level: float
     metric: str = "score"
+    curve: LearningCurve | None = field(default=None, repr=False, compare=False)
 
     @property
     def sentence(self) -> str:
@@ -202,7 +213,12 @@ def savings_against_random(
         )
     score = _check_fraction(score, "score")
     curve = fit_learning_curve(
-        random_n_labels, random_scores, level=level, n_boot=n_boot, random_state=random_state
+        random_n_labels,
+        random_scores,
+        families=RISING_FAMILIES,
+        level=level,
+        n_boot=n_boot,
+        random_state=random_state,
     )
     # Inverting from one label on: random sampling may reach the score below its last point.
     point, low, high = curve.labels_for(score, start=1.0)
@@ -216,4 +232,5 @@ def savings_against_random(
         labels_saved=random_labels - int(n_labels) if random_labels is not None else None,
         level=curve.level,
         metric=metric,
+        curve=curve,
     )

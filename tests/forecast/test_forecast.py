@@ -13,6 +13,7 @@ from labelloop.exceptions import ValidationError
 from labelloop.forecast import (
     FAMILIES,
     MIN_POINTS,
+    RISING_FAMILIES,
     fit_learning_curve,
     forecast_labels,
     labelling_pace,
@@ -89,6 +90,61 @@ def test_every_interval_contains_its_point_estimate(seed: int) -> None:
         assert forecast.labels_high is None or forecast.labels_needed <= forecast.labels_high
 
 
+LONG_N = np.arange(20, 420, 20, dtype=float)
+
+
+def _levelled_zigzag() -> np.ndarray:
+    """A curve that rose, then levelled off at 0.6 and zigzags there by 0.02."""
+    rising = np.minimum(0.6, 0.4 + LONG_N / 500)
+    return rising + np.where(np.arange(len(LONG_N)) % 2, 0.02, -0.02) * (LONG_N > 100)
+
+
+def test_the_flat_family_is_a_curve_that_has_levelled_off() -> None:
+    scores = _levelled_zigzag()
+    curve = fit_learning_curve(LONG_N, scores, families=["flat"], n_boot=0)
+    weights = (LONG_N / LONG_N.max()) ** 2
+    level = float(np.average(scores, weights=weights))
+    assert curve.ceiling == pytest.approx(level)
+    assert curve.predict(10) == pytest.approx(curve.predict(1e6)) == pytest.approx(level)
+
+
+def test_families_weigh_by_how_well_their_early_fit_extrapolated() -> None:
+    # A curve that has levelled off: the flat family extrapolated its first half best.
+    levelled = fit_learning_curve(LONG_N, _levelled_zigzag(), n_boot=0).weights
+    assert max(levelled, key=levelled.get) == "flat"
+    # A clean power law still rising: every rising family beats the flat one.
+    rising = fit_learning_curve(LONG_N, 0.95 - 2 * LONG_N**-0.5, n_boot=0).weights
+    assert all(rising[f] > rising["flat"] for f in ("pow3", "exp3", "hyp3"))
+    # Half of every weight is an equal share, whatever the extrapolation said.
+    for weights in (levelled, rising):
+        assert min(weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+        assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_too_few_early_points_fall_back_to_akaike_weights() -> None:
+    # Four points: only two in the first half, too few to fit and extrapolate.
+    n, scores = [50, 100, 150, 200], [0.5, 0.6, 0.65, 0.67]
+    curve = fit_learning_curve(n, scores, n_boot=0)
+    assert sum(curve.weights.values()) == pytest.approx(1.0)
+    assert min(curve.weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+
+
+def test_the_interval_widens_by_the_curves_own_extrapolation_error() -> None:
+    from labelloop.forecast._curves import _extrapolation_error
+
+    clean = 0.9 - 2 * LONG_N**-0.5
+    clean_error = _extrapolation_error(LONG_N, clean, FAMILIES, 1.0)
+    # The second half jumps 0.05 above where the first half was heading.
+    stepped = clean + 0.05 * (LONG_N > 200)
+    assert _extrapolation_error(LONG_N, stepped, FAMILIES, 1.0) > clean_error + 0.04
+    # A doubling that strays that far widens the interval at twice the labels.
+    smooth = fit_learning_curve(LONG_N, clean, n_boot=200, random_state=0)
+    jumpy = fit_learning_curve(LONG_N, stepped, n_boot=200, random_state=0)
+    _, low, high = smooth.predict_interval(2 * LONG_N.max())
+    _, jumpy_low, jumpy_high = jumpy.predict_interval(2 * LONG_N.max())
+    assert jumpy_high - jumpy_low > 2 * (high - low)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -159,6 +215,23 @@ def test_savings_say_so_when_random_sampling_never_reaches_the_score() -> None:
     savings = savings_against_random(n, scores, n_labels=100, score=0.9, n_boot=10)
     assert savings.random_labels is None and savings.labels_saved is None
     assert "does not reach it" in savings.sentence
+
+
+def test_savings_fit_random_sampling_with_the_rising_families_only() -> None:
+    # Random's short traced curve (rule 1's sizes on 300 items) whose last two sizes
+    # scatter level: the flat family would read that as a ceiling.
+    n, scores = [10, 21, 46, 98, 210], [0.50, 0.62, 0.70, 0.75, 0.745]
+    savings = savings_against_random(n, scores, n_labels=200, score=0.76, n_boot=20)
+    assert tuple(savings.curve.weights) == RISING_FAMILIES
+    assert "flat" in FAMILIES and "flat" not in RISING_FAMILIES
+    rising = fit_learning_curve(n, scores, families=RISING_FAMILIES, n_boot=20)
+    point, low, high = rising.labels_for(0.76, start=1.0)
+    assert savings.random_low == int(np.ceil(low))
+    assert savings.random_labels == (int(np.ceil(point)) if np.isfinite(point) else None)
+    assert savings.random_high == (int(np.ceil(high)) if np.isfinite(high) else None)
+    # The forecast of the project's own curve keeps every family, the flat one included.
+    forecast = forecast_labels(n, scores, target=0.9, n_boot=0)
+    assert tuple(forecast.curve.weights) == FAMILIES
 
 
 def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
