@@ -51,6 +51,8 @@ __all__ = ["WordClusters", "normalise_word"]
 
 _DIGITS = re.compile(r"\d")
 logger = logging.getLogger(__name__)
+#: Rule 6: the most words met after fitting whose clusters are kept in memory.
+MAX_ASSIGNED = 200_000
 
 
 def normalise_word(word: str) -> str:
@@ -308,6 +310,10 @@ class WordClusters:
         forms = sorted({normalise_word(w) for w in words} - known.keys() - assigned.keys())
         if not forms or getattr(self, "_unavailable", False):
             return
+        if len(assigned) + len(forms) > MAX_ASSIGNED:
+            # A long-lived server meets new words without end: start the memory again
+            # (their vectors stay in the featurizer's disk cache).
+            assigned.clear()
         try:
             vectors = self._embed(forms)
         except (ImportError, ValidationError) as exc:

@@ -163,3 +163,17 @@ def test_the_vectors_are_the_featurizers_own() -> None:
     assert [(int(i),) for i in distances.argmin(axis=1)] == [
         clusters.embedding_ids_[c] for c in CITIES
     ]
+
+
+def test_the_memory_of_new_words_is_bounded(monkeypatch) -> None:
+    from labelloop.models import word_clusters
+
+    clusters = WordClusters(
+        sizes=(2,), dimensions=2, embedding_model=DEFAULT_EMBEDDING_MODEL, embedding_sizes=(2,)
+    ).fit(_texts())
+    monkeypatch.setattr(word_clusters, "MAX_ASSIGNED", 3)
+    clusters.prepare(["Berlin", "Oslo"])
+    assert set(clusters._assigned) == {"berlin", "oslo"}
+    clusters.prepare(["yoghurt", "lima"])  # four would be too many: the first two go
+    assert set(clusters._assigned) == {"yoghurt", "lima"}
+    assert _e(clusters.features("lima")) == _e(clusters.features("paris"))
