@@ -28,6 +28,9 @@ Rules
    ``risk / m`` (Bonferroni), so noise among the most confident items does not end
    every walk. Where the walks start depends on the sample's size and confidences only,
    never on its labels, so the sequences tested are fixed before a label is read.
+   It does depend on the ask (target and risk): walk for walk, a stricter ask never
+   certifies a lower threshold, but two asks that plan different walks may, rarely, end
+   the other way round by a grid step or two; each answer holds at its own level.
 4. The certified threshold is the lowest one a walk rejected before it stopped; None
    when every walk's first tested threshold is not rejected (or the sample is empty).
 5. Per-class thresholds (`calibrate_class_thresholds`) certify each class on the rows
