@@ -18,8 +18,8 @@ Run::
 For the CPU column add ``--no-log`` (the PostgreSQL statement log costs CPU itself).
 ``--profile N`` profiles N measured pairs (cProfile, the calls only: no warm-up) in
 every thread that serves them (the event loop's and the thread pool's, where the
-routes and guards run; not the client's), timed by each thread's CPU clock, and prints each kind of call's profile sorted
-by cumulative and by own time::
+routes and guards run; not the client's), timed by each thread's CPU clock, and
+prints each kind of call's profile sorted by cumulative and by own time::
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/request_cost.py --backend postgres \
         --no-log --calls 100 --profile 100
