@@ -16,18 +16,30 @@ Run::
     PYTHONPATH=$PWD .venv/bin/python benchmarks/request_cost.py --backend sqlite postgres
 
 For the CPU column add ``--no-log`` (the PostgreSQL statement log costs CPU itself).
+``--profile N`` profiles N measured pairs (cProfile, the calls only: no warm-up) in
+every thread that serves them (the event loop's and the thread pool's, where the
+routes and guards run; not the client's), timed by each thread's CPU clock, and
+prints each kind of call's profile sorted by cumulative and by own time::
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/request_cost.py --backend postgres \
+        --no-log --calls 100 --profile 100
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
+import io
 import os
+import pstats
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 
@@ -44,7 +56,78 @@ def _logged(log: Path) -> int:
         return sum(1 for line in f if "LOG:  statement:" in line or "LOG:  execute" in line)
 
 
-def measure(backend: str, *, calls: int, warmup: int, log_statements: bool) -> dict:
+class ServerProfiles:
+    """cProfile of the app's threads, one profiler per (call kind, thread), so the
+    event loop and every thread-pool thread are seen; merged per kind at the end. The
+    clock is each thread's CPU time, not the wall clock."""
+
+    def __init__(self) -> None:
+        self.kind: str | None = None
+        self.by_kind: dict[str, list[cProfile.Profile]] = {}
+        self._local = threading.local()
+        self._run_sync = anyio.to_thread.run_sync
+
+    def _profiler(self) -> cProfile.Profile | None:
+        if self.kind is None:
+            return None
+        mine = self._local.__dict__.setdefault("profilers", {})
+        if self.kind not in mine:
+            # Each profiler belongs to one thread, so the thread's CPU clock measures
+            # what its functions cost (waiting on the database or a lock costs nothing).
+            mine[self.kind] = cProfile.Profile(time.thread_time)
+            self.by_kind.setdefault(self.kind, []).append(mine[self.kind])
+        return mine[self.kind]
+
+    def start_here(self) -> None:
+        """Profile the calling thread (the event loop's) until `stop_here`."""
+        profiler = self._profiler()
+        if profiler is not None:
+            profiler.enable()
+
+    def stop_here(self) -> None:
+        for profiler in self._local.__dict__.get("profilers", {}).values():
+            profiler.disable()
+
+    def install(self) -> None:
+        """Profile every function Starlette and FastAPI hand to the thread pool."""
+        run_sync = self._run_sync
+
+        async def profiled(func, *args, **kwargs):
+            def run(*inner):
+                profiler = self._profiler()
+                if profiler is None:
+                    return func(*inner)
+                profiler.enable()
+                try:
+                    return func(*inner)
+                finally:
+                    profiler.disable()
+
+            return await run_sync(run, *args, **kwargs)
+
+        anyio.to_thread.run_sync = profiled
+
+    def uninstall(self) -> None:
+        anyio.to_thread.run_sync = self._run_sync
+
+    def merged(self) -> dict[str, pstats.Stats]:
+        out = {}
+        for kind, profilers in self.by_kind.items():
+            stats = pstats.Stats(profilers[0])
+            for profiler in profilers[1:]:
+                stats.add(profiler)
+            out[kind] = stats
+        return out
+
+
+def measure(
+    backend: str,
+    *,
+    calls: int,
+    warmup: int,
+    log_statements: bool,
+    profile: int = 0,
+) -> dict:
     with contextlib.ExitStack() as stack:
         log = None
         if backend == "postgres":
@@ -71,15 +154,26 @@ def measure(backend: str, *, calls: int, warmup: int, log_statements: bool) -> d
             sent[0] += 1
 
         out = {k: {"cpu": [], "statements": [], "round_trips": []} for k in ("next", "submit")}
+        profiles = ServerProfiles() if profile else None
+        if profiles is not None:
+            profiles.install()
+            stack.callback(profiles.uninstall)
         app = create_app(ServerSettings(worker=False, db_url=url), db=db)
         with TestClient(app) as client:
 
             def call(kind: str, measured: bool, path: str, **kwargs):
                 before = _logged(log) if log is not None and measured else 0
                 sent[0] = 0
+                profiling = profiles is not None and measured and profiled[0]
+                if profiling:
+                    profiles.kind = kind
+                    client.portal.call(profiles.start_here)
                 started = time.process_time()
                 response = client.post(path, **kwargs)
                 cpu = time.process_time() - started
+                if profiling:
+                    client.portal.call(profiles.stop_here)
+                    profiles.kind = None
                 if response.status_code not in (200, 201):
                     raise SystemExit(f"{kind}: {response.status_code} {response.text}")
                 if measured:
@@ -89,7 +183,9 @@ def measure(backend: str, *, calls: int, warmup: int, log_statements: bool) -> d
                         out[kind]["round_trips"].append(_logged(log) - before)
                 return response.json()
 
+            profiled = [False]
             for i in range(warmup + calls):
+                profiled[0] = warmup <= i < warmup + profile
                 auth = {"Authorization": f"Bearer {tokens[i % len(tokens)]}"}
                 measured = i >= warmup
                 path = f"/api/v1/projects/{project_id}/tasks/next"
@@ -102,7 +198,19 @@ def measure(backend: str, *, calls: int, warmup: int, log_statements: bool) -> d
                     json={"label": serve_load.LABELS[0]},
                     headers={**auth, **key},
                 )
+        if profiles is not None:
+            out["profiles"] = profiles.merged()
         return out
+
+
+def print_profile(title: str, stats: pstats.Stats, *, lines: int) -> None:
+    """``stats``' functions, by cumulative time and by own time."""
+    for order in ("cumulative", "tottime"):
+        buffer = io.StringIO()
+        stats.stream = buffer
+        stats.strip_dirs().sort_stats(order).print_stats(lines)
+        print(f"\n## {title}, sorted by {order}\n")
+        print(buffer.getvalue())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,13 +219,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=150, help="measured lease+submit pairs")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--no-log", action="store_true", help="no PostgreSQL statement log")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile the server's threads over the first N measured pairs and print "
+        "the profiles (its overhead inflates the CPU column of those calls)",
+    )
+    parser.add_argument("--profile-lines", type=int, default=40, help="rows per profile")
     args = parser.parse_args(argv)
+    if args.profile < 0 or args.profile > args.calls:
+        parser.error(f"--profile must be between 0 and --calls ({args.calls})")
+    profiles = []
     print("| store | call | statements | round trips | CPU ms p50 | CPU ms mean |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for backend in args.backend:
         found = measure(
-            backend, calls=args.calls, warmup=args.warmup, log_statements=not args.no_log
+            backend,
+            calls=args.calls,
+            warmup=args.warmup,
+            log_statements=not args.no_log,
+            profile=args.profile,
         )
+        for kind, profiler in found.pop("profiles", {}).items():
+            profiles.append((f"{backend} {kind}, {args.profile} calls", profiler))
         for kind, m in found.items():
             cpu = sorted(m["cpu"])
             trips = m["round_trips"]
@@ -127,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
                 end="",
             )
             print(f"{1000 * cpu[len(cpu) // 2]:.2f} | {1000 * sum(cpu) / len(cpu):.2f} |")
+    for title, profiler in profiles:
+        print_profile(title, profiler, lines=args.profile_lines)
 
 
 if __name__ == "__main__":

@@ -267,8 +267,10 @@ def leased_twice(db_url: str, project_id: int) -> tuple[int, int, int]:
 
 
 @contextlib.contextmanager
-def running_server(db_url: str, *, workers: int = 1):
-    """``labelloop serve`` on a free loopback port, in its own process: (url, pid)."""
+def running_server(db_url: str, *, workers: int = 1, serve_options: tuple[str, ...] = ()):
+    """``labelloop serve`` on a free loopback port, in its own process: (url, pid).
+
+    ``serve_options`` are added to its command line (``--http h11``, ...)."""
     port = _free_port()
     command = [
         str(Path(sys.executable).with_name("labelloop")),
@@ -282,6 +284,7 @@ def running_server(db_url: str, *, workers: int = 1):
         str(workers),
         "--log-level",
         "warning",
+        *serve_options,
     ]
     process = subprocess.Popen(command, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}"
@@ -459,6 +462,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--skip-saturation", action="store_true", help="measure the think-time phase only"
     )
+    parser.add_argument(
+        "--http", help="the server's HTTP parser (serve --http; default: serve's own)"
+    )
+    parser.add_argument("--loop", help="the server's event loop (serve --loop; default: serve's)")
     parser.add_argument("--url", help="drive this running server (give its --db too)")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file per size)")
     args = parser.parse_args(argv)
@@ -493,8 +500,14 @@ def main(argv: list[str] | None = None) -> None:
                     db, n_items=n_items, n_annotators=args.annotators
                 )
                 db.dispose()
+                serve_options = tuple(
+                    part
+                    for option, value in (("--http", args.http), ("--loop", args.loop))
+                    if value
+                    for part in (option, value)
+                )
                 server = (
-                    running_server(db_url, workers=args.workers)
+                    running_server(db_url, workers=args.workers, serve_options=serve_options)
                     if not args.url
                     else _given(args.url)
                 )
@@ -523,7 +536,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(checks[-1], flush=True)
     print()
     print(
-        f"{args.annotators} annotators, {args.workers} server process(es), "
+        f"{args.annotators} annotators, {args.workers} server process(es) "
+        f"(--http {args.http or 'default'}, --loop {args.loop or 'default'}), "
         f"{args.duration:g} s measured per phase after {args.warmup:g} s of warm-up"
     )
     print(header)

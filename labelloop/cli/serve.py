@@ -20,6 +20,7 @@ from labelloop.cli.common import (
 
 if TYPE_CHECKING:
     from labelloop.server import ServerSettings
+    from labelloop.server.protocol import ServingStack
     from labelloop.store.db import Database
 
 __all__ = ["serve"]
@@ -95,14 +96,34 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    http: Annotated[
+        str,
+        typer.Option(
+            "--http",
+            help="HTTP parser: auto (httptools when it can be imported, else h11), httptools "
+            "(uvicorn's C parser, the least CPU per request) or h11 (pure Python).",
+        ),
+    ] = "auto",
+    loop: Annotated[
+        str,
+        typer.Option(
+            "--loop",
+            help="Event loop: auto (uvloop when it can be imported, else asyncio), uvloop "
+            "(libuv's) or asyncio (Python's own).",
+        ),
+    ] = "auto",
     dask: DaskOption = None,
 ) -> None:
     """Serve the REST API (and the web UI) on HOST:PORT until interrupted."""
     import uvicorn
 
     from labelloop.server import ServerSettings, create_app
+    from labelloop.server.protocol import serving_stack
     from labelloop.server.settings import SETTINGS_ENV
 
+    stack = serving_stack(http, loop)
+    for fallback in stack.fallbacks:
+        err_console.print(f"warning: {fallback}", highlight=False)
     with using_database(db) as database:
         settings = ServerSettings(
             db_url=database.url,
@@ -130,12 +151,19 @@ def serve(
         err_console.print(
             f"labelloop serving {database!r} on http://{host}:{port} "
             f"(API /api/v1, schema /openapi.json, {workers} process{'es' if workers > 1 else ''}"
-            f"{', worker on' if worker else ''})",
+            f"{', worker on' if worker else ''}, {stack.http} on {stack.loop})",
             highlight=False,
         )
         if workers == 1:
             http_app = create_app(settings, db=database)
-            uvicorn.run(http_app, host=host, port=port, log_level=log_level)
+            uvicorn.run(
+                http_app,
+                host=host,
+                port=port,
+                log_level=log_level,
+                http=stack.protocol,
+                loop=stack.loop,
+            )
         else:
             _serve_processes(
                 settings,
@@ -145,6 +173,7 @@ def serve(
                 workers=workers,
                 log_level=log_level,
                 settings_env=SETTINGS_ENV,
+                stack=stack,
             )
 
 
@@ -157,6 +186,7 @@ def _serve_processes(
     workers: int,
     log_level: str,
     settings_env: str,
+    stack: ServingStack,
 ) -> None:
     """Several uvicorn processes; the background worker runs once, in this process.
 
@@ -178,8 +208,9 @@ def _serve_processes(
             port=port,
             workers=workers,
             log_level=log_level,
-            # uvicorn binds the shared socket without TCP_NODELAY: see the module.
-            http="labelloop.server.protocol:NoDelayH11Protocol",
+            # uvicorn binds the shared socket without TCP_NODELAY: see labelloop.server.protocol.
+            http=stack.protocol,
+            loop=stack.loop,
         )
     finally:
         if background is not None:
