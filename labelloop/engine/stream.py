@@ -220,7 +220,8 @@ def _score(
         predicted = model.predict([model.text_of(payload)], method=measure)
         return float(predicted.informativeness[0]), {"structure": list(predicted.spans[0])}
     # One row: scikit-learn's checks of its parameters and of finite input cost more than
-    # the transform and the prediction (the model and its features are its own).
+    # the transform and the prediction (the model and its features are its own). The
+    # built-in TF-IDF and logistic regression skip them altogether (`labelloop.models`).
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         proba = model.predict_proba(model.featurizer.transform([ItemInput(payload, None)]))
     informative = uncertainty(
