@@ -47,10 +47,10 @@ batch rounds may still pick it); the answer says which and why. The rules:
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,7 +145,8 @@ class _Models:
         self._lock = threading.Lock()
 
     def get(self, db: Database, project_id: int, version: int) -> ProjectModel:
-        key = (str(Path(db.artifact_dir).resolve()), str(project_id), version)
+        # abspath, not resolve(): resolving symlinks stats every component, each offer.
+        key = (os.path.abspath(db.artifact_dir), str(project_id), version)
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
