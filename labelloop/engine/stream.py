@@ -47,27 +47,32 @@ batch rounds may still pick it); the answer says which and why. The rules:
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Integer, bindparam, select
 
 from labelloop.engine.core.artifacts import load_project_model
-from labelloop.engine.core.auto_labels import CertifiedCut, certified_cut, write_auto_label
+from labelloop.engine.core.auto_labels import (
+    CertifiedCut,
+    auto_labelling_on,
+    certified_cut,
+    write_auto_label,
+)
 from labelloop.engine.core.items import LABEL_QUEUE
 from labelloop.engine.core.priority import (
     ASKED_BONUS,
-    ranking_model,
+    ranking_model_id,
     scored_priorities,
     uncertainty,
     uncertainty_measure,
     unscored_priorities,
 )
-from labelloop.engine.core.project import resolve_project
+from labelloop.engine.core.project import project_key, project_not_found, resolve_project
 from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
 from labelloop.io.records import record_from_mapping
@@ -75,6 +80,7 @@ from labelloop.store.audit import append_event
 from labelloop.store.db import Database
 from labelloop.store.tables import (
     ItemRow,
+    ModelVersionRow,
     PredictionRow,
     ProjectRow,
     StreamStateRow,
@@ -139,7 +145,8 @@ class _Models:
         self._lock = threading.Lock()
 
     def get(self, db: Database, project_id: int, version: int) -> ProjectModel:
-        key = (str(Path(db.artifact_dir).resolve()), str(project_id), version)
+        # abspath, not resolve(): resolving symlinks stats every component, each offer.
+        key = (os.path.abspath(db.artifact_dir), str(project_id), version)
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -220,7 +227,8 @@ def _score(
         predicted = model.predict([model.text_of(payload)], method=measure)
         return float(predicted.informativeness[0]), {"structure": list(predicted.spans[0])}
     # One row: scikit-learn's checks of its parameters and of finite input cost more than
-    # the transform and the prediction (the model and its features are its own).
+    # the transform and the prediction (the model and its features are its own). The
+    # built-in TF-IDF and logistic regression skip them altogether (`labelloop.models`).
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         proba = model.predict_proba(model.featurizer.transform([ItemInput(payload, None)]))
     informative = uncertainty(
@@ -264,6 +272,22 @@ _STATE_AND_DUPLICATES = select(
     _SAME_CONTENT,
 )
 _NEW_ITEM = _ITEMS.insert().returning(_ITEMS.c.id)
+# What a decision reads before its transaction, in one statement: the project's columns
+# it needs and the model that ranks the pool (None before a round fitted one).
+_PROJECTS = ProjectRow.__table__
+_VERSIONS = ModelVersionRow.__table__
+_PROJECT_AND_MODEL = select(
+    *(_PROJECTS.c[name] for name in
+      ("id", "name", "task_type", "labels", "multi_label", "strategy", "settings")),
+    _VERSIONS.c.id.label("ranking_id"),
+    _VERSIONS.c.version.label("ranking_version"),
+).select_from(
+    _PROJECTS.outerjoin(
+        _VERSIONS, _VERSIONS.c.id == ranking_model_id(_PROJECTS.c.id).correlate(_PROJECTS)
+    )
+)  # fmt: skip
+_PROJECT_BY_ID = _PROJECT_AND_MODEL.where(_PROJECTS.c.id == bindparam("ref", type_=Integer))
+_PROJECT_BY_NAME = _PROJECT_AND_MODEL.where(_PROJECTS.c.name == bindparam("ref"))
 _NEW_TASK = TaskRow.__table__.insert()
 _NEW_PREDICTION = PredictionRow.__table__.insert()
 
@@ -360,16 +384,20 @@ def offer_item(
     ConflictError
         The id, or the content, is already in the project.
     """
-    with db.read() as session:
-        row = resolve_project(session, project)
-        checked = _check_record(row, record, source, line)
-        ranked_by = ranking_model(session, row.id)
-        settings = effective_settings(row)
-        cut = (
-            None
-            if ranked_by is None or row.task_type == "ner"
-            else certified_cut(session, row, ranked_by[0])
-        )
+    key = project_key(project)
+    with db.read_connection() as conn:
+        row = conn.execute(
+            _PROJECT_BY_ID if isinstance(key, int) else _PROJECT_BY_NAME, {"ref": key}
+        ).first()
+    if row is None:
+        raise project_not_found(project)
+    checked = _check_record(row, record, source, line)
+    ranked_by = None if row.ranking_id is None else (int(row.ranking_id), int(row.ranking_version))
+    settings = effective_settings(row)
+    cut = None
+    if ranked_by is not None and row.task_type != "ner" and auto_labelling_on(row):
+        with db.read() as session:
+            cut = certified_cut(session, row, ranked_by[0])
     informative, proba = _score(db, row, checked.payload, ranked_by)
     structure = None
     if row.task_type == "ner" and proba is not None:

@@ -35,6 +35,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import StandardScaler
 
 from labelloop.exceptions import ValidationError
+from labelloop.models.logistic import logistic_proba
 from labelloop.models.spec import build_classifier, check_model_spec
 from labelloop.models.text import TfidfFeaturizer
 
@@ -257,8 +258,14 @@ class ProjectModel:
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of shape (n_samples, n_labels), columns in ``labels`` order."""
-        proba = np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
+        """Probabilities of shape (n_samples, n_labels), columns in ``labels`` order.
+
+        A built-in `LogisticRegression`'s are computed in numpy, equal to scikit-learn's
+        (`labelloop.models.logistic`); any other classifier's are its own.
+        """
+        proba = logistic_proba(self.classifier, X)
+        if proba is None:
+            proba = np.asarray(self.classifier.predict_proba(X), dtype=np.float64)
         if self.multi_label:
             return proba
         out = np.zeros((proba.shape[0], len(self.labels)), dtype=np.float64)

@@ -102,8 +102,18 @@ class TfidfFeaturizer:
         """Features of ``texts`` under the fitted vocabulary, shape (n_texts, n_terms)."""
         if not hasattr(self, "vectorizer_"):
             raise ValidationError("TfidfFeaturizer is not fitted: call fit(texts) first")
-        matrix = self.vectorizer_.transform(_check_texts(texts))
-        return sp.csr_matrix(matrix, dtype=np.float32)
+        texts = _check_texts(texts)
+        vectorizer = self.vectorizer_
+        # The weighting scikit-learn's transform applies is its fitted TfidfTransformer's.
+        weighting = getattr(vectorizer, "_tfidf", None)
+        if (
+            weighting is None
+            or vectorizer.binary
+            or vectorizer.dtype != np.float32
+            or weighting.norm not in ("l2", None)
+        ):
+            return sp.csr_matrix(vectorizer.transform(texts), dtype=np.float32)
+        return _tfidf_rows(vectorizer, weighting, texts)
 
     def _fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -124,6 +134,51 @@ class TfidfFeaturizer:
                 field="texts",
             ) from exc
         return sp.csr_matrix(matrix, dtype=np.float32)
+
+
+def _tfidf_rows(vectorizer: Any, weighting: Any, texts: list[str]) -> sp.csr_matrix:
+    """``vectorizer.transform(texts)`` as float32 CSR, computed as scikit-learn does but
+    without its input checks, which cost a hundred times the work for one short text;
+    ``weighting`` is the vectorizer's fitted ``TfidfTransformer``.
+
+    Term counts by the vectorizer's own analyzer and vocabulary (indices sorted per
+    row); ``1 + log(tf)`` when sublinear; times the idf; each row divided by its L2
+    norm, summed in float64 over the float32 squares in order, as scikit-learn's
+    ``_inplace_csr_row_normalize_l2`` does (empty rows stay empty).
+    """
+    analyze = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    indices: list[int] = []
+    counts: list[int] = []
+    indptr = [0]
+    for text in texts:
+        row: dict[int, int] = {}
+        for term in analyze(text):
+            column = vocabulary.get(term)
+            if column is not None:
+                row[column] = row.get(column, 0) + 1
+        for column in sorted(row):
+            indices.append(column)
+            counts.append(row[column])
+        indptr.append(len(indices))
+    data = np.asarray(counts, dtype=np.float32)
+    columns = np.asarray(indices, dtype=np.int32 if len(indices) < 2**31 else np.int64)
+    if weighting.sublinear_tf:
+        np.log(data, data)
+        data += 1.0
+    if weighting.use_idf:
+        data *= weighting.idf_[columns]
+    if weighting.norm == "l2" and data.size:
+        rows = np.repeat(np.arange(len(texts)), np.diff(indptr))
+        squares = (data * data).astype(np.float64)
+        norms = np.sqrt(np.bincount(rows, weights=squares, minlength=len(texts)))
+        norms[norms == 0.0] = 1.0
+        data = (data.astype(np.float64) / norms[rows]).astype(np.float32)
+    return sp.csr_matrix(
+        (data, columns, np.asarray(indptr, dtype=columns.dtype)),
+        shape=(len(texts), len(vocabulary)),
+        dtype=np.float32,
+    )
 
 
 class EmbeddingCache:

@@ -12,8 +12,15 @@ from test_rounds import make_text_project, text_records
 from labelloop.engine import rounds, stream
 from labelloop.engine.core.priority import ASKED_BONUS, BATCH_BONUS
 from labelloop.engine.projects import create_project, update_settings
-from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
-from labelloop.store.tables import AuditEventRow, ItemRow, PredictionRow, TaskRow
+from labelloop.exceptions import ConflictError, ImportDataError, NotFoundError, ValidationError
+from labelloop.store.tables import (
+    AuditEventRow,
+    ItemRow,
+    ModelVersionRow,
+    PredictionRow,
+    ProjectRow,
+    TaskRow,
+)
 
 
 @pytest.fixture
@@ -143,6 +150,36 @@ def test_refusals_name_the_problem_and_write_nothing(db):
         stream.offer_item(db, project="pics", record={"id": "i"}, actor="x")
     assert images.value.field == "task_type"
     assert stream.stream_status(db, project=project).arrivals == 1
+    with pytest.raises(NotFoundError, match="no project 'nowhere'"):
+        stream.offer_item(db, project="nowhere", record=_arrivals(2)[1], actor="x")
+    with pytest.raises(NotFoundError, match="no project 9999"):
+        stream.offer_item(db, project=9999, record=_arrivals(2)[1], actor="x")
+    with pytest.raises(ValidationError) as bad_ref:
+        stream.offer_item(db, project=2.5, record=_arrivals(2)[1], actor="x")
+    assert bad_ref.value.field == "project"
+    assert stream.stream_status(db, project=project).arrivals == 1
+
+
+def test_the_latest_round_that_fitted_a_model_scores_arrivals(db):
+    project = make_text_project(db, strategy="margin", eval_share=0.0)
+    first = rounds.train(db, actor="cli:lead", project=project)
+    second = rounds.train(db, actor="cli:lead", project=project)
+    assert second.model_version > first.model_version
+    with db.read() as session:
+        project_id = session.execute(
+            select(ProjectRow.id).where(ProjectRow.name == project)
+        ).scalar_one()
+    by_id = stream.offer_item(db, project=str(project_id), record=_arrivals(2)[0], actor="x")
+    by_name = stream.offer_item(db, project=f" {project} ", record=_arrivals(2)[1], actor="x")
+    assert by_id.model_version == by_name.model_version == second.model_version
+    with db.read() as session:
+        scored_by = session.execute(
+            select(ModelVersionRow.version)
+            .join(PredictionRow, PredictionRow.model_version_id == ModelVersionRow.id)
+            .join(ItemRow, ItemRow.id == PredictionRow.item_id)
+            .where(ItemRow.external_id == by_name.item_id)
+        ).scalar_one()
+    assert scored_by == second.model_version
 
 
 def test_concurrent_arrivals_never_overspend(db):
@@ -180,12 +217,13 @@ def test_concurrent_arrivals_never_overspend(db):
         assert e["asked"] <= math.floor(0.1 * e["arrival"] + 1e-9) + 1
 
 
-# An offer with a model: before the transaction BEGIN, the project, the ranking model
-# and the certified cut; in it BEGIN, the state with both duplicate look-ups (state and
-# look-ups apart on PostgreSQL, with the row's creation), item, task, prediction, state
-# update, and the audit event (head read, event insert, head update; on PostgreSQL the
-# event is written at commit, counted the same).
-MAX_OFFER_STATEMENTS = {"sqlite": 13, "postgresql": 15}
+# An offer with a model (auto-labelling off): before the transaction, the project with
+# the model that ranks the pool, one statement (after BEGIN on SQLite; in autocommit on
+# PostgreSQL); in it BEGIN, the state with both duplicate look-ups (state and look-ups
+# apart on PostgreSQL, with the row's creation), item, task, prediction, state update,
+# and the audit event (head read, event insert, head update; on PostgreSQL one
+# statement at commit).
+MAX_OFFER_STATEMENTS = {"sqlite": 11, "postgresql": 9}
 
 
 def test_an_offer_stays_within_its_statement_budget(db):

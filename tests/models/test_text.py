@@ -100,3 +100,59 @@ def test_embeddings_are_normalised_and_cached_by_content(tmp_path):
     assert np.load(new_shards.pop()).shape == (1,)
     np.testing.assert_allclose(mixed[1], X[0], atol=1e-6)
     np.testing.assert_array_equal(mixed[0], mixed[2])
+
+
+def _words_texts(seed: int, n: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    words = [
+        "good",
+        "great",
+        "bad",
+        "awful",
+        "film",
+        "plot",
+        "acting",
+        "the",
+        "a",
+        "and",
+        "café",
+        "naïve",
+        "ÜBER",
+        "it's",
+        "x-ray",
+    ]
+    return [" ".join(rng.choice(words, rng.integers(0, 14))) + f" w{i % 40}" for i in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("sublinear_tf", [True, False])
+def test_tfidf_transform_equals_scikit_learns(seed, sublinear_tf):
+    # The transform computes the rows itself; they must be scikit-learn's, bit for bit:
+    # unseen terms, accents, empty and repeated-term texts, one text and many.
+    texts = _words_texts(seed, 600) + ["", "zzz unseen", "good good good good"]
+    featurizer = TfidfFeaturizer(min_df=2, sublinear_tf=sublinear_tf).fit(texts[:300])
+    expected = sp.csr_matrix(featurizer.vectorizer_.transform(texts), dtype=np.float32)
+    got = featurizer.transform(texts)
+    assert got.format == "csr" and got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_allclose(got.data, expected.data, rtol=1e-7, atol=0)
+    for text in texts[::25] + texts[-3:]:
+        one = featurizer.transform([text])
+        np.testing.assert_allclose(
+            one.toarray(), featurizer.vectorizer_.transform([text]).toarray(), rtol=1e-7, atol=0
+        )
+
+
+def test_tfidf_transform_equals_scikit_learns_under_other_weightings():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = _words_texts(7, 200)
+    for params in ({"norm": "l1"}, {"binary": True}, {"norm": None}, {"use_idf": False}):
+        featurizer = TfidfFeaturizer(min_df=1).fit(texts)
+        featurizer.vectorizer_ = TfidfVectorizer(dtype=np.float32, **params).fit(texts)
+        np.testing.assert_allclose(
+            featurizer.transform(texts).toarray(),
+            featurizer.vectorizer_.transform(texts).toarray(),
+            rtol=1e-6,
+        )

@@ -42,10 +42,10 @@ Rules
 from __future__ import annotations
 
 import re
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from labelloop.store.tables import ModelVersionRow, RoundRow
@@ -55,6 +55,7 @@ __all__ = [
     "box_informativeness",
     "BATCH_BONUS",
     "ranking_model",
+    "ranking_model_id",
     "batch_priorities",
     "left_batch",
     "queue_reason",
@@ -193,15 +194,26 @@ def left_batch(priority: float, informativeness: float | None) -> float:
     return min(float(priority) - BATCH_BONUS - 1.0, _BELOW_ZERO)
 
 
-def ranking_model(session: Session, project_id: int) -> tuple[int, int] | None:
-    """The model that ranks the pool: the latest round's (its model version's id and
-    number), None before a round fitted one. Items imported after it are scored by it."""
-    row = session.execute(
-        select(ModelVersionRow.id, ModelVersionRow.version)
-        .join(RoundRow, RoundRow.model_version_id == ModelVersionRow.id)
-        .where(RoundRow.project_id == project_id)
+def ranking_model_id(project_id: Any) -> ScalarSelect[Any]:
+    """The id of the model version that ranks the pool (see `ranking_model`), as a scalar
+    subquery: ``project_id`` is a value, or a column to correlate with."""
+    return (
+        select(RoundRow.model_version_id)
+        .where(RoundRow.project_id == project_id, RoundRow.model_version_id.is_not(None))
         .order_by(RoundRow.id.desc())
         .limit(1)
+        .scalar_subquery()
+    )
+
+
+def ranking_model(session: Session, project_id: int) -> tuple[int, int] | None:
+    """The model that ranks the pool: the latest round's that fitted one (its model
+    version's id and number), None before a round fitted one. Items imported after it
+    are scored by it."""
+    row = session.execute(
+        select(ModelVersionRow.id, ModelVersionRow.version).where(
+            ModelVersionRow.id == ranking_model_id(project_id)
+        )
     ).first()
     return None if row is None else (int(row.id), int(row.version))
 

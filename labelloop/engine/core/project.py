@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from labelloop.exceptions import NotFoundError, ValidationError
 from labelloop.store.tables import ProjectRow
 
-__all__ = ["TASK_TYPES", "resolve_project"]
+__all__ = ["TASK_TYPES", "project_key", "project_not_found", "resolve_project"]
 
 TASK_TYPES: tuple[str, ...] = (
     "classification",
@@ -29,6 +29,26 @@ TASK_TYPES: tuple[str, ...] = (
 )
 
 
+def project_key(ref: int | str) -> int | str:
+    """Rule 1: the project's id (an int) or its name (a str) from ``ref``.
+
+    Raises
+    ------
+    ValidationError
+        Naming the ``project`` field when ``ref`` is neither an int nor a str.
+    """
+    if isinstance(ref, bool) or not isinstance(ref, int | str):
+        raise ValidationError(f"a project is named by id or name, got {ref!r}", field="project")
+    if isinstance(ref, int) or ref.strip().isdigit():
+        return int(ref)
+    return ref.strip()
+
+
+def project_not_found(ref: int | str) -> NotFoundError:
+    """Rule 2: the error for a reference to no project."""
+    return NotFoundError(f"no project {ref!r}: see `labelloop project list`")
+
+
 def resolve_project(session: Session, ref: int | str) -> ProjectRow:
     """The project with id or name ``ref`` (a string of digits is taken as an id).
 
@@ -37,14 +57,11 @@ def resolve_project(session: Session, ref: int | str) -> ProjectRow:
     NotFoundError
         Naming ``ref`` when there is no such project.
     """
-    if isinstance(ref, bool) or not isinstance(ref, int | str):
-        raise ValidationError(f"a project is named by id or name, got {ref!r}", field="project")
-    if isinstance(ref, int) or ref.strip().isdigit():
-        row = session.get(ProjectRow, int(ref))
+    key = project_key(ref)
+    if isinstance(key, int):
+        row = session.get(ProjectRow, key)
     else:
-        row = session.execute(
-            select(ProjectRow).where(ProjectRow.name == ref.strip())
-        ).scalar_one_or_none()
+        row = session.execute(select(ProjectRow).where(ProjectRow.name == key)).scalar_one_or_none()
     if row is None:
-        raise NotFoundError(f"no project {ref!r}: see `labelloop project list`")
+        raise project_not_found(ref)
     return row
