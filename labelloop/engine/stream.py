@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Integer, bindparam, select
+from sqlalchemy.orm import Session
 
 from labelloop.engine.core.artifacts import load_project_model
 from labelloop.engine.core.auto_labels import (
@@ -76,8 +77,9 @@ from labelloop.engine.core.project import project_key, project_not_found, resolv
 from labelloop.engine.core.settings import effective_settings
 from labelloop.exceptions import ConflictError, ImportDataError, ValidationError
 from labelloop.io.records import record_from_mapping
-from labelloop.store.audit import append_event
+from labelloop.store.audit import append_event_now
 from labelloop.store.db import Database
+from labelloop.store.prepared import Prepared
 from labelloop.store.tables import (
     ItemRow,
     ModelVersionRow,
@@ -239,14 +241,17 @@ def _score(
     return float(informative[0]), dict(zip(labels, rounded, strict=True))
 
 
-# The decision's statements are built once, on the tables (Core): building and the ORM's
-# bookkeeping cost more than SQLite takes to run them, and a decision is a few of each.
+# The decision's statements are built once, on the tables (Core), and run prepared on the
+# driver's cursor (`labelloop.store.prepared`): building them, the ORM's bookkeeping and
+# SQLAlchemy's execution path cost more than SQLite takes to run them, and a decision is
+# a few of each.
 _STATES = StreamStateRow.__table__
 _ITEMS = ItemRow.__table__
 _P = bindparam("p", type_=Integer)
 _STATE = select(_STATES.c.state).where(_STATES.c.project_id == _P)
-_NEW_STATE = _STATES.insert()
-_SAVE_STATE = (
+_STATE_LOCKED = Prepared(_STATE.with_for_update())
+_NEW_STATE = Prepared(_STATES.insert())
+_SAVE_STATE = Prepared(
     _STATES.update()
     .where(_STATES.c.project_id == _P)
     .values(state=bindparam("state"), updated_at=bindparam("now"))
@@ -265,13 +270,15 @@ _SAME_CONTENT = (
     .limit(1)
     .scalar_subquery()
 )
-_DUPLICATES = select(_SAME_ID, _SAME_CONTENT)
-_STATE_AND_DUPLICATES = select(
-    select(_STATES.c.state).where(_STATES.c.project_id == _P).scalar_subquery(),
-    _SAME_ID,
-    _SAME_CONTENT,
+_DUPLICATES = Prepared(select(_SAME_ID, _SAME_CONTENT))
+_STATE_AND_DUPLICATES = Prepared(
+    select(
+        select(_STATES.c.state).where(_STATES.c.project_id == _P).scalar_subquery(),
+        _SAME_ID,
+        _SAME_CONTENT,
+    )
 )
-_NEW_ITEM = _ITEMS.insert().returning(_ITEMS.c.id)
+_NEW_ITEM = Prepared(_ITEMS.insert().returning(_ITEMS.c.id))
 # What a decision reads before its transaction, in one statement: the project's columns
 # it needs and the model that ranks the pool (None before a round fitted one).
 _PROJECTS = ProjectRow.__table__
@@ -288,8 +295,8 @@ _PROJECT_AND_MODEL = select(
 )  # fmt: skip
 _PROJECT_BY_ID = _PROJECT_AND_MODEL.where(_PROJECTS.c.id == bindparam("ref", type_=Integer))
 _PROJECT_BY_NAME = _PROJECT_AND_MODEL.where(_PROJECTS.c.name == bindparam("ref"))
-_NEW_TASK = TaskRow.__table__.insert()
-_NEW_PREDICTION = PredictionRow.__table__.insert()
+_NEW_TASK = Prepared(TaskRow.__table__.insert())
+_NEW_PREDICTION = Prepared(PredictionRow.__table__.insert())
 
 
 def _locked_state(conn: Any, project_id: int, dialect: str, checked: Any) -> dict[str, Any]:
@@ -306,10 +313,10 @@ def _locked_state(conn: Any, project_id: int, dialect: str, checked: Any) -> dic
             .values(project_id=project_id, state={}, updated_at=utcnow())
             .on_conflict_do_nothing()
         )
-        state = conn.execute(_STATE.with_for_update(), {"p": project_id}).scalar_one()
-        same_id, same_content = conn.execute(_DUPLICATES, keys).one()
+        state = _STATE_LOCKED.run(conn, {"p": project_id}).scalar_one()
+        same_id, same_content = _DUPLICATES.run(conn, keys).rows[0]
     else:  # SQLite: the write lock is held
-        state, same_id, same_content = conn.execute(_STATE_AND_DUPLICATES, keys).one()
+        state, same_id, same_content = _STATE_AND_DUPLICATES.run(conn, keys).rows[0]
     if same_id is not None:
         raise ConflictError(f"item {checked.external_id!r} is already in the project")
     if same_content is not None:
@@ -317,7 +324,7 @@ def _locked_state(conn: Any, project_id: int, dialect: str, checked: Any) -> dic
             f"item {checked.external_id!r} has the same content as item {same_content!r}"
         )
     if state is None:
-        conn.execute(_NEW_STATE, {"project_id": project_id, "state": {}, "updated_at": utcnow()})
+        _NEW_STATE.run(conn, {"project_id": project_id, "state": {}, "updated_at": utcnow()})
         return {}
     return state
 
@@ -405,8 +412,7 @@ def offer_item(
         structure, proba = proba["structure"], {}
     hit = None if cut is None or proba is None else cut.clears(proba, list(row.labels))
     policy = stream_policy(settings, row.id)
-    with db.transaction() as session:
-        conn = session.connection()
+    with db.write_connection() as conn:
         state = StreamState.from_dict(_locked_state(conn, row.id, db.dialect, checked))
         arrival = state.arrivals + 1
         draw, order = np.random.default_rng([policy.seed, arrival, 1]).random(2)
@@ -427,8 +433,8 @@ def offer_item(
             hit = None
         is_eval = bool(eval_draw and decided.ask)
         now = utcnow()
-        item_id = conn.execute(
-            _NEW_ITEM,
+        item_id = _NEW_ITEM.run(
+            conn,
             {
                 "project_id": row.id,
                 "external_id": checked.external_id,
@@ -446,8 +452,8 @@ def offer_item(
             if informative is not None
             else unscored_priorities(np.array([order]))[0]
         )
-        conn.execute(
-            _NEW_TASK,
+        _NEW_TASK.run(
+            conn,
             {
                 "project_id": row.id,
                 "item_id": item_id,
@@ -463,8 +469,8 @@ def offer_item(
             },
         )
         if proba is not None:
-            conn.execute(
-                _NEW_PREDICTION,
+            _NEW_PREDICTION.run(
+                conn,
                 {
                     "project_id": row.id,
                     "item_id": item_id,
@@ -476,8 +482,12 @@ def offer_item(
                 },
             )
         if hit is not None:
-            _auto_label(session, row.id, item_id, hit, cut, ranked_by[1])
-        conn.execute(_SAVE_STATE, {"p": row.id, "state": decided.state.to_dict(), "now": now})
+            # The rounds' ORM path, in a session that joins this transaction: its commit
+            # flushes (and chains its audit events) but leaves the commit to ours.
+            with Session(bind=conn, expire_on_commit=False) as session:
+                _auto_label(session, row.id, item_id, hit, cut, ranked_by[1])
+                session.commit()
+        _SAVE_STATE.run(conn, {"p": row.id, "state": decided.state.to_dict(), "now": now})
         outcome = StreamOffer(
             item_id=checked.external_id,
             decision="ask" if decided.ask else "auto-label" if hit else "park",
@@ -491,8 +501,8 @@ def offer_item(
             allowed=decided.allowed,
             label=hit[0] if hit else None,
         )
-        append_event(
-            session,
+        append_event_now(
+            conn,
             project_id=row.id,
             actor=actor,
             action="stream.decided",

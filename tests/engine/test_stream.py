@@ -217,32 +217,24 @@ def test_concurrent_arrivals_never_overspend(db):
         assert e["asked"] <= math.floor(0.1 * e["arrival"] + 1e-9) + 1
 
 
-# An offer with a model (auto-labelling off): before the transaction, the project with
-# the model that ranks the pool, one statement (after BEGIN on SQLite; in autocommit on
-# PostgreSQL); in it BEGIN, the state with both duplicate look-ups (state and look-ups
-# apart on PostgreSQL, with the row's creation), item, task, prediction, state update,
-# and the audit event (head read, event insert, head update; on PostgreSQL one
-# statement at commit).
-MAX_OFFER_STATEMENTS = {"sqlite": 11, "postgresql": 9}
+# An offer with a model (auto-labelling off), counted at the driver: before the
+# transaction, the project with the model that ranks the pool, one statement (in its own
+# BEGIN and ROLLBACK on SQLite; in autocommit on PostgreSQL); then BEGIN, the state with
+# both duplicate look-ups (state and look-ups apart on PostgreSQL, with the row's
+# creation), item, task, prediction, state update, the audit event (head read, event
+# insert, head update; one statement on PostgreSQL) and COMMIT (not a cursor statement
+# on PostgreSQL, nor its BEGIN).
+MAX_OFFER_STATEMENTS = {"sqlite": 13, "postgresql": 9}
 
 
 def test_an_offer_stays_within_its_statement_budget(db):
-    from sqlalchemy import event
+    from driver_statements import driver_statements
 
     project = make_text_project(db, strategy="margin", eval_share=0.0)
     rounds.train(db, actor="cli:lead", project=project)
     arrivals = _arrivals(6)
     stream.offer_item(db, project=project, record=arrivals[0], actor="model:feed")
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        for arrival in arrivals[1:]:
-            statements.clear()
+    for arrival in arrivals[1:]:
+        with driver_statements(db) as statements:
             stream.offer_item(db, project=project, record=arrival, actor="model:feed")
-            assert len(statements) <= MAX_OFFER_STATEMENTS[db.dialect], statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+        assert 0 < len(statements) <= MAX_OFFER_STATEMENTS[db.dialect], statements
