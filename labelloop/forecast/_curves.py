@@ -38,11 +38,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "RISING_FAMILIES", "LearningCurve"]
+__all__ = ["FAMILIES", "FORECAST_FAMILIES", "RISING_FAMILIES", "LearningCurve"]
 
 FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3", "flat")
 # The families that keep rising past the last point: all of them but ``flat``.
 RISING_FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
+# The families a project's own curve is forecast with: ``exp3`` levels off quickest and
+# read mid-curve plateaus as ceilings (RESULTS.md, issue 17).
+FORECAST_FAMILIES: tuple[str, ...] = ("pow3", "hyp3", "flat")
 
 # Beyond this many labels a target counts as out of reach.
 MAX_LABELS = 10_000_000

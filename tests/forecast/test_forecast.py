@@ -12,6 +12,7 @@ from sklearn.metrics import f1_score
 from labelloop.exceptions import ValidationError
 from labelloop.forecast import (
     FAMILIES,
+    FORECAST_FAMILIES,
     MIN_POINTS,
     RISING_FAMILIES,
     fit_learning_curve,
@@ -114,10 +115,10 @@ def test_families_weigh_by_how_well_their_early_fit_extrapolated() -> None:
     assert max(levelled, key=levelled.get) == "flat"
     # A clean power law still rising: every rising family beats the flat one.
     rising = fit_learning_curve(LONG_N, 0.95 - 2 * LONG_N**-0.5, n_boot=0).weights
-    assert all(rising[f] > rising["flat"] for f in ("pow3", "exp3", "hyp3"))
+    assert all(rising[f] > rising["flat"] for f in FORECAST_FAMILIES if f != "flat")
     # Half of every weight is an equal share, whatever the extrapolation said.
     for weights in (levelled, rising):
-        assert min(weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+        assert min(weights.values()) >= 0.5 / len(FORECAST_FAMILIES) - 1e-12
         assert sum(weights.values()) == pytest.approx(1.0)
 
 
@@ -126,7 +127,7 @@ def test_too_few_early_points_fall_back_to_akaike_weights() -> None:
     n, scores = [50, 100, 150, 200], [0.5, 0.6, 0.65, 0.67]
     curve = fit_learning_curve(n, scores, n_boot=0)
     assert sum(curve.weights.values()) == pytest.approx(1.0)
-    assert min(curve.weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+    assert min(curve.weights.values()) >= 0.5 / len(FORECAST_FAMILIES) - 1e-12
 
 
 def test_the_interval_widens_by_the_curves_own_extrapolation_error() -> None:
@@ -229,9 +230,16 @@ def test_savings_fit_random_sampling_with_the_rising_families_only() -> None:
     assert savings.random_low == int(np.ceil(low))
     assert savings.random_labels == (int(np.ceil(point)) if np.isfinite(point) else None)
     assert savings.random_high == (int(np.ceil(high)) if np.isfinite(high) else None)
-    # The forecast of the project's own curve keeps every family, the flat one included.
+    # The forecast of the project's own curve keeps the flat family and leaves out exp3.
     forecast = forecast_labels(n, scores, target=0.9, n_boot=0)
-    assert tuple(forecast.curve.weights) == FAMILIES
+    assert tuple(forecast.curve.weights) == FORECAST_FAMILIES
+
+
+def test_the_forecast_families_level_off_no_sooner_than_a_power_law_or_a_hyperbola() -> None:
+    # exp3 is the family that reads a plateau in the middle of a curve as its ceiling.
+    assert "exp3" in FAMILIES and "exp3" not in FORECAST_FAMILIES
+    assert "flat" in FORECAST_FAMILIES and set(FORECAST_FAMILIES) <= set(FAMILIES)
+    assert tuple(fit_learning_curve(N, _curve(0), n_boot=0).weights) == FORECAST_FAMILIES
 
 
 def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
