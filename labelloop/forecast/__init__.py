@@ -15,7 +15,12 @@ curve and the labels saved).
 
 from __future__ import annotations
 
-from labelloop.forecast._curves import FAMILIES, RISING_FAMILIES, LearningCurve
+from labelloop.forecast._curves import (
+    FAMILIES,
+    FORECAST_FAMILIES,
+    RISING_FAMILIES,
+    LearningCurve,
+)
 from labelloop.forecast._forecast import (
     MAX_LABELS,
     MIN_PACE_LABELS,
@@ -29,6 +34,7 @@ from labelloop.forecast._savings import Savings, random_curve_points, savings_ag
 
 __all__ = [
     "FAMILIES",
+    "FORECAST_FAMILIES",
     "MAX_LABELS",
     "MIN_PACE_LABELS",
     "MIN_POINTS",

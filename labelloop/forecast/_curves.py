@@ -28,7 +28,15 @@ Rules
    its last count, of the averaged fit on the first half of the counts. Residuals
    measure the scatter around the curve; this measures how far a doubling can stray
    from it. A label count's interval inverts each refitted curve.
-5. An interval always contains its point estimate (percentile bootstraps of skewed
+5. Past the last point a score's interval leans up, never down, by the curve's own
+   shortfall: the mean of those same errors of the early fit when it fell short of the
+   later scores (0 when it did not). Each draw adds ``shortfall * |z|``, ``z`` standard
+   normal, in full from twice the last count on, by ``log2(n / n_last)`` before it, not
+   at all up to the last point. Curves often keep rising after a plateau that every
+   family reads as levelling off, and then the truth lies above the interval; a curve
+   whose early fit overshot gets no lift. The point estimate stays the fit: leaning it
+   up by any share of the shortfall raised the backtest's error (RESULTS.md, issue 17).
+6. An interval always contains its point estimate (percentile bootstraps of skewed
    fits may not, and a point outside its own interval is read as a bug).
 """
 
@@ -38,11 +46,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FAMILIES", "RISING_FAMILIES", "LearningCurve"]
+__all__ = ["FAMILIES", "FORECAST_FAMILIES", "RISING_FAMILIES", "LearningCurve"]
 
 FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3", "flat")
 # The families that keep rising past the last point: all of them but ``flat``.
 RISING_FAMILIES: tuple[str, ...] = ("pow3", "exp3", "hyp3")
+# The families a project's own curve is forecast with: ``exp3`` levels off quickest and
+# read mid-curve plateaus as ceilings (RESULTS.md, issue 17).
+FORECAST_FAMILIES: tuple[str, ...] = ("pow3", "hyp3", "flat")
 
 # Beyond this many labels a target counts as out of reach.
 MAX_LABELS = 10_000_000
@@ -171,18 +182,28 @@ def _prequential_errors(
     return errors
 
 
-def _extrapolation_error(
+def _early_fit_errors(
     n: np.ndarray, y: np.ndarray, families: tuple[str, ...], upper: float
-) -> float:
-    """Rule 4: root mean square error of the averaged fit on the first half of the
-    counts, read at the points from 1.5 to 2 times its last count (0: too few points)."""
+) -> np.ndarray:
+    """Observed minus predicted at the points from 1.5 to 2 times the last count of the
+    first half, for the averaged fit on that half (empty: too few points to fit it)."""
     half = n <= _PREQUENTIAL_SPLIT * n.max()
     late = n >= 1.5 * _PREQUENTIAL_SPLIT * n.max()
     if half.sum() < 3:
-        return 0.0
+        return np.zeros(0)
     fit = _fit_average(n[half], y[None, half], families, upper)
-    error = fit.predict(n[late])[0] - y[late]
-    return float(np.sqrt(np.mean(error**2)))
+    return y[late] - fit.predict(n[late])[0]
+
+
+def _spread_and_shortfall(
+    n: np.ndarray, y: np.ndarray, families: tuple[str, ...], upper: float
+) -> tuple[float, float]:
+    """Rules 4 and 5 from `_early_fit_errors`: their root mean square, and their mean
+    when the early fit fell short (0 otherwise); both 0 with too few points."""
+    errors = _early_fit_errors(n, y, families, upper)
+    if not errors.size:
+        return 0.0, 0.0
+    return float(np.sqrt(np.mean(errors**2))), max(float(np.mean(errors)), 0.0)
 
 
 def _fit_average(n: np.ndarray, Y: np.ndarray, families: tuple[str, ...], upper: float) -> _Fits:
@@ -231,6 +252,7 @@ class LearningCurve:
     _fit: _Fits = field(repr=False)
     _boots: _Fits | None = field(repr=False)
     _noise: np.ndarray = field(repr=False)
+    _lift: np.ndarray = field(repr=False)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -245,13 +267,18 @@ class LearningCurve:
         return float(self._fit.predict(np.array([float(n_labels)]))[0, 0])
 
     def predict_interval(self, n_labels: float) -> tuple[float, float, float]:
-        """``(score, low, high)`` at ``n_labels``: rule 4's interval of an observed score."""
+        """``(score, low, high)`` at ``n_labels``: rules 4-5's interval of an observed score."""
         point = self.predict(n_labels)
         if self._boots is None:
             return point, point, point
         draws = self._boots.predict(np.array([float(n_labels)]))[:, 0] + self._noise
+        draws = draws + self._lift * self._ahead(n_labels)
         low, high = _percentiles(np.clip(draws, 0.0, self.upper), self.level)
         return point, min(low, point), max(high, point)
+
+    def _ahead(self, n_labels: float) -> float:
+        """Rule 5's share at ``n_labels``: 0 up to the last point, 1 from twice it on."""
+        return float(np.clip(np.log2(float(n_labels) / self.n_labels.max()), 0.0, 1.0))
 
     def labels_for(
         self, target: float, *, start: float | None = None
@@ -292,7 +319,7 @@ def _fit_curve(
     fitted = fit.predict(n)[0]
     m = len(n)
     residuals = (y - fitted) * np.sqrt(m / max(m - 3, 1))
-    boots, noise = None, np.zeros(0)
+    boots, noise, lift = None, np.zeros(0), np.zeros(0)
     if n_boot:
         again = fitted[None, :] + rng.choice(residuals, size=(n_boot, m), replace=True)
         boots = _fit_average(n, np.clip(again, 0.0, upper), families, upper)
@@ -305,8 +332,16 @@ def _fit_curve(
             scale=boots.scale,
         )
         noise = rng.choice(residuals, size=n_boot, replace=True)
-        spread = _extrapolation_error(n, y, families, upper)
+        spread, shortfall = _spread_and_shortfall(n, y, families, upper)
         noise = noise + rng.normal(0.0, spread, size=n_boot)
+        lift = shortfall * np.abs(rng.normal(0.0, 1.0, size=n_boot))
     return LearningCurve(
-        n_labels=n, scores=y, level=level, upper=upper, _fit=fit, _boots=boots, _noise=noise
+        n_labels=n,
+        scores=y,
+        level=level,
+        upper=upper,
+        _fit=fit,
+        _boots=boots,
+        _noise=noise,
+        _lift=lift,
     )

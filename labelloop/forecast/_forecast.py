@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from labelloop.exceptions import ValidationError
-from labelloop.forecast._curves import FAMILIES, MAX_LABELS, LearningCurve, _fit_curve
+from labelloop.forecast._curves import (
+    FAMILIES,
+    FORECAST_FAMILIES,
+    MAX_LABELS,
+    LearningCurve,
+    _fit_curve,
+)
 from labelloop.strategies._validation import check_random_state
 
 __all__ = [
@@ -94,7 +100,7 @@ def fit_learning_curve(
     n_labels: Sequence[float],
     scores: Sequence[float],
     *,
-    families: Sequence[str] = FAMILIES,
+    families: Sequence[str] = FORECAST_FAMILIES,
     upper: float = 1.0,
     level: float = 0.8,
     n_boot: int = 100,
@@ -108,8 +114,9 @@ def fit_learning_curve(
         Label counts, at least `MIN_POINTS` distinct ones.
     scores : sequence of float
         The score at each count, in ``[0, upper]``.
-    families : sequence of str, default=FAMILIES
-        The curve families averaged (``pow3``, ``exp3``, ``hyp3``, ``flat``).
+    families : sequence of str, default=FORECAST_FAMILIES
+        The curve families averaged, some of `FAMILIES` (``pow3``, ``exp3``, ``hyp3``,
+        ``flat``); the default leaves out ``exp3``.
     upper : float, default=1.0
         The highest score possible: no ceiling is fitted above it.
     level : float, default=0.8

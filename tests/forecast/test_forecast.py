@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.metrics import f1_score
 from labelloop.exceptions import ValidationError
 from labelloop.forecast import (
     FAMILIES,
+    FORECAST_FAMILIES,
     MIN_POINTS,
     RISING_FAMILIES,
     fit_learning_curve,
@@ -114,10 +116,10 @@ def test_families_weigh_by_how_well_their_early_fit_extrapolated() -> None:
     assert max(levelled, key=levelled.get) == "flat"
     # A clean power law still rising: every rising family beats the flat one.
     rising = fit_learning_curve(LONG_N, 0.95 - 2 * LONG_N**-0.5, n_boot=0).weights
-    assert all(rising[f] > rising["flat"] for f in ("pow3", "exp3", "hyp3"))
+    assert all(rising[f] > rising["flat"] for f in FORECAST_FAMILIES if f != "flat")
     # Half of every weight is an equal share, whatever the extrapolation said.
     for weights in (levelled, rising):
-        assert min(weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+        assert min(weights.values()) >= 0.5 / len(FORECAST_FAMILIES) - 1e-12
         assert sum(weights.values()) == pytest.approx(1.0)
 
 
@@ -126,23 +128,83 @@ def test_too_few_early_points_fall_back_to_akaike_weights() -> None:
     n, scores = [50, 100, 150, 200], [0.5, 0.6, 0.65, 0.67]
     curve = fit_learning_curve(n, scores, n_boot=0)
     assert sum(curve.weights.values()) == pytest.approx(1.0)
-    assert min(curve.weights.values()) >= 0.5 / len(FAMILIES) - 1e-12
+    assert min(curve.weights.values()) >= 0.5 / len(FORECAST_FAMILIES) - 1e-12
 
 
 def test_the_interval_widens_by_the_curves_own_extrapolation_error() -> None:
-    from labelloop.forecast._curves import _extrapolation_error
+    from labelloop.forecast._curves import _spread_and_shortfall
 
     clean = 0.9 - 2 * LONG_N**-0.5
-    clean_error = _extrapolation_error(LONG_N, clean, FAMILIES, 1.0)
+    clean_error, _ = _spread_and_shortfall(LONG_N, clean, FAMILIES, 1.0)
     # The second half jumps 0.05 above where the first half was heading.
     stepped = clean + 0.05 * (LONG_N > 200)
-    assert _extrapolation_error(LONG_N, stepped, FAMILIES, 1.0) > clean_error + 0.04
+    assert _spread_and_shortfall(LONG_N, stepped, FAMILIES, 1.0)[0] > clean_error + 0.04
     # A doubling that strays that far widens the interval at twice the labels.
     smooth = fit_learning_curve(LONG_N, clean, n_boot=200, random_state=0)
     jumpy = fit_learning_curve(LONG_N, stepped, n_boot=200, random_state=0)
     _, low, high = smooth.predict_interval(2 * LONG_N.max())
     _, jumpy_low, jumpy_high = jumpy.predict_interval(2 * LONG_N.max())
     assert jumpy_high - jumpy_low > 2 * (high - low)
+
+
+def _without_lift(curve):
+    """The same fit and draws with rule 5's upward term taken out."""
+    return dataclasses.replace(curve, _lift=np.zeros_like(curve._lift))
+
+
+def _risen_after_a_plateau() -> np.ndarray:
+    """A curve that levelled off at 0.6 by 100 labels, then rose again by 0.06 after 240."""
+    return np.minimum(0.6, 0.4 + LONG_N / 500) + 0.06 * np.clip((LONG_N - 240) / 160, 0, 1)
+
+
+def test_a_curve_that_outran_its_early_fit_has_a_shortfall_and_one_that_fell_behind_none() -> None:
+    from labelloop.forecast._curves import _spread_and_shortfall
+
+    _, risen = _spread_and_shortfall(LONG_N, _risen_after_a_plateau(), FORECAST_FAMILIES, 1.0)
+    assert risen > 0.02
+    # Rising, then levelling off: the early fit overshot the later scores.
+    levelled = np.minimum(0.3 + LONG_N / 400, 0.75)
+    assert _spread_and_shortfall(LONG_N, levelled, FORECAST_FAMILIES, 1.0)[1] == 0.0
+    curve = fit_learning_curve(LONG_N, levelled, n_boot=50, random_state=0)
+    assert np.all(curve._lift == 0.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("maker", [_risen_after_a_plateau, _levelled_zigzag])
+def test_the_upward_term_never_lowers_the_forecast(seed: int, maker) -> None:
+    scores = np.clip(maker() + np.random.default_rng(seed).normal(0, 0.01, len(LONG_N)), 0, 1)
+    curve = fit_learning_curve(LONG_N, scores, n_boot=50, random_state=seed)
+    assert np.all(curve._lift >= 0.0)
+    plain = _without_lift(curve)
+    now = LONG_N.max()
+    for n in (LONG_N[3], now, 1.3 * now, 2 * now, 10 * now):
+        point, low, high = curve.predict_interval(n)
+        plain_point, plain_low, plain_high = plain.predict_interval(n)
+        assert point == plain_point  # the point estimate stays the fit
+        assert low >= plain_low and high >= plain_high
+        assert low <= point <= high
+        if n <= now:  # the points seen get no lift
+            assert (low, high) == (plain_low, plain_high)
+
+
+def test_the_upward_term_grows_from_the_last_point_to_twice_it_and_stops_there() -> None:
+    curve = fit_learning_curve(LONG_N, _risen_after_a_plateau(), n_boot=200, random_state=0)
+    now = LONG_N.max()
+    lifts = [
+        curve.predict_interval(n)[2] - _without_lift(curve).predict_interval(n)[2]
+        for n in (now, 1.4 * now, 2 * now)
+    ]
+    assert lifts[0] == 0.0 < lifts[1] < lifts[2]
+    far = curve.predict_interval(8 * now)[2] - _without_lift(curve).predict_interval(8 * now)[2]
+    assert far == pytest.approx(lifts[2], abs=0.01)
+
+
+def test_a_shortfall_raises_the_interval_at_twice_the_labels_but_not_the_forecast() -> None:
+    scores = _risen_after_a_plateau()
+    forecast = forecast_labels(LONG_N, scores, target=0.99, n_boot=200, random_state=0)
+    plain = _without_lift(forecast.curve).predict_interval(2 * LONG_N.max())
+    assert forecast.at_double[0] == plain[0]
+    assert forecast.at_double[2] > plain[2] + 0.01
 
 
 @pytest.mark.parametrize(
@@ -229,9 +291,16 @@ def test_savings_fit_random_sampling_with_the_rising_families_only() -> None:
     assert savings.random_low == int(np.ceil(low))
     assert savings.random_labels == (int(np.ceil(point)) if np.isfinite(point) else None)
     assert savings.random_high == (int(np.ceil(high)) if np.isfinite(high) else None)
-    # The forecast of the project's own curve keeps every family, the flat one included.
+    # The forecast of the project's own curve keeps the flat family and leaves out exp3.
     forecast = forecast_labels(n, scores, target=0.9, n_boot=0)
-    assert tuple(forecast.curve.weights) == FAMILIES
+    assert tuple(forecast.curve.weights) == FORECAST_FAMILIES
+
+
+def test_the_forecast_families_level_off_no_sooner_than_a_power_law_or_a_hyperbola() -> None:
+    # exp3 is the family that reads a plateau in the middle of a curve as its ceiling.
+    assert "exp3" in FAMILIES and "exp3" not in FORECAST_FAMILIES
+    assert "flat" in FORECAST_FAMILIES and set(FORECAST_FAMILIES) <= set(FAMILIES)
+    assert tuple(fit_learning_curve(N, _curve(0), n_boot=0).weights) == FORECAST_FAMILIES
 
 
 def test_random_curve_points_trace_a_rising_curve_on_a_random_sample() -> None:
