@@ -10,6 +10,11 @@ process over loopback HTTP:
     again; p50/p99 latency of ``tasks/next`` and of the submit;
 (b) saturation: the same annotators with no think time; tasks per second and latency.
 
+Beside the latency the client measures, the table gives the p99 of the server's own time
+per call (the ``app`` duration of its ``Server-Timing`` header): the difference is
+queueing outside the app (the network, an event loop busy with other requests, the
+load client itself on a shared machine).
+
 Each phase runs ``--warmup`` seconds (default 5) before its ``--duration`` is measured:
 a server that has just started compiles its statements and opens its database
 connections on its first requests, and the table reports the steady state. The HTTP
@@ -89,6 +94,9 @@ class Latencies:
 
     lease: list[float] = field(default_factory=list)
     submit: list[float] = field(default_factory=list)
+    # The server's own time per call, from its Server-Timing header (``app``).
+    server_lease: list[float] = field(default_factory=list)
+    server_submit: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     tasks: int = 0
     transport_errors: int = 0
@@ -96,6 +104,19 @@ class Latencies:
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def server_seconds(response: httpx.Response) -> float | None:
+    """The server's own time for a call, from ``Server-Timing: app;dur=<ms>, ...``; None
+    when the server sends no such header (a labelloop from before it)."""
+    for metric in response.headers.get("server-timing", "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app":
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "dur":
+                    return float(value) / 1000
+    return None
 
 
 def _records(n: int):
@@ -325,6 +346,7 @@ async def _annotator(
         response = await _post(http, out, f"/projects/{project_id}/tasks/next")
         if measured:
             out.lease.append(time.perf_counter() - started)
+            _add(out.server_lease, server_seconds(response))
         out.count(response.status_code)
         if response.status_code != 200:
             return
@@ -341,8 +363,14 @@ async def _annotator(
         )
         if measured:
             out.submit.append(time.perf_counter() - started)
+            _add(out.server_submit, server_seconds(response))
             out.tasks += 1
         out.count(response.status_code)
+
+
+def _add(values: list[float], value: float | None) -> None:
+    if value is not None:
+        values.append(value)
 
 
 async def _post(http: httpx.AsyncClient, out: Latencies, path: str, **kwargs) -> httpx.Response:
@@ -430,7 +458,9 @@ def _row(
     return (
         f"| {backend} | {items:,} | {phase} | {result.tasks:,} | {result.tasks / elapsed:.1f} "
         f"| {_ms(result.lease, 50):.1f} | {_ms(result.lease, 99):.1f} "
+        f"| {_ms(result.server_lease, 99):.1f} "
         f"| {_ms(result.submit, 50):.1f} | {_ms(result.submit, 99):.1f} "
+        f"| {_ms(result.server_submit, 99):.1f} "
         f"| {per_task} | {sum(bad.values()) if bad else 0} | {result.transport_errors} |"
     )
 
@@ -473,9 +503,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--url needs the server's --db, to create the project and users")
 
     header = (
-        "| store | items | phase | tasks | tasks/s | next p50 ms | next p99 ms | submit p50 ms "
-        "| submit p99 ms | server CPU ms/task | errors | retried |\n"
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| store | items | phase | tasks | tasks/s | next p50 ms | next p99 ms "
+        "| next p99 in server ms | submit p50 ms | submit p99 ms | submit p99 in server ms "
+        "| server CPU ms/task | errors | retried |\n"
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |"
     )
     phases = [(f"think ~Exp({args.think:g} s)", args.think)]
     if not args.skip_saturation:

@@ -21,6 +21,7 @@ from labelloop import __version__
 from labelloop.server.body_limit import BodySizeLimit
 from labelloop.server.errors import install_error_handlers
 from labelloop.server.schemas import ErrorPublic, HealthPublic
+from labelloop.server.server_timing import ServerTiming
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
 
@@ -126,6 +127,8 @@ def create_app(settings: ServerSettings | None = None, *, db: Database | None = 
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: its ``app`` duration covers the other middleware too.
+    app.add_middleware(ServerTiming)
 
     @app.get("/healthz", tags=["health"], response_model=HealthPublic)
     def healthz() -> HealthPublic:

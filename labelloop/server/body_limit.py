@@ -1,8 +1,9 @@
 """An ASGI middleware that refuses request bodies over a size limit with 413.
 
 The limit is kept as the app reads the body, never ahead of it: the routes check access
-before they read a body (`labelloop.server.deps.GuardedRoute`), so an unknown caller
-learns 401 whatever it sends, and only a caller who may send a body learns 413.
+before they read a body, or at once when the read fails (`labelloop.server.deps.GuardedRoute`),
+so an unknown caller learns 401 whatever it sends, and only a caller who may send a body
+learns 413.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ class _BodyTooLarge(Exception):
     """Raised into the app's read of a body past the limit; the middleware answers 413."""
 
 
+_ACCESS_REFUSED = frozenset({401, 403, 404})
+
+
+def _refuses_access(message: Message) -> bool:
+    return message["type"] == "http.response.start" and message["status"] in _ACCESS_REFUSED
+
+
 class BodySizeLimit:
     """Answer 413 when the app reads a request body larger than ``max_bytes``.
 
     A declared ``Content-Length`` over the limit is refused at the app's first read,
     before any byte of the body is received; a body sent without one (chunked) is
     counted as it is read, so a liar cannot get past either. Whatever the app answers
-    to the failed read is replaced by the 413.
+    to the failed read is replaced by the 413, except a refusal of access (401, 403,
+    404): access is answered first.
 
     Parameters
     ----------
@@ -70,7 +79,7 @@ class BodySizeLimit:
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if refused and not started:
+            if refused and not started and not _refuses_access(message):
                 return
             started = started or message["type"] == "http.response.start"
             await send(message)

@@ -20,11 +20,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from labelloop.engine import lookup
 from labelloop.engine import users as user_engine
@@ -37,6 +36,7 @@ from labelloop.server.permissions import (
     role_allows,
 )
 from labelloop.server.schemas.common import MAX_ID
+from labelloop.server.server_timing import run_in_thread
 from labelloop.server.sessions import CSRF_HEADER, SESSION_COOKIE, csrf_matches
 from labelloop.server.settings import ServerSettings
 from labelloop.store.db import Database
@@ -45,6 +45,7 @@ __all__ = [
     "AdminOnly",
     "AdminUser",
     "AnnotationMember",
+    "Caller",
     "CurrentUser",
     "DbDep",
     "GuardedRoute",
@@ -65,9 +66,12 @@ __all__ = [
     "db_of",
     "get_db",
     "get_settings",
+    "guards_in_route",
     "project_member",
     "require",
+    "run_guarded",
     "settings_of",
+    "task_member",
 ]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -150,7 +154,7 @@ async def _cached_or_run(request: Request, name: str, guard: Callable[[Request],
     """The answer a guard left on ``request.state.<name>``, else the guard's (run in the
     thread pool: guards read the database)."""
     cached = getattr(request.state, name, None)
-    return cached if cached is not None else await run_in_threadpool(guard, request)
+    return cached if cached is not None else await run_in_thread(request, guard, request)
 
 
 def _authenticate(request: Request) -> UserInfo:
@@ -319,7 +323,8 @@ def _in_member_project(
     return check
 
 
-TaskMember = Depends(_in_member_project("task_id", "task", lookup.task_project_id))
+task_member = _in_member_project("task_id", "task", lookup.task_project_id)
+TaskMember = Depends(task_member)
 AnnotationMember = Depends(
     _in_member_project("annotation_id", "annotation", lookup.annotation_project_id)
 )
@@ -337,14 +342,66 @@ def _guards(route: APIRoute) -> list[Callable[[Request], Any]]:
         guard = getattr(dependant.call, "guard", None)
         if guard is not None:
             found[id(guard[1])] = guard
+    for guard in getattr(route.endpoint, "guards_in_route", ()):
+        found[id(guard[1])] = guard
     return [call for _rank, call in sorted(found.values(), key=lambda g: g[0])]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls a route that runs its own guards, once they have passed: the user, and
+    the project when the route names one (by ``{project_id}`` or a row in it)."""
+
+    user: UserInfo
+    project: ProjectAccess | None
+
+
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+_Result = TypeVar("_Result")
+
+
+def guards_in_route(*checks: Callable[..., Any]) -> Callable[[_Endpoint], _Endpoint]:
+    """Mark an ``async`` route whose guards (``require(...)``, `project_member`, the
+    ``TaskMember``-style checks' callables) run in its own thread-pool hop, with its work:
+    the route calls `run_guarded` once, instead of a hop for the guards and another for
+    a sync route body (and a third for FastAPI's check of its answer).
+
+    The order of answers stays `GuardedRoute`'s: when FastAPI refuses the request before
+    the route runs (a malformed body, a bad path id), the guards run first and their
+    401, 403 or 404 wins.
+    """
+    guards = tuple(check.guard for check in checks)  # type: ignore[attr-defined]
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        endpoint.guards_in_route = guards  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+async def run_guarded(request: Request, work: Callable[[Caller], _Result]) -> _Result:
+    """Run the route's guards, then ``work(caller)``, in one thread-pool hop (see
+    `guards_in_route`); the guards' errors are raised as they would be before any route."""
+    guards = request.state.pending_guards
+    request.state.pending_guards = ()
+
+    def checked_work() -> _Result:
+        for guard in guards:
+            guard(request)
+        return work(
+            Caller(user=request.state.user, project=getattr(request.state, "project", None))
+        )
+
+    return await run_in_thread(request, checked_work)
 
 
 class GuardedRoute(APIRoute):
     """A route that runs its access guards before FastAPI reads and validates the body.
 
     FastAPI parses a JSON body before it solves dependencies, so without this a caller
-    with the wrong role and a malformed body would learn 422 instead of 403.
+    with the wrong role and a malformed body would learn 422 instead of 403. A route
+    marked with `guards_in_route` runs them itself, in its work's thread-pool hop; the
+    same order of answers holds.
     """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -357,8 +414,34 @@ class GuardedRoute(APIRoute):
             for guard in guards:
                 guard(request)
 
+        if hasattr(self.endpoint, "guards_in_route"):
+            return self._guards_in_route(handler, guards, run_guards)
+
         async def guarded(request: Request) -> Response:
-            await run_in_threadpool(run_guards, request)
+            await run_in_thread(request, run_guards, request)
             return await handler(request)
+
+        return guarded
+
+    def _guards_in_route(
+        self,
+        handler: Callable[[Request], Coroutine[Any, Any, Response]],
+        guards: list[Callable[[Request], Any]],
+        run_guards: Callable[[Request], None],
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        name = self.endpoint.__name__
+
+        async def guarded(request: Request) -> Response:
+            request.state.pending_guards = guards
+            try:
+                response = await handler(request)
+            except Exception:
+                if request.state.pending_guards:
+                    # Refused before the route ran: access is answered first.
+                    await run_in_thread(request, run_guards, request)
+                raise
+            if request.state.pending_guards:
+                raise RuntimeError(f"route {name} answered without calling run_guarded")
+            return response
 
         return guarded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
 from labelloop.engine import annotate
 from labelloop.server import deps
@@ -36,13 +36,12 @@ IdempotencyKey = Annotated[
     response_model=AnnotationInfo,
     status_code=status.HTTP_201_CREATED,
     responses={200: {"model": AnnotationInfo, "description": "A retry: the original."}},
-    dependencies=[deps.TaskMember],
 )
-def submit_annotation(
+@deps.guards_in_route(deps.require("label"), deps.task_member)
+async def submit_annotation(
+    request: Request,
     task_id: TaskId,
     body: AnnotationCreate,
-    user: deps.LabellerUser,
-    db: deps.DbDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
@@ -51,17 +50,22 @@ def submit_annotation(
     Answers 201 with the new annotation, or 200 with the original one when the
     ``Idempotency-Key`` was used before by the caller.
     """
-    annotation, created = annotate.submit_annotation(
-        db,
-        task_id=task_id,
-        user=user,
-        label=body.label_value(),
-        labels=body.labels,
-        time_spent_ms=body.time_spent_ms,
-        idempotency_key=idempotency_key,
-        unsure=body.unsure,
-        comment=body.comment,
-    )
+
+    def submit(caller: deps.Caller) -> tuple[Any, bool]:
+        return annotate.submit_annotation(
+            deps.db_of(request),
+            task_id=task_id,
+            user=caller.user,
+            label=body.label_value(),
+            labels=body.labels,
+            time_spent_ms=body.time_spent_ms,
+            idempotency_key=idempotency_key,
+            unsure=body.unsure,
+            comment=body.comment,
+        )
+
+    # The hot path of every annotator: one thread-pool hop for the guards and the submit.
+    annotation, created = await deps.run_guarded(request, submit)
     if not created:
         response.status_code = status.HTTP_200_OK
     return annotation

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from labelloop.engine import queue
 from labelloop.server import deps
@@ -21,11 +21,10 @@ router = APIRouter(tags=["tasks"], route_class=deps.GuardedRoute)
     response_model=TaskInfo,
     responses={204: {"description": "Nothing is open for this annotator."}},
 )
-def lease_next_task(
-    project: deps.ProjectMember,
-    user: deps.LabellerUser,
-    db: deps.DbDep,
-    settings: deps.SettingsDep,
+@deps.guards_in_route(deps.require("label"), deps.project_member)
+async def lease_next_task(
+    request: Request,
+    project_id: Annotated[int, Path(description="The project's id.")],
     holder: LeaseHolder = None,
 ) -> Any:
     """Lease the highest-priority open task to the caller (no body); 204 when none.
@@ -34,15 +33,19 @@ def lease_next_task(
     (a name the client picks per tab), only a lease taken as that holder is answered, so
     the same person in two tabs labels two different items.
     """
-    return or_no_content(
-        queue.lease_next_task(
-            db,
-            project_id=project.id,
-            user=user,
-            lease_seconds=settings.lease_seconds,
+    lease_seconds = deps.settings_of(request).lease_seconds
+
+    def lease(caller: deps.Caller) -> queue.TaskInfo | None:
+        return queue.lease_next_task(
+            deps.db_of(request),
+            project_id=caller.project.id,
+            user=caller.user,
+            lease_seconds=lease_seconds,
             holder=holder,
         )
-    )
+
+    # The hot path of every annotator: one thread-pool hop for the guards and the lease.
+    return or_no_content(await deps.run_guarded(request, lease))
 
 
 @router.post(
