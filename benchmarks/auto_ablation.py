@@ -32,6 +32,7 @@ score with its ratio to random.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -345,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     worktree = baseline_worktree(args.baseline)
     # The baseline's results depend only on its commit, the seeds and the sets: kept beside it.
     start = "" if args.initial_batches is None else f"-initial{args.initial_batches:g}"
-    cached = worktree / f"auto-ablation-{args.seeds}-{'-'.join(args.sets)}{start}.json"
+    # Named by a digest of the sets: the names of fifteen sets are longer than a file name
+    # may be.
+    sets_key = hashlib.blake2b("-".join(args.sets).encode(), digest_size=8).hexdigest()
+    cached = worktree / f"auto-ablation-{args.seeds}-{sets_key}{start}.json"
     started = time.perf_counter()
     old_process = None
     if not cached.exists():
