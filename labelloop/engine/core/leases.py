@@ -52,6 +52,7 @@ __all__ = [
     "lease_length",
     "live_review_lease",
     "open_lease",
+    "open_lease_now",
     "release_expired",
     "review_lease_free",
 ]
@@ -331,6 +332,7 @@ _OPEN_LEASE = (
     .order_by(TaskLeaseRow.id.desc())
     .limit(1)
 )
+_OPEN_LEASE_NOW = Prepared(_OPEN_LEASE.with_only_columns(_LEASES.c.id, _LEASES.c.outcome))
 
 
 def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
@@ -338,3 +340,11 @@ def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow 
     return session.execute(
         _OPEN_LEASE, {"task_id": task_id, "user_id": user_id}
     ).scalar_one_or_none()
+
+
+def open_lease_now(
+    conn: Connection, *, task_id: int, user_id: int
+) -> tuple[int, str | None] | None:
+    """`open_lease` on a Core connection, prepared: the lease's id and outcome, or None."""
+    found = _OPEN_LEASE_NOW.run(conn, {"task_id": task_id, "user_id": user_id}).first()
+    return None if found is None else (int(found[0]), found[1])
