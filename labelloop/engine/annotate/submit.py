@@ -50,6 +50,7 @@ _TASK_FOR_SUBMIT = (
 # Run prepared on the session's connection (`labelloop.store.prepared`): the ORM's flush
 # of the lease and the task cost more CPU than the database takes to run these.
 _LEASES, _TASKS = TaskLeaseRow.__table__, TaskRow.__table__
+_NEW_ANNOTATION = Prepared(AnnotationRow.__table__.insert().returning(AnnotationRow.__table__.c.id))
 _CLOSE_LEASE = Prepared(
     _LEASES.update()
     .where(_LEASES.c.id == bindparam("lease_id", type_=Integer))
@@ -175,24 +176,26 @@ def _submit(
                 return existing, False
         raise
     now = utcnow()
-    row = AnnotationRow(
-        project_id=project.id,
-        item_id=task.item_id,
-        task_id=task.id,
-        user_id=user.id,
-        actor=user.name,
-        source="human",
-        label=value,
-        time_spent_ms=time_spent_ms,
-        guideline_version=project.guideline_version or None,
-        idempotency_key=idempotency_key,
-        status="active",
-        created_at=now,
-        unsure=unsure,
-        comment=comment,
-    )
-    session.add(row)
-    session.flush()  # the idempotency constraint speaks here
+    columns = {
+        "project_id": project.id,
+        "item_id": task.item_id,
+        "task_id": task.id,
+        "user_id": user.id,
+        "actor": user.name,
+        "source": "human",
+        "label": value,
+        "time_spent_ms": time_spent_ms,
+        "guideline_version": project.guideline_version or None,
+        "idempotency_key": idempotency_key,
+        "status": "active",
+        "created_at": now,
+        "unsure": unsure,
+        "comment": comment,
+    }
+    # The idempotency constraint speaks here (an IntegrityError, as from a flush).
+    annotation_id = _NEW_ANNOTATION.run(conn, columns).scalar_one()
+    # Outside the session: the row is written, the object only carries its values.
+    row = AnnotationRow(id=annotation_id, **columns)
     _CLOSE_LEASE.run(conn, {"lease_id": lease_id, "now": now})
     needed = max(task.needed - 1, 0)
     counts = {
