@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.types import TypeEngine
 
 __all__ = ["Prepared", "PreparedResult"]
 
@@ -70,8 +71,26 @@ class _Compiled:
     names: tuple[tuple[str, str], ...]  # (given name, name in the SQL) for named styles
     binds: tuple[tuple[str, _Processor], ...]  # each bind's name and its processor
     defaults: Mapping[str, Any]  # binds with a value of their own (``bindparam(value=)``)
-    results: tuple[_Processor, ...]  # each returned column's processor
-    returns_rows: bool
+    returned: tuple[TypeEngine[Any], ...]  # each returned column's type
+    # Their result processors, made on the first run: some need the type the driver
+    # describes (psycopg's numeric types), as SQLAlchemy gives them.
+    results: list[tuple[_Processor, ...]] = field(default_factory=list)
+
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self.returned)
+
+    def processors(self, dialect: Dialect, cursor: Any) -> tuple[_Processor, ...]:
+        if not self.results:
+            # Only here: psycopg builds the description anew each time it is asked for.
+            codes = [c[1] for c in cursor.description or ()] or [None] * len(self.returned)
+            self.results.append(
+                tuple(
+                    type_.dialect_impl(dialect).result_processor(dialect, code)
+                    for type_, code in zip(self.returned, codes, strict=True)
+                )
+            )
+        return self.results[0]
 
 
 class Prepared:
@@ -118,6 +137,7 @@ class Prepared:
                 cursor.execute(compiled.sql, values)
                 rows = cursor.fetchall() if compiled.returns_rows else []
                 rowcount = cursor.rowcount
+                results = compiled.processors(dialect, cursor) if rows else ()
             except dialect.loaded_dbapi.Error as error:
                 raise exc.DBAPIError.instance(
                     compiled.sql,
@@ -128,9 +148,9 @@ class Prepared:
                 ) from error
         finally:
             cursor.close()
-        if rows and any(compiled.results):
+        if any(results):
             rows = [
-                tuple(v if p is None else p(v) for p, v in zip(compiled.results, row, strict=True))
+                tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True))
                 for row in rows
             ]
         else:
@@ -196,15 +216,11 @@ def _compile(
     # RETURNING's columns (PostgreSQL adds the new key to an INSERT without one), or
     # the SELECT's.
     returned = compiled.returning or (statement.selected_columns if statement.is_select else ())
-    results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
-    )
     return _Compiled(
         sql=compiled.string,
         positional=positional,
         names=tuple((name, escaped.get(name, name)) for _bind, name in compiled.bind_names.items()),
         binds=tuple(binds),
         defaults=defaults,
-        results=results,
-        returns_rows=bool(returned),
+        returned=tuple(column.type for column in returned),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     Integer,
     MetaData,
     String,
@@ -32,6 +33,7 @@ _THINGS = Table(
     Column("flag", Boolean, nullable=False),
     Column("at", AwareDateTime, nullable=False),
     Column("note", String(50), default=lambda: "python-side"),
+    Column("score", Float),
 )
 _AT = dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC)
 
@@ -58,6 +60,14 @@ def test_values_go_in_and_come_out_as_through_sqlalchemy(conn):
     read = Prepared(select(_THINGS.c.flag, _THINGS.c.data).where(_THINGS.c.name == bindparam("n")))
     assert read.run(conn, {"n": "two"}).rows == [(False, None)]
     assert read.run(conn, {"n": "none"}).first() is None
+
+
+def test_a_float_column_comes_back_as_a_float(conn):
+    # psycopg's numeric result processors need the type the driver describes.
+    conn.execute(_THINGS.insert(), _row("scored", score=0.25))
+    read = Prepared(select(_THINGS.c.score).where(_THINGS.c.name == bindparam("n")))
+    for _run in range(2):
+        assert read.run(conn, {"n": "scored"}).rows == [(0.25,)]
 
 
 def test_an_update_counts_its_rows_and_compiles_per_set_of_columns(conn):

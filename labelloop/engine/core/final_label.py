@@ -47,6 +47,7 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from labelloop.engine.core.consensus import (
     ConsensusFit,
@@ -65,6 +66,7 @@ from labelloop.engine.core.labels import (
 )
 from labelloop.engine.core.settings import effective_settings, review_policies
 from labelloop.store.audit import append_event
+from labelloop.store.prepared import Prepared
 from labelloop.store.tables import (
     AnnotationRow,
     ConsensusFitRow,
@@ -105,6 +107,12 @@ _VOTES = (
     )
     .order_by(AnnotationRow.id)
 )
+# The writes every label makes, run prepared on the session's connection
+# (`labelloop.store.prepared`): the ORM's flush of them cost more CPU than the database
+# takes to run them, on the hot path of every submit.
+_ITEMS = ItemRow.__table__
+_SET_ITEM = Prepared(_ITEMS.update().where(_ITEMS.c.id == bindparam("item_id", type_=Integer)))
+_NEW_CHANGE = Prepared(LabelChangeRow.__table__.insert())
 
 
 def item_columns(decision: LabelDecision, now: dt.datetime) -> dict[str, Any]:
@@ -386,16 +394,24 @@ def settle_item(
     standing = standing_label(item.status, item.final_label)
     decision = _decide(session, project, item, task, verdict)
     # The source too: a person's label equal to the auto-label before it makes it theirs.
+    conn = session.connection()
     if (
         decision.status != item.status
         or decision.final_label != item.final_label
         or decision.source != item.label_source
     ):
-        for column, value in item_columns(decision, utcnow()).items():
-            setattr(item, column, value)
+        columns = item_columns(decision, utcnow())
+        _SET_ITEM.run(conn, {"item_id": item.id, **columns})
+        # The item object learns the values as stored, so no flush writes them again.
+        for column, value in columns.items():
+            set_committed_value(item, column, value)
     now_standing = standing_label(decision.status, decision.final_label)
     if now_standing != standing:
-        session.add(LabelChangeRow(project_id=project.id, item_id=item.id, label=now_standing))
+        _NEW_CHANGE.run(
+            conn,
+            {"project_id": project.id, "item_id": item.id, "label": now_standing,
+             "created_at": utcnow()},
+        )  # fmt: skip
     if before != "in_review" and decision.status != "in_review":
         # A review task is open only while its item is in review (rule 4), so there is
         # none to look for.

@@ -25,28 +25,34 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import UserInfo
 from labelloop.engine.core.settings import project_setting
 from labelloop.exceptions import ValidationError
-from labelloop.store.audit import append_event
+from labelloop.store.audit import append_event, append_event_now
+from labelloop.store.prepared import Prepared
 from labelloop.store.tables import ItemRow, ProjectRow, ReviewTaskRow, TaskLeaseRow, TaskRow
 
 __all__ = [
     "check_holder",
     "check_lease_seconds",
     "expire_leases",
+    "GrantedLease",
     "grant_lease",
+    "grant_lease_now",
     "grant_review_lease",
     "has_expired",
     "is_live",
     "lease_length",
     "live_review_lease",
     "open_lease",
+    "open_lease_now",
     "release_expired",
     "review_lease_free",
 ]
@@ -214,6 +220,13 @@ def grant_review_lease(
     )
 
 
+def _leased_event(
+    item_external_id: str, lease_id: int, expires_at: dt.datetime, note: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The details of a ``task.leased`` audit event."""
+    return {"item": item_external_id, "lease": lease_id, "expires_at": expires_at, **(note or {})}
+
+
 def grant_lease(
     session: Session,
     *,
@@ -249,14 +262,64 @@ def grant_lease(
         actor=user.name,
         action="task.leased",
         target=f"task:{task.id}",
-        after={
-            "item": item.external_id,
-            "lease": lease.id,
-            "expires_at": lease.expires_at,
-            **(note or {}),
-        },
+        after=_leased_event(item.external_id, lease.id, lease.expires_at, note),
     )
     return lease
+
+
+@dataclass(frozen=True)
+class GrantedLease:
+    """The lease `grant_lease_now` wrote: its id and expiry."""
+
+    id: int
+    expires_at: dt.datetime
+
+
+# `grant_lease_now`'s statements, run prepared on the driver's cursor: on the hot path
+# of every annotator, SQLAlchemy's ORM flush cost more than the database takes to run them.
+_LEASES = TaskLeaseRow.__table__
+_TASKS = TaskRow.__table__
+_NEW_LEASE = Prepared(_LEASES.insert().returning(_LEASES.c.id))
+_TASK_LEASED = Prepared(
+    _TASKS.update()
+    .where(_TASKS.c.id == bindparam("task_id", type_=Integer))
+    .values(active_leases=_TASKS.c.active_leases + 1, updated_at=bindparam("now"))
+)
+
+
+def grant_lease_now(
+    conn: Connection,
+    *,
+    project_id: int,
+    task_id: int,
+    item_id: int,
+    item_external_id: str,
+    user: UserInfo,
+    now: dt.datetime,
+    seconds: int,
+    holder: str | None = None,
+) -> GrantedLease:
+    """`grant_lease` on a Core write connection: the lease row, the task's count of
+    active leases and the ``task.leased`` audit event, appended now and so last
+    (`labelloop.store.audit.append_event_now`). The caller has locked the task (its
+    row ``FOR UPDATE`` on PostgreSQL; SQLite's write lock) and checked its free slot
+    and the holder."""
+    expires_at = now + dt.timedelta(seconds=seconds)
+    lease_id = _NEW_LEASE.run(
+        conn,
+        {"project_id": project_id, "task_id": task_id, "item_id": item_id,
+         "user_id": user.id, "leased_at": now, "expires_at": expires_at, "holder": holder},
+    ).scalar_one()  # fmt: skip
+    _TASK_LEASED.run(conn, {"task_id": task_id, "now": now})
+    append_event_now(
+        conn,
+        project_id=project_id,
+        actor=user.name,
+        action="task.leased",
+        target=f"task:{task_id}",
+        after=_leased_event(item_external_id, lease_id, expires_at, None),
+    )
+    return GrantedLease(id=int(lease_id), expires_at=expires_at)
 
 
 _OPEN_LEASE = (
@@ -269,6 +332,7 @@ _OPEN_LEASE = (
     .order_by(TaskLeaseRow.id.desc())
     .limit(1)
 )
+_OPEN_LEASE_NOW = Prepared(_OPEN_LEASE.with_only_columns(_LEASES.c.id, _LEASES.c.outcome))
 
 
 def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow | None:
@@ -276,3 +340,11 @@ def open_lease(session: Session, *, task_id: int, user_id: int) -> TaskLeaseRow 
     return session.execute(
         _OPEN_LEASE, {"task_id": task_id, "user_id": user_id}
     ).scalar_one_or_none()
+
+
+def open_lease_now(
+    conn: Connection, *, task_id: int, user_id: int
+) -> tuple[int, str | None] | None:
+    """`open_lease` on a Core connection, prepared: the lease's id and outcome, or None."""
+    found = _OPEN_LEASE_NOW.run(conn, {"task_id": task_id, "user_id": user_id}).first()
+    return None if found is None else (int(found[0]), found[1])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.final_label import LABELLED_STATUSES
@@ -81,7 +81,8 @@ def labelled_eval_query(project_id: Any) -> Select:
         select(ItemRow.id)
         .where(
             ItemRow.project_id == project_id,
-            ItemRow.status.in_(LABELLED_STATUSES),
+            # IN over literals, not an expanding list: the lease runs this prepared.
+            ItemRow.status.in_([literal(s) for s in LABELLED_STATUSES]),
             ItemRow.is_eval.is_(True),
         )
         .limit(wanted)

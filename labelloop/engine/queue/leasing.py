@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -21,18 +21,22 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal,
     or_,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from labelloop.engine.core.identity import LABELLING_ROLES, UserInfo, check_user
 from labelloop.engine.core.items import LABEL_QUEUE, ItemInfo, item_info
 from labelloop.engine.core.leases import (
+    GrantedLease,
     check_holder,
     check_lease_seconds,
     expire_leases,
     grant_lease,
+    grant_lease_now,
     has_expired,
     is_live,
     lease_length,
@@ -54,6 +58,7 @@ from labelloop.exceptions import (
 )
 from labelloop.store.audit import append_event
 from labelloop.store.db import Database
+from labelloop.store.prepared import Prepared
 from labelloop.store.tables import (
     AnnotationRow,
     ItemRow,
@@ -121,7 +126,11 @@ def _candidate_select(
     seen_lease = exists().where(
         TaskLeaseRow.task_id == TaskRow.id,
         TaskLeaseRow.user_id == user_id,
-        or_(TaskLeaseRow.outcome.is_(None), TaskLeaseRow.outcome.in_(_BLOCKING_OUTCOMES)),
+        # IN over literals, not an expanding list: the statement runs prepared.
+        or_(
+            TaskLeaseRow.outcome.is_(None),
+            TaskLeaseRow.outcome.in_([literal(o) for o in _BLOCKING_OUTCOMES]),
+        ),
     )
     own_annotation = exists().where(
         AnnotationRow.item_id == TaskRow.item_id,
@@ -179,39 +188,69 @@ _PROJECT_ID = bindparam("project_id", type_=Integer)
 _USER_ID = bindparam("user_id", type_=Integer)
 
 
+class _Task(NamedTuple):
+    """The task columns `task_info` reads."""
+
+    id: int
+    project_id: int
+    item_id: int
+    priority: float
+    reason: str | None
+    is_eval: bool
+
+
+class _Item(NamedTuple):
+    """The item columns `task_info` reads."""
+
+    id: int
+    external_id: str
+    payload: Any
+    media_ref: str | None
+    meta: Any
+
+
+_TASKS, _ITEMS, _LEASES = TaskRow.__table__, ItemRow.__table__, TaskLeaseRow.__table__
+_TASK_COLUMNS = tuple(_TASKS.c[name] for name in _Task._fields)
+_ITEM_COLUMNS = tuple(_ITEMS.c[name] for name in _Item._fields)
+
+
+def _task_and_item(row: tuple[Any, ...]) -> tuple[_Task, _Item]:
+    n = len(_TASK_COLUMNS)
+    return _Task(*row[:n]), _Item(*row[n : n + len(_ITEM_COLUMNS)])
+
+
 @functools.cache
-def _candidate_statement(is_eval: bool | None, dialect: str, window: int | None) -> Select:
+def _candidate_statement(is_eval: bool | None, dialect: str, window: int | None) -> Prepared:
     # The item comes in the same statement, by primary key (it is not locked).
-    return (
+    return Prepared(
         _candidate_select(_PROJECT_ID, _USER_ID, is_eval=is_eval, dialect=dialect, window=window)
-        .add_columns(ItemRow)
         .join(ItemRow, ItemRow.id == TaskRow.item_id)
+        .with_only_columns(*_TASK_COLUMNS, *_ITEM_COLUMNS)
     )
 
 
 def _candidate(
-    session: Session,
+    conn: Connection,
     *,
     project_id: int,
     user_id: int,
     is_eval: bool | None,
     window: int | None = None,
-) -> tuple[TaskRow, ItemRow] | None:
-    query = _candidate_statement(is_eval, session.get_bind().dialect.name, window)
-    found = session.execute(query, {"project_id": project_id, "user_id": user_id}).first()
-    return None if found is None else (found[0], found[1])
+) -> tuple[_Task, _Item] | None:
+    query = _candidate_statement(is_eval, conn.dialect.name, window)
+    found = query.run(conn, {"project_id": project_id, "user_id": user_id}).first()
+    return None if found is None else _task_and_item(found)
 
 
 @functools.cache
-def _lease_state_statement() -> Select:
+def _lease_state_statement() -> Prepared:
     """The project, with what a lease call needs to know first, in one statement.
 
     Parameters ``project_id``, ``user_id``, ``holder`` ("" for none) and ``now``. Columns:
-    the `ProjectRow`; the user's oldest unexpired open lease in it held by ``holder`` (id
-    or None); whether any of its open
-    leases is past its expiry; how many leases the user has taken in it so far and
-    how many evaluation items are labelled, up to ``eval_min_labels`` (for
-    `eval_turn`); the newest model version.
+    the project's settings; the user's oldest unexpired open lease in it held by
+    ``holder`` (id or None); whether any of its open leases is past its expiry; how many
+    leases the user has taken in it so far and how many evaluation items are labelled,
+    up to ``eval_min_labels`` (for `eval_turn`); the newest model version.
     """
     project_id, user_id = _PROJECT_ID, _USER_ID
     now = bindparam("now", type_=TaskLeaseRow.expires_at.type)
@@ -235,9 +274,19 @@ def _lease_state_statement() -> Select:
         .scalar_subquery()
     )
     latest = _latest_version(project_id).scalar_subquery()
-    return select(ProjectRow, held, stale, taken, latest, labelled_eval).where(
-        ProjectRow.id == project_id
+    settings = ProjectRow.__table__.c.settings
+    return Prepared(
+        select(settings, held, stale, taken, latest, labelled_eval).where(
+            ProjectRow.id == project_id
+        )
     )
+
+
+class _Project(NamedTuple):
+    """The project columns a lease call reads (`project_setting` takes it)."""
+
+    id: int
+    settings: Any
 
 
 def _latest_version(project_id: Any) -> Select:
@@ -251,9 +300,9 @@ def latest_model_version(session: Session, project_id: int) -> int | None:
 
 
 def task_info(
-    task: TaskRow,
-    item: ItemRow,
-    lease: TaskLeaseRow,
+    task: TaskRow | _Task,
+    item: ItemRow | _Item,
+    lease: TaskLeaseRow | GrantedLease,
     *,
     ranked_by: int | None,
     plain: bool = False,
@@ -300,11 +349,12 @@ def lease_task(
     return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)
 
 
-_HELD = (
-    select(TaskLeaseRow, TaskRow, ItemRow)
-    .join(TaskRow, TaskRow.id == TaskLeaseRow.task_id)
-    .join(ItemRow, ItemRow.id == TaskLeaseRow.item_id)
-    .where(TaskLeaseRow.id == bindparam("lease_id", type_=Integer))
+_HELD = Prepared(
+    select(*_TASK_COLUMNS, *_ITEM_COLUMNS, _LEASES.c.id, _LEASES.c.expires_at)
+    .select_from(_LEASES)
+    .join(_TASKS, _TASKS.c.id == _LEASES.c.task_id)
+    .join(_ITEMS, _ITEMS.c.id == _LEASES.c.item_id)
+    .where(_LEASES.c.id == bindparam("lease_id", type_=Integer))
 )
 
 
@@ -339,38 +389,48 @@ def lease_next_task(
     check_user(user, LABELLING_ROLES, "label tasks")
     check_lease_seconds(lease_seconds)
     check_holder(holder)
-    with db.transaction() as session:
+    # A Core write connection and prepared statements (`labelloop.store.prepared`): the
+    # ORM's loading and flush cost more CPU than the database takes to run them.
+    with db.write_connection() as conn:
         if not isinstance(project_id, int) or isinstance(project_id, bool):
-            project_id = resolve_project(session, project_id).id
+            with Session(bind=conn, expire_on_commit=False) as session:
+                project_id = resolve_project(session, project_id).id
         now = utcnow()
-        state = session.execute(
-            _lease_state_statement(),
-            {"project_id": project_id, "user_id": user.id, "now": now, "holder": holder or ""},
-        ).first()
+        keys = {"project_id": project_id, "user_id": user.id, "now": now, "holder": holder or ""}
+        state = _lease_state_statement().run(conn, keys).first()
         if state is None:
             raise NotFoundError(f"no project {project_id!r}: see `labelloop project list`")
-        project, held_id, has_stale, taken, ranked_by, labelled_eval = state
+        settings, held_id, has_stale, taken, ranked_by, labelled_eval = state
+        project = _Project(project_id, settings)
         if has_stale:
-            expire_leases(session, project_id=project.id, now=now)
+            # Rare: the ORM path, in a session that joins this transaction; its commit
+            # flushes and chains its audit event, leaving the commit to ours.
+            with Session(bind=conn, expire_on_commit=False) as session:
+                expire_leases(session, project_id=project.id, now=now)
+                session.commit()
 
+        plain = hides_model_guess(settings, user.role)
         if held_id is not None:
-            held, task, item = session.execute(_HELD, {"lease_id": held_id}).one()
-            plain = hides_model_guess(project.settings, user.role)
+            row = _HELD.run(conn, {"lease_id": held_id}).rows[0]
+            task, item = _task_and_item(row)
+            held = GrantedLease(id=row[-2], expires_at=row[-1])
             return task_info(task, item, held, ranked_by=ranked_by, plain=plain)
 
         for is_eval, window in candidate_order(eval_turn(project, taken, labelled_eval)):
             found = _candidate(
-                session, project_id=project.id, user_id=user.id, is_eval=is_eval, window=window
+                conn, project_id=project.id, user_id=user.id, is_eval=is_eval, window=window
             )
             if found is not None:
                 break
         if found is None:
             return None
         task, item = found
-        return lease_task(
-            session, project=project, task=task, item=item, user=user, now=now,
-            lease_seconds=lease_seconds, ranked_by=ranked_by, holder=holder,
+        lease = grant_lease_now(
+            conn, project_id=project.id, task_id=task.id, item_id=task.item_id,
+            item_external_id=item.external_id, user=user, now=now,
+            seconds=lease_length(project, lease_seconds), holder=holder,
         )  # fmt: skip
+        return task_info(task, item, lease, ranked_by=ranked_by, plain=plain)
 
 
 def skip_task(db: Database, *, task_id: int, user: UserInfo, reason: str | None) -> None:
