@@ -12,7 +12,9 @@ by side in this process.
 
 Printed per grouping, at the final budget, mean over seeds: overall test accuracy, the
 worst group's gap (accuracy of the rest minus that of the group with the lowest
-accuracy), and the cut in that gap against margin, with the paired accuracy difference.
+accuracy), and the cut in that gap against margin, with the paired accuracy difference;
+under it each group's own accuracy, so a cut that comes from the better-served group
+losing accuracy (levelling down) shows as such.
 Two reference rows: ``random`` at the same budget, and ``full pool``, the same model
 trained on every label of the pool (about 3,800 at 6,000 rows): the gap that remains when
 nothing is left to choose, so a cut beyond it asks the sample to do better than all the
@@ -109,7 +111,11 @@ def run_one(X, y, groups, *, strategy, mode, seed, initial, batch, budget):
         labelled.extend(chosen.tolist())
         unlabelled = np.setdiff1d(unlabelled, chosen)
     predicted = model.predict(X[test])
-    return float(np.mean(predicted == y[test])), worst_gap(y[test], predicted, groups[test])
+    return (
+        float(np.mean(predicted == y[test])),
+        worst_gap(y[test], predicted, groups[test]),
+        group_accuracy(y[test], predicted, groups[test]),
+    )
 
 
 def full_pool(X, y, groups, *, seed):
@@ -121,7 +127,11 @@ def full_pool(X, y, groups, *, seed):
     rest, test = train_test_split(np.arange(y.size), test_size=0.25, random_state=seed)
     pool, _ = train_test_split(rest, test_size=0.15, random_state=seed)
     predicted = LogisticRegression(max_iter=500).fit(X[pool], y[pool]).predict(X[test])
-    return float(np.mean(predicted == y[test])), worst_gap(y[test], predicted, groups[test])
+    return (
+        float(np.mean(predicted == y[test])),
+        worst_gap(y[test], predicted, groups[test]),
+        group_accuracy(y[test], predicted, groups[test]),
+    )
 
 
 def main() -> None:
@@ -142,19 +152,24 @@ def main() -> None:
     for grouping in GROUPINGS:
         accuracy = {run: [] for run in [*RUNS, "full pool"]}
         gap = {run: [] for run in [*RUNS, "full pool"]}
+        per_group = {run: {} for run in [*RUNS, "full pool"]}
         for seed in range(args.seeds):
             X, y, all_groups = load(args.rows, seed)
             groups = _merge_small(all_groups[grouping])
             for run, (strategy, mode) in RUNS.items():
-                acc, g = run_one(
+                acc, g, by_group = run_one(
                     X, y, groups, strategy=strategy, mode=mode, seed=seed,
                     initial=args.initial, batch=args.batch, budget=args.budget,
                 )  # fmt: skip
                 accuracy[run].append(acc)
                 gap[run].append(g)
-            acc, g = full_pool(X, y, groups, seed=seed)
+                for name, value in by_group.items():
+                    per_group[run].setdefault(name, []).append(value)
+            acc, g, by_group = full_pool(X, y, groups, seed=seed)
             accuracy["full pool"].append(acc)
             gap["full pool"].append(g)
+            for name, value in by_group.items():
+                per_group["full pool"].setdefault(name, []).append(value)
         print(f"by {grouping}: groups {', '.join(sorted(set(groups.tolist())))}")
         for run in accuracy:
             cut = 1 - np.mean(gap[run]) / np.mean(gap["margin"])
@@ -162,6 +177,13 @@ def main() -> None:
             print(
                 f"  {run:13s} accuracy {np.mean(accuracy[run]):.4f} ({diff.mean():+.4f} vs "
                 f"margin)   worst group's gap {np.mean(gap[run]):.4f} (cut {cut:+.0%})"
+            )
+            print(
+                "                per group: "
+                + ", ".join(
+                    f"{name} {np.mean(values):.4f}"
+                    for name, values in sorted(per_group[run].items())
+                )
             )
         print()
 
