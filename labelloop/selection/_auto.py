@@ -20,8 +20,9 @@ Rules kept here:
 4. **Rare classes** (``rare_classes="on"``). Once the model is trusted, when a class is
    rare among the labels (:func:`labelloop.strategies.rare.rare_class_labels`), up to
    half of the batch comes from the nearest pool neighbours of its labelled examples
-   (:func:`labelloop.strategies.rare.rare_neighbours`, as SEALS), the ones the model
-   gives the highest probability of a rare class first (uncertainty breaks ties).
+   (:func:`labelloop.strategies.rare.rare_neighbours`, as SEALS; distances weigh each
+   dimension by how much the model uses it), the ones the model gives the highest
+   probability of a rare class first (uncertainty breaks ties).
 5. **Groups** (``group_sampling="minmax"`` or ``"balance"``). Once the model is trusted,
    up to half of what is left of the batch goes to groups
    (:func:`labelloop.strategies.groups.group_quotas`): the group the model serves worst

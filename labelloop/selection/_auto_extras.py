@@ -15,7 +15,7 @@ import numpy as np
 
 from labelloop.selection._context import SelectionContext, uncertainty_reason
 from labelloop.strategies.groups import group_quotas
-from labelloop.strategies.rare import rare_class_labels, rare_neighbours
+from labelloop.strategies.rare import feature_relevance, rare_class_labels, rare_neighbours
 
 __all__ = ["RARE_CLASSES", "AutoOptions", "extra_picks", "rare_budget"]
 
@@ -92,10 +92,12 @@ def _rare_picks(
     if not rare or count <= 0:
         return []
     examples = np.flatnonzero(np.isin(y, rare))
+    pool = context.pool_embedding
     candidates, _ = rare_neighbours(
-        context.pool_embedding,
+        pool,
         context.labelled_embedding[examples],
         n_neighbors=_NEIGHBOURS,
+        weights=feature_relevance(context.estimator, pool.shape[1]),
     )
     candidates = candidates[available[candidates]]
     if candidates.size == 0:

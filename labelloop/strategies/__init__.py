@@ -13,7 +13,8 @@ first); selectors turn scores and/or embeddings into a batch of pool indices; th
   (also exported as ``random``), :func:`k_center_greedy`, :func:`cluster_diverse` and
   :func:`badge` (the last three take dense or scipy sparse embeddings).
 - Rare classes in :mod:`labelloop.strategies.rare` (``rare_class_labels``,
-  ``rare_neighbours``: the pool's nearest neighbours of their labelled examples) and
+  ``rare_neighbours``: the pool's nearest neighbours of their labelled examples, in the
+  dimensions the model uses by ``feature_relevance``) and
   group quotas in :mod:`labelloop.strategies.groups` (``group_quotas``: ``minmax`` or
   ``balance``).
 - Stream decisions under a hard budget in :mod:`labelloop.strategies.stream`

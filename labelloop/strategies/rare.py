@@ -12,6 +12,12 @@ Rules kept here:
    (Euclidean, in the embedding) of each of its labelled examples, as SEALS restricts
    its candidate pool (Coleman et al. 2022). A rare class with no labelled example has
    no candidates: there is nothing to expand around.
+3. Distances weigh each dimension by how much the model uses it, where the model says
+   (:func:`feature_relevance`): the root of the summed squared coefficients of a linear
+   model, or a tree ensemble's feature importances. Dimensions the model ignores (noise
+   columns, on which raw Euclidean neighbours mostly differ) then no longer decide who
+   is near. Measured in ``benchmarks/rare_classes.py``: more rare items found per label
+   on every set, most on a set with ten noise columns (``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from numpy.typing import ArrayLike
 from labelloop.exceptions import ValidationError
 from labelloop.strategies._validation import check_finite
 
-__all__ = ["rare_class_labels", "rare_neighbours"]
+__all__ = ["feature_relevance", "rare_class_labels", "rare_neighbours"]
 
 
 def rare_class_labels(
@@ -83,10 +89,51 @@ def rare_class_labels(
     return [value for value in classes if value in rare]
 
 
+def feature_relevance(estimator: Any, n_dims: int) -> np.ndarray | None:
+    """How much a fitted model uses each of ``n_dims`` input dimensions (rule 3), or None.
+
+    The final step of a scikit-learn ``Pipeline`` is read, whose inputs are the
+    pipeline's embedding (:func:`labelloop.models.adapters.embed`). A linear model gives
+    the root of its summed squared coefficients per dimension, a tree ensemble its
+    ``feature_importances_``. None when the model has neither, when their size is not
+    ``n_dims``, or when they are not finite or all zero: distances stay unweighted.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = [[0.0, 5.0], [0.1, -5.0], [1.0, 5.0], [1.1, -5.0]]
+    >>> model = LogisticRegression().fit(X, [0, 0, 1, 1])
+    >>> weights = feature_relevance(model, 2)
+    >>> bool(weights[0] > weights[1])
+    True
+    """
+    from sklearn.pipeline import Pipeline
+
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    coef = getattr(final, "coef_", None)
+    if coef is not None:
+        coef = coef.toarray() if hasattr(coef, "toarray") else np.asarray(coef, dtype=float)
+        weights = np.sqrt((np.atleast_2d(coef) ** 2).sum(axis=0))
+    else:
+        importances = getattr(final, "feature_importances_", None)
+        if importances is None:
+            return None
+        weights = np.asarray(importances, dtype=float)
+    if weights.ndim != 1 or weights.size != n_dims or not np.all(np.isfinite(weights)):
+        return None
+    if not np.any(weights > 0):
+        return None
+    return weights
+
+
 def rare_neighbours(
-    pool_embedding: Any, example_embedding: Any, *, n_neighbors: int = 10
+    pool_embedding: Any,
+    example_embedding: Any,
+    *,
+    n_neighbors: int = 10,
+    weights: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pool items among the nearest neighbours of any example (rule 2).
+    """The pool items among the nearest neighbours of any example (rules 2 and 3).
 
     Parameters
     ----------
@@ -95,6 +142,9 @@ def rare_neighbours(
         The labelled examples of the rare classes.
     n_neighbors : int, default 10
         Neighbours taken around each example (fewer when the pool is smaller).
+    weights : array-like of shape (n_dims,), optional
+        Non-negative scale of each dimension before distances are taken
+        (:func:`feature_relevance`); None leaves them as they are.
 
     Returns
     -------
@@ -126,6 +176,15 @@ def rare_neighbours(
             "pool_embedding and example_embedding must be 2-D with as many columns",
             field="example_embedding",
         )
+    if weights is not None:
+        scale = np.asarray(weights, dtype=float)
+        if scale.shape != (pool.shape[1],) or not np.all(np.isfinite(scale)) or np.any(scale < 0):
+            raise ValidationError(
+                f"weights must be {pool.shape[1]} finite non-negative numbers, one per "
+                "dimension of the embedding",
+                field="weights",
+            )
+        pool, examples = _scaled(pool, scale), _scaled(examples, scale)
     if pool.shape[0] == 0 or examples.shape[0] == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0)
     index = NearestNeighbors(n_neighbors=min(n_neighbors, pool.shape[0])).fit(pool)
@@ -135,3 +194,12 @@ def rare_neighbours(
         nearest[row] = min(dist, nearest.get(row, np.inf))
     order = np.asarray(sorted(nearest), dtype=np.intp)
     return order, np.asarray([nearest[int(i)] for i in order])
+
+
+def _scaled(matrix: Any, scale: np.ndarray) -> Any:
+    """``matrix`` with each column multiplied by its scale; sparse stays sparse."""
+    if hasattr(matrix, "tocsr"):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(matrix @ sp.diags(scale))
+    return matrix * scale

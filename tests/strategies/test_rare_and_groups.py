@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from labelloop.exceptions import ValidationError
 from labelloop.selection import select_batch
 from labelloop.strategies.groups import group_quotas
-from labelloop.strategies.rare import rare_class_labels, rare_neighbours
+from labelloop.strategies.rare import feature_relevance, rare_class_labels, rare_neighbours
 
 
 def test_rare_classes_are_few_among_labels_or_unlabelled() -> None:
@@ -45,6 +45,66 @@ def test_neighbours_are_the_nearest_pool_items_of_each_example(sparse) -> None:
 def test_neighbours_of_no_example_are_none() -> None:
     indices, _ = rare_neighbours(np.zeros((3, 2)), np.zeros((0, 2)))
     assert indices.size == 0
+
+
+def test_weights_let_the_dimensions_the_model_uses_decide_who_is_near() -> None:
+    # Column 0 separates the examples; column 1 is wide noise that decides raw distances.
+    pool = np.array([[0.0, 30.0], [0.2, -25.0], [5.0, 0.5], [5.2, -0.5]])
+    example = np.array([[0.1, 0.0]])
+    unweighted, _ = rare_neighbours(pool, example, n_neighbors=2)
+    assert unweighted.tolist() == [2, 3]
+    weighted, distances = rare_neighbours(pool, example, n_neighbors=2, weights=[1.0, 0.0])
+    assert weighted.tolist() == [0, 1]
+    assert np.allclose(distances, [0.1, 0.1])
+    sparse, _ = rare_neighbours(
+        sp.csr_matrix(pool), sp.csr_matrix(example), n_neighbors=2, weights=[1.0, 0.0]
+    )
+    assert sparse.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, -1.0], [1.0, np.nan]])
+def test_bad_weights_refused(weights) -> None:
+    with pytest.raises(ValidationError) as raised:
+        rare_neighbours(np.zeros((3, 2)), np.zeros((1, 2)), weights=weights)
+    assert raised.value.field == "weights"
+
+
+def test_feature_relevance_reads_coefficients_importances_or_nothing() -> None:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.repeat([0.0, 3.0], 50), rng.normal(0, 1, 100)])
+    X[:, 0] += rng.normal(0, 0.3, 100)
+    y = np.repeat([0, 1], 50)
+    linear = feature_relevance(LogisticRegression().fit(X, y), 2)
+    assert linear is not None and linear[0] > 5 * linear[1]
+    piped = feature_relevance(make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), 2)
+    assert piped is not None and piped[0] > piped[1]
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    assert np.allclose(feature_relevance(forest, 2), forest.feature_importances_)
+    assert feature_relevance(DummyClassifier().fit(X, y), 2) is None
+    assert feature_relevance(LogisticRegression().fit(X, y), 3) is None  # another space
+    assert feature_relevance(None, 2) is None
+
+
+def test_rare_mode_looks_past_columns_the_model_ignores() -> None:
+    X, y, labelled, pool = _rare_pool()
+    # A wide noise column: raw distances are mostly noise, the model's weight on it small.
+    noise = np.random.default_rng(1).normal(0, 40, (y.size, 1))
+    X = np.hstack([X, noise])
+    model = LogisticRegression(max_iter=500).fit(X[labelled], y[labelled])
+    picked = select_batch(
+        "auto", model, X[labelled], y[labelled], X[pool], 10,
+        classes=[0, 1, 2], random_state=0, rare_classes="on",
+    )  # fmt: skip
+    near = [
+        i for i, why in zip(picked.indices, picked.reasons, strict=True) if "near a rare" in why
+    ]
+    assert len(near) == 5
+    assert set(y[pool[near]]) == {2}
 
 
 def _rare_pool(seed: int = 0):
