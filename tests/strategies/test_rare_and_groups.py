@@ -95,16 +95,21 @@ def test_rare_mode_looks_past_columns_the_model_ignores() -> None:
     # A wide noise column: raw distances are mostly noise, the model's weight on it small.
     noise = np.random.default_rng(1).normal(0, 40, (y.size, 1))
     X = np.hstack([X, noise])
+    near = _rare_picks(X, y, labelled, pool)
+    assert len(near) == 5
+    assert set(y[pool[near]]) == {2}
+
+
+def _rare_picks(X, y, labelled, pool) -> list[int]:
+    """The pool positions auto's rare mode picks near rare examples in a batch of 10."""
     model = LogisticRegression(max_iter=500).fit(X[labelled], y[labelled])
     picked = select_batch(
         "auto", model, X[labelled], y[labelled], X[pool], 10,
         classes=[0, 1, 2], random_state=0, rare_classes="on",
     )  # fmt: skip
-    near = [
+    return [
         i for i, why in zip(picked.indices, picked.reasons, strict=True) if "near a rare" in why
     ]
-    assert len(near) == 5
-    assert set(y[pool[near]]) == {2}
 
 
 def _rare_pool(seed: int = 0):
@@ -122,13 +127,7 @@ def _rare_pool(seed: int = 0):
 def test_rare_mode_picks_neighbours_of_the_rare_examples_and_says_so() -> None:
     X, y, labelled, pool = _rare_pool()
     model = LogisticRegression(max_iter=500).fit(X[labelled], y[labelled])
-    picked = select_batch(
-        "auto", model, X[labelled], y[labelled], X[pool], 10,
-        classes=[0, 1, 2], random_state=0, rare_classes="on",
-    )  # fmt: skip
-    near = [
-        i for i, why in zip(picked.indices, picked.reasons, strict=True) if "near a rare" in why
-    ]
+    near = _rare_picks(X, y, labelled, pool)
     assert len(near) == 5  # half of the batch
     assert set(y[pool[near]]) == {2}
     off = select_batch(
