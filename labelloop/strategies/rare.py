@@ -95,8 +95,10 @@ def feature_relevance(estimator: Any, n_dims: int) -> np.ndarray | None:
     The final step of a scikit-learn ``Pipeline`` is read, whose inputs are the
     pipeline's embedding (:func:`labelloop.models.adapters.embed`). A linear model gives
     the root of its summed squared coefficients per dimension, a tree ensemble its
-    ``feature_importances_``. None when the model has neither, when their size is not
-    ``n_dims``, or when they are not finite or all zero: distances stay unweighted.
+    ``feature_importances_``. None when the model has neither, when it embeds items
+    itself (an ``embed`` method: its coefficients would not be of that space), when their
+    size is not ``n_dims``, or when they are not finite or all zero: distances stay
+    unweighted.
 
     Examples
     --------
@@ -109,6 +111,8 @@ def feature_relevance(estimator: Any, n_dims: int) -> np.ndarray | None:
     """
     from sklearn.pipeline import Pipeline
 
+    if not isinstance(estimator, Pipeline) and callable(getattr(estimator, "embed", None)):
+        return None
     final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
     coef = getattr(final, "coef_", None)
     if coef is not None:

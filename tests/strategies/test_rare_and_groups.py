@@ -89,6 +89,12 @@ def test_feature_relevance_reads_coefficients_importances_or_nothing() -> None:
     assert feature_relevance(LogisticRegression().fit(X, y), 3) is None  # another space
     assert feature_relevance(None, 2) is None
 
+    class OwnEmbedding(LogisticRegression):
+        def embed(self, X):
+            return np.asarray(X)[:, :1]
+
+    assert feature_relevance(OwnEmbedding().fit(X, y), 2) is None  # not the embedding's space
+
 
 def test_rare_mode_looks_past_columns_the_model_ignores() -> None:
     X, y, labelled, pool = _rare_pool()
